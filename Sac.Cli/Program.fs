@@ -1,0 +1,2 @@
+[<EntryPoint>]
+let main _ = 0
