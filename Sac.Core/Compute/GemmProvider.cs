@@ -1,0 +1,29 @@
+using System;
+
+namespace Sac.Core.Compute;
+
+/// <summary>Chooses the GEMM provider: OpenBLAS where it loads, the managed GEMM otherwise.</summary>
+/// <remarks>
+/// The environment variable <c>SAC_GEMM</c> overrides the choice: <c>managed</c>, <c>openblas</c> (an error if it
+/// cannot be loaded) or <c>auto</c> (the default).
+/// </remarks>
+public static class GemmProvider
+{
+    /// <summary>Creates the provider named by <paramref name="choice"/> (<c>auto</c>, <c>managed</c>, <c>openblas</c>; null reads <c>SAC_GEMM</c>).</summary>
+    public static IGemm Create(int threads = 1, string? choice = null)
+    {
+        choice ??= Environment.GetEnvironmentVariable("SAC_GEMM");
+        switch ((choice ?? "auto").Trim().ToLowerInvariant())
+        {
+            case "" or "auto":
+                return (IGemm?)OpenBlasGemm.TryCreate(threads) ?? new ManagedGemm(threads);
+            case "managed":
+                return new ManagedGemm(threads);
+            case "openblas":
+                return OpenBlasGemm.TryCreate(threads) ?? throw new InvalidOperationException(
+                    "SAC_GEMM=openblas but libopenblas.so.0 could not be loaded (install Debian's libopenblas0, or set SAC_OPENBLAS to its path).");
+            default:
+                throw new ArgumentException($"Unknown GEMM provider '{choice}': expected auto, managed or openblas.", nameof(choice));
+        }
+    }
+}

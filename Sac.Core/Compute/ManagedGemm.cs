@@ -1,0 +1,351 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Sac.Core.Compute;
+
+/// <summary>Which register-blocked micro-kernel a <see cref="ManagedGemm"/> uses.</summary>
+public enum GemmKernel
+{
+    /// <summary>The widest the CPU accelerates: <see cref="Avx512"/>, else <see cref="Avx2"/>, else <see cref="Scalar"/>.</summary>
+    Auto = 0,
+    /// <summary>8x32 tile, sixteen 512-bit accumulators.</summary>
+    Avx512 = 1,
+    /// <summary>6x16 tile, twelve 256-bit accumulators (fits the 16 registers of AVX2).</summary>
+    Avx2 = 2,
+    /// <summary>Portable 4x4 scalar tile.</summary>
+    Scalar = 3,
+}
+
+/// <summary>
+/// Packed, register-blocked, SIMD single-precision GEMM in managed code, split across a <see cref="WorkerTeam"/>.
+/// </summary>
+/// <remarks>
+/// Operands are packed into MR-row panels of op(A) and NR-column panels of op(B) (which is how every transpose
+/// case reaches the same micro-kernel), K is blocked by <see cref="KBlock"/>, and each C tile is computed by exactly
+/// one thread in a fixed order, so results are bitwise identical for any thread count.
+/// An instance owns its pack buffers and worker threads: use it from one thread at a time.
+/// </remarks>
+public sealed unsafe class ManagedGemm : IGemm, IDisposable
+{
+    /// <summary>Depth of one K block: a B panel of KBlock x 32 floats stays in L1/L2.</summary>
+    public const int KBlock = 384;
+
+    readonly WorkerTeam team;
+    readonly PackedWork packedWork;
+    readonly int mr, nr;
+
+    /// <summary>Creates a GEMM using <paramref name="threads"/> threads and the given micro-kernel.</summary>
+    public ManagedGemm(int threads = 1, GemmKernel kernel = GemmKernel.Auto)
+    {
+        if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "Threads must be at least 1.");
+        Kernel = Resolve(kernel);
+        (mr, nr) = Kernel switch { GemmKernel.Avx512 => (8, 32), GemmKernel.Avx2 => (6, 16), _ => (4, 4) };
+        team = new WorkerTeam(threads);
+        packedWork = new PackedWork(this);
+    }
+
+    /// <summary>The micro-kernel in use (never <see cref="GemmKernel.Auto"/>).</summary>
+    public GemmKernel Kernel { get; }
+
+    /// <inheritdoc />
+    public string Name => "managed";
+
+    /// <inheritdoc />
+    public int Threads => team.Size;
+
+    static GemmKernel Resolve(GemmKernel k)
+    {
+        bool has512 = Vector512.IsHardwareAccelerated, has256 = Vector256.IsHardwareAccelerated;
+        return k switch
+        {
+            GemmKernel.Auto => has512 ? GemmKernel.Avx512 : has256 ? GemmKernel.Avx2 : GemmKernel.Scalar,
+            GemmKernel.Avx512 when !has512 => throw new PlatformNotSupportedException("This CPU does not accelerate 512-bit vectors."),
+            GemmKernel.Avx2 when !has256 => throw new PlatformNotSupportedException("This CPU does not accelerate 256-bit vectors."),
+            _ => k,
+        };
+    }
+
+    /// <inheritdoc />
+    public void Sgemm(Transpose transA, Transpose transB, int m, int n, int k,
+        float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
+        float beta, Span<float> c, int ldc)
+    {
+        GemmChecks.Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        if (m == 0 || n == 0) return;
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            if (k == 0 || alpha == 0f) { ScaleC(m, n, beta, pc, ldc); return; }
+            // Matrix-vector shapes (SAC's 256->1 layers) would waste most of a packed tile: take a dot/axpy path.
+            if (n == 1 || m == 1) { Gemv(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc); return; }
+            packedWork.Set(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+            for (int p0 = 0; p0 < k; p0 += KBlock)
+            {
+                packedWork.P0 = p0;
+                packedWork.Kc = Math.Min(KBlock, k - p0);
+                packedWork.Phase = 0;
+                team.Run(packedWork);
+                packedWork.Phase = 1;
+                team.Run(packedWork);
+            }
+            packedWork.Clear();
+        }
+    }
+
+    /// <summary>Frees the worker threads.</summary>
+    public void Dispose() => team.Dispose();
+
+    static void ScaleC(int m, int n, float beta, float* c, int ldc)
+    {
+        for (int i = 0; i < m; i++)
+        {
+            var row = new Span<float>(c + (long)i * ldc, n);
+            if (beta == 0f) row.Clear();
+            else if (beta != 1f) System.Numerics.Tensors.TensorPrimitives.Multiply(row, beta, row);
+        }
+    }
+
+    // y = alpha * op(A) x + beta * y, for n == 1 (C is a column) or m == 1 (C is a row).
+    static void Gemv(Transpose transA, Transpose transB, int m, int n, int k,
+        float alpha, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+    {
+        if (n == 1)
+        {
+            // op(B) is k x 1: a vector with stride (ldb if not transposed, 1 if transposed).
+            int sb = transB == Transpose.No ? ldb : 1;
+            if (transA == Transpose.No)
+            {
+                float* x = b;
+                float[]? tmp = null;
+                if (sb != 1) { tmp = Scratch(k); for (int p = 0; p < k; p++) tmp[p] = b[(long)p * sb]; }
+                fixed (float* xt = tmp)
+                {
+                    float* xv = tmp is null ? x : xt;
+                    for (int i = 0; i < m; i++)
+                    {
+                        float dot = Dot(a + (long)i * lda, xv, k);
+                        float* ci = c + (long)i * ldc;
+                        *ci = alpha * dot + (beta == 0f ? 0f : beta * *ci);
+                    }
+                }
+            }
+            else
+            {
+                // op(A) = A^T with A stored k x m: y = sum_p x_p * A[p, :], accumulated in a row buffer.
+                float[] acc = Scratch(m);
+                Array.Clear(acc, 0, m);
+                fixed (float* pacc = acc)
+                    for (int p = 0; p < k; p++) Axpy(b[(long)p * sb], a + (long)p * lda, pacc, m);
+                for (int i = 0; i < m; i++)
+                {
+                    float* ci = c + (long)i * ldc;
+                    *ci = alpha * acc[i] + (beta == 0f ? 0f : beta * *ci);
+                }
+            }
+            return;
+        }
+        // m == 1: C is 1 x n, c_j = sum_p a_p op(B)[p, j]; op(A) is 1 x k with stride (1 if not transposed, lda if transposed).
+        int sa = transA == Transpose.No ? 1 : lda;
+        if (transB == Transpose.Yes)
+        {
+            float[]? tmp = null;
+            if (sa != 1) { tmp = Scratch(k); for (int p = 0; p < k; p++) tmp[p] = a[(long)p * sa]; }
+            fixed (float* at = tmp)
+            {
+                float* av = tmp is null ? a : at;
+                for (int j = 0; j < n; j++)
+                {
+                    float dot = Dot(b + (long)j * ldb, av, k);
+                    c[j] = alpha * dot + (beta == 0f ? 0f : beta * c[j]);
+                }
+            }
+        }
+        else
+        {
+            float[] acc = Scratch(n);
+            Array.Clear(acc, 0, n);
+            fixed (float* pacc = acc)
+                for (int p = 0; p < k; p++) Axpy(a[(long)p * sa], b + (long)p * ldb, pacc, n);
+            for (int j = 0; j < n; j++) c[j] = alpha * acc[j] + (beta == 0f ? 0f : beta * c[j]);
+        }
+    }
+
+    [ThreadStatic] static float[]? scratch;
+    static float[] Scratch(int n)
+    {
+        if (scratch is null || scratch.Length < n) scratch = new float[Math.Max(n, 1024)];
+        return scratch;
+    }
+
+    // Fixed summation order (lane-wise partial sums, then lanes in order) keeps dot products reproducible.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float Dot(float* x, float* y, int k) =>
+        System.Numerics.Tensors.TensorPrimitives.Dot(new ReadOnlySpan<float>(x, k), new ReadOnlySpan<float>(y, k));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Axpy(float s, float* x, float* y, int n)
+    {
+        var ys = new Span<float>(y, n);
+        System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(x, n), s, ys, ys);
+    }
+
+    // One K block of a packed GEMM, run in two phases on the team: pack (A and B panels), then compute tiles.
+    sealed class PackedWork : IPartitionedWork
+    {
+        readonly ManagedGemm g;
+        public Transpose TransA, TransB;
+        public int M, N, K, Lda, Ldb, Ldc, P0, Kc, Phase;
+        public float Alpha, Beta;
+        public float* A, B, C;
+        float[] packA = Array.Empty<float>(), packB = Array.Empty<float>();
+        GCHandle hA, hB;
+        float* alignedA, alignedB;
+
+        public PackedWork(ManagedGemm g) { this.g = g; }
+
+        public void Set(Transpose ta, Transpose tb, int m, int n, int k, float alpha, float* a, int lda,
+            float* b, int ldb, float beta, float* c, int ldc)
+        {
+            (TransA, TransB, M, N, K, Alpha, Lda, Ldb, Beta, Ldc) = (ta, tb, m, n, k, alpha, lda, ldb, beta, ldc);
+            A = a; B = b; C = c;
+            int kc = Math.Min(KBlock, k);
+            Ensure(ref packA, ref hA, ref alignedA, (long)RoundUp(m, g.mr) * kc);
+            Ensure(ref packB, ref hB, ref alignedB, (long)RoundUp(n, g.nr) * kc);
+        }
+
+        public void Clear() { A = B = C = null; }
+
+        static void Ensure(ref float[] buf, ref GCHandle h, ref float* aligned, long need)
+        {
+            if (buf.Length >= need + 16) return;
+            if (h.IsAllocated) h.Free();
+            // Pinned and 64-byte aligned so the micro-kernel's vector loads never split cache lines.
+            buf = GC.AllocateUninitializedArray<float>((int)need + 16, pinned: true);
+            h = GCHandle.Alloc(buf, GCHandleType.Pinned);
+            float* p = (float*)h.AddrOfPinnedObject();
+            aligned = (float*)(((nint)p + 63) & ~(nint)63);
+        }
+
+        public void Execute(int part, int parts)
+        {
+            int mr = g.mr, nr = g.nr;
+            int mPanels = (M + mr - 1) / mr, nPanels = (N + nr - 1) / nr;
+            if (Phase == 0)
+            {
+                // Panels are interleaved across parts so both parts pack similar amounts.
+                for (int ip = part; ip < mPanels; ip += parts) PackA(ip * mr, alignedA + (long)ip * mr * Kc);
+                for (int jp = part; jp < nPanels; jp += parts) PackB(jp * nr, alignedB + (long)jp * nr * Kc);
+                return;
+            }
+            // Split the larger panel count into contiguous ranges: a part keeps reusing its B (or A) panels.
+            bool splitN = nPanels >= mPanels;
+            int total = splitN ? nPanels : mPanels;
+            int lo = (int)((long)total * part / parts), hi = (int)((long)total * (part + 1) / parts);
+            float beta = P0 == 0 ? Beta : 1f;
+            if (splitN)
+            {
+                for (int jp = lo; jp < hi; jp++)
+                    for (int ip = 0; ip < mPanels; ip++) Tile(ip, jp, beta);
+            }
+            else
+            {
+                for (int ip = lo; ip < hi; ip++)
+                    for (int jp = 0; jp < nPanels; jp++) Tile(ip, jp, beta);
+            }
+        }
+
+        void Tile(int ip, int jp, float beta)
+        {
+            int mr = g.mr, nr = g.nr;
+            int i0 = ip * mr, j0 = jp * nr;
+            int rows = Math.Min(mr, M - i0), cols = Math.Min(nr, N - j0);
+            float* pa = alignedA + (long)ip * mr * Kc, pb = alignedB + (long)jp * nr * Kc;
+            float* c = C + (long)i0 * Ldc + j0;
+            if (rows == mr && cols == nr)
+            {
+                Micro(g.Kernel, Kc, pa, pb, c, Ldc, Alpha, beta);
+                return;
+            }
+            // Edge tile: compute the full tile into a stack buffer, then merge the valid part.
+            float* t = stackalloc float[8 * 32];
+            Micro(g.Kernel, Kc, pa, pb, t, nr, 1f, 0f);
+            for (int r = 0; r < rows; r++)
+            for (int s = 0; s < cols; s++)
+            {
+                float* ce = c + (long)r * Ldc + s;
+                *ce = Alpha * t[r * nr + s] + (beta == 0f ? 0f : beta * *ce);
+            }
+        }
+
+        // Packed A panel: for each p, mr consecutive values op(A)[i0 + r, P0 + p], zero-padded past M.
+        void PackA(int i0, float* dst)
+        {
+            int mr = g.mr, rows = Math.Min(mr, M - i0), kc = Kc;
+            if (TransA == Transpose.No)
+            {
+                for (int r = 0; r < rows; r++)
+                {
+                    float* src = A + (long)(i0 + r) * Lda + P0;
+                    for (int p = 0; p < kc; p++) dst[p * mr + r] = src[p];
+                }
+            }
+            else
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    float* src = A + (long)(P0 + p) * Lda + i0;
+                    float* d = dst + p * mr;
+                    for (int r = 0; r < rows; r++) d[r] = src[r];
+                }
+            }
+            if (rows < mr)
+                for (int p = 0; p < kc; p++)
+                    for (int r = rows; r < mr; r++) dst[p * mr + r] = 0f;
+        }
+
+        // Packed B panel: for each p, nr consecutive values op(B)[P0 + p, j0 + s], zero-padded past N.
+        void PackB(int j0, float* dst)
+        {
+            int nr = g.nr, cols = Math.Min(nr, N - j0), kc = Kc;
+            if (TransB == Transpose.No)
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    float* src = B + (long)(P0 + p) * Ldb + j0;
+                    float* d = dst + p * nr;
+                    if (cols == nr) Buffer.MemoryCopy(src, d, nr * sizeof(float), nr * sizeof(float));
+                    else
+                    {
+                        for (int s = 0; s < cols; s++) d[s] = src[s];
+                        for (int s = cols; s < nr; s++) d[s] = 0f;
+                    }
+                }
+            }
+            else
+            {
+                for (int s = 0; s < cols; s++)
+                {
+                    float* src = B + (long)(j0 + s) * Ldb + P0;
+                    for (int p = 0; p < kc; p++) dst[p * nr + s] = src[p];
+                }
+                if (cols < nr)
+                    for (int p = 0; p < kc; p++)
+                        for (int s = cols; s < nr; s++) dst[p * nr + s] = 0f;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Micro(GemmKernel kernel, int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
+    {
+        switch (kernel)
+        {
+            case GemmKernel.Avx512: MicroKernels.Tile8x32(kc, a, b, c, ldc, alpha, beta); break;
+            case GemmKernel.Avx2: MicroKernels.Tile6x16(kc, a, b, c, ldc, alpha, beta); break;
+            default: MicroKernels.Tile4x4(kc, a, b, c, ldc, alpha, beta); break;
+        }
+    }
+
+    static int RoundUp(int x, int m) => (x + m - 1) / m * m;
+}

@@ -1,0 +1,179 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Sac.Core.Compute;
+
+// Register-blocked GEMM micro-kernels over packed panels (see ManagedGemm). Each keeps its whole C tile in
+// vector registers: a k step loads one row of the B panel, broadcasts each A value and does MR x NR/W FMAs.
+// Fully unrolled on purpose: the JIT keeps named vector locals in registers, never arrays of vectors.
+internal static unsafe class MicroKernels
+{
+    /// <summary>8x32 tile: C = alpha * (packed A panel x packed B panel) + beta * C, over <paramref name="kc"/> steps.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Tile8x32(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
+    {
+        Vector512<float> c00 = default; Vector512<float> c01 = default;
+        Vector512<float> c10 = default; Vector512<float> c11 = default;
+        Vector512<float> c20 = default; Vector512<float> c21 = default;
+        Vector512<float> c30 = default; Vector512<float> c31 = default;
+        Vector512<float> c40 = default; Vector512<float> c41 = default;
+        Vector512<float> c50 = default; Vector512<float> c51 = default;
+        Vector512<float> c60 = default; Vector512<float> c61 = default;
+        Vector512<float> c70 = default; Vector512<float> c71 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b + 0);
+            var b1 = Vector512.Load(b + 16);
+            var a0 = Vector512.Create(a[0]);
+            c00 = Vector512.FusedMultiplyAdd(a0, b0, c00);
+            c01 = Vector512.FusedMultiplyAdd(a0, b1, c01);
+            var a1 = Vector512.Create(a[1]);
+            c10 = Vector512.FusedMultiplyAdd(a1, b0, c10);
+            c11 = Vector512.FusedMultiplyAdd(a1, b1, c11);
+            var a2 = Vector512.Create(a[2]);
+            c20 = Vector512.FusedMultiplyAdd(a2, b0, c20);
+            c21 = Vector512.FusedMultiplyAdd(a2, b1, c21);
+            var a3 = Vector512.Create(a[3]);
+            c30 = Vector512.FusedMultiplyAdd(a3, b0, c30);
+            c31 = Vector512.FusedMultiplyAdd(a3, b1, c31);
+            var a4 = Vector512.Create(a[4]);
+            c40 = Vector512.FusedMultiplyAdd(a4, b0, c40);
+            c41 = Vector512.FusedMultiplyAdd(a4, b1, c41);
+            var a5 = Vector512.Create(a[5]);
+            c50 = Vector512.FusedMultiplyAdd(a5, b0, c50);
+            c51 = Vector512.FusedMultiplyAdd(a5, b1, c51);
+            var a6 = Vector512.Create(a[6]);
+            c60 = Vector512.FusedMultiplyAdd(a6, b0, c60);
+            c61 = Vector512.FusedMultiplyAdd(a6, b1, c61);
+            var a7 = Vector512.Create(a[7]);
+            c70 = Vector512.FusedMultiplyAdd(a7, b0, c70);
+            c71 = Vector512.FusedMultiplyAdd(a7, b1, c71);
+            a += 8; b += 32;
+        }
+        var va = Vector512.Create(alpha);
+        if (beta == 0f)
+        {
+            Vector512.Store(c00 * va, c + 0 * ldc + 0);
+            Vector512.Store(c01 * va, c + 0 * ldc + 16);
+            Vector512.Store(c10 * va, c + 1 * ldc + 0);
+            Vector512.Store(c11 * va, c + 1 * ldc + 16);
+            Vector512.Store(c20 * va, c + 2 * ldc + 0);
+            Vector512.Store(c21 * va, c + 2 * ldc + 16);
+            Vector512.Store(c30 * va, c + 3 * ldc + 0);
+            Vector512.Store(c31 * va, c + 3 * ldc + 16);
+            Vector512.Store(c40 * va, c + 4 * ldc + 0);
+            Vector512.Store(c41 * va, c + 4 * ldc + 16);
+            Vector512.Store(c50 * va, c + 5 * ldc + 0);
+            Vector512.Store(c51 * va, c + 5 * ldc + 16);
+            Vector512.Store(c60 * va, c + 6 * ldc + 0);
+            Vector512.Store(c61 * va, c + 6 * ldc + 16);
+            Vector512.Store(c70 * va, c + 7 * ldc + 0);
+            Vector512.Store(c71 * va, c + 7 * ldc + 16);
+        }
+        else
+        {
+            var vb = Vector512.Create(beta);
+            { float* q = c + 0 * ldc + 0; Vector512.Store(Vector512.FusedMultiplyAdd(c00, va, Vector512.Load(q) * vb), q); }
+            { float* q = c + 0 * ldc + 16; Vector512.Store(Vector512.FusedMultiplyAdd(c01, va, Vector512.Load(q) * vb), q); }
+            { float* q = c + 1 * ldc + 0; Vector512.Store(Vector512.FusedMultiplyAdd(c10, va, Vector512.Load(q) * vb), q); }
+            { float* q = c + 1 * ldc + 16; Vector512.Store(Vector512.FusedMultiplyAdd(c11, va, Vector512.Load(q) * vb), q); }
+            { float* q = c + 2 * ldc + 0; Vector512.Store(Vector512.FusedMultiplyAdd(c20, va, Vector512.Load(q) * vb), q); }
+            { float* q = c + 2 * ldc + 16; Vector512.Store(Vector512.FusedMultiplyAdd(c21, va, Vector512.Load(q) * vb), q); }
+            { float* q = c + 3 * ldc + 0; Vector512.Store(Vector512.FusedMultiplyAdd(c30, va, Vector512.Load(q) * vb), q); }
+            { float* q = c + 3 * ldc + 16; Vector512.Store(Vector512.FusedMultiplyAdd(c31, va, Vector512.Load(q) * vb), q); }
+            { float* q = c + 4 * ldc + 0; Vector512.Store(Vector512.FusedMultiplyAdd(c40, va, Vector512.Load(q) * vb), q); }
+            { float* q = c + 4 * ldc + 16; Vector512.Store(Vector512.FusedMultiplyAdd(c41, va, Vector512.Load(q) * vb), q); }
+            { float* q = c + 5 * ldc + 0; Vector512.Store(Vector512.FusedMultiplyAdd(c50, va, Vector512.Load(q) * vb), q); }
+            { float* q = c + 5 * ldc + 16; Vector512.Store(Vector512.FusedMultiplyAdd(c51, va, Vector512.Load(q) * vb), q); }
+            { float* q = c + 6 * ldc + 0; Vector512.Store(Vector512.FusedMultiplyAdd(c60, va, Vector512.Load(q) * vb), q); }
+            { float* q = c + 6 * ldc + 16; Vector512.Store(Vector512.FusedMultiplyAdd(c61, va, Vector512.Load(q) * vb), q); }
+            { float* q = c + 7 * ldc + 0; Vector512.Store(Vector512.FusedMultiplyAdd(c70, va, Vector512.Load(q) * vb), q); }
+            { float* q = c + 7 * ldc + 16; Vector512.Store(Vector512.FusedMultiplyAdd(c71, va, Vector512.Load(q) * vb), q); }
+        }
+    }
+
+    /// <summary>6x16 tile: C = alpha * (packed A panel x packed B panel) + beta * C, over <paramref name="kc"/> steps.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Tile6x16(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
+    {
+        Vector256<float> c00 = default; Vector256<float> c01 = default;
+        Vector256<float> c10 = default; Vector256<float> c11 = default;
+        Vector256<float> c20 = default; Vector256<float> c21 = default;
+        Vector256<float> c30 = default; Vector256<float> c31 = default;
+        Vector256<float> c40 = default; Vector256<float> c41 = default;
+        Vector256<float> c50 = default; Vector256<float> c51 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector256.Load(b + 0);
+            var b1 = Vector256.Load(b + 8);
+            var a0 = Vector256.Create(a[0]);
+            c00 = Vector256.FusedMultiplyAdd(a0, b0, c00);
+            c01 = Vector256.FusedMultiplyAdd(a0, b1, c01);
+            var a1 = Vector256.Create(a[1]);
+            c10 = Vector256.FusedMultiplyAdd(a1, b0, c10);
+            c11 = Vector256.FusedMultiplyAdd(a1, b1, c11);
+            var a2 = Vector256.Create(a[2]);
+            c20 = Vector256.FusedMultiplyAdd(a2, b0, c20);
+            c21 = Vector256.FusedMultiplyAdd(a2, b1, c21);
+            var a3 = Vector256.Create(a[3]);
+            c30 = Vector256.FusedMultiplyAdd(a3, b0, c30);
+            c31 = Vector256.FusedMultiplyAdd(a3, b1, c31);
+            var a4 = Vector256.Create(a[4]);
+            c40 = Vector256.FusedMultiplyAdd(a4, b0, c40);
+            c41 = Vector256.FusedMultiplyAdd(a4, b1, c41);
+            var a5 = Vector256.Create(a[5]);
+            c50 = Vector256.FusedMultiplyAdd(a5, b0, c50);
+            c51 = Vector256.FusedMultiplyAdd(a5, b1, c51);
+            a += 6; b += 16;
+        }
+        var va = Vector256.Create(alpha);
+        if (beta == 0f)
+        {
+            Vector256.Store(c00 * va, c + 0 * ldc + 0);
+            Vector256.Store(c01 * va, c + 0 * ldc + 8);
+            Vector256.Store(c10 * va, c + 1 * ldc + 0);
+            Vector256.Store(c11 * va, c + 1 * ldc + 8);
+            Vector256.Store(c20 * va, c + 2 * ldc + 0);
+            Vector256.Store(c21 * va, c + 2 * ldc + 8);
+            Vector256.Store(c30 * va, c + 3 * ldc + 0);
+            Vector256.Store(c31 * va, c + 3 * ldc + 8);
+            Vector256.Store(c40 * va, c + 4 * ldc + 0);
+            Vector256.Store(c41 * va, c + 4 * ldc + 8);
+            Vector256.Store(c50 * va, c + 5 * ldc + 0);
+            Vector256.Store(c51 * va, c + 5 * ldc + 8);
+        }
+        else
+        {
+            var vb = Vector256.Create(beta);
+            { float* q = c + 0 * ldc + 0; Vector256.Store(Vector256.FusedMultiplyAdd(c00, va, Vector256.Load(q) * vb), q); }
+            { float* q = c + 0 * ldc + 8; Vector256.Store(Vector256.FusedMultiplyAdd(c01, va, Vector256.Load(q) * vb), q); }
+            { float* q = c + 1 * ldc + 0; Vector256.Store(Vector256.FusedMultiplyAdd(c10, va, Vector256.Load(q) * vb), q); }
+            { float* q = c + 1 * ldc + 8; Vector256.Store(Vector256.FusedMultiplyAdd(c11, va, Vector256.Load(q) * vb), q); }
+            { float* q = c + 2 * ldc + 0; Vector256.Store(Vector256.FusedMultiplyAdd(c20, va, Vector256.Load(q) * vb), q); }
+            { float* q = c + 2 * ldc + 8; Vector256.Store(Vector256.FusedMultiplyAdd(c21, va, Vector256.Load(q) * vb), q); }
+            { float* q = c + 3 * ldc + 0; Vector256.Store(Vector256.FusedMultiplyAdd(c30, va, Vector256.Load(q) * vb), q); }
+            { float* q = c + 3 * ldc + 8; Vector256.Store(Vector256.FusedMultiplyAdd(c31, va, Vector256.Load(q) * vb), q); }
+            { float* q = c + 4 * ldc + 0; Vector256.Store(Vector256.FusedMultiplyAdd(c40, va, Vector256.Load(q) * vb), q); }
+            { float* q = c + 4 * ldc + 8; Vector256.Store(Vector256.FusedMultiplyAdd(c41, va, Vector256.Load(q) * vb), q); }
+            { float* q = c + 5 * ldc + 0; Vector256.Store(Vector256.FusedMultiplyAdd(c50, va, Vector256.Load(q) * vb), q); }
+            { float* q = c + 5 * ldc + 8; Vector256.Store(Vector256.FusedMultiplyAdd(c51, va, Vector256.Load(q) * vb), q); }
+        }
+    }
+
+    /// <summary>4x4 scalar tile for CPUs without SIMD acceleration.</summary>
+    public static void Tile4x4(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
+    {
+        float* acc = stackalloc float[16];
+        for (int i = 0; i < 16; i++) acc[i] = 0f;
+        for (int p = 0; p < kc; p++, a += 4, b += 4)
+            for (int r = 0; r < 4; r++)
+            for (int s = 0; s < 4; s++)
+                acc[r * 4 + s] = System.MathF.FusedMultiplyAdd(a[r], b[s], acc[r * 4 + s]);
+        for (int r = 0; r < 4; r++)
+        for (int s = 0; s < 4; s++)
+        {
+            float* q = c + r * ldc + s;
+            *q = alpha * acc[r * 4 + s] + (beta == 0f ? 0f : beta * *q);
+        }
+    }
+}
