@@ -1,0 +1,405 @@
+using System;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Sac.Core.Compute;
+
+/// <summary>
+/// Element-wise and reduction kernels that sit between the GEMMs of a network: bias plus activation, activation
+/// derivatives, bias gradients, and the numerically stable softplus and log-sum-exp used by the SAC losses.
+/// </summary>
+/// <remarks>
+/// Matrices are row-major and dense (<c>rows * cols</c> elements, no padding). Nothing here allocates on the heap,
+/// nothing is multi-threaded, and every reduction adds in a fixed order, so results depend only on the inputs and the
+/// instruction set, never on timing.
+/// </remarks>
+[SkipLocalsInit]   // the stack scratch is always written before it is read; zeroing it cost more than the small-row work
+public static class FusedOps
+{
+    // Softplus and log-sum-exp work through fixed-size stack chunks so they can use vectorised Exp/Log without
+    // heap scratch; 256 floats keep each chunk inside L1 next to its operands.
+    const int Chunk = 256;
+
+    /// <summary>
+    /// In place <c>z[i, j] = act(z[i, j] + bias[j])</c>: adds the bias row to every row, then applies the activation.
+    /// </summary>
+    /// <param name="z">Pre-activations, <c>rows x cols</c> row-major; overwritten with the activations.</param>
+    /// <param name="rows">Number of rows (the batch).</param>
+    /// <param name="cols">Number of columns (the layer width).</param>
+    /// <param name="bias">The bias row, exactly <paramref name="cols"/> elements.</param>
+    /// <param name="act">The activation to apply.</param>
+    /// <exception cref="ArgumentException">A length does not match <paramref name="rows"/> and <paramref name="cols"/>, or <paramref name="act"/> is undefined.</exception>
+    public static void BiasActivationForward(Span<float> z, int rows, int cols, ReadOnlySpan<float> bias, Activation act)
+    {
+        CheckMatrix(z.Length, rows, cols, nameof(z));
+        if (bias.Length != cols)
+            throw new ArgumentException($"bias has {bias.Length} elements, expected cols = {cols}.", nameof(bias));
+        CheckActivation(act, nameof(act));
+        switch (act)
+        {
+            case Activation.Identity:
+                for (int i = 0; i < rows; i++)
+                {
+                    Span<float> row = z.Slice(i * cols, cols);
+                    TensorPrimitives.Add(row, bias, row);
+                }
+                break;
+            case Activation.Relu:
+                // Fused so the row is read and written once: y = max(z + b, 0).
+                for (int i = 0; i < rows; i++)
+                    AddBiasRelu(z.Slice(i * cols, cols), bias);
+                break;
+            case Activation.Tanh:
+                // tanh dominates the cost, so fusing the add buys nothing; y = tanh(z + b).
+                for (int i = 0; i < rows; i++)
+                {
+                    Span<float> row = z.Slice(i * cols, cols);
+                    TensorPrimitives.Add(row, bias, row);
+                }
+                TensorPrimitives.Tanh(z, z);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// In place <c>dy *= act'(z)</c>, with the derivative written through the activation's output <c>y = act(z)</c>:
+    /// ReLU uses <c>[y &gt; 0]</c>, tanh uses <c>1 - y^2</c>, identity leaves <paramref name="dy"/> unchanged.
+    /// </summary>
+    /// <param name="y">The activation outputs from the forward pass.</param>
+    /// <param name="dy">Gradient with respect to <paramref name="y"/>; overwritten with the gradient with respect to the pre-activation.</param>
+    /// <param name="act">The activation that produced <paramref name="y"/>.</param>
+    /// <exception cref="ArgumentException">The spans differ in length, or <paramref name="act"/> is undefined.</exception>
+    public static void ActivationBackward(ReadOnlySpan<float> y, Span<float> dy, Activation act)
+    {
+        if (y.Length != dy.Length)
+            throw new ArgumentException($"dy has {dy.Length} elements but y has {y.Length}; they must match.", nameof(dy));
+        CheckActivation(act, nameof(act));
+        switch (act)
+        {
+            case Activation.Relu: ReluBackward(y, dy); break;
+            case Activation.Tanh: TanhBackward(y, dy); break;
+        }
+    }
+
+    /// <summary>
+    /// Column sums <c>dest[j] = sum_i x[i, j]</c> (the bias gradient of a layer); with <paramref name="accumulate"/>
+    /// the sums are added to <paramref name="dest"/> instead.
+    /// </summary>
+    /// <param name="x">A <c>rows x cols</c> row-major matrix.</param>
+    /// <param name="rows">Number of rows.</param>
+    /// <param name="cols">Number of columns.</param>
+    /// <param name="dest">Exactly <paramref name="cols"/> elements.</param>
+    /// <param name="accumulate">Add <c>dest[j] + sum</c> instead of overwriting.</param>
+    /// <remarks>Each column is summed top to bottom in row order, whatever the vector width, then added to the prior value.</remarks>
+    /// <exception cref="ArgumentException">A length does not match <paramref name="rows"/> and <paramref name="cols"/>.</exception>
+    public static void ColumnSums(ReadOnlySpan<float> x, int rows, int cols, Span<float> dest, bool accumulate)
+    {
+        CheckMatrix(x.Length, rows, cols, nameof(x));
+        if (dest.Length != cols)
+            throw new ArgumentException($"dest has {dest.Length} elements, expected cols = {cols}.", nameof(dest));
+        ref float x0 = ref MemoryMarshal.GetReference(x);
+        ref float d0 = ref MemoryMarshal.GetReference(dest);
+        nuint stride = (nuint)cols;
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            // Four independent accumulators per pass hide the add latency; each lane still sums one column in row order.
+            for (; j <= cols - 64; j += 64)
+            {
+                Vector512<float> a0 = Vector512<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+                nuint p = (nuint)j;
+                for (int i = 0; i < rows; i++, p += stride)
+                {
+                    a0 += Vector512.LoadUnsafe(ref x0, p);
+                    a1 += Vector512.LoadUnsafe(ref x0, p + 16);
+                    a2 += Vector512.LoadUnsafe(ref x0, p + 32);
+                    a3 += Vector512.LoadUnsafe(ref x0, p + 48);
+                }
+                Store(a0, ref d0, (nuint)j, accumulate);
+                Store(a1, ref d0, (nuint)j + 16, accumulate);
+                Store(a2, ref d0, (nuint)j + 32, accumulate);
+                Store(a3, ref d0, (nuint)j + 48, accumulate);
+            }
+            for (; j <= cols - 16; j += 16)
+            {
+                Vector512<float> a = Vector512<float>.Zero;
+                nuint p = (nuint)j;
+                for (int i = 0; i < rows; i++, p += stride)
+                    a += Vector512.LoadUnsafe(ref x0, p);
+                Store(a, ref d0, (nuint)j, accumulate);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; j <= cols - 8; j += 8)
+            {
+                Vector256<float> a = Vector256<float>.Zero;
+                nuint p = (nuint)j;
+                for (int i = 0; i < rows; i++, p += stride)
+                    a += Vector256.LoadUnsafe(ref x0, p);
+                if (accumulate) a = Vector256.LoadUnsafe(ref d0, (nuint)j) + a;
+                a.StoreUnsafe(ref d0, (nuint)j);
+            }
+        }
+        for (; j < cols; j++)
+        {
+            float s = 0f;
+            for (int i = 0; i < rows; i++)
+                s += x[i * cols + j];
+            dest[j] = accumulate ? dest[j] + s : s;
+        }
+    }
+
+    /// <summary>
+    /// Row sums <c>dest[i] = sum_j x[i, j]</c>; with <paramref name="accumulate"/> the sums are added to <paramref name="dest"/> instead.
+    /// </summary>
+    /// <param name="x">A <c>rows x cols</c> row-major matrix.</param>
+    /// <param name="rows">Number of rows.</param>
+    /// <param name="cols">Number of columns.</param>
+    /// <param name="dest">Exactly <paramref name="rows"/> elements.</param>
+    /// <param name="accumulate">Add <c>dest[i] + sum</c> instead of overwriting.</param>
+    /// <exception cref="ArgumentException">A length does not match <paramref name="rows"/> and <paramref name="cols"/>.</exception>
+    public static void RowSums(ReadOnlySpan<float> x, int rows, int cols, Span<float> dest, bool accumulate)
+    {
+        CheckMatrix(x.Length, rows, cols, nameof(x));
+        if (dest.Length != rows)
+            throw new ArgumentException($"dest has {dest.Length} elements, expected rows = {rows}.", nameof(dest));
+        for (int i = 0; i < rows; i++)
+        {
+            float s = TensorPrimitives.Sum(x.Slice(i * cols, cols));
+            dest[i] = accumulate ? dest[i] + s : s;
+        }
+    }
+
+    /// <summary>
+    /// Numerically stable <c>softplus(x) = log(1 + exp(x))</c>, computed as <c>max(x, 0) + log1p(exp(-|x|))</c> so
+    /// large <c>|x|</c> neither overflows nor loses the small tail <c>exp(x)</c> for very negative <c>x</c>.
+    /// </summary>
+    /// <param name="x">Inputs.</param>
+    /// <param name="dest">Outputs, same length as <paramref name="x"/>; may be the same memory as <paramref name="x"/>.</param>
+    /// <remarks>Vectorised float32 <c>exp</c>/<c>log</c>: results are within a few ulp of the exact value (tested to 2e-6 relative).</remarks>
+    /// <exception cref="ArgumentException">The spans differ in length.</exception>
+    public static void Softplus(ReadOnlySpan<float> x, Span<float> dest)
+    {
+        if (x.Length != dest.Length)
+            throw new ArgumentException($"dest has {dest.Length} elements but x has {x.Length}; they must match.", nameof(dest));
+        Span<float> e = stackalloc float[Chunk];
+        Span<float> u = stackalloc float[Chunk];
+        Span<float> l = stackalloc float[Chunk];
+        for (int start = 0; start < x.Length; start += Chunk)
+        {
+            int n = Math.Min(Chunk, x.Length - start);
+            ReadOnlySpan<float> xc = x.Slice(start, n);
+            Span<float> ec = e[..n], uc = u[..n], lc = l[..n];
+            TensorPrimitives.Abs(xc, ec);
+            TensorPrimitives.Negate(ec, ec);
+            TensorPrimitives.Exp(ec, ec);        // e = exp(-|x|) in (0, 1]
+            TensorPrimitives.Add(ec, 1f, uc);    // u = fl(1 + e)
+            TensorPrimitives.Log(uc, lc);        // l = log(u)
+            SoftplusCombine(xc, ec, uc, lc, dest.Slice(start, n));
+        }
+    }
+
+    /// <summary>
+    /// Numerically stable <c>log(sum_i exp(x_i))</c>, shifted by the maximum so no term overflows.
+    /// </summary>
+    /// <param name="x">At least one element.</param>
+    /// <returns>The log-sum-exp; negative infinity when every input is negative infinity, positive infinity when any is, NaN when any is NaN.</returns>
+    /// <exception cref="ArgumentException"><paramref name="x"/> is empty.</exception>
+    public static float LogSumExp(ReadOnlySpan<float> x)
+    {
+        if (x.IsEmpty)
+            throw new ArgumentException("LogSumExp needs at least one element; x is empty.", nameof(x));
+        Span<float> scratch = stackalloc float[Chunk];
+        return LogSumExpCore(x, scratch);
+    }
+
+    /// <summary>Row-wise log-sum-exp: <c>dest[i] = log(sum_j exp(x[i, j]))</c>, each row shifted by its own maximum.</summary>
+    /// <param name="x">A <c>rows x cols</c> row-major matrix with <c>cols &gt;= 1</c>.</param>
+    /// <param name="rows">Number of rows.</param>
+    /// <param name="cols">Number of columns, at least one.</param>
+    /// <param name="dest">Exactly <paramref name="rows"/> elements.</param>
+    /// <exception cref="ArgumentException">A length does not match, or <paramref name="cols"/> is zero.</exception>
+    public static void RowLogSumExp(ReadOnlySpan<float> x, int rows, int cols, Span<float> dest)
+    {
+        CheckMatrix(x.Length, rows, cols, nameof(x));
+        if (cols < 1)
+            throw new ArgumentException($"RowLogSumExp needs at least one column, got cols = {cols}.", nameof(cols));
+        if (dest.Length != rows)
+            throw new ArgumentException($"dest has {dest.Length} elements, expected rows = {rows}.", nameof(dest));
+        Span<float> scratch = stackalloc float[Chunk];
+        for (int i = 0; i < rows; i++)
+            dest[i] = LogSumExpCore(x.Slice(i * cols, cols), scratch);
+    }
+
+    // lse(x) = m + log(sum_i exp(x_i - m)) with m = max_i x_i; chunk sums are added in order in double.
+    static float LogSumExpCore(ReadOnlySpan<float> x, Span<float> scratch)
+    {
+        float m = TensorPrimitives.Max(x);
+        if (float.IsNaN(m) || float.IsInfinity(m))
+            return m;   // NaN propagates; all -inf gives -inf; any +inf gives +inf (x - m would be NaN there).
+        double total = 0;
+        for (int start = 0; start < x.Length; start += Chunk)
+        {
+            int n = Math.Min(Chunk, x.Length - start);
+            Span<float> s = scratch[..n];
+            TensorPrimitives.Subtract(x.Slice(start, n), m, s);
+            TensorPrimitives.Exp(s, s);
+            total += TensorPrimitives.Sum(s);
+        }
+        return (float)(m + Math.Log(total));
+    }
+
+    // softplus = max(x, 0) + log1p(e), with log1p(e) = e when fl(1 + e) == 1, else log(u) * e / (u - 1)
+    // (Goldberg's correction: the rounding error of u cancels between log(u) and u - 1).
+    static void SoftplusCombine(ReadOnlySpan<float> x, ReadOnlySpan<float> e, ReadOnlySpan<float> u, ReadOnlySpan<float> l, Span<float> dest)
+    {
+        int n = x.Length, i = 0;
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float er = ref MemoryMarshal.GetReference(e);
+        ref float ur = ref MemoryMarshal.GetReference(u);
+        ref float lr = ref MemoryMarshal.GetReference(l);
+        ref float dr = ref MemoryMarshal.GetReference(dest);
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Vector512<float> one = Vector512<float>.One;
+            for (; i <= n - 16; i += 16)
+            {
+                Vector512<float> xv = Vector512.LoadUnsafe(ref xr, (nuint)i);
+                Vector512<float> ev = Vector512.LoadUnsafe(ref er, (nuint)i);
+                Vector512<float> uv = Vector512.LoadUnsafe(ref ur, (nuint)i);
+                Vector512<float> lv = Vector512.LoadUnsafe(ref lr, (nuint)i);
+                Vector512<float> l1p = Vector512.ConditionalSelect(Vector512.Equals(uv, one), ev, lv * ev / (uv - one));
+                Vector512<float> pos = Vector512.AndNot(xv, Vector512.LessThan(xv, Vector512<float>.Zero));
+                (pos + l1p).StoreUnsafe(ref dr, (nuint)i);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> one = Vector256<float>.One;
+            for (; i <= n - 8; i += 8)
+            {
+                Vector256<float> xv = Vector256.LoadUnsafe(ref xr, (nuint)i);
+                Vector256<float> ev = Vector256.LoadUnsafe(ref er, (nuint)i);
+                Vector256<float> uv = Vector256.LoadUnsafe(ref ur, (nuint)i);
+                Vector256<float> lv = Vector256.LoadUnsafe(ref lr, (nuint)i);
+                Vector256<float> l1p = Vector256.ConditionalSelect(Vector256.Equals(uv, one), ev, lv * ev / (uv - one));
+                Vector256<float> pos = Vector256.AndNot(xv, Vector256.LessThan(xv, Vector256<float>.Zero));
+                (pos + l1p).StoreUnsafe(ref dr, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            float xv = x[i], ev = e[i], uv = u[i];
+            float l1p = uv == 1f ? ev : l[i] * ev / (uv - 1f);
+            dest[i] = (xv < 0f ? 0f : xv) + l1p;
+        }
+    }
+
+    // y = max(z + b, 0) written as "zero where negative" so a NaN pre-activation stays NaN and surfaces.
+    static void AddBiasRelu(Span<float> row, ReadOnlySpan<float> bias)
+    {
+        int n = row.Length, i = 0;
+        ref float r = ref MemoryMarshal.GetReference(row);
+        ref float b = ref MemoryMarshal.GetReference(bias);
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i <= n - 16; i += 16)
+            {
+                Vector512<float> v = Vector512.LoadUnsafe(ref r, (nuint)i) + Vector512.LoadUnsafe(ref b, (nuint)i);
+                Vector512.AndNot(v, Vector512.LessThan(v, Vector512<float>.Zero)).StoreUnsafe(ref r, (nuint)i);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= n - 8; i += 8)
+            {
+                Vector256<float> v = Vector256.LoadUnsafe(ref r, (nuint)i) + Vector256.LoadUnsafe(ref b, (nuint)i);
+                Vector256.AndNot(v, Vector256.LessThan(v, Vector256<float>.Zero)).StoreUnsafe(ref r, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            float v = row[i] + bias[i];
+            row[i] = v < 0f ? 0f : v;
+        }
+    }
+
+    // dz = dy * [y > 0]: the mask clears the gradient wherever the unit was off.
+    static void ReluBackward(ReadOnlySpan<float> y, Span<float> dy)
+    {
+        int n = y.Length, i = 0;
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        ref float dr = ref MemoryMarshal.GetReference(dy);
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i <= n - 16; i += 16)
+            {
+                Vector512<float> mask = Vector512.GreaterThan(Vector512.LoadUnsafe(ref yr, (nuint)i), Vector512<float>.Zero);
+                (Vector512.LoadUnsafe(ref dr, (nuint)i) & mask).StoreUnsafe(ref dr, (nuint)i);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= n - 8; i += 8)
+            {
+                Vector256<float> mask = Vector256.GreaterThan(Vector256.LoadUnsafe(ref yr, (nuint)i), Vector256<float>.Zero);
+                (Vector256.LoadUnsafe(ref dr, (nuint)i) & mask).StoreUnsafe(ref dr, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+            dy[i] = y[i] > 0f ? dy[i] : 0f;
+    }
+
+    // dz = dy * (1 - y^2), the tanh derivative through its output; same operation order in every lane and the tail.
+    static void TanhBackward(ReadOnlySpan<float> y, Span<float> dy)
+    {
+        int n = y.Length, i = 0;
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        ref float dr = ref MemoryMarshal.GetReference(dy);
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i <= n - 16; i += 16)
+            {
+                Vector512<float> yv = Vector512.LoadUnsafe(ref yr, (nuint)i);
+                (Vector512.LoadUnsafe(ref dr, (nuint)i) * (Vector512<float>.One - yv * yv)).StoreUnsafe(ref dr, (nuint)i);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= n - 8; i += 8)
+            {
+                Vector256<float> yv = Vector256.LoadUnsafe(ref yr, (nuint)i);
+                (Vector256.LoadUnsafe(ref dr, (nuint)i) * (Vector256<float>.One - yv * yv)).StoreUnsafe(ref dr, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            float yv = y[i];
+            dy[i] = dy[i] * (1f - yv * yv);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store(Vector512<float> sum, ref float dest, nuint offset, bool accumulate)
+    {
+        if (accumulate) sum = Vector512.LoadUnsafe(ref dest, offset) + sum;
+        sum.StoreUnsafe(ref dest, offset);
+    }
+
+    static void CheckMatrix(int length, int rows, int cols, string name)
+    {
+        if (rows < 0 || cols < 0)
+            throw new ArgumentException($"{name}: rows and cols must be non-negative, got rows = {rows}, cols = {cols}.", name);
+        if ((long)rows * cols != length)
+            throw new ArgumentException($"{name} has {length} elements, expected rows * cols = {rows} * {cols} = {(long)rows * cols}.", name);
+    }
+
+    static void CheckActivation(Activation act, string name)
+    {
+        if (act is not (Activation.Identity or Activation.Relu or Activation.Tanh))
+            throw new ArgumentException($"Unknown activation value {(int)act}.", name);
+    }
+}

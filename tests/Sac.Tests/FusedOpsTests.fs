@@ -1,0 +1,229 @@
+/// FusedOps against plain scalar reference loops, as FsCheck properties over shapes and seeds.
+module FusedOpsTests
+
+open System
+open Xunit
+open FsCheck
+open FsCheck.FSharp
+open Sac.Core.Compute
+
+let private config = Config.QuickThrowOnFailure.WithMaxTest(40)
+
+/// Uniform floats in [-scale, scale) from a seeded generator, so each FsCheck case is reproducible from its seed.
+let private randomFloats (seed: int) (n: int) (scale: float) =
+    let rng = System.Random(seed)
+    Array.init n (fun _ -> float32 ((rng.NextDouble() * 2.0 - 1.0) * scale))
+
+let private activations = [ Activation.Identity; Activation.Relu; Activation.Tanh ]
+
+/// A matrix shape (rows 0..9, cols 0..70, crossing the 8/16/64-lane boundaries), a seed and an activation.
+let private matrixCase =
+    gen {
+        let! rows = Gen.choose (0, 9)
+        let! cols = Gen.oneof [ Gen.choose (0, 70); Gen.elements [ 1; 15; 16; 17; 63; 64; 65; 129 ] ]
+        let! seed = Gen.choose (0, Int32.MaxValue)
+        let! act = Gen.elements activations
+        return rows, cols, seed, act
+    }
+
+let private close (tol: float) (expected: float) (actual: float32) =
+    abs (float actual - expected) <= tol * max 1.0 (abs expected)
+
+let private throwsArg (name: string) (f: unit -> unit) =
+    let ex = Assert.ThrowsAny<ArgumentException>(fun () -> f ())
+    Assert.Equal(name, ex.ParamName)
+
+[<Fact>]
+let ``BiasActivationForward matches the scalar reference`` () =
+    Check.One(config, Prop.forAll (Arb.fromGen matrixCase) (fun (rows, cols, seed, act) ->
+        let z = randomFloats seed (rows * cols) 3.0
+        let bias = randomFloats (seed + 1) cols 1.0
+        let got = Array.copy z
+        FusedOps.BiasActivationForward(Span got, rows, cols, ReadOnlySpan bias, act)
+        for i in 0 .. rows - 1 do
+            for j in 0 .. cols - 1 do
+                let v = z.[i * cols + j] + bias.[j]
+                let a = got.[i * cols + j]
+                match act with
+                | Activation.Identity -> Assert.Equal(v, a)
+                | Activation.Relu -> Assert.Equal((if v < 0.0f then 0.0f else v), a)
+                | _ -> Assert.True(close 2e-6 (Math.Tanh(float v)) a, $"tanh({v}) = {a}, expected {Math.Tanh(float v)}")))
+
+[<Fact>]
+let ``ActivationBackward matches the derivative through the output`` () =
+    Check.One(config, Prop.forAll (Arb.fromGen matrixCase) (fun (rows, cols, seed, act) ->
+        let n = rows * cols
+        let y =
+            match act with
+            | Activation.Relu -> randomFloats seed n 1.0 |> Array.map (fun v -> if v < 0.0f then 0.0f else v)
+            | Activation.Tanh -> randomFloats seed n 1.0
+            | _ -> randomFloats seed n 5.0
+        let dy = randomFloats (seed + 7) n 2.0
+        let got = Array.copy dy
+        FusedOps.ActivationBackward(ReadOnlySpan y, Span got, act)
+        for i in 0 .. n - 1 do
+            let expected =
+                match act with
+                | Activation.Relu -> if y.[i] > 0.0f then dy.[i] else 0.0f
+                | Activation.Tanh -> dy.[i] * (1.0f - y.[i] * y.[i])
+                | _ -> dy.[i]
+            Assert.Equal(expected, got.[i])))
+
+[<Fact>]
+let ``ReLU keeps NaN visible and zeroes the gradient where the unit is off`` () =
+    let z = [| Single.NaN; -1.0f; 0.0f; 2.0f |]
+    FusedOps.BiasActivationForward(Span z, 1, 4, ReadOnlySpan(Array.zeroCreate<float32> 4), Activation.Relu)
+    Assert.True(Single.IsNaN z.[0])
+    Assert.Equal<float32>([| 0.0f; 0.0f; 2.0f |], z.[1..])
+    let dy = [| 5.0f; 5.0f; 5.0f; 5.0f |]
+    FusedOps.ActivationBackward(ReadOnlySpan z, Span dy, Activation.Relu)
+    Assert.Equal<float32>([| 0.0f; 0.0f; 0.0f; 5.0f |], dy)
+
+[<Fact>]
+let ``ColumnSums equal the row-ordered float32 loop exactly, with and without accumulate`` () =
+    Check.One(config, Prop.forAll (Arb.fromGen matrixCase) (fun (rows, cols, seed, _) ->
+        let x = randomFloats seed (rows * cols) 4.0
+        let prior = randomFloats (seed + 3) cols 10.0
+        let expected = Array.init cols (fun j ->
+            let mutable s = 0.0f
+            for i in 0 .. rows - 1 do s <- s + x.[i * cols + j]
+            s)
+        let fresh = Array.create cols Single.NaN   // overwrite mode must not read dest
+        FusedOps.ColumnSums(ReadOnlySpan x, rows, cols, Span fresh, false)
+        Assert.Equal<float32>(expected, fresh)
+        let acc = Array.copy prior
+        FusedOps.ColumnSums(ReadOnlySpan x, rows, cols, Span acc, true)
+        Assert.Equal<float32>(Array.map2 (+) prior expected, acc)))
+
+[<Fact>]
+let ``RowSums match a float64 loop`` () =
+    Check.One(config, Prop.forAll (Arb.fromGen matrixCase) (fun (rows, cols, seed, _) ->
+        let x = randomFloats seed (rows * cols) 4.0
+        let prior = randomFloats (seed + 3) rows 10.0
+        let got = Array.create rows Single.NaN
+        FusedOps.RowSums(ReadOnlySpan x, rows, cols, Span got, false)
+        let acc = Array.copy prior
+        FusedOps.RowSums(ReadOnlySpan x, rows, cols, Span acc, true)
+        for i in 0 .. rows - 1 do
+            let mutable s = 0.0
+            let mutable mag = 0.0
+            for j in 0 .. cols - 1 do
+                s <- s + float x.[i * cols + j]
+                mag <- mag + abs (float x.[i * cols + j])
+            Assert.True(abs (float got.[i] - s) <= 1e-6 * max 1.0 mag, $"row {i}: {got.[i]} vs {s}")
+            Assert.True(abs (float acc.[i] - (float prior.[i] + s)) <= 1e-6 * max 1.0 (mag + abs (float prior.[i])))))
+
+/// softplus in float64: max(x, 0) + log1p(exp(-|x|)), with log1p by series where 1 + e would round.
+let private softplus64 (x: float) =
+    let e = exp (-(abs x))
+    let l1p = if e < 1e-8 then e - e * e / 2.0 else log (1.0 + e)
+    max x 0.0 + l1p
+
+/// Inputs mixing ordinary, large, tiny and extreme magnitudes.
+let private softplusInputs =
+    gen {
+        let! n = Gen.oneof [ Gen.choose (0, 40); Gen.choose (250, 600) ]
+        let! seed = Gen.choose (0, Int32.MaxValue)
+        let rng = System.Random(seed)
+        return Array.init n (fun _ ->
+            match rng.Next 6 with
+            | 0 -> float32 ((rng.NextDouble() * 2.0 - 1.0) * 100.0)
+            | 1 -> float32 ((rng.NextDouble() * 2.0 - 1.0) * 1e-6)
+            | 2 -> (if rng.Next 2 = 0 then 100.0f else -100.0f)
+            | _ -> float32 ((rng.NextDouble() * 2.0 - 1.0) * 20.0))
+    }
+
+[<Fact>]
+let ``Softplus matches a float64 reference and never overflows`` () =
+    Check.One(config, Prop.forAll (Arb.fromGen softplusInputs) (fun x ->
+        let got = Array.create x.Length Single.NaN
+        FusedOps.Softplus(ReadOnlySpan x, Span got)
+        for i in 0 .. x.Length - 1 do
+            let r = softplus64 (float x.[i])
+            let a = got.[i]
+            Assert.True(Single.IsFinite a && a >= 0.0f, $"softplus({x.[i]}) = {a}")
+            Assert.True(abs (float a - r) <= 2e-6 * r + 1e-40, $"softplus({x.[i]}) = {a}, expected {r}")
+        // In place (dest aliasing x) gives the same values.
+        let inPlace = Array.copy x
+        FusedOps.Softplus(ReadOnlySpan inPlace, Span inPlace)
+        Assert.Equal<float32>(got, inPlace)))
+
+[<Fact>]
+let ``Softplus edge values`` () =
+    let x = [| 100.0f; -100.0f; 0.0f; Single.PositiveInfinity; Single.NegativeInfinity; Single.NaN; -20.0f; 88.0f; -88.0f |]
+    let y = Array.zeroCreate x.Length
+    FusedOps.Softplus(ReadOnlySpan x, Span y)
+    Assert.Equal(100.0f, y.[0])
+    Assert.True(y.[1] >= 0.0f && y.[1] < 1e-40f)
+    Assert.True(abs (float y.[2] - log 2.0) <= 2e-7, $"softplus(0) = {y.[2]}")
+    Assert.Equal(Single.PositiveInfinity, y.[3])
+    Assert.Equal(0.0f, y.[4])
+    Assert.True(Single.IsNaN y.[5])
+    Assert.True(abs (float y.[6] - softplus64 -20.0) <= 2e-6 * softplus64 -20.0, $"softplus(-20) = {y.[6]}")
+    Assert.Equal(88.0f, y.[7])
+    Assert.True(abs (float y.[8] - softplus64 -88.0) <= 1e-3 * softplus64 -88.0 + 1e-44, $"softplus(-88) = {y.[8]}")
+
+let private lse64 (x: float32[]) =
+    let m = x |> Array.map float |> Array.max
+    m + log (x |> Array.sumBy (fun v -> exp (float v - m)))
+
+let private lseCase =
+    gen {
+        let! n = Gen.oneof [ Gen.choose (1, 40); Gen.choose (250, 600) ]
+        let! seed = Gen.choose (0, Int32.MaxValue)
+        let! scale = Gen.elements [ 1.0; 30.0; 200.0 ]
+        let! shift = Gen.choose (-50, 50)
+        return randomFloats seed n scale, float32 shift
+    }
+
+[<Fact>]
+let ``LogSumExp matches float64, is shift-equivariant and bounded by max and max + log n`` () =
+    Check.One(config, Prop.forAll (Arb.fromGen lseCase) (fun (x, c) ->
+        let lse = FusedOps.LogSumExp(ReadOnlySpan x)
+        let r = lse64 x
+        Assert.True(close 1e-6 r lse, $"lse = {lse}, expected {r}")
+        let m = Array.max x
+        Assert.True(lse >= m, $"lse {lse} < max {m}")
+        Assert.True(float lse <= float m + log (float x.Length) + 1e-6 * max 1.0 (abs (float m)), $"lse {lse} > max + log n")
+        let shifted = x |> Array.map (fun v -> v + c)
+        let lseShifted = FusedOps.LogSumExp(ReadOnlySpan shifted)
+        Assert.True(abs (float lseShifted - (float lse + float c)) <= 1e-5 * max 1.0 (abs (float lse) + abs (float c)),
+                    $"lse(x + {c}) = {lseShifted}, lse(x) + c = {lse + c}")))
+
+[<Fact>]
+let ``LogSumExp special cases`` () =
+    Assert.Equal(Single.NegativeInfinity, FusedOps.LogSumExp(ReadOnlySpan [| Single.NegativeInfinity; Single.NegativeInfinity |]))
+    Assert.Equal(3.5f, FusedOps.LogSumExp(ReadOnlySpan [| 3.5f |]))
+    Assert.Equal(2.0f, FusedOps.LogSumExp(ReadOnlySpan [| Single.NegativeInfinity; 2.0f |]))
+    Assert.Equal(Single.PositiveInfinity, FusedOps.LogSumExp(ReadOnlySpan [| 1.0f; Single.PositiveInfinity |]))
+    Assert.True(Single.IsNaN(FusedOps.LogSumExp(ReadOnlySpan [| 1.0f; Single.NaN |])))
+    Assert.Equal(1000.0f + float32 (log 2.0), FusedOps.LogSumExp(ReadOnlySpan [| 1000.0f; 1000.0f |]))
+    throwsArg "x" (fun () -> FusedOps.LogSumExp(ReadOnlySpan(Array.empty<float32>)) |> ignore)
+
+[<Fact>]
+let ``RowLogSumExp equals LogSumExp per row`` () =
+    Check.One(config, Prop.forAll (Arb.fromGen matrixCase) (fun (rows, cols, seed, _) ->
+        let cols = max cols 1
+        let x = randomFloats seed (rows * cols) 50.0
+        let got = Array.create rows Single.NaN
+        FusedOps.RowLogSumExp(ReadOnlySpan x, rows, cols, Span got)
+        for i in 0 .. rows - 1 do
+            Assert.Equal(FusedOps.LogSumExp(ReadOnlySpan(x, i * cols, cols)), got.[i])))
+
+[<Fact>]
+let ``bad shapes throw ArgumentException naming the argument`` () =
+    let m = Array.zeroCreate<float32> 12
+    throwsArg "z" (fun () -> FusedOps.BiasActivationForward(Span m, 3, 5, ReadOnlySpan(Array.zeroCreate<float32> 5), Activation.Relu))
+    throwsArg "bias" (fun () -> FusedOps.BiasActivationForward(Span m, 3, 4, ReadOnlySpan(Array.zeroCreate<float32> 3), Activation.Relu))
+    throwsArg "act" (fun () -> FusedOps.BiasActivationForward(Span m, 3, 4, ReadOnlySpan(Array.zeroCreate<float32> 4), enum<Activation> 7))
+    throwsArg "dy" (fun () -> FusedOps.ActivationBackward(ReadOnlySpan m, Span(Array.zeroCreate<float32> 11), Activation.Tanh))
+    throwsArg "x" (fun () -> FusedOps.ColumnSums(ReadOnlySpan m, 4, 4, Span(Array.zeroCreate<float32> 4), false))
+    throwsArg "dest" (fun () -> FusedOps.ColumnSums(ReadOnlySpan m, 3, 4, Span(Array.zeroCreate<float32> 3), false))
+    throwsArg "dest" (fun () -> FusedOps.RowSums(ReadOnlySpan m, 3, 4, Span(Array.zeroCreate<float32> 4), false))
+    throwsArg "x" (fun () -> FusedOps.RowSums(ReadOnlySpan m, -3, -4, Span(Array.zeroCreate<float32> 3), false))
+    throwsArg "dest" (fun () -> FusedOps.Softplus(ReadOnlySpan m, Span(Array.zeroCreate<float32> 13)))
+    throwsArg "cols" (fun () -> FusedOps.RowLogSumExp(ReadOnlySpan(Array.empty<float32>), 2, 0, Span(Array.zeroCreate<float32> 2)))
+    throwsArg "dest" (fun () -> FusedOps.RowLogSumExp(ReadOnlySpan m, 3, 4, Span(Array.zeroCreate<float32> 4)))
+    let ex = Assert.ThrowsAny<ArgumentException>(fun () -> FusedOps.ColumnSums(ReadOnlySpan m, 4, 4, Span(Array.zeroCreate<float32> 4), false))
+    Assert.Contains("12", ex.Message)
+    Assert.Contains("16", ex.Message)
