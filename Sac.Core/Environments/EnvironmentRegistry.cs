@@ -1,0 +1,44 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.ObjectModel;
+
+namespace Sac.Core.Environments;
+
+/// <summary>
+/// The registry of built-in environments, as Gymnasium's <c>gym.make</c>: each id with its registered episode limit.
+/// </summary>
+/// <remarks>
+/// <list type="table">
+/// <listheader><term>id</term><description>limit</description></listheader>
+/// <item><term><c>Pendulum-v1</c></term><description>200 steps (<see cref="Pendulum"/>)</description></item>
+/// <item><term><c>MountainCarContinuous-v0</c></term><description>999 steps (<see cref="MountainCarContinuous"/>)</description></item>
+/// <item><term><c>PointGoal-v0</c></term><description>50 steps (<see cref="PointGoal"/>)</description></item>
+/// </list>
+/// </remarks>
+public static class EnvironmentRegistry
+{
+    static readonly string[] KnownIds = [Pendulum.EnvironmentId, MountainCarContinuous.EnvironmentId, PointGoal.EnvironmentId];
+
+    /// <summary>The registered ids, in a fixed order.</summary>
+    public static IReadOnlyList<string> Ids { get; } = new ReadOnlyCollection<string>(KnownIds);
+
+    /// <summary>
+    /// Makes a fresh environment wrapped in a <see cref="TimeLimit"/> with its registered limit. It takes native
+    /// actions; wrap it in <see cref="RescaleAction"/> to act in <c>[-1, 1]^n</c>.
+    /// </summary>
+    /// <param name="id">A registered id (exact, case-sensitive), one of <see cref="Ids"/>.</param>
+    /// <returns>The time-limited environment; reset it before stepping.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="id"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="id"/> is not registered; the message lists the known ids.</exception>
+    public static IEnvironment Make(string id)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        return id switch
+        {
+            Pendulum.EnvironmentId => new TimeLimit(new Pendulum(), Pendulum.RegisteredMaxEpisodeSteps),
+            MountainCarContinuous.EnvironmentId => new TimeLimit(new MountainCarContinuous(), MountainCarContinuous.RegisteredMaxEpisodeSteps),
+            PointGoal.EnvironmentId => new TimeLimit(new PointGoal(), PointGoal.RegisteredMaxEpisodeSteps),
+            _ => throw new ArgumentException($"Unknown environment id '{id}'. Known ids: {string.Join(", ", KnownIds)}.", nameof(id)),
+        };
+    }
+}
