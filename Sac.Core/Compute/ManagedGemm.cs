@@ -25,7 +25,8 @@ public enum GemmKernel
 /// Operands are packed into MR-row panels of op(A) and NR-column panels of op(B) (which is how every transpose
 /// case reaches the same micro-kernel), K is blocked by <see cref="KBlock"/>, and each C tile is computed by exactly
 /// one thread in a fixed order, so results are bitwise identical for any thread count.
-/// An instance owns its pack buffers and worker threads: use it from one thread at a time.
+/// An instance owns its pack buffers and worker threads; concurrent calls on one instance are serialized (give each
+/// thread its own instance for parallel independent GEMMs).
 /// </remarks>
 public sealed unsafe class ManagedGemm : IGemm, IDisposable
 {
@@ -34,6 +35,7 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
 
     readonly WorkerTeam team;
     readonly PackedWork packedWork;
+    readonly object gate = new();
     readonly int mr, nr;
 
     /// <summary>Creates a GEMM using <paramref name="threads"/> threads and the given micro-kernel.</summary>
@@ -79,17 +81,21 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
             if (k == 0 || alpha == 0f) { ScaleC(m, n, beta, pc, ldc); return; }
             // Matrix-vector shapes (SAC's 256->1 layers) would waste most of a packed tile: take a dot/axpy path.
             if (n == 1 || m == 1) { Gemv(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc); return; }
-            packedWork.Set(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
-            for (int p0 = 0; p0 < k; p0 += KBlock)
+            // The pack buffers and the team belong to this instance: one call at a time may use them.
+            lock (gate)
             {
-                packedWork.P0 = p0;
-                packedWork.Kc = Math.Min(KBlock, k - p0);
-                packedWork.Phase = 0;
-                team.Run(packedWork);
-                packedWork.Phase = 1;
-                team.Run(packedWork);
+                packedWork.Set(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                for (int p0 = 0; p0 < k; p0 += KBlock)
+                {
+                    packedWork.P0 = p0;
+                    packedWork.Kc = Math.Min(KBlock, k - p0);
+                    packedWork.Phase = 0;
+                    team.Run(packedWork);
+                    packedWork.Phase = 1;
+                    team.Run(packedWork);
+                }
+                packedWork.Clear();
             }
-            packedWork.Clear();
         }
     }
 

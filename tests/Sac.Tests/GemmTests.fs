@@ -123,3 +123,18 @@ let ``provider choice honours SAC_GEMM-style names and rejects unknown ones`` ()
     match TestProviders.openBlas with
     | Some _ -> Assert.Equal("openblas", (GemmProvider.Create(1, "auto")).Name)
     | None -> Assert.Equal("managed", (GemmProvider.Create(1, "auto")).Name)
+
+[<Fact>]
+let ``one managed GEMM shared by several threads gives every caller its own right answer`` () =
+    let g = new ManagedGemm(2)
+    let results =
+        Array.Parallel.init 8 (fun t ->
+            let rnd = Random t
+            [ for _ in 1 .. 20 ->
+                let m, n, k = 40 + t, 70, 50
+                let a, b = fill rnd (m * k), fill rnd (k * n)
+                let c, r = Array.zeroCreate (m * n), Array.zeroCreate (m * n)
+                g.Sgemm(Transpose.No, Transpose.No, m, n, k, 1.0f, ReadOnlySpan a, k, ReadOnlySpan b, n, 0.0f, Span c, n)
+                ReferenceGemm.Instance.Sgemm(Transpose.No, Transpose.No, m, n, k, 1.0f, ReadOnlySpan a, k, ReadOnlySpan b, n, 0.0f, Span r, n)
+                Array.forall2 (fun (x: float32) y -> abs (x - y) < 1e-3f) c r ])
+    Assert.True(results |> Array.forall (List.forall id))
