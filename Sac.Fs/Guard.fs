@@ -1,0 +1,23 @@
+namespace Sac.Fs
+
+open System
+
+/// Argument checks shared by the batch functions. They allocate only on the path that throws.
+module internal Guard =
+
+    /// Throws when a batch or row width is negative.
+    let size (name: string) (value: int) =
+        if value < 0 then
+            raise (ArgumentOutOfRangeException(name, value, $"{name} must be non-negative, got {value}."))
+
+    /// Throws when a buffer named name holds fewer than needed elements.
+    let atLeast (name: string) (length: int) (needed: int) =
+        if length < needed then
+            invalidArg name $"{name} has {length} elements, but at least {needed} are needed."
+
+    /// batch * width, checked for overflow.
+    let product (batch: int) (width: int) : int =
+        let n = int64 batch * int64 width
+        if n > int64 Int32.MaxValue then
+            invalidArg "batch" $"batch * width = {n} does not fit in an Int32."
+        int n

@@ -1,0 +1,35 @@
+namespace Sac.Fs
+
+open Sac.Core.Compute
+open Sac.Core.Config
+open Sac.Core.Networks
+
+/// <summary>The network shapes of a SAC learner, derived from the configuration and the environment's sizes.</summary>
+/// <remarks>
+/// Actor: observation -> hidden... -> 2|A| (mean and raw log-std as one output layer, SB3's two heads side by side).
+/// Critic: [observation, action] -> hidden... -> 1, twice (Q1 then Q2 in one parameter vector).
+/// Value (SAC v1): observation -> hidden... -> 1. ReLU hidden layers, linear outputs.
+/// </remarks>
+[<Sealed>]
+type SacNetworks(config: SacConfig, observationSize: int, actionSize: int) =
+    do
+        if observationSize < 1 then invalidArg (nameof observationSize) $"observationSize must be at least 1, got {observationSize}."
+        if actionSize < 1 then invalidArg (nameof actionSize) $"actionSize must be at least 1, got {actionSize}."
+    let hidden = Seq.toArray config.HiddenSizes
+    let mlp input output = MlpSpec(Array.concat [ [| input |]; hidden; [| output |] ], Activation.Relu, Activation.Identity)
+    let actor = mlp observationSize (2 * actionSize)
+    let critic = mlp (observationSize + actionSize) 1
+    let value = mlp observationSize 1
+
+    /// <summary>Observation length |S|.</summary>
+    member _.ObservationSize = observationSize
+    /// <summary>Action length |A|.</summary>
+    member _.ActionSize = actionSize
+    /// <summary>The policy network.</summary>
+    member _.Actor = actor
+    /// <summary>One soft Q-network (the learner holds two, back to back).</summary>
+    member _.Critic = critic
+    /// <summary>The SAC v1 state-value network.</summary>
+    member _.Value = value
+    /// <summary>Parameters of one critic; the twin vector holds twice as many.</summary>
+    member _.CriticParameters = critic.ParameterCount
