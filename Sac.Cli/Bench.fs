@@ -70,6 +70,32 @@ let private mlpLine (g: IGemm) seconds =
     sprintf """{"name":"mlp_fwd_bwd","batch":%d,"sizes":[23,256,256,1],"threads":%d,"per_sec":%s,"provider":"%s"}"""
         batch g.Threads (fmt perSec) g.Name
 
+/// One full SAC v2 update as the PyTorch anchor measures it: sample 256 transitions from a 1M-transition random replay
+/// buffer, then the whole gradient step (hidden 256x2).
+let private sacUpdateLine (g: IGemm) seconds (obs: int, act: int) =
+    let cfg = Sac.Core.Config.SacConfig()
+    let ctx = Sac.Fs.SacContext(cfg, obs, act, g)
+    let capacity = 1_000_000
+    let replay = Sac.Core.Data.ReplayBuffer(capacity, obs, act)
+    let o, a, o2 = random obs 5, random act 6, random obs 7
+    let key = PhiloxKey.FromSeed 8UL
+    for i in 0 .. capacity - 1 do
+        // Vary one value per row cheaply: the contents do not matter to the speed, only that they are finite.
+        let r = Philox.Uniform(key, uint64 i) - 0.5f
+        o.[i % obs] <- r
+        replay.Add(ReadOnlySpan o, ReadOnlySpan a, r, ReadOnlySpan o2, (i % 100 = 0), false)
+    let batch = Sac.Core.Data.Batch(cfg.BatchSize, obs, act)
+    let mutable state = Sac.Fs.Sac.init ctx 9UL
+    let mutable draw = 0UL
+    let perSec =
+        rate seconds (fun () ->
+            replay.Sample(key, draw, batch)
+            draw <- draw + 1UL
+            let struct (next, _) = Sac.Fs.Sac.update ctx batch state
+            state <- next)
+    sprintf """{"name":"sac_update","obs":%d,"act":%d,"hidden":256,"batch":256,"threads":%d,"updates_per_sec":%s,"device":"cpu","provider":"%s"}"""
+        obs act g.Threads (fmt perSec) g.Name
+
 /// Runs every measurement whose name contains the filter, printing one JSON line each as it completes.
 let run (opts: BenchOptions) (print: string -> unit) =
     let wanted name = opts.Filter |> Option.forall (fun f -> (name: string).Contains(f, StringComparison.OrdinalIgnoreCase))
@@ -86,6 +112,8 @@ let run (opts: BenchOptions) (print: string -> unit) =
                 for shape, ts in gemmCases do
                     print (gemmLine g opts.Seconds shape ts)
             if wanted "mlp_fwd_bwd" then print (mlpLine g opts.Seconds)
+            if wanted "sac_update" then
+                for shape in [ (3, 1); (17, 6) ] do print (sacUpdateLine g opts.Seconds shape)
         for g in providers do
             match g with
             | :? IDisposable as d -> d.Dispose()

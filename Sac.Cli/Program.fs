@@ -2,6 +2,43 @@ module Sac.Cli.Program
 
 open System
 open Argu
+open Sac.Cli.Run
+
+type TrainArgs =
+    | [<Mandatory>] Env of id: string
+    | Steps of count: int64
+    | Seed of seed: uint64
+    | Out of dir: string
+    | Algo of name: string
+    | Device of name: string
+    | Config of file: string
+    | Threads of count: int
+    | Quiet
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Env _ -> "environment id (Pendulum-v1, MountainCarContinuous-v0, PointGoal-v0)."
+            | Steps _ -> "environment steps (default: the environment's budget, e.g. 20000 for Pendulum-v1)."
+            | Seed _ -> "seed of every random draw (default 0)."
+            | Out _ -> "run directory (default runs/<env>_<algo>_s<seed>)."
+            | Algo _ -> "sac (v2, default) or sac-v1."
+            | Device _ -> "cpu, cuda or auto (default cpu)."
+            | Config _ -> "JSON file of configuration keys, applied over the environment's preset."
+            | Threads _ -> "compute threads (default 1)."
+            | Quiet -> "print nothing while training."
+
+type EvalArgs =
+    | [<Mandatory>] Checkpoint of file: string
+    | [<Mandatory>] Env of id: string
+    | Episodes of count: int
+    | Seed of seed: uint64
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Checkpoint _ -> "checkpoint file (final.ckpt of a run)."
+            | Env _ -> "environment id to evaluate on."
+            | Episodes _ -> "episodes (default 10); episode k is seeded seed+k."
+            | Seed _ -> "seed of the first episode (default 0)."
 
 type BenchArgs =
     | Filter of name: string
@@ -10,16 +47,20 @@ type BenchArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Filter _ -> "run only measurements whose name contains this (fma_peak, gemm, mlp_fwd_bwd)."
+            | Filter _ -> "run only measurements whose name contains this (fma_peak, gemm, mlp_fwd_bwd, sac_update)."
             | Threads _ -> "thread count to measure at (default: 1 and 2)."
             | Seconds _ -> "seconds per measurement after warm-up (default 2)."
 
 [<RequireSubcommand>]
 type SacArgs =
+    | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
+    | [<CliPrefix(CliPrefix.None)>] Eval of ParseResults<EvalArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Train _ -> "train an agent; writes config.json, metrics.csv, final.ckpt and curve.svg."
+            | Eval _ -> "evaluate a checkpoint; prints {\"mean\":…,\"std\":…,\"episodes\":K}."
             | Bench _ -> "measure kernel and update throughput; prints one JSON line per measurement."
 
 [<EntryPoint>]
@@ -27,16 +68,36 @@ let main argv =
     let parser = ArgumentParser.Create<SacArgs>(programName = "sac")
     try
         match parser.ParseCommandLine(argv).GetSubCommand() with
+        | Train t ->
+            Run.train
+                { Env = t.GetResult TrainArgs.Env
+                  Steps = t.TryGetResult TrainArgs.Steps
+                  Seed = t.GetResult(TrainArgs.Seed, defaultValue = 0UL)
+                  Out = t.TryGetResult TrainArgs.Out
+                  Algo = t.GetResult(TrainArgs.Algo, defaultValue = "sac")
+                  Device = t.GetResult(TrainArgs.Device, defaultValue = "cpu")
+                  ConfigFile = t.TryGetResult TrainArgs.Config
+                  Threads = t.GetResult(TrainArgs.Threads, defaultValue = 1)
+                  Quiet = t.Contains TrainArgs.Quiet }
+        | Eval e ->
+            Run.eval (e.GetResult EvalArgs.Checkpoint) (e.GetResult EvalArgs.Env) (e.GetResult(EvalArgs.Episodes, defaultValue = 10)) (e.GetResult(EvalArgs.Seed, defaultValue = 0UL))
         | Bench b ->
-            let threads = match b.TryGetResult BenchArgs.Threads with Some t when t >= 1 -> [ t ] | Some t -> failwithf "--threads must be at least 1, got %d" t | None -> [ 1; 2 ]
+            let threads =
+                match b.TryGetResult BenchArgs.Threads with
+                | Some t when t >= 1 -> [ t ]
+                | Some t -> raise (UsageError $"--threads must be at least 1, got {t}")
+                | None -> [ 1; 2 ]
             let seconds = b.GetResult(BenchArgs.Seconds, defaultValue = 2.0)
-            if not (seconds > 0.0) then failwithf "--seconds must be positive, got %g" seconds
+            if not (seconds > 0.0) then raise (UsageError $"--seconds must be positive, got {seconds}")
             Bench.run { Filter = b.TryGetResult BenchArgs.Filter; Threads = threads; Seconds = seconds } (fun l -> Console.Out.WriteLine l; Console.Out.Flush())
             0
     with
     | :? ArguParseException as e ->
         eprintfn "%s" e.Message
         if e.ErrorCode = ErrorCode.HelpText then 0 else 2
+    | UsageError msg ->
+        eprintfn "sac: %s" msg
+        2
     | e ->
         eprintfn "sac: %s" e.Message
         1

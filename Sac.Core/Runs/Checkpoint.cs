@@ -1,0 +1,513 @@
+using System;
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO;
+using System.Text;
+using System.Text.Json;
+using Sac.Core.Config;
+using Sac.Core.Data;
+using Sac.Core.Networks;
+using Sac.Core.Optim;
+using Sac.Core.Random;
+
+namespace Sac.Core.Runs;
+
+/// <summary>
+/// Saves and loads a SAC learner (and optionally its replay buffer) as a versioned, checksummed binary file. Saving is
+/// atomic; loading checks everything and reports any problem as a <see cref="CheckpointException"/>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <b>Format, version 1.</b> All integers and floats are little-endian.
+/// <list type="number">
+/// <item>Preamble: the 8 bytes <c>SACFCKPT</c>; the format version (uint32, 1); the total file length in bytes
+/// (uint64), so a file cut short is told apart from a damaged one.</item>
+/// <item>Header: its length (uint32) and a UTF-8 JSON object, <see cref="CheckpointHeader"/> with camelCase keys.</item>
+/// <item>Sections, each a name (one length byte and ASCII), an element type (one byte: 1 float32, 2 int64,
+/// 3 uint32), an element count (uint64) and the elements, in this order: <c>actor</c>, <c>critic</c>,
+/// <c>target_critic</c>, then for V1 only <c>value</c> and <c>target_value</c>; for each optimizer (<c>actor_optimizer</c>,
+/// <c>critic_optimizer</c>, <c>alpha_optimizer</c>, and for V1 <c>value_optimizer</c>) the sections
+/// <c>NAME.step</c> (int64), <c>NAME.first_moment</c> and <c>NAME.second_moment</c>; <c>log_alpha</c> (one float32),
+/// <c>step</c> (one int64), <c>key</c> (uint32 <c>K0</c>, <c>K1</c>). When a replay buffer is saved, there follow
+/// <c>replay.shape</c> (int64 capacity, observation size, action size, total added), <c>replay.observations</c>,
+/// <c>replay.actions</c>, <c>replay.rewards</c>, <c>replay.next_observations</c>, <c>replay.terminated</c> and
+/// <c>replay.truncated</c> (float32, the buffer's stored slots).</item>
+/// <item>The CRC-32 (IEEE, <see cref="Crc32"/>) of every byte before it, as uint32.</item>
+/// </list>
+/// </para>
+/// <para>
+/// Array lengths follow from the header: the actor is the MLP <c>[obs, hidden..., 2 * act]</c>, each Q-network
+/// <c>[obs + act, hidden..., 1]</c> (the twin critic is two of them), the value network <c>[obs, hidden..., 1]</c>, with
+/// <see cref="MlpSpec.ParameterCount"/> parameters each.
+/// </para>
+/// </remarks>
+public static class Checkpoint
+{
+    /// <summary>The format version this build writes and the only one it reads.</summary>
+    public const uint FormatVersion = 1;
+
+    /// <summary>The conventional file name of a run's last checkpoint, as <c>sac train</c> writes it.</summary>
+    public const string FinalFileName = "final.ckpt";
+
+    static ReadOnlySpan<byte> Magic => "SACFCKPT"u8;
+
+    // Magic, version, file length.
+    const int PreambleLength = 8 + 4 + 8;
+
+    // Preamble, header length, an empty header, the CRC: nothing shorter can be a checkpoint.
+    const int MinimumLength = PreambleLength + 4 + 4;
+
+    static readonly JsonSerializerOptions HeaderJson = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+        RespectNullableAnnotations = true,
+        RespectRequiredConstructorParameters = true,
+        AllowDuplicateProperties = false,
+    };
+
+    static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>
+    /// Writes <paramref name="state"/> (and <paramref name="replay"/>, when given) to <paramref name="path"/>
+    /// atomically: the file is written as <c>path + ".tmp"</c>, flushed to the disk, then renamed over
+    /// <paramref name="path"/>, so a crash or error while saving leaves any previous checkpoint there intact.
+    /// </summary>
+    /// <remarks>Everything is checked before the file is opened, so a rejected state writes nothing at all.</remarks>
+    /// <param name="path">The checkpoint file to create or replace; its directory must exist.</param>
+    /// <param name="header">What the checkpoint holds; its sizes must match every array of <paramref name="state"/>.</param>
+    /// <param name="state">The learner. Its arrays are only read.</param>
+    /// <param name="replay">The replay buffer to save with it, or null; its observation and action sizes must match the header.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="path"/> or <paramref name="header"/> is null.</exception>
+    /// <exception cref="ArgumentException">
+    /// <paramref name="path"/> is empty or a directory; an array of <paramref name="state"/> is null or has a length the
+    /// header does not imply; the value networks are present in a V2 state or missing in a V1 one; a step count is
+    /// negative; or the replay sizes differ from the header's (the message names the field and both sizes).
+    /// </exception>
+    /// <exception cref="IOException">The file cannot be written; the previous one, if any, is unchanged.</exception>
+    public static void Save(string path, CheckpointHeader header, LearnerState state, ReplayBuffer? replay = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(header);
+        Shapes shapes;
+        try
+        {
+            shapes = new Shapes(header);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"The header's sizes cannot describe networks: {e.Message}", nameof(header), e);
+        }
+        CheckState(header, shapes, state, replay);
+        byte[] headerJson = JsonSerializer.SerializeToUtf8Bytes(header, HeaderJson);
+
+        // Measure first: the preamble records the total length, which the real pass then writes.
+        var counter = new CheckpointWriter(null);
+        Emit(counter, 0, headerJson, header, state, replay);
+        ulong total = (ulong)counter.Length;
+
+        AtomicFile.Write(path, stream =>
+        {
+            var writer = new CheckpointWriter(stream);
+            Emit(writer, total, headerJson, header, state, replay);
+            if ((ulong)writer.Length != total)
+                throw new InvalidOperationException($"Checkpoint writer emitted {writer.Length} bytes after measuring {total}; the state or the replay buffer changed during Save.");
+        });
+    }
+
+    /// <summary>
+    /// Reads a checkpoint written by <see cref="Save"/>, checking the magic bytes, version, length, checksum, header
+    /// and the length of every array against the sizes the header declares.
+    /// </summary>
+    /// <param name="path">The checkpoint file.</param>
+    /// <returns>The header, the learner state (owning fresh arrays), and the replay buffer if one was saved, otherwise null.</returns>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
+    /// <exception cref="CheckpointException">
+    /// The file is missing, cut short, not a checkpoint, of another format version, damaged, malformed, or its arrays
+    /// disagree with its header; <see cref="CheckpointException.Reason"/> says which, and the message names the file
+    /// and what exactly was wrong.
+    /// </exception>
+    /// <exception cref="IOException">The file exists but cannot be read (an I/O error, not a problem with its contents).</exception>
+    /// <exception cref="UnauthorizedAccessException">The file exists but this process may not read it.</exception>
+    public static (CheckpointHeader Header, LearnerState State, ReplayBuffer? Replay) Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (Directory.Exists(path))
+            throw new CheckpointException(path, CheckpointFailure.NotFound, "this is a directory, not a checkpoint file.");
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        }
+        catch (FileNotFoundException e)
+        {
+            throw new CheckpointException(path, CheckpointFailure.NotFound, "no checkpoint file exists at this path.", e);
+        }
+        catch (DirectoryNotFoundException e)
+        {
+            throw new CheckpointException(path, CheckpointFailure.NotFound, "the directory of this path does not exist.", e);
+        }
+
+        using (stream)
+        {
+            try
+            {
+                return Read(path, stream);
+            }
+            catch (EndOfStreamException e)
+            {
+                // Every read is bounded by the length measured at the start, so only a file shrinking under us gets here.
+                throw new CheckpointException(path, CheckpointFailure.Truncated, "the file ended while it was being read; was it changed during loading?", e);
+            }
+        }
+    }
+
+    static void Emit(CheckpointWriter w, ulong totalLength, byte[] headerJson, CheckpointHeader header, LearnerState s, ReplayBuffer? replay)
+    {
+        w.Raw(Magic);
+        w.UInt32(FormatVersion);
+        w.UInt64(totalLength);
+        w.UInt32((uint)headerJson.Length);
+        w.Raw(headerJson);
+
+        w.Floats("actor", s.Actor);
+        w.Floats("critic", s.Critic);
+        w.Floats("target_critic", s.TargetCritic);
+        bool v1 = IsV1(header);
+        if (v1)
+        {
+            w.Floats("value", s.Value!);
+            w.Floats("target_value", s.TargetValue!);
+        }
+        EmitAdam(w, "actor_optimizer", s.ActorOptimizer);
+        EmitAdam(w, "critic_optimizer", s.CriticOptimizer);
+        EmitAdam(w, "alpha_optimizer", s.AlphaOptimizer);
+        if (v1) EmitAdam(w, "value_optimizer", s.ValueOptimizer!.Value);
+        w.Floats("log_alpha", [s.LogAlpha]);
+        w.Int64s("step", [s.Step]);
+        w.UInt32s("key", [s.Key.K0, s.Key.K1]);
+
+        if (replay is not null)
+        {
+            w.Int64s("replay.shape", [replay.Capacity, replay.ObservationSize, replay.ActionSize, replay.TotalAdded]);
+            w.Floats("replay.observations", replay.Observations);
+            w.Floats("replay.actions", replay.Actions);
+            w.Floats("replay.rewards", replay.Rewards);
+            w.Floats("replay.next_observations", replay.NextObservations);
+            w.Floats("replay.terminated", replay.Terminated);
+            w.Floats("replay.truncated", replay.Truncated);
+        }
+        w.Finish();
+    }
+
+    static void EmitAdam(CheckpointWriter w, string name, AdamState adam)
+    {
+        w.Int64s(name + ".step", [adam.Step]);
+        w.Floats(name + ".first_moment", adam.FirstMoment);
+        w.Floats(name + ".second_moment", adam.SecondMoment);
+    }
+
+    static bool IsV1(CheckpointHeader header) => header.Variant == nameof(SacVariant.V1);
+
+    // ---------- Save-side checks: the caller's arguments, reported as ArgumentException ----------
+
+    static void CheckState(CheckpointHeader header, Shapes shapes, LearnerState s, ReplayBuffer? replay)
+    {
+        CheckArray(s.Actor, "state.Actor", shapes.Actor, shapes);
+        CheckArray(s.Critic, "state.Critic", shapes.Critic, shapes);
+        CheckArray(s.TargetCritic, "state.TargetCritic", shapes.Critic, shapes);
+        CheckAdam(s.ActorOptimizer, "state.ActorOptimizer", shapes.Actor, shapes);
+        CheckAdam(s.CriticOptimizer, "state.CriticOptimizer", shapes.Critic, shapes);
+        CheckAdam(s.AlphaOptimizer, "state.AlphaOptimizer", Shapes.LogAlpha, shapes);
+
+        if (IsV1(header))
+        {
+            string missing = s.Value is null ? "state.Value" : s.TargetValue is null ? "state.TargetValue" : s.ValueOptimizer is null ? "state.ValueOptimizer" : "";
+            if (missing.Length > 0)
+                throw new ArgumentException($"{missing} is null, but the header's variant is V1, whose checkpoint includes the value network.", "state");
+            CheckArray(s.Value, "state.Value", shapes.Value, shapes);
+            CheckArray(s.TargetValue, "state.TargetValue", shapes.Value, shapes);
+            CheckAdam(s.ValueOptimizer!.Value, "state.ValueOptimizer", shapes.Value, shapes);
+        }
+        else if (s.Value is not null || s.TargetValue is not null || s.ValueOptimizer is not null)
+        {
+            throw new ArgumentException(
+                $"The state has a value network (Value, TargetValue or ValueOptimizer is set), but the header's variant is {header.Variant}, which has none; use \"V1\" or drop them.",
+                "state");
+        }
+
+        if (s.Step < 0)
+            throw new ArgumentException($"state.Step must be zero or more, got {s.Step}.", "state");
+
+        if (replay is not null && (replay.ObservationSize != header.ObservationSize || replay.ActionSize != header.ActionSize))
+            throw new ArgumentException(
+                $"The replay buffer stores observations of {replay.ObservationSize} and actions of {replay.ActionSize}, but the header says {header.ObservationSize} and {header.ActionSize}.",
+                nameof(replay));
+    }
+
+    static void CheckArray(float[]? values, string name, Expected expected, Shapes shapes)
+    {
+        if (values is null)
+            throw new ArgumentException($"{name} is null; a checkpoint needs {expected.Description} floats there.", "state");
+        if (values.Length != expected.Count)
+            throw new ArgumentException(
+                $"{name} has {values.Length} floats, but the header {shapes.Context} needs {expected.Description}.", "state");
+    }
+
+    static void CheckAdam(AdamState adam, string name, Expected expected, Shapes shapes)
+    {
+        CheckArray(adam.FirstMoment, name + ".FirstMoment", expected, shapes);
+        CheckArray(adam.SecondMoment, name + ".SecondMoment", expected, shapes);
+        if (adam.Step < 0)
+            throw new ArgumentException($"{name}.Step must be zero or more, got {adam.Step}.", "state");
+    }
+
+    // ---------- Load ----------
+
+    static (CheckpointHeader, LearnerState, ReplayBuffer?) Read(string path, FileStream stream)
+    {
+        long length = stream.Length;
+        CheckPreamble(path, stream, length);
+
+        var r = new CheckpointReader(path, stream, length - 4);
+        stream.Position = PreambleLength;
+        uint headerLength = r.UInt32("the header length");
+        CheckpointHeader header = ParseHeader(r, r.Bytes(headerLength, "the header"));
+        Shapes shapes;
+        try
+        {
+            shapes = new Shapes(header);
+        }
+        catch (ArgumentException e)
+        {
+            throw r.Fail(CheckpointFailure.ShapeMismatch, $"the header's sizes do not describe networks this build can hold: {e.Message}");
+        }
+
+        float[] actor = Floats(r, "actor", shapes.Actor, shapes);
+        float[] critic = Floats(r, "critic", shapes.Critic, shapes);
+        float[] targetCritic = Floats(r, "target_critic", shapes.Critic, shapes);
+        bool v1 = IsV1(header);
+        float[]? value = v1 ? Floats(r, "value", shapes.Value, shapes) : null;
+        float[]? targetValue = v1 ? Floats(r, "target_value", shapes.Value, shapes) : null;
+        AdamState actorAdam = ReadAdam(r, "actor_optimizer", shapes.Actor, shapes);
+        AdamState criticAdam = ReadAdam(r, "critic_optimizer", shapes.Critic, shapes);
+        AdamState alphaAdam = ReadAdam(r, "alpha_optimizer", Shapes.LogAlpha, shapes);
+        AdamState? valueAdam = v1 ? ReadAdam(r, "value_optimizer", shapes.Value, shapes) : null;
+        float logAlpha = Floats(r, "log_alpha", Shapes.LogAlpha, shapes)[0];
+        long step = NonNegative(r, "step", Int64s(r, "step", 1)[0]);
+        long at = r.Position;
+        long keyCount = r.SectionHead("key", CheckpointSectionType.UInt32);
+        if (keyCount != 2)
+            throw r.Fail(CheckpointFailure.Malformed, $"section 'key' at byte {at} has {keyCount} elements, expected 2 (K0, K1).");
+        uint[] key = r.UInt32s("key", keyCount);
+
+        ReplayBuffer? replay = r.Remaining > 0 ? ReadReplay(r, header, shapes) : null;
+        if (r.Remaining != 0)
+            throw r.Fail(CheckpointFailure.Malformed, $"{r.Remaining} unexpected bytes follow the last section, at byte {r.Position}.");
+
+        var state = new LearnerState(
+            actor, critic, targetCritic, value, targetValue,
+            actorAdam, criticAdam, alphaAdam, valueAdam,
+            logAlpha, step, new PhiloxKey(key[0], key[1]));
+        return (header, state, replay);
+    }
+
+    /// <summary>Checks magic, version, recorded length and checksum, in the order that names the most specific problem.</summary>
+    static void CheckPreamble(string path, FileStream stream, long length)
+    {
+        Span<byte> magic = stackalloc byte[8];
+        int got = stream.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false);
+        if (got < magic.Length && Magic.StartsWith(magic[..got]))
+            throw new CheckpointException(path, CheckpointFailure.Truncated,
+                $"the file has only {length} bytes, fewer than the 8 magic bytes 'SACFCKPT' a checkpoint starts with.");
+        if (!magic.SequenceEqual(Magic))
+            throw new CheckpointException(path, CheckpointFailure.BadMagic,
+                $"the file starts with {CheckpointReader.Printable(magic[..got])}, not the magic 'SACFCKPT'; it is not a Sac.Functional checkpoint.");
+
+        if (length < 12)
+            throw new CheckpointException(path, CheckpointFailure.Truncated, $"the file has only {length} bytes and ends inside its preamble.");
+        Span<byte> word = stackalloc byte[8];
+        stream.ReadExactly(word[..4]);
+        uint version = BinaryPrimitives.ReadUInt32LittleEndian(word);
+        if (version != FormatVersion)
+            throw new CheckpointException(path, CheckpointFailure.UnsupportedVersion,
+                $"the checkpoint has format version {version}; this build reads version {FormatVersion} only.");
+
+        if (length < MinimumLength)
+            throw new CheckpointException(path, CheckpointFailure.Truncated,
+                $"the file has only {length} bytes; even an empty checkpoint needs {MinimumLength}.");
+        stream.ReadExactly(word);
+        ulong recorded = BinaryPrimitives.ReadUInt64LittleEndian(word);
+
+        uint computed = ChecksumOfPrefix(stream, length - 4);
+        stream.ReadExactly(word[..4]);
+        uint stored = BinaryPrimitives.ReadUInt32LittleEndian(word);
+        if (computed != stored)
+        {
+            // A file shorter than it was written is the common case (an interrupted copy); say so rather than "damaged".
+            if (recorded > (ulong)length)
+                throw new CheckpointException(path, CheckpointFailure.Truncated,
+                    $"the file has {length} bytes but was written with {recorded}; it was cut short.");
+            throw new CheckpointException(path, CheckpointFailure.ChecksumMismatch,
+                $"the CRC-32 stored at the end is 0x{stored:X8} but the contents give 0x{computed:X8}; the file is damaged.");
+        }
+        if (recorded != (ulong)length)
+            throw new CheckpointException(path, CheckpointFailure.Malformed,
+                $"the file has {length} bytes but its preamble records {recorded}.");
+    }
+
+    static uint ChecksumOfPrefix(FileStream stream, long count)
+    {
+        stream.Position = 0;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
+        {
+            uint crc = 0;
+            for (long left = count; left > 0;)
+            {
+                int n = (int)Math.Min(buffer.Length, left);
+                stream.ReadExactly(buffer, 0, n);
+                crc = Crc32.Append(crc, buffer.AsSpan(0, n));
+                left -= n;
+            }
+            return crc;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    static CheckpointHeader ParseHeader(CheckpointReader r, byte[] json)
+    {
+        try
+        {
+            string text = StrictUtf8.GetString(json);
+            return JsonSerializer.Deserialize<CheckpointHeader>(text, HeaderJson)
+                ?? throw r.Fail(CheckpointFailure.Malformed, "the header is JSON null, not an object.");
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw r.Fail(CheckpointFailure.Malformed, $"the header is not valid UTF-8: {e.Message}", e);
+        }
+        catch (JsonException e)
+        {
+            throw r.Fail(CheckpointFailure.Malformed, $"the header is not a valid checkpoint header: {e.Message}", e);
+        }
+        catch (ArgumentException e)
+        {
+            throw r.Fail(CheckpointFailure.Malformed, $"the header has an invalid field: {e.Message}", e);
+        }
+    }
+
+    static float[] Floats(CheckpointReader r, string name, Expected expected, Shapes shapes)
+    {
+        long count = r.SectionHead(name, CheckpointSectionType.Float32);
+        if (count != expected.Count)
+            throw r.Fail(expected.Reason,
+                $"section '{name}' has {count} floats, expected {expected.Description} {shapes.Context}.");
+        return r.Floats(name, count);
+    }
+
+    static long[] Int64s(CheckpointReader r, string name, long expectedCount)
+    {
+        long at = r.Position;
+        long count = r.SectionHead(name, CheckpointSectionType.Int64);
+        if (count != expectedCount)
+            throw r.Fail(CheckpointFailure.Malformed, $"section '{name}' at byte {at} has {count} elements, expected {expectedCount}.");
+        return r.Int64s(name, count);
+    }
+
+    static long NonNegative(CheckpointReader r, string name, long value) =>
+        value >= 0 ? value : throw r.Fail(CheckpointFailure.Malformed, $"section '{name}' holds {value}; a step count is never negative.");
+
+    static AdamState ReadAdam(CheckpointReader r, string name, Expected expected, Shapes shapes)
+    {
+        long step = NonNegative(r, name + ".step", Int64s(r, name + ".step", 1)[0]);
+        float[] first = Floats(r, name + ".first_moment", expected, shapes);
+        float[] second = Floats(r, name + ".second_moment", expected, shapes);
+        return new AdamState(step, first, second);
+    }
+
+    static ReplayBuffer ReadReplay(CheckpointReader r, CheckpointHeader header, Shapes context)
+    {
+        long[] shape = Int64s(r, "replay.shape", 4);
+        long capacity = shape[0], observationSize = shape[1], actionSize = shape[2], totalAdded = shape[3];
+        if (capacity < 1 || capacity > int.MaxValue)
+            throw r.Fail(CheckpointFailure.Malformed, $"the replay buffer's capacity is {capacity}; it must lie in [1, {int.MaxValue}].");
+        if (observationSize != header.ObservationSize || actionSize != header.ActionSize)
+            throw r.Fail(CheckpointFailure.ShapeMismatch,
+                $"the replay buffer stores observations of {observationSize} and actions of {actionSize}, but the header says {header.ObservationSize} and {header.ActionSize}.");
+        if (totalAdded < 0)
+            throw r.Fail(CheckpointFailure.Malformed, $"the replay buffer's total-added count is {totalAdded}; it is never negative.");
+
+        long count = Math.Min(totalAdded, capacity);
+        string rows = $"(Count = min(total added {totalAdded}, capacity {capacity}) = {count}";
+        var obs = new Expected(count * observationSize, $"{count * observationSize} {rows} x observation size {observationSize})", CheckpointFailure.ShapeMismatch);
+        var act = new Expected(count * actionSize, $"{count * actionSize} {rows} x action size {actionSize})", CheckpointFailure.ShapeMismatch);
+        var one = new Expected(count, $"{count} {rows})", CheckpointFailure.ShapeMismatch);
+        float[] observations = Floats(r, "replay.observations", obs, context);
+        float[] actions = Floats(r, "replay.actions", act, context);
+        float[] rewards = Floats(r, "replay.rewards", one, context);
+        float[] nextObservations = Floats(r, "replay.next_observations", obs, context);
+        float[] terminated = Floats(r, "replay.terminated", one, context);
+        float[] truncated = Floats(r, "replay.truncated", one, context);
+        try
+        {
+            return ReplayBuffer.Restore((int)capacity, (int)observationSize, (int)actionSize, totalAdded,
+                observations, actions, rewards, nextObservations, terminated, truncated);
+        }
+        catch (ArgumentException e)
+        {
+            throw r.Fail(CheckpointFailure.Malformed, $"the replay buffer is invalid: {e.Message}", e);
+        }
+        catch (OutOfMemoryException e)
+        {
+            // The capacity is preallocated, unlike the stored rows, so it is the one size the file length cannot bound.
+            throw r.Fail(CheckpointFailure.Malformed,
+                $"the replay buffer's capacity {capacity} x (2 x observation size {observationSize} + action size {actionSize} + 3) floats cannot be allocated.", e);
+        }
+    }
+
+    /// <summary>A length the header implies, how to explain it, and what a mismatch is called.</summary>
+    readonly record struct Expected(long Count, string Description, CheckpointFailure Reason);
+
+    /// <summary>The array lengths a header implies, with the wording the error messages use.</summary>
+    sealed class Shapes
+    {
+        public static readonly Expected LogAlpha = new(1, "1 (log alpha is a single number)", CheckpointFailure.Malformed);
+
+        public Shapes(CheckpointHeader header)
+        {
+            int obs = header.ObservationSize, act = header.ActionSize;
+            int[] hidden = [.. header.HiddenSizes];
+            string hiddenText = string.Join(", ", hidden);
+            Context = $"for observation size {obs}, action size {act}, hidden [{hiddenText}]";
+            // Sums in long: an int overflow here would make a bogus header look consistent.
+            if ((long)obs + act > int.MaxValue || 2L * act > int.MaxValue)
+                throw new ArgumentException($"observation size {obs} and action size {act} are too large for a network input or output.");
+
+            int[] actorSizes = [obs, .. hidden, 2 * act];
+            int[] qSizes = [obs + act, .. hidden, 1];
+            int[] valueSizes = [obs, .. hidden, 1];
+            int actorCount = new MlpSpec(actorSizes).ParameterCount;
+            int qCount = new MlpSpec(qSizes).ParameterCount;
+            int valueCount = new MlpSpec(valueSizes).ParameterCount;
+            if (2L * qCount > Array.MaxLength)
+                throw new ArgumentException($"two Q-networks of {qCount} parameters exceed the largest array.");
+
+            Actor = new(actorCount, $"{actorCount} (the actor MLP [{string.Join(", ", actorSizes)}])", CheckpointFailure.ShapeMismatch);
+            Critic = new(2L * qCount, $"2 x {qCount} = {2L * qCount} (twin Q MLPs [{string.Join(", ", qSizes)}])", CheckpointFailure.ShapeMismatch);
+            Value = new(valueCount, $"{valueCount} (the value MLP [{string.Join(", ", valueSizes)}])", CheckpointFailure.ShapeMismatch);
+        }
+
+        public Expected Actor { get; }
+
+        public Expected Critic { get; }
+
+        public Expected Value { get; }
+
+        /// <summary>The sizes behind the expectations, for messages: "for observation size 3, action size 1, hidden [8, 8]".</summary>
+        public string Context { get; }
+    }
+}

@@ -1,0 +1,73 @@
+using System;
+using System.Collections.Generic;
+using Sac.Core.Config;
+
+namespace Sac.Core.Runs;
+
+/// <summary>
+/// What a checkpoint holds, stored as JSON at the start of the file: the algorithm and environment it was trained
+/// for, and the sizes that fix the length of every parameter array. Every field is checked when it is set, and a bad
+/// value throws <see cref="ArgumentException"/> naming the field. Records compare by value, <see cref="HiddenSizes"/>
+/// included.
+/// </summary>
+/// <param name="Algorithm">The algorithm that produced the learner, such as <c>"sac"</c>; not blank.</param>
+/// <param name="EnvironmentId">The environment it was trained on, such as <c>"Pendulum-v1"</c>; not blank.</param>
+/// <param name="ObservationSize">Length of one observation; at least 1.</param>
+/// <param name="ActionSize">Length of one action; at least 1.</param>
+/// <param name="HiddenSizes">Hidden layer widths shared by every network; non-empty, each at least 1.</param>
+/// <param name="Variant">The SAC variant, <c>"V2"</c> or <c>"V1"</c> (the names of <see cref="SacVariant"/>); V1 checkpoints carry value networks.</param>
+/// <param name="EnvironmentSteps">Environment steps taken when the checkpoint was written; zero or more.</param>
+public sealed record CheckpointHeader(
+    string Algorithm,
+    string EnvironmentId,
+    int ObservationSize,
+    int ActionSize,
+    IReadOnlyList<int> HiddenSizes,
+    string Variant,
+    long EnvironmentSteps)
+{
+    /// <summary>The algorithm that produced the learner, such as <c>"sac"</c>; not blank.</summary>
+    public string Algorithm { get; init => field = NotBlank(value, nameof(Algorithm)); } = NotBlank(Algorithm, nameof(Algorithm));
+
+    /// <summary>The environment the learner was trained on, such as <c>"Pendulum-v1"</c>; not blank.</summary>
+    public string EnvironmentId { get; init => field = NotBlank(value, nameof(EnvironmentId)); } = NotBlank(EnvironmentId, nameof(EnvironmentId));
+
+    /// <summary>Length of one observation; at least 1.</summary>
+    public int ObservationSize { get; init => field = ConfigChecks.AtLeast(value, 1, nameof(ObservationSize)); }
+        = ConfigChecks.AtLeast(ObservationSize, 1, nameof(ObservationSize));
+
+    /// <summary>Length of one action; at least 1.</summary>
+    public int ActionSize { get; init => field = ConfigChecks.AtLeast(value, 1, nameof(ActionSize)); }
+        = ConfigChecks.AtLeast(ActionSize, 1, nameof(ActionSize));
+
+    /// <summary>Hidden layer widths of every network; non-empty, each at least 1. Copied when set and compared by contents.</summary>
+    public IReadOnlyList<int> HiddenSizes { get; init => field = ConfigChecks.Sizes(value, nameof(HiddenSizes)); }
+        = ConfigChecks.Sizes(HiddenSizes, nameof(HiddenSizes));
+
+    /// <summary>The SAC variant: <c>"V2"</c> (twin Q with target Q) or <c>"V1"</c> (adds the value network and its target).</summary>
+    public string Variant { get; init => field = CheckVariant(value); } = CheckVariant(Variant);
+
+    /// <summary>Environment steps taken when the checkpoint was written; zero or more.</summary>
+    public long EnvironmentSteps { get; init => field = NotNegative(value, nameof(EnvironmentSteps)); }
+        = NotNegative(EnvironmentSteps, nameof(EnvironmentSteps));
+
+    static string NotBlank(string value, string name)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+            throw new ArgumentException($"{name} must not be null or blank, got {(value is null ? "null" : $"'{value}'")}.", name);
+        return value;
+    }
+
+    static string CheckVariant(string value)
+    {
+        // Exact names only: the variant decides which sections a file has, so "v1" must not quietly mean V2.
+        if (value is not (nameof(SacVariant.V2) or nameof(SacVariant.V1)))
+            throw new ArgumentException(
+                $"{nameof(Variant)} must be \"{nameof(SacVariant.V2)}\" or \"{nameof(SacVariant.V1)}\", got {(value is null ? "null" : $"\"{value}\"")}.",
+                nameof(Variant));
+        return value;
+    }
+
+    static long NotNegative(long value, string name) =>
+        value >= 0 ? value : throw new ArgumentException($"{name} must be zero or more, got {value}.", name);
+}

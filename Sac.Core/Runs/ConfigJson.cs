@@ -1,0 +1,308 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+using System.Text.RegularExpressions;
+using Sac.Core.Config;
+
+namespace Sac.Core.Runs;
+
+/// <summary>
+/// JSON for <see cref="SacConfig"/> and <see cref="RunInfo"/>: indented, camelCase keys, enums by name. Reading is
+/// strict about structure and lenient about completeness: an unknown or repeated key is an error that names it (a
+/// typo must not silently fall back to a default), while a missing key keeps its default, so
+/// <c>{"batchSize": 64}</c> is a complete configuration file.
+/// </summary>
+/// <remarks>
+/// Errors name the source (a file path, usually) and the key: structural problems (not JSON, an unknown, repeated or
+/// missing key, a value of the wrong JSON type) throw <see cref="FormatException"/>; a well-typed value that breaks a
+/// rule (<c>"batchSize": 0</c>, or a batch larger than the buffer) throws <see cref="ArgumentException"/> with the
+/// rule's own message. Comments and trailing commas are accepted, since these files are written by hand.
+/// </remarks>
+public static partial class ConfigJson
+{
+    static readonly JsonSerializerOptions Options = CreateOptions();
+
+    static JsonSerializerOptions CreateOptions()
+    {
+        var options = new JsonSerializerOptions
+        {
+            WriteIndented = true,
+            PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+            // The structural pass below reports unknown keys with better messages; this stays as the backstop.
+            UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+            AllowDuplicateProperties = false,
+            RespectNullableAnnotations = true,
+            RespectRequiredConstructorParameters = true,
+            ReadCommentHandling = JsonCommentHandling.Skip,
+            AllowTrailingCommas = true,
+            TypeInfoResolver = new DefaultJsonTypeInfoResolver(),
+        };
+        // Names only: an integer would bypass the names users read in the file and in the docs.
+        options.Converters.Add(new JsonStringEnumConverter(namingPolicy: null, allowIntegerValues: false));
+        options.MakeReadOnly();
+        return options;
+    }
+
+    static readonly JsonDocumentOptions DocumentOptions = new()
+    {
+        CommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+    };
+
+    /// <summary>Writes every field of <paramref name="config"/> as indented JSON with camelCase keys and enums by name; unset optional fields are written as <c>null</c>.</summary>
+    /// <param name="config">The configuration.</param>
+    /// <returns>The JSON text; <see cref="Deserialize"/> turns it back into an equal configuration.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="config"/> is null.</exception>
+    public static string Serialize(SacConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return JsonSerializer.Serialize(config, Options);
+    }
+
+    /// <summary>
+    /// Reads a configuration. Keys that are absent keep their <see cref="SacConfig"/> defaults; unknown and repeated
+    /// keys are rejected; the result is checked with <see cref="SacConfig.Validate"/>.
+    /// </summary>
+    /// <param name="json">The JSON text: one object.</param>
+    /// <param name="source">Where the text came from, such as a file path; every error message starts with it.</param>
+    /// <returns>The configuration, valid as a whole.</returns>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="FormatException">The text is not JSON, not an object, or has an unknown, repeated or wrongly typed key (the message names it and the source).</exception>
+    /// <exception cref="ArgumentException">A value breaks a rule of <see cref="SacConfig"/>; the message names the source, the key and the rule, and <see cref="ArgumentException.ParamName"/> is the key.</exception>
+    public static SacConfig Deserialize(string json, string source)
+    {
+        SacConfig config = Read<SacConfig>(json, source);
+        ThrowIfInvalid(config, source, "");
+        return config;
+    }
+
+    /// <summary>Reads a configuration file, as <see cref="Deserialize"/> with the path as the source.</summary>
+    /// <param name="path">The JSON file.</param>
+    /// <returns>The configuration, valid as a whole.</returns>
+    /// <exception cref="FileNotFoundException">No file exists at <paramref name="path"/>.</exception>
+    /// <exception cref="FormatException">As <see cref="Deserialize"/>.</exception>
+    /// <exception cref="ArgumentException">As <see cref="Deserialize"/>.</exception>
+    public static SacConfig Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"{path}: no configuration file exists at this path.", path);
+        return Deserialize(File.ReadAllText(path), path);
+    }
+
+    /// <summary>Writes a run's full resolved configuration, as <c>sac train</c> stores it in <c>config.json</c>: indented, camelCase, the <see cref="SacConfig"/> under <c>"config"</c>.</summary>
+    /// <param name="info">The run.</param>
+    /// <returns>The JSON text; <see cref="DeserializeRun"/> turns it back into an equal record.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="info"/> is null.</exception>
+    public static string SerializeRun(RunInfo info)
+    {
+        ArgumentNullException.ThrowIfNull(info);
+        return JsonSerializer.Serialize(info, Options);
+    }
+
+    /// <summary>
+    /// Reads what <see cref="SerializeRun"/> wrote. Every top-level key is required; inside <c>"config"</c> missing
+    /// keys keep their defaults. Unknown and repeated keys are rejected at every level.
+    /// </summary>
+    /// <param name="json">The JSON text: one object.</param>
+    /// <param name="source">Where the text came from; every error message starts with it.</param>
+    /// <returns>The run description, its configuration valid as a whole.</returns>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="FormatException">The text is not JSON, or a key is unknown, repeated, missing or wrongly typed (the message names it and the source).</exception>
+    /// <exception cref="ArgumentException">A value breaks a rule; the message names the source and the key.</exception>
+    public static RunInfo DeserializeRun(string json, string source)
+    {
+        RunInfo info = Read<RunInfo>(json, source);
+        ThrowIfInvalid(info.Config, source, "config.");
+        return info;
+    }
+
+    static T Read<T>(string json, string source) where T : class
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        ArgumentNullException.ThrowIfNull(source);
+        CheckStructure(json, source, Options.GetTypeInfo(typeof(T)));
+        try
+        {
+            return JsonSerializer.Deserialize<T>(json, Options)
+                ?? throw new FormatException($"{source}: expected a JSON object, got null.");
+        }
+        catch (JsonException e)
+        {
+            // The structural pass has ruled out syntax, unknown, repeated and missing keys: what is left is a value
+            // of the wrong JSON type (a string for a number, an unknown enum name, null for a list).
+            string path = DisplayPath(e.Path);
+            string expected = Describe(PropertyAt(typeof(T), e.Path)?.PropertyType);
+            string where = e.LineNumber is long line ? $" (line {line + 1}, byte {e.BytePositionInLine + 1})" : "";
+            throw new FormatException($"{source}: the value of '{path}'{where} has the wrong type; expected {expected}.", e);
+        }
+        catch (ArgumentException e)
+        {
+            throw Invalid(source, e);
+        }
+    }
+
+    static void ThrowIfInvalid(SacConfig config, string source, string prefix)
+    {
+        IReadOnlyList<string> problems = config.Validate();
+        if (problems.Count > 0)
+            throw new ArgumentException($"{source}: invalid configuration{(prefix.Length > 0 ? $" in '{prefix.TrimEnd('.')}'" : "")}: {string.Join(" ", problems)}");
+    }
+
+    /// <summary>A setter's rule violation, restated with the source and the JSON key; the key becomes the ParamName.</summary>
+    static ArgumentException Invalid(string source, ArgumentException e)
+    {
+        string key = e.ParamName is { Length: > 0 } p ? JsonNamingPolicy.CamelCase.ConvertName(p) : "?";
+        string message = e.Message;
+        // ArgumentException appends " (Parameter 'X')"; the key is already in our message.
+        string suffix = $" (Parameter '{e.ParamName}')";
+        if (e.ParamName is not null && message.EndsWith(suffix, StringComparison.Ordinal))
+            message = message[..^suffix.Length];
+        return new ArgumentException($"{source}: invalid value for '{key}': {message}", key, e);
+    }
+
+    // ---------- the structural pass ----------
+
+    static void CheckStructure(string json, string source, JsonTypeInfo root)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(json, DocumentOptions);
+        }
+        catch (JsonException e)
+        {
+            string where = e.LineNumber is long line ? $" at line {line + 1}, byte {e.BytePositionInLine + 1}" : "";
+            throw new FormatException($"{source}: not valid JSON{where}: {StripLocation(e.Message)}", e);
+        }
+        using (document)
+            CheckObject(document.RootElement, root, "", source);
+    }
+
+    static void CheckObject(JsonElement element, JsonTypeInfo type, string path, string source)
+    {
+        string where = path.Length == 0 ? "the document" : $"'{path}'";
+        if (element.ValueKind != JsonValueKind.Object)
+            throw new FormatException($"{source}: {where} must be a JSON object, got {Kind(element.ValueKind)}.");
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (JsonProperty member in element.EnumerateObject())
+        {
+            string key = path + member.Name;
+            if (!seen.Add(member.Name))
+                throw new FormatException($"{source}: the key '{key}' appears more than once.");
+            JsonPropertyInfo? property = type.Properties.FirstOrDefault(p => p.Name == member.Name);
+            if (property is null)
+                throw new FormatException($"{source}: unknown key '{key}'{Suggestion(member.Name, type)}. The known keys{(path.Length > 0 ? $" of '{path.TrimEnd('.')}'" : "")} are: {string.Join(", ", type.Properties.Select(p => p.Name))}.");
+            JsonTypeInfo inner = Options.GetTypeInfo(property.PropertyType);
+            if (inner.Kind == JsonTypeInfoKind.Object && member.Value.ValueKind == JsonValueKind.Object)
+                CheckObject(member.Value, inner, key + ".", source);
+        }
+
+        foreach (JsonPropertyInfo property in type.Properties)
+        {
+            // Constructor parameters without a default are what a record needs; init-only properties have defaults.
+            bool required = property.IsRequired || property.AssociatedParameter is { HasDefaultValue: false, IsMemberInitializer: false };
+            if (required && !seen.Contains(property.Name))
+                throw new FormatException($"{source}: the key '{path}{property.Name}' is missing; it is required.");
+        }
+    }
+
+    static string Suggestion(string unknown, JsonTypeInfo type)
+    {
+        string? best = null;
+        int bestDistance = int.MaxValue;
+        foreach (JsonPropertyInfo p in type.Properties)
+        {
+            int d = string.Equals(p.Name, unknown, StringComparison.OrdinalIgnoreCase) ? 0 : Distance(p.Name, unknown);
+            if (d < bestDistance)
+            {
+                bestDistance = d;
+                best = p.Name;
+            }
+        }
+        // Only near misses: a suggestion for an unrelated word would mislead more than it helps.
+        return best is not null && bestDistance <= Math.Max(1, unknown.Length / 4) ? $" (did you mean '{best}'? keys are case-sensitive)" : "";
+    }
+
+    /// <summary>Levenshtein edit distance, case-insensitive.</summary>
+    static int Distance(string a, string b)
+    {
+        a = a.ToLowerInvariant();
+        b = b.ToLowerInvariant();
+        var previous = new int[b.Length + 1];
+        var current = new int[b.Length + 1];
+        for (int j = 0; j <= b.Length; j++) previous[j] = j;
+        for (int i = 1; i <= a.Length; i++)
+        {
+            current[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int substitute = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+                current[j] = Math.Min(substitute, Math.Min(previous[j] + 1, current[j - 1] + 1));
+            }
+            (previous, current) = (current, previous);
+        }
+        return previous[b.Length];
+    }
+
+    // ---------- describing a type error ----------
+
+    /// <summary>The property a JSON path such as <c>$.config.hiddenSizes[1]</c> ends in (ignoring array indices), or null.</summary>
+    static JsonPropertyInfo? PropertyAt(Type root, string? path)
+    {
+        if (path is null) return null;
+        JsonPropertyInfo? property = null;
+        Type type = root;
+        foreach (Match segment in PathSegment().Matches(path))
+        {
+            string name = segment.Groups[1].Success ? segment.Groups[1].Value : segment.Groups[2].Success ? segment.Groups[2].Value.Replace("''", "'") : "";
+            if (name.Length == 0) continue;
+            property = Options.GetTypeInfo(type).Properties.FirstOrDefault(p => p.Name == name);
+            if (property is null) return null;
+            type = property.PropertyType;
+        }
+        return property;
+    }
+
+    [GeneratedRegex(@"\.([^.\[]+)|\['((?:[^']|'')*)'\]|\[\d+\]")]
+    private static partial Regex PathSegment();
+
+    static string DisplayPath(string? path) =>
+        path is null || path == "$" ? "(document)" : path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path.TrimStart('$');
+
+    static string Describe(Type? type)
+    {
+        if (type is null) return "a value of the documented type";
+        if (Nullable.GetUnderlyingType(type) is Type inner) return Describe(inner) + " or null";
+        if (type.IsEnum) return "one of " + string.Join(", ", Enum.GetNames(type).Select(n => $"\"{n}\""));
+        if (type == typeof(int) || type == typeof(long)) return "an integer";
+        if (type == typeof(ulong)) return "a non-negative integer";
+        if (type == typeof(float) || type == typeof(double)) return "a number";
+        if (type == typeof(bool)) return "true or false";
+        if (type == typeof(string)) return "a string";
+        if (typeof(IEnumerable<int>).IsAssignableFrom(type)) return "an array of integers";
+        return "a JSON object";
+    }
+
+    static string Kind(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Array => "an array",
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        JsonValueKind.Null => "null",
+        _ => kind.ToString(),
+    };
+
+    static string StripLocation(string message)
+    {
+        int cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+        if (cut < 0) cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        return cut < 0 ? message : message[..cut];
+    }
+}

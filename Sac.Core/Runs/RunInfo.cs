@@ -1,0 +1,49 @@
+using System;
+using Sac.Core.Config;
+
+namespace Sac.Core.Runs;
+
+/// <summary>
+/// The full resolved configuration of a training run, as <c>sac train</c> writes it to <c>config.json</c> (see
+/// <see cref="ConfigJson.SerializeRun"/>): what was run, on what, for how long, from which seed, where, and with
+/// every hyperparameter. Every field is checked when it is set, and a bad value throws
+/// <see cref="ArgumentException"/> naming the field.
+/// </summary>
+/// <param name="Algorithm">The algorithm, as given to <c>--algo</c> (such as <c>"sac"</c>); not blank.</param>
+/// <param name="EnvironmentId">The environment, as given to <c>--env</c> (such as <c>"Pendulum-v1"</c>); not blank.</param>
+/// <param name="Steps">Environment steps of the run; zero or more.</param>
+/// <param name="Seed">The run's seed, as given to <c>--seed</c>.</param>
+/// <param name="Device">Where the updates ran after <c>--device auto</c> was resolved (<c>"cpu"</c> or <c>"cuda"</c>); not blank.</param>
+/// <param name="Config">Every hyperparameter, defaults filled in; not null.</param>
+public sealed record RunInfo(string Algorithm, string EnvironmentId, long Steps, ulong Seed, string Device, SacConfig Config)
+{
+    /// <summary>The algorithm, as given to <c>--algo</c> (such as <c>"sac"</c>); not blank.</summary>
+    public string Algorithm { get; init => field = NotBlank(value, nameof(Algorithm)); } = NotBlank(Algorithm, nameof(Algorithm));
+
+    /// <summary>The environment, as given to <c>--env</c>; not blank.</summary>
+    public string EnvironmentId { get; init => field = NotBlank(value, nameof(EnvironmentId)); } = NotBlank(EnvironmentId, nameof(EnvironmentId));
+
+    /// <summary>Environment steps of the run; zero or more.</summary>
+    public long Steps { get; init => field = NotNegative(value, nameof(Steps)); } = NotNegative(Steps, nameof(Steps));
+
+    /// <summary>The run's seed, as given to <c>--seed</c>; any value.</summary>
+    // Redeclared only to keep the JSON keys in parameter order (generated and declared properties would interleave).
+    public ulong Seed { get; init; } = Seed;
+
+    /// <summary>Where the updates ran (<c>"cpu"</c> or <c>"cuda"</c>); not blank.</summary>
+    public string Device { get; init => field = NotBlank(value, nameof(Device)); } = NotBlank(Device, nameof(Device));
+
+    /// <summary>Every hyperparameter of the run, defaults filled in; not null.</summary>
+    public SacConfig Config { get; init => field = NotNull(value, nameof(Config)); } = NotNull(Config, nameof(Config));
+
+    static string NotBlank(string value, string name) =>
+        string.IsNullOrWhiteSpace(value)
+            ? throw new ArgumentException($"{name} must not be null or blank, got {(value is null ? "null" : $"'{value}'")}.", name)
+            : value;
+
+    static long NotNegative(long value, string name) =>
+        value >= 0 ? value : throw new ArgumentException($"{name} must be zero or more, got {value}.", name);
+
+    static SacConfig NotNull(SacConfig value, string name) =>
+        value ?? throw new ArgumentNullException(name, $"{name} must not be null.");
+}
