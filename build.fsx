@@ -39,6 +39,9 @@ let bench () =
         sac (sprintf "--threads %d --filter gemm" t)
         anchor "torch_mlp_fwd_bwd.py" (sprintf "--threads %d --warmup 200 --min-seconds 5" t)
         sac (sprintf "--threads %d --filter mlp_fwd_bwd --seconds 5" t)
+        for obs, act in [ 3, 1; 17, 6 ] do
+            anchor "torch_sac_update.py" (sprintf "--obs %d --act %d --hidden 256 --batch 256 --threads %d --warmup 200 --min-seconds 5" obs act t)
+        sac (sprintf "--threads %d --filter sac_update --seconds 5" t)
 
 match fsi.CommandLineArgs |> Array.tail |> List.ofArray with
 | [ "build" ] | [] -> dotnet "build -c Release"

@@ -290,11 +290,21 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
             int mr = g.mr, rows = Math.Min(mr, M - i0), kc = Kc;
             if (TransA == Transpose.No)
             {
+                int p0 = 0;
+                if (rows == 8 && mr == 8 && Transpose8x8.IsSupported)
+                    for (; p0 + 8 <= kc; p0 += 8)
+                        Transpose8x8.Run(A + (long)i0 * Lda + P0 + p0, Lda, dst + p0 * 8, 8);
                 for (int r = 0; r < rows; r++)
                 {
                     float* src = A + (long)(i0 + r) * Lda + P0;
-                    for (int p = 0; p < kc; p++) dst[p * mr + r] = src[p];
+                    for (int p = p0; p < kc; p++) dst[p * mr + r] = src[p];
                 }
+            }
+            else if (rows == 8 && mr == 8 && Vector256.IsHardwareAccelerated)
+            {
+                // op(A) = A^T: each k step of the panel is 8 contiguous values of a stored row.
+                for (int p = 0; p < kc; p++)
+                    Vector256.Store(Vector256.Load(A + (long)(P0 + p) * Lda + i0), dst + p * 8);
             }
             else
             {
@@ -330,10 +340,15 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
             }
             else
             {
+                int p0 = 0;
+                if (cols == nr && nr % 8 == 0 && Transpose8x8.IsSupported)
+                    for (; p0 + 8 <= kc; p0 += 8)
+                        for (int s8 = 0; s8 < nr; s8 += 8)
+                            Transpose8x8.Run(B + (long)(j0 + s8) * Ldb + P0 + p0, Ldb, dst + p0 * nr + s8, nr);
                 for (int s = 0; s < cols; s++)
                 {
                     float* src = B + (long)(j0 + s) * Ldb + P0;
-                    for (int p = 0; p < kc; p++) dst[p * nr + s] = src[p];
+                    for (int p = p0; p < kc; p++) dst[p * nr + s] = src[p];
                 }
                 if (cols < nr)
                     for (int p = 0; p < kc; p++)
