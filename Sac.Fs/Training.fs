@@ -49,7 +49,7 @@ type TrainingState =
       LastMetrics: SacMetrics voption }
 
 /// <summary>Summary statistics of evaluation returns.</summary>
-type Evaluation =
+type EvaluationResult =
     { /// <summary>Each episode's return.</summary>
       Returns: float[]
       /// <summary>Mean return.</summary>
