@@ -15,7 +15,7 @@ namespace Sac.Core.Data;
 /// </remarks>
 /// <param name="Actor">Policy network parameters: observation to <c>[mean, log-std]</c>, 2·|A| outputs.</param>
 /// <param name="Critic">Twin soft Q-network parameters, Q1 then Q2; input <c>[observation, action]</c>.</param>
-/// <param name="TargetCritic">Polyak-averaged copy of <paramref name="Critic"/> (SAC v2); for v1 it is unused but kept equal to it.</param>
+/// <param name="TargetCritic">Polyak-averaged copy of <paramref name="Critic"/> (SAC v2); SAC v1 bootstraps from the target value network instead and leaves this at the critics' initial values.</param>
 /// <param name="Value">SAC v1 state-value network V_psi; null for v2.</param>
 /// <param name="TargetValue">SAC v1 target value network; null for v2.</param>
 /// <param name="ActorOptimizer">Adam state of the actor.</param>
