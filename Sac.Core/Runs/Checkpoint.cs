@@ -264,6 +264,41 @@ public static class Checkpoint
 
     // ---------- Load ----------
 
+    /// <summary>
+    /// The algorithm a checkpoint file was written by (its header's <c>algorithm</c>, such as <c>"sac"</c>), after the
+    /// same preamble and checksum checks as <see cref="Load"/>; lets a caller pick the loader before loading.
+    /// </summary>
+    /// <exception cref="CheckpointException">The file is missing, not a checkpoint, damaged, or its header names no algorithm.</exception>
+    public static string ReadAlgorithm(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (!File.Exists(path))
+            throw new CheckpointException(path, CheckpointFailure.NotFound, "no checkpoint file exists at this path.");
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        try
+        {
+            CheckPreamble(path, stream, stream.Length);
+            var r = new CheckpointReader(path, stream, stream.Length - 4);
+            stream.Position = PreambleLength;
+            uint headerLength = r.UInt32("the header length");
+            byte[] json = r.Bytes(headerLength, "the header");
+            using var doc = JsonDocument.Parse(json);
+            if (doc.RootElement.ValueKind == JsonValueKind.Object
+                && doc.RootElement.TryGetProperty("algorithm", out var a) && a.ValueKind == JsonValueKind.String
+                && a.GetString() is { Length: > 0 } name)
+                return name;
+            throw new CheckpointException(path, CheckpointFailure.Malformed, "the header names no algorithm.");
+        }
+        catch (JsonException e)
+        {
+            throw new CheckpointException(path, CheckpointFailure.Malformed, $"the header is not valid JSON: {e.Message}", e);
+        }
+        catch (EndOfStreamException e)
+        {
+            throw new CheckpointException(path, CheckpointFailure.Truncated, "the file ended inside its header.", e);
+        }
+    }
+
     static (CheckpointHeader, LearnerState, ReplayBuffer?) Read(string path, FileStream stream)
     {
         long length = stream.Length;

@@ -172,3 +172,20 @@ let ``SAC learns PointGoal within a few thousand steps, far beyond any random po
         let learned = trainer.Evaluate(final, 20, 500UL)
         // A uniform random policy averages about -38 here (PointGoal's docs), the straight-line policy about -1.5.
         Assert.True(learned.Mean > -8.0, sprintf "%A: mean eval return %.2f after %d steps" variant learned.Mean steps)
+
+[<Fact>]
+let ``a saved learner names its algorithm, and a damaged file is rejected before loading`` () =
+    let ctx, state, _ = setup SacVariant.V2
+    let dir = IO.Directory.CreateTempSubdirectory("sac-ckpt-")
+    try
+        let path = IO.Path.Combine(dir.FullName, "final.ckpt")
+        let header = Sac.Core.Runs.CheckpointHeader("sac", "PointGoal-v0", 3, 2, ctx.Config.HiddenSizes, "V2", 0L)
+        Sac.Core.Runs.Checkpoint.Save(path, header, state)
+        Assert.Equal("sac", Sac.Core.Runs.Checkpoint.ReadAlgorithm path)
+        let bytes = IO.File.ReadAllBytes path
+        let cut = IO.Path.Combine(dir.FullName, "cut.ckpt")
+        IO.File.WriteAllBytes(cut, bytes.[.. bytes.Length / 2])
+        Assert.Throws<Sac.Core.Runs.CheckpointException>(fun () -> Sac.Core.Runs.Checkpoint.ReadAlgorithm cut |> ignore) |> ignore
+        Assert.Throws<Sac.Core.Runs.CheckpointException>(fun () -> Sac.Core.Runs.Checkpoint.ReadAlgorithm(IO.Path.Combine(dir.FullName, "none.ckpt")) |> ignore) |> ignore
+    finally
+        dir.Delete true
