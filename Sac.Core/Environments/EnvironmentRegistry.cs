@@ -13,11 +13,12 @@ namespace Sac.Core.Environments;
 /// <item><term><c>Pendulum-v1</c></term><description>200 steps (<see cref="Pendulum"/>)</description></item>
 /// <item><term><c>MountainCarContinuous-v0</c></term><description>999 steps (<see cref="MountainCarContinuous"/>)</description></item>
 /// <item><term><c>PointGoal-v0</c></term><description>50 steps (<see cref="PointGoal"/>)</description></item>
+/// <item><term><c>CartPole-v1</c></term><description>500 steps (<see cref="CartPole"/>; discrete actions, see <see cref="IDiscreteActions"/>)</description></item>
 /// </list>
 /// </remarks>
 public static class EnvironmentRegistry
 {
-    static readonly string[] KnownIds = [Pendulum.EnvironmentId, MountainCarContinuous.EnvironmentId, PointGoal.EnvironmentId];
+    static readonly string[] KnownIds = [Pendulum.EnvironmentId, MountainCarContinuous.EnvironmentId, PointGoal.EnvironmentId, CartPole.EnvironmentId];
 
     /// <summary>The registered ids, in a fixed order.</summary>
     public static IReadOnlyList<string> Ids { get; } = new ReadOnlyCollection<string>(KnownIds);
@@ -38,6 +39,7 @@ public static class EnvironmentRegistry
             Pendulum.EnvironmentId => new TimeLimit(new Pendulum(), Pendulum.RegisteredMaxEpisodeSteps),
             MountainCarContinuous.EnvironmentId => new TimeLimit(new MountainCarContinuous(), MountainCarContinuous.RegisteredMaxEpisodeSteps),
             PointGoal.EnvironmentId => new TimeLimit(new PointGoal(), PointGoal.RegisteredMaxEpisodeSteps),
+            CartPole.EnvironmentId => new TimeLimit(new CartPole(), CartPole.RegisteredMaxEpisodeSteps),
             _ => throw new ArgumentException($"Unknown environment id '{id}'. Known ids: {string.Join(", ", KnownIds)}.", nameof(id)),
         };
     }

@@ -26,6 +26,18 @@ let private fillAction (key: PhiloxKey) (t: int) (action: float32[]) =
     for i in 0 .. action.Length - 1 do
         action.[i] <- 2.0f * Philox.Uniform(key, uint64 (t * action.Length + i)) - 1.0f
 
+/// The environment an agent acts on: discrete-action environments take their indices natively, continuous ones act
+/// in [-1, 1]^n through RescaleAction.
+let private agentView (env: IEnvironment) : IEnvironment =
+    if (DiscreteActions.TryGetActionCount env).HasValue then env else RescaleAction(env) :> IEnvironment
+
+/// A deterministic action for step t that the agent view accepts: a uniform index for a discrete environment,
+/// fillAction's [-1, 1]^n otherwise.
+let private fillAgentAction (env: IEnvironment) (key: PhiloxKey) (t: int) (action: float32[]) =
+    let count = DiscreteActions.TryGetActionCount env
+    if count.HasValue then action.[0] <- float32 (Philox.UniformInt(key, uint64 t, count.Value))
+    else fillAction key t action
+
 /// Python's float modulo and Gymnasium's angle_normalize, written independently of the library.
 let private angleNormalize (x: float) =
     let twoPi = 2.0 * Math.PI
@@ -259,15 +271,15 @@ let private trajectory (env: IEnvironment) (seed: uint64 option) (steps: int) =
     reset env seed obs
     [ yield Array.copy obs
       for t in 0 .. steps - 1 do
-          fillAction key t action
+          fillAgentAction env key t action
           let r = step env action obs
           yield Array.append obs [| r.Reward; (if r.Terminated then 1.0f else 0.0f) |] ]
 
 [<Fact>]
 let ``Same seed gives identical trajectories, different seeds different starts, and Reset(null) continues the stream`` () =
     for id in EnvironmentRegistry.Ids do
-        let a = trajectory (RescaleAction(EnvironmentRegistry.Make id)) (Some 42UL) 60
-        let b = trajectory (RescaleAction(EnvironmentRegistry.Make id)) (Some 42UL) 60
+        let a = trajectory (agentView (EnvironmentRegistry.Make id)) (Some 42UL) 60
+        let b = trajectory (agentView (EnvironmentRegistry.Make id)) (Some 42UL) 60
         Assert.Equal<float32[] list>(a, b)
         let starts = [ for s in 0UL .. 9UL -> (trajectory (EnvironmentRegistry.Make id) (Some s) 0).Head ]
         Assert.Equal(10, starts |> List.distinct |> List.length)
@@ -359,6 +371,7 @@ let ``Bad inputs throw with the environment id in the message`` () =
               (match id with
                | "Pendulum-v1" -> Pendulum() :> IEnvironment
                | "MountainCarContinuous-v0" -> MountainCarContinuous()
+               | "CartPole-v1" -> CartPole()
                | _ -> PointGoal()) ]
         for env in variants do
             let obs = obsFor env
@@ -374,10 +387,10 @@ let ``Bad inputs throw with the environment id in the message`` () =
             let ex = Assert.Throws<ArgumentException>(fun () -> step env act (Array.zeroCreate (obs.Length - 1)) |> ignore)
             Assert.Contains(id, ex.Message)
             Assert.Contains("observation", ex.Message)
-    let ex = Assert.Throws<ArgumentException>(fun () -> EnvironmentRegistry.Make "CartPole-v1" |> ignore)
-    Assert.Contains("CartPole-v1", ex.Message)
+    let ex = Assert.Throws<ArgumentException>(fun () -> EnvironmentRegistry.Make "NoSuchEnv-v0" |> ignore)
+    Assert.Contains("NoSuchEnv-v0", ex.Message)
     for id in EnvironmentRegistry.Ids do Assert.Contains(id, ex.Message)
-    Assert.Equal<string list>([ "Pendulum-v1"; "MountainCarContinuous-v0"; "PointGoal-v0" ], List.ofSeq EnvironmentRegistry.Ids)
+    Assert.Equal<string list>([ "Pendulum-v1"; "MountainCarContinuous-v0"; "PointGoal-v0"; "CartPole-v1" ], List.ofSeq EnvironmentRegistry.Ids)
 
 // ---------- PointGoal ----------
 
@@ -440,14 +453,13 @@ let ``PointGoal step follows its documented dynamics and reward`` () =
 [<Fact>]
 let ``Step allocates nothing for every environment through Make and RescaleAction`` () =
     for id in EnvironmentRegistry.Ids do
-        let env = RescaleAction(EnvironmentRegistry.Make id)
+        let env = agentView (EnvironmentRegistry.Make id)
         let obs = obsFor env
         let action = Array.zeroCreate<float32> env.ActionSpace.Dimension
         let key = PhiloxKey.FromSeed 5UL
         let run n =
             for t in 0 .. n - 1 do
-                for i in 0 .. action.Length - 1 do
-                    action.[i] <- 2.0f * Philox.Uniform(key, uint64 (t * action.Length + i)) - 1.0f
+                fillAgentAction env key t action
                 let r = env.Step(ReadOnlySpan<float32>(action), Span<float32>(obs))
                 if r.Done then env.Reset(Nullable(), Span<float32>(obs))
         env.Reset(Nullable 1UL, Span<float32>(obs))

@@ -1,0 +1,470 @@
+using System;
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Collections.Generic;
+using System.IO;
+using System.Text;
+using System.Text.Json;
+using Sac.Core.Config;
+using Sac.Core.Data;
+using Sac.Core.Networks;
+using Sac.Core.Optim;
+using Sac.Core.Random;
+
+namespace Sac.Core.Runs;
+
+/// <summary>
+/// What a DQN-family checkpoint holds, stored as JSON at the start of the file: the algorithm and environment, and the
+/// sizes that fix the length of every array. Every field is checked when it is set, and a bad value throws
+/// <see cref="ArgumentException"/> naming the field. Records compare by value, <see cref="HiddenSizes"/> included.
+/// </summary>
+/// <param name="Algorithm">
+/// <c>"dqn"</c>, <c>"double-dqn"</c> or <c>"soft-dqn"</c> (see <see cref="DqnCheckpoint.AlgorithmName"/>).
+/// </param>
+/// <param name="EnvironmentId">The environment it was trained on, such as <c>"CartPole-v1"</c>; not blank.</param>
+/// <param name="ObservationSize">Length of one observation; at least 1.</param>
+/// <param name="ActionCount">Number of discrete actions, the Q-network's outputs; at least 1.</param>
+/// <param name="HiddenSizes">Hidden layer widths of the Q-network; non-empty, each at least 1.</param>
+/// <param name="EnvironmentSteps">Environment steps taken when the checkpoint was written; zero or more.</param>
+public sealed record DqnCheckpointHeader(
+    string Algorithm,
+    string EnvironmentId,
+    int ObservationSize,
+    int ActionCount,
+    IReadOnlyList<int> HiddenSizes,
+    long EnvironmentSteps)
+{
+    /// <summary><c>"dqn"</c>, <c>"double-dqn"</c> or <c>"soft-dqn"</c>.</summary>
+    public string Algorithm { get; init => field = CheckAlgorithm(value); } = CheckAlgorithm(Algorithm);
+
+    /// <summary>The environment the learner was trained on; not blank.</summary>
+    public string EnvironmentId { get; init => field = NotBlank(value, nameof(EnvironmentId)); } = NotBlank(EnvironmentId, nameof(EnvironmentId));
+
+    /// <summary>Length of one observation; at least 1.</summary>
+    public int ObservationSize { get; init => field = ConfigChecks.AtLeast(value, 1, nameof(ObservationSize)); }
+        = ConfigChecks.AtLeast(ObservationSize, 1, nameof(ObservationSize));
+
+    /// <summary>Number of discrete actions; at least 1.</summary>
+    public int ActionCount { get; init => field = ConfigChecks.AtLeast(value, 1, nameof(ActionCount)); }
+        = ConfigChecks.AtLeast(ActionCount, 1, nameof(ActionCount));
+
+    /// <summary>Hidden layer widths of the Q-network; non-empty, each at least 1. Copied when set and compared by contents.</summary>
+    public IReadOnlyList<int> HiddenSizes { get; init => field = ConfigChecks.Sizes(value, nameof(HiddenSizes)); }
+        = ConfigChecks.Sizes(HiddenSizes, nameof(HiddenSizes));
+
+    /// <summary>Environment steps taken when the checkpoint was written; zero or more.</summary>
+    public long EnvironmentSteps { get; init => field = NotNegative(value, nameof(EnvironmentSteps)); }
+        = NotNegative(EnvironmentSteps, nameof(EnvironmentSteps));
+
+    /// <summary>The variant <see cref="Algorithm"/> names (derived, not stored in the file).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public DqnVariant Variant => DqnCheckpoint.VariantOf(Algorithm);
+
+    static string CheckAlgorithm(string value)
+    {
+        if (!DqnCheckpoint.IsDqnAlgorithm(value))
+            throw new ArgumentException(
+                $"{nameof(Algorithm)} must be \"dqn\", \"double-dqn\" or \"soft-dqn\", got {(value is null ? "null" : $"\"{value}\"")}.",
+                nameof(Algorithm));
+        return value;
+    }
+
+    static string NotBlank(string value, string name)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+            throw new ArgumentException($"{name} must not be null or blank, got {(value is null ? "null" : $"'{value}'")}.", name);
+        return value;
+    }
+
+    static long NotNegative(long value, string name) =>
+        value >= 0 ? value : throw new ArgumentException($"{name} must be zero or more, got {value}.", name);
+}
+
+/// <summary>
+/// Saves and loads a DQN-family learner (<see cref="DqnLearnerState"/>) in the framing of <see cref="Checkpoint"/>:
+/// same magic, format version, length field, JSON header, named sections and CRC-32, so one file type serves every
+/// algorithm and <see cref="PeekAlgorithm"/> tells which loader a file needs. Saving is atomic; loading checks
+/// everything and reports any problem with the file as a <see cref="CheckpointException"/>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <b>Format, version 1.</b> Little-endian. The preamble: the 8 bytes <c>SACFCKPT</c>, the format version (uint32, 1)
+/// and the total file length (uint64). The header: its length (uint32) and UTF-8 JSON, a
+/// <see cref="DqnCheckpointHeader"/> with camelCase keys, whose <c>algorithm</c> is <c>"dqn"</c>, <c>"double-dqn"</c>
+/// or <c>"soft-dqn"</c>. Sections (a name as one length byte and ASCII, an element type byte, a uint64 count, the
+/// elements), in order: <c>q_network</c> and <c>target_q_network</c> (float32, the MLP
+/// <c>[obs, hidden..., actions]</c> each), <c>optimizer.step</c> (int64), <c>optimizer.first_moment</c>,
+/// <c>optimizer.second_moment</c> (float32), <c>step</c> (int64), <c>key</c> (uint32 <c>K0</c>, <c>K1</c>). Last, the
+/// CRC-32 of every byte before it.
+/// </para>
+/// </remarks>
+public static class DqnCheckpoint
+{
+    static ReadOnlySpan<byte> Magic => "SACFCKPT"u8;
+
+    const int PreambleLength = 8 + 4 + 8;
+    const int MinimumLength = PreambleLength + 4 + 4;
+
+    static readonly JsonSerializerOptions HeaderJson = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+        RespectNullableAnnotations = true,
+        RespectRequiredConstructorParameters = true,
+        AllowDuplicateProperties = false,
+    };
+
+    static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>The header's algorithm name of <paramref name="variant"/>: <c>"dqn"</c>, <c>"double-dqn"</c> or <c>"soft-dqn"</c>, as <c>sac train --algo</c> spells them.</summary>
+    /// <param name="variant">A defined variant.</param>
+    /// <returns>The name.</returns>
+    /// <exception cref="ArgumentException"><paramref name="variant"/> is not a defined value.</exception>
+    public static string AlgorithmName(DqnVariant variant) => variant switch
+    {
+        DqnVariant.Dqn => "dqn",
+        DqnVariant.DoubleDqn => "double-dqn",
+        DqnVariant.SoftDqn => "soft-dqn",
+        _ => throw new ArgumentException($"variant is {(int)variant}, not a defined DqnVariant.", nameof(variant)),
+    };
+
+    /// <summary>The variant an algorithm name stands for; the inverse of <see cref="AlgorithmName"/>.</summary>
+    /// <param name="algorithm"><c>"dqn"</c>, <c>"double-dqn"</c> or <c>"soft-dqn"</c> (exact spelling).</param>
+    /// <returns>The variant.</returns>
+    /// <exception cref="ArgumentException">Any other name.</exception>
+    public static DqnVariant VariantOf(string algorithm) => algorithm switch
+    {
+        "dqn" => DqnVariant.Dqn,
+        "double-dqn" => DqnVariant.DoubleDqn,
+        "soft-dqn" => DqnVariant.SoftDqn,
+        _ => throw new ArgumentException($"'{algorithm}' is not a DQN-family algorithm; expected dqn, double-dqn or soft-dqn.", nameof(algorithm)),
+    };
+
+    /// <summary>Whether <paramref name="algorithm"/> is one of the names <see cref="AlgorithmName"/> returns.</summary>
+    /// <param name="algorithm">An algorithm name, or null.</param>
+    /// <returns>True for <c>"dqn"</c>, <c>"double-dqn"</c> and <c>"soft-dqn"</c>.</returns>
+    public static bool IsDqnAlgorithm(string? algorithm) => algorithm is "dqn" or "double-dqn" or "soft-dqn";
+
+    /// <summary>
+    /// Writes <paramref name="state"/> to <paramref name="path"/> atomically (<see cref="AtomicFile"/>): a crash or an
+    /// error while saving leaves any previous file there intact. Everything is checked before the file is opened.
+    /// </summary>
+    /// <param name="path">The checkpoint file to create or replace; its directory must exist.</param>
+    /// <param name="header">What the checkpoint holds; its sizes must match every array of <paramref name="state"/>.</param>
+    /// <param name="state">The learner; its arrays are only read.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="path"/> or <paramref name="header"/> is null.</exception>
+    /// <exception cref="ArgumentException">
+    /// <paramref name="path"/> is empty or a directory, an array is null or has a length the header does not imply, or a
+    /// step count is negative (the message names the field and both sizes).
+    /// </exception>
+    /// <exception cref="IOException">The file cannot be written; the previous one, if any, is unchanged.</exception>
+    public static void Save(string path, DqnCheckpointHeader header, DqnLearnerState state)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(header);
+        Expected q;
+        try
+        {
+            q = QShape(header);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"The header's sizes cannot describe a Q-network: {e.Message}", nameof(header), e);
+        }
+        CheckArray(state.QNetwork, "state.QNetwork", q);
+        CheckArray(state.TargetQNetwork, "state.TargetQNetwork", q);
+        CheckArray(state.Optimizer.FirstMoment, "state.Optimizer.FirstMoment", q);
+        CheckArray(state.Optimizer.SecondMoment, "state.Optimizer.SecondMoment", q);
+        if (state.Optimizer.Step < 0)
+            throw new ArgumentException($"state.Optimizer.Step must be zero or more, got {state.Optimizer.Step}.", nameof(state));
+        if (state.Step < 0)
+            throw new ArgumentException($"state.Step must be zero or more, got {state.Step}.", nameof(state));
+
+        byte[] headerJson = JsonSerializer.SerializeToUtf8Bytes(header, HeaderJson);
+        var counter = new CheckpointWriter(null);
+        Emit(counter, 0, headerJson, state);
+        ulong total = (ulong)counter.Length;
+        AtomicFile.Write(path, stream =>
+        {
+            var writer = new CheckpointWriter(stream);
+            Emit(writer, total, headerJson, state);
+            if ((ulong)writer.Length != total)
+                throw new InvalidOperationException($"DQN checkpoint writer emitted {writer.Length} bytes after measuring {total}; the state changed during Save.");
+        });
+    }
+
+    /// <summary>
+    /// Reads a checkpoint written by <see cref="Save"/>, checking the magic bytes, version, length, checksum, header
+    /// and the length of every array against the sizes the header declares.
+    /// </summary>
+    /// <param name="path">The checkpoint file.</param>
+    /// <returns>The header and the learner state (owning fresh arrays).</returns>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
+    /// <exception cref="CheckpointException">
+    /// The file is missing, cut short, not a checkpoint, of another format version, damaged, malformed, a checkpoint of
+    /// another algorithm (such as SAC; <see cref="Checkpoint.Load"/> reads those), or its arrays disagree with its
+    /// header; <see cref="CheckpointException.Reason"/> says which.
+    /// </exception>
+    /// <exception cref="IOException">The file exists but cannot be read (an I/O error, not a problem with its contents).</exception>
+    /// <exception cref="UnauthorizedAccessException">The file exists but this process may not read it.</exception>
+    public static (DqnCheckpointHeader Header, DqnLearnerState State) Load(string path) =>
+        WithFile(path, (stream, length) => Read(path, stream, length));
+
+    /// <summary>
+    /// The <c>algorithm</c> field of any Sac.Functional checkpoint's header (<c>"sac"</c>, <c>"dqn"</c>, ...), after the
+    /// same integrity checks as a load (magic, version, length, checksum), so a caller can pick the loader.
+    /// </summary>
+    /// <param name="path">The checkpoint file.</param>
+    /// <returns>The algorithm name as stored.</returns>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
+    /// <exception cref="CheckpointException">The file is missing, not a checkpoint, damaged, or its header has no string <c>algorithm</c>.</exception>
+    /// <exception cref="IOException">The file exists but cannot be read.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file exists but this process may not read it.</exception>
+    public static string PeekAlgorithm(string path) =>
+        WithFile(path, (stream, length) =>
+        {
+            CheckPreamble(path, stream, length);
+            var r = new CheckpointReader(path, stream, length - 4);
+            stream.Position = PreambleLength;
+            uint headerLength = r.UInt32("the header length");
+            return ReadAlgorithm(r, r.Bytes(headerLength, "the header"));
+        });
+
+    static T WithFile<T>(string path, Func<FileStream, long, T> body)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (Directory.Exists(path))
+            throw new CheckpointException(path, CheckpointFailure.NotFound, "this is a directory, not a checkpoint file.");
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        }
+        catch (FileNotFoundException e)
+        {
+            throw new CheckpointException(path, CheckpointFailure.NotFound, "no checkpoint file exists at this path.", e);
+        }
+        catch (DirectoryNotFoundException e)
+        {
+            throw new CheckpointException(path, CheckpointFailure.NotFound, "the directory of this path does not exist.", e);
+        }
+        using (stream)
+        {
+            try
+            {
+                return body(stream, stream.Length);
+            }
+            catch (EndOfStreamException e)
+            {
+                // Every read is bounded by the length measured at the start, so only a file shrinking under us gets here.
+                throw new CheckpointException(path, CheckpointFailure.Truncated, "the file ended while it was being read; was it changed during loading?", e);
+            }
+        }
+    }
+
+    static void Emit(CheckpointWriter w, ulong totalLength, byte[] headerJson, DqnLearnerState s)
+    {
+        w.Raw(Magic);
+        w.UInt32(Checkpoint.FormatVersion);
+        w.UInt64(totalLength);
+        w.UInt32((uint)headerJson.Length);
+        w.Raw(headerJson);
+        w.Floats("q_network", s.QNetwork);
+        w.Floats("target_q_network", s.TargetQNetwork);
+        w.Int64s("optimizer.step", [s.Optimizer.Step]);
+        w.Floats("optimizer.first_moment", s.Optimizer.FirstMoment);
+        w.Floats("optimizer.second_moment", s.Optimizer.SecondMoment);
+        w.Int64s("step", [s.Step]);
+        w.UInt32s("key", [s.Key.K0, s.Key.K1]);
+        w.Finish();
+    }
+
+    /// <summary>The Q-network's parameter count for a header, with the wording messages use.</summary>
+    static Expected QShape(DqnCheckpointHeader header)
+    {
+        int[] sizes = [header.ObservationSize, .. header.HiddenSizes, header.ActionCount];
+        int count = new MlpSpec(sizes).ParameterCount;
+        return new Expected(count,
+            $"{count} (the Q-network MLP [{string.Join(", ", sizes)}])");
+    }
+
+    static void CheckArray(float[]? values, string name, Expected expected)
+    {
+        if (values is null)
+            throw new ArgumentException($"{name} is null; a checkpoint needs {expected.Description} floats there.", "state");
+        if (values.Length != expected.Count)
+            throw new ArgumentException($"{name} has {values.Length} floats, but the header needs {expected.Description}.", "state");
+    }
+
+    static (DqnCheckpointHeader, DqnLearnerState) Read(string path, FileStream stream, long length)
+    {
+        CheckPreamble(path, stream, length);
+        var r = new CheckpointReader(path, stream, length - 4);
+        stream.Position = PreambleLength;
+        uint headerLength = r.UInt32("the header length");
+        byte[] json = r.Bytes(headerLength, "the header");
+        string algorithm = ReadAlgorithm(r, json);
+        if (!IsDqnAlgorithm(algorithm))
+            throw r.Fail(CheckpointFailure.Malformed,
+                $"this checkpoint holds a '{algorithm}' learner, not a DQN-family one (dqn, double-dqn, soft-dqn); load it with Checkpoint.Load.");
+        DqnCheckpointHeader header = ParseHeader(r, json);
+        Expected q;
+        try
+        {
+            q = QShape(header);
+        }
+        catch (ArgumentException e)
+        {
+            throw r.Fail(CheckpointFailure.ShapeMismatch, $"the header's sizes do not describe a Q-network this build can hold: {e.Message}");
+        }
+
+        float[] online = Floats(r, "q_network", q);
+        float[] target = Floats(r, "target_q_network", q);
+        long adamStep = NonNegative(r, "optimizer.step", Int64s(r, "optimizer.step", 1)[0]);
+        float[] first = Floats(r, "optimizer.first_moment", q);
+        float[] second = Floats(r, "optimizer.second_moment", q);
+        long step = NonNegative(r, "step", Int64s(r, "step", 1)[0]);
+        long at = r.Position;
+        long keyCount = r.SectionHead("key", CheckpointSectionType.UInt32);
+        if (keyCount != 2)
+            throw r.Fail(CheckpointFailure.Malformed, $"section 'key' at byte {at} has {keyCount} elements, expected 2 (K0, K1).");
+        uint[] key = r.UInt32s("key", keyCount);
+        if (r.Remaining != 0)
+            throw r.Fail(CheckpointFailure.Malformed, $"{r.Remaining} unexpected bytes follow the last section, at byte {r.Position}.");
+
+        var state = new DqnLearnerState(online, target, new AdamState(adamStep, first, second), step, new PhiloxKey(key[0], key[1]));
+        return (header, state);
+    }
+
+    /// <summary>Checks magic, version, recorded length and checksum, in the order that names the most specific problem.</summary>
+    static void CheckPreamble(string path, FileStream stream, long length)
+    {
+        stream.Position = 0;
+        Span<byte> magic = stackalloc byte[8];
+        int got = stream.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false);
+        if (got < magic.Length && Magic.StartsWith(magic[..got]))
+            throw new CheckpointException(path, CheckpointFailure.Truncated,
+                $"the file has only {length} bytes, fewer than the 8 magic bytes 'SACFCKPT' a checkpoint starts with.");
+        if (!magic.SequenceEqual(Magic))
+            throw new CheckpointException(path, CheckpointFailure.BadMagic,
+                $"the file starts with {CheckpointReader.Printable(magic[..got])}, not the magic 'SACFCKPT'; it is not a Sac.Functional checkpoint.");
+
+        if (length < 12)
+            throw new CheckpointException(path, CheckpointFailure.Truncated, $"the file has only {length} bytes and ends inside its preamble.");
+        Span<byte> word = stackalloc byte[8];
+        stream.ReadExactly(word[..4]);
+        uint version = BinaryPrimitives.ReadUInt32LittleEndian(word);
+        if (version != Checkpoint.FormatVersion)
+            throw new CheckpointException(path, CheckpointFailure.UnsupportedVersion,
+                $"the checkpoint has format version {version}; this build reads version {Checkpoint.FormatVersion} only.");
+
+        if (length < MinimumLength)
+            throw new CheckpointException(path, CheckpointFailure.Truncated,
+                $"the file has only {length} bytes; even an empty checkpoint needs {MinimumLength}.");
+        stream.ReadExactly(word);
+        ulong recorded = BinaryPrimitives.ReadUInt64LittleEndian(word);
+
+        uint computed = ChecksumOfPrefix(stream, length - 4);
+        stream.ReadExactly(word[..4]);
+        uint stored = BinaryPrimitives.ReadUInt32LittleEndian(word);
+        if (computed != stored)
+        {
+            if (recorded > (ulong)length)
+                throw new CheckpointException(path, CheckpointFailure.Truncated,
+                    $"the file has {length} bytes but was written with {recorded}; it was cut short.");
+            throw new CheckpointException(path, CheckpointFailure.ChecksumMismatch,
+                $"the CRC-32 stored at the end is 0x{stored:X8} but the contents give 0x{computed:X8}; the file is damaged.");
+        }
+        if (recorded != (ulong)length)
+            throw new CheckpointException(path, CheckpointFailure.Malformed,
+                $"the file has {length} bytes but its preamble records {recorded}.");
+    }
+
+    static uint ChecksumOfPrefix(FileStream stream, long count)
+    {
+        stream.Position = 0;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
+        {
+            uint crc = 0;
+            for (long left = count; left > 0;)
+            {
+                int n = (int)Math.Min(buffer.Length, left);
+                stream.ReadExactly(buffer, 0, n);
+                crc = Crc32.Append(crc, buffer.AsSpan(0, n));
+                left -= n;
+            }
+            return crc;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>The header's <c>algorithm</c> string, read without binding the rest, so any algorithm's header is accepted.</summary>
+    static string ReadAlgorithm(CheckpointReader r, byte[] json)
+    {
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(StrictUtf8.GetString(json));
+            if (doc.RootElement.ValueKind == JsonValueKind.Object
+                && doc.RootElement.TryGetProperty("algorithm", out JsonElement algorithm)
+                && algorithm.ValueKind == JsonValueKind.String)
+                return algorithm.GetString() ?? "";
+            throw r.Fail(CheckpointFailure.Malformed, "the header is not a JSON object with a string 'algorithm'.");
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw r.Fail(CheckpointFailure.Malformed, $"the header is not valid UTF-8: {e.Message}", e);
+        }
+        catch (JsonException e)
+        {
+            throw r.Fail(CheckpointFailure.Malformed, $"the header is not valid JSON: {e.Message}", e);
+        }
+    }
+
+    static DqnCheckpointHeader ParseHeader(CheckpointReader r, byte[] json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<DqnCheckpointHeader>(StrictUtf8.GetString(json), HeaderJson)
+                ?? throw r.Fail(CheckpointFailure.Malformed, "the header is JSON null, not an object.");
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw r.Fail(CheckpointFailure.Malformed, $"the header is not valid UTF-8: {e.Message}", e);
+        }
+        catch (JsonException e)
+        {
+            throw r.Fail(CheckpointFailure.Malformed, $"the header is not a valid DQN checkpoint header: {e.Message}", e);
+        }
+        catch (ArgumentException e)
+        {
+            throw r.Fail(CheckpointFailure.Malformed, $"the header has an invalid field: {e.Message}", e);
+        }
+    }
+
+    static float[] Floats(CheckpointReader r, string name, Expected expected)
+    {
+        long count = r.SectionHead(name, CheckpointSectionType.Float32);
+        if (count != expected.Count)
+            throw r.Fail(CheckpointFailure.ShapeMismatch, $"section '{name}' has {count} floats, expected {expected.Description}.");
+        return r.Floats(name, count);
+    }
+
+    static long[] Int64s(CheckpointReader r, string name, long expectedCount)
+    {
+        long at = r.Position;
+        long count = r.SectionHead(name, CheckpointSectionType.Int64);
+        if (count != expectedCount)
+            throw r.Fail(CheckpointFailure.Malformed, $"section '{name}' at byte {at} has {count} elements, expected {expectedCount}.");
+        return r.Int64s(name, count);
+    }
+
+    static long NonNegative(CheckpointReader r, string name, long value) =>
+        value >= 0 ? value : throw r.Fail(CheckpointFailure.Malformed, $"section '{name}' holds {value}; a step count is never negative.");
+
+    /// <summary>A length the header implies and how to explain it.</summary>
+    readonly record struct Expected(long Count, string Description);
+}
