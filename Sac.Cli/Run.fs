@@ -19,6 +19,9 @@ let checkEnvironment (flag: string) (env: string) =
         let known = String.Join(", ", EnvironmentRegistry.Ids)
         raise (UsageError $"{flag} {env}: unknown environment (known: {known})")
 
+/// Whether an algorithm name is one of the discrete-action Q-learning family.
+let isDqn (algo: string) = DqnCheckpoint.IsDqnAlgorithm algo
+
 /// What `sac train` was asked to do.
 type TrainRequest =
     { Env: string
@@ -37,6 +40,7 @@ let defaultSteps env =
     | "Pendulum-v1" -> 20_000L
     | "MountainCarContinuous-v0" -> 50_000L
     | "PointGoal-v0" -> 10_000L
+    | "CartPole-v1" -> 50_000L
     | _ -> 100_000L
 
 /// Applies the keys of `overlay` onto `basis` (both JSON objects), key by key.
@@ -50,25 +54,34 @@ let private asObject (json: string) (source: string) =
     | :? JsonObject as o -> o
     | _ -> raise (UsageError $"{source}: expected a JSON object of configuration keys")
 
-/// The resolved configuration: the environment's preset, then the user's file, then the command line.
-let resolveConfig (req: TrainRequest) =
-    let basis = asObject (ConfigJson.Serialize(Presets.forEnvironment req.Env)) "preset"
+/// Layers JSON objects of configuration keys: a base (the preset), the user's file, then the command line's keys;
+/// the result is read back through the record's own validation, so every layer is checked the same way.
+let private resolve<'T when 'T: not struct and 'T: not null and 'T :> IConfig> (basis: string) (req: TrainRequest) (cli: (string * (JsonNode | null)) list) : 'T =
+    let basis = asObject basis "preset"
     let withFile =
         match req.ConfigFile with
         | None -> basis
         | Some path ->
             if not (File.Exists path) then raise (UsageError $"--config {path}: no such file")
             overlayJson basis (asObject (File.ReadAllText path) path)
-    let cli = JsonObject()
-    cli["seed"] <- JsonValue.Create req.Seed
-    cli["variant"] <- JsonValue.Create(if req.Algo = "sac-v1" then "V1" else "V2")
-    let json = (overlayJson withFile cli).ToJsonString()
-    let config =
-        try ConfigJson.Deserialize(json, defaultArg req.ConfigFile "configuration")
-        with :? ArgumentException | :? FormatException as e -> raise (UsageError e.Message)
-    match config.Validate() with
-    | problems when problems.Count > 0 -> raise (UsageError(String.Join("; ", problems)))
-    | _ -> config
+    let top = JsonObject()
+    for k, v in cli do top[k] <- v
+    let json = (overlayJson withFile top).ToJsonString()
+    try ConfigJson.Deserialize<'T>(json, defaultArg req.ConfigFile "configuration")
+    with :? ArgumentException | :? FormatException as e -> raise (UsageError e.Message)
+
+/// The resolved SAC configuration: the environment's preset, then the user's file, then the command line.
+let resolveConfig (req: TrainRequest) : SacConfig =
+    let cli: (string * (JsonNode | null)) list =
+        [ "seed", JsonValue.Create req.Seed; "variant", JsonValue.Create(if req.Algo = "sac-v1" then "V1" else "V2") ]
+    resolve (ConfigJson.Serialize(Presets.forEnvironment req.Env)) req cli
+
+/// The resolved DQN-family configuration: RL Zoo's CartPole-v1 defaults, the user's file, then the command line.
+let resolveDqnConfig (req: TrainRequest) (steps: int64) : DqnConfig =
+    let variant = match req.Algo with "double-dqn" -> "DoubleDqn" | "soft-dqn" -> "SoftDqn" | _ -> "Dqn"
+    let cli: (string * (JsonNode | null)) list =
+        [ "seed", JsonValue.Create req.Seed; "variant", JsonValue.Create variant; "totalTimesteps", JsonValue.Create steps ]
+    resolve (ConfigJson.Serialize(DqnConfig())) req cli
 
 /// Checks everything about a request before any work starts.
 let validate (req: TrainRequest) =
@@ -81,8 +94,16 @@ let validate (req: TrainRequest) =
           | _ -> ()
           if req.Threads < 1 then $"--threads must be at least 1, got {req.Threads}"
           match req.Algo with
-          | "sac" | "sac-v1" -> ()
-          | "sql" | "dqn" | "double-dqn" | "soft-dqn" -> $"--algo {req.Algo}: not available in this version (available: sac, sac-v1)"
+          | "sac" | "sac-v1" | "dqn" | "double-dqn" | "soft-dqn" ->
+              match (if Seq.contains req.Env EnvironmentRegistry.Ids then Some(EnvironmentRegistry.Make req.Env) else None) with
+              | Some env ->
+                  let discrete = (DiscreteActions.TryGetActionCount env).HasValue
+                  if discrete && not (isDqn req.Algo) then
+                      $"--algo {req.Algo} needs continuous actions, but {req.Env} has discrete ones (use dqn, double-dqn or soft-dqn)"
+                  elif not discrete && isDqn req.Algo then
+                      $"--algo {req.Algo} needs discrete actions, but {req.Env} has continuous ones (use sac or sac-v1)"
+              | None -> ()
+          | "sql" -> "--algo sql: not available in this version"
           | a -> $"--algo {a}: unknown algorithm (expected sac, sac-v1, sql, dqn, double-dqn or soft-dqn)"
           match req.Device with
           | "cpu" | "auto" -> ()
@@ -113,33 +134,24 @@ let private row (r: TrainingRecord) =
     values
 
 /// Renders curve.svg from the run's records: episode returns and evaluation means with a +-std band.
-let private writeCurve (path: string) (env: string) (records: TrainingRecord list) =
+let private writeCurve (path: string) (env: string) (algo: string) (records: TrainingRecord list) =
     let episodes = [| for r in records do match r.EpisodeReturn with Some v -> struct (double r.Step, v) | None -> () |]
     let evals = [ for r in records do match r.EvalReturn, r.EvalStd with Some m, Some s -> (double r.Step, m, s) | _ -> () ]
     let series =
         [| Series("episode return", episodes)
            Series("evaluation mean (±std)", [| for (x, m, _) in evals -> struct (x, m) |], [| for (x, m, s) in evals -> struct (x, m - s, m + s) |]) |]
-    SvgCurve.Write(path, SvgCurveOptions(Title = $"SAC on {env}"), series)
+    SvgCurve.Write(path, SvgCurveOptions(Title = $"{algo} on {env}"), series)
 
 let private formatEta (seconds: float) =
     if Double.IsNaN seconds || Double.IsInfinity seconds then "?"
     else TimeSpan.FromSeconds(Math.Round seconds).ToString()
 
-/// `sac train`: trains, writing config.json, metrics.csv, final.ckpt and curve.svg into the run directory.
-let train (req: TrainRequest) =
-    validate req
-    let config = resolveConfig req
-    let steps = defaultArg req.Steps (defaultSteps req.Env)
-    let out = defaultArg req.Out (Path.Combine("runs", $"{req.Env}_{req.Algo}_s{req.Seed}"))
-    Directory.CreateDirectory out |> ignore
-    let device = "cpu"
-    if req.Device = "auto" && not req.Quiet then eprintfn "sac: --device auto: no CUDA backend in this build, training on the CPU"
-    AtomicFile.WriteText(Path.Combine(out, "config.json"), ConfigJson.SerializeRun(RunInfo(req.Algo, req.Env, steps, req.Seed, device, config)))
-    // One GEMM for the process; its worker threads are background threads and end with it.
-    let gemm = GemmProvider.Create(req.Threads)
+/// Runs one training job in a run directory: config.json first, then metrics.csv row by row with progress, then the
+/// checkpoint and curve.svg. `train` runs the trainer with a record handler and returns the checkpoint writer.
+let private runInDirectory (req: TrainRequest) (out: string) (steps: int64) (configJson: string) (train: Action<TrainingRecord> -> (string -> unit)) =
+    AtomicFile.WriteText(Path.Combine(out, "config.json"), configJson)
     let records = Collections.Generic.List<TrainingRecord>()
     use csv = new MetricsCsv(Path.Combine(out, MetricsCsv.FileName), MetricsCsv.TrainingColumns)
-    let trainer = Trainer(req.Env, config, gemm)
     let mutable lastEpisode = nan
     let mutable lastEval = nan
     let mutable lastUps = nan
@@ -153,28 +165,95 @@ let train (req: TrainRequest) =
             let eta = r.WallSeconds / float r.Step * float (steps - r.Step)
             eprintfn "step %d/%d  episodes %d  return %.1f  eval %.1f  updates/s %.0f  eta %s"
                 r.Step steps r.Episode lastEpisode lastEval lastUps (formatEta eta)
-    let final = trainer.Run(trainer.Start(), steps, Action<TrainingRecord> onRecord)
-    let header =
-        CheckpointHeader("sac", req.Env, trainer.Context.Networks.ObservationSize, trainer.Context.Networks.ActionSize,
-                         config.HiddenSizes, config.Variant.ToString(), final.EnvSteps)
-    Checkpoint.Save(Path.Combine(out, "final.ckpt"), header, final.Learner)
-    writeCurve (Path.Combine(out, "curve.svg")) req.Env (List.ofSeq records)
+    let save = train (Action<TrainingRecord> onRecord)
+    save (Path.Combine(out, "final.ckpt"))
+    writeCurve (Path.Combine(out, "curve.svg")) req.Env req.Algo (List.ofSeq records)
     if not req.Quiet then eprintfn "sac: wrote %s (config.json, metrics.csv, final.ckpt, curve.svg)" out
+
+/// The run description written to config.json by the DQN family (the same keys as SAC's RunInfo).
+let private runJson (req: TrainRequest) (steps: int64) (device: string) (configJson: string) =
+    let o = JsonObject()
+    o["algorithm"] <- JsonValue.Create req.Algo
+    o["environmentId"] <- JsonValue.Create req.Env
+    o["steps"] <- JsonValue.Create steps
+    o["seed"] <- JsonValue.Create req.Seed
+    o["device"] <- JsonValue.Create device
+    o["config"] <- JsonNode.Parse configJson
+    o.ToJsonString(Text.Json.JsonSerializerOptions(WriteIndented = true))
+
+/// `sac train`: trains, writing config.json, metrics.csv, final.ckpt and curve.svg into the run directory.
+let train (req: TrainRequest) =
+    validate req
+    let steps = defaultArg req.Steps (defaultSteps req.Env)
+    let out = defaultArg req.Out (Path.Combine("runs", $"{req.Env}_{req.Algo}_s{req.Seed}"))
+    let device = "cpu"
+    if isDqn req.Algo then
+        let config = resolveDqnConfig req steps
+        Directory.CreateDirectory out |> ignore
+        if req.Device = "auto" && not req.Quiet then eprintfn "sac: --device auto: no CUDA backend in this build, training on the CPU"
+        let trainer = DqnTrainer(req.Env, config, GemmProvider.Create req.Threads)
+        runInDirectory req out steps (runJson req steps device (ConfigJson.Serialize config)) (fun onRecord ->
+            let final = trainer.Run(trainer.Start(), steps, onRecord)
+            fun path ->
+                let header = DqnCheckpointHeader(req.Algo, req.Env, trainer.Context.ObservationSize, trainer.Context.ActionCount, config.HiddenSizes, final.EnvSteps)
+                DqnCheckpoint.Save(path, header, final.Learner))
+    else
+        let config = resolveConfig req
+        Directory.CreateDirectory out |> ignore
+        if req.Device = "auto" && not req.Quiet then eprintfn "sac: --device auto: no CUDA backend in this build, training on the CPU"
+        // One GEMM for the process; its worker threads are background threads and end with it.
+        let trainer = Trainer(req.Env, config, GemmProvider.Create req.Threads)
+        runInDirectory req out steps (ConfigJson.SerializeRun(RunInfo(req.Algo, req.Env, steps, req.Seed, device, config))) (fun onRecord ->
+            let final = trainer.Run(trainer.Start(), steps, onRecord)
+            fun path ->
+                let header =
+                    CheckpointHeader("sac", req.Env, trainer.Context.Networks.ObservationSize, trainer.Context.Networks.ActionSize,
+                                     config.HiddenSizes, config.Variant.ToString(), final.EnvSteps)
+                Checkpoint.Save(path, header, final.Learner))
     0
 
-/// `sac eval`: loads a checkpoint and prints {"mean":…,"std":…,"episodes":K} for K deterministic episodes.
-let eval (checkpoint: string) (env: string) (episodes: int) (seed: uint64) =
-    if episodes < 1 then raise (UsageError $"--episodes must be at least 1, got {episodes}")
-    checkEnvironment "--env" env
+let private printEvaluation (result: EvaluationResult) episodes =
+    let f (x: float) = x.ToString("R", Globalization.CultureInfo.InvariantCulture)
+    printfn """{"mean":%s,"std":%s,"episodes":%d}""" (f result.Mean) (f result.Std) episodes
+
+let private misfit (checkpoint: string) (trainedOn: string) (obs: int) (act: int) (env: string) (envObs: int) (envAct: int) =
+    UsageError $"{checkpoint}: trained on {trainedOn} (observation {obs}, actions {act}), which does not fit {env} (observation {envObs}, actions {envAct})"
+
+let private evalSac (checkpoint: string) (env: string) (episodes: int) (seed: uint64) =
     let struct (header, state, _) =
         try Checkpoint.Load checkpoint
         with :? CheckpointException as e -> raise (UsageError e.Message)
     let envInstance = RescaleAction(EnvironmentRegistry.Make env) :> IEnvironment
     if envInstance.ObservationSpace.Dimension <> header.ObservationSize || envInstance.ActionSpace.Dimension <> header.ActionSize then
-        raise (UsageError $"{checkpoint}: trained on {header.EnvironmentId} (observation {header.ObservationSize}, action {header.ActionSize}), which does not fit {env} (observation {envInstance.ObservationSpace.Dimension}, action {envInstance.ActionSpace.Dimension})")
+        raise (misfit checkpoint header.EnvironmentId header.ObservationSize header.ActionSize env envInstance.ObservationSpace.Dimension envInstance.ActionSpace.Dimension)
     let config = SacConfig(HiddenSizes = Seq.toArray header.HiddenSizes, BatchSize = 1, BufferSize = 1)
     let ctx = SacContext(config, header.ObservationSize, header.ActionSize, new ManagedGemm(1))
-    let result = Evaluation.run ctx (PolicyWorkspace ctx.Networks) state.Actor envInstance episodes seed
-    let f (x: float) = x.ToString("R", Globalization.CultureInfo.InvariantCulture)
-    printfn """{"mean":%s,"std":%s,"episodes":%d}""" (f result.Mean) (f result.Std) episodes
+    Evaluation.run ctx (PolicyWorkspace ctx.Networks) state.Actor envInstance episodes seed
+
+let private evalDqn (checkpoint: string) (env: string) (episodes: int) (seed: uint64) =
+    let struct (header, state) =
+        try DqnCheckpoint.Load checkpoint
+        with :? CheckpointException as e -> raise (UsageError e.Message)
+    let envInstance = EnvironmentRegistry.Make env
+    let actions = DiscreteActions.TryGetActionCount envInstance
+    if envInstance.ObservationSpace.Dimension <> header.ObservationSize || not actions.HasValue || actions.Value <> header.ActionCount then
+        raise (misfit checkpoint header.EnvironmentId header.ObservationSize header.ActionCount env envInstance.ObservationSpace.Dimension (if actions.HasValue then actions.Value else 0))
+    let config = DqnConfig(HiddenSizes = Seq.toArray header.HiddenSizes, BatchSize = 1, BufferSize = 1, LearningStarts = 0)
+    let ctx = DqnContext(config, header.ObservationSize, header.ActionCount, new ManagedGemm(1))
+    Dqn.evaluate ctx (Sac.Core.Networks.MlpWorkspace(ctx.Spec, 1)) state.QNetwork envInstance episodes seed
+
+/// `sac eval`: loads a checkpoint (of any algorithm this build trains) and prints {"mean":…,"std":…,"episodes":K}
+/// for K deterministic episodes, episode k seeded seed + k.
+let eval (checkpoint: string) (env: string) (episodes: int) (seed: uint64) =
+    if episodes < 1 then raise (UsageError $"--episodes must be at least 1, got {episodes}")
+    checkEnvironment "--env" env
+    let algorithm =
+        try Checkpoint.ReadAlgorithm checkpoint
+        with :? CheckpointException as e -> raise (UsageError e.Message)
+    let result =
+        match algorithm with
+        | "sac" -> evalSac checkpoint env episodes seed
+        | a when isDqn a -> evalDqn checkpoint env episodes seed
+        | a -> raise (UsageError $"{checkpoint}: written by algorithm '{a}', which this build cannot evaluate")
+    printEvaluation result episodes
     0

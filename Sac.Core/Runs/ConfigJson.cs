@@ -94,6 +94,25 @@ public static partial class ConfigJson
         return Deserialize(File.ReadAllText(path), path);
     }
 
+    /// <summary>Any configuration record as indented camelCase JSON with enum names, the format <c>--config</c> reads.</summary>
+    public static string Serialize<T>(T config) where T : class, IConfig
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return JsonSerializer.Serialize(config, Options);
+    }
+
+    /// <summary>
+    /// Reads any configuration record with the same rules as <see cref="Deserialize(string, string)"/>: unknown and
+    /// duplicate keys rejected by name, bad values naming their key, missing keys keeping their defaults, and the
+    /// record's own <see cref="IConfig.Validate"/> applied.
+    /// </summary>
+    public static T Deserialize<T>(string json, string source) where T : class, IConfig
+    {
+        T config = Read<T>(json, source);
+        ThrowIfInvalid(config, source, "");
+        return config;
+    }
+
     /// <summary>Writes a run's full resolved configuration, as <c>sac train</c> stores it in <c>config.json</c>: indented, camelCase, the <see cref="SacConfig"/> under <c>"config"</c>.</summary>
     /// <param name="info">The run.</param>
     /// <returns>The JSON text; <see cref="DeserializeRun"/> turns it back into an equal record.</returns>
@@ -146,7 +165,7 @@ public static partial class ConfigJson
         }
     }
 
-    static void ThrowIfInvalid(SacConfig config, string source, string prefix)
+    static void ThrowIfInvalid(IConfig config, string source, string prefix)
     {
         IReadOnlyList<string> problems = config.Validate();
         if (problems.Count > 0)
