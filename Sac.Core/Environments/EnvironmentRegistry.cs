@@ -14,11 +14,12 @@ namespace Sac.Core.Environments;
 /// <item><term><c>MountainCarContinuous-v0</c></term><description>999 steps (<see cref="MountainCarContinuous"/>)</description></item>
 /// <item><term><c>PointGoal-v0</c></term><description>50 steps (<see cref="PointGoal"/>)</description></item>
 /// <item><term><c>CartPole-v1</c></term><description>500 steps (<see cref="CartPole"/>; discrete actions, see <see cref="IDiscreteActions"/>)</description></item>
+/// <item><term><c>MultiGoal-v0</c></term><description>30 steps (<see cref="MultiGoal"/>)</description></item>
 /// </list>
 /// </remarks>
 public static class EnvironmentRegistry
 {
-    static readonly string[] KnownIds = [Pendulum.EnvironmentId, MountainCarContinuous.EnvironmentId, PointGoal.EnvironmentId, CartPole.EnvironmentId];
+    static readonly string[] KnownIds = [Pendulum.EnvironmentId, MountainCarContinuous.EnvironmentId, PointGoal.EnvironmentId, CartPole.EnvironmentId, MultiGoal.EnvironmentId];
 
     /// <summary>The registered ids, in a fixed order.</summary>
     public static IReadOnlyList<string> Ids { get; } = new ReadOnlyCollection<string>(KnownIds);
@@ -40,6 +41,7 @@ public static class EnvironmentRegistry
             MountainCarContinuous.EnvironmentId => new TimeLimit(new MountainCarContinuous(), MountainCarContinuous.RegisteredMaxEpisodeSteps),
             PointGoal.EnvironmentId => new TimeLimit(new PointGoal(), PointGoal.RegisteredMaxEpisodeSteps),
             CartPole.EnvironmentId => new TimeLimit(new CartPole(), CartPole.RegisteredMaxEpisodeSteps),
+            MultiGoal.EnvironmentId => new TimeLimit(new MultiGoal(), MultiGoal.RegisteredMaxEpisodeSteps),
             _ => throw new ArgumentException($"Unknown environment id '{id}'. Known ids: {string.Join(", ", KnownIds)}.", nameof(id)),
         };
     }

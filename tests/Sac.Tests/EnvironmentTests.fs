@@ -372,6 +372,7 @@ let ``Bad inputs throw with the environment id in the message`` () =
                | "Pendulum-v1" -> Pendulum() :> IEnvironment
                | "MountainCarContinuous-v0" -> MountainCarContinuous()
                | "CartPole-v1" -> CartPole()
+               | "MultiGoal-v0" -> MultiGoal()
                | _ -> PointGoal()) ]
         for env in variants do
             let obs = obsFor env
@@ -390,7 +391,7 @@ let ``Bad inputs throw with the environment id in the message`` () =
     let ex = Assert.Throws<ArgumentException>(fun () -> EnvironmentRegistry.Make "NoSuchEnv-v0" |> ignore)
     Assert.Contains("NoSuchEnv-v0", ex.Message)
     for id in EnvironmentRegistry.Ids do Assert.Contains(id, ex.Message)
-    Assert.Equal<string list>([ "Pendulum-v1"; "MountainCarContinuous-v0"; "PointGoal-v0"; "CartPole-v1" ], List.ofSeq EnvironmentRegistry.Ids)
+    Assert.Equal<string list>([ "Pendulum-v1"; "MountainCarContinuous-v0"; "PointGoal-v0"; "CartPole-v1"; "MultiGoal-v0" ], List.ofSeq EnvironmentRegistry.Ids)
 
 // ---------- PointGoal ----------
 

@@ -1,0 +1,486 @@
+using System;
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO;
+using System.Text;
+using System.Text.Json;
+using Sac.Core.Data;
+using Sac.Core.Networks;
+using Sac.Core.Optim;
+using Sac.Core.Random;
+
+namespace Sac.Core.Runs;
+
+/// <summary>
+/// Saves and loads a Soft Q-Learning learner (and optionally its replay buffer) in the framing of
+/// <see cref="Checkpoint"/>: same magic, format version, length field, JSON header, named sections and CRC-32. Saving
+/// is atomic; loading checks everything and reports any problem with the file as a <see cref="CheckpointException"/>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <b>Format, version 1.</b> The preamble (<c>SACFCKPT</c>, uint32 version 1, uint64 total length), the header (uint32
+/// length and UTF-8 JSON, <see cref="SqlCheckpointHeader"/> with camelCase keys, <c>"algorithm": "sql"</c>), then the
+/// sections, each a name (one length byte and ASCII), an element type (1 float32, 2 int64, 3 uint32), an element count
+/// (uint64) and the elements, in this order: <c>q</c>, <c>target_q</c>, <c>sampler</c>; for <c>q_optimizer</c> and
+/// <c>sampler_optimizer</c> the sections <c>NAME.step</c> (int64), <c>NAME.first_moment</c>, <c>NAME.second_moment</c>;
+/// <c>step</c> (one int64) and <c>key</c> (uint32 <c>K0</c>, <c>K1</c>). A saved replay buffer follows exactly as in
+/// <see cref="Checkpoint"/> (<c>replay.shape</c> and the six <c>replay.*</c> arrays). Last, the CRC-32 of every byte
+/// before it.
+/// </para>
+/// <para>
+/// Array lengths follow from the header: the Q-network is the MLP <c>[obs + act, HiddenSizes..., 1]</c> (its target
+/// too), the sampler <c>[obs + act, SamplerHiddenSizes..., act]</c>. A SAC checkpoint shares the framing but its header
+/// says <c>"algorithm": "sac"</c>; <see cref="PeekAlgorithm"/> tells the two apart without loading either.
+/// </para>
+/// </remarks>
+public static class SqlCheckpoint
+{
+    /// <summary>The algorithm name in the header, <c>"sql"</c>.</summary>
+    public const string AlgorithmName = "sql";
+
+    static ReadOnlySpan<byte> Magic => "SACFCKPT"u8;
+
+    // Magic, version, file length.
+    const int PreambleLength = 8 + 4 + 8;
+
+    // Preamble, header length, an empty header, the CRC: nothing shorter can be a checkpoint.
+    const int MinimumLength = PreambleLength + 4 + 4;
+
+    static readonly JsonSerializerOptions HeaderJson = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+        RespectNullableAnnotations = true,
+        RespectRequiredConstructorParameters = true,
+        AllowDuplicateProperties = false,
+    };
+
+    static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>
+    /// Writes <paramref name="state"/> (and <paramref name="replay"/>, when given) to <paramref name="path"/> atomically
+    /// (see <see cref="AtomicFile"/>): a crash or error while saving leaves any previous file there intact. Everything
+    /// is checked before the file is opened, so a rejected state writes nothing.
+    /// </summary>
+    /// <param name="path">The checkpoint file to create or replace; its directory must exist.</param>
+    /// <param name="header">What the checkpoint holds; its sizes must match every array of <paramref name="state"/>.</param>
+    /// <param name="state">The learner. Its arrays are only read.</param>
+    /// <param name="replay">The replay buffer to save with it, or null; its sizes must match the header.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="path"/> or <paramref name="header"/> is null.</exception>
+    /// <exception cref="ArgumentException">
+    /// <paramref name="path"/> is empty or a directory, an array of <paramref name="state"/> is null or has a length the
+    /// header does not imply, a step count is negative, or the replay sizes differ from the header's.
+    /// </exception>
+    /// <exception cref="IOException">The file cannot be written; the previous one, if any, is unchanged.</exception>
+    public static void Save(string path, SqlCheckpointHeader header, SqlLearnerState state, ReplayBuffer? replay = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(header);
+        Shapes shapes;
+        try
+        {
+            shapes = new Shapes(header);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"The header's sizes cannot describe networks: {e.Message}", nameof(header), e);
+        }
+        CheckState(header, shapes, state, replay);
+        byte[] headerJson = JsonSerializer.SerializeToUtf8Bytes(header, HeaderJson);
+
+        var counter = new CheckpointWriter(null);
+        Emit(counter, 0, headerJson, state, replay);
+        ulong total = (ulong)counter.Length;
+
+        AtomicFile.Write(path, stream =>
+        {
+            var writer = new CheckpointWriter(stream);
+            Emit(writer, total, headerJson, state, replay);
+            if ((ulong)writer.Length != total)
+                throw new InvalidOperationException($"Checkpoint writer emitted {writer.Length} bytes after measuring {total}; the state or the replay buffer changed during Save.");
+        });
+    }
+
+    /// <summary>
+    /// Reads a checkpoint written by <see cref="Save"/>, checking the magic bytes, version, length, checksum, header
+    /// (including that its algorithm is <c>"sql"</c>) and every array's length against the header's sizes.
+    /// </summary>
+    /// <param name="path">The checkpoint file.</param>
+    /// <returns>The header, the learner state (owning fresh arrays), and the replay buffer if one was saved, otherwise null.</returns>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
+    /// <exception cref="CheckpointException">
+    /// The file is missing, cut short, not a checkpoint, of another version, damaged, of another algorithm, malformed,
+    /// or its arrays disagree with its header; <see cref="CheckpointException.Reason"/> says which.
+    /// </exception>
+    /// <exception cref="IOException">The file exists but cannot be read.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file exists but this process may not read it.</exception>
+    public static (SqlCheckpointHeader Header, SqlLearnerState State, ReplayBuffer? Replay) Load(string path) =>
+        WithFile(path, (stream, r) => ReadBody(r, ParseHeader(r, ReadHeaderBytes(r, stream))));
+
+    /// <summary>
+    /// The <c>"algorithm"</c> field of any checkpoint in this framing (<c>"sql"</c>, <c>"sac"</c>, ...), after checking
+    /// the preamble and the checksum, without reading the sections: lets a tool pick the loader.
+    /// </summary>
+    /// <param name="path">The checkpoint file.</param>
+    /// <returns>The algorithm name the header records.</returns>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
+    /// <exception cref="CheckpointException">The file is missing, cut short, damaged, or its header has no string <c>"algorithm"</c>.</exception>
+    public static string PeekAlgorithm(string path) =>
+        WithFile(path, (stream, r) =>
+        {
+            byte[] json = ReadHeaderBytes(r, stream);
+            return AlgorithmOf(r, json)
+                ?? throw r.Fail(CheckpointFailure.Malformed, "the header has no string field \"algorithm\".");
+        });
+
+    static T WithFile<T>(string path, Func<FileStream, CheckpointReader, T> body)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (Directory.Exists(path))
+            throw new CheckpointException(path, CheckpointFailure.NotFound, "this is a directory, not a checkpoint file.");
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        }
+        catch (FileNotFoundException e)
+        {
+            throw new CheckpointException(path, CheckpointFailure.NotFound, "no checkpoint file exists at this path.", e);
+        }
+        catch (DirectoryNotFoundException e)
+        {
+            throw new CheckpointException(path, CheckpointFailure.NotFound, "the directory of this path does not exist.", e);
+        }
+
+        using (stream)
+        {
+            try
+            {
+                long length = stream.Length;
+                CheckPreamble(path, stream, length);
+                var r = new CheckpointReader(path, stream, length - 4);
+                stream.Position = PreambleLength;
+                return body(stream, r);
+            }
+            catch (EndOfStreamException e)
+            {
+                throw new CheckpointException(path, CheckpointFailure.Truncated, "the file ended while it was being read; was it changed during loading?", e);
+            }
+        }
+    }
+
+    static void Emit(CheckpointWriter w, ulong totalLength, byte[] headerJson, SqlLearnerState s, ReplayBuffer? replay)
+    {
+        w.Raw(Magic);
+        w.UInt32(Checkpoint.FormatVersion);
+        w.UInt64(totalLength);
+        w.UInt32((uint)headerJson.Length);
+        w.Raw(headerJson);
+
+        w.Floats("q", s.Q);
+        w.Floats("target_q", s.TargetQ);
+        w.Floats("sampler", s.Sampler);
+        EmitAdam(w, "q_optimizer", s.QOptimizer);
+        EmitAdam(w, "sampler_optimizer", s.SamplerOptimizer);
+        w.Int64s("step", [s.Step]);
+        w.UInt32s("key", [s.Key.K0, s.Key.K1]);
+
+        if (replay is not null)
+        {
+            w.Int64s("replay.shape", [replay.Capacity, replay.ObservationSize, replay.ActionSize, replay.TotalAdded]);
+            w.Floats("replay.observations", replay.Observations);
+            w.Floats("replay.actions", replay.Actions);
+            w.Floats("replay.rewards", replay.Rewards);
+            w.Floats("replay.next_observations", replay.NextObservations);
+            w.Floats("replay.terminated", replay.Terminated);
+            w.Floats("replay.truncated", replay.Truncated);
+        }
+        w.Finish();
+    }
+
+    static void EmitAdam(CheckpointWriter w, string name, AdamState adam)
+    {
+        w.Int64s(name + ".step", [adam.Step]);
+        w.Floats(name + ".first_moment", adam.FirstMoment);
+        w.Floats(name + ".second_moment", adam.SecondMoment);
+    }
+
+    // ---------- Save-side checks: the caller's arguments, reported as ArgumentException ----------
+
+    static void CheckState(SqlCheckpointHeader header, Shapes shapes, SqlLearnerState s, ReplayBuffer? replay)
+    {
+        CheckArray(s.Q, "state.Q", shapes.Q, shapes);
+        CheckArray(s.TargetQ, "state.TargetQ", shapes.Q, shapes);
+        CheckArray(s.Sampler, "state.Sampler", shapes.Sampler, shapes);
+        CheckAdam(s.QOptimizer, "state.QOptimizer", shapes.Q, shapes);
+        CheckAdam(s.SamplerOptimizer, "state.SamplerOptimizer", shapes.Sampler, shapes);
+        if (s.Step < 0)
+            throw new ArgumentException($"state.Step must be zero or more, got {s.Step}.", "state");
+        if (replay is not null && (replay.ObservationSize != header.ObservationSize || replay.ActionSize != header.ActionSize))
+            throw new ArgumentException(
+                $"The replay buffer stores observations of {replay.ObservationSize} and actions of {replay.ActionSize}, but the header says {header.ObservationSize} and {header.ActionSize}.",
+                nameof(replay));
+    }
+
+    static void CheckArray(float[]? values, string name, Expected expected, Shapes shapes)
+    {
+        if (values is null)
+            throw new ArgumentException($"{name} is null; a checkpoint needs {expected.Description} floats there.", "state");
+        if (values.Length != expected.Count)
+            throw new ArgumentException($"{name} has {values.Length} floats, but the header {shapes.Context} needs {expected.Description}.", "state");
+    }
+
+    static void CheckAdam(AdamState adam, string name, Expected expected, Shapes shapes)
+    {
+        CheckArray(adam.FirstMoment, name + ".FirstMoment", expected, shapes);
+        CheckArray(adam.SecondMoment, name + ".SecondMoment", expected, shapes);
+        if (adam.Step < 0)
+            throw new ArgumentException($"{name}.Step must be zero or more, got {adam.Step}.", "state");
+    }
+
+    // ---------- Load ----------
+
+    static byte[] ReadHeaderBytes(CheckpointReader r, FileStream stream)
+    {
+        stream.Position = PreambleLength;
+        uint headerLength = r.UInt32("the header length");
+        return r.Bytes(headerLength, "the header");
+    }
+
+    static string? AlgorithmOf(CheckpointReader r, byte[] json)
+    {
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(StrictUtf8.GetString(json));
+            if (doc.RootElement.ValueKind != JsonValueKind.Object) return null;
+            return doc.RootElement.TryGetProperty("algorithm", out JsonElement a) && a.ValueKind == JsonValueKind.String ? a.GetString() : null;
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw r.Fail(CheckpointFailure.Malformed, $"the header is not valid UTF-8: {e.Message}", e);
+        }
+        catch (JsonException e)
+        {
+            throw r.Fail(CheckpointFailure.Malformed, $"the header is not valid JSON: {e.Message}", e);
+        }
+    }
+
+    static SqlCheckpointHeader ParseHeader(CheckpointReader r, byte[] json)
+    {
+        // Name another algorithm's checkpoint plainly instead of reporting its fields as unknown.
+        string? algorithm = AlgorithmOf(r, json);
+        if (algorithm is not null && algorithm != AlgorithmName)
+            throw r.Fail(CheckpointFailure.Malformed, $"this is a \"{algorithm}\" checkpoint, not a Soft Q-Learning (\"{AlgorithmName}\") one.");
+        try
+        {
+            return JsonSerializer.Deserialize<SqlCheckpointHeader>(StrictUtf8.GetString(json), HeaderJson)
+                ?? throw r.Fail(CheckpointFailure.Malformed, "the header is JSON null, not an object.");
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw r.Fail(CheckpointFailure.Malformed, $"the header is not valid UTF-8: {e.Message}", e);
+        }
+        catch (JsonException e)
+        {
+            throw r.Fail(CheckpointFailure.Malformed, $"the header is not a valid Soft Q-Learning checkpoint header: {e.Message}", e);
+        }
+        catch (ArgumentException e)
+        {
+            throw r.Fail(CheckpointFailure.Malformed, $"the header has an invalid field: {e.Message}", e);
+        }
+    }
+
+    static (SqlCheckpointHeader, SqlLearnerState, ReplayBuffer?) ReadBody(CheckpointReader r, SqlCheckpointHeader header)
+    {
+        Shapes shapes;
+        try
+        {
+            shapes = new Shapes(header);
+        }
+        catch (ArgumentException e)
+        {
+            throw r.Fail(CheckpointFailure.ShapeMismatch, $"the header's sizes do not describe networks this build can hold: {e.Message}");
+        }
+
+        float[] q = Floats(r, "q", shapes.Q, shapes);
+        float[] targetQ = Floats(r, "target_q", shapes.Q, shapes);
+        float[] sampler = Floats(r, "sampler", shapes.Sampler, shapes);
+        AdamState qAdam = ReadAdam(r, "q_optimizer", shapes.Q, shapes);
+        AdamState samplerAdam = ReadAdam(r, "sampler_optimizer", shapes.Sampler, shapes);
+        long step = NonNegative(r, "step", Int64s(r, "step", 1)[0]);
+        long at = r.Position;
+        long keyCount = r.SectionHead("key", CheckpointSectionType.UInt32);
+        if (keyCount != 2)
+            throw r.Fail(CheckpointFailure.Malformed, $"section 'key' at byte {at} has {keyCount} elements, expected 2 (K0, K1).");
+        uint[] key = r.UInt32s("key", keyCount);
+
+        ReplayBuffer? replay = r.Remaining > 0 ? ReadReplay(r, header, shapes) : null;
+        if (r.Remaining != 0)
+            throw r.Fail(CheckpointFailure.Malformed, $"{r.Remaining} unexpected bytes follow the last section, at byte {r.Position}.");
+
+        var state = new SqlLearnerState(q, targetQ, sampler, qAdam, samplerAdam, step, new PhiloxKey(key[0], key[1]));
+        return (header, state, replay);
+    }
+
+    /// <summary>Checks magic, version, recorded length and checksum, in the order that names the most specific problem (as <see cref="Checkpoint"/>).</summary>
+    static void CheckPreamble(string path, FileStream stream, long length)
+    {
+        Span<byte> magic = stackalloc byte[8];
+        int got = stream.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false);
+        if (got < magic.Length && Magic.StartsWith(magic[..got]))
+            throw new CheckpointException(path, CheckpointFailure.Truncated,
+                $"the file has only {length} bytes, fewer than the 8 magic bytes 'SACFCKPT' a checkpoint starts with.");
+        if (!magic.SequenceEqual(Magic))
+            throw new CheckpointException(path, CheckpointFailure.BadMagic,
+                $"the file starts with {CheckpointReader.Printable(magic[..got])}, not the magic 'SACFCKPT'; it is not a Sac.Functional checkpoint.");
+
+        if (length < 12)
+            throw new CheckpointException(path, CheckpointFailure.Truncated, $"the file has only {length} bytes and ends inside its preamble.");
+        Span<byte> word = stackalloc byte[8];
+        stream.ReadExactly(word[..4]);
+        uint version = BinaryPrimitives.ReadUInt32LittleEndian(word);
+        if (version != Checkpoint.FormatVersion)
+            throw new CheckpointException(path, CheckpointFailure.UnsupportedVersion,
+                $"the checkpoint has format version {version}; this build reads version {Checkpoint.FormatVersion} only.");
+
+        if (length < MinimumLength)
+            throw new CheckpointException(path, CheckpointFailure.Truncated,
+                $"the file has only {length} bytes; even an empty checkpoint needs {MinimumLength}.");
+        stream.ReadExactly(word);
+        ulong recorded = BinaryPrimitives.ReadUInt64LittleEndian(word);
+
+        uint computed = ChecksumOfPrefix(stream, length - 4);
+        stream.ReadExactly(word[..4]);
+        uint stored = BinaryPrimitives.ReadUInt32LittleEndian(word);
+        if (computed != stored)
+        {
+            if (recorded > (ulong)length)
+                throw new CheckpointException(path, CheckpointFailure.Truncated,
+                    $"the file has {length} bytes but was written with {recorded}; it was cut short.");
+            throw new CheckpointException(path, CheckpointFailure.ChecksumMismatch,
+                $"the CRC-32 stored at the end is 0x{stored:X8} but the contents give 0x{computed:X8}; the file is damaged.");
+        }
+        if (recorded != (ulong)length)
+            throw new CheckpointException(path, CheckpointFailure.Malformed,
+                $"the file has {length} bytes but its preamble records {recorded}.");
+    }
+
+    static uint ChecksumOfPrefix(FileStream stream, long count)
+    {
+        stream.Position = 0;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
+        {
+            uint crc = 0;
+            for (long left = count; left > 0;)
+            {
+                int n = (int)Math.Min(buffer.Length, left);
+                stream.ReadExactly(buffer, 0, n);
+                crc = Crc32.Append(crc, buffer.AsSpan(0, n));
+                left -= n;
+            }
+            return crc;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    static float[] Floats(CheckpointReader r, string name, Expected expected, Shapes shapes)
+    {
+        long count = r.SectionHead(name, CheckpointSectionType.Float32);
+        if (count != expected.Count)
+            throw r.Fail(expected.Reason, $"section '{name}' has {count} floats, expected {expected.Description} {shapes.Context}.");
+        return r.Floats(name, count);
+    }
+
+    static long[] Int64s(CheckpointReader r, string name, long expectedCount)
+    {
+        long at = r.Position;
+        long count = r.SectionHead(name, CheckpointSectionType.Int64);
+        if (count != expectedCount)
+            throw r.Fail(CheckpointFailure.Malformed, $"section '{name}' at byte {at} has {count} elements, expected {expectedCount}.");
+        return r.Int64s(name, count);
+    }
+
+    static long NonNegative(CheckpointReader r, string name, long value) =>
+        value >= 0 ? value : throw r.Fail(CheckpointFailure.Malformed, $"section '{name}' holds {value}; a step count is never negative.");
+
+    static AdamState ReadAdam(CheckpointReader r, string name, Expected expected, Shapes shapes)
+    {
+        long step = NonNegative(r, name + ".step", Int64s(r, name + ".step", 1)[0]);
+        float[] first = Floats(r, name + ".first_moment", expected, shapes);
+        float[] second = Floats(r, name + ".second_moment", expected, shapes);
+        return new AdamState(step, first, second);
+    }
+
+    static ReplayBuffer ReadReplay(CheckpointReader r, SqlCheckpointHeader header, Shapes context)
+    {
+        long[] shape = Int64s(r, "replay.shape", 4);
+        long capacity = shape[0], observationSize = shape[1], actionSize = shape[2], totalAdded = shape[3];
+        if (capacity < 1 || capacity > int.MaxValue)
+            throw r.Fail(CheckpointFailure.Malformed, $"the replay buffer's capacity is {capacity}; it must lie in [1, {int.MaxValue}].");
+        if (observationSize != header.ObservationSize || actionSize != header.ActionSize)
+            throw r.Fail(CheckpointFailure.ShapeMismatch,
+                $"the replay buffer stores observations of {observationSize} and actions of {actionSize}, but the header says {header.ObservationSize} and {header.ActionSize}.");
+        if (totalAdded < 0)
+            throw r.Fail(CheckpointFailure.Malformed, $"the replay buffer's total-added count is {totalAdded}; it is never negative.");
+
+        long count = Math.Min(totalAdded, capacity);
+        string rows = $"(Count = min(total added {totalAdded}, capacity {capacity}) = {count}";
+        var obs = new Expected(count * observationSize, $"{count * observationSize} {rows} x observation size {observationSize})", CheckpointFailure.ShapeMismatch);
+        var act = new Expected(count * actionSize, $"{count * actionSize} {rows} x action size {actionSize})", CheckpointFailure.ShapeMismatch);
+        var one = new Expected(count, $"{count} {rows})", CheckpointFailure.ShapeMismatch);
+        float[] observations = Floats(r, "replay.observations", obs, context);
+        float[] actions = Floats(r, "replay.actions", act, context);
+        float[] rewards = Floats(r, "replay.rewards", one, context);
+        float[] nextObservations = Floats(r, "replay.next_observations", obs, context);
+        float[] terminated = Floats(r, "replay.terminated", one, context);
+        float[] truncated = Floats(r, "replay.truncated", one, context);
+        try
+        {
+            return ReplayBuffer.Restore((int)capacity, (int)observationSize, (int)actionSize, totalAdded,
+                observations, actions, rewards, nextObservations, terminated, truncated);
+        }
+        catch (ArgumentException e)
+        {
+            throw r.Fail(CheckpointFailure.Malformed, $"the replay buffer is invalid: {e.Message}", e);
+        }
+        catch (OutOfMemoryException e)
+        {
+            throw r.Fail(CheckpointFailure.Malformed,
+                $"the replay buffer's capacity {capacity} x (2 x observation size {observationSize} + action size {actionSize} + 3) floats cannot be allocated.", e);
+        }
+    }
+
+    /// <summary>A length the header implies, how to explain it, and what a mismatch is called.</summary>
+    readonly record struct Expected(long Count, string Description, CheckpointFailure Reason);
+
+    /// <summary>The array lengths a header implies, with the wording the error messages use.</summary>
+    sealed class Shapes
+    {
+        public Shapes(SqlCheckpointHeader header)
+        {
+            int obs = header.ObservationSize, act = header.ActionSize;
+            int[] hidden = [.. header.HiddenSizes];
+            int[] samplerHidden = [.. header.SamplerHiddenSizes];
+            Context = $"for observation size {obs}, action size {act}, hidden [{string.Join(", ", hidden)}], sampler hidden [{string.Join(", ", samplerHidden)}]";
+            if ((long)obs + act > int.MaxValue)
+                throw new ArgumentException($"observation size {obs} and action size {act} are too large for a network input.");
+            int[] qSizes = [obs + act, .. hidden, 1];
+            int[] samplerSizes = [obs + act, .. samplerHidden, act];
+            int qCount = new MlpSpec(qSizes).ParameterCount;
+            int samplerCount = new MlpSpec(samplerSizes).ParameterCount;
+            Q = new(qCount, $"{qCount} (the Q MLP [{string.Join(", ", qSizes)}])", CheckpointFailure.ShapeMismatch);
+            Sampler = new(samplerCount, $"{samplerCount} (the sampler MLP [{string.Join(", ", samplerSizes)}])", CheckpointFailure.ShapeMismatch);
+        }
+
+        public Expected Q { get; }
+
+        public Expected Sampler { get; }
+
+        /// <summary>The sizes behind the expectations, for messages.</summary>
+        public string Context { get; }
+    }
+}

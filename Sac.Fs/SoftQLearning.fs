@@ -1,0 +1,887 @@
+namespace Sac.Fs
+
+open System
+open System.Diagnostics
+open Sac.Core.Compute
+open Sac.Core.Config
+open Sac.Core.Data
+open Sac.Core.Environments
+open Sac.Core.Networks
+open Sac.Core.Optim
+open Sac.Core.Random
+
+/// <summary>The network shapes of a Soft Q-Learning learner, derived from the configuration and the environment's sizes.</summary>
+/// <remarks>
+/// Q: <c>[observation, action] -> HiddenSizes... -> 1</c>, ReLU hidden layers, linear output.
+/// Sampler <c>f(xi; s)</c>: <c>[observation, xi] -> SamplerHiddenSizes... -> |A|</c> with <c>xi ~ N(0, I_|A|)</c>, ReLU
+/// hidden layers and a tanh output, so every action lies in <c>[-1, 1]^|A|</c> (the reference's
+/// <c>StochasticNNPolicy</c> with <c>squash=True</c>; its first layer on the two inputs is one layer on their concatenation).
+/// </remarks>
+[<Sealed>]
+type SqlNetworks(config: SqlConfig, observationSize: int, actionSize: int) =
+    do
+        if observationSize < 1 then invalidArg (nameof observationSize) $"observationSize must be at least 1, got {observationSize}."
+        if actionSize < 1 then invalidArg (nameof actionSize) $"actionSize must be at least 1, got {actionSize}."
+    let sizes (input: int) (hidden: seq<int>) (output: int) = Array.concat [ [| input |]; Seq.toArray hidden; [| output |] ]
+    let q = MlpSpec(sizes (observationSize + actionSize) config.HiddenSizes 1, Activation.Relu, Activation.Identity)
+    let sampler = MlpSpec(sizes (observationSize + actionSize) config.SamplerHiddenSizes actionSize, Activation.Relu, Activation.Tanh)
+
+    /// <summary>Observation length |S|.</summary>
+    member _.ObservationSize = observationSize
+    /// <summary>Action length |A| (also the length of the sampler's noise xi).</summary>
+    member _.ActionSize = actionSize
+    /// <summary>The soft Q-network (the target network has the same shape).</summary>
+    member _.Q = q
+    /// <summary>The sampling network f(xi; s).</summary>
+    member _.Sampler = sampler
+
+/// <summary>
+/// Every buffer one Soft Q-Learning update needs, allocated once for the configured batch size and particle counts
+/// so the update allocates nothing. Holds no learner state: anything in it is scratch the next update overwrites.
+/// </summary>
+/// <remarks>Particle buffers are laid out <c>[state, particle, component]</c>, row-major.</remarks>
+[<Sealed>]
+type SqlWorkspace(networks: SqlNetworks, config: SqlConfig) =
+    let o, a = networks.ObservationSize, networks.ActionSize
+    let w = o + a
+    let b = config.BatchSize
+    let m = config.ValueParticles
+    let kf, ku = config.FixedParticles, config.UpdatedParticles
+    let floats n = Array.zeroCreate<float32> n
+
+    /// <summary>Rows per update B.</summary>
+    member _.BatchSize = b
+    /// <summary>Uniform action samples per next state M.</summary>
+    member _.ValueParticles = m
+    /// <summary>Fixed SVGD particles per state.</summary>
+    member _.FixedParticles = kf
+    /// <summary>Updated SVGD particles per state.</summary>
+    member _.UpdatedParticles = ku
+    /// <summary>Q input rows [s, a] of the batch.</summary>
+    member val QInput = floats (b * w)
+    /// <summary>Q activations on the batch (kept for the Q step's backward pass).</summary>
+    member val QOnBatch = MlpWorkspace(networks.Q, b)
+    /// <summary>dL/dQ of the Q loss.</summary>
+    member val QGrad = floats b
+    /// <summary>Soft Q targets y.</summary>
+    member val Targets = floats b
+    /// <summary>Importance-sampled soft values V_target(s').</summary>
+    member val NextValues = floats b
+    /// <summary>Uniform actions a_j in [-1, 1]^|A| for the soft value, M per next state.</summary>
+    member val ValueActions = floats (b * m * a)
+    /// <summary>Target-Q input rows [s', a_j].</summary>
+    member val ValueInput = floats (b * m * w)
+    /// <summary>Target-Q activations on the value samples.</summary>
+    member val TargetQOnNext = MlpWorkspace(networks.Q, b * m)
+    /// <summary>Sampler noise xi: the fixed particles' B K_fixed |A| values, then the updated particles'.</summary>
+    member val Noise = floats (b * (kf + ku) * a)
+    /// <summary>Sampler input rows [s, xi] of the fixed particles.</summary>
+    member val FixedInput = floats (b * kf * w)
+    /// <summary>Sampler input rows [s, xi] of the updated particles.</summary>
+    member val UpdatedInput = floats (b * ku * w)
+    /// <summary>Sampler activations on the fixed particles (forward only).</summary>
+    member val SamplerFixed = MlpWorkspace(networks.Sampler, b * kf)
+    /// <summary>Sampler activations on the updated particles (kept for the SVGD backward pass).</summary>
+    member val SamplerUpdated = MlpWorkspace(networks.Sampler, b * ku)
+    /// <summary>Fixed particles a_j = f(xi_j; s), <c>[B, K_fixed, |A|]</c>.</summary>
+    member val FixedActions = floats (b * kf * a)
+    /// <summary>Updated particles a_i = f(xi_i; s), <c>[B, K_updated, |A|]</c>.</summary>
+    member val UpdatedActions = floats (b * ku * a)
+    /// <summary>Q input rows [s, a_j] at the fixed particles.</summary>
+    member val ParticleInput = floats (b * kf * w)
+    /// <summary>Q activations at the fixed particles (for dQ/da).</summary>
+    member val QOnParticles = MlpWorkspace(networks.Q, b * kf)
+    /// <summary>The constant 1/alpha seeded into the Q backward pass at the particles.</summary>
+    member val ParticleQGrad = floats (b * kf)
+    /// <summary>d(Q/alpha)/d[s, a] at the fixed particles.</summary>
+    member val ParticleInputGrad = floats (b * kf * w)
+    /// <summary>Scores grad_a log p(a_j) of the SVGD target density at the fixed particles, <c>[B, K_fixed, |A|]</c>.</summary>
+    member val Scores = floats (b * kf * a)
+    /// <summary>Squared distances |a_j - a_i|^2 of one state, <c>[K_fixed, K_updated]</c>.</summary>
+    member val SquaredDistances = floats (kf * ku)
+    /// <summary>Scratch for the median of the squared distances.</summary>
+    member val MedianScratch = floats (kf * ku)
+    /// <summary>Kernel values k(a_j, a_i) of one state, <c>[K_fixed, K_updated]</c>.</summary>
+    member val Kernel = floats (kf * ku)
+    /// <summary>Kernel gradients grad_{a_j} k(a_j, a_i) of one state, <c>[K_fixed, K_updated, |A|]</c>.</summary>
+    member val KernelGrad = floats (kf * ku * a)
+    /// <summary>SVGD directions Δf(xi_i; s), <c>[B, K_updated, |A|]</c>.</summary>
+    member val Direction = floats (b * ku * a)
+    /// <summary>dL/df of the SVGD surrogate at the updated particles.</summary>
+    member val SamplerOutputGrad = floats (b * ku * a)
+    /// <summary>Q parameter gradient.</summary>
+    member val QParameterGrad = floats networks.Q.ParameterCount
+    /// <summary>Sampler parameter gradient.</summary>
+    member val SamplerParameterGrad = floats networks.Sampler.ParameterCount
+
+/// <summary>
+/// A Soft Q-Learning learner's fixed parts: the validated configuration, network shapes, optimizer settings, the GEMM
+/// provider and the preallocated workspace. Everything that changes lives in <see cref="SqlLearnerState"/>.
+/// </summary>
+[<Sealed>]
+type SqlContext(config: SqlConfig, observationSize: int, actionSize: int, gemm: IGemm) =
+    do config.ThrowIfInvalid() |> ignore
+    let networks = SqlNetworks(config, observationSize, actionSize)
+
+    /// <summary>The configuration.</summary>
+    member _.Config = config
+    /// <summary>Network shapes.</summary>
+    member _.Networks = networks
+    /// <summary>The GEMM every network pass uses.</summary>
+    member _.Gemm = gemm
+    /// <summary>Scratch buffers for one update.</summary>
+    member val Workspace = SqlWorkspace(networks, config)
+    /// <summary>Adam settings of the Q-network.</summary>
+    member val QAdam = AdamConfig(config.QLearningRate, 0.9f, 0.999f, 1e-8f, config.MaxGradNorm)
+    /// <summary>Adam settings of the sampling network.</summary>
+    member val SamplerAdam = AdamConfig(config.SamplerLearningRate, 0.9f, 0.999f, 1e-8f, config.MaxGradNorm)
+
+/// <summary>Buffers for acting one observation at a time with the sampling network, separate from the update's.</summary>
+[<Sealed>]
+type SqlPolicyWorkspace(networks: SqlNetworks) =
+    /// <summary>The sampler input [s, xi].</summary>
+    member val Input = Array.zeroCreate<float32> (networks.ObservationSize + networks.ActionSize)
+    /// <summary>Sampler activations for one row.</summary>
+    member val Net = MlpWorkspace(networks.Sampler, 1)
+
+/// <summary>
+/// Soft Q-Learning (Haarnoja et al. 2017, "Reinforcement Learning with Deep Energy-Based Policies"): the
+/// energy-based policy <c>pi(a|s) ∝ exp(Q(s, a) / alpha)</c>, its soft value by importance sampling, the soft Bellman
+/// Q loss, and the amortised Stein variational gradient descent (SVGD) that trains a sampling network
+/// <c>a = f(xi; s)</c> to draw from <c>pi</c>. Batch functions are pure over spans and allocate nothing; the stages
+/// (<see cref="softTargets"/>, <see cref="qStep"/>, <see cref="samplerStep"/>, <see cref="targetStep"/>) compose into
+/// <see cref="update"/>.
+/// </summary>
+/// <remarks>
+/// Differences from the reference implementation, all documented where they occur: the Q step runs before the SVGD
+/// step (the reference runs both on the same parameters in one session call); the kernel bandwidth divides by
+/// <c>log(K_fixed + 1)</c> rather than <c>log K_fixed</c> (the SVGD authors' form, finite for one particle); the median
+/// of an even count is the mean of the two middle values; the value samples are drawn per next state rather than
+/// shared across the batch; and the SVGD surrogate is averaged over the batch's states (the reference sums; Adam makes
+/// the scale immaterial up to its epsilon).
+/// </remarks>
+[<RequireQualifiedAccess>]
+module SoftQLearning =
+
+    let private ln2 = Math.Log 2.0
+
+    /// <summary>The epsilon inside the reference's squash correction <c>log(1 - a^2 + 1e-6)</c>.</summary>
+    [<Literal>]
+    let SquashEpsilon = 1e-6f
+
+    /// <summary>
+    /// Importance-sampled soft values over the action box <c>[-1, 1]^|A|</c> with a uniform proposal:
+    /// <c>dest[i] = alpha (log sum_j exp(q[i, j] / alpha) - log M + |A| log 2)</c> for <paramref name="rows"/> rows of
+    /// <paramref name="particles"/> (M) values <c>q[i, j] = Q(s_i, a_j)</c> at uniform actions <c>a_j</c>.
+    /// </summary>
+    /// <remarks>
+    /// <c>|A| log 2</c> is the log-volume of the box, i.e. minus the log-density of the uniform proposal, so the
+    /// estimate tends to <c>alpha log ∫ exp(Q(s, a) / alpha) da</c> as M grows; for any M it lies in
+    /// <c>[max_j q + alpha (|A| log 2 - log M), max_j q + alpha |A| log 2]</c>, and (Jensen) its expectation is at most
+    /// the true value. Computed with the maximum shifted out and the sum in float64. Allocates nothing.
+    /// </remarks>
+    /// <param name="alpha">Temperature, greater than zero.</param>
+    /// <param name="actionSize">Action dimension |A|.</param>
+    /// <param name="rows">Number of states.</param>
+    /// <param name="particles">Samples per state M, at least 1.</param>
+    /// <param name="q">The values, <c>[rows, particles]</c> row-major.</param>
+    /// <param name="dest">Receives the soft values, at least <paramref name="rows"/> elements.</param>
+    [<CompiledName("SoftValue")>]
+    let softValue (alpha: float32) (actionSize: int) (rows: int) (particles: int) (q: ReadOnlySpan<float32>) (dest: Span<float32>) : unit =
+        // SQL eq. 10: V(s) = alpha log E_{a~U}[exp(Q(s, a)/alpha) / q_U(a)] ≈ alpha (logsumexp_j(Q_j/alpha) - log M + |A| log 2)
+        Guard.size "rows" rows
+        if particles < 1 then raise (ArgumentOutOfRangeException(nameof particles, particles, "particles must be at least 1."))
+        if not (alpha > 0.0f) then raise (ArgumentOutOfRangeException(nameof alpha, alpha, "alpha must be greater than zero."))
+        Guard.atLeast "q" q.Length (Guard.product rows particles)
+        Guard.atLeast "dest" dest.Length rows
+        let t = float alpha
+        let offset = float actionSize * ln2 - Math.Log(float particles)
+        for i in 0 .. rows - 1 do
+            let row = q.Slice(i * particles, particles)
+            let mutable mx = row.[0]
+            for j in 1 .. particles - 1 do
+                if row.[j] > mx then mx <- row.[j]
+            let mutable sum = 0.0
+            for j in 0 .. particles - 1 do
+                sum <- sum + Math.Exp((float row.[j] - float mx) / t)
+            dest.[i] <- float32 (float mx + t * (Math.Log sum + offset))
+
+    /// <summary>
+    /// Soft Q targets <c>dest[i] = rewardScale r[i] + gamma (1 - terminated[i]) v[i]</c>, with <c>v</c> the soft values
+    /// of the next states under the target network: exactly the scaled reward when the transition terminated. The
+    /// targets are constants of the Q loss: nothing flows back into <c>v</c>.
+    /// </summary>
+    /// <param name="gamma">Discount factor.</param>
+    /// <param name="rewardScale">Factor applied to the rewards.</param>
+    /// <param name="rows">Rows B.</param>
+    /// <param name="rewards">Rewards r.</param>
+    /// <param name="terminated">1 for terminal transitions, 0 otherwise (truncation is 0).</param>
+    /// <param name="nextValues">V_target(s') from <see cref="softValue"/>.</param>
+    /// <param name="dest">Receives the targets.</param>
+    [<CompiledName("QTargets")>]
+    let qTargets (gamma: float32) (rewardScale: float32) (rows: int)
+                 (rewards: ReadOnlySpan<float32>, terminated: ReadOnlySpan<float32>, nextValues: ReadOnlySpan<float32>, dest: Span<float32>) : unit =
+        // SQL eq. 11: Q_hat(s, a) = r_scale r + gamma (1 - terminated) V_target(s')
+        Guard.size "rows" rows
+        Guard.atLeast "rewards" rewards.Length rows
+        Guard.atLeast "terminated" terminated.Length rows
+        Guard.atLeast "nextValues" nextValues.Length rows
+        Guard.atLeast "dest" dest.Length rows
+        for i in 0 .. rows - 1 do
+            let r = rewardScale * rewards.[i]
+            // Terminal: y = r exactly, whatever V(s') holds.
+            dest.[i] <- if terminated.[i] <> 0.0f then r else SoftBellman.target gamma r terminated.[i] nextValues.[i]
+
+    /// <summary>
+    /// The soft Bellman residual <c>mean_i 0.5 (q[i] - y[i])^2</c>; writes <c>dq[i] = (q[i] - y[i]) / B</c>. The targets
+    /// are constants (no output exists for dL/dy).
+    /// </summary>
+    /// <param name="rows">Rows B.</param>
+    /// <param name="q">Q(s, a) at the replayed pairs.</param>
+    /// <param name="y">Targets from <see cref="qTargets"/>.</param>
+    /// <param name="dq">Receives dL/dq.</param>
+    [<CompiledName("QLoss")>]
+    let qLoss (rows: int) (q: ReadOnlySpan<float32>, y: ReadOnlySpan<float32>, dq: Span<float32>) : float32 =
+        // SQL eq. 11: J_Q = E[ 0.5 (Q_hat(s, a) - Q(s, a))^2 ]
+        Losses.critic rows (q, y, dq)
+
+    /// <summary>
+    /// Squared distances <c>dest[j K_u + i] = |x_j - y_i|^2</c> between <paramref name="fixedCount"/> particles
+    /// <c>x</c> and <paramref name="updatedCount"/> particles <c>y</c> of dimension <paramref name="dim"/>.
+    /// </summary>
+    /// <param name="fixedCount">K_fixed.</param>
+    /// <param name="updatedCount">K_updated.</param>
+    /// <param name="dim">Particle dimension |A|.</param>
+    /// <param name="fixedParticles">x, <c>[K_fixed, dim]</c>.</param>
+    /// <param name="updatedParticles">y, <c>[K_updated, dim]</c>.</param>
+    /// <param name="dest">Receives <c>[K_fixed, K_updated]</c> values.</param>
+    [<CompiledName("SquaredDistances")>]
+    let squaredDistances (fixedCount: int) (updatedCount: int) (dim: int)
+                         (fixedParticles: ReadOnlySpan<float32>, updatedParticles: ReadOnlySpan<float32>, dest: Span<float32>) : unit =
+        Guard.atLeast "fixedParticles" fixedParticles.Length (Guard.product fixedCount dim)
+        Guard.atLeast "updatedParticles" updatedParticles.Length (Guard.product updatedCount dim)
+        Guard.atLeast "dest" dest.Length (Guard.product fixedCount updatedCount)
+        for j in 0 .. fixedCount - 1 do
+            for i in 0 .. updatedCount - 1 do
+                let mutable s = 0.0f
+                for d in 0 .. dim - 1 do
+                    let diff = fixedParticles.[j * dim + d] - updatedParticles.[i * dim + d]
+                    s <- s + diff * diff
+                dest.[j * updatedCount + i] <- s
+
+    /// <summary>
+    /// The median-heuristic RBF bandwidth <c>h = max(median(squaredDistances) / log(fixedCount + 1), minBandwidth)</c>
+    /// (the median of an even count is the mean of the two middle values). Sorts a copy in
+    /// <paramref name="scratch"/>; allocates nothing.
+    /// </summary>
+    /// <param name="minBandwidth">Lower bound h_min, greater than zero.</param>
+    /// <param name="fixedCount">The number of particles the SVGD expectation averages over (K in log(K + 1)).</param>
+    /// <param name="squaredDistances">The pairwise squared distances, at least one.</param>
+    /// <param name="scratch">At least as long as <paramref name="squaredDistances"/>; overwritten.</param>
+    [<CompiledName("MedianBandwidth")>]
+    let medianBandwidth (minBandwidth: float32) (fixedCount: int) (squaredDistances: ReadOnlySpan<float32>) (scratch: Span<float32>) : float32 =
+        // SVGD median heuristic (Liu & Wang 2016): h = med^2 / log(K + 1), so k = exp(-d^2 / h) has sum_j k ≈ 1 at the median
+        let n = squaredDistances.Length
+        if n < 1 then invalidArg (nameof squaredDistances) "squaredDistances must hold at least one value."
+        if fixedCount < 1 then raise (ArgumentOutOfRangeException(nameof fixedCount, fixedCount, "fixedCount must be at least 1."))
+        Guard.atLeast "scratch" scratch.Length n
+        let s = scratch.Slice(0, n)
+        squaredDistances.CopyTo s
+        MemoryExtensions.Sort s
+        let median = if n % 2 = 1 then s.[n / 2] else 0.5f * (s.[n / 2 - 1] + s.[n / 2])
+        MathF.Max(median / MathF.Log(float32 fixedCount + 1.0f), minBandwidth)
+
+    /// <summary>
+    /// The RBF kernel <c>kernel[j, i] = exp(-|x_j - y_i|^2 / h)</c> and its gradient with respect to the first
+    /// argument, <c>kernelGrad[j, i, :] = -2 (x_j - y_i) / h * kernel[j, i]</c>.
+    /// </summary>
+    /// <param name="h">Bandwidth, greater than zero (see <see cref="medianBandwidth"/>).</param>
+    /// <param name="fixedCount">K_fixed.</param>
+    /// <param name="updatedCount">K_updated.</param>
+    /// <param name="dim">Particle dimension.</param>
+    /// <param name="fixedParticles">x, <c>[K_fixed, dim]</c>.</param>
+    /// <param name="updatedParticles">y, <c>[K_updated, dim]</c>.</param>
+    /// <param name="squaredDistances">From <see cref="squaredDistances"/> on the same particles.</param>
+    /// <param name="kernel">Receives <c>[K_fixed, K_updated]</c>.</param>
+    /// <param name="kernelGrad">Receives <c>[K_fixed, K_updated, dim]</c>.</param>
+    [<CompiledName("RbfKernel")>]
+    let rbfKernel (h: float32) (fixedCount: int) (updatedCount: int) (dim: int)
+                  (fixedParticles: ReadOnlySpan<float32>, updatedParticles: ReadOnlySpan<float32>, squaredDistances: ReadOnlySpan<float32>,
+                   kernel: Span<float32>, kernelGrad: Span<float32>) : unit =
+        // RBF kernel: k(a, a') = exp(-|a - a'|^2 / h), grad_a k(a, a') = -2 (a - a') / h k(a, a')
+        if not (h > 0.0f) then raise (ArgumentOutOfRangeException(nameof h, h, "h must be greater than zero."))
+        let pairs = Guard.product fixedCount updatedCount
+        Guard.atLeast "fixedParticles" fixedParticles.Length (Guard.product fixedCount dim)
+        Guard.atLeast "updatedParticles" updatedParticles.Length (Guard.product updatedCount dim)
+        Guard.atLeast "squaredDistances" squaredDistances.Length pairs
+        Guard.atLeast "kernel" kernel.Length pairs
+        Guard.atLeast "kernelGrad" kernelGrad.Length (Guard.product pairs dim)
+        let c = -2.0f / h
+        for j in 0 .. fixedCount - 1 do
+            for i in 0 .. updatedCount - 1 do
+                let p = j * updatedCount + i
+                let k = MathF.Exp(-squaredDistances.[p] / h)
+                kernel.[p] <- k
+                for d in 0 .. dim - 1 do
+                    kernelGrad.[p * dim + d] <- c * (fixedParticles.[j * dim + d] - updatedParticles.[i * dim + d]) * k
+
+    /// <summary>
+    /// The SVGD direction of each updated particle:
+    /// <c>dest[i, :] = (1/K_fixed) sum_j (kernel[j, i] scores[j, :] + kernelGrad[j, i, :])</c>, where
+    /// <c>scores[j] = grad_a log p(a_j)</c> is the score of the target density at fixed particle j.
+    /// </summary>
+    /// <param name="fixedCount">K_fixed.</param>
+    /// <param name="updatedCount">K_updated.</param>
+    /// <param name="dim">Particle dimension.</param>
+    /// <param name="kernel">From <see cref="rbfKernel"/>, <c>[K_fixed, K_updated]</c>.</param>
+    /// <param name="kernelGrad">From <see cref="rbfKernel"/>, <c>[K_fixed, K_updated, dim]</c>.</param>
+    /// <param name="scores">Scores at the fixed particles, <c>[K_fixed, dim]</c>.</param>
+    /// <param name="dest">Receives the directions, <c>[K_updated, dim]</c>.</param>
+    [<CompiledName("SvgdDirection")>]
+    let svgdDirection (fixedCount: int) (updatedCount: int) (dim: int)
+                      (kernel: ReadOnlySpan<float32>, kernelGrad: ReadOnlySpan<float32>, scores: ReadOnlySpan<float32>, dest: Span<float32>) : unit =
+        // SQL eq. 13: Δf(xi_i; s) = E_j[ k(a_j, a_i) grad_{a'} Q(s, a')/alpha |_{a'=a_j} + grad_{a'} k(a', a_i) |_{a'=a_j} ]
+        if fixedCount < 1 then raise (ArgumentOutOfRangeException(nameof fixedCount, fixedCount, "fixedCount must be at least 1."))
+        let pairs = Guard.product fixedCount updatedCount
+        Guard.atLeast "kernel" kernel.Length pairs
+        Guard.atLeast "kernelGrad" kernelGrad.Length (Guard.product pairs dim)
+        Guard.atLeast "scores" scores.Length (Guard.product fixedCount dim)
+        Guard.atLeast "dest" dest.Length (Guard.product updatedCount dim)
+        let inv = 1.0f / float32 fixedCount
+        for i in 0 .. updatedCount - 1 do
+            for d in 0 .. dim - 1 do
+                let mutable s = 0.0f
+                for j in 0 .. fixedCount - 1 do
+                    let p = j * updatedCount + i
+                    s <- s + kernel.[p] * scores.[j * dim + d] + kernelGrad.[p * dim + d]
+                dest.[i * dim + d] <- inv * s
+
+    /// <summary>
+    /// The derivative of the reference's squash correction <c>log(1 - a^2 + 1e-6)</c> with respect to one action
+    /// component: <c>-2a / (1 - a^2 + 1e-6)</c>. Added to the score when <c>SqlConfig.SquashCorrection</c> is on.
+    /// </summary>
+    /// <param name="a">An action component in <c>[-1, 1]</c>.</param>
+    [<CompiledName("SquashScore")>]
+    let squashScore (a: float32) : float32 = -2.0f * a / (1.0f - a * a + SquashEpsilon)
+
+    /// <summary>
+    /// The SVGD directions of one state's particles, all stages at once: squared distances, the median bandwidth,
+    /// the kernel and the direction. The scratch spans hold at least <c>K_fixed K_updated</c> (distances, median,
+    /// kernel) and <c>K_fixed K_updated dim</c> (kernel gradient) values. Returns the bandwidth used.
+    /// </summary>
+    /// <param name="minBandwidth">Lower bound of the bandwidth.</param>
+    /// <param name="fixedCount">K_fixed.</param>
+    /// <param name="updatedCount">K_updated.</param>
+    /// <param name="dim">Particle dimension.</param>
+    /// <param name="fixedParticles">The fixed particles a_j.</param>
+    /// <param name="updatedParticles">The updated particles a_i.</param>
+    /// <param name="scores">Scores at the fixed particles.</param>
+    /// <param name="distances">Scratch for the squared distances.</param>
+    /// <param name="medianScratch">Scratch for the median.</param>
+    /// <param name="kernel">Scratch for the kernel values.</param>
+    /// <param name="kernelGrad">Scratch for the kernel gradients.</param>
+    /// <param name="dest">Receives the directions, <c>[K_updated, dim]</c>.</param>
+    [<CompiledName("SvgdParticles")>]
+    let svgdParticles (minBandwidth: float32) (fixedCount: int) (updatedCount: int) (dim: int)
+                      (fixedParticles: ReadOnlySpan<float32>, updatedParticles: ReadOnlySpan<float32>, scores: ReadOnlySpan<float32>,
+                       distances: Span<float32>, medianScratch: Span<float32>, kernel: Span<float32>, kernelGrad: Span<float32>,
+                       dest: Span<float32>) : float32 =
+        let pairs = Guard.product fixedCount updatedCount
+        squaredDistances fixedCount updatedCount dim (fixedParticles, updatedParticles, distances)
+        let d = Span<float32>.op_Implicit(distances.Slice(0, pairs)) : ReadOnlySpan<float32>
+        let h = medianBandwidth minBandwidth fixedCount d medianScratch
+        rbfKernel h fixedCount updatedCount dim (fixedParticles, updatedParticles, d, kernel, kernelGrad)
+        svgdDirection fixedCount updatedCount dim (Span<float32>.op_Implicit kernel, Span<float32>.op_Implicit kernelGrad, scores, dest)
+        h
+
+    /// <summary>
+    /// The SVGD surrogate <c>L = -(1/B) sum_b sum_i &lt;Δ_bi, f(xi_bi; s_b)&gt;</c> with the directions Δ held
+    /// constant; writes <c>dL/df = -Δ / B</c>, whose back-propagation through f is the amortised SVGD gradient.
+    /// </summary>
+    /// <param name="states">B.</param>
+    /// <param name="count">Values in all updated particles together, <c>B K_updated |A|</c>.</param>
+    /// <param name="directions">Δ.</param>
+    /// <param name="actions">f(xi; s) at the updated particles.</param>
+    /// <param name="actionGrad">Receives dL/df.</param>
+    [<CompiledName("SvgdSurrogate")>]
+    let svgdSurrogate (states: int) (count: int) (directions: ReadOnlySpan<float32>, actions: ReadOnlySpan<float32>, actionGrad: Span<float32>) : float32 =
+        // SQL eq. 14: grad_phi J = E_s E_xi[ Δf(xi; s) · df(xi; s)/dphi ], taken as the gradient of -sum <Δ, f> with Δ fixed
+        if states < 1 then raise (ArgumentOutOfRangeException(nameof states, states, "states must be at least 1."))
+        Guard.atLeast "directions" directions.Length count
+        Guard.atLeast "actions" actions.Length count
+        Guard.atLeast "actionGrad" actionGrad.Length count
+        let scale = 1.0f / float32 states
+        let mutable acc = 0.0
+        for n in 0 .. count - 1 do
+            acc <- acc + float directions.[n] * float actions.[n]
+            actionGrad.[n] <- -directions.[n] * scale
+        float32 (-acc / float states)
+
+    /// <summary>A fresh learner: PyTorch-default initialised Q and sampler, the target equal to Q, zero optimizer
+    /// moments, step 0; every draw derived from <paramref name="seed"/>.</summary>
+    /// <param name="ctx">The learner's fixed parts.</param>
+    /// <param name="seed">The seed.</param>
+    [<CompiledName("Init")>]
+    let init (ctx: SqlContext) (seed: uint64) : SqlLearnerState =
+        let n = ctx.Networks
+        let root = PhiloxKey.FromSeed seed
+        let q = Mlp.InitParameters(n.Q, root.FoldIn 1u)
+        let sampler = Mlp.InitParameters(n.Sampler, root.FoldIn 2u)
+        SqlLearnerState(q, Array.copy q, sampler, Adam.Init q.Length, Adam.Init sampler.Length, 0L, root.FoldIn 3u)
+
+    /// <summary>The key of step <c>state.Step</c>'s noise: independent per step, reproducible from the root key.</summary>
+    /// <param name="state">The learner.</param>
+    [<CompiledName("StepKey")>]
+    let stepKey (state: SqlLearnerState) = state.Key.FoldIn(uint32 state.Step).FoldIn(uint32 (state.Step >>> 32))
+
+    // Row (i * copies + j) of dest = [obs_i, act_(i * copies + j)].
+    let private tileRows (rows: int) (copies: int) (o: int) (a: int) (obs: ReadOnlySpan<float32>) (act: ReadOnlySpan<float32>) (dest: Span<float32>) =
+        let w = o + a
+        for i in 0 .. rows - 1 do
+            let s = obs.Slice(i * o, o)
+            for j in 0 .. copies - 1 do
+                let r = i * copies + j
+                s.CopyTo(dest.Slice(r * w, o))
+                act.Slice(r * a, a).CopyTo(dest.Slice(r * w + o, a))
+
+    let private withParts (s: SqlLearnerState) qOpt samplerOpt =
+        SqlLearnerState(s.Q, s.TargetQ, s.Sampler, qOpt, samplerOpt, s.Step, s.Key)
+
+    /// <summary>
+    /// Soft Q targets (SQL eqs. 10-11): M uniform actions per next state from <paramref name="key"/>, the target
+    /// Q-network on them, the importance-sampled soft value, then <c>y = r_scale r + gamma (1 - terminated) V(s')</c>
+    /// into the workspace's Targets. No gradient.
+    /// </summary>
+    /// <param name="ctx">The learner's fixed parts.</param>
+    /// <param name="batch">The minibatch.</param>
+    /// <param name="key">This step's key for the value samples.</param>
+    /// <param name="state">The learner (its target Q is read).</param>
+    [<CompiledName("SoftTargets")>]
+    let softTargets (ctx: SqlContext) (batch: Batch) (key: PhiloxKey) (state: SqlLearnerState) : unit =
+        let ws = ctx.Workspace
+        let cfg = ctx.Config
+        let b, o, a = batch.Size, ctx.Networks.ObservationSize, ctx.Networks.ActionSize
+        let m = ws.ValueParticles
+        let n = b * m * a
+        let actions = Span(ws.ValueActions, 0, n)
+        Philox.FillUniform(key, 0UL, actions)
+        for i in 0 .. n - 1 do actions.[i] <- 2.0f * actions.[i] - 1.0f
+        tileRows b m o a (ReadOnlySpan(batch.NextObservations, 0, b * o)) (ReadOnlySpan(ws.ValueActions, 0, n)) (Span ws.ValueInput)
+        let q = Mlp.Forward(ctx.Gemm, ctx.Networks.Q, ReadOnlySpan state.TargetQ, ReadOnlySpan(ws.ValueInput, 0, b * m * (o + a)), b * m, ws.TargetQOnNext)
+        softValue cfg.Alpha a b m q (Span ws.NextValues)
+        qTargets cfg.Gamma cfg.RewardScale b (ReadOnlySpan batch.Rewards, ReadOnlySpan batch.Terminated, ReadOnlySpan ws.NextValues, Span ws.Targets)
+
+    /// <summary>
+    /// Q step (SQL eq. 11): one Adam step of the Q-network on <c>mean 0.5 (Q(s, a) - y)^2</c> against the workspace's
+    /// Targets, which are constants. Returns the next state, the loss and the mean Q(s, a).
+    /// </summary>
+    /// <param name="ctx">The learner's fixed parts.</param>
+    /// <param name="batch">The minibatch.</param>
+    /// <param name="state">The learner.</param>
+    [<CompiledName("QStep")>]
+    let qStep (ctx: SqlContext) (batch: Batch) (state: SqlLearnerState) : struct (SqlLearnerState * float32 * float32) =
+        let ws = ctx.Workspace
+        let b, o, a = batch.Size, ctx.Networks.ObservationSize, ctx.Networks.ActionSize
+        Sac.concatRows b o a (ReadOnlySpan batch.Observations) (ReadOnlySpan batch.Actions) (Span ws.QInput)
+        let q = Mlp.Forward(ctx.Gemm, ctx.Networks.Q, ReadOnlySpan state.Q, ReadOnlySpan(ws.QInput, 0, b * (o + a)), b, ws.QOnBatch)
+        let meanQ = System.Numerics.Tensors.TensorPrimitives.Sum q / float32 b
+        let loss = qLoss b (q, ReadOnlySpan(ws.Targets, 0, b), Span ws.QGrad)
+        Mlp.Backward(ctx.Gemm, ctx.Networks.Q, ReadOnlySpan state.Q, ws.QOnBatch, b, ReadOnlySpan(ws.QGrad, 0, b), Span ws.QParameterGrad, Span<float32>.Empty)
+        let opt = Adam.Update(ctx.QAdam, state.QOptimizer, ReadOnlySpan ws.QParameterGrad, Span state.Q)
+        struct (withParts state opt state.SamplerOptimizer, loss, meanQ)
+
+    /// <summary>
+    /// Sampler step (amortised SVGD, SQL eqs. 13-14 and appendix C): K particles per state <c>a = f(xi; s)</c> with
+    /// <c>xi ~ N(0, I)</c> from <paramref name="key"/>, split into K_fixed fixed and K_updated updated ones; the score
+    /// <c>grad_a Q(s, a_j) / alpha</c> (plus the squash correction's, when configured) at the fixed particles through
+    /// the current Q-network (its parameters are read, never changed); per state the SVGD direction of every updated
+    /// particle; then one Adam step of the sampler on the surrogate <c>-(1/B) sum &lt;Δ, f(xi; s)&gt;</c>.
+    /// Returns the next state and the surrogate's value.
+    /// </summary>
+    /// <param name="ctx">The learner's fixed parts.</param>
+    /// <param name="batch">The minibatch (its observations are used).</param>
+    /// <param name="key">This step's key for the sampler noise.</param>
+    /// <param name="state">The learner.</param>
+    [<CompiledName("SamplerStep")>]
+    let samplerStep (ctx: SqlContext) (batch: Batch) (key: PhiloxKey) (state: SqlLearnerState) : struct (SqlLearnerState * float32) =
+        let ws = ctx.Workspace
+        let cfg = ctx.Config
+        let n = ctx.Networks
+        let b, o, a = batch.Size, n.ObservationSize, n.ActionSize
+        let w = o + a
+        let kf, ku = ws.FixedParticles, ws.UpdatedParticles
+        let nf, nu = b * kf * a, b * ku * a
+        let obs = ReadOnlySpan(batch.Observations, 0, b * o)
+        Philox.FillNormal(key, 0UL, Span(ws.Noise, 0, nf + nu))
+        tileRows b kf o a obs (ReadOnlySpan(ws.Noise, 0, nf)) (Span ws.FixedInput)
+        tileRows b ku o a obs (ReadOnlySpan(ws.Noise, nf, nu)) (Span ws.UpdatedInput)
+        let sampler = ReadOnlySpan state.Sampler
+        let fixedOut = Mlp.Forward(ctx.Gemm, n.Sampler, sampler, ReadOnlySpan(ws.FixedInput, 0, b * kf * w), b * kf, ws.SamplerFixed)
+        fixedOut.CopyTo(Span ws.FixedActions)
+        let updatedOut = Mlp.Forward(ctx.Gemm, n.Sampler, sampler, ReadOnlySpan(ws.UpdatedInput, 0, b * ku * w), b * ku, ws.SamplerUpdated)
+        updatedOut.CopyTo(Span ws.UpdatedActions)
+
+        // Scores at the fixed particles: grad_a Q(s, a_j) / alpha through the Q-network's input (target log-density Q/alpha).
+        tileRows b kf o a obs (ReadOnlySpan(ws.FixedActions, 0, nf)) (Span ws.ParticleInput)
+        let q = ReadOnlySpan state.Q
+        let _values = Mlp.Forward(ctx.Gemm, n.Q, q, ReadOnlySpan(ws.ParticleInput, 0, b * kf * w), b * kf, ws.QOnParticles)
+        Span(ws.ParticleQGrad, 0, b * kf).Fill(1.0f / cfg.Alpha)
+        Mlp.Backward(ctx.Gemm, n.Q, q, ws.QOnParticles, b * kf, ReadOnlySpan(ws.ParticleQGrad, 0, b * kf), Span<float32>.Empty, Span(ws.ParticleInputGrad, 0, b * kf * w))
+        let squash = cfg.SquashCorrection
+        for r in 0 .. b * kf - 1 do
+            for d in 0 .. a - 1 do
+                let g = ws.ParticleInputGrad.[r * w + o + d]
+                ws.Scores.[r * a + d] <- if squash then g + squashScore ws.FixedActions.[r * a + d] else g
+
+        for i in 0 .. b - 1 do
+            svgdParticles cfg.KernelMinBandwidth kf ku a
+                (ReadOnlySpan(ws.FixedActions, i * kf * a, kf * a), ReadOnlySpan(ws.UpdatedActions, i * ku * a, ku * a),
+                 ReadOnlySpan(ws.Scores, i * kf * a, kf * a),
+                 Span ws.SquaredDistances, Span ws.MedianScratch, Span ws.Kernel, Span ws.KernelGrad,
+                 Span(ws.Direction, i * ku * a, ku * a))
+            |> ignore
+
+        let loss = svgdSurrogate b nu (ReadOnlySpan ws.Direction, ReadOnlySpan ws.UpdatedActions, Span ws.SamplerOutputGrad)
+        Mlp.Backward(ctx.Gemm, n.Sampler, sampler, ws.SamplerUpdated, b * ku, ReadOnlySpan(ws.SamplerOutputGrad, 0, nu), Span ws.SamplerParameterGrad, Span<float32>.Empty)
+        let opt = Adam.Update(ctx.SamplerAdam, state.SamplerOptimizer, ReadOnlySpan ws.SamplerParameterGrad, Span state.Sampler)
+        struct (withParts state state.QOptimizer opt, loss)
+
+    /// <summary>
+    /// Target update: every <c>TargetUpdateInterval</c> gradient steps, <c>target &lt;- tau Q + (1 - tau) target</c>.
+    /// With the defaults (<c>Tau = 1</c>, interval 1000) this is the reference's periodic hard copy; <c>Tau &lt; 1</c>
+    /// with interval 1 gives SAC-style Polyak averaging.
+    /// </summary>
+    /// <param name="ctx">The learner's fixed parts.</param>
+    /// <param name="state">The learner, whose step count is the number of steps before this one.</param>
+    [<CompiledName("TargetStep")>]
+    let targetStep (ctx: SqlContext) (state: SqlLearnerState) : unit =
+        if (state.Step + 1L) % int64 ctx.Config.TargetUpdateInterval = 0L then
+            // Polyak: theta_target <- tau theta + (1 - tau) theta_target (tau = 1: copy)
+            Polyak.Update(ctx.Config.Tau, ReadOnlySpan state.Q, Span state.TargetQ)
+
+    /// <summary>
+    /// One Soft Q-Learning gradient step on <paramref name="batch"/>: soft targets from the target network, the Q step,
+    /// the SVGD sampler step against the updated Q, the target update. Returns the next state (owning the same,
+    /// updated, arrays) and the step's metrics: <c>CriticLoss</c> is the Q loss, <c>ActorLoss</c> the SVGD surrogate,
+    /// <c>Alpha</c> the configured temperature, <c>MeanQ</c> the mean Q(s, a); the other fields are 0. Allocates nothing.
+    /// </summary>
+    /// <param name="ctx">The learner's fixed parts.</param>
+    /// <param name="batch">The minibatch, at most the configured batch size.</param>
+    /// <param name="state">The learner.</param>
+    [<CompiledName("Update")>]
+    let update (ctx: SqlContext) (batch: Batch) (state: SqlLearnerState) : struct (SqlLearnerState * SacMetrics) =
+        let ws = ctx.Workspace
+        let b, o, a = batch.Size, ctx.Networks.ObservationSize, ctx.Networks.ActionSize
+        if b > ws.BatchSize then invalidArg (nameof batch) $"The batch has {b} rows but the learner was built for at most {ws.BatchSize}."
+        if batch.ObservationSize <> o || batch.ActionSize <> a then
+            invalidArg (nameof batch) $"The batch holds observations of {batch.ObservationSize} and actions of {batch.ActionSize}; the learner needs {o} and {a}."
+        let key = stepKey state
+        softTargets ctx batch (key.FoldIn 1u) state
+        let struct (state, qLossValue, meanQ) = qStep ctx batch state
+        let struct (state, surrogate) = samplerStep ctx batch (key.FoldIn 2u) state
+        targetStep ctx state
+        let next = SqlLearnerState(state.Q, state.TargetQ, state.Sampler, state.QOptimizer, state.SamplerOptimizer, state.Step + 1L, state.Key)
+        struct (next,
+                { CriticLoss = qLossValue; ActorLoss = surrogate; AlphaLoss = 0.0f; ValueLoss = 0.0f
+                  Alpha = ctx.Config.Alpha; Entropy = 0.0f; MeanQ = meanQ })
+
+    /// <summary>
+    /// Writes the action for one observation: the policy IS the sampler, <c>a = f(xi; s)</c>. <c>Stochastic(key, index)</c>
+    /// draws <c>xi ~ N(0, I)</c> from elements <c>index |A| ..</c> of the key's normal stream (a sample of pi);
+    /// <c>Deterministic</c> uses <c>xi = 0</c>, a fixed, repeatable action that is NOT in general a mode of pi (the
+    /// energy may have several). Allocates nothing.
+    /// </summary>
+    /// <param name="ctx">The learner's fixed parts.</param>
+    /// <param name="ws">Acting buffers.</param>
+    /// <param name="sampler">Sampler parameters.</param>
+    /// <param name="mode">How xi is chosen.</param>
+    /// <param name="observation">The observation, |S| values.</param>
+    /// <param name="action">Receives the action in <c>[-1, 1]^|A|</c>.</param>
+    [<CompiledName("Act")>]
+    let act (ctx: SqlContext) (ws: SqlPolicyWorkspace) (sampler: float32[]) (mode: ActionMode) (observation: ReadOnlySpan<float32>) (action: Span<float32>) =
+        let o, a = ctx.Networks.ObservationSize, ctx.Networks.ActionSize
+        if observation.Length <> o then invalidArg (nameof observation) $"The observation has {observation.Length} values; the sampler takes {o}."
+        if action.Length <> a then invalidArg (nameof action) $"The action span has {action.Length} values; the sampler emits {a}."
+        observation.CopyTo(Span(ws.Input, 0, o))
+        match mode with
+        | Deterministic -> Array.Clear(ws.Input, o, a)
+        | Stochastic (key, index) -> Philox.FillNormal(key, index * uint64 a, Span(ws.Input, o, a))
+        let out = Mlp.Forward(ctx.Gemm, ctx.Networks.Sampler, ReadOnlySpan sampler, ReadOnlySpan ws.Input, 1, ws.Net)
+        out.CopyTo action
+
+/// <summary>A policy for <see cref="GoalEvaluation.run"/>: writes the action for the observation at the evaluation's
+/// <c>index</c>-th step (counted over all its episodes, so it can key a noise stream).</summary>
+type RolloutPolicy = delegate of index: int64 * observation: float32[] * action: float32[] -> unit
+
+/// <summary>Evaluation returns, with per-goal counts on MultiGoal.</summary>
+type GoalEvaluationResult =
+    { /// <summary>Each episode's return.</summary>
+      Returns: float[]
+      /// <summary>Mean return.</summary>
+      Mean: float
+      /// <summary>Population standard deviation of the returns.</summary>
+      Std: float
+      /// <summary>On MultiGoal, <c>Goals[g]</c> is the number of episodes that ended at goal g (length
+      /// <c>MultiGoal.GoalCount</c>); empty on any other environment.</summary>
+      Goals: int[] }
+
+/// <summary>Evaluation rollouts that also count, on MultiGoal, which goal each episode reached.</summary>
+[<RequireQualifiedAccess>]
+module GoalEvaluation =
+
+    /// <summary>
+    /// Runs <paramref name="episodes"/> episodes on <paramref name="env"/> (episode k reset with seed
+    /// <c>seed + k</c>), acting with <paramref name="policy"/>. When <paramref name="env"/> is or wraps a
+    /// <see cref="MultiGoal"/>, an episode whose last step terminated at goal g counts for g.
+    /// </summary>
+    /// <param name="env">The environment, in the action coordinates the policy writes.</param>
+    /// <param name="episodes">At least 1.</param>
+    /// <param name="seed">Reset seed of the first episode.</param>
+    /// <param name="policy">Writes each action.</param>
+    [<CompiledName("Run")>]
+    let run (env: IEnvironment) (episodes: int) (seed: uint64) (policy: RolloutPolicy) : GoalEvaluationResult =
+        if episodes < 1 then invalidArg (nameof episodes) $"episodes must be at least 1, got {episodes}."
+        let multi = MultiGoal.Find env
+        let goals = match multi with null -> Array.empty<int> | _ -> Array.zeroCreate<int> MultiGoal.GoalCount
+        let obs = Array.zeroCreate<float32> env.ObservationSpace.Dimension
+        let action = Array.zeroCreate<float32> env.ActionSpace.Dimension
+        let mutable index = 0L
+        let returns =
+            Array.init episodes (fun k ->
+                env.Reset(Nullable(seed + uint64 k), Span obs)
+                let mutable total = 0.0
+                let mutable fin = false
+                while not fin do
+                    policy.Invoke(index, obs, action)
+                    index <- index + 1L
+                    let r = env.Step(ReadOnlySpan action, Span obs)
+                    total <- total + float r.Reward
+                    fin <- r.Terminated || r.Truncated
+                    if r.Terminated then
+                        match multi with
+                        | null -> ()
+                        | m -> if m.ReachedGoal.HasValue then goals.[m.ReachedGoal.Value] <- goals.[m.ReachedGoal.Value] + 1
+                total)
+        let e = Evaluation.ofReturns returns
+        { Returns = e.Returns; Mean = e.Mean; Std = e.Std; Goals = goals }
+
+    /// <summary>The key of the action noise of an evaluation with <paramref name="seed"/> (what <see cref="sql"/> and a
+    /// stochastic <see cref="sac"/> use): <c>PhiloxKey.FromSeed(seed).FoldIn("EVAL")</c>.</summary>
+    /// <param name="seed">The evaluation seed.</param>
+    [<CompiledName("NoiseKey")>]
+    let noiseKey (seed: uint64) = PhiloxKey.FromSeed(seed).FoldIn 0x4556414Cu
+
+    /// <summary>
+    /// Rollouts of a Soft Q-Learning sampler (stochastic: the SQL policy is the sampler, <c>a = f(xi; s)</c> with
+    /// <c>xi</c> from <see cref="noiseKey"/> of <paramref name="seed"/>), with per-goal counts on MultiGoal.
+    /// </summary>
+    /// <param name="ctx">The learner's fixed parts (its sizes must match the environment).</param>
+    /// <param name="sampler">Sampler parameters.</param>
+    /// <param name="env">The environment, in [-1, 1] action coordinates.</param>
+    /// <param name="episodes">At least 1.</param>
+    /// <param name="seed">Reset seed of the first episode and the noise seed.</param>
+    [<CompiledName("Sql")>]
+    let sql (ctx: SqlContext) (sampler: float32[]) (env: IEnvironment) (episodes: int) (seed: uint64) : GoalEvaluationResult =
+        let ws = SqlPolicyWorkspace(ctx.Networks)
+        let key = noiseKey seed
+        let step (index: int64) (observation: float32[]) (action: float32[]) =
+            SoftQLearning.act ctx ws sampler (Stochastic(key, uint64 index)) (ReadOnlySpan observation) (Span action)
+        run env episodes seed (RolloutPolicy(fun index observation action -> step index observation action))
+
+    /// <summary>
+    /// Rollouts of a SAC actor, with per-goal counts on MultiGoal: the mean action <c>tanh(mu)</c> when
+    /// <paramref name="stochastic"/> is false (as <c>Evaluation.run</c>), draws from the tanh-Gaussian with noise from
+    /// <see cref="noiseKey"/> of <paramref name="seed"/> when true.
+    /// </summary>
+    /// <param name="ctx">The SAC learner's fixed parts.</param>
+    /// <param name="actor">Actor parameters.</param>
+    /// <param name="stochastic">Sample the policy instead of taking its mean action.</param>
+    /// <param name="env">The environment, in [-1, 1] action coordinates.</param>
+    /// <param name="episodes">At least 1.</param>
+    /// <param name="seed">Reset seed of the first episode and the noise seed.</param>
+    [<CompiledName("Sac")>]
+    let sac (ctx: SacContext) (actor: float32[]) (stochastic: bool) (env: IEnvironment) (episodes: int) (seed: uint64) : GoalEvaluationResult =
+        let ws = PolicyWorkspace(ctx.Networks)
+        let key = noiseKey seed
+        let step (index: int64) (observation: float32[]) (action: float32[]) =
+            let mode = if stochastic then Stochastic(key, uint64 index) else Deterministic
+            Policy.act ctx ws actor mode (ReadOnlySpan observation) (Span action)
+        run env episodes seed (RolloutPolicy(fun index observation action -> step index observation action))
+
+/// <summary>The explicit state the Soft Q-Learning training loop folds over (the replay buffer and environments are
+/// the preallocated, mutable workspace held by <see cref="SqlTrainer"/>).</summary>
+[<Struct>]
+type SqlTrainingState =
+    { /// <summary>The learner.</summary>
+      Learner: SqlLearnerState
+      /// <summary>Environment steps taken.</summary>
+      EnvSteps: int64
+      /// <summary>Episodes finished.</summary>
+      Episodes: int
+      /// <summary>Return accumulated in the running episode.</summary>
+      EpisodeReturn: float
+      /// <summary>Steps in the running episode.</summary>
+      EpisodeLength: int
+      /// <summary>Replay draws made (each draw fills one batch).</summary>
+      Draws: uint64
+      /// <summary>Latest update's metrics.</summary>
+      LastMetrics: SacMetrics voption }
+
+/// <summary>
+/// The mutable workspace of a Soft Q-Learning run, shaped as <see cref="Trainer"/>: environments (training and
+/// evaluation, in [-1, 1] action coordinates), replay buffer, a minibatch, acting buffers and the RNG keys.
+/// </summary>
+[<Sealed>]
+type SqlTrainer(environmentId: string, config: SqlConfig, gemm: IGemm) =
+    do config.ThrowIfInvalid() |> ignore
+    let env = RescaleAction(EnvironmentRegistry.Make environmentId) :> IEnvironment
+    let evalEnv = RescaleAction(EnvironmentRegistry.Make environmentId) :> IEnvironment
+    let o, a = env.ObservationSpace.Dimension, env.ActionSpace.Dimension
+    let ctx = SqlContext(config, o, a, gemm)
+    let root = PhiloxKey.FromSeed config.Seed
+    // Distinct streams for acting, warm-up actions and replay sampling, all from the run's seed (as Trainer).
+    let actKey = root.FoldIn 0x41435430u
+    let warmupKey = root.FoldIn 0x57524d55u
+    let sampleKey = root.FoldIn 0x53414d50u
+    let replay = ReplayBuffer(config.BufferSize, o, a)
+    let batch = Batch(config.BatchSize, o, a)
+    let policyWs = SqlPolicyWorkspace(ctx.Networks)
+    let obs = Array.zeroCreate<float32> o
+    let nextObs = Array.zeroCreate<float32> o
+    let action = Array.zeroCreate<float32> a
+    let clock = Stopwatch()
+    let mutable updateTicks = 0L
+    let mutable updatesSinceRecord = 0L
+
+    // Stochastic rollouts: the SQL policy is the sampler; its noise stream is keyed by the evaluation seed.
+    let evaluate (sampler: float32[]) (episodes: int) (seed: uint64) = GoalEvaluation.sql ctx sampler evalEnv episodes seed
+
+    /// <summary>The learner's fixed parts.</summary>
+    member _.Context = ctx
+    /// <summary>The environment id.</summary>
+    member _.EnvironmentId = environmentId
+    /// <summary>The configuration.</summary>
+    member _.Config = config
+    /// <summary>The replay buffer.</summary>
+    member _.Replay = replay
+    /// <summary>The training environment.</summary>
+    member _.Environment = env
+    /// <summary>The evaluation environment.</summary>
+    member _.EvaluationEnvironment = evalEnv
+    /// <summary>Acting buffers.</summary>
+    member _.PolicyWorkspace = policyWs
+    /// <summary>Seed of the periodic evaluations: far from training's, fixed per run.</summary>
+    member _.EvaluationSeed = config.Seed + 1_000_000UL
+
+    /// <summary>A fresh learner and the first observation (the environment reset with the run's seed).</summary>
+    member _.Start() : SqlTrainingState =
+        env.Reset(Nullable config.Seed, Span obs)
+        clock.Restart()
+        updateTicks <- 0L
+        updatesSinceRecord <- 0L
+        { Learner = SoftQLearning.init ctx config.Seed; EnvSteps = 0L; Episodes = 0; EpisodeReturn = 0.0; EpisodeLength = 0
+          Draws = 0UL; LastMetrics = ValueNone }
+
+    /// <summary>
+    /// One environment step: act (uniform random before LearningStarts, then a = f(xi; s) with fresh noise), store
+    /// the transition, reset at episode end, then GradientSteps updates every TrainFrequency steps once learning has
+    /// started, then an evaluation every EvalInterval steps. Returns the next state and this step's record, if an
+    /// episode ended or an evaluation ran.
+    /// </summary>
+    /// <param name="state">The state before the step.</param>
+    member _.Step(state: SqlTrainingState) : struct (SqlTrainingState * TrainingRecord option) =
+        let t = state.EnvSteps
+        if t < int64 config.LearningStarts then
+            for j in 0 .. a - 1 do
+                action.[j] <- 2.0f * Philox.Uniform(warmupKey, uint64 t * uint64 a + uint64 j) - 1.0f
+        else
+            SoftQLearning.act ctx policyWs state.Learner.Sampler (Stochastic(actKey, uint64 t)) (ReadOnlySpan obs) (Span action)
+        let r = env.Step(ReadOnlySpan action, Span nextObs)
+        replay.Add(ReadOnlySpan obs, ReadOnlySpan action, r.Reward, ReadOnlySpan nextObs, r.Terminated, r.Truncated)
+        let episodeReturn = state.EpisodeReturn + float r.Reward
+        let episodeLength = state.EpisodeLength + 1
+        let ended = r.Terminated || r.Truncated
+        if ended then env.Reset(Nullable(), Span obs) else Array.blit nextObs 0 obs 0 o
+        let steps = t + 1L
+        let mutable learner = state.Learner
+        let mutable draws = state.Draws
+        let mutable last = state.LastMetrics
+        if steps > int64 config.LearningStarts && steps % int64 config.TrainFrequency = 0L then
+            let t0 = Stopwatch.GetTimestamp()
+            for _ in 1 .. config.GradientSteps do
+                replay.Sample(sampleKey, draws, batch)
+                draws <- draws + 1UL
+                let struct (next, m) = SoftQLearning.update ctx batch learner
+                learner <- next
+                last <- ValueSome m
+            updateTicks <- updateTicks + (Stopwatch.GetTimestamp() - t0)
+            updatesSinceRecord <- updatesSinceRecord + int64 config.GradientSteps
+        let evaluation =
+            if config.EvalInterval > 0 && steps % int64 config.EvalInterval = 0L then
+                Some(evaluate learner.Sampler config.EvalEpisodes (config.Seed + 1_000_000UL))
+            else None
+        let next =
+            { Learner = learner; EnvSteps = steps; Episodes = (if ended then state.Episodes + 1 else state.Episodes)
+              EpisodeReturn = (if ended then 0.0 else episodeReturn); EpisodeLength = (if ended then 0 else episodeLength)
+              Draws = draws; LastMetrics = last }
+        let record =
+            if ended || evaluation.IsSome then
+                let ups =
+                    if updatesSinceRecord > 0L && updateTicks > 0L then
+                        Some(float updatesSinceRecord / (float updateTicks / float Stopwatch.Frequency))
+                    else None
+                updatesSinceRecord <- 0L
+                updateTicks <- 0L
+                Some
+                    { Step = steps; Episode = next.Episodes
+                      EpisodeReturn = (if ended then Some episodeReturn else None)
+                      EpisodeLength = (if ended then Some episodeLength else None)
+                      EvalReturn = evaluation |> Option.map (fun e -> e.Mean)
+                      EvalStd = evaluation |> Option.map (fun e -> e.Std)
+                      Losses = (match last with ValueSome m -> Some m | ValueNone -> None)
+                      UpdatesPerSec = ups; WallSeconds = clock.Elapsed.TotalSeconds }
+            else None
+        struct (next, record)
+
+    /// <summary>Runs <paramref name="steps"/> environment steps from <paramref name="state"/>, passing every record to
+    /// <paramref name="onRecord"/>; returns the final state.</summary>
+    /// <param name="state">The starting state.</param>
+    /// <param name="steps">Environment steps to take.</param>
+    /// <param name="onRecord">Receives each record.</param>
+    member this.Run(state: SqlTrainingState, steps: int64, onRecord: Action<TrainingRecord>) : SqlTrainingState =
+        let mutable s = state
+        for _ in 1L .. steps do
+            let struct (next, record) = this.Step s
+            s <- next
+            match record with
+            | Some r -> onRecord.Invoke r
+            | None -> ()
+        s
+
+    /// <summary>
+    /// Evaluates the sampling policy (stochastic: the SQL policy is the sampler) over <paramref name="episodes"/>
+    /// episodes, episode k reset with seed <c>seed + k</c> and the noise keyed by <paramref name="seed"/>; on
+    /// MultiGoal the result also counts the episodes that reached each goal.
+    /// </summary>
+    /// <param name="state">The training state whose sampler acts.</param>
+    /// <param name="episodes">At least 1.</param>
+    /// <param name="seed">The evaluation seed.</param>
+    member _.Evaluate(state: SqlTrainingState, episodes: int, seed: uint64) : GoalEvaluationResult =
+        evaluate state.Learner.Sampler episodes seed
+
+/// <summary>Soft Q-Learning training entry points for scripts.</summary>
+[<RequireQualifiedAccess>]
+module SqlTraining =
+
+    /// <summary>Trains Soft Q-Learning on <paramref name="environmentId"/> for <paramref name="steps"/> environment steps.</summary>
+    /// <param name="gemm">The GEMM provider.</param>
+    /// <param name="environmentId">A registered environment id.</param>
+    /// <param name="config">The configuration.</param>
+    /// <param name="steps">Environment steps, at least 1.</param>
+    /// <param name="onRecord">Receives each record.</param>
+    [<CompiledName("Train")>]
+    let train (gemm: IGemm) (environmentId: string) (config: SqlConfig) (steps: int64) (onRecord: TrainingRecord -> unit) =
+        if steps < 1L then invalidArg (nameof steps) $"steps must be at least 1, got {steps}."
+        let trainer = SqlTrainer(environmentId, config, gemm)
+        let final = trainer.Run(trainer.Start(), steps, Action<TrainingRecord> onRecord)
+        trainer, final
