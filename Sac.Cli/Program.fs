@@ -51,17 +51,30 @@ type BenchArgs =
             | Threads _ -> "thread count to measure at (default: 1 and 2)."
             | Seconds _ -> "seconds per measurement after warm-up (default 2)."
 
+type SolveArgs =
+    | [<Mandatory>] Mdp of file: string
+    | Alpha of alpha: float
+    | Gamma of gamma: float
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Mdp _ -> "finite MDP as JSON: {\"transitions\": P[s][a][s'], \"rewards\": R[s][a]}."
+            | Alpha _ -> "entropy temperature, at least 0 (default 1.0); 0 is the hard Bellman optimality."
+            | Gamma _ -> "discount in [0, 1) (default 0.99)."
+
 [<RequireSubcommand>]
 type SacArgs =
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
     | [<CliPrefix(CliPrefix.None)>] Eval of ParseResults<EvalArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Solve of ParseResults<SolveArgs>
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Train _ -> "train an agent; writes config.json, metrics.csv, final.ckpt and curve.svg."
             | Eval _ -> "evaluate a checkpoint; prints {\"mean\":…,\"std\":…,\"episodes\":K}."
             | Bench _ -> "measure kernel and update throughput; prints one JSON line per measurement."
+            | Solve _ -> "solve a finite MDP by soft Q-iteration; prints {\"q\":[[…]],\"v\":[…],\"policy\":[[…]],\"iterations\":n}."
 
 [<EntryPoint>]
 let main argv =
@@ -91,6 +104,8 @@ let main argv =
             if not (seconds > 0.0) then raise (UsageError $"--seconds must be positive, got {seconds}")
             Bench.run { Filter = b.TryGetResult BenchArgs.Filter; Threads = threads; Seconds = seconds } (fun l -> Console.Out.WriteLine l; Console.Out.Flush())
             0
+        | Solve s ->
+            Solve.run (s.GetResult SolveArgs.Mdp) (s.GetResult(SolveArgs.Alpha, defaultValue = 1.0)) (s.GetResult(SolveArgs.Gamma, defaultValue = 0.99))
     with
     | :? ArguParseException as e ->
         eprintfn "%s" e.Message
