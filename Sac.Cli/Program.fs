@@ -17,11 +17,11 @@ type TrainArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Env _ -> "environment id (Pendulum-v1, MountainCarContinuous-v0, PointGoal-v0)."
+            | Env _ -> "environment id (Pendulum-v1, MountainCarContinuous-v0, PointGoal-v0, MultiGoal-v0, CartPole-v1; see EnvironmentRegistry)."
             | Steps _ -> "environment steps (default: the environment's budget, e.g. 20000 for Pendulum-v1)."
             | Seed _ -> "seed of every random draw (default 0)."
             | Out _ -> "run directory (default runs/<env>_<algo>_s<seed>)."
-            | Algo _ -> "sac (v2, default) or sac-v1."
+            | Algo _ -> "sac (v2, default), sac-v1, sql (continuous actions); dqn, double-dqn, soft-dqn (discrete actions)."
             | Device _ -> "cpu, cuda or auto (default cpu)."
             | Config _ -> "JSON file of configuration keys, applied over the environment's preset."
             | Threads _ -> "compute threads (default 1)."

@@ -41,6 +41,7 @@ let defaultSteps env =
     | "MountainCarContinuous-v0" -> 50_000L
     | "PointGoal-v0" -> 10_000L
     | "CartPole-v1" -> 50_000L
+    | "MultiGoal-v0" -> 20_000L
     | _ -> 100_000L
 
 /// Applies the keys of `overlay` onto `basis` (both JSON objects), key by key.
@@ -76,6 +77,11 @@ let resolveConfig (req: TrainRequest) : SacConfig =
         [ "seed", JsonValue.Create req.Seed; "variant", JsonValue.Create(if req.Algo = "sac-v1" then "V1" else "V2") ]
     resolve (ConfigJson.Serialize(Presets.forEnvironment req.Env)) req cli
 
+/// The resolved Soft Q-Learning configuration: the reference's MultiGoal defaults, the user's file, then the command line.
+let resolveSqlConfig (req: TrainRequest) : SqlConfig =
+    let cli: (string * (JsonNode | null)) list = [ "seed", JsonValue.Create req.Seed ]
+    resolve (ConfigJson.Serialize(SqlConfig())) req cli
+
 /// The resolved DQN-family configuration: RL Zoo's CartPole-v1 defaults, the user's file, then the command line.
 let resolveDqnConfig (req: TrainRequest) (steps: int64) : DqnConfig =
     let variant = match req.Algo with "double-dqn" -> "DoubleDqn" | "soft-dqn" -> "SoftDqn" | _ -> "Dqn"
@@ -94,16 +100,15 @@ let validate (req: TrainRequest) =
           | _ -> ()
           if req.Threads < 1 then $"--threads must be at least 1, got {req.Threads}"
           match req.Algo with
-          | "sac" | "sac-v1" | "dqn" | "double-dqn" | "soft-dqn" ->
+          | "sac" | "sac-v1" | "sql" | "dqn" | "double-dqn" | "soft-dqn" ->
               match (if Seq.contains req.Env EnvironmentRegistry.Ids then Some(EnvironmentRegistry.Make req.Env) else None) with
               | Some env ->
                   let discrete = (DiscreteActions.TryGetActionCount env).HasValue
                   if discrete && not (isDqn req.Algo) then
                       $"--algo {req.Algo} needs continuous actions, but {req.Env} has discrete ones (use dqn, double-dqn or soft-dqn)"
                   elif not discrete && isDqn req.Algo then
-                      $"--algo {req.Algo} needs discrete actions, but {req.Env} has continuous ones (use sac or sac-v1)"
+                      $"--algo {req.Algo} needs discrete actions, but {req.Env} has continuous ones (use sac, sac-v1 or sql)"
               | None -> ()
-          | "sql" -> "--algo sql: not available in this version"
           | a -> $"--algo {a}: unknown algorithm (expected sac, sac-v1, sql, dqn, double-dqn or soft-dqn)"
           match req.Device with
           | "cpu" | "auto" -> ()
@@ -187,7 +192,17 @@ let train (req: TrainRequest) =
     let steps = defaultArg req.Steps (defaultSteps req.Env)
     let out = defaultArg req.Out (Path.Combine("runs", $"{req.Env}_{req.Algo}_s{req.Seed}"))
     let device = "cpu"
-    if isDqn req.Algo then
+    if req.Algo = "sql" then
+        let config = resolveSqlConfig req
+        Directory.CreateDirectory out |> ignore
+        if req.Device = "auto" && not req.Quiet then eprintfn "sac: --device auto: no CUDA backend in this build, training on the CPU"
+        let trainer = SqlTrainer(req.Env, config, GemmProvider.Create req.Threads)
+        runInDirectory req out steps (runJson req steps device (ConfigJson.Serialize config)) (fun onRecord ->
+            let final = trainer.Run(trainer.Start(), steps, onRecord)
+            fun path ->
+                let n = trainer.Context.Networks
+                SqlCheckpoint.Save(path, SqlCheckpointHeader.For(req.Env, n.ObservationSize, n.ActionSize, config, final.EnvSteps), final.Learner))
+    elif isDqn req.Algo then
         let config = resolveDqnConfig req steps
         Directory.CreateDirectory out |> ignore
         if req.Device = "auto" && not req.Quiet then eprintfn "sac: --device auto: no CUDA backend in this build, training on the CPU"
@@ -212,9 +227,11 @@ let train (req: TrainRequest) =
                 Checkpoint.Save(path, header, final.Learner))
     0
 
-let private printEvaluation (result: EvaluationResult) episodes =
+/// Prints the eval line; on MultiGoal it adds how many episodes reached each goal.
+let private printEvaluation (mean: float) (std: float) (goals: int[]) episodes =
     let f (x: float) = x.ToString("R", Globalization.CultureInfo.InvariantCulture)
-    printfn """{"mean":%s,"std":%s,"episodes":%d}""" (f result.Mean) (f result.Std) episodes
+    if goals.Length = 0 then printfn """{"mean":%s,"std":%s,"episodes":%d}""" (f mean) (f std) episodes
+    else printfn """{"mean":%s,"std":%s,"episodes":%d,"goals":[%s]}""" (f mean) (f std) episodes (String.Join(",", goals))
 
 let private misfit (checkpoint: string) (trainedOn: string) (obs: int) (act: int) (env: string) (envObs: int) (envAct: int) =
     UsageError $"{checkpoint}: trained on {trainedOn} (observation {obs}, actions {act}), which does not fit {env} (observation {envObs}, actions {envAct})"
@@ -228,7 +245,22 @@ let private evalSac (checkpoint: string) (env: string) (episodes: int) (seed: ui
         raise (misfit checkpoint header.EnvironmentId header.ObservationSize header.ActionSize env envInstance.ObservationSpace.Dimension envInstance.ActionSpace.Dimension)
     let config = SacConfig(HiddenSizes = Seq.toArray header.HiddenSizes, BatchSize = 1, BufferSize = 1)
     let ctx = SacContext(config, header.ObservationSize, header.ActionSize, new ManagedGemm(1))
-    Evaluation.run ctx (PolicyWorkspace ctx.Networks) state.Actor envInstance episodes seed
+    // The deterministic evaluation policy, the mean action; MultiGoal also counts the goals reached.
+    let r = GoalEvaluation.sac ctx state.Actor false envInstance episodes seed
+    r.Mean, r.Std, r.Goals
+
+let private evalSql (checkpoint: string) (env: string) (episodes: int) (seed: uint64) =
+    let struct (header, state, _) =
+        try SqlCheckpoint.Load checkpoint
+        with :? CheckpointException as e -> raise (UsageError e.Message)
+    let envInstance = RescaleAction(EnvironmentRegistry.Make env) :> IEnvironment
+    if envInstance.ObservationSpace.Dimension <> header.ObservationSize || envInstance.ActionSpace.Dimension <> header.ActionSize then
+        raise (misfit checkpoint header.EnvironmentId header.ObservationSize header.ActionSize env envInstance.ObservationSpace.Dimension envInstance.ActionSpace.Dimension)
+    let config = SqlConfig(HiddenSizes = Seq.toArray header.HiddenSizes, SamplerHiddenSizes = Seq.toArray header.SamplerHiddenSizes)
+    let ctx = SqlContext(config, header.ObservationSize, header.ActionSize, new ManagedGemm(1))
+    // The SQL policy is its sampler: rollouts are stochastic, a = f(xi; s).
+    let r = GoalEvaluation.sql ctx state.Sampler envInstance episodes seed
+    r.Mean, r.Std, r.Goals
 
 let private evalDqn (checkpoint: string) (env: string) (episodes: int) (seed: uint64) =
     let struct (header, state) =
@@ -236,24 +268,29 @@ let private evalDqn (checkpoint: string) (env: string) (episodes: int) (seed: ui
         with :? CheckpointException as e -> raise (UsageError e.Message)
     let envInstance = EnvironmentRegistry.Make env
     let actions = DiscreteActions.TryGetActionCount envInstance
-    if envInstance.ObservationSpace.Dimension <> header.ObservationSize || not actions.HasValue || actions.Value <> header.ActionCount then
-        raise (misfit checkpoint header.EnvironmentId header.ObservationSize header.ActionCount env envInstance.ObservationSpace.Dimension (if actions.HasValue then actions.Value else 0))
+    if not actions.HasValue then
+        raise (UsageError $"{checkpoint}: a {header.Algorithm} checkpoint needs discrete actions, but {env} has continuous ones")
+    if envInstance.ObservationSpace.Dimension <> header.ObservationSize || actions.Value <> header.ActionCount then
+        raise (misfit checkpoint header.EnvironmentId header.ObservationSize header.ActionCount env envInstance.ObservationSpace.Dimension actions.Value)
     let config = DqnConfig(HiddenSizes = Seq.toArray header.HiddenSizes, BatchSize = 1, BufferSize = 1, LearningStarts = 0)
     let ctx = DqnContext(config, header.ObservationSize, header.ActionCount, new ManagedGemm(1))
-    Dqn.evaluate ctx (Sac.Core.Networks.MlpWorkspace(ctx.Spec, 1)) state.QNetwork envInstance episodes seed
+    let r = Dqn.evaluate ctx (Sac.Core.Networks.MlpWorkspace(ctx.Spec, 1)) state.QNetwork envInstance episodes seed
+    r.Mean, r.Std, Array.empty<int>
 
 /// `sac eval`: loads a checkpoint (of any algorithm this build trains) and prints {"mean":…,"std":…,"episodes":K}
-/// for K deterministic episodes, episode k seeded seed + k.
+/// over K episodes, episode k seeded seed + k (SAC: mean action; DQN family: greedy; SQL: its sampler), adding
+/// "goals":[n1,n2,n3,n4] on MultiGoal.
 let eval (checkpoint: string) (env: string) (episodes: int) (seed: uint64) =
     if episodes < 1 then raise (UsageError $"--episodes must be at least 1, got {episodes}")
     checkEnvironment "--env" env
     let algorithm =
         try Checkpoint.ReadAlgorithm checkpoint
         with :? CheckpointException as e -> raise (UsageError e.Message)
-    let result =
+    let mean, std, goals =
         match algorithm with
         | "sac" -> evalSac checkpoint env episodes seed
+        | "sql" -> evalSql checkpoint env episodes seed
         | a when isDqn a -> evalDqn checkpoint env episodes seed
         | a -> raise (UsageError $"{checkpoint}: written by algorithm '{a}', which this build cannot evaluate")
-    printEvaluation result episodes
+    printEvaluation mean std goals episodes
     0
