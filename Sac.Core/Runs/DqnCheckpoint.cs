@@ -11,6 +11,8 @@ using Sac.Core.Networks;
 using Sac.Core.Optim;
 using Sac.Core.Random;
 
+using static Sac.Core.Runs.CheckpointFraming;
+
 namespace Sac.Core.Runs;
 
 /// <summary>
@@ -100,22 +102,6 @@ public sealed record DqnCheckpointHeader(
 /// </remarks>
 public static class DqnCheckpoint
 {
-    static ReadOnlySpan<byte> Magic => "SACFCKPT"u8;
-
-    const int PreambleLength = 8 + 4 + 8;
-    const int MinimumLength = PreambleLength + 4 + 4;
-
-    static readonly JsonSerializerOptions HeaderJson = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
-        RespectNullableAnnotations = true,
-        RespectRequiredConstructorParameters = true,
-        AllowDuplicateProperties = false,
-    };
-
-    static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     /// <summary>The header's algorithm name of <paramref name="variant"/>: <c>"dqn"</c>, <c>"double-dqn"</c> or <c>"soft-dqn"</c>, as <c>sac train --algo</c> spells them.</summary>
     /// <param name="variant">A defined variant.</param>
     /// <returns>The name.</returns>
@@ -220,15 +206,7 @@ public static class DqnCheckpoint
     /// <exception cref="CheckpointException">The file is missing, not a checkpoint, damaged, or its header has no string <c>algorithm</c>.</exception>
     /// <exception cref="IOException">The file exists but cannot be read.</exception>
     /// <exception cref="UnauthorizedAccessException">The file exists but this process may not read it.</exception>
-    public static string PeekAlgorithm(string path) =>
-        WithFile(path, (stream, length) =>
-        {
-            CheckPreamble(path, stream, length);
-            var r = new CheckpointReader(path, stream, length - 4);
-            stream.Position = PreambleLength;
-            uint headerLength = r.UInt32("the header length");
-            return ReadAlgorithm(r, r.Bytes(headerLength, "the header"));
-        });
+    public static string PeekAlgorithm(string path) => Checkpoint.ReadAlgorithm(path);
 
     static T WithFile<T>(string path, Func<FileStream, long, T> body)
     {
@@ -336,72 +314,6 @@ public static class DqnCheckpoint
         return (header, state);
     }
 
-    /// <summary>Checks magic, version, recorded length and checksum, in the order that names the most specific problem.</summary>
-    static void CheckPreamble(string path, FileStream stream, long length)
-    {
-        stream.Position = 0;
-        Span<byte> magic = stackalloc byte[8];
-        int got = stream.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false);
-        if (got < magic.Length && Magic.StartsWith(magic[..got]))
-            throw new CheckpointException(path, CheckpointFailure.Truncated,
-                $"the file has only {length} bytes, fewer than the 8 magic bytes 'SACFCKPT' a checkpoint starts with.");
-        if (!magic.SequenceEqual(Magic))
-            throw new CheckpointException(path, CheckpointFailure.BadMagic,
-                $"the file starts with {CheckpointReader.Printable(magic[..got])}, not the magic 'SACFCKPT'; it is not a Sac.Functional checkpoint.");
-
-        if (length < 12)
-            throw new CheckpointException(path, CheckpointFailure.Truncated, $"the file has only {length} bytes and ends inside its preamble.");
-        Span<byte> word = stackalloc byte[8];
-        stream.ReadExactly(word[..4]);
-        uint version = BinaryPrimitives.ReadUInt32LittleEndian(word);
-        if (version != Checkpoint.FormatVersion)
-            throw new CheckpointException(path, CheckpointFailure.UnsupportedVersion,
-                $"the checkpoint has format version {version}; this build reads version {Checkpoint.FormatVersion} only.");
-
-        if (length < MinimumLength)
-            throw new CheckpointException(path, CheckpointFailure.Truncated,
-                $"the file has only {length} bytes; even an empty checkpoint needs {MinimumLength}.");
-        stream.ReadExactly(word);
-        ulong recorded = BinaryPrimitives.ReadUInt64LittleEndian(word);
-
-        uint computed = ChecksumOfPrefix(stream, length - 4);
-        stream.ReadExactly(word[..4]);
-        uint stored = BinaryPrimitives.ReadUInt32LittleEndian(word);
-        if (computed != stored)
-        {
-            if (recorded > (ulong)length)
-                throw new CheckpointException(path, CheckpointFailure.Truncated,
-                    $"the file has {length} bytes but was written with {recorded}; it was cut short.");
-            throw new CheckpointException(path, CheckpointFailure.ChecksumMismatch,
-                $"the CRC-32 stored at the end is 0x{stored:X8} but the contents give 0x{computed:X8}; the file is damaged.");
-        }
-        if (recorded != (ulong)length)
-            throw new CheckpointException(path, CheckpointFailure.Malformed,
-                $"the file has {length} bytes but its preamble records {recorded}.");
-    }
-
-    static uint ChecksumOfPrefix(FileStream stream, long count)
-    {
-        stream.Position = 0;
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
-        try
-        {
-            uint crc = 0;
-            for (long left = count; left > 0;)
-            {
-                int n = (int)Math.Min(buffer.Length, left);
-                stream.ReadExactly(buffer, 0, n);
-                crc = Crc32.Append(crc, buffer.AsSpan(0, n));
-                left -= n;
-            }
-            return crc;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
     /// <summary>The header's <c>algorithm</c> string, read without binding the rest, so any algorithm's header is accepted.</summary>
     static string ReadAlgorithm(CheckpointReader r, byte[] json)
     {
@@ -452,18 +364,6 @@ public static class DqnCheckpoint
             throw r.Fail(CheckpointFailure.ShapeMismatch, $"section '{name}' has {count} floats, expected {expected.Description}.");
         return r.Floats(name, count);
     }
-
-    static long[] Int64s(CheckpointReader r, string name, long expectedCount)
-    {
-        long at = r.Position;
-        long count = r.SectionHead(name, CheckpointSectionType.Int64);
-        if (count != expectedCount)
-            throw r.Fail(CheckpointFailure.Malformed, $"section '{name}' at byte {at} has {count} elements, expected {expectedCount}.");
-        return r.Int64s(name, count);
-    }
-
-    static long NonNegative(CheckpointReader r, string name, long value) =>
-        value >= 0 ? value : throw r.Fail(CheckpointFailure.Malformed, $"section '{name}' holds {value}; a step count is never negative.");
 
     /// <summary>A length the header implies and how to explain it.</summary>
     readonly record struct Expected(long Count, string Description);

@@ -9,6 +9,8 @@ using Sac.Core.Networks;
 using Sac.Core.Optim;
 using Sac.Core.Random;
 
+using static Sac.Core.Runs.CheckpointFraming;
+
 namespace Sac.Core.Runs;
 
 /// <summary>
@@ -38,25 +40,8 @@ public static class SqlCheckpoint
     /// <summary>The algorithm name in the header, <c>"sql"</c>.</summary>
     public const string AlgorithmName = "sql";
 
-    static ReadOnlySpan<byte> Magic => "SACFCKPT"u8;
-
     // Magic, version, file length.
-    const int PreambleLength = 8 + 4 + 8;
-
     // Preamble, header length, an empty header, the CRC: nothing shorter can be a checkpoint.
-    const int MinimumLength = PreambleLength + 4 + 4;
-
-    static readonly JsonSerializerOptions HeaderJson = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
-        RespectNullableAnnotations = true,
-        RespectRequiredConstructorParameters = true,
-        AllowDuplicateProperties = false,
-    };
-
-    static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     /// <summary>
     /// Writes <paramref name="state"/> (and <paramref name="replay"/>, when given) to <paramref name="path"/> atomically
     /// (see <see cref="AtomicFile"/>): a crash or error while saving leaves any previous file there intact. Everything
@@ -125,13 +110,7 @@ public static class SqlCheckpoint
     /// <returns>The algorithm name the header records.</returns>
     /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
     /// <exception cref="CheckpointException">The file is missing, cut short, damaged, or its header has no string <c>"algorithm"</c>.</exception>
-    public static string PeekAlgorithm(string path) =>
-        WithFile(path, (stream, r) =>
-        {
-            byte[] json = ReadHeaderBytes(r, stream);
-            return AlgorithmOf(r, json)
-                ?? throw r.Fail(CheckpointFailure.Malformed, "the header has no string field \"algorithm\".");
-        });
+    public static string PeekAlgorithm(string path) => Checkpoint.ReadAlgorithm(path);
 
     static T WithFile<T>(string path, Func<FileStream, CheckpointReader, T> body)
     {
@@ -196,13 +175,6 @@ public static class SqlCheckpoint
             w.Floats("replay.truncated", replay.Truncated);
         }
         w.Finish();
-    }
-
-    static void EmitAdam(CheckpointWriter w, string name, AdamState adam)
-    {
-        w.Int64s(name + ".step", [adam.Step]);
-        w.Floats(name + ".first_moment", adam.FirstMoment);
-        w.Floats(name + ".second_moment", adam.SecondMoment);
     }
 
     // ---------- Save-side checks: the caller's arguments, reported as ArgumentException ----------
@@ -322,71 +294,6 @@ public static class SqlCheckpoint
         return (header, state, replay);
     }
 
-    /// <summary>Checks magic, version, recorded length and checksum, in the order that names the most specific problem (as <see cref="Checkpoint"/>).</summary>
-    static void CheckPreamble(string path, FileStream stream, long length)
-    {
-        Span<byte> magic = stackalloc byte[8];
-        int got = stream.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false);
-        if (got < magic.Length && Magic.StartsWith(magic[..got]))
-            throw new CheckpointException(path, CheckpointFailure.Truncated,
-                $"the file has only {length} bytes, fewer than the 8 magic bytes 'SACFCKPT' a checkpoint starts with.");
-        if (!magic.SequenceEqual(Magic))
-            throw new CheckpointException(path, CheckpointFailure.BadMagic,
-                $"the file starts with {CheckpointReader.Printable(magic[..got])}, not the magic 'SACFCKPT'; it is not a Sac.Functional checkpoint.");
-
-        if (length < 12)
-            throw new CheckpointException(path, CheckpointFailure.Truncated, $"the file has only {length} bytes and ends inside its preamble.");
-        Span<byte> word = stackalloc byte[8];
-        stream.ReadExactly(word[..4]);
-        uint version = BinaryPrimitives.ReadUInt32LittleEndian(word);
-        if (version != Checkpoint.FormatVersion)
-            throw new CheckpointException(path, CheckpointFailure.UnsupportedVersion,
-                $"the checkpoint has format version {version}; this build reads version {Checkpoint.FormatVersion} only.");
-
-        if (length < MinimumLength)
-            throw new CheckpointException(path, CheckpointFailure.Truncated,
-                $"the file has only {length} bytes; even an empty checkpoint needs {MinimumLength}.");
-        stream.ReadExactly(word);
-        ulong recorded = BinaryPrimitives.ReadUInt64LittleEndian(word);
-
-        uint computed = ChecksumOfPrefix(stream, length - 4);
-        stream.ReadExactly(word[..4]);
-        uint stored = BinaryPrimitives.ReadUInt32LittleEndian(word);
-        if (computed != stored)
-        {
-            if (recorded > (ulong)length)
-                throw new CheckpointException(path, CheckpointFailure.Truncated,
-                    $"the file has {length} bytes but was written with {recorded}; it was cut short.");
-            throw new CheckpointException(path, CheckpointFailure.ChecksumMismatch,
-                $"the CRC-32 stored at the end is 0x{stored:X8} but the contents give 0x{computed:X8}; the file is damaged.");
-        }
-        if (recorded != (ulong)length)
-            throw new CheckpointException(path, CheckpointFailure.Malformed,
-                $"the file has {length} bytes but its preamble records {recorded}.");
-    }
-
-    static uint ChecksumOfPrefix(FileStream stream, long count)
-    {
-        stream.Position = 0;
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
-        try
-        {
-            uint crc = 0;
-            for (long left = count; left > 0;)
-            {
-                int n = (int)Math.Min(buffer.Length, left);
-                stream.ReadExactly(buffer, 0, n);
-                crc = Crc32.Append(crc, buffer.AsSpan(0, n));
-                left -= n;
-            }
-            return crc;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
     static float[] Floats(CheckpointReader r, string name, Expected expected, Shapes shapes)
     {
         long count = r.SectionHead(name, CheckpointSectionType.Float32);
@@ -394,18 +301,6 @@ public static class SqlCheckpoint
             throw r.Fail(expected.Reason, $"section '{name}' has {count} floats, expected {expected.Description} {shapes.Context}.");
         return r.Floats(name, count);
     }
-
-    static long[] Int64s(CheckpointReader r, string name, long expectedCount)
-    {
-        long at = r.Position;
-        long count = r.SectionHead(name, CheckpointSectionType.Int64);
-        if (count != expectedCount)
-            throw r.Fail(CheckpointFailure.Malformed, $"section '{name}' at byte {at} has {count} elements, expected {expectedCount}.");
-        return r.Int64s(name, count);
-    }
-
-    static long NonNegative(CheckpointReader r, string name, long value) =>
-        value >= 0 ? value : throw r.Fail(CheckpointFailure.Malformed, $"section '{name}' holds {value}; a step count is never negative.");
 
     static AdamState ReadAdam(CheckpointReader r, string name, Expected expected, Shapes shapes)
     {
