@@ -114,38 +114,8 @@ public static class Checkpoint
     /// </exception>
     /// <exception cref="IOException">The file exists but cannot be read (an I/O error, not a problem with its contents).</exception>
     /// <exception cref="UnauthorizedAccessException">The file exists but this process may not read it.</exception>
-    public static (CheckpointHeader Header, LearnerState State, ReplayBuffer? Replay) Load(string path)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        if (Directory.Exists(path))
-            throw new CheckpointException(path, CheckpointFailure.NotFound, "this is a directory, not a checkpoint file.");
-        FileStream stream;
-        try
-        {
-            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
-        }
-        catch (FileNotFoundException e)
-        {
-            throw new CheckpointException(path, CheckpointFailure.NotFound, "no checkpoint file exists at this path.", e);
-        }
-        catch (DirectoryNotFoundException e)
-        {
-            throw new CheckpointException(path, CheckpointFailure.NotFound, "the directory of this path does not exist.", e);
-        }
-
-        using (stream)
-        {
-            try
-            {
-                return Read(path, stream);
-            }
-            catch (EndOfStreamException e)
-            {
-                // Every read is bounded by the length measured at the start, so only a file shrinking under us gets here.
-                throw new CheckpointException(path, CheckpointFailure.Truncated, "the file ended while it was being read; was it changed during loading?", e);
-            }
-        }
-    }
+    public static (CheckpointHeader Header, LearnerState State, ReplayBuffer? Replay) Load(string path) =>
+        ReadChecked(path, (_, r) => Read(r));
 
     static void Emit(CheckpointWriter w, ulong totalLength, byte[] headerJson, CheckpointHeader header, LearnerState s, ReplayBuffer? replay)
     {
@@ -247,43 +217,27 @@ public static class Checkpoint
     /// same preamble and checksum checks as <see cref="Load"/>; lets a caller pick the loader before loading.
     /// </summary>
     /// <exception cref="CheckpointException">The file is missing, not a checkpoint, damaged, or its header names no algorithm.</exception>
-    public static string ReadAlgorithm(string path)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        if (!File.Exists(path))
-            throw new CheckpointException(path, CheckpointFailure.NotFound, "no checkpoint file exists at this path.");
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-        try
+    public static string ReadAlgorithm(string path) =>
+        ReadChecked(path, (_, r) =>
         {
-            CheckPreamble(path, stream, stream.Length);
-            var r = new CheckpointReader(path, stream, stream.Length - 4);
-            stream.Position = PreambleLength;
-            uint headerLength = r.UInt32("the header length");
-            byte[] json = r.Bytes(headerLength, "the header");
-            using var doc = JsonDocument.Parse(json);
-            if (doc.RootElement.ValueKind == JsonValueKind.Object
-                && doc.RootElement.TryGetProperty("algorithm", out var a) && a.ValueKind == JsonValueKind.String
-                && a.GetString() is { Length: > 0 } name)
-                return name;
+            byte[] json = r.Bytes(r.UInt32("the header length"), "the header");
+            try
+            {
+                using var doc = JsonDocument.Parse(json);
+                if (doc.RootElement.ValueKind == JsonValueKind.Object
+                    && doc.RootElement.TryGetProperty("algorithm", out var a) && a.ValueKind == JsonValueKind.String
+                    && a.GetString() is { Length: > 0 } name)
+                    return name;
+            }
+            catch (JsonException e)
+            {
+                throw new CheckpointException(path, CheckpointFailure.Malformed, $"the header is not valid JSON: {e.Message}", e);
+            }
             throw new CheckpointException(path, CheckpointFailure.Malformed, "the header names no algorithm.");
-        }
-        catch (JsonException e)
-        {
-            throw new CheckpointException(path, CheckpointFailure.Malformed, $"the header is not valid JSON: {e.Message}", e);
-        }
-        catch (EndOfStreamException e)
-        {
-            throw new CheckpointException(path, CheckpointFailure.Truncated, "the file ended inside its header.", e);
-        }
-    }
+        });
 
-    static (CheckpointHeader, LearnerState, ReplayBuffer?) Read(string path, FileStream stream)
+    static (CheckpointHeader, LearnerState, ReplayBuffer?) Read(CheckpointReader r)
     {
-        long length = stream.Length;
-        CheckPreamble(path, stream, length);
-
-        var r = new CheckpointReader(path, stream, length - 4);
-        stream.Position = PreambleLength;
         uint headerLength = r.UInt32("the header length");
         CheckpointHeader header = ParseHeader(r, r.Bytes(headerLength, "the header"));
         Shapes shapes;

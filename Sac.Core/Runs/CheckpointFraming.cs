@@ -116,4 +116,45 @@ internal static class CheckpointFraming
 
     internal static long NonNegative(CheckpointReader r, string name, long value) =>
         value >= 0 ? value : throw r.Fail(CheckpointFailure.Malformed, $"section '{name}' holds {value}; a step count is never negative.");
+
+    /// <summary>
+    /// Opens a checkpoint, checks its preamble (magic, version, recorded length, checksum) and runs
+    /// <paramref name="body"/> with a reader positioned just after the preamble. A missing file or directory, and a file
+    /// that shrinks while it is read, become <see cref="CheckpointException"/>s like every other problem.
+    /// </summary>
+    internal static T ReadChecked<T>(string path, Func<FileStream, CheckpointReader, T> body)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (Directory.Exists(path))
+            throw new CheckpointException(path, CheckpointFailure.NotFound, "this is a directory, not a checkpoint file.");
+        FileStream stream;
+        try
+        {
+            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        }
+        catch (FileNotFoundException e)
+        {
+            throw new CheckpointException(path, CheckpointFailure.NotFound, "no checkpoint file exists at this path.", e);
+        }
+        catch (DirectoryNotFoundException e)
+        {
+            throw new CheckpointException(path, CheckpointFailure.NotFound, "the directory of this path does not exist.", e);
+        }
+
+        using (stream)
+        {
+            try
+            {
+                long length = stream.Length;
+                CheckPreamble(path, stream, length);
+                var r = new CheckpointReader(path, stream, length - 4);
+                stream.Position = PreambleLength;
+                return body(stream, r);
+            }
+            catch (EndOfStreamException e)
+            {
+                throw new CheckpointException(path, CheckpointFailure.Truncated, "the file ended while it was being read; was it changed during loading?", e);
+            }
+        }
+    }
 }

@@ -194,7 +194,7 @@ public static class DqnCheckpoint
     /// <exception cref="IOException">The file exists but cannot be read (an I/O error, not a problem with its contents).</exception>
     /// <exception cref="UnauthorizedAccessException">The file exists but this process may not read it.</exception>
     public static (DqnCheckpointHeader Header, DqnLearnerState State) Load(string path) =>
-        WithFile(path, (stream, length) => Read(path, stream, length));
+        ReadChecked(path, (_, r) => Read(r));
 
     /// <summary>
     /// The <c>algorithm</c> field of any Sac.Functional checkpoint's header (<c>"sac"</c>, <c>"dqn"</c>, ...), after the
@@ -207,38 +207,6 @@ public static class DqnCheckpoint
     /// <exception cref="IOException">The file exists but cannot be read.</exception>
     /// <exception cref="UnauthorizedAccessException">The file exists but this process may not read it.</exception>
     public static string PeekAlgorithm(string path) => Checkpoint.ReadAlgorithm(path);
-
-    static T WithFile<T>(string path, Func<FileStream, long, T> body)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        if (Directory.Exists(path))
-            throw new CheckpointException(path, CheckpointFailure.NotFound, "this is a directory, not a checkpoint file.");
-        FileStream stream;
-        try
-        {
-            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
-        }
-        catch (FileNotFoundException e)
-        {
-            throw new CheckpointException(path, CheckpointFailure.NotFound, "no checkpoint file exists at this path.", e);
-        }
-        catch (DirectoryNotFoundException e)
-        {
-            throw new CheckpointException(path, CheckpointFailure.NotFound, "the directory of this path does not exist.", e);
-        }
-        using (stream)
-        {
-            try
-            {
-                return body(stream, stream.Length);
-            }
-            catch (EndOfStreamException e)
-            {
-                // Every read is bounded by the length measured at the start, so only a file shrinking under us gets here.
-                throw new CheckpointException(path, CheckpointFailure.Truncated, "the file ended while it was being read; was it changed during loading?", e);
-            }
-        }
-    }
 
     static void Emit(CheckpointWriter w, ulong totalLength, byte[] headerJson, DqnLearnerState s)
     {
@@ -274,11 +242,8 @@ public static class DqnCheckpoint
             throw new ArgumentException($"{name} has {values.Length} floats, but the header needs {expected.Description}.", "state");
     }
 
-    static (DqnCheckpointHeader, DqnLearnerState) Read(string path, FileStream stream, long length)
+    static (DqnCheckpointHeader, DqnLearnerState) Read(CheckpointReader r)
     {
-        CheckPreamble(path, stream, length);
-        var r = new CheckpointReader(path, stream, length - 4);
-        stream.Position = PreambleLength;
         uint headerLength = r.UInt32("the header length");
         byte[] json = r.Bytes(headerLength, "the header");
         string algorithm = ReadAlgorithm(r, json);

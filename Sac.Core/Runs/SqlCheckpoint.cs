@@ -100,7 +100,7 @@ public static class SqlCheckpoint
     /// <exception cref="IOException">The file exists but cannot be read.</exception>
     /// <exception cref="UnauthorizedAccessException">The file exists but this process may not read it.</exception>
     public static (SqlCheckpointHeader Header, SqlLearnerState State, ReplayBuffer? Replay) Load(string path) =>
-        WithFile(path, (stream, r) => ReadBody(r, ParseHeader(r, ReadHeaderBytes(r, stream))));
+        ReadChecked(path, (stream, r) => ReadBody(r, ParseHeader(r, ReadHeaderBytes(r, stream))));
 
     /// <summary>
     /// The <c>"algorithm"</c> field of any checkpoint in this framing (<c>"sql"</c>, <c>"sac"</c>, ...), after checking
@@ -111,42 +111,6 @@ public static class SqlCheckpoint
     /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
     /// <exception cref="CheckpointException">The file is missing, cut short, damaged, or its header has no string <c>"algorithm"</c>.</exception>
     public static string PeekAlgorithm(string path) => Checkpoint.ReadAlgorithm(path);
-
-    static T WithFile<T>(string path, Func<FileStream, CheckpointReader, T> body)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        if (Directory.Exists(path))
-            throw new CheckpointException(path, CheckpointFailure.NotFound, "this is a directory, not a checkpoint file.");
-        FileStream stream;
-        try
-        {
-            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
-        }
-        catch (FileNotFoundException e)
-        {
-            throw new CheckpointException(path, CheckpointFailure.NotFound, "no checkpoint file exists at this path.", e);
-        }
-        catch (DirectoryNotFoundException e)
-        {
-            throw new CheckpointException(path, CheckpointFailure.NotFound, "the directory of this path does not exist.", e);
-        }
-
-        using (stream)
-        {
-            try
-            {
-                long length = stream.Length;
-                CheckPreamble(path, stream, length);
-                var r = new CheckpointReader(path, stream, length - 4);
-                stream.Position = PreambleLength;
-                return body(stream, r);
-            }
-            catch (EndOfStreamException e)
-            {
-                throw new CheckpointException(path, CheckpointFailure.Truncated, "the file ended while it was being read; was it changed during loading?", e);
-            }
-        }
-    }
 
     static void Emit(CheckpointWriter w, ulong totalLength, byte[] headerJson, SqlLearnerState s, ReplayBuffer? replay)
     {
