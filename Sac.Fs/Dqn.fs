@@ -544,9 +544,7 @@ type DqnTrainer(environmentId: string, config: DqnConfig, gemm: IGemm) =
     let nextObs = Array.zeroCreate<float32> o
     let action = Array.zeroCreate<float32> 1
     let soft = (config.Variant = DqnVariant.SoftDqn)
-    let clock = Stopwatch()
-    let mutable updateTicks = 0L
-    let mutable updatesSinceRecord = 0L
+    let clock = TrainingClock()
 
     /// <summary>The learner's fixed parts.</summary>
     member _.Context = ctx
@@ -611,8 +609,7 @@ type DqnTrainer(environmentId: string, config: DqnConfig, gemm: IGemm) =
                 let struct (next, m) = Dqn.update ctx batch learner
                 learner <- next
                 last <- ValueSome m
-            updateTicks <- updateTicks + (Stopwatch.GetTimestamp() - t0)
-            updatesSinceRecord <- updatesSinceRecord + int64 config.GradientSteps
+            clock.AddUpdates(config.GradientSteps, t0)
         let evaluation =
             if config.EvalInterval > 0 && steps % int64 config.EvalInterval = 0L then
                 Some(Dqn.evaluate ctx actWs learner.QNetwork evalEnv config.EvalEpisodes (config.Seed + 1_000_000UL))
@@ -621,45 +618,26 @@ type DqnTrainer(environmentId: string, config: DqnConfig, gemm: IGemm) =
             { Learner = learner; EnvSteps = steps; Episodes = (if ended then state.Episodes + 1 else state.Episodes)
               EpisodeReturn = (if ended then 0.0 else episodeReturn); EpisodeLength = (if ended then 0 else episodeLength)
               Draws = draws; LastMetrics = last }
-        let record =
+        let losses =
             if ended || evaluation.IsSome then
-                let ups =
-                    if updatesSinceRecord > 0L && updateTicks > 0L then
-                        Some(float updatesSinceRecord / (float updateTicks / float Stopwatch.Frequency))
-                    else None
-                updatesSinceRecord <- 0L
-                updateTicks <- 0L
-                let losses =
-                    match last with
-                    | ValueSome m ->
-                        Some
-                            { CriticLoss = m.TdLoss; ActorLoss = 0.0f; AlphaLoss = 0.0f; ValueLoss = 0.0f
-                              Alpha = (if soft then config.Temperature else 0.0f)
-                              Entropy = (if soft then m.Entropy else Dqn.epsilonGreedyEntropy (Dqn.explorationRate config steps) n)
-                              MeanQ = m.MeanQ }
-                    | ValueNone -> None
-                Some
-                    { Step = steps; Episode = next.Episodes
-                      EpisodeReturn = (if ended then Some episodeReturn else None)
-                      EpisodeLength = (if ended then Some episodeLength else None)
-                      EvalReturn = evaluation |> Option.map (fun e -> e.Mean)
-                      EvalStd = evaluation |> Option.map (fun e -> e.Std)
-                      Losses = losses
-                      UpdatesPerSec = ups; WallSeconds = clock.Elapsed.TotalSeconds }
-            else None
+                match last with
+                | ValueSome m ->
+                    ValueSome
+                        { CriticLoss = m.TdLoss; ActorLoss = 0.0f; AlphaLoss = 0.0f; ValueLoss = 0.0f
+                          Alpha = (if soft then config.Temperature else 0.0f)
+                          Entropy = (if soft then m.Entropy else Dqn.epsilonGreedyEntropy (Dqn.explorationRate config steps) n)
+                          MeanQ = m.MeanQ }
+                | ValueNone -> ValueNone
+            else ValueNone
+        let record =
+            clock.Record(steps, next.Episodes, ended, episodeReturn, episodeLength,
+                         evaluation |> Option.map (fun e -> e.Mean, e.Std), losses)
         struct (next, record)
 
     /// <summary>Runs <paramref name="steps"/> environment steps from <paramref name="state"/>, passing every record to
     /// <paramref name="onRecord"/>; returns the final state.</summary>
     member this.Run(state: DqnTrainingState, steps: int64, onRecord: Action<TrainingRecord>) : DqnTrainingState =
-        let mutable s = state
-        for _ in 1L .. steps do
-            let struct (next, record) = this.Step s
-            s <- next
-            match record with
-            | Some r -> onRecord.Invoke r
-            | None -> ()
-        s
+        TrainingLoop.run this.Step state steps onRecord
 
     /// <summary>Greedy evaluation of the current Q-network over <paramref name="episodes"/> episodes (episode k seeded <c>seed + k</c>).</summary>
     member _.Evaluate(state: DqnTrainingState, episodes: int, seed: uint64) =

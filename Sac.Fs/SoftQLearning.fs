@@ -749,9 +749,7 @@ type SqlTrainer(environmentId: string, config: SqlConfig, gemm: IGemm) =
     let obs = Array.zeroCreate<float32> o
     let nextObs = Array.zeroCreate<float32> o
     let action = Array.zeroCreate<float32> a
-    let clock = Stopwatch()
-    let mutable updateTicks = 0L
-    let mutable updatesSinceRecord = 0L
+    let clock = TrainingClock()
 
     // Stochastic rollouts: the SQL policy is the sampler; its noise stream is keyed by the evaluation seed.
     let evaluate (sampler: float32[]) (episodes: int) (seed: uint64) = GoalEvaluation.sql ctx sampler evalEnv episodes seed
@@ -777,8 +775,6 @@ type SqlTrainer(environmentId: string, config: SqlConfig, gemm: IGemm) =
     member _.Start() : SqlTrainingState =
         env.Reset(Nullable config.Seed, Span obs)
         clock.Restart()
-        updateTicks <- 0L
-        updatesSinceRecord <- 0L
         { Learner = SoftQLearning.init ctx config.Seed; EnvSteps = 0L; Episodes = 0; EpisodeReturn = 0.0; EpisodeLength = 0
           Draws = 0UL; LastMetrics = ValueNone }
 
@@ -814,8 +810,7 @@ type SqlTrainer(environmentId: string, config: SqlConfig, gemm: IGemm) =
                 let struct (next, m) = SoftQLearning.update ctx batch learner
                 learner <- next
                 last <- ValueSome m
-            updateTicks <- updateTicks + (Stopwatch.GetTimestamp() - t0)
-            updatesSinceRecord <- updatesSinceRecord + int64 config.GradientSteps
+            clock.AddUpdates(config.GradientSteps, t0)
         let evaluation =
             if config.EvalInterval > 0 && steps % int64 config.EvalInterval = 0L then
                 Some(evaluate learner.Sampler config.EvalEpisodes (config.Seed + 1_000_000UL))
@@ -825,22 +820,8 @@ type SqlTrainer(environmentId: string, config: SqlConfig, gemm: IGemm) =
               EpisodeReturn = (if ended then 0.0 else episodeReturn); EpisodeLength = (if ended then 0 else episodeLength)
               Draws = draws; LastMetrics = last }
         let record =
-            if ended || evaluation.IsSome then
-                let ups =
-                    if updatesSinceRecord > 0L && updateTicks > 0L then
-                        Some(float updatesSinceRecord / (float updateTicks / float Stopwatch.Frequency))
-                    else None
-                updatesSinceRecord <- 0L
-                updateTicks <- 0L
-                Some
-                    { Step = steps; Episode = next.Episodes
-                      EpisodeReturn = (if ended then Some episodeReturn else None)
-                      EpisodeLength = (if ended then Some episodeLength else None)
-                      EvalReturn = evaluation |> Option.map (fun e -> e.Mean)
-                      EvalStd = evaluation |> Option.map (fun e -> e.Std)
-                      Losses = (match last with ValueSome m -> Some m | ValueNone -> None)
-                      UpdatesPerSec = ups; WallSeconds = clock.Elapsed.TotalSeconds }
-            else None
+            clock.Record(steps, next.Episodes, ended, episodeReturn, episodeLength,
+                         evaluation |> Option.map (fun e -> e.Mean, e.Std), last)
         struct (next, record)
 
     /// <summary>Runs <paramref name="steps"/> environment steps from <paramref name="state"/>, passing every record to
@@ -849,14 +830,7 @@ type SqlTrainer(environmentId: string, config: SqlConfig, gemm: IGemm) =
     /// <param name="steps">Environment steps to take.</param>
     /// <param name="onRecord">Receives each record.</param>
     member this.Run(state: SqlTrainingState, steps: int64, onRecord: Action<TrainingRecord>) : SqlTrainingState =
-        let mutable s = state
-        for _ in 1L .. steps do
-            let struct (next, record) = this.Step s
-            s <- next
-            match record with
-            | Some r -> onRecord.Invoke r
-            | None -> ()
-        s
+        TrainingLoop.run this.Step state steps onRecord
 
     /// <summary>
     /// Evaluates the sampling policy (stochastic: the SQL policy is the sampler) over <paramref name="episodes"/>

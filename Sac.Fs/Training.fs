@@ -91,6 +91,65 @@ module Evaluation =
         ofReturns returns
 
 /// <summary>
+/// The bookkeeping every trainer shares: the run's wall clock, how long gradient steps took since the last record,
+/// and the record a step emits when an episode ended or an evaluation ran.
+/// </summary>
+[<Sealed>]
+type TrainingClock() =
+    let clock = Stopwatch()
+    let mutable updateTicks = 0L
+    let mutable updates = 0L
+
+    /// <summary>Starts the wall clock from zero and forgets any update timing.</summary>
+    member _.Restart() =
+        clock.Restart()
+        updateTicks <- 0L
+        updates <- 0L
+
+    /// <summary>Counts <paramref name="count"/> gradient steps that began at <paramref name="startTimestamp"/> (a <c>Stopwatch.GetTimestamp()</c>) and have just ended.</summary>
+    member _.AddUpdates(count: int, startTimestamp: int64) =
+        updateTicks <- updateTicks + (Stopwatch.GetTimestamp() - startTimestamp)
+        updates <- updates + int64 count
+
+    /// <summary>
+    /// The record of a step, when an episode ended or an evaluation ran (None otherwise); updates per second cover the
+    /// gradient steps since the previous record.
+    /// </summary>
+    member _.Record(steps: int64, episodes: int, ended: bool, episodeReturn: float, episodeLength: int,
+                    evaluation: (float * float) option, losses: SacMetrics voption) : TrainingRecord option =
+        if ended || evaluation.IsSome then
+            let ups =
+                if updates > 0L && updateTicks > 0L then Some(float updates / (float updateTicks / float Stopwatch.Frequency))
+                else None
+            updates <- 0L
+            updateTicks <- 0L
+            Some
+                { Step = steps; Episode = episodes
+                  EpisodeReturn = (if ended then Some episodeReturn else None)
+                  EpisodeLength = (if ended then Some episodeLength else None)
+                  EvalReturn = evaluation |> Option.map fst
+                  EvalStd = evaluation |> Option.map snd
+                  Losses = (match losses with ValueSome m -> Some m | ValueNone -> None)
+                  UpdatesPerSec = ups; WallSeconds = clock.Elapsed.TotalSeconds }
+        else None
+
+/// <summary>The loop every trainer runs: fold its step over the environment steps, passing each record on.</summary>
+[<RequireQualifiedAccess>]
+module TrainingLoop =
+
+    /// <summary>Applies <paramref name="step"/> <paramref name="steps"/> times from <paramref name="state"/>, handing every record to <paramref name="onRecord"/>.</summary>
+    [<CompiledName("Run")>]
+    let run (step: 'S -> struct ('S * TrainingRecord option)) (state: 'S) (steps: int64) (onRecord: Action<TrainingRecord>) : 'S =
+        let mutable s = state
+        for _ in 1L .. steps do
+            let struct (next, record) = step s
+            s <- next
+            match record with
+            | Some r -> onRecord.Invoke r
+            | None -> ()
+        s
+
+/// <summary>
 /// The mutable workspace of a training run: environments (training and evaluation, both in [-1, 1] action
 /// coordinates), replay buffer, a minibatch, policy buffers and the RNG keys, built from a validated configuration.
 /// </summary>
@@ -112,9 +171,7 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm) =
     let obs = Array.zeroCreate<float32> o
     let nextObs = Array.zeroCreate<float32> o
     let action = Array.zeroCreate<float32> a
-    let clock = Stopwatch()
-    let mutable updateTicks = 0L
-    let mutable updatesSinceRecord = 0L
+    let clock = TrainingClock()
 
     /// <summary>The learner's fixed parts.</summary>
     member _.Context = ctx
@@ -171,8 +228,7 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm) =
                 let struct (next, m) = Sac.update ctx batch learner
                 learner <- next
                 last <- ValueSome m
-            updateTicks <- updateTicks + (Stopwatch.GetTimestamp() - t0)
-            updatesSinceRecord <- updatesSinceRecord + int64 config.GradientSteps
+            clock.AddUpdates(config.GradientSteps, t0)
         let evaluation =
             if config.EvalInterval > 0 && steps % int64 config.EvalInterval = 0L then
                 Some(Evaluation.run ctx policyWs learner.Actor evalEnv config.EvalEpisodes (config.Seed + 1_000_000UL))
@@ -182,35 +238,14 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm) =
               EpisodeReturn = (if ended then 0.0 else episodeReturn); EpisodeLength = (if ended then 0 else episodeLength)
               Draws = draws; LastMetrics = last }
         let record =
-            if ended || evaluation.IsSome then
-                let ups =
-                    if updatesSinceRecord > 0L && updateTicks > 0L then
-                        Some(float updatesSinceRecord / (float updateTicks / float Stopwatch.Frequency))
-                    else None
-                updatesSinceRecord <- 0L
-                updateTicks <- 0L
-                Some
-                    { Step = steps; Episode = next.Episodes
-                      EpisodeReturn = (if ended then Some episodeReturn else None)
-                      EpisodeLength = (if ended then Some episodeLength else None)
-                      EvalReturn = evaluation |> Option.map (fun e -> e.Mean)
-                      EvalStd = evaluation |> Option.map (fun e -> e.Std)
-                      Losses = (match last with ValueSome m -> Some m | ValueNone -> None)
-                      UpdatesPerSec = ups; WallSeconds = clock.Elapsed.TotalSeconds }
-            else None
+            clock.Record(steps, next.Episodes, ended, episodeReturn, episodeLength,
+                         evaluation |> Option.map (fun e -> e.Mean, e.Std), last)
         struct (next, record)
 
     /// <summary>Runs <paramref name="steps"/> environment steps from <paramref name="state"/>, passing every record to
     /// <paramref name="onRecord"/>; returns the final state.</summary>
     member this.Run(state: TrainingState, steps: int64, onRecord: Action<TrainingRecord>) : TrainingState =
-        let mutable s = state
-        for _ in 1L .. steps do
-            let struct (next, record) = this.Step s
-            s <- next
-            match record with
-            | Some r -> onRecord.Invoke r
-            | None -> ()
-        s
+        TrainingLoop.run this.Step state steps onRecord
 
     /// <summary>Deterministic evaluation of the current actor over <paramref name="episodes"/> episodes.</summary>
     member _.Evaluate(state: TrainingState, episodes: int, seed: uint64) =
