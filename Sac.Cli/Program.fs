@@ -62,11 +62,31 @@ type SolveArgs =
             | Alpha _ -> "entropy temperature, at least 0 (default 1.0); 0 is the hard Bellman optimality."
             | Gamma _ -> "discount in [0, 1) (default 0.99)."
 
+type PlotArgs =
+    | [<MainCommand; Mandatory>] Runs of run: string list
+    | Column of name: string
+    | Out of file: string
+    | Title of text: string
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Runs _ -> "run directories or metrics.csv files; several are drawn as their mean with a min-max band."
+            | Column _ -> "metrics.csv column to draw (default eval_return; e.g. episode_return, critic_loss, alpha)."
+            | Out _ -> "SVG file to write (default curve.svg)."
+            | Title _ -> "chart title."
+
+type EnvsArgs =
+    | [<Hidden>] Unused
+    interface IArgParserTemplate with
+        member _.Usage = "unused"
+
 [<RequireSubcommand>]
 type SacArgs =
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
     | [<CliPrefix(CliPrefix.None)>] Eval of ParseResults<EvalArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Plot of ParseResults<PlotArgs>
+    | [<CliPrefix(CliPrefix.None)>] Envs of ParseResults<EnvsArgs>
     | [<CliPrefix(CliPrefix.None)>] Solve of ParseResults<SolveArgs>
     interface IArgParserTemplate with
         member a.Usage =
@@ -74,6 +94,8 @@ type SacArgs =
             | Train _ -> "train an agent; writes config.json, metrics.csv, final.ckpt and curve.svg."
             | Eval _ -> "evaluate a checkpoint; prints {\"mean\":…,\"std\":…,\"episodes\":K}."
             | Bench _ -> "measure kernel and update throughput; prints one JSON line per measurement."
+            | Plot _ -> "draw learning curves (SVG) from one or several runs' metrics.csv."
+            | Envs _ -> "list the environments with their observation and action spaces."
             | Solve _ -> "solve a finite MDP by soft Q-iteration; prints {\"q\":[[…]],\"v\":[…],\"policy\":[[…]],\"iterations\":n}."
 
 [<EntryPoint>]
@@ -94,6 +116,10 @@ let main argv =
                   Quiet = t.Contains TrainArgs.Quiet }
         | Eval e ->
             Run.eval (e.GetResult EvalArgs.Checkpoint) (e.GetResult EvalArgs.Env) (e.GetResult(EvalArgs.Episodes, defaultValue = 10)) (e.GetResult(EvalArgs.Seed, defaultValue = 0UL))
+        | Plot p ->
+            Plot.plot (p.GetResult PlotArgs.Runs) (p.GetResult(PlotArgs.Column, defaultValue = "eval_return"))
+                (p.GetResult(PlotArgs.Out, defaultValue = "curve.svg")) (p.TryGetResult PlotArgs.Title)
+        | Envs _ -> Plot.envs ()
         | Bench b ->
             let threads =
                 match b.TryGetResult BenchArgs.Threads with
