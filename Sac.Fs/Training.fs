@@ -7,6 +7,7 @@ open Sac.Core.Compute
 open Sac.Core.Data
 open Sac.Core.Environments
 open Sac.Core.Random
+open Sac.Core.Runs
 
 /// <summary>One row of training metrics, emitted when an episode ends or an evaluation runs (metrics.csv).</summary>
 type TrainingRecord =
@@ -133,9 +134,97 @@ type TrainingClock() =
                   UpdatesPerSec = ups; WallSeconds = clock.Elapsed.TotalSeconds }
         else None
 
-/// <summary>The loop every trainer runs: fold its step over the environment steps, passing each record on.</summary>
+/// <summary>What a training callback answers after a step: go on, or stop the run with a reason.</summary>
+[<RequireQualifiedAccess>]
+type CallbackDecision =
+    /// <summary>Keep training.</summary>
+    | Continue
+    /// <summary>End the run after this step; the reason is reported in the outcome.</summary>
+    | Stop of reason: string
+
+/// <summary>
+/// Called after every environment step with the step count, the new training state and the step's record (when an
+/// episode ended or an evaluation ran). Periodic checkpoints, reward thresholds and user callbacks are all this.
+/// </summary>
+type ITrainingCallback<'S> =
+    /// <summary>Observes one step; the run stops after it if any callback answers Stop.</summary>
+    abstract OnStep: steps: int64 * state: 'S * record: TrainingRecord option -> CallbackDecision
+
+/// <summary>How a run ended: its final state, and why it stopped early if it did.</summary>
+type RunOutcome<'S> =
+    { /// <summary>The state after the last step taken.</summary>
+      State: 'S
+      /// <summary>The reason a callback gave for stopping, or None when the run took all its steps.</summary>
+      StopReason: string option }
+
+/// <summary>Ready-made callbacks, for F# functions and C# delegates alike.</summary>
+[<RequireQualifiedAccess>]
+module Callback =
+
+    /// <summary>A callback built from a function of (steps, state, record).</summary>
+    [<CompiledName("Create")>]
+    let create (f: int64 -> 'S -> TrainingRecord option -> CallbackDecision) =
+        { new ITrainingCallback<'S> with member _.OnStep(steps, state, record) = f steps state record }
+
+    /// <summary>Hands every metrics record to an F# function.</summary>
+    [<CompiledName("OfFunction")>]
+    let ofRecord (f: TrainingRecord -> unit) : ITrainingCallback<'S> =
+        create (fun _ _ record ->
+            match record with
+            | Some r -> f r
+            | None -> ()
+            CallbackDecision.Continue)
+
+    /// <summary>Hands every metrics record to a C# delegate.</summary>
+    [<CompiledName("OnRecord")>]
+    let onRecord (action: Action<TrainingRecord>) : ITrainingCallback<'S> = ofRecord action.Invoke
+
+    /// <summary>Reports every metrics record through <see cref="T:System.IProgress`1"/> (e.g. a <c>Progress&lt;T&gt;</c> that marshals to a UI thread).</summary>
+    [<CompiledName("OnProgress")>]
+    let onProgress (progress: IProgress<TrainingRecord>) : ITrainingCallback<'S> = ofRecord progress.Report
+
+    /// <summary>Calls <paramref name="action"/> with (steps, state) every <paramref name="interval"/> environment steps,
+    /// e.g. to write a checkpoint.</summary>
+    [<CompiledName("Every")>]
+    let every (interval: int64) (action: int64 -> 'S -> unit) : ITrainingCallback<'S> =
+        if interval < 1L then invalidArg (nameof interval) $"interval must be at least 1, got {interval}."
+        create (fun steps state _ ->
+            if steps % interval = 0L then action steps state
+            CallbackDecision.Continue)
+
+    /// <summary>Stops the run at the first evaluation whose mean return reaches <paramref name="threshold"/>
+    /// (SB3's StopTrainingOnRewardThreshold).</summary>
+    [<CompiledName("StopAtEvalReturn")>]
+    let stopAtEvalReturn (threshold: float) : ITrainingCallback<'S> =
+        if Double.IsNaN threshold then invalidArg (nameof threshold) "threshold must not be NaN."
+        create (fun steps _ record ->
+            match record with
+            | Some { EvalReturn = Some mean } when mean >= threshold ->
+                CallbackDecision.Stop $"evaluation return {mean:F2} reached the threshold {threshold:F2} at step {steps}"
+            | _ -> CallbackDecision.Continue)
+
+/// <summary>The loop every trainer runs: fold its step over the environment steps, passing each step to the callbacks.</summary>
 [<RequireQualifiedAccess>]
 module TrainingLoop =
+
+    /// <summary>
+    /// Applies <paramref name="step"/> from <paramref name="state"/> until <paramref name="stepsOf"/> reaches
+    /// <paramref name="totalSteps"/> or a callback answers Stop; every callback sees every step, in order.
+    /// </summary>
+    [<CompiledName("RunUntil")>]
+    let runUntil (step: 'S -> struct ('S * TrainingRecord option)) (stepsOf: 'S -> int64) (state: 'S) (totalSteps: int64)
+                 (callbacks: ITrainingCallback<'S> list) : RunOutcome<'S> =
+        let mutable s = state
+        let mutable stop = None
+        while stop.IsNone && stepsOf s < totalSteps do
+            let struct (next, record) = step s
+            s <- next
+            let steps = stepsOf s
+            for c in callbacks do
+                match c.OnStep(steps, s, record) with
+                | CallbackDecision.Stop reason when stop.IsNone -> stop <- Some reason
+                | _ -> ()
+        { State = s; StopReason = stop }
 
     /// <summary>Applies <paramref name="step"/> <paramref name="steps"/> times from <paramref name="state"/>, handing every record to <paramref name="onRecord"/>.</summary>
     [<CompiledName("Run")>]
@@ -153,6 +242,12 @@ module TrainingLoop =
 /// The mutable workspace of a training run: environments (training and evaluation, both in [-1, 1] action
 /// coordinates), replay buffer, a minibatch, policy buffers and the RNG keys, built from a validated configuration.
 /// </summary>
+/// <remarks>
+/// Everything random in a run is a function of the seed and a counter held in <see cref="TrainingState"/> (acting and
+/// warm-up noise by environment step, minibatches by draw, the learner's noise by update, environment resets by
+/// episode), so <see cref="Save"/> and <see cref="Resume"/> continue a run exactly: with the replay buffer saved, the
+/// resumed run's metrics and parameters are bitwise those of the uninterrupted one.
+/// </remarks>
 [<Sealed>]
 type Trainer(environmentId: string, config: SacConfig, gemm: IGemm) =
     do config.ThrowIfInvalid() |> ignore
@@ -165,13 +260,31 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm) =
     let actKey = root.FoldIn 0x41435430u
     let warmupKey = root.FoldIn 0x57524d55u
     let sampleKey = root.FoldIn 0x53414d50u
-    let replay = ReplayBuffer(config.BufferSize, o, a)
+    let mutable replay = ReplayBuffer(config.BufferSize, o, a)
     let batch = Batch(config.BatchSize, o, a)
     let policyWs = PolicyWorkspace(ctx.Networks)
     let obs = Array.zeroCreate<float32> o
     let nextObs = Array.zeroCreate<float32> o
     let action = Array.zeroCreate<float32> a
+    // The running episode's actions: a checkpoint stores them so a resumed run can replay the environment to this point.
+    let mutable tape = Array.zeroCreate<float32> ((match env.MaxEpisodeSteps |> Option.ofNullable with Some n -> n | None -> 1000) * a)
+    let mutable tapeLength = 0
     let clock = TrainingClock()
+    // Updates wait for LearningStarts transitions: true of a fresh run by construction, and what makes a run resumed
+    // without its replay buffer refill it before learning again.
+    let enoughData () = replay.Count > 0 && replay.Count >= min config.LearningStarts replay.Capacity
+
+    let record (actionTaken: float32[]) =
+        if tapeLength + a > tape.Length then Array.Resize(&tape, 2 * tape.Length)
+        Array.blit actionTaken 0 tape tapeLength a
+        tapeLength <- tapeLength + a
+
+    let metricsArray (m: SacMetrics) =
+        [| m.CriticLoss; m.ActorLoss; m.AlphaLoss; m.ValueLoss; m.Alpha; m.Entropy; m.MeanQ |]
+
+    let metricsOf (values: Collections.Generic.IReadOnlyList<float32>) =
+        { CriticLoss = values.[0]; ActorLoss = values.[1]; AlphaLoss = values.[2]; ValueLoss = values.[3]
+          Alpha = values.[4]; Entropy = values.[5]; MeanQ = values.[6] }
 
     /// <summary>The learner's fixed parts.</summary>
     member _.Context = ctx
@@ -179,7 +292,7 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm) =
     member _.EnvironmentId = environmentId
     /// <summary>The configuration.</summary>
     member _.Config = config
-    /// <summary>The replay buffer.</summary>
+    /// <summary>The replay buffer (replaced by <see cref="Resume"/> when the checkpoint holds one).</summary>
     member _.Replay = replay
     /// <summary>The training environment.</summary>
     member _.Environment = env
@@ -193,15 +306,19 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm) =
     /// <summary>A fresh learner and the first observation (the environment reset with the run's seed).</summary>
     member _.Start() : TrainingState =
         env.Reset(Nullable config.Seed, Span obs)
+        tapeLength <- 0
+        replay <- ReplayBuffer(config.BufferSize, o, a)
         clock.Restart()
         { Learner = Sac.init ctx config.Seed; EnvSteps = 0L; Episodes = 0; EpisodeReturn = 0.0; EpisodeLength = 0
           Draws = 0UL; LastMetrics = ValueNone }
 
     /// <summary>
     /// One environment step: act (uniform random before LearningStarts), store the transition, reset at episode end,
-    /// then GradientSteps updates every TrainFrequency steps once learning has started, then evaluation every
-    /// EvalInterval steps. Returns the next state and the record of this step, if an episode ended or an evaluation ran.
+    /// then GradientSteps updates every TrainFrequency steps once learning has started (each checked for NaN and
+    /// infinity, see <see cref="NumericalCheck"/>), then evaluation every EvalInterval steps. Returns the next state
+    /// and the record of this step, if an episode ended or an evaluation ran.
     /// </summary>
+    /// <exception cref="T:Sac.Core.Runs.NumericalFaultException">An update produced a NaN or infinite loss, gradient or parameter.</exception>
     member _.Step(state: TrainingState) : struct (TrainingState * TrainingRecord option) =
         let t = state.EnvSteps
         if t < int64 config.LearningStarts then
@@ -210,22 +327,27 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm) =
         else
             Policy.act ctx policyWs state.Learner.Actor (Stochastic(actKey, uint64 t)) (ReadOnlySpan obs) (Span action)
         let r = env.Step(ReadOnlySpan action, Span nextObs)
+        record action
         // The true next observation is stored even on truncation: the target bootstraps from it.
         replay.Add(ReadOnlySpan obs, ReadOnlySpan action, r.Reward, ReadOnlySpan nextObs, r.Terminated, r.Truncated)
         let episodeReturn = state.EpisodeReturn + float r.Reward
         let episodeLength = state.EpisodeLength + 1
         let ended = r.Terminated || r.Truncated
-        if ended then env.Reset(Nullable(), Span obs) else Array.blit nextObs 0 obs 0 o
+        if ended then
+            env.Reset(Nullable(), Span obs)
+            tapeLength <- 0
+        else Array.blit nextObs 0 obs 0 o
         let steps = t + 1L
         let mutable learner = state.Learner
         let mutable draws = state.Draws
         let mutable last = state.LastMetrics
-        if steps > int64 config.LearningStarts && steps % int64 config.TrainFrequency = 0L then
+        if steps > int64 config.LearningStarts && steps % int64 config.TrainFrequency = 0L && enoughData () then
             let t0 = Stopwatch.GetTimestamp()
             for _ in 1 .. config.GradientSteps do
                 replay.Sample(sampleKey, draws, batch)
                 draws <- draws + 1UL
                 let struct (next, m) = Sac.update ctx batch learner
+                NumericalCheck.sacUpdate ctx steps next m
                 learner <- next
                 last <- ValueSome m
             clock.AddUpdates(config.GradientSteps, t0)
@@ -242,10 +364,74 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm) =
                          evaluation |> Option.map (fun e -> e.Mean, e.Std), last)
         struct (next, record)
 
+    /// <summary>
+    /// Writes a training checkpoint: the learner, the loop's progress toward <paramref name="totalSteps"/>, the
+    /// running episode's actions and, with <paramref name="includeReplay"/>, the replay buffer (needed for an exact
+    /// resume). Atomic: a crash while saving leaves the previous file at <paramref name="path"/> intact.
+    /// </summary>
+    member _.Save(path: string, state: TrainingState, totalSteps: int64, includeReplay: bool) =
+        let header =
+            CheckpointHeader("sac", environmentId, o, a, config.HiddenSizes, config.Variant.ToString(), state.EnvSteps,
+                             Progress =
+                                 TrainingProgress(max totalSteps 1L, state.Episodes, state.EpisodeReturn, state.EpisodeLength, state.Draws,
+                                                  (match state.LastMetrics with ValueSome m -> (metricsArray m :> Collections.Generic.IReadOnlyList<float32> | null) | ValueNone -> null)))
+        Checkpoint.Save(path, header, state.Learner, (if includeReplay then (replay: ReplayBuffer | null) else null), ReadOnlyMemory(tape, 0, tapeLength))
+
+    /// <summary>
+    /// The state a training checkpoint describes, with this trainer's environment and replay buffer brought to the
+    /// same point: the environment is reset as often as the saved run reset it and the running episode's actions are
+    /// replayed, so the next step continues exactly where the saved run was. Without a saved replay buffer the
+    /// buffer starts empty and updates wait until it holds LearningStarts transitions again.
+    /// </summary>
+    /// <exception cref="T:System.ArgumentException">The checkpoint is not a SAC training checkpoint of this environment
+    /// and configuration (the message names what differs), or replaying its episode does not reproduce its return.</exception>
+    member _.Resume(checkpoint: TrainingCheckpoint) : TrainingState =
+        let h = checkpoint.Header
+        let fail (what: string) = invalidArg (nameof checkpoint) $"cannot resume from this checkpoint: {what}"
+        if h.Algorithm <> "sac" then fail $"it was written by '{h.Algorithm}', not sac"
+        if h.EnvironmentId <> environmentId then fail $"it was trained on {h.EnvironmentId}, not {environmentId}"
+        if h.ObservationSize <> o || h.ActionSize <> a then fail $"its sizes (observation {h.ObservationSize}, action {h.ActionSize}) differ from {environmentId}'s ({o}, {a})"
+        if Seq.toArray h.HiddenSizes <> Seq.toArray config.HiddenSizes then
+            fail $"""its hidden sizes [{String.Join(", ", h.HiddenSizes)}] differ from the configuration's [{String.Join(", ", config.HiddenSizes)}]"""
+        if h.Variant <> config.Variant.ToString() then fail $"it is SAC {h.Variant}, the configuration asks for {config.Variant}"
+        let progress = match h.Progress with null -> fail "it holds a learner but no training progress (it was not written by a trainer)" | p -> p
+        match checkpoint.Replay with
+        | null -> replay <- ReplayBuffer(config.BufferSize, o, a)
+        | saved when saved.Capacity <> config.BufferSize -> fail $"its replay buffer holds {saved.Capacity} transitions, the configuration's BufferSize is {config.BufferSize}"
+        | saved -> replay <- saved
+        // Rebuild the environment: the first reset was seeded, one more per finished episode, then the episode so far.
+        env.Reset(Nullable config.Seed, Span obs)
+        for _ in 1 .. progress.Episodes do env.Reset(Nullable(), Span obs)
+        tapeLength <- 0
+        let mutable episodeReturn = 0.0
+        for i in 0 .. progress.EpisodeLength - 1 do
+            Array.blit checkpoint.EpisodeActions (i * a) action 0 a
+            let r = env.Step(ReadOnlySpan action, Span nextObs)
+            record action
+            episodeReturn <- episodeReturn + float r.Reward
+            if r.Terminated || r.Truncated then fail $"replaying the running episode ended it at step {i + 1} of {progress.EpisodeLength}"
+            Array.blit nextObs 0 obs 0 o
+        if episodeReturn <> progress.EpisodeReturn then
+            fail $"replaying the running episode gave return {episodeReturn:R}, the checkpoint recorded {progress.EpisodeReturn:R}"
+        clock.Restart()
+        { Learner = checkpoint.State; EnvSteps = h.EnvironmentSteps; Episodes = progress.Episodes
+          EpisodeReturn = progress.EpisodeReturn; EpisodeLength = progress.EpisodeLength; Draws = progress.Draws
+          LastMetrics = (match progress.LastMetrics with null -> ValueNone | m -> ValueSome(metricsOf m)) }
+
     /// <summary>Runs <paramref name="steps"/> environment steps from <paramref name="state"/>, passing every record to
     /// <paramref name="onRecord"/>; returns the final state.</summary>
     member this.Run(state: TrainingState, steps: int64, onRecord: Action<TrainingRecord>) : TrainingState =
         TrainingLoop.run this.Step state steps onRecord
+
+    /// <summary>Steps from <paramref name="state"/> until <paramref name="totalSteps"/> environment steps have been
+    /// taken or a callback stops the run.</summary>
+    member this.RunTo(state: TrainingState, totalSteps: int64, callbacks: seq<ITrainingCallback<TrainingState>>) : RunOutcome<TrainingState> =
+        TrainingLoop.runUntil this.Step (fun s -> s.EnvSteps) state totalSteps (List.ofSeq callbacks)
+
+    /// <summary>A callback that writes a training checkpoint to <paramref name="path"/> every
+    /// <paramref name="interval"/> environment steps (atomically replacing the previous one).</summary>
+    member this.CheckpointEvery(interval: int64, path: string, totalSteps: int64, includeReplay: bool) : ITrainingCallback<TrainingState> =
+        Callback.every interval (fun _ s -> this.Save(path, s, totalSteps, includeReplay))
 
     /// <summary>Deterministic evaluation of the current actor over <paramref name="episodes"/> episodes.</summary>
     member _.Evaluate(state: TrainingState, episodes: int, seed: uint64) =

@@ -203,6 +203,31 @@ public static class FusedOps
     }
 
     /// <summary>
+    /// The index of the first element that is NaN or infinite, or -1 when every element is finite: the cheap check the
+    /// trainers run on losses, gradients and parameters after each update.
+    /// </summary>
+    /// <param name="x">Values to check.</param>
+    /// <returns>The first non-finite element's index, or -1.</returns>
+    public static int IndexOfNonFinite(ReadOnlySpan<float> x)
+    {
+        int i = 0;
+        if (System.Numerics.Vector.IsHardwareAccelerated)
+        {
+            int w = System.Numerics.Vector<float>.Count;
+            ref float xRef = ref MemoryMarshal.GetReference(x);
+            // v - v is 0 for every finite v and NaN for NaN or an infinity, so one compare checks a whole vector.
+            for (; i <= x.Length - w; i += w)
+            {
+                var v = System.Numerics.Vector.LoadUnsafe(ref xRef, (nuint)i);
+                if (!System.Numerics.Vector.EqualsAll(v - v, System.Numerics.Vector<float>.Zero)) break;
+            }
+        }
+        for (; i < x.Length; i++)
+            if (!float.IsFinite(x[i])) return i;
+        return -1;
+    }
+
+    /// <summary>
     /// Numerically stable <c>log(sum_i exp(x_i))</c>, shifted by the maximum so no term overflows.
     /// </summary>
     /// <param name="x">At least one element.</param>

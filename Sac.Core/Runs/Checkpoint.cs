@@ -63,6 +63,8 @@ public static class Checkpoint
     /// <param name="header">What the checkpoint holds; its sizes must match every array of <paramref name="state"/>.</param>
     /// <param name="state">The learner. Its arrays are only read.</param>
     /// <param name="replay">The replay buffer to save with it, or null; its observation and action sizes must match the header.</param>
+    /// <param name="episodeActions">With <see cref="CheckpointHeader.Progress"/>: the running episode's actions,
+    /// <c>EpisodeLength x ActionSize</c>, from which a resumed run rebuilds the environment's state; empty otherwise.</param>
     /// <exception cref="ArgumentNullException"><paramref name="path"/> or <paramref name="header"/> is null.</exception>
     /// <exception cref="ArgumentException">
     /// <paramref name="path"/> is empty or a directory; an array of <paramref name="state"/> is null or has a length the
@@ -70,7 +72,7 @@ public static class Checkpoint
     /// negative; or the replay sizes differ from the header's (the message names the field and both sizes).
     /// </exception>
     /// <exception cref="IOException">The file cannot be written; the previous one, if any, is unchanged.</exception>
-    public static void Save(string path, CheckpointHeader header, LearnerState state, ReplayBuffer? replay = null)
+    public static void Save(string path, CheckpointHeader header, LearnerState state, ReplayBuffer? replay = null, ReadOnlyMemory<float> episodeActions = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(header);
@@ -84,17 +86,18 @@ public static class Checkpoint
             throw new ArgumentException($"The header's sizes cannot describe networks: {e.Message}", nameof(header), e);
         }
         CheckState(header, shapes, state, replay);
+        CheckEpisodeActions(header, episodeActions.Length);
         byte[] headerJson = JsonSerializer.SerializeToUtf8Bytes(header, HeaderJson);
 
         // Measure first: the preamble records the total length, which the real pass then writes.
         var counter = new CheckpointWriter(null);
-        Emit(counter, 0, headerJson, header, state, replay);
+        Emit(counter, 0, headerJson, header, state, replay, episodeActions.Span);
         ulong total = (ulong)counter.Length;
 
         AtomicFile.Write(path, stream =>
         {
             var writer = new CheckpointWriter(stream);
-            Emit(writer, total, headerJson, header, state, replay);
+            Emit(writer, total, headerJson, header, state, replay, episodeActions.Span);
             if ((ulong)writer.Length != total)
                 throw new InvalidOperationException($"Checkpoint writer emitted {writer.Length} bytes after measuring {total}; the state or the replay buffer changed during Save.");
         });
@@ -114,10 +117,29 @@ public static class Checkpoint
     /// </exception>
     /// <exception cref="IOException">The file exists but cannot be read (an I/O error, not a problem with its contents).</exception>
     /// <exception cref="UnauthorizedAccessException">The file exists but this process may not read it.</exception>
-    public static (CheckpointHeader Header, LearnerState State, ReplayBuffer? Replay) Load(string path) =>
-        ReadChecked(path, (_, r) => Read(r));
+    public static (CheckpointHeader Header, LearnerState State, ReplayBuffer? Replay) Load(string path)
+    {
+        var (header, state, replay, _) = ReadChecked(path, (_, r) => Read(r));
+        return (header, state, replay);
+    }
 
-    static void Emit(CheckpointWriter w, ulong totalLength, byte[] headerJson, CheckpointHeader header, LearnerState s, ReplayBuffer? replay)
+    /// <summary>
+    /// Reads a checkpoint written during training, as <see cref="Load"/> does, together with the running episode's
+    /// actions that a checkpoint with <see cref="CheckpointHeader.Progress"/> stores (empty without progress).
+    /// </summary>
+    /// <param name="path">The checkpoint file.</param>
+    /// <returns>Everything the file holds.</returns>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
+    /// <exception cref="CheckpointException">The file is missing, damaged or inconsistent, as for <see cref="Load"/>.</exception>
+    /// <exception cref="IOException">The file exists but cannot be read.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file exists but this process may not read it.</exception>
+    public static TrainingCheckpoint LoadTraining(string path)
+    {
+        var (header, state, replay, actions) = ReadChecked(path, (_, r) => Read(r));
+        return new TrainingCheckpoint(header, state, replay, actions);
+    }
+
+    static void Emit(CheckpointWriter w, ulong totalLength, byte[] headerJson, CheckpointHeader header, LearnerState s, ReplayBuffer? replay, ReadOnlySpan<float> episodeActions)
     {
         w.Raw(Magic);
         w.UInt32(FormatVersion);
@@ -141,6 +163,7 @@ public static class Checkpoint
         w.Floats("log_alpha", [s.LogAlpha]);
         w.Int64s("step", [s.Step]);
         w.UInt32s("key", [s.Key.K0, s.Key.K1]);
+        if (header.Progress is not null) w.Floats("episode.actions", episodeActions);
 
         if (replay is not null)
         {
@@ -193,6 +216,17 @@ public static class Checkpoint
                 nameof(replay));
     }
 
+    static void CheckEpisodeActions(CheckpointHeader header, int length)
+    {
+        long expected = header.Progress is { } p ? (long)p.EpisodeLength * header.ActionSize : 0;
+        if (length != expected)
+            throw new ArgumentException(
+                header.Progress is null
+                    ? $"episodeActions has {length} floats, but the header has no Progress; only a checkpoint with progress stores the running episode's actions."
+                    : $"episodeActions has {length} floats, but the header's progress says the running episode has {header.Progress.EpisodeLength} steps of {header.ActionSize} actions ({expected} floats).",
+                "episodeActions");
+    }
+
     static void CheckArray(float[]? values, string name, Expected expected, Shapes shapes)
     {
         if (values is null)
@@ -236,7 +270,7 @@ public static class Checkpoint
             throw new CheckpointException(path, CheckpointFailure.Malformed, "the header names no algorithm.");
         });
 
-    static (CheckpointHeader, LearnerState, ReplayBuffer?) Read(CheckpointReader r)
+    static (CheckpointHeader, LearnerState, ReplayBuffer?, float[]) Read(CheckpointReader r)
     {
         uint headerLength = r.UInt32("the header length");
         CheckpointHeader header = ParseHeader(r, r.Bytes(headerLength, "the header"));
@@ -267,6 +301,12 @@ public static class Checkpoint
         if (keyCount != 2)
             throw r.Fail(CheckpointFailure.Malformed, $"section 'key' at byte {at} has {keyCount} elements, expected 2 (K0, K1).");
         uint[] key = r.UInt32s("key", keyCount);
+        float[] episodeActions = header.Progress is { } progress
+            ? Floats(r, "episode.actions",
+                new Expected((long)progress.EpisodeLength * header.ActionSize,
+                    $"{(long)progress.EpisodeLength * header.ActionSize} (the running episode's {progress.EpisodeLength} steps x action size {header.ActionSize})",
+                    CheckpointFailure.ShapeMismatch), shapes)
+            : [];
 
         ReplayBuffer? replay = r.Remaining > 0 ? ReadReplay(r, header, shapes) : null;
         if (r.Remaining != 0)
@@ -276,7 +316,7 @@ public static class Checkpoint
             actor, critic, targetCritic, value, targetValue,
             actorAdam, criticAdam, alphaAdam, valueAdam,
             logAlpha, step, new PhiloxKey(key[0], key[1]));
-        return (header, state, replay);
+        return (header, state, replay, episodeActions);
     }
 
     static CheckpointHeader ParseHeader(CheckpointReader r, byte[] json)

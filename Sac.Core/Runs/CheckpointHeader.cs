@@ -51,6 +51,13 @@ public sealed record CheckpointHeader(
     public long EnvironmentSteps { get; init => field = NotNegative(value, nameof(EnvironmentSteps)); }
         = NotNegative(EnvironmentSteps, nameof(EnvironmentSteps));
 
+    /// <summary>
+    /// The training loop's counters when the checkpoint was written, for <c>--resume</c>; null in a checkpoint of a
+    /// learner alone (such as one written by a script). A checkpoint with progress also stores the running episode's
+    /// <see cref="TrainingProgress.EpisodeLength"/> actions.
+    /// </summary>
+    public TrainingProgress? Progress { get; init; }
+
     static string NotBlank(string value, string name)
     {
         if (string.IsNullOrWhiteSpace(value))

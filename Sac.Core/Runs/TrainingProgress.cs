@@ -1,0 +1,64 @@
+using System;
+using System.Collections.Generic;
+
+namespace Sac.Core.Runs;
+
+/// <summary>
+/// Where a training run stood when a checkpoint was written: the loop's counters, stored in the checkpoint header so
+/// that a resumed run continues exactly where the saved one was (together with the learner, the replay buffer when
+/// saved, and the running episode's actions, which rebuild the environment's state).
+/// </summary>
+/// <param name="TotalSteps">The environment steps the run was asked for; at least 1.</param>
+/// <param name="Episodes">Episodes finished; the environment has been reset once more than this.</param>
+/// <param name="EpisodeReturn">Return accumulated in the running episode.</param>
+/// <param name="EpisodeLength">Steps taken in the running episode; the checkpoint stores that many actions.</param>
+/// <param name="Draws">Replay draws made so far (the index of the next minibatch's random stream).</param>
+/// <param name="LastMetrics">The latest update's metrics in <c>SacMetrics</c> field order (critic loss, actor loss,
+/// alpha loss, value loss, alpha, entropy, mean Q), or null before the first update.</param>
+public sealed record TrainingProgress(
+    long TotalSteps,
+    int Episodes,
+    double EpisodeReturn,
+    int EpisodeLength,
+    ulong Draws,
+    IReadOnlyList<float>? LastMetrics)
+{
+    /// <summary>The environment steps the run was asked for; at least 1.</summary>
+    public long TotalSteps { get; init => field = Positive(value, nameof(TotalSteps)); } = Positive(TotalSteps, nameof(TotalSteps));
+
+    /// <summary>Episodes finished; zero or more.</summary>
+    public int Episodes { get; init => field = NotNegative(value, nameof(Episodes)); } = NotNegative(Episodes, nameof(Episodes));
+
+    /// <summary>Return accumulated in the running episode; finite.</summary>
+    public double EpisodeReturn { get; init => field = Finite(value, nameof(EpisodeReturn)); } = Finite(EpisodeReturn, nameof(EpisodeReturn));
+
+    /// <summary>Steps taken in the running episode; zero or more.</summary>
+    public int EpisodeLength { get; init => field = NotNegative(value, nameof(EpisodeLength)); } = NotNegative(EpisodeLength, nameof(EpisodeLength));
+
+    /// <summary>The number of values in <see cref="LastMetrics"/> when it is present.</summary>
+    public const int MetricsCount = 7;
+
+    /// <summary>The latest update's seven metrics, or null before the first update.</summary>
+    public IReadOnlyList<float>? LastMetrics { get; init => field = CheckMetrics(value); } = CheckMetrics(LastMetrics);
+
+    static long Positive(long value, string name) =>
+        value >= 1 ? value : throw new ArgumentException($"{name} must be at least 1, got {value}.", name);
+
+    static int NotNegative(int value, string name) =>
+        value >= 0 ? value : throw new ArgumentException($"{name} must be zero or more, got {value}.", name);
+
+    static double Finite(double value, string name) =>
+        double.IsFinite(value) ? value : throw new ArgumentException($"{name} must be finite, got {value}.", name);
+
+    static IReadOnlyList<float>? CheckMetrics(IReadOnlyList<float>? value) =>
+        value is null || value.Count == MetricsCount
+            ? value
+            : throw new ArgumentException($"{nameof(LastMetrics)} must hold {MetricsCount} values, got {value.Count}.", nameof(LastMetrics));
+}
+
+/// <summary>Everything a SAC checkpoint written during training holds.</summary>
+/// <param name="Header">Algorithm, environment, sizes and, for a training checkpoint, the loop's progress.</param>
+/// <param name="State">The learner, owning fresh arrays.</param>
+/// <param name="Replay">The replay buffer when it was saved, otherwise null.</param>
+/// <param name="EpisodeActions">The running episode's actions, <c>EpisodeLength x ActionSize</c> (empty without progress).</param>
+public sealed record TrainingCheckpoint(CheckpointHeader Header, Sac.Core.Data.LearnerState State, Sac.Core.Data.ReplayBuffer? Replay, float[] EpisodeActions);

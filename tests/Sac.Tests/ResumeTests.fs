@@ -1,0 +1,142 @@
+module ResumeTests
+
+open System
+open System.IO
+open Xunit
+open Sac.Core.Compute
+open Sac.Core.Config
+open Sac.Core.Runs
+open Sac.Fs
+
+let private gemm = new ManagedGemm(1) :> IGemm
+
+let private config (lr: float32) =
+    SacConfig(HiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 1000, LearningStarts = 50, EvalInterval = 150,
+              EvalEpisodes = 1, ActorLearningRate = lr, CriticLearningRate = lr, Seed = 11UL)
+
+// Everything in a record but the wall-clock columns, which no two runs share.
+let private comparable (r: TrainingRecord) = r.Step, r.Episode, r.EpisodeReturn, r.EpisodeLength, r.EvalReturn, r.EvalStd, r.Losses
+
+let private withTempDir (f: string -> unit) =
+    let dir = Directory.CreateTempSubdirectory("sac-resume-")
+    try f dir.FullName finally dir.Delete true
+
+let private collect () =
+    let records = Collections.Generic.List<TrainingRecord>()
+    records, Callback.ofRecord records.Add
+
+let private assertSameLearner (a: Sac.Core.Data.LearnerState) (b: Sac.Core.Data.LearnerState) =
+    Assert.Equal<float32[]>(a.Actor, b.Actor)
+    Assert.Equal<float32[]>(a.Critic, b.Critic)
+    Assert.Equal<float32[]>(a.TargetCritic, b.TargetCritic)
+    Assert.Equal<float32[]>(a.CriticOptimizer.SecondMoment, b.CriticOptimizer.SecondMoment)
+    Assert.Equal<float32[]>(a.ActorOptimizer.FirstMoment, b.ActorOptimizer.FirstMoment)
+    Assert.Equal(a.LogAlpha, b.LogAlpha)
+    Assert.Equal(a.Step, b.Step)
+    Assert.Equal(a.Key, b.Key)
+
+[<Theory>]
+[<InlineData("Pendulum-v1", 230L, 450L)>]     // mid-episode, truncating episodes
+[<InlineData("PointGoal-v0", 173L, 400L)>]    // terminating episodes
+let ``saving at step k and resuming gives exactly the uninterrupted run`` (env: string) (k: int64) (total: int64) =
+    withTempDir (fun dir ->
+        let cfg = config 3e-4f
+        let whole = Trainer(env, cfg, gemm)
+        let wholeRecords, onWhole = collect ()
+        let uninterrupted = whole.RunTo(whole.Start(), total, [ onWhole ])
+
+        let first = Trainer(env, cfg, gemm)
+        let firstRecords, onFirst = collect ()
+        let path = Path.Combine(dir, "checkpoint.ckpt")
+        let atK = first.RunTo(first.Start(), k, [ onFirst ])
+        first.Save(path, atK.State, total, true)
+
+        let second = Trainer(env, cfg, gemm)
+        let secondRecords, onSecond = collect ()
+        let resumed = second.RunTo(second.Resume(Checkpoint.LoadTraining path), total, [ onSecond ])
+
+        Assert.Equal(uninterrupted.State.EnvSteps, resumed.State.EnvSteps)
+        Assert.Equal(uninterrupted.State.Episodes, resumed.State.Episodes)
+        Assert.Equal(uninterrupted.State.Draws, resumed.State.Draws)
+        assertSameLearner uninterrupted.State.Learner resumed.State.Learner
+        Assert.Equal<_ list>(wholeRecords |> Seq.map comparable |> List.ofSeq,
+                             Seq.append firstRecords secondRecords |> Seq.map comparable |> List.ofSeq))
+
+[<Fact>]
+let ``without the replay buffer a resumed run refills it before updating again`` () =
+    withTempDir (fun dir ->
+        let cfg = config 3e-4f
+        let first = Trainer("Pendulum-v1", cfg, gemm)
+        let atK = first.RunTo(first.Start(), 120L, [])
+        let path = Path.Combine(dir, "checkpoint.ckpt")
+        first.Save(path, atK.State, 400L, false)
+        let ckpt = Checkpoint.LoadTraining path
+        Assert.Null(ckpt.Replay)
+        let second = Trainer("Pendulum-v1", cfg, gemm)
+        let resumed = second.Resume ckpt
+        Assert.Equal(0, second.Replay.Count)
+        let updatesBefore = resumed.Learner.Step
+        let s = second.RunTo(resumed, 120L + int64 cfg.LearningStarts - 1L, []).State
+        Assert.Equal(updatesBefore, s.Learner.Step)
+        let s = second.RunTo(s, 120L + int64 cfg.LearningStarts + 5L, []).State
+        Assert.True(s.Learner.Step > updatesBefore))
+
+[<Fact>]
+let ``resuming checks that the checkpoint fits the trainer`` () =
+    withTempDir (fun dir ->
+        let t = Trainer("Pendulum-v1", config 3e-4f, gemm)
+        let s = t.RunTo(t.Start(), 30L, []).State
+        let path = Path.Combine(dir, "c.ckpt")
+        t.Save(path, s, 100L, true)
+        let other = SacConfig(HiddenSizes = [| 8 |], BatchSize = 16, BufferSize = 1000, LearningStarts = 50, Seed = 11UL)
+        let e = Assert.Throws<ArgumentException>(fun () -> Trainer("Pendulum-v1", other, gemm).Resume(Checkpoint.LoadTraining path) |> ignore)
+        Assert.Contains("hidden sizes [16, 16]", e.Message)
+        let e = Assert.Throws<ArgumentException>(fun () -> Trainer("MountainCarContinuous-v0", config 3e-4f, gemm).Resume(Checkpoint.LoadTraining path) |> ignore)
+        Assert.Contains("Pendulum-v1", e.Message)
+        // A tampered progress record (episode return) is caught by replaying the running episode.
+        let ckpt = Checkpoint.LoadTraining path
+        let h, p = ckpt.Header, nonNull ckpt.Header.Progress
+        let tampered = TrainingProgress(p.TotalSteps, p.Episodes, -1.0, p.EpisodeLength, p.Draws, p.LastMetrics)
+        let header = CheckpointHeader(h.Algorithm, h.EnvironmentId, h.ObservationSize, h.ActionSize, h.HiddenSizes, h.Variant, h.EnvironmentSteps, Progress = tampered)
+        let bad = TrainingCheckpoint(header, ckpt.State, ckpt.Replay, ckpt.EpisodeActions)
+        let e = Assert.Throws<ArgumentException>(fun () -> Trainer("Pendulum-v1", config 3e-4f, gemm).Resume bad |> ignore)
+        Assert.Contains("replaying the running episode", e.Message))
+
+[<Fact>]
+let ``a diverging learner stops at the first bad update, naming the quantity and the step`` () =
+    let t = Trainer("Pendulum-v1", config 1e30f, gemm)
+    let e = Assert.Throws<NumericalFaultException>(fun () -> t.RunTo(t.Start(), 200L, []) |> ignore)
+    // The first update is at step LearningStarts + 1; an enormous step size overflows within a few updates.
+    Assert.True(e.EnvironmentStep > 50L && e.EnvironmentStep < 60L, e.Message)
+    Assert.True(Single.IsNaN e.Value || Single.IsInfinity e.Value)
+    Assert.Contains(e.Quantity, e.Message)
+    Assert.Contains($"environment step {e.EnvironmentStep}", e.Message)
+
+[<Fact>]
+let ``the finite check finds the first NaN or infinity anywhere in an array`` () =
+    let prop (n: int) (at: int) (kind: int) =
+        let n = 1 + abs n % 200
+        let at = abs at % n
+        let x = Array.init n (fun i -> float32 i * 0.5f - 3.0f)
+        Assert.Equal(-1, FusedOps.IndexOfNonFinite(ReadOnlySpan x))
+        x.[at] <- (match abs kind % 3 with 0 -> Single.NaN | 1 -> Single.PositiveInfinity | _ -> Single.NegativeInfinity)
+        if at + 1 < n then x.[n - 1] <- Single.NaN
+        Assert.Equal(at, FusedOps.IndexOfNonFinite(ReadOnlySpan x))
+    FsCheck.Check.One(FsCheck.Config.QuickThrowOnFailure, prop)
+
+[<Fact>]
+let ``callbacks see every step; a reward threshold and Every fire when they should`` () =
+    let t = Trainer("PointGoal-v0", config 3e-4f, gemm)
+    let mutable seen = 0L
+    let mutable fired = []
+    let counter = Callback.create (fun steps _ _ -> seen <- steps; CallbackDecision.Continue)
+    let every = Callback.every 40L (fun steps _ -> fired <- steps :: fired)
+    let outcome = t.RunTo(t.Start(), 130L, [ counter; every ])
+    Assert.Equal(130L, seen)
+    Assert.Equal<int64 list>([ 120L; 80L; 40L ], fired)
+    Assert.Equal(None, outcome.StopReason)
+    // Any evaluation return is above -1e9: the first evaluation (step 150) stops the run.
+    let stop = t.RunTo(t.Start(), 1000L, [ Callback.stopAtEvalReturn -1e9 ])
+    Assert.Equal(150L, stop.State.EnvSteps)
+    Assert.True(stop.StopReason.IsSome)
+    Assert.Contains("threshold", stop.StopReason.Value)
