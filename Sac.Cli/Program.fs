@@ -5,7 +5,7 @@ open Argu
 open Sac.Cli.Run
 
 type TrainArgs =
-    | [<Mandatory>] Env of id: string
+    | Env of id: string
     | Steps of count: int64
     | Seed of seed: uint64
     | Out of dir: string
@@ -13,6 +13,11 @@ type TrainArgs =
     | Device of name: string
     | Config of file: string
     | Threads of count: int
+    | Resume of dir: string
+    | Save_Replay
+    | Checkpoint_Every of steps: int64
+    | Stop_At_Reward of mean_return: float
+    | Json
     | Quiet
     interface IArgParserTemplate with
         member a.Usage =
@@ -25,6 +30,11 @@ type TrainArgs =
             | Device _ -> "cpu, cuda or auto (default cpu)."
             | Config _ -> "JSON file of configuration keys, applied over the environment's preset."
             | Threads _ -> "compute threads (default 1)."
+            | Resume _ -> "continue the run in this directory from its newest checkpoint (sac, sac-v1); --steps extends it, --config may change learning rates and schedules."
+            | Save_Replay -> "keep the replay buffer in checkpoints, so --resume continues exactly (larger files)."
+            | Checkpoint_Every _ -> "environment steps between checkpoints written to <out>/checkpoint.ckpt (default a tenth of the run, at least 1000; 0: none)."
+            | Stop_At_Reward _ -> "stop at the first evaluation whose mean return reaches this."
+            | Json -> "print one JSON object per metrics record on stdout (JSON lines) instead of the progress display."
             | Quiet -> "print nothing while training."
 
 type EvalArgs =
@@ -91,12 +101,12 @@ type SacArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Train _ -> "train an agent; writes config.json, metrics.csv, final.ckpt and curve.svg."
-            | Eval _ -> "evaluate a checkpoint; prints {\"mean\":…,\"std\":…,\"episodes\":K}."
-            | Bench _ -> "measure kernel and update throughput; prints one JSON line per measurement."
-            | Plot _ -> "draw learning curves (SVG) from one or several runs' metrics.csv."
-            | Envs _ -> "list the environments with their observation and action spaces."
-            | Solve _ -> "solve a finite MDP by soft Q-iteration; prints {\"q\":[[…]],\"v\":[…],\"policy\":[[…]],\"iterations\":n}."
+            | Train _ -> "train an agent; writes config.json, metrics.csv, checkpoints and curve.svg. e.g. sac train --env Pendulum-v1 --steps 20000 --seed 1 --out runs/p1 --save-replay; sac train --resume runs/p1 --steps 40000"
+            | Eval _ -> "evaluate a checkpoint; prints {\"mean\":…,\"std\":…,\"episodes\":K}. e.g. sac eval --checkpoint runs/p1/final.ckpt --env Pendulum-v1 --episodes 20"
+            | Bench _ -> "measure kernel and update throughput; prints one JSON line per measurement. e.g. sac bench --filter sac_update --threads 1"
+            | Plot _ -> "draw learning curves (SVG) from one or several runs' metrics.csv. e.g. sac plot runs/p1 runs/p2 runs/p3 --out pendulum.svg"
+            | Envs _ -> "list the environments with their observation and action spaces. e.g. sac envs"
+            | Solve _ -> "solve a finite MDP by soft Q-iteration; prints {\"q\":[[…]],\"v\":[…],\"policy\":[[…]],\"iterations\":n}. e.g. sac solve --mdp examples/mdp/gridworld4x4.json --alpha 0.1 --gamma 0.95"
 
 [<EntryPoint>]
 let main argv =
@@ -104,8 +114,12 @@ let main argv =
     try
         match parser.ParseCommandLine(argv).GetSubCommand() with
         | Train t ->
+            let progress =
+                if t.Contains TrainArgs.Json then Progress.JsonLines
+                elif t.Contains TrainArgs.Quiet then Progress.Quiet
+                else Progress.Auto
             Run.train
-                { Env = t.GetResult TrainArgs.Env
+                { Env = t.GetResult(TrainArgs.Env, defaultValue = "")
                   Steps = t.TryGetResult TrainArgs.Steps
                   Seed = t.GetResult(TrainArgs.Seed, defaultValue = 0UL)
                   Out = t.TryGetResult TrainArgs.Out
@@ -113,7 +127,11 @@ let main argv =
                   Device = t.GetResult(TrainArgs.Device, defaultValue = "cpu")
                   ConfigFile = t.TryGetResult TrainArgs.Config
                   Threads = t.GetResult(TrainArgs.Threads, defaultValue = 1)
-                  Quiet = t.Contains TrainArgs.Quiet }
+                  Progress = progress
+                  Resume = t.TryGetResult TrainArgs.Resume
+                  SaveReplay = t.Contains TrainArgs.Save_Replay
+                  CheckpointEvery = t.TryGetResult TrainArgs.Checkpoint_Every
+                  StopAtReward = t.TryGetResult TrainArgs.Stop_At_Reward }
         | Eval e ->
             Run.eval (e.GetResult EvalArgs.Checkpoint) (e.GetResult EvalArgs.Env) (e.GetResult(EvalArgs.Episodes, defaultValue = 10)) (e.GetResult(EvalArgs.Seed, defaultValue = 0UL))
         | Plot p ->
@@ -139,6 +157,9 @@ let main argv =
     | UsageError msg ->
         eprintfn "sac: %s" msg
         2
+    | TrainingFault msg ->
+        eprintfn "sac: %s" msg
+        3
     | e ->
         eprintfn "sac: %s" e.Message
         1

@@ -13,6 +13,9 @@ open Sac.Fs
 /// A user error: printed as one line, exit code 2, no stack trace.
 exception UsageError of string
 
+/// Training stopped on a numerical fault: printed as one line, exit code 3; the run directory keeps its last good checkpoint.
+exception TrainingFault of string
+
 /// Checks that an environment id is registered, naming the known ones otherwise.
 let checkEnvironment (flag: string) (env: string) =
     if not (Seq.contains env EnvironmentRegistry.Ids) then
@@ -24,7 +27,8 @@ let isDqn (algo: string) = DqnCheckpoint.IsDqnAlgorithm algo
 
 /// What `sac train` was asked to do.
 type TrainRequest =
-    { Env: string
+    { /// The environment id (empty when resuming: the run directory's config.json names it).
+      Env: string
       Steps: int64 option
       Seed: uint64
       Out: string option
@@ -32,7 +36,20 @@ type TrainRequest =
       Device: string
       ConfigFile: string option
       Threads: int
-      Quiet: bool }
+      Progress: Progress.Mode
+      /// A run directory to continue from its newest checkpoint.
+      Resume: string option
+      /// Keep the replay buffer in checkpoints (needed for an exact resume).
+      SaveReplay: bool
+      /// Environment steps between periodic checkpoints (0: none; default a tenth of the run, at least 1000).
+      CheckpointEvery: int64 option
+      /// Stop at the first evaluation whose mean return reaches this.
+      StopAtReward: float option }
+
+/// The request of `sac train --env ENV` with every option at its default.
+let defaultRequest env =
+    { Env = env; Steps = None; Seed = 0UL; Out = None; Algo = "sac"; Device = "cpu"; ConfigFile = None; Threads = 1
+      Progress = Progress.Quiet; Resume = None; SaveReplay = false; CheckpointEvery = None; StopAtReward = None }
 
 /// Default run length per environment (RL Zoo's budgets where it has one).
 let defaultSteps env =
@@ -89,32 +106,48 @@ let resolveDqnConfig (req: TrainRequest) (steps: int64) : DqnConfig =
         [ "seed", JsonValue.Create req.Seed; "variant", JsonValue.Create variant; "totalTimesteps", JsonValue.Create steps ]
     resolve (ConfigJson.Serialize(DqnConfig())) req cli
 
-/// Checks everything about a request before any work starts.
-let validate (req: TrainRequest) =
-    let problems =
-        [ match (try checkEnvironment "--env" req.Env; None with UsageError m -> Some m) with
-          | Some m -> m
+/// Problems with the options that do not depend on the environment.
+let private optionProblems (req: TrainRequest) =
+    [ match req.Steps with
+      | Some s when s < 1L -> $"--steps must be at least 1, got {s}"
+      | _ -> ()
+      if req.Threads < 1 then $"--threads must be at least 1, got {req.Threads}"
+      match req.CheckpointEvery with
+      | Some n when n < 0L -> $"--checkpoint-every must be 0 (none) or more, got {n}"
+      | _ -> ()
+      match req.StopAtReward with
+      | Some r when Double.IsNaN r -> "--stop-at-reward must be a number, got NaN"
+      | _ -> ()
+      match req.Device with
+      | "cpu" | "auto" -> ()
+      | "cuda" -> "--device cuda: this build has no CUDA backend; use --device cpu or auto"
+      | d -> $"--device {d}: expected cpu, cuda or auto" ]
+
+/// Problems with the environment and algorithm and the options only some algorithms take.
+let private algorithmProblems (req: TrainRequest) =
+    [ match (try checkEnvironment "--env" req.Env; None with UsageError m -> Some m) with
+      | Some m -> m
+      | None -> ()
+      match req.Algo with
+      | "sac" | "sac-v1" | "sql" | "dqn" | "double-dqn" | "soft-dqn" ->
+          match (if Seq.contains req.Env EnvironmentRegistry.Ids then Some(EnvironmentRegistry.Make req.Env) else None) with
+          | Some env ->
+              let discrete = (DiscreteActions.TryGetActionCount env).HasValue
+              if discrete && not (isDqn req.Algo) then
+                  $"--algo {req.Algo} needs continuous actions, but {req.Env} has discrete ones (use dqn, double-dqn or soft-dqn)"
+              elif not discrete && isDqn req.Algo then
+                  $"--algo {req.Algo} needs discrete actions, but {req.Env} has continuous ones (use sac, sac-v1 or sql)"
           | None -> ()
-          match req.Steps with
-          | Some s when s < 1L -> $"--steps must be at least 1, got {s}"
-          | _ -> ()
-          if req.Threads < 1 then $"--threads must be at least 1, got {req.Threads}"
-          match req.Algo with
-          | "sac" | "sac-v1" | "sql" | "dqn" | "double-dqn" | "soft-dqn" ->
-              match (if Seq.contains req.Env EnvironmentRegistry.Ids then Some(EnvironmentRegistry.Make req.Env) else None) with
-              | Some env ->
-                  let discrete = (DiscreteActions.TryGetActionCount env).HasValue
-                  if discrete && not (isDqn req.Algo) then
-                      $"--algo {req.Algo} needs continuous actions, but {req.Env} has discrete ones (use dqn, double-dqn or soft-dqn)"
-                  elif not discrete && isDqn req.Algo then
-                      $"--algo {req.Algo} needs discrete actions, but {req.Env} has continuous ones (use sac, sac-v1 or sql)"
-              | None -> ()
-          | a -> $"--algo {a}: unknown algorithm (expected sac, sac-v1, sql, dqn, double-dqn or soft-dqn)"
-          match req.Device with
-          | "cpu" | "auto" -> ()
-          | "cuda" -> "--device cuda: this build has no CUDA backend; use --device cpu or auto"
-          | d -> $"--device {d}: expected cpu, cuda or auto" ]
-    if not problems.IsEmpty then raise (UsageError(String.Join("; ", problems)))
+      | a -> $"--algo {a}: unknown algorithm (expected sac, sac-v1, sql, dqn, double-dqn or soft-dqn)"
+      if isDqn req.Algo || req.Algo = "sql" then
+          if req.SaveReplay then $"--save-replay: checkpoints with the replay buffer are written by sac and sac-v1 runs, not {req.Algo}"
+          if req.CheckpointEvery |> Option.exists (fun n -> n > 0L) then $"--checkpoint-every: periodic checkpoints are written by sac and sac-v1 runs, not {req.Algo}" ]
+
+let private report problems =
+    if not (List.isEmpty problems) then raise (UsageError(String.Join("; ", problems)))
+
+/// Checks everything about a request before any work starts, reporting every problem at once.
+let validate (req: TrainRequest) = report (optionProblems req @ algorithmProblems req)
 
 let private opt (x: 'a option) (f: 'a -> double) = match x with Some v -> f v | None -> nan
 
@@ -138,42 +171,30 @@ let private row (r: TrainingRecord) =
         if not (Double.IsNaN v) then values[k] <- v
     values
 
-/// Renders curve.svg from the run's records: episode returns and evaluation means with a +-std band.
-let private writeCurve (path: string) (env: string) (algo: string) (records: TrainingRecord list) =
-    let episodes = [| for r in records do match r.EpisodeReturn with Some v -> struct (double r.Step, v) | None -> () |]
-    let evals = [ for r in records do match r.EvalReturn, r.EvalStd with Some m, Some s -> (double r.Step, m, s) | _ -> () ]
+/// Renders curve.svg from a run's metrics.csv (the whole run, resumed parts included): episode returns and
+/// evaluation means with a ±std band.
+let writeCurve (out: string) (env: string) (algo: string) =
+    let struct (columns, rows) = MetricsCsv.Read(Path.Combine(out, MetricsCsv.FileName))
+    let at name = Array.IndexOf(columns, name)
+    let step, ret, ev, sd = at "step", at "episode_return", at "eval_return", at "eval_std"
+    let value (row: Nullable<double>[]) i = if i >= 0 && row.[i].HasValue then Some row.[i].Value else None
+    let episodes = [| for r in rows do match value r step, value r ret with Some x, Some y -> struct (x, y) | _ -> () |]
+    let evals = [ for r in rows do match value r step, value r ev with Some x, Some m -> (x, m, defaultArg (value r sd) 0.0) | _ -> () ]
     let series =
         [| Series("episode return", episodes)
            Series("evaluation mean (±std)", [| for (x, m, _) in evals -> struct (x, m) |], [| for (x, m, s) in evals -> struct (x, m - s, m + s) |]) |]
-    SvgCurve.Write(path, SvgCurveOptions(Title = $"{algo} on {env}"), series)
+    SvgCurve.Write(Path.Combine(out, "curve.svg"), SvgCurveOptions(Title = $"{algo} on {env}"), series)
 
-let private formatEta (seconds: float) =
-    if Double.IsNaN seconds || Double.IsInfinity seconds then "?"
-    else TimeSpan.FromSeconds(Math.Round seconds).ToString()
-
-/// Runs one training job in a run directory: config.json first, then metrics.csv row by row with progress, then the
-/// checkpoint and curve.svg. `train` runs the trainer with a record handler and returns the checkpoint writer.
-let private runInDirectory (req: TrainRequest) (out: string) (steps: int64) (configJson: string) (train: Action<TrainingRecord> -> (string -> unit)) =
-    AtomicFile.WriteText(Path.Combine(out, "config.json"), configJson)
-    let records = Collections.Generic.List<TrainingRecord>()
-    use csv = new MetricsCsv(Path.Combine(out, MetricsCsv.FileName), MetricsCsv.TrainingColumns)
-    let mutable lastEpisode = nan
-    let mutable lastEval = nan
-    let mutable lastUps = nan
-    let onRecord (r: TrainingRecord) =
-        records.Add r
-        csv.Append(row r)
-        r.EpisodeReturn |> Option.iter (fun v -> lastEpisode <- v)
-        r.EvalReturn |> Option.iter (fun v -> lastEval <- v)
-        r.UpdatesPerSec |> Option.iter (fun v -> lastUps <- v)
-        if not req.Quiet && (r.EvalReturn.IsSome || r.Episode % 10 = 0) then
-            let eta = r.WallSeconds / float r.Step * float (steps - r.Step)
-            eprintfn "step %d/%d  episodes %d  return %.1f  eval %.1f  updates/s %.0f  eta %s"
-                r.Step steps r.Episode lastEpisode lastEval lastUps (formatEta eta)
-    let save = train (Action<TrainingRecord> onRecord)
-    save (Path.Combine(out, "final.ckpt"))
-    writeCurve (Path.Combine(out, "curve.svg")) req.Env req.Algo (List.ofSeq records)
-    if not req.Quiet then eprintfn "sac: wrote %s (config.json, metrics.csv, final.ckpt, curve.svg)" out
+/// Writes each record to metrics.csv and the progress display, runs the job, then draws curve.svg.
+let private runInDirectory (req: TrainRequest) (out: string) (job: Progress.Job) (csv: MetricsCsv) (train: (TrainingRecord -> unit) -> 'T) : 'T =
+    let result =
+        Progress.run req.Progress job (fun report ->
+            train (fun r ->
+                csv.Append(row r)
+                report r))
+    csv.Dispose()
+    writeCurve out req.Env req.Algo
+    result
 
 /// The run description written to config.json by the DQN family (the same keys as SAC's RunInfo).
 let private runJson (req: TrainRequest) (steps: int64) (device: string) (configJson: string) =
@@ -186,45 +207,155 @@ let private runJson (req: TrainRequest) (steps: int64) (device: string) (configJ
     o["config"] <- JsonNode.Parse configJson
     o.ToJsonString(Text.Json.JsonSerializerOptions(WriteIndented = true))
 
-/// `sac train`: trains, writing config.json, metrics.csv, final.ckpt and curve.svg into the run directory.
+let private say (req: TrainRequest) (message: string) =
+    if req.Progress <> Progress.Quiet then eprintfn "sac: %s" message
+
+/// Where periodic checkpoints go, atomically replaced each time.
+[<Literal>]
+let CheckpointFileName = "checkpoint.ckpt"
+
+/// A run directory must not already hold a run: starting afresh there would overwrite what was saved.
+let private freshDirectory (out: string) =
+    if File.Exists(Path.Combine(out, "config.json")) then
+        raise (UsageError $"{out} already holds a run (config.json); continue it with --resume {out}, or choose another --out")
+    Directory.CreateDirectory out |> ignore
+
+/// The checkpoint a run resumes from: the newest loadable training checkpoint of the directory (periodic or final).
+let private newestCheckpoint (req: TrainRequest) (dir: string) =
+    let candidates =
+        [ for name in [ CheckpointFileName; Checkpoint.FinalFileName ] do
+            let path = Path.Combine(dir, name)
+            if File.Exists path then
+                match (try Ok(Checkpoint.LoadTraining path) with :? CheckpointException as e -> Error e.Message) with
+                | Ok c when not (isNull c.Header.Progress) -> yield path, c
+                | Ok _ -> say req $"{path}: holds no training progress, skipped"
+                | Error m -> say req $"skipping {m}" ]
+    match candidates with
+    | [] -> raise (UsageError $"--resume {dir}: no loadable checkpoint there ({CheckpointFileName} or {Checkpoint.FinalFileName})")
+    | cs -> cs |> List.maxBy (fun (_, c) -> c.Header.EnvironmentSteps)
+
+/// What a resumed run may change: anything but the keys that fix its shapes and random streams.
+let private resumedConfig (req: TrainRequest) (stored: SacConfig) =
+    match req.ConfigFile with
+    | None -> stored
+    | Some path ->
+        let merged: SacConfig = resolve (ConfigJson.Serialize stored) { req with Seed = stored.Seed } [ "seed", JsonValue.Create stored.Seed ]
+        let fixedKeys =
+            [ "hiddenSizes", (Seq.toArray merged.HiddenSizes = Seq.toArray stored.HiddenSizes)
+              "bufferSize", (merged.BufferSize = stored.BufferSize)
+              "variant", (merged.Variant = stored.Variant) ]
+        match [ for k, same in fixedKeys do if not same then k ] with
+        | [] -> merged
+        | changed -> raise (UsageError $"""--config {path}: a resumed run cannot change {String.Join(", ", changed)}""")
+
+/// The SAC run: fresh or resumed, with periodic checkpoints, a reward threshold and numerical-fault reporting.
+let private trainSac (req: TrainRequest) (out: string) (resume: (SacConfig * RunInfo) option) =
+    let config, info =
+        match resume with
+        | Some (config, info) -> config, info
+        | None ->
+            let config = resolveConfig req
+            let steps = defaultArg req.Steps (defaultSteps req.Env)
+            config, RunInfo(req.Algo, req.Env, steps, req.Seed, "cpu", config)
+    let total = info.Steps
+    let trainer = Trainer(info.EnvironmentId, config, GemmProvider.Create req.Threads)
+    let state, csv =
+        match resume with
+        | Some _ ->
+            let path, ckpt = newestCheckpoint req out
+            let state = try trainer.Resume ckpt with :? ArgumentException as e -> raise (UsageError $"{path}: {e.Message}")
+            let note = if isNull ckpt.Replay then " (no replay buffer saved: refilling it before updating)" else ""
+            say req $"resuming {out} from {Path.GetFileName path} at step {state.EnvSteps} of {total}{note}"
+            state, MetricsCsv.Continue(Path.Combine(out, MetricsCsv.FileName), MetricsCsv.TrainingColumns, state.EnvSteps)
+        | None -> trainer.Start(), new MetricsCsv(Path.Combine(out, MetricsCsv.FileName), MetricsCsv.TrainingColumns)
+    AtomicFile.WriteText(Path.Combine(out, "config.json"), ConfigJson.SerializeRun info)
+    let every = defaultArg req.CheckpointEvery (max 1000L (total / 10L))
+    let checkpointPath = Path.Combine(out, CheckpointFileName)
+    let mutable lastCheckpoint = None
+    let callbacks onRecord =
+        [ yield Callback.ofRecord onRecord
+          if every > 0L then
+              yield Callback.every every (fun steps s ->
+                  trainer.Save(checkpointPath, s, total, req.SaveReplay)
+                  lastCheckpoint <- Some steps)
+          match req.StopAtReward with
+          | Some r -> yield Callback.stopAtEvalReturn r
+          | None -> () ]
+    let job: Progress.Job = { Title = $"{req.Algo} {info.EnvironmentId}"; StartStep = state.EnvSteps; TotalSteps = total }
+    let outcome =
+        try runInDirectory { req with Env = info.EnvironmentId } out job csv (fun onRecord -> trainer.RunTo(state, total, callbacks onRecord))
+        with :? NumericalFaultException as e ->
+            csv.Dispose()
+            let last =
+                match lastCheckpoint with
+                | Some s -> $"the last good checkpoint is {checkpointPath} (step {s})"
+                | None when File.Exists checkpointPath -> $"the last good checkpoint is {checkpointPath}"
+                | None -> "no checkpoint was written before it"
+            raise (TrainingFault $"{e.Message}; training stopped, {last}. Continue with: sac train --resume {out} (with --config to lower the learning rates if it recurs)")
+    trainer.Save(Path.Combine(out, Checkpoint.FinalFileName), outcome.State, total, req.SaveReplay)
+    outcome.StopReason |> Option.iter (fun r -> say req $"stopped early: {r}")
+    say req $"wrote {out} (config.json, metrics.csv, {Checkpoint.FinalFileName}, curve.svg)"
+
+/// `sac train --resume DIR`: continues a SAC run from its newest checkpoint, with the configuration its config.json
+/// records (and --config keys that do not change its shapes), to --steps or the run's own length.
+let private resumeRun (req: TrainRequest) (dir: string) =
+    let configPath = Path.Combine(dir, "config.json")
+    if not (File.Exists configPath) then raise (UsageError $"--resume {dir}: no config.json there, so it is not a run directory")
+    let text = File.ReadAllText configPath
+    let algorithm =
+        match (try JsonNode.Parse text with e -> raise (UsageError $"{configPath}: not valid JSON ({e.Message})")) with
+        | :? JsonObject as o when not (isNull o["algorithm"]) -> string o["algorithm"]
+        | _ -> raise (UsageError $"{configPath}: names no algorithm")
+    if algorithm <> "sac" && algorithm <> "sac-v1" then
+        raise (UsageError $"--resume {dir}: it is a {algorithm} run; --resume continues sac and sac-v1 runs")
+    let info = try ConfigJson.DeserializeRun(text, configPath) with :? ArgumentException | :? FormatException as e -> raise (UsageError e.Message)
+    let config = resumedConfig req info.Config
+    let steps = defaultArg req.Steps info.Steps
+    let info = RunInfo(info.Algorithm, info.EnvironmentId, steps, info.Seed, info.Device, config)
+    trainSac { req with Env = info.EnvironmentId; Algo = info.Algorithm; Seed = info.Seed } dir (Some(config, info))
+
+/// `sac train`: trains, writing config.json, metrics.csv, checkpoints, final.ckpt and curve.svg into the run directory.
 let train (req: TrainRequest) =
+    match req.Resume with
+    | Some dir ->
+        if not (String.IsNullOrEmpty req.Env) then raise (UsageError "--resume continues the run its directory describes; leave out --env")
+        if req.Out.IsSome then raise (UsageError "--resume DIR writes into DIR; leave out --out")
+        report (optionProblems req)
+        resumeRun req dir
+        0
+    | None ->
+    if String.IsNullOrEmpty req.Env then raise (UsageError "--env is required (or --resume DIR to continue a run)")
     validate req
     let steps = defaultArg req.Steps (defaultSteps req.Env)
     let out = defaultArg req.Out (Path.Combine("runs", $"{req.Env}_{req.Algo}_s{req.Seed}"))
     let device = "cpu"
+    if req.Device = "auto" then say req "--device auto: no CUDA backend in this build, training on the CPU"
+    let job: Progress.Job = { Title = $"{req.Algo} {req.Env}"; StartStep = 0L; TotalSteps = steps }
     if req.Algo = "sql" then
         let config = resolveSqlConfig req
-        Directory.CreateDirectory out |> ignore
-        if req.Device = "auto" && not req.Quiet then eprintfn "sac: --device auto: no CUDA backend in this build, training on the CPU"
+        freshDirectory out
+        AtomicFile.WriteText(Path.Combine(out, "config.json"), runJson req steps device (ConfigJson.Serialize config))
         let trainer = SqlTrainer(req.Env, config, GemmProvider.Create req.Threads)
-        runInDirectory req out steps (runJson req steps device (ConfigJson.Serialize config)) (fun onRecord ->
-            let final = trainer.Run(trainer.Start(), steps, onRecord)
-            fun path ->
-                let n = trainer.Context.Networks
-                SqlCheckpoint.Save(path, SqlCheckpointHeader.For(req.Env, n.ObservationSize, n.ActionSize, config, final.EnvSteps), final.Learner))
+        let final = runInDirectory req out job (new MetricsCsv(Path.Combine(out, MetricsCsv.FileName), MetricsCsv.TrainingColumns)) (fun onRecord ->
+                        trainer.Run(trainer.Start(), steps, Action<TrainingRecord> onRecord))
+        let n = trainer.Context.Networks
+        SqlCheckpoint.Save(Path.Combine(out, Checkpoint.FinalFileName), SqlCheckpointHeader.For(req.Env, n.ObservationSize, n.ActionSize, config, final.EnvSteps), final.Learner)
+        say req $"wrote {out} (config.json, metrics.csv, {Checkpoint.FinalFileName}, curve.svg)"
     elif isDqn req.Algo then
         let config = resolveDqnConfig req steps
-        Directory.CreateDirectory out |> ignore
-        if req.Device = "auto" && not req.Quiet then eprintfn "sac: --device auto: no CUDA backend in this build, training on the CPU"
+        freshDirectory out
+        AtomicFile.WriteText(Path.Combine(out, "config.json"), runJson req steps device (ConfigJson.Serialize config))
         let trainer = DqnTrainer(req.Env, config, GemmProvider.Create req.Threads)
-        runInDirectory req out steps (runJson req steps device (ConfigJson.Serialize config)) (fun onRecord ->
-            let final = trainer.Run(trainer.Start(), steps, onRecord)
-            fun path ->
-                let header = DqnCheckpointHeader(req.Algo, req.Env, trainer.Context.ObservationSize, trainer.Context.ActionCount, config.HiddenSizes, final.EnvSteps)
-                DqnCheckpoint.Save(path, header, final.Learner))
+        let final = runInDirectory req out job (new MetricsCsv(Path.Combine(out, MetricsCsv.FileName), MetricsCsv.TrainingColumns)) (fun onRecord ->
+                        trainer.Run(trainer.Start(), steps, Action<TrainingRecord> onRecord))
+        let header = DqnCheckpointHeader(req.Algo, req.Env, trainer.Context.ObservationSize, trainer.Context.ActionCount, config.HiddenSizes, final.EnvSteps)
+        DqnCheckpoint.Save(Path.Combine(out, Checkpoint.FinalFileName), header, final.Learner)
+        say req $"wrote {out} (config.json, metrics.csv, {Checkpoint.FinalFileName}, curve.svg)"
     else
-        let config = resolveConfig req
-        Directory.CreateDirectory out |> ignore
-        if req.Device = "auto" && not req.Quiet then eprintfn "sac: --device auto: no CUDA backend in this build, training on the CPU"
-        // One GEMM for the process; its worker threads are background threads and end with it.
-        let trainer = Trainer(req.Env, config, GemmProvider.Create req.Threads)
-        runInDirectory req out steps (ConfigJson.SerializeRun(RunInfo(req.Algo, req.Env, steps, req.Seed, device, config))) (fun onRecord ->
-            let final = trainer.Run(trainer.Start(), steps, onRecord)
-            fun path ->
-                let header =
-                    CheckpointHeader("sac", req.Env, trainer.Context.Networks.ObservationSize, trainer.Context.Networks.ActionSize,
-                                     config.HiddenSizes, config.Variant.ToString(), final.EnvSteps)
-                Checkpoint.Save(path, header, final.Learner))
+        // Resolve (and so validate) the configuration before the directory is touched.
+        resolveConfig req |> ignore
+        freshDirectory out
+        trainSac { req with Steps = Some steps } out None
     0
 
 /// Prints the eval line; on MultiGoal it adds how many episodes reached each goal.

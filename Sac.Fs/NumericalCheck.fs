@@ -30,7 +30,7 @@ module NumericalCheck =
     /// <param name="value">The value to check.</param>
     [<CompiledName("RequireScalar")>]
     let requireScalar (quantity: string) (step: int64) (update: int64) (value: float32) =
-        if not (Single.IsFinite value) then raise (NumericalFaultException(quantity, step, update, 0, value))
+        if not (Single.IsFinite value) then raise (NumericalFaultException(quantity, step, update, -1, value))
 
     /// <summary>
     /// Checks one SAC update in the order it computed things: the policy's entropy estimate, the temperature loss and

@@ -39,7 +39,9 @@ public sealed class MetricsCsv : IDisposable
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">A column name is invalid or repeated (the message names it), or <paramref name="path"/> is empty.</exception>
     /// <exception cref="IOException">The file cannot be created.</exception>
-    public MetricsCsv(string path, IReadOnlyList<string> columns)
+    public MetricsCsv(string path, IReadOnlyList<string> columns) : this(path, columns, append: false) { }
+
+    MetricsCsv(string path, IReadOnlyList<string> columns, bool append)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(columns);
@@ -61,11 +63,11 @@ public sealed class MetricsCsv : IDisposable
 
         Path = path;
         // FileShare.Read so a plot or a `tail` can follow the run while it writes.
-        var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read);
+        var stream = new FileStream(path, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.Read);
         try
         {
             writer = new StreamWriter(stream, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false)) { NewLine = "\n" };
-            writer.WriteLine(string.Join(',', this.columns));
+            if (!append) writer.WriteLine(string.Join(',', this.columns));
             writer.Flush();
         }
         catch
@@ -74,6 +76,48 @@ public sealed class MetricsCsv : IDisposable
             stream.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Continues the metrics of a resumed run: rewrites <paramref name="path"/> atomically, keeping its header and the
+    /// complete rows whose <c>step</c> is at most <paramref name="throughStep"/> (rows a killed run wrote after its
+    /// checkpoint, and a last line it cut short, are dropped), then opens it for appending.
+    /// </summary>
+    /// <param name="path">The run's existing metrics file.</param>
+    /// <param name="columns">The columns it must have, in order.</param>
+    /// <param name="throughStep">The step the run resumes from.</param>
+    /// <returns>A writer appending after the kept rows; a missing file is created with its header.</returns>
+    /// <exception cref="FormatException">The file's header differs from <paramref name="columns"/>, or a kept row's step is not a number.</exception>
+    public static MetricsCsv Continue(string path, IReadOnlyList<string> columns, long throughStep)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(columns);
+        if (!File.Exists(path)) return new MetricsCsv(path, columns);
+        string header = string.Join(',', columns);
+        string text = File.ReadAllText(path, Encoding.UTF8);
+        string[] lines = text.Split('\n');
+        if (lines[0] != header)
+            throw new FormatException($"{path}: its header is '{lines[0]}', expected '{header}'.");
+        int stepAt = -1;
+        for (int c = 0; c < columns.Count; c++)
+            if (columns[c] == "step") stepAt = c;
+        var kept = new StringBuilder(text.Length);
+        kept.Append(header).Append('\n');
+        // The last element follows the final newline: empty for a complete file, a cut-short row otherwise.
+        for (int i = 1; i < lines.Length - 1; i++)
+        {
+            string row = lines[i];
+            if (stepAt >= 0)
+            {
+                string[] cells = row.Split(',');
+                if (cells.Length != columns.Count || !double.TryParse(cells[stepAt], NumberStyles.Float, CultureInfo.InvariantCulture, out double step))
+                    throw new FormatException($"{path}, line {i + 1}: not a row of {columns.Count} columns with a numeric step: '{row}'.");
+                if (step > throughStep) continue;
+            }
+            kept.Append(row).Append('\n');
+        }
+        AtomicFile.WriteText(path, kept.ToString());
+        return new MetricsCsv(path, columns, append: true);
     }
 
     /// <summary>The file being written.</summary>

@@ -12,10 +12,10 @@ public sealed class NumericalFaultException : Exception
     /// <param name="quantity">What held it, such as <c>"critic gradient"</c> or <c>"actor parameters"</c>.</param>
     /// <param name="environmentStep">The environment step whose update produced it.</param>
     /// <param name="update">The learner's update count at that update (1 for the first).</param>
-    /// <param name="index">The element's index within <paramref name="quantity"/>.</param>
+    /// <param name="index">The element's index within <paramref name="quantity"/>, or -1 for a scalar.</param>
     /// <param name="value">The value found (NaN or an infinity).</param>
     public NumericalFaultException(string quantity, long environmentStep, long update, int index, float value)
-        : base($"numerical fault at environment step {environmentStep} (update {update}): {quantity}[{index}] is {Describe(value)}")
+        : base($"numerical fault at environment step {environmentStep} (update {update}): {quantity}{(index >= 0 ? $"[{index}]" : "")} is {Describe(value)}")
     {
         Quantity = quantity;
         EnvironmentStep = environmentStep;
@@ -33,7 +33,7 @@ public sealed class NumericalFaultException : Exception
     /// <summary>The learner's update count at that update (1 for the first).</summary>
     public long Update { get; }
 
-    /// <summary>The element's index within <see cref="Quantity"/> (0 for a scalar).</summary>
+    /// <summary>The element's index within <see cref="Quantity"/>, or -1 for a scalar.</summary>
     public int Index { get; }
 
     /// <summary>The value found: NaN or an infinity.</summary>

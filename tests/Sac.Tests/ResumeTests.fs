@@ -140,3 +140,51 @@ let ``callbacks see every step; a reward threshold and Every fire when they shou
     Assert.Equal(150L, stop.State.EnvSteps)
     Assert.True(stop.StopReason.IsSome)
     Assert.Contains("threshold", stop.StopReason.Value)
+
+// ---------- `sac train` run directories ----------
+
+let private request env out steps =
+    { Sac.Cli.Run.defaultRequest env with Steps = Some steps; Out = Some out; Seed = 5UL }
+
+[<Fact>]
+let ``sac train --resume continues a run directory to a longer --steps and keeps one metrics file`` () =
+    withTempDir (fun dir ->
+        let out = Path.Combine(dir, "run")
+        let req = { request "PointGoal-v0" out 600L with CheckpointEvery = Some 250L; SaveReplay = true }
+        Assert.Equal(0, Sac.Cli.Run.train req)
+        let first = Checkpoint.LoadTraining(Path.Combine(out, "checkpoint.ckpt"))
+        Assert.Equal(500L, first.Header.EnvironmentSteps)
+        Assert.NotNull(first.Replay)
+        // A second fresh run into the same directory would overwrite it: refused.
+        Assert.Throws<Sac.Cli.Run.UsageError>(fun () -> Sac.Cli.Run.train req |> ignore) |> ignore
+        Assert.Equal(0, Sac.Cli.Run.train { Sac.Cli.Run.defaultRequest "" with Resume = Some out; Steps = Some 900L })
+        let final = Checkpoint.LoadTraining(Path.Combine(out, "final.ckpt"))
+        Assert.Equal(900L, final.Header.EnvironmentSteps)
+        let struct (_, rows) = MetricsCsv.Read(Path.Combine(out, MetricsCsv.FileName))
+        let steps = rows |> Array.map (fun r -> r.[0].Value)
+        Assert.Equal<float[]>(Array.sort steps, steps)
+        Assert.True(steps.[steps.Length - 1] <= 900.0 && steps.[steps.Length - 1] > 600.0))
+
+[<Fact>]
+let ``a numerical fault stops sac train with a diagnostic, leaves the last good checkpoint, and --resume recovers`` () =
+    withTempDir (fun dir ->
+        let out = Path.Combine(dir, "run")
+        let bad = Path.Combine(dir, "bad.json")
+        File.WriteAllText(bad, """{"actorLearningRate":1e30,"criticLearningRate":1e30,"learningStarts":300}""")
+        let req = { request "PointGoal-v0" out 800L with CheckpointEvery = Some 200L; ConfigFile = Some bad }
+        let e = Assert.Throws<Sac.Cli.Run.TrainingFault>(fun () -> Sac.Cli.Run.train req |> ignore)
+        let message = e.Data0
+        Assert.Contains("numerical fault at environment step 30", message)
+        Assert.Contains("checkpoint.ckpt (step 200)", message)
+        Assert.Contains("--resume", message)
+        let good = Checkpoint.LoadTraining(Path.Combine(out, "checkpoint.ckpt"))
+        Assert.Equal(200L, good.Header.EnvironmentSteps)
+        let fix = Path.Combine(dir, "fix.json")
+        File.WriteAllText(fix, """{"actorLearningRate":0.0003,"criticLearningRate":0.0003}""")
+        Assert.Equal(0, Sac.Cli.Run.train { Sac.Cli.Run.defaultRequest "" with Resume = Some out; ConfigFile = Some fix })
+        Assert.Equal(800L, (Checkpoint.LoadTraining(Path.Combine(out, "final.ckpt"))).Header.EnvironmentSteps)
+        // The shapes of a run are fixed: a resumed run may not change them.
+        let reshape = Path.Combine(dir, "reshape.json")
+        File.WriteAllText(reshape, """{"hiddenSizes":[8]}""")
+        let e = Assert.Throws<Sac.Cli.Run.UsageError>(fun () -> Sac.Cli.Run.train { Sac.Cli.Run.defaultRequest "" with Resume = Some out; ConfigFile = Some reshape } |> ignore)
+        Assert.Contains("hiddenSizes", e.Data0))
