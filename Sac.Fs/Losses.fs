@@ -13,6 +13,17 @@ open System
 [<RequireQualifiedAccess>]
 module Losses =
 
+    // One row of the critic loss (SAC v2, eq. 5): the residual d = q - y and dL/dq = d / B.
+    let inline private criticRow (b: float32) (q: float32) (y: float32) =
+        let d = q - y
+        struct (d, d / b)
+
+    // One row of the actor loss (SAC v2, eq. 9): alpha logPi - min(q1, q2), and gMin = -1/B to the smaller critic
+    // (q1 on ties), 0 to the other, as struct (term, dq1, dq2).
+    let inline private actorRow (alpha: float32) (gMin: float32) (logPi: float32) (q1: float32) (q2: float32) =
+        let term = alpha * logPi - MathF.Min(q1, q2)
+        if q1 <= q2 then struct (term, gMin, 0.0f) else struct (term, 0.0f, gMin)
+
     /// <summary>The default target entropy for an <paramref name="actDim"/>-dimensional action: <c>-actDim</c>.</summary>
     /// <param name="actDim">Action dimension A.</param>
     [<CompiledName("DefaultTargetEntropy")>]
@@ -43,10 +54,34 @@ module Losses =
             let b = float32 batch
             let mutable acc = 0.0
             for i in 0 .. batch - 1 do
-                let d = q.[i] - y.[i]
-                dq.[i] <- d / b
+                let struct (d, g) = criticRow b q.[i] y.[i]
+                dq.[i] <- g
                 acc <- acc + 0.5 * float d * float d
             float32 (acc / float batch)
+
+    /// <summary>
+    /// The critic loss of <c>critic</c> per row, for a caller that reduces elsewhere (a device backend):
+    /// <c>dq[i] = (q[i] - y[i]) / B</c> exactly as <c>critic</c> writes it, and <c>terms[i] = 0.5 (q[i] - y[i])^2 / B</c>
+    /// in float32, whose sum is <c>critic</c>'s loss up to rounding.
+    /// </summary>
+    /// <param name="batch">Rows B.</param>
+    /// <param name="q">The critic's values at the replayed (s, a).</param>
+    /// <param name="y">The soft Bellman targets (constants).</param>
+    /// <param name="dq">Receives <c>dL/dq</c>.</param>
+    /// <param name="terms">Receives the per-row loss terms.</param>
+    [<CompiledName("CriticTerms")>]
+    let criticTerms (batch: int) (q: ReadOnlySpan<float32>, y: ReadOnlySpan<float32>, dq: Span<float32>, terms: Span<float32>) : unit =
+        // SAC v2, eq. 5 per row: 0.5 * (Q(s, a) - y)^2 / B
+        Guard.size "batch" batch
+        Guard.atLeast "q" q.Length batch
+        Guard.atLeast "y" y.Length batch
+        Guard.atLeast "dq" dq.Length batch
+        Guard.atLeast "terms" terms.Length batch
+        let b = float32 batch
+        for i in 0 .. batch - 1 do
+            let struct (d, g) = criticRow b q.[i] y.[i]
+            dq.[i] <- g
+            terms.[i] <- 0.5f * d * d / b
 
     /// <summary>
     /// The policy loss <c>mean_i (alpha * logPi[i] - min(q1[i], q2[i]))</c> at the reparameterised actions; writes
@@ -85,17 +120,49 @@ module Losses =
             let gMin = -1.0f / b
             let mutable acc = 0.0
             for i in 0 .. batch - 1 do
-                let a = q1.[i]
-                let c = q2.[i]
-                acc <- acc + float (alpha * logPi.[i] - MathF.Min(a, c))
+                let struct (term, g1, g2) = actorRow alpha gMin logPi.[i] q1.[i] q2.[i]
+                acc <- acc + float term
                 dLogPi.[i] <- gLogPi
-                if a <= c then
-                    dq1.[i] <- gMin
-                    dq2.[i] <- 0.0f
-                else
-                    dq1.[i] <- 0.0f
-                    dq2.[i] <- gMin
+                dq1.[i] <- g1
+                dq2.[i] <- g2
             float32 (acc / float batch)
+
+    /// <summary>
+    /// The policy loss of <c>actor</c> per row, for a caller that reduces elsewhere (a device backend): the same
+    /// gradients <c>actor</c> writes, and <c>terms[i] = (alpha * logPi[i] - min(q1[i], q2[i])) / B</c> in float32,
+    /// whose sum is <c>actor</c>'s loss up to rounding.
+    /// </summary>
+    /// <param name="alpha">Entropy temperature (a constant here).</param>
+    /// <param name="batch">Rows B.</param>
+    /// <param name="logPi">Log-densities of the reparameterised actions.</param>
+    /// <param name="q1">First critic at (s, a~).</param>
+    /// <param name="q2">Second critic at (s, a~).</param>
+    /// <param name="dLogPi">Receives <c>dL/dlogPi</c>.</param>
+    /// <param name="dq1">Receives <c>dL/dq1</c>.</param>
+    /// <param name="dq2">Receives <c>dL/dq2</c>.</param>
+    /// <param name="terms">Receives the per-row loss terms.</param>
+    [<CompiledName("ActorTerms")>]
+    let actorTerms (alpha: float32) (batch: int)
+                   (logPi: ReadOnlySpan<float32>, q1: ReadOnlySpan<float32>, q2: ReadOnlySpan<float32>,
+                    dLogPi: Span<float32>, dq1: Span<float32>, dq2: Span<float32>, terms: Span<float32>) : unit =
+        // SAC v2, eq. 9 per row: (alpha * log pi(f(eps; s)|s) - min(Q1, Q2)(s, f(eps; s))) / B
+        Guard.size "batch" batch
+        Guard.atLeast "logPi" logPi.Length batch
+        Guard.atLeast "q1" q1.Length batch
+        Guard.atLeast "q2" q2.Length batch
+        Guard.atLeast "dLogPi" dLogPi.Length batch
+        Guard.atLeast "dq1" dq1.Length batch
+        Guard.atLeast "dq2" dq2.Length batch
+        Guard.atLeast "terms" terms.Length batch
+        let b = float32 batch
+        let gLogPi = alpha / b
+        let gMin = -1.0f / b
+        for i in 0 .. batch - 1 do
+            let struct (term, g1, g2) = actorRow alpha gMin logPi.[i] q1.[i] q2.[i]
+            dLogPi.[i] <- gLogPi
+            dq1.[i] <- g1
+            dq2.[i] <- g2
+            terms.[i] <- term / b
 
     /// <summary>
     /// The temperature loss <c>mean_i(-logAlpha * (logPi[i] + targetEntropy))</c> and its gradient

@@ -106,6 +106,16 @@ module Sac =
             act.Slice(i * actSize, actSize).CopyTo(dest.Slice(i * w + obsSize, actSize))
 
     /// <summary>
+    /// <c>dest[i, j] = x1[i, offset + j] + x2[i, offset + j]</c> for j &lt; cols: one column block of two row-major
+    /// rows x width matrices, added (the actor's dL/da, summed over both critics' input gradients).
+    /// </summary>
+    [<CompiledName("SumColumnBlock")>]
+    let sumColumnBlock (rows: int) (width: int) (offset: int) (cols: int) (x1: ReadOnlySpan<float32>) (x2: ReadOnlySpan<float32>) (dest: Span<float32>) =
+        for i in 0 .. rows - 1 do
+            for j in 0 .. cols - 1 do
+                dest.[i * cols + j] <- x1.[i * width + offset + j] + x2.[i * width + offset + j]
+
+    /// <summary>
     /// Policy sample (SAC v2, eq. 8): actor forward on <paramref name="obs"/> into <paramref name="net"/>, then the
     /// reparameterised a = tanh(mu + sigma eps) with the given noise, log pi included, into <paramref name="policy"/>.
     /// </summary>
@@ -120,9 +130,13 @@ module Sac =
             out.Slice(i * 2 * a + a, a).CopyTo(Span<float32>(ws.RawLogStd, i * a, a))
         TanhGaussian.sampleForward ctx.LogStd (rows, a) (ReadOnlySpan(ws.Mean, 0, rows * a), ReadOnlySpan(ws.RawLogStd, 0, rows * a), ReadOnlySpan(noise, 0, rows * a), policy)
 
-    /// <summary>The key of step <c>state.Step</c>'s noise: independent per step, reproducible from the root key.</summary>
+    /// <summary>The key of step <paramref name="step"/>'s noise under the root <paramref name="key"/>: independent per step, reproducible from the root key.</summary>
+    [<CompiledName("StepKeyAt")>]
+    let stepKeyAt (key: PhiloxKey) (step: int64) = key.FoldIn(uint32 step).FoldIn(uint32 (step >>> 32))
+
+    /// <summary>The key of step <c>state.Step</c>'s noise, <c>stepKeyAt state.Key state.Step</c>.</summary>
     [<CompiledName("StepKey")>]
-    let stepKey (state: LearnerState) = state.Key.FoldIn(uint32 state.Step).FoldIn(uint32 (state.Step >>> 32))
+    let stepKey (state: LearnerState) = stepKeyAt state.Key state.Step
 
     /// <summary>
     /// Temperature step (SAC v2, eq. 18, on log alpha): one Adam step on -log alpha (log pi + H0), averaged over the
@@ -196,10 +210,8 @@ module Sac =
         let loss = Losses.actor alpha b (ws.PolicyOnObs.LogPi, q1, q2, Span ws.LogPiGrad, Span ws.Q1Grad, Span ws.Q2Grad)
         Mlp.Backward(ctx.Gemm, ctx.Networks.Critic, criticSlice ctx state.Critic 0, ws.Critic1, b, ReadOnlySpan(ws.Q1Grad, 0, b), Span<float32>.Empty, Span(ws.CriticInputGrad1, 0, b * w))
         Mlp.Backward(ctx.Gemm, ctx.Networks.Critic, criticSlice ctx state.Critic 1, ws.Critic2, b, ReadOnlySpan(ws.Q2Grad, 0, b), Span<float32>.Empty, Span(ws.CriticInputGrad2, 0, b * w))
-        let g1, g2, da = ws.CriticInputGrad1, ws.CriticInputGrad2, ws.ActionGrad
-        for i in 0 .. b - 1 do
-            for j in 0 .. a - 1 do
-                da.[i * a + j] <- g1.[i * w + o + j] + g2.[i * w + o + j]
+        let da = ws.ActionGrad
+        sumColumnBlock b w o a (ReadOnlySpan ws.CriticInputGrad1) (ReadOnlySpan ws.CriticInputGrad2) (Span da)
         TanhGaussian.sampleBackward (b, a) (ws.PolicyOnObs, ReadOnlySpan(da, 0, b * a), ReadOnlySpan(ws.LogPiGrad, 0, b), Span ws.MeanGrad, Span ws.RawLogStdGrad)
         let dOut = ws.ActorOutputGrad
         for i in 0 .. b - 1 do

@@ -106,15 +106,18 @@ module TanhGaussian =
         let w = 1.0f + e
         if w = 1.0f then e else MathF.Log w * e / (w - 1.0f)
 
+    // The bound as (isClamp, min, max), with its range checked.
+    let inline private checkedRange (isClamp: bool) (lo: float32) (hi: float32) =
+        if isClamp then
+            if not (lo <= hi) then invalidArg "bound" $"Clamp needs min <= max, got ({lo}, {hi})."
+        elif not (lo < hi) then invalidArg "bound" $"TanhRescale needs min < max, got ({lo}, {hi})."
+        struct (isClamp, lo, hi)
+
     // (isClamp, min, max) taken out of the union once per batch, so the inner loops do not match on it.
     let inline private unpack (bound: LogStdRange) =
         match bound with
-        | LogStdRange.Clamp (lo, hi) ->
-            if not (lo <= hi) then invalidArg "bound" $"Clamp needs min <= max, got ({lo}, {hi})."
-            struct (true, lo, hi)
-        | LogStdRange.TanhRescale (lo, hi) ->
-            if not (lo < hi) then invalidArg "bound" $"TanhRescale needs min < max, got ({lo}, {hi})."
-            struct (false, lo, hi)
+        | LogStdRange.Clamp (lo, hi) -> checkedRange true lo hi
+        | LogStdRange.TanhRescale (lo, hi) -> checkedRange false lo hi
 
     // (log sigma, d log sigma / d raw) for one raw network output.
     let inline private boundWithGrad (isClamp: bool) (lo: float32) (hi: float32) (raw: float32) =
@@ -210,6 +213,55 @@ module TanhGaussian =
             Array.init a (fun j -> MathF.Tanh(mu.[j] + MathF.Exp(logStd bound rawLogStd.[j]) * eps.[j]))
         struct (action, logProb bound (mu, rawLogStd, eps))
 
+    // SAC v2, eq. 8 and appendix C, eq. 21, over strided rows: row i's means start at mu[i * stride] and its raw
+    // log-stds at rawLogStd[i * stride], so both the split (stride A) and the network's interleaved [mu, raw] rows
+    // (stride 2A) are read in place. Outputs are dense B x A (logPi: B); an empty preTanh is not written.
+    let internal forwardRows (isClamp: bool) (lo: float32) (hi: float32) (batch: int) (actDim: int) (stride: int)
+                             (mu: ReadOnlySpan<float32>) (rawLogStd: ReadOnlySpan<float32>) (eps: ReadOnlySpan<float32>)
+                             (action: Span<float32>) (preTanh: Span<float32>) (sigma: Span<float32>)
+                             (logStdGrad: Span<float32>) (logPi: Span<float32>) : unit =
+        let keepU = not preTanh.IsEmpty
+        for i in 0 .. batch - 1 do
+            let row = i * actDim
+            let input = i * stride
+            let mutable acc = 0.0f
+            for j in 0 .. actDim - 1 do
+                let k = row + j
+                let struct (ls, g) = boundWithGrad isClamp lo hi rawLogStd.[input + j]
+                let s = MathF.Exp ls
+                let e = eps.[k]
+                let u = mu.[input + j] + s * e
+                if keepU then preTanh.[k] <- u
+                action.[k] <- MathF.Tanh u
+                sigma.[k] <- s
+                logStdGrad.[k] <- g
+                acc <- acc + dimLogProb e ls u
+            logPi.[i] <- acc
+
+    // SAC v2, eq. 10 over strided output rows: row i's dL/dmu goes to dMu[i * stride] and its dL/draw to
+    // dRawLogStd[i * stride] (the two may be views of one interleaved buffer); inputs are dense B x A.
+    let internal backwardRows (batch: int) (actDim: int) (stride: int)
+                              (action: ReadOnlySpan<float32>) (sigma: ReadOnlySpan<float32>) (eps: ReadOnlySpan<float32>)
+                              (logStdGrad: ReadOnlySpan<float32>) (dAction: ReadOnlySpan<float32>) (dLogPi: ReadOnlySpan<float32>)
+                              (dMu: Span<float32>) (dRawLogStd: Span<float32>) : unit =
+        for i in 0 .. batch - 1 do
+            let row = i * actDim
+            let output = i * stride
+            let gl = dLogPi.[i]
+            for j in 0 .. actDim - 1 do
+                let k = row + j
+                let a = action.[k]
+                let du = dAction.[k] * (1.0f - a * a) + gl * 2.0f * a
+                dMu.[output + j] <- du
+                dRawLogStd.[output + j] <- (du * sigma.[k] * eps.[k] - gl) * logStdGrad.[k]
+
+    // (isClamp, min, max) of a configuration's bound, checked as unpack checks a LogStdRange (no allocation).
+    let internal unpackKind (kind: Sac.Core.Config.LogStdBound) (lo: float32) (hi: float32) =
+        match kind with
+        | Sac.Core.Config.LogStdBound.Clamp -> checkedRange true lo hi
+        | Sac.Core.Config.LogStdBound.TanhRescale -> checkedRange false lo hi
+        | _ -> invalidArg "kind" $"{kind} is not a defined LogStdBound."
+
     /// <summary>
     /// Reparameterised samples for a batch: writes actions, pre-squash values, standard deviations and
     /// log-probabilities into <paramref name="ws"/>, and saves what <c>sampleBackward</c> needs. Allocates nothing.
@@ -235,28 +287,9 @@ module TanhGaussian =
         Guard.atLeast "rawLogStd" rawLogStd.Length n
         Guard.atLeast "eps" eps.Length n
         let struct (isClamp, lo, hi) = unpack bound
-        let action = ws.ActionBuffer
-        let uBuf = ws.UBuffer
-        let sigmaBuf = ws.SigmaBuffer
-        let epsBuf = ws.EpsBuffer
-        let gradBuf = ws.LogStdGradBuffer
-        let logPi = ws.LogPiBuffer
-        for i in 0 .. batch - 1 do
-            let row = i * actDim
-            let mutable acc = 0.0f
-            for j in 0 .. actDim - 1 do
-                let k = row + j
-                let struct (ls, g) = boundWithGrad isClamp lo hi rawLogStd.[k]
-                let s = MathF.Exp ls
-                let e = eps.[k]
-                let u = mu.[k] + s * e
-                uBuf.[k] <- u
-                action.[k] <- MathF.Tanh u
-                sigmaBuf.[k] <- s
-                epsBuf.[k] <- e
-                gradBuf.[k] <- g
-                acc <- acc + dimLogProb e ls u
-            logPi.[i] <- acc
+        forwardRows isClamp lo hi batch actDim actDim mu rawLogStd eps
+            (Span ws.ActionBuffer) (Span ws.UBuffer) (Span ws.SigmaBuffer) (Span ws.LogStdGradBuffer) (Span ws.LogPiBuffer)
+        eps.Slice(0, n).CopyTo(Span ws.EpsBuffer)
         ws.SetBatch batch
 
     /// <summary>
@@ -289,19 +322,9 @@ module TanhGaussian =
         Guard.atLeast "dLogPi" dLogPi.Length batch
         Guard.atLeast "dMu" dMu.Length n
         Guard.atLeast "dRawLogStd" dRawLogStd.Length n
-        let action = ws.ActionBuffer
-        let sigmaBuf = ws.SigmaBuffer
-        let epsBuf = ws.EpsBuffer
-        let gradBuf = ws.LogStdGradBuffer
-        for i in 0 .. batch - 1 do
-            let row = i * actDim
-            let gl = dLogPi.[i]
-            for j in 0 .. actDim - 1 do
-                let k = row + j
-                let a = action.[k]
-                let du = dAction.[k] * (1.0f - a * a) + gl * 2.0f * a
-                dMu.[k] <- du
-                dRawLogStd.[k] <- (du * sigmaBuf.[k] * epsBuf.[k] - gl) * gradBuf.[k]
+        backwardRows batch actDim actDim
+            (ReadOnlySpan ws.ActionBuffer) (ReadOnlySpan ws.SigmaBuffer) (ReadOnlySpan ws.EpsBuffer) (ReadOnlySpan ws.LogStdGradBuffer)
+            dAction dLogPi dMu dRawLogStd
 
     /// <summary>The deterministic (evaluation) action for one state, <c>tanh(mu)</c>. Allocates the result.</summary>
     /// <param name="mu">Gaussian means, one per action dimension.</param>

@@ -88,8 +88,36 @@ public static class Adam
         OptimChecks.SameLength(n, gradients.Length, nameof(gradients));
         OptimChecks.SameLength(n, m.Length, "state.FirstMoment");
         OptimChecks.SameLength(n, v.Length, "state.SecondMoment");
-
         long step = state.Step + 1;
+        Step(config, step, gradients, parameters, m, v);
+        return state with { Step = step };
+    }
+
+    /// <summary>
+    /// The arithmetic of <see cref="Update"/> over caller-owned moment buffers, for callers that keep the moments
+    /// elsewhere than in an <see cref="AdamState"/> (a sub-range of a larger buffer, a backend array): clips the
+    /// gradient if <see cref="AdamConfig.MaxGradNorm"/> is set, updates <paramref name="firstMoment"/> and
+    /// <paramref name="secondMoment"/> in place, and writes the bias-corrected step into <paramref name="parameters"/>.
+    /// Allocates nothing.
+    /// </summary>
+    /// <param name="config">The hyperparameters.</param>
+    /// <param name="step">The step number t of this update, 1 for the first (the bias corrections use it).</param>
+    /// <param name="gradients">The loss gradient at <paramref name="parameters"/>; read only, never scaled in place.</param>
+    /// <param name="parameters">The parameters, updated in place.</param>
+    /// <param name="firstMoment">m, one entry per parameter, updated in place.</param>
+    /// <param name="secondMoment">v, one entry per parameter, updated in place.</param>
+    /// <exception cref="ArgumentException">A span length differs from the others.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="step"/> is below 1.</exception>
+    public static void Step(AdamConfig config, long step, ReadOnlySpan<float> gradients, Span<float> parameters,
+        Span<float> firstMoment, Span<float> secondMoment)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentOutOfRangeException.ThrowIfLessThan(step, 1L);
+        int n = parameters.Length;
+        OptimChecks.SameLength(n, gradients.Length, nameof(gradients));
+        OptimChecks.SameLength(n, firstMoment.Length, nameof(firstMoment));
+        OptimChecks.SameLength(n, secondMoment.Length, nameof(secondMoment));
+
         // clip_grad_norm_ folded into the moment update as a scalar, so the caller's span is never written.
         float scale = config.MaxGradNorm is float maxNorm
             ? GradientClipping.ScaleFactorUnchecked(maxNorm, GradientClipping.GlobalNorm(gradients))
@@ -107,8 +135,8 @@ public static class Adam
 
         ref float gRef = ref MemoryMarshal.GetReference(gradients);
         ref float pRef = ref MemoryMarshal.GetReference(parameters);
-        ref float mRef = ref MemoryMarshal.GetArrayDataReference(m);
-        ref float vRef = ref MemoryMarshal.GetArrayDataReference(v);
+        ref float mRef = ref MemoryMarshal.GetReference(firstMoment);
+        ref float vRef = ref MemoryMarshal.GetReference(secondMoment);
 
         // The vector body and the scalar tail perform the same IEEE operations in the same order (no FMA),
         // so results do not depend on the vector width or on where the tail starts.
@@ -146,6 +174,5 @@ public static class Adam
             float denom = MathF.Sqrt(vi) * invSqrtCorrection2 + eps;
             Unsafe.Add(ref pRef, i) -= stepSize * mi / denom;
         }
-        return state with { Step = step };
     }
 }
