@@ -45,4 +45,17 @@ public static class EnvironmentRegistry
             _ => throw new ArgumentException($"Unknown environment id '{id}'. Known ids: {string.Join(", ", KnownIds)}.", nameof(id)),
         };
     }
+
+    /// <summary>
+    /// Makes the environment as <see cref="Make"/> does, wrapped in a <see cref="CheckedEnvironment"/>: every action,
+    /// observation and reward is checked, and the first malformed one throws an
+    /// <see cref="EnvironmentCheckException"/>. It takes native actions, checked against the native action box; to
+    /// act in <c>[-1, 1]^n</c> and check the agent's own actions, wrap the other way round:
+    /// <c>new CheckedEnvironment(new RescaleAction(EnvironmentRegistry.Make(id)))</c>.
+    /// </summary>
+    /// <param name="id">A registered id (exact, case-sensitive), one of <see cref="Ids"/>.</param>
+    /// <returns>The checked, time-limited environment; reset it before stepping.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="id"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="id"/> is not registered; the message lists the known ids.</exception>
+    public static CheckedEnvironment MakeChecked(string id) => new(Make(id));
 }

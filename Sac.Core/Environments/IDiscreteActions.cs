@@ -24,7 +24,8 @@ public static class DiscreteActions
     /// <summary>
     /// The action count of <paramref name="environment"/> when it, or the environment inside any number of
     /// <see cref="TimeLimit"/> wrappers (which <see cref="EnvironmentRegistry.Make"/> adds), implements
-    /// <see cref="IDiscreteActions"/>; otherwise null. <see cref="RescaleAction"/> is not looked through: it turns the
+    /// <see cref="IDiscreteActions"/>; otherwise null. <see cref="CheckedEnvironment"/> is looked through as well: it
+    /// passes actions on unchanged. <see cref="RescaleAction"/> is not looked through: it turns the
     /// environment's actions into a continuous box.
     /// </summary>
     /// <param name="environment">The environment, possibly wrapped.</param>
@@ -38,6 +39,7 @@ public static class DiscreteActions
         {
             if (env is IDiscreteActions discrete) return discrete.ActionCount;
             if (env is TimeLimit limit) env = limit.Inner;
+            else if (env is CheckedEnvironment checkedEnv) env = checkedEnv.Inner;
             else return null;
         }
     }
