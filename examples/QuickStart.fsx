@@ -2,6 +2,7 @@
 // After one build (dotnet build -c Release), run: dotnet fsi examples/QuickStart.fsx [ENV] [STEPS]
 #r "../Sac.Cli/bin/Release/net10.0/System.Numerics.Tensors.dll"
 #r "../Sac.Cli/bin/Release/net10.0/Sac.Core.dll"
+#r "../Sac.Cli/bin/Release/net10.0/Sac.Cuda.dll"
 #r "../Sac.Cli/bin/Release/net10.0/Sac.Fs.dll"
 
 open Sac.Core.Compute

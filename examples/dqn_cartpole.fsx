@@ -6,6 +6,7 @@
 // temperature for soft DQN. Evaluation uses its own environment and streams, so its schedule never changes training.
 #r "../Sac.Cli/bin/Release/net10.0/System.Numerics.Tensors.dll"
 #r "../Sac.Cli/bin/Release/net10.0/Sac.Core.dll"
+#r "../Sac.Cli/bin/Release/net10.0/Sac.Cuda.dll"
 #r "../Sac.Cli/bin/Release/net10.0/Sac.Fs.dll"
 
 open System.Diagnostics

@@ -4,6 +4,7 @@
 // After one build (dotnet build -c Release), run: dotnet fsi examples/multigoal.fsx [STEPS] [SEED] [ROLLOUTS]
 #r "../Sac.Cli/bin/Release/net10.0/System.Numerics.Tensors.dll"
 #r "../Sac.Cli/bin/Release/net10.0/Sac.Core.dll"
+#r "../Sac.Cli/bin/Release/net10.0/Sac.Cuda.dll"
 #r "../Sac.Cli/bin/Release/net10.0/Sac.Fs.dll"
 
 open System
