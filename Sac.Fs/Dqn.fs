@@ -527,8 +527,8 @@ type DqnTrainingState =
 [<Sealed>]
 type DqnTrainer(environmentId: string, config: DqnConfig, gemm: IGemm) =
     do config.ThrowIfInvalid() |> ignore
-    let env = EnvironmentRegistry.Make environmentId
-    let evalEnv = EnvironmentRegistry.Make environmentId
+    let env = EnvironmentRegistry.MakeChecked environmentId
+    let evalEnv = EnvironmentRegistry.MakeChecked environmentId
     let n = DiscreteActions.ActionCount env
     let o = env.ObservationSpace.Dimension
     let ctx = DqnContext(config, o, n, gemm)

@@ -734,8 +734,8 @@ type SqlTrainingState =
 [<Sealed>]
 type SqlTrainer(environmentId: string, config: SqlConfig, gemm: IGemm) =
     do config.ThrowIfInvalid() |> ignore
-    let env = RescaleAction(EnvironmentRegistry.Make environmentId) :> IEnvironment
-    let evalEnv = RescaleAction(EnvironmentRegistry.Make environmentId) :> IEnvironment
+    let env = RescaleAction(EnvironmentRegistry.MakeChecked environmentId) :> IEnvironment
+    let evalEnv = RescaleAction(EnvironmentRegistry.MakeChecked environmentId) :> IEnvironment
     let o, a = env.ObservationSpace.Dimension, env.ActionSpace.Dimension
     let ctx = SqlContext(config, o, a, gemm)
     let root = PhiloxKey.FromSeed config.Seed

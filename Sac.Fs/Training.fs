@@ -251,8 +251,8 @@ module TrainingLoop =
 [<Sealed>]
 type Trainer(environmentId: string, config: SacConfig, gemm: IGemm) =
     do config.ThrowIfInvalid() |> ignore
-    let env = RescaleAction(EnvironmentRegistry.Make environmentId) :> IEnvironment
-    let evalEnv = RescaleAction(EnvironmentRegistry.Make environmentId) :> IEnvironment
+    let env = RescaleAction(EnvironmentRegistry.MakeChecked environmentId) :> IEnvironment
+    let evalEnv = RescaleAction(EnvironmentRegistry.MakeChecked environmentId) :> IEnvironment
     let o, a = env.ObservationSpace.Dimension, env.ActionSpace.Dimension
     let ctx = SacContext(config, o, a, gemm)
     let root = PhiloxKey.FromSeed config.Seed

@@ -125,6 +125,7 @@ public sealed class MultiGoal : IEnvironment
                 case MultiGoal m: return m;
                 case TimeLimit t: environment = t.Inner; break;
                 case RescaleAction r: environment = r.Inner; break;
+                case CheckedEnvironment c: environment = c.Inner; break;
                 default: return null;
             }
         }

@@ -188,3 +188,15 @@ let ``a numerical fault stops sac train with a diagnostic, leaves the last good 
         File.WriteAllText(reshape, """{"hiddenSizes":[8]}""")
         let e = Assert.Throws<Sac.Cli.Run.UsageError>(fun () -> Sac.Cli.Run.train { Sac.Cli.Run.defaultRequest "" with Resume = Some out; ConfigFile = Some reshape } |> ignore)
         Assert.Contains("hiddenSizes", e.Data0))
+
+[<Fact>]
+let ``every trainer steps checked environments`` () =
+    let inner (e: Sac.Core.Environments.IEnvironment) =
+        match e with
+        | :? Sac.Core.Environments.RescaleAction as r -> r.Inner
+        | e -> e
+    let sac = Trainer("Pendulum-v1", config 3e-4f, gemm)
+    let sql = SqlTrainer("MultiGoal-v0", SqlConfig(HiddenSizes = [| 8 |], SamplerHiddenSizes = [| 8 |]), gemm)
+    let dqn = DqnTrainer("CartPole-v1", DqnConfig(HiddenSizes = [| 8 |]), gemm)
+    for env in [ sac.Environment; sac.EvaluationEnvironment; sql.Environment; dqn.Environment ] do
+        Assert.IsType<Sac.Core.Environments.CheckedEnvironment>(inner env) |> ignore
