@@ -1,0 +1,177 @@
+using System;
+
+namespace Sac.Cuda.Driver;
+
+/// <summary>
+/// A float32 array in device memory (<c>cuMemAlloc_v2</c>), with uploads, downloads, device-to-device copies and
+/// fills over element ranges. The operations without a stream run on the legacy default stream; every upload and
+/// download returns once the host span may be reused.
+/// </summary>
+public sealed unsafe class DeviceBuffer : CudaResource
+{
+    readonly ulong _pointer;
+
+    /// <summary>Allocates <paramref name="length"/> floats (contents undefined).</summary>
+    /// <param name="context">The context to allocate in; must be current.</param>
+    /// <param name="length">Number of float32 elements, at least 0 (0 allocates nothing).</param>
+    /// <exception cref="CudaException">The allocation failed, e.g. <c>CUDA_ERROR_OUT_OF_MEMORY</c>.</exception>
+    public DeviceBuffer(CudaContext context, int length) : base(context)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        Length = length;
+        if (length == 0) return;   // cuMemAlloc rejects 0 bytes; an empty buffer needs no memory.
+        ulong p;
+        Driver.Check(Driver.Api.cuMemAlloc_v2(&p, (nuint)SizeInBytes), "cuMemAlloc_v2");
+        _pointer = p;
+    }
+
+    /// <summary>Number of float32 elements.</summary>
+    public int Length { get; }
+
+    /// <summary>Size in bytes, <c>4 * Length</c>.</summary>
+    public long SizeInBytes => 4L * Length;
+
+    /// <summary>The device address of element 0 (0 for an empty buffer).</summary>
+    public ulong DevicePointer
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return _pointer;
+        }
+    }
+
+    /// <summary>The device address of element <paramref name="offset"/> (0 &lt;= offset &lt;= Length).</summary>
+    /// <param name="offset">Element index.</param>
+    public ulong PointerAt(int offset)
+    {
+        ThrowIfDisposed();
+        CheckRange(offset, 0);
+        return _pointer + 4UL * (uint)offset;
+    }
+
+    /// <summary>Copies <paramref name="source"/> into elements <c>[offset, offset + source.Length)</c> (<c>cuMemcpyHtoD_v2</c>).</summary>
+    /// <param name="source">Host data.</param>
+    /// <param name="offset">First element written.</param>
+    public void Upload(ReadOnlySpan<float> source, int offset = 0)
+    {
+        ThrowIfDisposed();
+        CheckRange(offset, source.Length);
+        if (source.IsEmpty) return;
+        fixed (float* s = source)
+            Driver.Check(Driver.Api.cuMemcpyHtoD_v2(PointerUnchecked(offset), s, Bytes(source.Length)), "cuMemcpyHtoD_v2");
+    }
+
+    /// <summary>As <see cref="Upload(ReadOnlySpan{float}, int)"/>, ordered on <paramref name="stream"/>
+    /// (<c>cuMemcpyHtoDAsync_v2</c>); from pageable host memory the driver stages the data before returning.</summary>
+    /// <param name="source">Host data.</param>
+    /// <param name="offset">First element written.</param>
+    /// <param name="stream">The stream the copy is ordered on.</param>
+    public void Upload(ReadOnlySpan<float> source, int offset, CudaStream stream)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(stream);
+        CheckRange(offset, source.Length);
+        if (source.IsEmpty) return;
+        fixed (float* s = source)
+            Driver.Check(Driver.Api.cuMemcpyHtoDAsync_v2(PointerUnchecked(offset), s, Bytes(source.Length), stream.Handle), "cuMemcpyHtoDAsync_v2");
+    }
+
+    /// <summary>Copies elements <c>[offset, offset + dest.Length)</c> into <paramref name="dest"/> (<c>cuMemcpyDtoH_v2</c>).</summary>
+    /// <param name="dest">Host memory.</param>
+    /// <param name="offset">First element read.</param>
+    public void Download(Span<float> dest, int offset = 0)
+    {
+        ThrowIfDisposed();
+        CheckRange(offset, dest.Length);
+        if (dest.IsEmpty) return;
+        fixed (float* d = dest)
+            Driver.Check(Driver.Api.cuMemcpyDtoH_v2(d, PointerUnchecked(offset), Bytes(dest.Length)), "cuMemcpyDtoH_v2");
+    }
+
+    /// <summary>As <see cref="Download(Span{float}, int)"/>, after the work enqueued on <paramref name="stream"/>
+    /// (<c>cuMemcpyDtoHAsync_v2</c>); returns once the copy is complete.</summary>
+    /// <param name="dest">Host memory.</param>
+    /// <param name="offset">First element read.</param>
+    /// <param name="stream">The stream the copy is ordered on.</param>
+    public void Download(Span<float> dest, int offset, CudaStream stream)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(stream);
+        CheckRange(offset, dest.Length);
+        if (dest.IsEmpty) return;
+        fixed (float* d = dest)
+            Driver.Check(Driver.Api.cuMemcpyDtoHAsync_v2(d, PointerUnchecked(offset), Bytes(dest.Length), stream.Handle), "cuMemcpyDtoHAsync_v2");
+        // Into pageable memory the copy is already complete; the span is only pinned for this call, so make sure.
+        stream.Synchronize();
+    }
+
+    /// <summary>Copies <paramref name="count"/> elements from <c>this[sourceOffset..]</c> to <c>dest[destOffset..]</c>
+    /// (<c>cuMemcpyDtoD_v2</c>).</summary>
+    /// <param name="sourceOffset">First element read.</param>
+    /// <param name="dest">The buffer written (may be this one if the ranges do not overlap).</param>
+    /// <param name="destOffset">First element written.</param>
+    /// <param name="count">Number of elements.</param>
+    public void CopyTo(int sourceOffset, DeviceBuffer dest, int destOffset, int count)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(dest);
+        dest.ThrowIfDisposed();
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        CheckRange(sourceOffset, count);
+        dest.CheckRange(destOffset, count);
+        if (count == 0) return;
+        Driver.Check(Driver.Api.cuMemcpyDtoD_v2(dest.PointerUnchecked(destOffset), PointerUnchecked(sourceOffset), Bytes(count)), "cuMemcpyDtoD_v2");
+    }
+
+    /// <summary>Copies the whole buffer into <paramref name="dest"/>, which must have the same length.</summary>
+    /// <param name="dest">The buffer written.</param>
+    public void CopyTo(DeviceBuffer dest)
+    {
+        ArgumentNullException.ThrowIfNull(dest);
+        if (dest.Length != Length)
+            throw new ArgumentException($"Cannot copy {Length} elements into a buffer of {dest.Length}.", nameof(dest));
+        CopyTo(0, dest, 0, Length);
+    }
+
+    /// <summary>Sets every element to <paramref name="value"/> (<c>cuMemsetD32_v2</c>).</summary>
+    /// <param name="value">The value written.</param>
+    public void Fill(float value) => Fill(value, 0, Length);
+
+    /// <summary>Sets elements <c>[offset, offset + count)</c> to <paramref name="value"/>: <c>cuMemsetD32_v2</c>, or
+    /// <c>cuMemsetD32Async</c> on <paramref name="stream"/> when one is given.</summary>
+    /// <param name="value">The value written (its 32-bit pattern).</param>
+    /// <param name="offset">First element.</param>
+    /// <param name="count">Number of elements.</param>
+    /// <param name="stream">The stream to order the fill on, or null for a synchronous fill.</param>
+    public void Fill(float value, int offset, int count, CudaStream? stream = null)
+    {
+        ThrowIfDisposed();
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        CheckRange(offset, count);
+        if (count == 0) return;
+        uint bits = BitConverter.SingleToUInt32Bits(value);
+        if (stream is null)
+            Driver.Check(Driver.Api.cuMemsetD32_v2(PointerUnchecked(offset), bits, (nuint)count), "cuMemsetD32_v2");
+        else
+            Driver.Check(Driver.Api.cuMemsetD32Async(PointerUnchecked(offset), bits, (nuint)count, stream.Handle), "cuMemsetD32Async");
+    }
+
+    /// <inheritdoc />
+    private protected override void Release()
+    {
+        if (_pointer != 0) Driver.Check(Driver.Api.cuMemFree_v2(_pointer), "cuMemFree_v2");
+    }
+
+    ulong PointerUnchecked(int offset) => _pointer + 4UL * (uint)offset;
+
+    static nuint Bytes(int count) => (nuint)(4L * count);
+
+    /// <summary>Throws unless <c>[offset, offset + count)</c> lies inside the buffer.</summary>
+    internal void CheckRange(int offset, int count)
+    {
+        if (offset < 0 || count < 0 || (long)offset + count > Length)
+            throw new ArgumentOutOfRangeException(nameof(offset),
+                $"Range [{offset}, {(long)offset + count}) does not lie inside a device buffer of {Length} elements.");
+    }
+}

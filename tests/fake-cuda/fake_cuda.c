@@ -1,0 +1,666 @@
+/*
+ * A stand-in for libcuda.so.1 and libcublas.so with scripted behaviour, so the Sac.Cuda binding can be tested on
+ * machines without a GPU. It exports the driver and cuBLAS entry points the binding resolves, under the same names
+ * and C signatures, and behaves like a one-context driver whose "device memory" is host memory:
+ *
+ *   - cuMemAlloc_v2 hands out malloc'd blocks, so copies round-trip; every copy, fill, kernel and GEMM checks that
+ *     the range it touches lies inside a live block (CUDA_ERROR_INVALID_VALUE / ILLEGAL_ADDRESS otherwise), and
+ *     cuMemFree_v2 of an unknown pointer fails, so double frees and bad offsets are caught.
+ *   - Calls that need a context fail with CUDA_ERROR_INVALID_CONTEXT unless a retained primary context is current;
+ *     releasing the last retain frees the context's memory, as the real driver does.
+ *   - cuModuleGetFunction finds ".entry NAME(" in the PTX text. cuLaunchKernel records the launch and runs two
+ *     kernels on the host: saxpy(float* y, const float* x, float a, int n): y[i] += a x[i] for every thread i < n;
+ *     scalars(double d, long long l, unsigned u): stores its arguments (read back with fake_scalars).
+ *   - cublasSgemm_v2 / cublasGemmEx compute a column-major SGEMM on the host (double accumulation), after the
+ *     argument checks cuBLAS documents, and record their arguments (fake_last_gemm).
+ *
+ * Scripting, read at the first call and at fake_reset(): FAKE_CUDA_FAIL="symbol:code[,symbol:code...]" makes those
+ * entry points return that code; FAKE_CUDA_DEVICES=n sets the device count (default 1). Tests use the control
+ * exports (fake_reset, fake_fail, fake_clear_fails, fake_set_devices, ...) instead, since a managed runtime's
+ * environment changes do not reach getenv. Built with -DFAKE_NO_STATUS_TEXT it omits cublasGetStatusName/String.
+ *
+ * Build: clang-14 -shared -fPIC -O1 -o libfakecuda.so fake_cuda.c   (or gcc)
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+typedef int CUresult;
+typedef unsigned long long CUdeviceptr;
+
+enum {
+    OK = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, NOT_INITIALIZED = 3, NO_DEVICE = 100, INVALID_DEVICE = 101,
+    INVALID_IMAGE = 200, INVALID_CONTEXT = 201, INVALID_HANDLE = 400, NOT_FOUND = 500, ILLEGAL_ADDRESS = 700
+};
+enum { BLAS_OK = 0, BLAS_NOT_INITIALIZED = 1, BLAS_INVALID_VALUE = 7, BLAS_EXECUTION_FAILED = 13, BLAS_NOT_SUPPORTED = 15 };
+
+/* ---------------------------------------------------------------- scripted failures */
+
+#define MAX_FAILS 32
+static struct { char symbol[64]; int code; } fails[MAX_FAILS];
+static int fail_count;
+static int device_count = 1;
+static int env_read;
+
+static void add_fail(const char *symbol, size_t len, int code) {
+    if (fail_count == MAX_FAILS || len == 0 || len >= sizeof fails[0].symbol) return;
+    memcpy(fails[fail_count].symbol, symbol, len);
+    fails[fail_count].symbol[len] = 0;
+    fails[fail_count].code = code;
+    fail_count++;
+}
+
+static void read_env(void) {
+    env_read = 1;
+    const char *devices = getenv("FAKE_CUDA_DEVICES");
+    if (devices) device_count = atoi(devices);
+    const char *spec = getenv("FAKE_CUDA_FAIL");
+    while (spec && *spec) {
+        const char *end = strchr(spec, ',');
+        size_t len = end ? (size_t)(end - spec) : strlen(spec);
+        const char *colon = memchr(spec, ':', len);
+        if (colon) add_fail(spec, (size_t)(colon - spec), atoi(colon + 1));
+        spec = end ? end + 1 : NULL;
+    }
+}
+
+static int scripted(const char *symbol) {
+    if (!env_read) read_env();
+    for (int i = 0; i < fail_count; i++)
+        if (strcmp(fails[i].symbol, symbol) == 0) return fails[i].code;
+    return 0;
+}
+
+#define ENTER() do { int scripted_code = scripted(__func__); if (scripted_code) return scripted_code; } while (0)
+
+/* ---------------------------------------------------------------- object registries */
+
+enum { K_STREAM, K_EVENT, K_MODULE, K_FUNCTION, K_CUBLAS, K_KINDS };
+#define MAX_OBJECTS 1024
+static void *objects[K_KINDS][MAX_OBJECTS];
+
+static void reg_add(int kind, void *p) {
+    for (int i = 0; i < MAX_OBJECTS; i++)
+        if (!objects[kind][i]) { objects[kind][i] = p; return; }
+}
+static int reg_has(int kind, void *p) {
+    if (!p) return 0;
+    for (int i = 0; i < MAX_OBJECTS; i++)
+        if (objects[kind][i] == p) return 1;
+    return 0;
+}
+static int reg_remove(int kind, void *p) {
+    if (!p) return 0;
+    for (int i = 0; i < MAX_OBJECTS; i++)
+        if (objects[kind][i] == p) { objects[kind][i] = NULL; return 1; }
+    return 0;
+}
+static int reg_count(int kind) {
+    int n = 0;
+    for (int i = 0; i < MAX_OBJECTS; i++) n += objects[kind][i] != NULL;
+    return n;
+}
+
+#define MAX_ALLOCS 4096
+static struct { char *base; size_t bytes; int device; } allocs[MAX_ALLOCS];
+
+/* The live block holding [p, p + bytes), or -1. An empty range only needs p inside (or at the end of) a block. */
+static int find_alloc(CUdeviceptr p, size_t bytes) {
+    for (int i = 0; i < MAX_ALLOCS; i++) {
+        if (!allocs[i].base) continue;
+        uintptr_t lo = (uintptr_t)allocs[i].base, hi = lo + allocs[i].bytes;
+        if (p >= lo && p <= hi && bytes <= hi - p) return i;
+    }
+    return -1;
+}
+
+/* ---------------------------------------------------------------- driver state */
+
+#define MAX_DEVICES 8
+static int initialized;
+static int primary_refs[MAX_DEVICES];
+static int context_tokens[MAX_DEVICES];     /* a context handle is the address of its device's token */
+static int *current;
+
+typedef struct { char *image; } module_t;
+typedef struct { module_t *module; char name[64]; } function_t;
+typedef struct { double ms; int recorded; } event_t;
+typedef struct { void *stream; } cublas_t;
+
+static int launches;
+static unsigned last_launch[8];             /* grid xyz, block xyz, shared bytes, argument-less flag */
+static unsigned long long last_stream;
+static double scalar_d; static long long scalar_l; static unsigned scalar_u;
+static int gemm_calls;
+static int last_gemm[10];
+
+static int ctx_device(int *ctx) { return (int)(ctx - context_tokens); }
+
+static CUresult need_context(void) {
+    if (!initialized) return NOT_INITIALIZED;
+    if (!current || primary_refs[ctx_device(current)] == 0) return INVALID_CONTEXT;
+    return OK;
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* ---------------------------------------------------------------- control exports for tests */
+
+EXPORT void fake_reset(void) {
+    for (int i = 0; i < MAX_ALLOCS; i++) { free(allocs[i].base); allocs[i].base = NULL; }
+    for (int k = 0; k < K_KINDS; k++)
+        for (int i = 0; i < MAX_OBJECTS; i++) objects[k][i] = NULL;   /* leaked on purpose: a test process is short */
+    memset(primary_refs, 0, sizeof primary_refs);
+    current = NULL;
+    initialized = 0;
+    fail_count = 0;
+    device_count = 1;
+    launches = 0;
+    gemm_calls = 0;
+    memset(last_launch, 0, sizeof last_launch);
+    memset(last_gemm, 0, sizeof last_gemm);
+    read_env();
+}
+
+EXPORT void fake_fail(const char *symbol, int code) { add_fail(symbol, strlen(symbol), code); }
+EXPORT void fake_clear_fails(void) { fail_count = 0; }
+EXPORT void fake_set_devices(int n) { device_count = n; }
+EXPORT int fake_primary_refs(int device) { return device >= 0 && device < MAX_DEVICES ? primary_refs[device] : -1; }
+
+/* Live objects of one kind: "allocations", "streams", "events", "modules", "cublas". */
+EXPORT int fake_live(const char *kind) {
+    if (strcmp(kind, "allocations") == 0) {
+        int n = 0;
+        for (int i = 0; i < MAX_ALLOCS; i++) n += allocs[i].base != NULL;
+        return n;
+    }
+    if (strcmp(kind, "streams") == 0) return reg_count(K_STREAM);
+    if (strcmp(kind, "events") == 0) return reg_count(K_EVENT);
+    if (strcmp(kind, "modules") == 0) return reg_count(K_MODULE);
+    if (strcmp(kind, "cublas") == 0) return reg_count(K_CUBLAS);
+    return -1;
+}
+
+EXPORT int fake_launches(void) { return launches; }
+/* out[0..6]: grid x y z, block x y z, shared bytes; returns the stream handle. */
+EXPORT unsigned long long fake_last_launch(unsigned *out) {
+    memcpy(out, last_launch, 7 * sizeof(unsigned));
+    return last_stream;
+}
+EXPORT void fake_scalars(double *d, long long *l, unsigned *u) { *d = scalar_d; *l = scalar_l; *u = scalar_u; }
+EXPORT int fake_gemm_calls(void) { return gemm_calls; }
+/* out[0..9]: transa, transb, m, n, k, lda, ldb, ldc, compute type (0 for cublasSgemm_v2), stream set (0/1). */
+EXPORT void fake_last_gemm(int *out) { memcpy(out, last_gemm, sizeof last_gemm); }
+
+/* ---------------------------------------------------------------- errors */
+
+static const struct { int code; const char *name, *text; } errors[] = {
+    { 0, "CUDA_SUCCESS", "no error" },
+    { 1, "CUDA_ERROR_INVALID_VALUE", "invalid argument" },
+    { 2, "CUDA_ERROR_OUT_OF_MEMORY", "out of memory" },
+    { 3, "CUDA_ERROR_NOT_INITIALIZED", "initialization error" },
+    { 100, "CUDA_ERROR_NO_DEVICE", "no CUDA-capable device is detected" },
+    { 101, "CUDA_ERROR_INVALID_DEVICE", "invalid device ordinal" },
+    { 200, "CUDA_ERROR_INVALID_IMAGE", "device kernel image is invalid" },
+    { 201, "CUDA_ERROR_INVALID_CONTEXT", "invalid device context" },
+    { 218, "CUDA_ERROR_INVALID_PTX", "a PTX JIT compilation failed" },
+    { 400, "CUDA_ERROR_INVALID_HANDLE", "invalid resource handle" },
+    { 500, "CUDA_ERROR_NOT_FOUND", "named symbol not found" },
+    { 600, "CUDA_ERROR_NOT_READY", "device not ready" },
+    { 700, "CUDA_ERROR_ILLEGAL_ADDRESS", "an illegal memory access was encountered" },
+    { 701, "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES", "too many resources requested for launch" },
+    { 999, "CUDA_ERROR_UNKNOWN", "unknown error" },
+};
+
+/* Like the real driver: an unknown code gives CUDA_ERROR_INVALID_VALUE and a null string. */
+EXPORT CUresult cuGetErrorName(CUresult code, const char **out) {
+    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
+        if (errors[i].code == code) { *out = errors[i].name; return OK; }
+    *out = NULL;
+    return INVALID_VALUE;
+}
+
+EXPORT CUresult cuGetErrorString(CUresult code, const char **out) {
+    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
+        if (errors[i].code == code) { *out = errors[i].text; return OK; }
+    *out = NULL;
+    return INVALID_VALUE;
+}
+
+/* ---------------------------------------------------------------- initialisation and devices */
+
+EXPORT CUresult cuInit(unsigned flags) {
+    ENTER();
+    if (flags != 0) return INVALID_VALUE;
+    initialized = 1;
+    return OK;
+}
+
+EXPORT CUresult cuDriverGetVersion(int *version) {
+    ENTER();
+    if (!version) return INVALID_VALUE;
+    *version = 12040;
+    return OK;
+}
+
+EXPORT CUresult cuDeviceGetCount(int *count) {
+    ENTER();
+    if (!initialized) return NOT_INITIALIZED;
+    *count = device_count;
+    return OK;
+}
+
+EXPORT CUresult cuDeviceGet(int *device, int ordinal) {
+    ENTER();
+    if (!initialized) return NOT_INITIALIZED;
+    if (ordinal < 0 || ordinal >= device_count || ordinal >= MAX_DEVICES) return INVALID_DEVICE;
+    *device = ordinal;
+    return OK;
+}
+
+static int bad_device(int device) { return device < 0 || device >= device_count || device >= MAX_DEVICES; }
+
+EXPORT CUresult cuDeviceGetName(char *name, int len, int device) {
+    ENTER();
+    if (!initialized) return NOT_INITIALIZED;
+    if (bad_device(device)) return INVALID_DEVICE;
+    if (!name || len <= 0) return INVALID_VALUE;
+    snprintf(name, (size_t)len, "Fake CUDA Device %d", device);
+    return OK;
+}
+
+EXPORT CUresult cuDeviceTotalMem_v2(size_t *bytes, int device) {
+    ENTER();
+    if (!initialized) return NOT_INITIALIZED;
+    if (bad_device(device)) return INVALID_DEVICE;
+    *bytes = (size_t)16 << 30;
+    return OK;
+}
+
+EXPORT CUresult cuDeviceGetAttribute(int *value, int attribute, int device) {
+    ENTER();
+    if (!initialized) return NOT_INITIALIZED;
+    if (bad_device(device)) return INVALID_DEVICE;
+    switch (attribute) {
+    case 16: *value = 4 + device; return OK;   /* multiprocessors */
+    case 75: *value = 8; return OK;            /* compute capability major */
+    case 76: *value = 6; return OK;            /* compute capability minor */
+    default: return INVALID_VALUE;
+    }
+}
+
+/* ---------------------------------------------------------------- contexts */
+
+EXPORT CUresult cuDevicePrimaryCtxRetain(void **ctx, int device) {
+    ENTER();
+    if (!initialized) return NOT_INITIALIZED;
+    if (bad_device(device)) return INVALID_DEVICE;
+    primary_refs[device]++;
+    *ctx = &context_tokens[device];
+    return OK;
+}
+
+EXPORT CUresult cuDevicePrimaryCtxRelease_v2(int device) {
+    ENTER();
+    if (!initialized) return NOT_INITIALIZED;
+    if (bad_device(device)) return INVALID_DEVICE;
+    if (primary_refs[device] == 0) return INVALID_CONTEXT;
+    if (--primary_refs[device] == 0)
+        for (int i = 0; i < MAX_ALLOCS; i++)
+            if (allocs[i].base && allocs[i].device == device) { free(allocs[i].base); allocs[i].base = NULL; }
+    return OK;
+}
+
+EXPORT CUresult cuCtxSetCurrent(void *ctx) {
+    ENTER();
+    if (!initialized) return NOT_INITIALIZED;
+    int *token = ctx;
+    if (token && (token < context_tokens || token >= context_tokens + MAX_DEVICES)) return INVALID_CONTEXT;
+    current = token;
+    return OK;
+}
+
+EXPORT CUresult cuCtxSynchronize(void) {
+    ENTER();
+    return need_context();
+}
+
+/* ---------------------------------------------------------------- memory */
+
+EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *ptr, size_t bytes) {
+    ENTER();
+    CUresult r = need_context();
+    if (r) return r;
+    if (bytes == 0) return INVALID_VALUE;
+    for (int i = 0; i < MAX_ALLOCS; i++)
+        if (!allocs[i].base) {
+            char *p = malloc(bytes);
+            if (!p) return OUT_OF_MEMORY;
+            memset(p, 0xA5, bytes);   /* garbage, so nothing depends on fresh memory being zero */
+            allocs[i].base = p;
+            allocs[i].bytes = bytes;
+            allocs[i].device = ctx_device(current);
+            *ptr = (CUdeviceptr)(uintptr_t)p;
+            return OK;
+        }
+    return OUT_OF_MEMORY;
+}
+
+EXPORT CUresult cuMemFree_v2(CUdeviceptr ptr) {
+    ENTER();
+    CUresult r = need_context();
+    if (r) return r;
+    for (int i = 0; i < MAX_ALLOCS; i++)
+        if (allocs[i].base && (CUdeviceptr)(uintptr_t)allocs[i].base == ptr) {
+            free(allocs[i].base);
+            allocs[i].base = NULL;
+            return OK;
+        }
+    return INVALID_VALUE;
+}
+
+static CUresult check_stream(void *stream) { return stream == NULL || reg_has(K_STREAM, stream) ? OK : INVALID_HANDLE; }
+
+static CUresult copy_in(CUdeviceptr dst, const void *src, size_t bytes) {
+    CUresult r = need_context();
+    if (r) return r;
+    if (find_alloc(dst, bytes) < 0 || (!src && bytes)) return INVALID_VALUE;
+    memcpy((void *)(uintptr_t)dst, src, bytes);
+    return OK;
+}
+
+static CUresult copy_out(void *dst, CUdeviceptr src, size_t bytes) {
+    CUresult r = need_context();
+    if (r) return r;
+    if (find_alloc(src, bytes) < 0 || (!dst && bytes)) return INVALID_VALUE;
+    memcpy(dst, (const void *)(uintptr_t)src, bytes);
+    return OK;
+}
+
+EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t bytes) { ENTER(); return copy_in(dst, src, bytes); }
+EXPORT CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t bytes) { ENTER(); return copy_out(dst, src, bytes); }
+
+EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t bytes, void *stream) {
+    ENTER();
+    CUresult r = check_stream(stream);
+    return r ? r : copy_in(dst, src, bytes);
+}
+
+EXPORT CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t bytes, void *stream) {
+    ENTER();
+    CUresult r = check_stream(stream);
+    return r ? r : copy_out(dst, src, bytes);
+}
+
+EXPORT CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
+    ENTER();
+    CUresult r = need_context();
+    if (r) return r;
+    if (find_alloc(dst, bytes) < 0 || find_alloc(src, bytes) < 0) return INVALID_VALUE;
+    memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, bytes);
+    return OK;
+}
+
+static CUresult fill32(CUdeviceptr dst, unsigned value, size_t n) {
+    CUresult r = need_context();
+    if (r) return r;
+    if (find_alloc(dst, n * 4) < 0 || dst % 4) return INVALID_VALUE;
+    unsigned *p = (unsigned *)(uintptr_t)dst;
+    for (size_t i = 0; i < n; i++) p[i] = value;
+    return OK;
+}
+
+EXPORT CUresult cuMemsetD32_v2(CUdeviceptr dst, unsigned value, size_t n) { ENTER(); return fill32(dst, value, n); }
+
+EXPORT CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned value, size_t n, void *stream) {
+    ENTER();
+    CUresult r = check_stream(stream);
+    return r ? r : fill32(dst, value, n);
+}
+
+/* ---------------------------------------------------------------- modules and launches */
+
+EXPORT CUresult cuModuleLoadData(void **module, const void *image) {
+    ENTER();
+    CUresult r = need_context();
+    if (r) return r;
+    if (!image || !*(const char *)image) return INVALID_IMAGE;
+    module_t *m = malloc(sizeof *m);
+    m->image = strdup(image);
+    reg_add(K_MODULE, m);
+    *module = m;
+    return OK;
+}
+
+EXPORT CUresult cuModuleUnload(void *module) {
+    ENTER();
+    CUresult r = need_context();
+    if (r) return r;
+    return reg_remove(K_MODULE, module) ? OK : INVALID_HANDLE;
+}
+
+EXPORT CUresult cuModuleGetFunction(void **function, void *module, const char *name) {
+    ENTER();
+    CUresult r = need_context();
+    if (r) return r;
+    if (!reg_has(K_MODULE, module)) return INVALID_HANDLE;
+    char pattern[96];
+    if (!name || strlen(name) >= sizeof ((function_t *)0)->name) return INVALID_VALUE;
+    snprintf(pattern, sizeof pattern, ".entry %s(", name);
+    if (!strstr(((module_t *)module)->image, pattern)) return NOT_FOUND;
+    function_t *f = malloc(sizeof *f);
+    f->module = module;
+    strcpy(f->name, name);
+    reg_add(K_FUNCTION, f);
+    *function = f;
+    return OK;
+}
+
+EXPORT CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
+                               unsigned bz, unsigned shared, void *stream, void **params, void **extra) {
+    ENTER();
+    CUresult r = need_context();
+    if (r) return r;
+    function_t *f = function;
+    if (!reg_has(K_FUNCTION, f) || !reg_has(K_MODULE, f->module)) return INVALID_HANDLE;
+    if ((r = check_stream(stream))) return r;
+    if (!gx || !gy || !gz || !bx || !by || !bz || extra) return INVALID_VALUE;
+    launches++;
+    unsigned dims[7] = { gx, gy, gz, bx, by, bz, shared };
+    memcpy(last_launch, dims, sizeof dims);
+    last_stream = (unsigned long long)(uintptr_t)stream;
+    unsigned long long threads = (unsigned long long)gx * gy * gz * bx * by * bz;
+    if (strcmp(f->name, "saxpy") == 0) {
+        CUdeviceptr y = *(CUdeviceptr *)params[0], x = *(CUdeviceptr *)params[1];
+        float a = *(float *)params[2];
+        int n = *(int *)params[3];
+        unsigned long long run = n < 0 ? 0 : (unsigned long long)n < threads ? (unsigned long long)n : threads;
+        if (run && (find_alloc(y, run * 4) < 0 || find_alloc(x, run * 4) < 0)) return ILLEGAL_ADDRESS;
+        float *py = (float *)(uintptr_t)y;
+        const float *px = (const float *)(uintptr_t)x;
+        for (unsigned long long i = 0; i < run; i++) py[i] += a * px[i];
+    } else if (strcmp(f->name, "scalars") == 0) {
+        scalar_d = *(double *)params[0];
+        scalar_l = *(long long *)params[1];
+        scalar_u = *(unsigned *)params[2];
+    }
+    return OK;
+}
+
+/* ---------------------------------------------------------------- streams and events */
+
+EXPORT CUresult cuStreamCreate(void **stream, unsigned flags) {
+    ENTER();
+    CUresult r = need_context();
+    if (r) return r;
+    if (flags > 1) return INVALID_VALUE;
+    void *s = malloc(1);
+    reg_add(K_STREAM, s);
+    *stream = s;
+    return OK;
+}
+
+EXPORT CUresult cuStreamDestroy_v2(void *stream) {
+    ENTER();
+    CUresult r = need_context();
+    if (r) return r;
+    return reg_remove(K_STREAM, stream) ? OK : INVALID_HANDLE;
+}
+
+EXPORT CUresult cuStreamSynchronize(void *stream) {
+    ENTER();
+    CUresult r = need_context();
+    return r ? r : check_stream(stream);
+}
+
+EXPORT CUresult cuEventCreate(void **event, unsigned flags) {
+    ENTER();
+    CUresult r = need_context();
+    if (r) return r;
+    if (flags > 15) return INVALID_VALUE;
+    event_t *e = calloc(1, sizeof *e);
+    reg_add(K_EVENT, e);
+    *event = e;
+    return OK;
+}
+
+EXPORT CUresult cuEventRecord(void *event, void *stream) {
+    ENTER();
+    CUresult r = need_context();
+    if (r) return r;
+    if (!reg_has(K_EVENT, event)) return INVALID_HANDLE;
+    if ((r = check_stream(stream))) return r;
+    event_t *e = event;
+    e->ms = now_ms();
+    e->recorded = 1;
+    return OK;
+}
+
+EXPORT CUresult cuEventSynchronize(void *event) {
+    ENTER();
+    CUresult r = need_context();
+    if (r) return r;
+    return reg_has(K_EVENT, event) ? OK : INVALID_HANDLE;
+}
+
+EXPORT CUresult cuEventElapsedTime(float *ms, void *start, void *end) {
+    ENTER();
+    CUresult r = need_context();
+    if (r) return r;
+    if (!reg_has(K_EVENT, start) || !reg_has(K_EVENT, end)) return INVALID_HANDLE;
+    event_t *s = start, *e = end;
+    if (!s->recorded || !e->recorded) return INVALID_HANDLE;
+    *ms = (float)(e->ms - s->ms);
+    return OK;
+}
+
+EXPORT CUresult cuEventDestroy_v2(void *event) {
+    ENTER();
+    CUresult r = need_context();
+    if (r) return r;
+    return reg_remove(K_EVENT, event) ? OK : INVALID_HANDLE;
+}
+
+/* ---------------------------------------------------------------- cuBLAS */
+
+EXPORT int cublasCreate_v2(void **handle) {
+    ENTER();
+    if (need_context()) return BLAS_NOT_INITIALIZED;
+    cublas_t *h = calloc(1, sizeof *h);
+    reg_add(K_CUBLAS, h);
+    *handle = h;
+    return BLAS_OK;
+}
+
+EXPORT int cublasDestroy_v2(void *handle) {
+    ENTER();
+    return reg_remove(K_CUBLAS, handle) ? BLAS_OK : BLAS_NOT_INITIALIZED;
+}
+
+EXPORT int cublasSetStream_v2(void *handle, void *stream) {
+    ENTER();
+    if (!reg_has(K_CUBLAS, handle)) return BLAS_NOT_INITIALIZED;
+    if (check_stream(stream)) return BLAS_INVALID_VALUE;
+    ((cublas_t *)handle)->stream = stream;
+    return BLAS_OK;
+}
+
+static int imax(int a, int b) { return a > b ? a : b; }
+
+/* Column-major C (m x n) = alpha op(A) op(B) + beta C, with cuBLAS's argument checks. */
+static int gemm(void *handle, int ta, int tb, int m, int n, int k, const float *alpha, CUdeviceptr A, int lda,
+                CUdeviceptr B, int ldb, const float *beta, CUdeviceptr C, int ldc, int compute) {
+    if (!reg_has(K_CUBLAS, handle)) return BLAS_NOT_INITIALIZED;
+    if (ta < 0 || ta > 1 || tb < 0 || tb > 1 || m < 0 || n < 0 || k < 0) return BLAS_INVALID_VALUE;
+    int aRows = ta ? k : m, aCols = ta ? m : k, bRows = tb ? n : k, bCols = tb ? k : n;
+    if (lda < imax(1, aRows) || ldb < imax(1, bRows) || ldc < imax(1, m)) return BLAS_INVALID_VALUE;
+    gemm_calls++;
+    int record[10] = { ta, tb, m, n, k, lda, ldb, ldc, compute, ((cublas_t *)handle)->stream != NULL };
+    memcpy(last_gemm, record, sizeof record);
+    if (m == 0 || n == 0) return BLAS_OK;
+    /* Every operand the product reads must lie inside live device memory. */
+    if (k > 0 && (find_alloc(A, ((size_t)(aCols - 1) * lda + aRows) * 4) < 0 ||
+                  find_alloc(B, ((size_t)(bCols - 1) * ldb + bRows) * 4) < 0)) return BLAS_EXECUTION_FAILED;
+    if (find_alloc(C, ((size_t)(n - 1) * ldc + m) * 4) < 0) return BLAS_EXECUTION_FAILED;
+    const float *a = (const float *)(uintptr_t)A, *b = (const float *)(uintptr_t)B;
+    float *c = (float *)(uintptr_t)C;
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < m; i++) {
+            double s = 0;
+            for (int p = 0; p < k; p++) {
+                float av = ta ? a[i * (size_t)lda + p] : a[p * (size_t)lda + i];
+                float bv = tb ? b[p * (size_t)ldb + j] : b[j * (size_t)ldb + p];
+                s += (double)av * bv;
+            }
+            float *cij = &c[j * (size_t)ldc + i];
+            *cij = (float)(*alpha * s) + (*beta == 0.0f ? 0.0f : *beta * *cij);
+        }
+    return BLAS_OK;
+}
+
+EXPORT int cublasSgemm_v2(void *handle, int ta, int tb, int m, int n, int k, const float *alpha, CUdeviceptr A,
+                          int lda, CUdeviceptr B, int ldb, const float *beta, CUdeviceptr C, int ldc) {
+    ENTER();
+    return gemm(handle, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, 0);
+}
+
+EXPORT int cublasGemmEx(void *handle, int ta, int tb, int m, int n, int k, const void *alpha, CUdeviceptr A,
+                        int atype, int lda, CUdeviceptr B, int btype, int ldb, const void *beta, CUdeviceptr C,
+                        int ctype, int ldc, int compute, int algo) {
+    ENTER();
+    /* Only the float32 combinations: CUDA_R_32F everywhere, 32F or 32F_FAST_TF32 compute, default algorithm. */
+    if (atype != 0 || btype != 0 || ctype != 0 || (compute != 68 && compute != 77) || algo != -1) return BLAS_NOT_SUPPORTED;
+    return gemm(handle, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, compute);
+}
+
+#ifndef FAKE_NO_STATUS_TEXT
+EXPORT const char *cublasGetStatusName(int status) {
+    switch (status) {
+    case 0: return "CUBLAS_STATUS_SUCCESS";
+    case 1: return "CUBLAS_STATUS_NOT_INITIALIZED";
+    case 7: return "CUBLAS_STATUS_INVALID_VALUE";
+    case 13: return "CUBLAS_STATUS_EXECUTION_FAILED";
+    case 15: return "CUBLAS_STATUS_NOT_SUPPORTED";
+    default: return "CUBLAS_STATUS_UNKNOWN";
+    }
+}
+
+EXPORT const char *cublasGetStatusString(int status) {
+    switch (status) {
+    case 0: return "fake cuBLAS: success";
+    case 1: return "fake cuBLAS: not initialized";
+    case 7: return "fake cuBLAS: invalid value";
+    case 13: return "fake cuBLAS: execution failed";
+    case 15: return "fake cuBLAS: not supported";
+    default: return "fake cuBLAS: unknown status";
+    }
+}
+#endif
