@@ -258,7 +258,7 @@ let private trainSac (req: TrainRequest) (out: string) (resume: (SacConfig * Run
             let steps = defaultArg req.Steps (defaultSteps req.Env)
             config, RunInfo(req.Algo, req.Env, steps, req.Seed, "cpu", config)
     let total = info.Steps
-    let trainer = Trainer(info.EnvironmentId, config, GemmProvider.Create req.Threads)
+    let trainer = new Trainer(info.EnvironmentId, config, GemmProvider.Create req.Threads)
     let state, csv =
         match resume with
         | Some _ ->

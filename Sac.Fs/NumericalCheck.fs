@@ -32,6 +32,20 @@ module NumericalCheck =
     let requireScalar (quantity: string) (step: int64) (update: int64) (value: float32) =
         if not (Single.IsFinite value) then raise (NumericalFaultException(quantity, step, update, -1, value))
 
+    /// <summary>Checks a SAC update's metrics (losses, temperature, entropy, mean Q) in the order it computed them.</summary>
+    /// <param name="step">The environment step whose update this was.</param>
+    /// <param name="update">The learner's update count after it.</param>
+    /// <param name="metrics">The update's metrics.</param>
+    [<CompiledName("RequireFiniteSacMetrics")>]
+    let sacMetrics (step: int64) (update: int64) (metrics: SacMetrics) =
+        requireScalar "policy entropy estimate" step update metrics.Entropy
+        requireScalar "temperature loss" step update metrics.AlphaLoss
+        requireScalar "alpha" step update metrics.Alpha
+        requireScalar "value loss" step update metrics.ValueLoss
+        requireScalar "critic loss" step update metrics.CriticLoss
+        requireScalar "mean Q" step update metrics.MeanQ
+        requireScalar "actor loss" step update metrics.ActorLoss
+
     /// <summary>
     /// Checks one SAC update in the order it computed things: the policy's entropy estimate, the temperature loss and
     /// log alpha, the value loss, gradient and parameters (v1), the critic loss, gradient and parameters, the actor

@@ -248,8 +248,12 @@ module TrainingLoop =
 /// episode), so <see cref="Save"/> and <see cref="Resume"/> continue a run exactly: with the replay buffer saved, the
 /// resumed run's metrics and parameters are bitwise those of the uninterrupted one.
 /// </remarks>
+/// <para>With a backend (see <see cref="T:Sac.Cuda.Backend.ISacBackend"/>), the learner lives on it and every update
+/// runs there (<see cref="DeviceSac"/>): the actor is copied back after each round of updates for acting, the whole
+/// learner for checkpoints and at the end of a run. Updates on a backend check the metrics and the actor for NaN
+/// and infinity; the critics are checked when they are copied back.</para>
 [<Sealed>]
-type Trainer(environmentId: string, config: SacConfig, gemm: IGemm) =
+type Trainer(environmentId: string, config: SacConfig, gemm: IGemm, backend: Sac.Cuda.Backend.ISacBackend | null) =
     do config.ThrowIfInvalid() |> ignore
     let env = RescaleAction(EnvironmentRegistry.MakeChecked environmentId) :> IEnvironment
     let evalEnv = RescaleAction(EnvironmentRegistry.MakeChecked environmentId) :> IEnvironment
@@ -270,6 +274,22 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm) =
     let mutable tape = Array.zeroCreate<float32> ((match env.MaxEpisodeSteps |> Option.ofNullable with Some n -> n | None -> 1000) * a)
     let mutable tapeLength = 0
     let clock = TrainingClock()
+    let device = match backend with null -> None | b -> Some(new DeviceSacContext(config, o, a, b))
+    let mutable deviceLearner: DeviceLearner option = None
+    let onDevice (learner: Sac.Core.Data.LearnerState) =
+        match device with
+        | Some dctx ->
+            deviceLearner |> Option.iter (fun d -> (d :> IDisposable).Dispose())
+            deviceLearner <- Some(DeviceSac.upload dctx learner)
+        | None -> ()
+    // The host learner with everything the device holds copied back (the same learner without a backend).
+    let synced (learner: Sac.Core.Data.LearnerState) =
+        match device, deviceLearner with
+        | Some dctx, Some d ->
+            let full = DeviceSac.download dctx d
+            NumericalCheck.require "critic parameters" learner.Step learner.Step (ReadOnlySpan full.Critic)
+            full
+        | _ -> learner
     // Updates wait for LearningStarts transitions: true of a fresh run by construction, and what makes a run resumed
     // without its replay buffer refill it before learning again.
     let enoughData () = replay.Count > 0 && replay.Count >= min config.LearningStarts replay.Capacity
@@ -286,8 +306,13 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm) =
         { CriticLoss = values.[0]; ActorLoss = values.[1]; AlphaLoss = values.[2]; ValueLoss = values.[3]
           Alpha = values.[4]; Entropy = values.[5]; MeanQ = values.[6] }
 
+    /// <summary>A trainer whose updates run on the CPU.</summary>
+    new(environmentId: string, config: SacConfig, gemm: IGemm) = new Trainer(environmentId, config, gemm, null)
+
     /// <summary>The learner's fixed parts.</summary>
     member _.Context = ctx
+    /// <summary>The backend the updates run on, or null for the CPU.</summary>
+    member _.Backend = backend
     /// <summary>The environment id.</summary>
     member _.EnvironmentId = environmentId
     /// <summary>The configuration.</summary>
@@ -309,7 +334,9 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm) =
         tapeLength <- 0
         replay <- ReplayBuffer(config.BufferSize, o, a)
         clock.Restart()
-        { Learner = Sac.init ctx config.Seed; EnvSteps = 0L; Episodes = 0; EpisodeReturn = 0.0; EpisodeLength = 0
+        let learner = Sac.init ctx config.Seed
+        onDevice learner
+        { Learner = learner; EnvSteps = 0L; Episodes = 0; EpisodeReturn = 0.0; EpisodeLength = 0
           Draws = 0UL; LastMetrics = ValueNone }
 
     /// <summary>
@@ -343,13 +370,28 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm) =
         let mutable last = state.LastMetrics
         if steps > int64 config.LearningStarts && steps % int64 config.TrainFrequency = 0L && enoughData () then
             let t0 = Stopwatch.GetTimestamp()
-            for _ in 1 .. config.GradientSteps do
-                replay.Sample(sampleKey, draws, batch)
-                draws <- draws + 1UL
-                let struct (next, m) = Sac.update ctx batch learner
-                NumericalCheck.sacUpdate ctx steps next m
-                learner <- next
-                last <- ValueSome m
+            match device, deviceLearner with
+            | Some dctx, Some d ->
+                for _ in 1 .. config.GradientSteps do
+                    replay.Sample(sampleKey, draws, batch)
+                    draws <- draws + 1UL
+                    let m = DeviceSac.update dctx batch d
+                    NumericalCheck.sacMetrics steps d.Step m
+                    last <- ValueSome m
+                // The host keeps the actor current for acting; the rest is copied back on demand.
+                DeviceSac.downloadActor dctx d learner.Actor
+                NumericalCheck.require "actor parameters" steps d.Step (ReadOnlySpan learner.Actor)
+                learner <- Sac.Core.Data.LearnerState(learner.Actor, learner.Critic, learner.TargetCritic, learner.Value, learner.TargetValue,
+                                                      learner.ActorOptimizer, learner.CriticOptimizer, learner.AlphaOptimizer, learner.ValueOptimizer,
+                                                      d.LogAlpha, d.Step, learner.Key)
+            | _ ->
+                for _ in 1 .. config.GradientSteps do
+                    replay.Sample(sampleKey, draws, batch)
+                    draws <- draws + 1UL
+                    let struct (next, m) = Sac.update ctx batch learner
+                    NumericalCheck.sacUpdate ctx steps next m
+                    learner <- next
+                    last <- ValueSome m
             clock.AddUpdates(config.GradientSteps, t0)
         let evaluation =
             if config.EvalInterval > 0 && steps % int64 config.EvalInterval = 0L then
@@ -375,7 +417,7 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm) =
                              Progress =
                                  TrainingProgress(max totalSteps 1L, state.Episodes, state.EpisodeReturn, state.EpisodeLength, state.Draws,
                                                   (match state.LastMetrics with ValueSome m -> (metricsArray m :> Collections.Generic.IReadOnlyList<float32> | null) | ValueNone -> null)))
-        Checkpoint.Save(path, header, state.Learner, (if includeReplay then (replay: ReplayBuffer | null) else null), ReadOnlyMemory(tape, 0, tapeLength))
+        Checkpoint.Save(path, header, synced state.Learner, (if includeReplay then (replay: ReplayBuffer | null) else null), ReadOnlyMemory(tape, 0, tapeLength))
 
     /// <summary>
     /// The state a training checkpoint describes, with this trainer's environment and replay buffer brought to the
@@ -414,6 +456,7 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm) =
         if episodeReturn <> progress.EpisodeReturn then
             fail $"replaying the running episode gave return {episodeReturn:R}, the checkpoint recorded {progress.EpisodeReturn:R}"
         clock.Restart()
+        onDevice checkpoint.State
         { Learner = checkpoint.State; EnvSteps = h.EnvironmentSteps; Episodes = progress.Episodes
           EpisodeReturn = progress.EpisodeReturn; EpisodeLength = progress.EpisodeLength; Draws = progress.Draws
           LastMetrics = (match progress.LastMetrics with null -> ValueNone | m -> ValueSome(metricsOf m)) }
@@ -426,7 +469,8 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm) =
     /// <summary>Steps from <paramref name="state"/> until <paramref name="totalSteps"/> environment steps have been
     /// taken or a callback stops the run.</summary>
     member this.RunTo(state: TrainingState, totalSteps: int64, callbacks: seq<ITrainingCallback<TrainingState>>) : RunOutcome<TrainingState> =
-        TrainingLoop.runUntil this.Step (fun s -> s.EnvSteps) state totalSteps (List.ofSeq callbacks)
+        let outcome = TrainingLoop.runUntil this.Step (fun s -> s.EnvSteps) state totalSteps (List.ofSeq callbacks)
+        { outcome with State = { outcome.State with Learner = synced outcome.State.Learner } }
 
     /// <summary>A callback that writes a training checkpoint to <paramref name="path"/> every
     /// <paramref name="interval"/> environment steps (atomically replacing the previous one).</summary>
@@ -437,6 +481,15 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm) =
     member _.Evaluate(state: TrainingState, episodes: int, seed: uint64) =
         Evaluation.run ctx policyWs state.Learner.Actor evalEnv episodes seed
 
+    /// <summary>Releases the learner's backend memory (nothing without a backend).</summary>
+    member _.Dispose() =
+        deviceLearner |> Option.iter (fun d -> (d :> IDisposable).Dispose())
+        deviceLearner <- None
+        device |> Option.iter (fun d -> (d :> IDisposable).Dispose())
+
+    interface IDisposable with
+        member this.Dispose() = this.Dispose()
+
 /// <summary>Training entry points for scripts: one call from a configuration to a trained learner.</summary>
 [<RequireQualifiedAccess>]
 module Training =
@@ -445,6 +498,6 @@ module Training =
     [<CompiledName("Train")>]
     let train (gemm: IGemm) (environmentId: string) (config: SacConfig) (steps: int64) (onRecord: TrainingRecord -> unit) =
         if steps < 1L then invalidArg (nameof steps) $"steps must be at least 1, got {steps}."
-        let trainer = Trainer(environmentId, config, gemm)
+        let trainer = new Trainer(environmentId, config, gemm)
         let final = trainer.Run(trainer.Start(), steps, Action<TrainingRecord> onRecord)
         trainer, final

@@ -41,17 +41,17 @@ let private assertSameLearner (a: Sac.Core.Data.LearnerState) (b: Sac.Core.Data.
 let ``saving at step k and resuming gives exactly the uninterrupted run`` (env: string) (k: int64) (total: int64) =
     withTempDir (fun dir ->
         let cfg = config 3e-4f
-        let whole = Trainer(env, cfg, gemm)
+        let whole = new Trainer(env, cfg, gemm)
         let wholeRecords, onWhole = collect ()
         let uninterrupted = whole.RunTo(whole.Start(), total, [ onWhole ])
 
-        let first = Trainer(env, cfg, gemm)
+        let first = new Trainer(env, cfg, gemm)
         let firstRecords, onFirst = collect ()
         let path = Path.Combine(dir, "checkpoint.ckpt")
         let atK = first.RunTo(first.Start(), k, [ onFirst ])
         first.Save(path, atK.State, total, true)
 
-        let second = Trainer(env, cfg, gemm)
+        let second = new Trainer(env, cfg, gemm)
         let secondRecords, onSecond = collect ()
         let resumed = second.RunTo(second.Resume(Checkpoint.LoadTraining path), total, [ onSecond ])
 
@@ -66,13 +66,13 @@ let ``saving at step k and resuming gives exactly the uninterrupted run`` (env: 
 let ``without the replay buffer a resumed run refills it before updating again`` () =
     withTempDir (fun dir ->
         let cfg = config 3e-4f
-        let first = Trainer("Pendulum-v1", cfg, gemm)
+        let first = new Trainer("Pendulum-v1", cfg, gemm)
         let atK = first.RunTo(first.Start(), 120L, [])
         let path = Path.Combine(dir, "checkpoint.ckpt")
         first.Save(path, atK.State, 400L, false)
         let ckpt = Checkpoint.LoadTraining path
         Assert.Null(ckpt.Replay)
-        let second = Trainer("Pendulum-v1", cfg, gemm)
+        let second = new Trainer("Pendulum-v1", cfg, gemm)
         let resumed = second.Resume ckpt
         Assert.Equal(0, second.Replay.Count)
         let updatesBefore = resumed.Learner.Step
@@ -84,14 +84,14 @@ let ``without the replay buffer a resumed run refills it before updating again``
 [<Fact>]
 let ``resuming checks that the checkpoint fits the trainer`` () =
     withTempDir (fun dir ->
-        let t = Trainer("Pendulum-v1", config 3e-4f, gemm)
+        let t = new Trainer("Pendulum-v1", config 3e-4f, gemm)
         let s = t.RunTo(t.Start(), 30L, []).State
         let path = Path.Combine(dir, "c.ckpt")
         t.Save(path, s, 100L, true)
         let other = SacConfig(HiddenSizes = [| 8 |], BatchSize = 16, BufferSize = 1000, LearningStarts = 50, Seed = 11UL)
-        let e = Assert.Throws<ArgumentException>(fun () -> Trainer("Pendulum-v1", other, gemm).Resume(Checkpoint.LoadTraining path) |> ignore)
+        let e = Assert.Throws<ArgumentException>(fun () -> (new Trainer("Pendulum-v1", other, gemm)).Resume(Checkpoint.LoadTraining path) |> ignore)
         Assert.Contains("hidden sizes [16, 16]", e.Message)
-        let e = Assert.Throws<ArgumentException>(fun () -> Trainer("MountainCarContinuous-v0", config 3e-4f, gemm).Resume(Checkpoint.LoadTraining path) |> ignore)
+        let e = Assert.Throws<ArgumentException>(fun () -> (new Trainer("MountainCarContinuous-v0", config 3e-4f, gemm)).Resume(Checkpoint.LoadTraining path) |> ignore)
         Assert.Contains("Pendulum-v1", e.Message)
         // A tampered progress record (episode return) is caught by replaying the running episode.
         let ckpt = Checkpoint.LoadTraining path
@@ -99,12 +99,12 @@ let ``resuming checks that the checkpoint fits the trainer`` () =
         let tampered = TrainingProgress(p.TotalSteps, p.Episodes, -1.0, p.EpisodeLength, p.Draws, p.LastMetrics)
         let header = CheckpointHeader(h.Algorithm, h.EnvironmentId, h.ObservationSize, h.ActionSize, h.HiddenSizes, h.Variant, h.EnvironmentSteps, Progress = tampered)
         let bad = TrainingCheckpoint(header, ckpt.State, ckpt.Replay, ckpt.EpisodeActions)
-        let e = Assert.Throws<ArgumentException>(fun () -> Trainer("Pendulum-v1", config 3e-4f, gemm).Resume bad |> ignore)
+        let e = Assert.Throws<ArgumentException>(fun () -> (new Trainer("Pendulum-v1", config 3e-4f, gemm)).Resume bad |> ignore)
         Assert.Contains("replaying the running episode", e.Message))
 
 [<Fact>]
 let ``a diverging learner stops at the first bad update, naming the quantity and the step`` () =
-    let t = Trainer("Pendulum-v1", config 1e30f, gemm)
+    let t = new Trainer("Pendulum-v1", config 1e30f, gemm)
     let e = Assert.Throws<NumericalFaultException>(fun () -> t.RunTo(t.Start(), 200L, []) |> ignore)
     // The first update is at step LearningStarts + 1; an enormous step size overflows within a few updates.
     Assert.True(e.EnvironmentStep > 50L && e.EnvironmentStep < 60L, e.Message)
@@ -126,7 +126,7 @@ let ``the finite check finds the first NaN or infinity anywhere in an array`` ()
 
 [<Fact>]
 let ``callbacks see every step; a reward threshold and Every fire when they should`` () =
-    let t = Trainer("PointGoal-v0", config 3e-4f, gemm)
+    let t = new Trainer("PointGoal-v0", config 3e-4f, gemm)
     let mutable seen = 0L
     let mutable fired = []
     let counter = Callback.create (fun steps _ _ -> seen <- steps; CallbackDecision.Continue)
@@ -195,8 +195,26 @@ let ``every trainer steps checked environments`` () =
         match e with
         | :? Sac.Core.Environments.RescaleAction as r -> r.Inner
         | e -> e
-    let sac = Trainer("Pendulum-v1", config 3e-4f, gemm)
+    let sac = new Trainer("Pendulum-v1", config 3e-4f, gemm)
     let sql = SqlTrainer("MultiGoal-v0", SqlConfig(HiddenSizes = [| 8 |], SamplerHiddenSizes = [| 8 |]), gemm)
     let dqn = DqnTrainer("CartPole-v1", DqnConfig(HiddenSizes = [| 8 |]), gemm)
     for env in [ sac.Environment; sac.EvaluationEnvironment; sql.Environment; dqn.Environment ] do
         Assert.IsType<Sac.Core.Environments.CheckedEnvironment>(inner env) |> ignore
+
+[<Fact>]
+let ``a trainer on the host backend tracks the CPU trainer, and saves and resumes through it`` () =
+    withTempDir (fun dir ->
+        let cfg = config 3e-4f
+        use cpu = new Trainer("Pendulum-v1", cfg, gemm)
+        use backend = new HostBackend(gemm)
+        use dev = new Trainer("Pendulum-v1", cfg, gemm, backend)
+        let a = cpu.RunTo(cpu.Start(), 300L, []).State
+        let b = dev.RunTo(dev.Start(), 300L, []).State
+        Assert.True(b.Learner.Step > 100L)
+        assertSameLearner a.Learner b.Learner
+        let path = Path.Combine(dir, "d.ckpt")
+        dev.Save(path, b, 400L, true)
+        use again = new Trainer("Pendulum-v1", cfg, gemm, backend)
+        let c = again.RunTo(again.Resume(Checkpoint.LoadTraining path), 400L, []).State
+        let d = cpu.RunTo(a, 400L, []).State
+        assertSameLearner d.Learner c.Learner)
