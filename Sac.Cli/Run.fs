@@ -259,25 +259,32 @@ let private trainSac (req: TrainRequest) (out: string) (resume: (SacConfig * Run
             config, RunInfo(req.Algo, req.Env, steps, req.Seed, "cpu", config)
     let total = info.Steps
     let trainer = new Trainer(info.EnvironmentId, config, GemmProvider.Create req.Threads)
+    let mutable saveReplay = req.SaveReplay
+    let mutable every = defaultArg req.CheckpointEvery (max 1000L (total / 10L))
     let state, csv =
         match resume with
         | Some _ ->
             let path, ckpt = newestCheckpoint req out
+            // A resumed run keeps the options of the run it continues unless told otherwise.
+            saveReplay <- saveReplay || not (isNull ckpt.Replay)
+            let saved = (nonNull ckpt.Header.Progress).CheckpointEvery
+            if req.CheckpointEvery.IsNone && saved > 0L then every <- saved
             let state = try trainer.Resume ckpt with :? ArgumentException as e -> raise (UsageError $"{path}: {e.Message}")
             let note = if isNull ckpt.Replay then " (no replay buffer saved: refilling it before updating)" else ""
             say req $"resuming {out} from {Path.GetFileName path} at step {state.EnvSteps} of {total}{note}"
             state, MetricsCsv.Continue(Path.Combine(out, MetricsCsv.FileName), MetricsCsv.TrainingColumns, state.EnvSteps)
         | None -> trainer.Start(), new MetricsCsv(Path.Combine(out, MetricsCsv.FileName), MetricsCsv.TrainingColumns)
     AtomicFile.WriteText(Path.Combine(out, "config.json"), ConfigJson.SerializeRun info)
-    let every = defaultArg req.CheckpointEvery (max 1000L (total / 10L))
     let checkpointPath = Path.Combine(out, CheckpointFileName)
     let mutable lastCheckpoint = None
     let callbacks onRecord =
         [ yield Callback.ofRecord onRecord
           if every > 0L then
-              yield Callback.every every (fun steps s ->
-                  trainer.Save(checkpointPath, s, total, req.SaveReplay)
-                  lastCheckpoint <- Some steps)
+              let save = trainer.CheckpointEvery(every, checkpointPath, total, saveReplay)
+              yield Callback.create (fun steps s r ->
+                  let decision = save.OnStep(steps, s, r)
+                  if steps % every = 0L then lastCheckpoint <- Some steps
+                  decision)
           match req.StopAtReward with
           | Some r -> yield Callback.stopAtEvalReturn r
           | None -> () ]
@@ -292,7 +299,7 @@ let private trainSac (req: TrainRequest) (out: string) (resume: (SacConfig * Run
                 | None when File.Exists checkpointPath -> $"the last good checkpoint is {checkpointPath}"
                 | None -> "no checkpoint was written before it"
             raise (TrainingFault $"{e.Message}; training stopped, {last}. Continue with: sac train --resume {out} (with --config to lower the learning rates if it recurs)")
-    trainer.Save(Path.Combine(out, Checkpoint.FinalFileName), outcome.State, total, req.SaveReplay)
+    trainer.Save(Path.Combine(out, Checkpoint.FinalFileName), outcome.State, total, saveReplay)
     outcome.StopReason |> Option.iter (fun r -> say req $"stopped early: {r}")
     say req $"wrote {out} (config.json, metrics.csv, {Checkpoint.FinalFileName}, curve.svg)"
 

@@ -273,6 +273,7 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm, backend: Sac
     // The running episode's actions: a checkpoint stores them so a resumed run can replay the environment to this point.
     let mutable tape = Array.zeroCreate<float32> ((match env.MaxEpisodeSteps |> Option.ofNullable with Some n -> n | None -> 1000) * a)
     let mutable tapeLength = 0
+    let mutable checkpointEvery = 0L
     let clock = TrainingClock()
     let device = match backend with null -> None | b -> Some(new DeviceSacContext(config, o, a, b))
     let mutable deviceLearner: DeviceLearner option = None
@@ -416,7 +417,8 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm, backend: Sac
             CheckpointHeader("sac", environmentId, o, a, config.HiddenSizes, config.Variant.ToString(), state.EnvSteps,
                              Progress =
                                  TrainingProgress(max totalSteps 1L, state.Episodes, state.EpisodeReturn, state.EpisodeLength, state.Draws,
-                                                  (match state.LastMetrics with ValueSome m -> (metricsArray m :> Collections.Generic.IReadOnlyList<float32> | null) | ValueNone -> null)))
+                                                  (match state.LastMetrics with ValueSome m -> (metricsArray m :> Collections.Generic.IReadOnlyList<float32> | null) | ValueNone -> null),
+                                                  CheckpointEvery = checkpointEvery))
         Checkpoint.Save(path, header, synced state.Learner, (if includeReplay then (replay: ReplayBuffer | null) else null), ReadOnlyMemory(tape, 0, tapeLength))
 
     /// <summary>
@@ -475,7 +477,9 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm, backend: Sac
     /// <summary>A callback that writes a training checkpoint to <paramref name="path"/> every
     /// <paramref name="interval"/> environment steps (atomically replacing the previous one).</summary>
     member this.CheckpointEvery(interval: int64, path: string, totalSteps: int64, includeReplay: bool) : ITrainingCallback<TrainingState> =
-        Callback.every interval (fun _ s -> this.Save(path, s, totalSteps, includeReplay))
+        let callback = Callback.every interval (fun _ s -> this.Save(path, s, totalSteps, includeReplay))
+        checkpointEvery <- interval
+        callback
 
     /// <summary>Deterministic evaluation of the current actor over <paramref name="episodes"/> episodes.</summary>
     member _.Evaluate(state: TrainingState, episodes: int, seed: uint64) =

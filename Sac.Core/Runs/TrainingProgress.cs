@@ -35,6 +35,12 @@ public sealed record TrainingProgress(
     /// <summary>Steps taken in the running episode; zero or more.</summary>
     public int EpisodeLength { get; init => field = NotNegative(value, nameof(EpisodeLength)); } = NotNegative(EpisodeLength, nameof(EpisodeLength));
 
+    /// <summary>
+    /// Environment steps between the run's periodic checkpoints (0: none), so that a resumed run keeps writing them
+    /// as often as the run it continues.
+    /// </summary>
+    public long CheckpointEvery { get; init => field = value >= 0 ? value : throw new ArgumentException($"{nameof(CheckpointEvery)} must be zero or more, got {value}.", nameof(CheckpointEvery)); }
+
     /// <summary>The number of values in <see cref="LastMetrics"/> when it is present.</summary>
     public const int MetricsCount = 7;
 

@@ -160,6 +160,10 @@ let ``sac train --resume continues a run directory to a longer --steps and keeps
         Assert.Equal(0, Sac.Cli.Run.train { Sac.Cli.Run.defaultRequest "" with Resume = Some out; Steps = Some 900L })
         let final = Checkpoint.LoadTraining(Path.Combine(out, "final.ckpt"))
         Assert.Equal(900L, final.Header.EnvironmentSteps)
+        // The resumed run kept the options of the run it continued: the replay buffer and the checkpoint interval.
+        Assert.NotNull(final.Replay)
+        Assert.Equal(250L, (nonNull final.Header.Progress).CheckpointEvery)
+        Assert.Equal(750L, (Checkpoint.LoadTraining(Path.Combine(out, "checkpoint.ckpt"))).Header.EnvironmentSteps)
         let struct (_, rows) = MetricsCsv.Read(Path.Combine(out, MetricsCsv.FileName))
         let steps = rows |> Array.map (fun r -> r.[0].Value)
         Assert.Equal<float[]>(Array.sort steps, steps)
