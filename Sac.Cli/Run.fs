@@ -61,6 +61,14 @@ let defaultSteps env =
     | "MultiGoal-v0" -> 20_000L
     | _ -> 100_000L
 
+/// An exception's message without the " (Parameter 'x')" that ArgumentException appends: the key is already named.
+let plainMessage (e: exn) =
+    match e with
+    | :? ArgumentException as a when not (isNull a.ParamName) ->
+        let suffix = $" (Parameter '{a.ParamName}')"
+        if a.Message.EndsWith(suffix, StringComparison.Ordinal) then a.Message.[.. a.Message.Length - suffix.Length - 1] else a.Message
+    | e -> e.Message
+
 /// Applies the keys of `overlay` onto `basis` (both JSON objects), key by key.
 let private overlayJson (basis: JsonObject) (overlay: JsonObject) =
     for KeyValue (k, v) in Seq.toArray overlay do
@@ -86,7 +94,7 @@ let private resolve<'T when 'T: not struct and 'T: not null and 'T :> IConfig> (
     for k, v in cli do top[k] <- v
     let json = (overlayJson withFile top).ToJsonString()
     try ConfigJson.Deserialize<'T>(json, defaultArg req.ConfigFile "configuration")
-    with :? ArgumentException | :? FormatException as e -> raise (UsageError e.Message)
+    with :? ArgumentException | :? FormatException as e -> raise (UsageError(plainMessage e))
 
 /// The resolved SAC configuration: the environment's preset, then the user's file, then the command line.
 let resolveConfig (req: TrainRequest) : SacConfig =
@@ -315,7 +323,7 @@ let private resumeRun (req: TrainRequest) (dir: string) =
         | _ -> raise (UsageError $"{configPath}: names no algorithm")
     if algorithm <> "sac" && algorithm <> "sac-v1" then
         raise (UsageError $"--resume {dir}: it is a {algorithm} run; --resume continues sac and sac-v1 runs")
-    let info = try ConfigJson.DeserializeRun(text, configPath) with :? ArgumentException | :? FormatException as e -> raise (UsageError e.Message)
+    let info = try ConfigJson.DeserializeRun(text, configPath) with :? ArgumentException | :? FormatException as e -> raise (UsageError(plainMessage e))
     let config = resumedConfig req info.Config
     let steps = defaultArg req.Steps info.Steps
     let info = RunInfo(info.Algorithm, info.EnvironmentId, steps, info.Seed, info.Device, config)
@@ -332,8 +340,20 @@ let train (req: TrainRequest) =
         0
     | None ->
     if String.IsNullOrEmpty req.Env then raise (UsageError "--env is required (or --resume DIR to continue a run)")
-    validate req
     let steps = defaultArg req.Steps (defaultSteps req.Env)
+    // Every problem at once: the options, the environment and algorithm, and each bad configuration value.
+    let algorithm = algorithmProblems req
+    let configuration =
+        if not algorithm.IsEmpty then []
+        else
+            try
+                match req.Algo with
+                | "sql" -> resolveSqlConfig req |> ignore
+                | a when isDqn a -> resolveDqnConfig req (max steps 1L) |> ignore
+                | _ -> resolveConfig req |> ignore
+                []
+            with UsageError m -> [ m ]
+    report (optionProblems req @ algorithm @ configuration)
     let out = defaultArg req.Out (Path.Combine("runs", $"{req.Env}_{req.Algo}_s{req.Seed}"))
     let device = "cpu"
     if req.Device = "auto" then say req "--device auto: no CUDA backend in this build, training on the CPU"
@@ -359,8 +379,6 @@ let train (req: TrainRequest) =
         DqnCheckpoint.Save(Path.Combine(out, Checkpoint.FinalFileName), header, final.Learner)
         say req $"wrote {out} (config.json, metrics.csv, {Checkpoint.FinalFileName}, curve.svg)"
     else
-        // Resolve (and so validate) the configuration before the directory is touched.
-        resolveConfig req |> ignore
         freshDirectory out
         trainSac { req with Steps = Some steps } out None
     0

@@ -161,8 +161,50 @@ public static partial class ConfigJson
         }
         catch (ArgumentException e)
         {
-            throw Invalid(source, e);
+            throw AllInvalid<T>(json, source, Invalid(source, e));
         }
+    }
+
+    /// <summary>
+    /// Every key's rule violation at once: each key of the top-level object is read on its own (the others at their
+    /// defaults), so one message names every bad value, not just the first the reader met.
+    /// </summary>
+    static ArgumentException AllInvalid<T>(string json, string source, ArgumentException first) where T : class
+    {
+        var problems = new List<string>();
+        string? firstKey = null;
+        try
+        {
+            if (System.Text.Json.Nodes.JsonNode.Parse(json) is not System.Text.Json.Nodes.JsonObject root) return first;
+            foreach (var (key, value) in root)
+            {
+                var single = new System.Text.Json.Nodes.JsonObject { [key] = value?.DeepClone() };
+                try
+                {
+                    JsonSerializer.Deserialize<T>(single.ToJsonString(), Options);
+                }
+                catch (ArgumentException e)
+                {
+                    ArgumentException named = Invalid(source, e);
+                    firstKey ??= named.ParamName;
+                    string text = named.Message[(source.Length + 2)..];
+                    string suffix = $" (Parameter '{named.ParamName}')";
+                    problems.Add(text.EndsWith(suffix, StringComparison.Ordinal) ? text[..^suffix.Length] : text);
+                }
+                catch (JsonException)
+                {
+                    // A key that only fails together with others (or a required one missing on its own): the first
+                    // error already covers it.
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            return first;
+        }
+        return problems.Count <= 1
+            ? first
+            : new ArgumentException($"{source}: {problems.Count} invalid values: {string.Join("; ", problems)}", firstKey, first);
     }
 
     static void ThrowIfInvalid(IConfig config, string source, string prefix)

@@ -222,3 +222,19 @@ let ``a trainer on the host backend tracks the CPU trainer, and saves and resume
         let c = again.RunTo(again.Resume(Checkpoint.LoadTraining path), 400L, []).State
         let d = cpu.RunTo(a, 400L, []).State
         assertSameLearner d.Learner c.Learner)
+
+[<Fact>]
+let ``sac train reports every bad option and configuration value at once, before touching the run directory`` () =
+    withTempDir (fun dir ->
+        let out = Path.Combine(dir, "run")
+        let bad = Path.Combine(dir, "bad.json")
+        File.WriteAllText(bad, """{"batchSize": -3, "tau": 2.0, "gamma": 1.5}""")
+        let req = { request "Pendulum-v1" out 0L with ConfigFile = Some bad; Threads = 0 }
+        let e = Assert.Throws<Sac.Cli.Run.UsageError>(fun () -> Sac.Cli.Run.train req |> ignore)
+        for part in [ "--steps"; "--threads"; "'batchSize'"; "'tau'"; "'gamma'"; "3 invalid values" ] do
+            Assert.Contains(part, e.Data0)
+        Assert.False(Directory.Exists out)
+        // The library call names every bad key too.
+        let e = Assert.Throws<ArgumentException>(fun () -> ConfigJson.Deserialize<Sac.Core.Config.SacConfig>("""{"tau": 2.0, "gamma": 1.5}""", "cfg") |> ignore)
+        Assert.Contains("'tau'", e.Message)
+        Assert.Contains("'gamma'", e.Message))
