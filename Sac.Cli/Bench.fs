@@ -70,11 +70,8 @@ let private mlpLine (g: IGemm) seconds =
     sprintf """{"name":"mlp_fwd_bwd","batch":%d,"sizes":[23,256,256,1],"threads":%d,"per_sec":%s,"provider":"%s"}"""
         batch g.Threads (fmt perSec) g.Name
 
-/// One full SAC v2 update as the PyTorch anchor measures it: sample 256 transitions from a 1M-transition random replay
-/// buffer, then the whole gradient step (hidden 256x2).
-let private sacUpdateLine (g: IGemm) seconds (obs: int, act: int) =
-    let cfg = Sac.Core.Config.SacConfig()
-    let ctx = Sac.Fs.SacContext(cfg, obs, act, g)
+/// A 1M-transition random replay buffer of one shape, as the PyTorch anchor samples from.
+let private randomReplay (obs: int, act: int) =
     let capacity = 1_000_000
     let replay = Sac.Core.Data.ReplayBuffer(capacity, obs, act)
     let o, a, o2 = random obs 5, random act 6, random obs 7
@@ -84,21 +81,95 @@ let private sacUpdateLine (g: IGemm) seconds (obs: int, act: int) =
         let r = Philox.Uniform(key, uint64 i) - 0.5f
         o.[i % obs] <- r
         replay.Add(ReadOnlySpan o, ReadOnlySpan a, r, ReadOnlySpan o2, (i % 100 = 0), false)
+    replay
+
+/// One full SAC v2 update as the PyTorch anchor measures it: sample `batch` transitions from a 1M-transition random
+/// replay buffer, then the whole gradient step (hidden 256x2), on the CPU or, with a backend, on the device (the
+/// batch uploaded, the metrics downloaded, once per update).
+let private sacUpdateLine (g: IGemm) seconds (replay: Sac.Core.Data.ReplayBuffer) (obs: int, act: int) (batchSize: int)
+                          (backend: Sac.Cuda.Backend.ISacBackend option) =
+    let cfg = Sac.Core.Config.SacConfig(BatchSize = batchSize)
+    let ctx = Sac.Fs.SacContext(cfg, obs, act, g)
+    let key = PhiloxKey.FromSeed 8UL
     let batch = Sac.Core.Data.Batch(cfg.BatchSize, obs, act)
-    let mutable state = Sac.Fs.Sac.init ctx 9UL
     let mutable draw = 0UL
     let perSec =
-        rate seconds (fun () ->
-            replay.Sample(key, draw, batch)
-            draw <- draw + 1UL
-            let struct (next, _) = Sac.Fs.Sac.update ctx batch state
-            state <- next)
-    sprintf """{"name":"sac_update","obs":%d,"act":%d,"hidden":256,"batch":256,"threads":%d,"updates_per_sec":%s,"device":"cpu","provider":"%s"}"""
-        obs act g.Threads (fmt perSec) g.Name
+        match backend with
+        | None ->
+            let mutable state = Sac.Fs.Sac.init ctx 9UL
+            rate seconds (fun () ->
+                replay.Sample(key, draw, batch)
+                draw <- draw + 1UL
+                let struct (next, _) = Sac.Fs.Sac.update ctx batch state
+                state <- next)
+        | Some bk ->
+            use dev = new Sac.Fs.DeviceSacContext(cfg, obs, act, bk)
+            use learner = Sac.Fs.DeviceSac.upload dev (Sac.Fs.Sac.init ctx 9UL)
+            rate seconds (fun () ->
+                replay.Sample(key, draw, batch)
+                draw <- draw + 1UL
+                Sac.Fs.DeviceSac.update dev batch learner |> ignore)
+    let device, provider = match backend with Some _ -> "cuda", "cublas" | None -> "cpu", g.Name
+    sprintf """{"name":"sac_update","obs":%d,"act":%d,"hidden":256,"batch":%d,"threads":%d,"updates_per_sec":%s,"device":"%s","provider":"%s"}"""
+        obs act batchSize g.Threads (fmt perSec) device provider
 
-/// Runs every measurement whose name contains the filter, printing one JSON line each as it completes.
+/// Milliseconds per call of `enqueue` on the backend's stream, timed with CUDA events over `reps` calls after warm-up.
+let private eventMs (bk: Sac.Cuda.Backend.CudaBackend) (reps: int) (enqueue: unit -> unit) =
+    for _ in 1 .. 3 do enqueue ()
+    use start = bk.Context.CreateEvent()
+    use stop = bk.Context.CreateEvent()
+    start.Record bk.Stream
+    for _ in 1 .. reps do enqueue ()
+    stop.Record bk.Stream
+    stop.Synchronize()
+    float (Sac.Cuda.Driver.CudaEvent.ElapsedMilliseconds(start, stop)) / float reps
+
+/// Device bandwidth lines: a device-to-device copy of 10M floats, then Polyak and Adam over 10M parameters, each as
+/// GB/s of the bytes it must move (read plus written) and as a fraction of the copy's.
+let private cudaBandwidthLines (bk: Sac.Cuda.Backend.CudaBackend) (wanted: string -> bool) (print: string -> unit) =
+    let n = 10_000_000
+    let reps = 20
+    let ib = bk :> Sac.Cuda.Backend.ISacBackend
+    use a = ib.Allocate n
+    use b = ib.Allocate n
+    use c = ib.Allocate n
+    use d = ib.Allocate n
+    let host = random n 11
+    ib.Upload(ReadOnlySpan host, a.All)
+    ib.Upload(ReadOnlySpan host, b.All)
+    let gbps (bytesPerCall: float) ms = bytesPerCall / (ms * 1e-3) / 1e9
+    let copyMs = eventMs bk reps (fun () -> ib.Copy(a.All, b.All))
+    // A copy reads and writes each byte once.
+    let copy = gbps (8.0 * float n) copyMs
+    if wanted "copy_bandwidth" then
+        print (sprintf """{"name":"copy_bandwidth","device":"cuda","bytes":%d,"gb_per_sec":%s}""" (4L * int64 n) (fmt copy))
+    if wanted "polyak" then
+        let ms = eventMs bk reps (fun () -> ib.Polyak(0.005f, a.All, b.All))
+        let r = gbps (12.0 * float n) ms
+        print (sprintf """{"name":"polyak","device":"cuda","params":%d,"gb_per_sec":%s,"fraction_of_copy":%s}""" n (fmt r) (fmt (r / copy)))
+    if wanted "adam" then
+        let cfg = Sac.Core.Optim.AdamConfig(3e-4f, 0.9f, 0.999f, 1e-8f, System.Nullable())
+        let mutable step = 0L
+        let ms = eventMs bk reps (fun () -> step <- step + 1L; ib.Adam(cfg, step, a.All, b.All, c.All, d.All))
+        let r = gbps (28.0 * float n) ms
+        print (sprintf """{"name":"adam","device":"cuda","params":%d,"gb_per_sec":%s,"fraction_of_copy":%s}""" n (fmt r) (fmt (r / copy)))
+
+/// Runs every measurement whose name contains the filter, printing one JSON line each as it completes; the filter
+/// `cuda` selects every GPU line. Without a usable GPU, one `{"name":"cuda","skipped":…}` line stands for the GPU lines.
 let run (opts: BenchOptions) (print: string -> unit) =
-    let wanted name = opts.Filter |> Option.forall (fun f -> (name: string).Contains(f, StringComparison.OrdinalIgnoreCase))
+    let onlyCuda = opts.Filter |> Option.exists (fun f -> String.Equals(f, "cuda", StringComparison.OrdinalIgnoreCase))
+    let matches name = opts.Filter |> Option.forall (fun f -> (name: string).Contains(f, StringComparison.OrdinalIgnoreCase))
+    let wanted name = not onlyCuda && matches name
+    let wantedCuda name = onlyCuda || matches name
+    let replays = Collections.Generic.Dictionary<int * int, Sac.Core.Data.ReplayBuffer>()
+    let replayOf shape =
+        match replays.TryGetValue shape with
+        | true, r -> r
+        | _ ->
+            let r = randomReplay shape
+            replays.[shape] <- r
+            r
+    let sacShapes = [ (3, 1); (17, 6) ]
     for t in opts.Threads do
         if wanted "fma_peak" then
             print (sprintf """{"name":"fma_peak","threads":%d,"gflops":%s}""" t (fmt (FmaPeak.Measure(t, opts.Seconds))))
@@ -113,8 +184,22 @@ let run (opts: BenchOptions) (print: string -> unit) =
                     print (gemmLine g opts.Seconds shape ts)
             if wanted "mlp_fwd_bwd" then print (mlpLine g opts.Seconds)
             if wanted "sac_update" then
-                for shape in [ (3, 1); (17, 6) ] do print (sacUpdateLine g opts.Seconds shape)
+                for shape in sacShapes do print (sacUpdateLine g opts.Seconds (replayOf shape) shape 256 None)
+                // The CPU at the large batch, to read the GPU's ratio from one run.
+                for shape in sacShapes do print (sacUpdateLine g opts.Seconds (replayOf shape) shape 4096 None)
         for g in providers do
             match g with
             | :? IDisposable as d -> d.Dispose()
             | _ -> ()
+    if List.exists wantedCuda [ "copy_bandwidth"; "polyak"; "adam"; "sac_update" ] then
+        match Sac.Cuda.Backend.CudaBackend.TryCreate 0 with
+        | false, _, reason -> print (sprintf """{"name":"cuda","skipped":%s}""" (Text.Json.JsonSerializer.Serialize reason))
+        | true, bk, _ ->
+            use bk = nonNull bk
+            cudaBandwidthLines bk wantedCuda print
+            if wantedCuda "sac_update" then
+                // The host side (replay sampling, the temperature step) runs on one thread beside the device.
+                use g = new ManagedGemm(1)
+                for shape in sacShapes do
+                    for batch in [ 256; 4096 ] do
+                        print (sacUpdateLine g opts.Seconds (replayOf shape) shape batch (Some(bk :> Sac.Cuda.Backend.ISacBackend)))

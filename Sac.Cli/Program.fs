@@ -61,6 +61,15 @@ type BenchArgs =
             | Threads _ -> "thread count to measure at (default: 1 and 2)."
             | Seconds _ -> "seconds per measurement after warm-up (default 2)."
 
+type CheckDeviceArgs =
+    | Device of ordinal: int
+    | Updates of count: int
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Device _ -> "CUDA device ordinal (default 0)."
+            | Updates _ -> "SAC updates of the tracking check (default 100)."
+
 type SolveArgs =
     | [<Mandatory>] Mdp of file: string
     | Alpha of alpha: float
@@ -98,6 +107,7 @@ type SacArgs =
     | [<CliPrefix(CliPrefix.None)>] Plot of ParseResults<PlotArgs>
     | [<CliPrefix(CliPrefix.None)>] Envs of ParseResults<EnvsArgs>
     | [<CliPrefix(CliPrefix.None)>] Solve of ParseResults<SolveArgs>
+    | [<CliPrefix(CliPrefix.None)>] Check_Device of ParseResults<CheckDeviceArgs>
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -106,6 +116,7 @@ type SacArgs =
             | Bench _ -> "measure kernel and update throughput; prints one JSON line per measurement. e.g. sac bench --filter sac_update --threads 1"
             | Plot _ -> "draw learning curves (SVG) from one or several runs' metrics.csv. e.g. sac plot runs/p1 runs/p2 runs/p3 --out pendulum.svg"
             | Envs _ -> "list the environments with their observation and action spaces. e.g. sac envs"
+            | Check_Device _ -> "check the CUDA backend against the CPU: each kernel, Philox, 100 SAC updates; one JSON line per check and a summary; exit 0 all ok, 1 a check failed, 2 no usable GPU. e.g. sac check-device"
             | Solve _ -> "solve a finite MDP by soft Q-iteration; prints {\"q\":[[…]],\"v\":[…],\"policy\":[[…]],\"iterations\":n}. e.g. sac solve --mdp examples/mdp/gridworld4x4.json --alpha 0.1 --gamma 0.95"
 
 [<EntryPoint>]
@@ -148,6 +159,10 @@ let main argv =
             if not (seconds > 0.0) then raise (UsageError $"--seconds must be positive, got {seconds}")
             Bench.run { Filter = b.TryGetResult BenchArgs.Filter; Threads = threads; Seconds = seconds } (fun l -> Console.Out.WriteLine l; Console.Out.Flush())
             0
+        | Check_Device c ->
+            let updates = c.GetResult(CheckDeviceArgs.Updates, defaultValue = 100)
+            if updates < 1 then raise (UsageError $"--updates must be at least 1, got {updates}")
+            DeviceCheck.command (c.GetResult(CheckDeviceArgs.Device, defaultValue = 0)) updates (fun l -> Console.Out.WriteLine l; Console.Out.Flush())
         | Solve s ->
             Solve.run (s.GetResult SolveArgs.Mdp) (s.GetResult(SolveArgs.Alpha, defaultValue = 1.0)) (s.GetResult(SolveArgs.Gamma, defaultValue = 0.99))
     with

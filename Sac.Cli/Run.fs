@@ -128,7 +128,9 @@ let private optionProblems (req: TrainRequest) =
       | _ -> ()
       match req.Device with
       | "cpu" | "auto" -> ()
-      | "cuda" -> "--device cuda: this build has no CUDA backend; use --device cpu or auto"
+      | "cuda" when req.Resume.IsNone && req.Algo <> "sac" ->
+          $"--device cuda: the CUDA backend runs SAC v2 (--algo sac) only, not {req.Algo}; use --device cpu or auto"
+      | "cuda" -> ()
       | d -> $"--device {d}: expected cpu, cuda or auto" ]
 
 /// Problems with the environment and algorithm and the options only some algorithms take.
@@ -256,17 +258,47 @@ let private resumedConfig (req: TrainRequest) (stored: SacConfig) =
         | [] -> merged
         | changed -> raise (UsageError $"""--config {path}: a resumed run cannot change {String.Join(", ", changed)}""")
 
+/// The backend --device asks for, opened before any work: cuda without a usable GPU, or for anything but SAC v2, is a
+/// usage error; auto falls back to the CPU with one line saying why. None means the CPU.
+let private openDevice (req: TrainRequest) (algorithm: string) (sacV2: bool) : Sac.Cuda.Backend.CudaBackend option =
+    let tryOpen () =
+        match Sac.Cuda.Backend.CudaBackend.TryCreate 0 with
+        | true, b, _ -> Ok(nonNull b)
+        | false, _, reason -> Error reason
+    match req.Device with
+    | "cuda" when not sacV2 ->
+        raise (UsageError $"--device cuda: the CUDA backend runs SAC v2 (--algo sac) only, not {algorithm}; use --device cpu or auto")
+    | "cuda" ->
+        match tryOpen () with
+        | Ok b -> Some b
+        | Error reason -> raise (UsageError $"--device cuda: {reason}")
+    | "auto" when not sacV2 ->
+        say req $"--device auto: {algorithm} runs on the CPU (the CUDA backend runs SAC v2 only)"
+        None
+    | "auto" ->
+        match tryOpen () with
+        | Ok b ->
+            say req $"--device auto: training on {b}"
+            Some b
+        | Error reason ->
+            say req $"--device auto: {reason}; training on the CPU"
+            None
+    | _ -> None
+
 /// The SAC run: fresh or resumed, with periodic checkpoints, a reward threshold and numerical-fault reporting.
-let private trainSac (req: TrainRequest) (out: string) (resume: (SacConfig * RunInfo) option) =
+let private trainSac (req: TrainRequest) (out: string) (resume: (SacConfig * RunInfo) option) (backend: Sac.Cuda.Backend.CudaBackend option) =
+    let device = if backend.IsSome then "cuda" else "cpu"
     let config, info =
         match resume with
-        | Some (config, info) -> config, info
+        | Some (config, info) -> config, RunInfo(info.Algorithm, info.EnvironmentId, info.Steps, info.Seed, device, config)
         | None ->
             let config = resolveConfig req
             let steps = defaultArg req.Steps (defaultSteps req.Env)
-            config, RunInfo(req.Algo, req.Env, steps, req.Seed, "cpu", config)
+            config, RunInfo(req.Algo, req.Env, steps, req.Seed, device, config)
     let total = info.Steps
-    let trainer = new Trainer(info.EnvironmentId, config, GemmProvider.Create req.Threads)
+    use _backend = match backend with Some b -> b :> IDisposable | None -> { new IDisposable with member _.Dispose() = () }
+    let onBackend: Sac.Cuda.Backend.ISacBackend | null = match backend with Some b -> b | None -> null
+    use trainer = new Trainer(info.EnvironmentId, config, GemmProvider.Create req.Threads, onBackend)
     let mutable saveReplay = req.SaveReplay
     let mutable every = defaultArg req.CheckpointEvery (max 1000L (total / 10L))
     let state, csv =
@@ -327,7 +359,8 @@ let private resumeRun (req: TrainRequest) (dir: string) =
     let config = resumedConfig req info.Config
     let steps = defaultArg req.Steps info.Steps
     let info = RunInfo(info.Algorithm, info.EnvironmentId, steps, info.Seed, info.Device, config)
-    trainSac { req with Env = info.EnvironmentId; Algo = info.Algorithm; Seed = info.Seed } dir (Some(config, info))
+    let backend = openDevice req info.Algorithm (config.Variant = SacVariant.V2)
+    trainSac { req with Env = info.EnvironmentId; Algo = info.Algorithm; Seed = info.Seed } dir (Some(config, info)) backend
 
 /// `sac train`: trains, writing config.json, metrics.csv, checkpoints, final.ckpt and curve.svg into the run directory.
 let train (req: TrainRequest) =
@@ -355,8 +388,10 @@ let train (req: TrainRequest) =
             with UsageError m -> [ m ]
     report (optionProblems req @ algorithm @ configuration)
     let out = defaultArg req.Out (Path.Combine("runs", $"{req.Env}_{req.Algo}_s{req.Seed}"))
+    let sacV2 = req.Algo = "sac"
+    // SAC opens its backend after its configuration is resolved (and validated); the others run on the CPU.
     let device = "cpu"
-    if req.Device = "auto" then say req "--device auto: no CUDA backend in this build, training on the CPU"
+    if req.Algo = "sql" || isDqn req.Algo then openDevice req req.Algo false |> ignore
     let job: Progress.Job = { Title = $"{req.Algo} {req.Env}"; StartStep = 0L; TotalSteps = steps }
     if req.Algo = "sql" then
         let config = resolveSqlConfig req
@@ -379,8 +414,9 @@ let train (req: TrainRequest) =
         DqnCheckpoint.Save(Path.Combine(out, Checkpoint.FinalFileName), header, final.Learner)
         say req $"wrote {out} (config.json, metrics.csv, {Checkpoint.FinalFileName}, curve.svg)"
     else
+        let backend = openDevice req req.Algo sacV2
         freshDirectory out
-        trainSac { req with Steps = Some steps } out None
+        trainSac { req with Steps = Some steps } out None backend
     0
 
 /// Prints the eval line; on MultiGoal it adds how many episodes reached each goal.

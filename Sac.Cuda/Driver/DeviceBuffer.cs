@@ -124,6 +124,27 @@ public sealed unsafe class DeviceBuffer : CudaResource
         Driver.Check(Driver.Api.cuMemcpyDtoD_v2(dest.PointerUnchecked(destOffset), PointerUnchecked(sourceOffset), Bytes(count)), "cuMemcpyDtoD_v2");
     }
 
+    /// <summary>As <see cref="CopyTo(int, DeviceBuffer, int, int)"/>, ordered on <paramref name="stream"/>
+    /// (<c>cuMemcpyDtoDAsync_v2</c>): the copy runs after the work enqueued on the stream before it.</summary>
+    /// <param name="sourceOffset">First element read.</param>
+    /// <param name="dest">The buffer written (may be this one if the ranges do not overlap).</param>
+    /// <param name="destOffset">First element written.</param>
+    /// <param name="count">Number of elements.</param>
+    /// <param name="stream">The stream the copy is ordered on.</param>
+    public void CopyTo(int sourceOffset, DeviceBuffer dest, int destOffset, int count, CudaStream stream)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(dest);
+        ArgumentNullException.ThrowIfNull(stream);
+        dest.ThrowIfDisposed();
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        CheckRange(sourceOffset, count);
+        dest.CheckRange(destOffset, count);
+        if (count == 0) return;
+        Driver.Check(Driver.Api.cuMemcpyDtoDAsync_v2(dest.PointerUnchecked(destOffset), PointerUnchecked(sourceOffset), Bytes(count), stream.Handle),
+            "cuMemcpyDtoDAsync_v2");
+    }
+
     /// <summary>Copies the whole buffer into <paramref name="dest"/>, which must have the same length.</summary>
     /// <param name="dest">The buffer written.</param>
     public void CopyTo(DeviceBuffer dest)

@@ -27,6 +27,7 @@ internal sealed unsafe class DriverApi
     public readonly delegate* unmanaged<ulong, void*, nuint, int> cuMemcpyHtoD_v2;
     public readonly delegate* unmanaged<void*, ulong, nuint, int> cuMemcpyDtoH_v2;
     public readonly delegate* unmanaged<ulong, ulong, nuint, int> cuMemcpyDtoD_v2;
+    public readonly delegate* unmanaged<ulong, ulong, nuint, nint, int> cuMemcpyDtoDAsync_v2;
     public readonly delegate* unmanaged<ulong, void*, nuint, nint, int> cuMemcpyHtoDAsync_v2;
     public readonly delegate* unmanaged<void*, ulong, nuint, nint, int> cuMemcpyDtoHAsync_v2;
     public readonly delegate* unmanaged<ulong, uint, nuint, int> cuMemsetD32_v2;
@@ -77,6 +78,7 @@ internal sealed unsafe class DriverApi
         cuMemcpyHtoD_v2 = (delegate* unmanaged<ulong, void*, nuint, int>)Get(nameof(cuMemcpyHtoD_v2));
         cuMemcpyDtoH_v2 = (delegate* unmanaged<void*, ulong, nuint, int>)Get(nameof(cuMemcpyDtoH_v2));
         cuMemcpyDtoD_v2 = (delegate* unmanaged<ulong, ulong, nuint, int>)Get(nameof(cuMemcpyDtoD_v2));
+        cuMemcpyDtoDAsync_v2 = (delegate* unmanaged<ulong, ulong, nuint, nint, int>)Get(nameof(cuMemcpyDtoDAsync_v2));
         cuMemcpyHtoDAsync_v2 = (delegate* unmanaged<ulong, void*, nuint, nint, int>)Get(nameof(cuMemcpyHtoDAsync_v2));
         cuMemcpyDtoHAsync_v2 = (delegate* unmanaged<void*, ulong, nuint, nint, int>)Get(nameof(cuMemcpyDtoHAsync_v2));
         cuMemsetD32_v2 = (delegate* unmanaged<ulong, uint, nuint, int>)Get(nameof(cuMemsetD32_v2));

@@ -33,6 +33,8 @@ type private LastLaunchFn = delegate of uint32[] -> uint64
 type private ScalarsFn = delegate of double[] * int64[] * uint32[] -> unit
 [<UnmanagedFunctionPointer(CallingConvention.Cdecl)>]
 type private IntsFn = delegate of int[] -> unit
+[<UnmanagedFunctionPointer(CallingConvention.Cdecl)>]
+type private LaunchLogFn = delegate of int * byte[] * int * uint32[] * uint64[] -> int
 
 let private export<'T> (handle: nativeint) (name: string) : 'T =
     Marshal.GetDelegateForFunctionPointer<'T>(NativeLibrary.GetExport(handle, name))
@@ -50,6 +52,7 @@ type FakeCuda private (path: string, handle: nativeint) =
     let scalars = export<ScalarsFn> handle "fake_scalars"
     let gemmCalls = export<IntFn> handle "fake_gemm_calls"
     let lastGemm = export<IntsFn> handle "fake_last_gemm"
+    let launchLog = export<LaunchLogFn> handle "fake_launch_log"
 
     /// The library's path: pass it as the driver and the cuBLAS path.
     member _.Path = path
@@ -79,6 +82,16 @@ type FakeCuda private (path: string, handle: nativeint) =
         lastGemm.Invoke out
         out
 
+    /// Launch number `index` since the reset (the last 64 are kept): kernel name, grid xyz + block xyz + shared
+    /// bytes, and each argument's value zero-extended to 64 bits; None when not in the log.
+    member _.Launch(index: int) =
+        let name = Array.zeroCreate<byte> 64
+        let dims = Array.zeroCreate<uint32> 7
+        let args = Array.zeroCreate<uint64> 32
+        match launchLog.Invoke(index, name, name.Length, dims, args) with
+        | n when n < 0 -> None
+        | n -> Some(Text.Encoding.ASCII.GetString(name, 0, Array.IndexOf(name, 0uy)), dims, Array.sub args 0 n)
+
     static member val Compiler : string option =
         let onPath name =
             (Environment.GetEnvironmentVariable "PATH" |> Option.ofObj |> Option.defaultValue "").Split(':')
@@ -103,6 +116,8 @@ type FakeCuda private (path: string, handle: nativeint) =
 
     /// The fake with cuBLAS's status-text exports.
     static member val Full = lazy (FakeCuda.Build([], "libfakecuda.so"))
+    /// A separate copy (its own global state) for the backend tests, which run beside the binding's tests.
+    static member val ForBackend = lazy (FakeCuda.Build([], "libfakecuda-backend.so"))
     /// The fake without cublasGetStatusName/String, so the binding falls back to its own table.
     static member val NoStatusText = lazy (FakeCuda.Build([ "-DFAKE_NO_STATUS_TEXT" ], "libfakecuda-notext.so"))
 
@@ -331,6 +346,7 @@ module OnFakeDriver =
           "cuMemcpyHtoD_v2", fun e -> e.A.Upload(ReadOnlySpan host)
           "cuMemcpyDtoH_v2", fun e -> e.A.Download(Span host)
           "cuMemcpyDtoD_v2", fun e -> e.A.CopyTo e.B
+          "cuMemcpyDtoDAsync_v2", fun e -> e.A.CopyTo(0, e.B, 0, 4, e.Stream)
           "cuMemcpyHtoDAsync_v2", fun e -> e.A.Upload(ReadOnlySpan host, 0, e.Stream)
           "cuMemcpyDtoHAsync_v2", fun e -> e.A.Download(Span host, 0, e.Stream)
           "cuMemsetD32_v2", fun e -> e.A.Fill 1.0f

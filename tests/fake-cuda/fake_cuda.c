@@ -11,6 +11,8 @@
  *   - cuModuleGetFunction finds ".entry NAME(" in the PTX text. cuLaunchKernel records the launch and runs two
  *     kernels on the host: saxpy(float* y, const float* x, float a, int n): y[i] += a x[i] for every thread i < n;
  *     scalars(double d, long long l, unsigned u): stores its arguments (read back with fake_scalars).
+ *     Every launch is also logged with its kernel name and argument values, read at the widths the PTX declares
+ *     (fake_launch_log).
  *   - cublasSgemm_v2 / cublasGemmEx compute a column-major SGEMM on the host (double accumulation), after the
  *     argument checks cuBLAS documents, and record their arguments (fake_last_gemm).
  *
@@ -127,7 +129,8 @@ static int context_tokens[MAX_DEVICES];     /* a context handle is the address o
 static int *current;
 
 typedef struct { char *image; } module_t;
-typedef struct { module_t *module; char name[64]; } function_t;
+#define MAX_PARAMS 32
+typedef struct { module_t *module; char name[64]; int nparams; int sizes[MAX_PARAMS]; } function_t;
 typedef struct { double ms; int recorded; } event_t;
 typedef struct { void *stream; } cublas_t;
 
@@ -137,6 +140,11 @@ static unsigned long long last_stream;
 static double scalar_d; static long long scalar_l; static unsigned scalar_u;
 static int gemm_calls;
 static int last_gemm[10];
+
+/* The last LOG_SIZE launches: kernel name, grid/block/shared, stream and each argument's value (zero-extended to
+   64 bits, read with the size the PTX declares for that parameter). */
+#define LOG_SIZE 64
+static struct { char name[64]; unsigned dims[7]; unsigned long long stream; int nargs; unsigned long long args[MAX_PARAMS]; } launch_log[LOG_SIZE];
 
 static int ctx_device(int *ctx) { return (int)(ctx - context_tokens); }
 
@@ -194,6 +202,17 @@ EXPORT int fake_launches(void) { return launches; }
 EXPORT unsigned long long fake_last_launch(unsigned *out) {
     memcpy(out, last_launch, 7 * sizeof(unsigned));
     return last_stream;
+}
+/* Launch number `index` since the last reset (0-based; only the last 64 are kept): copies the kernel name (NUL-terminated,
+   at most cap bytes), grid xyz, block xyz, shared bytes and the argument values; returns the argument count, or -1 when
+   that launch is not in the log. */
+EXPORT int fake_launch_log(int index, char *name, int cap, unsigned *dims, unsigned long long *args) {
+    if (index < 0 || index >= launches || index < launches - LOG_SIZE || cap <= 0) return -1;
+    int slot = index % LOG_SIZE;
+    snprintf(name, (size_t)cap, "%s", launch_log[slot].name);
+    memcpy(dims, launch_log[slot].dims, sizeof launch_log[slot].dims);
+    memcpy(args, launch_log[slot].args, (size_t)launch_log[slot].nargs * sizeof args[0]);
+    return launch_log[slot].nargs;
 }
 EXPORT void fake_scalars(double *d, long long *l, unsigned *u) { *d = scalar_d; *l = scalar_l; *u = scalar_u; }
 EXPORT int fake_gemm_calls(void) { return gemm_calls; }
@@ -409,6 +428,12 @@ EXPORT CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes) 
     return OK;
 }
 
+EXPORT CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes, void *stream) {
+    ENTER();
+    CUresult r = check_stream(stream);
+    return r ? r : cuMemcpyDtoD_v2(dst, src, bytes);
+}
+
 static CUresult fill32(CUdeviceptr dst, unsigned value, size_t n) {
     CUresult r = need_context();
     if (r) return r;
@@ -455,10 +480,21 @@ EXPORT CUresult cuModuleGetFunction(void **function, void *module, const char *n
     char pattern[96];
     if (!name || strlen(name) >= sizeof ((function_t *)0)->name) return INVALID_VALUE;
     snprintf(pattern, sizeof pattern, ".entry %s(", name);
-    if (!strstr(((module_t *)module)->image, pattern)) return NOT_FOUND;
+    const char *entry = strstr(((module_t *)module)->image, pattern);
+    if (!entry) return NOT_FOUND;
     function_t *f = malloc(sizeof *f);
     f->module = module;
     strcpy(f->name, name);
+    /* The parameter list, ".param .TYPE name" up to ')': the width of each value cuLaunchKernel will read. */
+    f->nparams = 0;
+    const char *end = strchr(entry + strlen(pattern), ')');
+    for (const char *q = entry + strlen(pattern); end && (q = strstr(q, ".param")) && q < end && f->nparams < MAX_PARAMS; q += 6) {
+        const char *type = q + 6;
+        while (*type == ' ' || *type == '\t') type++;
+        int bits = 8;
+        if (type[0] == '.' && type[1] && sscanf(type + 2, "%d", &bits) != 1) bits = 64;
+        f->sizes[f->nparams++] = bits / 8 > 0 ? bits / 8 : 1;
+    }
     reg_add(K_FUNCTION, f);
     *function = f;
     return OK;
@@ -473,10 +509,20 @@ EXPORT CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigne
     if (!reg_has(K_FUNCTION, f) || !reg_has(K_MODULE, f->module)) return INVALID_HANDLE;
     if ((r = check_stream(stream))) return r;
     if (!gx || !gy || !gz || !bx || !by || !bz || extra) return INVALID_VALUE;
-    launches++;
     unsigned dims[7] = { gx, gy, gz, bx, by, bz, shared };
+    int slot = launches % LOG_SIZE;
+    launches++;
     memcpy(last_launch, dims, sizeof dims);
     last_stream = (unsigned long long)(uintptr_t)stream;
+    snprintf(launch_log[slot].name, sizeof launch_log[slot].name, "%s", f->name);
+    memcpy(launch_log[slot].dims, dims, sizeof dims);
+    launch_log[slot].stream = last_stream;
+    launch_log[slot].nargs = params ? f->nparams : 0;
+    for (int i = 0; i < launch_log[slot].nargs; i++) {
+        unsigned long long v = 0;
+        memcpy(&v, params[i], (size_t)f->sizes[i]);
+        launch_log[slot].args[i] = v;
+    }
     unsigned long long threads = (unsigned long long)gx * gy * gz * bx * by * bz;
     if (strcmp(f->name, "saxpy") == 0) {
         CUdeviceptr y = *(CUdeviceptr *)params[0], x = *(CUdeviceptr *)params[1];
