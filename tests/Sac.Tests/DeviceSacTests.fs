@@ -325,18 +325,8 @@ let ``DeviceMlp on the host backend is Mlp.Forward and Mlp.Backward bit for bit`
         holds "dtheta" dTheta dThetaS
         holds "dx" dx dxS))
 
-/// A batch of random transitions drawn from `seed` (about a third terminated).
-let private randomBatch (rows: int) o a (seed: uint64) =
-    let batch = Batch(rows, o, a)
-    let key = PhiloxKey.FromSeed seed
-    Philox.FillNormal(key, 0UL, Span batch.Observations)
-    Philox.FillNormal(key, 100000UL, Span batch.NextObservations)
-    Philox.FillUniform(key, 200000UL, Span batch.Actions)
-    for i in 0 .. batch.Actions.Length - 1 do batch.Actions.[i] <- 2.0f * batch.Actions.[i] - 1.0f
-    Philox.FillNormal(key, 300000UL, Span batch.Rewards)
-    Philox.FillUniform(key, 400000UL, Span batch.Terminated)
-    for i in 0 .. rows - 1 do batch.Terminated.[i] <- (if batch.Terminated.[i] < 0.33f then 1.0f else 0.0f)
-    batch
+/// A batch of random transitions drawn from `seed` (about a third terminated): the one `sac check-device` uses.
+let private randomBatch (rows: int) o a (seed: uint64) = Sac.Cli.DeviceCheck.randomBatch rows o a seed
 
 let private sameAdam (what: string) (e: AdamState) (a: AdamState) =
     Assert.True((e.Step = a.Step), $"{what}.Step = {a.Step}, expected {e.Step}")
