@@ -95,6 +95,6 @@ let run (mode: Mode) (job: Job) (work: (TrainingRecord -> unit) -> 'T) : 'T =
                         latest.Update r
                         task.Value <- float r.Step
                         let ret, ev, ups = summary latest
-                        task.Description <- Markup.Escape $"{job.Title}  step {r.Step}  return {ret}  eval {ev}  {ups} upd/s")
+                        task.Description <- Markup.Escape $"{job.Title}  ret {ret}  eval {ev}  {ups} upd/s")
                 task.Value <- task.MaxValue)
         result

@@ -238,3 +238,18 @@ let ``sac train reports every bad option and configuration value at once, before
         let e = Assert.Throws<ArgumentException>(fun () -> ConfigJson.Deserialize<Sac.Core.Config.SacConfig>("""{"tau": 2.0, "gamma": 1.5}""", "cfg") |> ignore)
         Assert.Contains("'tau'", e.Message)
         Assert.Contains("'gamma'", e.Message))
+
+[<Fact>]
+let ``--json writes each record as one JSON object with the metrics.csv names`` () =
+    let record =
+        { Step = 1200L; Episode = 7; EpisodeReturn = Some -3.5; EpisodeLength = Some 50; EvalReturn = Some -2.25; EvalStd = Some 0.5
+          Losses = Some { CriticLoss = 0.1f; ActorLoss = 2.0f; AlphaLoss = 0.0f; ValueLoss = 0.0f; Alpha = 0.2f; Entropy = -1.0f; MeanQ = 3.0f }
+          UpdatesPerSec = None; WallSeconds = 4.0 }
+    let line = Sac.Cli.Progress.jsonLine record
+    Assert.DoesNotContain("\n", line)
+    use doc = Text.Json.JsonDocument.Parse line
+    let root = doc.RootElement
+    Assert.Equal(1200L, root.GetProperty("step").GetInt64())
+    Assert.Equal(-2.25, root.GetProperty("eval_return").GetDouble())
+    Assert.Equal(0.2, root.GetProperty("alpha").GetDouble(), 6)
+    Assert.False(root.TryGetProperty("updates_per_sec") |> fst)
