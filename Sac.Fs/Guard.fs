@@ -2,7 +2,7 @@ namespace Sac.Fs
 
 open System
 
-/// Argument checks shared by the batch functions. They allocate only on the path that throws.
+/// <summary>Argument checks shared by the batch functions. They allocate only on the path that throws.</summary>
 module internal Guard =
 
     /// Throws when a batch or row width is negative.

@@ -20,11 +20,11 @@ type PolicyWorkspace(networks: SacNetworks) =
     member val Net = MlpWorkspace(networks.Actor, 1)
     /// <summary>The tanh-Gaussian head for one row.</summary>
     member val Head = TanhGaussianWorkspace(1, a)
-    /// <summary>Mean.</summary>
+    /// <summary>The actor's Gaussian mean for the row, before tanh (length |A|).</summary>
     member val Mean = Array.zeroCreate<float32> a
-    /// <summary>Raw log-std.</summary>
+    /// <summary>The actor's raw log-std output for the row, before the <see cref="T:Sac.Fs.LogStdRange"/> bound (length |A|).</summary>
     member val RawLogStd = Array.zeroCreate<float32> a
-    /// <summary>Noise.</summary>
+    /// <summary>The standard-normal draws eps of the reparameterised sample (length |A|).</summary>
     member val Noise = Array.zeroCreate<float32> a
 
 /// <summary>Acting with a SAC actor: actions in [-1, 1]^|A| (environments are wrapped in RescaleAction).</summary>

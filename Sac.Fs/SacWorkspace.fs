@@ -46,7 +46,7 @@ type SacWorkspace(networks: SacNetworks, batchSize: int) =
     member val CriticInputGrad2 = floats (b * (o + a))
     /// <summary>dL/da, summed over both critics.</summary>
     member val ActionGrad = floats (b * a)
-    /// <summary>dL/dmean.</summary>
+    /// <summary>dL/dmean of the actor loss, one row of |A| per batch row.</summary>
     member val MeanGrad = floats (b * a)
     /// <summary>dL/draw log-std.</summary>
     member val RawLogStdGrad = floats (b * a)
@@ -58,15 +58,15 @@ type SacWorkspace(networks: SacNetworks, batchSize: int) =
     member val Q1 = floats b
     /// <summary>Critic 2 values.</summary>
     member val Q2 = floats b
-    /// <summary>dL/dQ1.</summary>
+    /// <summary>dL/dQ1 of the critic loss, one per batch row.</summary>
     member val Q1Grad = floats b
-    /// <summary>dL/dQ2.</summary>
+    /// <summary>dL/dQ2 of the critic loss, one per batch row.</summary>
     member val Q2Grad = floats b
-    /// <summary>dL/dlog pi.</summary>
+    /// <summary>dL/dlog pi(a|s) of the actor loss, one per batch row.</summary>
     member val LogPiGrad = floats b
     /// <summary>Value targets or bootstrap values (v1).</summary>
     member val Values = floats b
-    /// <summary>dL/dV (v1).</summary>
+    /// <summary>dL/dV of the value loss, one per batch row (v1).</summary>
     member val ValueGrad = floats b
     /// <summary>Actor parameter gradient.</summary>
     member val ActorParameterGrad = floats networks.Actor.ParameterCount

@@ -29,7 +29,7 @@ type FiniteMdp =
 [<RequireQualifiedAccess>]
 module FiniteMdp =
 
-    /// The tolerance on |sum_s' P(s'|s,a) - 1|.
+    /// <summary>The largest accepted |sum_s' P(s'|s,a) - 1| of a transition row (absolute).</summary>
     [<Literal>]
     let RowSumTolerance = 1e-9
 
