@@ -270,9 +270,7 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm, backend: Sac
     let obs = Array.zeroCreate<float32> o
     let nextObs = Array.zeroCreate<float32> o
     let action = Array.zeroCreate<float32> a
-    // The running episode's actions: a checkpoint stores them so a resumed run can replay the environment to this point.
-    let mutable tape = Array.zeroCreate<float32> ((match env.MaxEpisodeSteps |> Option.ofNullable with Some n -> n | None -> 1000) * a)
-    let mutable tapeLength = 0
+    let tape = EpisodeTape.For env
     let mutable checkpointEvery = 0L
     let clock = TrainingClock()
     let device = match backend with null -> None | b -> Some(new DeviceSacContext(config, o, a, b))
@@ -294,11 +292,6 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm, backend: Sac
     // Updates wait for LearningStarts transitions: true of a fresh run by construction, and what makes a run resumed
     // without its replay buffer refill it before learning again.
     let enoughData () = replay.Count > 0 && replay.Count >= min config.LearningStarts replay.Capacity
-
-    let record (actionTaken: float32[]) =
-        if tapeLength + a > tape.Length then Array.Resize(&tape, 2 * tape.Length)
-        Array.blit actionTaken 0 tape tapeLength a
-        tapeLength <- tapeLength + a
 
     let metricsArray (m: SacMetrics) =
         [| m.CriticLoss; m.ActorLoss; m.AlphaLoss; m.ValueLoss; m.Alpha; m.Entropy; m.MeanQ |]
@@ -332,7 +325,7 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm, backend: Sac
     /// <summary>A fresh learner and the first observation (the environment reset with the run's seed).</summary>
     member _.Start() : TrainingState =
         env.Reset(Nullable config.Seed, Span obs)
-        tapeLength <- 0
+        tape.Clear()
         replay <- ReplayBuffer(config.BufferSize, o, a)
         clock.Restart()
         let learner = Sac.init ctx config.Seed
@@ -355,7 +348,7 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm, backend: Sac
         else
             Policy.act ctx policyWs state.Learner.Actor (Stochastic(actKey, uint64 t)) (ReadOnlySpan obs) (Span action)
         let r = env.Step(ReadOnlySpan action, Span nextObs)
-        record action
+        tape.Record(ReadOnlySpan action)
         // The true next observation is stored even on truncation: the target bootstraps from it.
         replay.Add(ReadOnlySpan obs, ReadOnlySpan action, r.Reward, ReadOnlySpan nextObs, r.Terminated, r.Truncated)
         let episodeReturn = state.EpisodeReturn + float r.Reward
@@ -363,7 +356,7 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm, backend: Sac
         let ended = r.Terminated || r.Truncated
         if ended then
             env.Reset(Nullable(), Span obs)
-            tapeLength <- 0
+            tape.Clear()
         else Array.blit nextObs 0 obs 0 o
         let steps = t + 1L
         let mutable learner = state.Learner
@@ -419,7 +412,7 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm, backend: Sac
                                  TrainingProgress(max totalSteps 1L, state.Episodes, state.EpisodeReturn, state.EpisodeLength, state.Draws,
                                                   (match state.LastMetrics with ValueSome m -> (metricsArray m :> Collections.Generic.IReadOnlyList<float32> | null) | ValueNone -> null),
                                                   CheckpointEvery = checkpointEvery))
-        Checkpoint.Save(path, header, synced state.Learner, (if includeReplay then (replay: ReplayBuffer | null) else null), ReadOnlyMemory(tape, 0, tapeLength))
+        Checkpoint.Save(path, header, synced state.Learner, (if includeReplay then (replay: ReplayBuffer | null) else null), tape.Actions)
 
     /// <summary>
     /// The state a training checkpoint describes, with this trainer's environment and replay buffer brought to the
@@ -439,29 +432,21 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm, backend: Sac
             fail $"""its hidden sizes [{String.Join(", ", h.HiddenSizes)}] differ from the configuration's [{String.Join(", ", config.HiddenSizes)}]"""
         if h.Variant <> config.Variant.ToString() then fail $"it is SAC {h.Variant}, the configuration asks for {config.Variant}"
         let progress = match h.Progress with null -> fail "it holds a learner but no training progress (it was not written by a trainer)" | p -> p
+        let lastMetrics =
+            match progress.LastMetrics with
+            | null -> ValueNone
+            | m when m.Count = 7 -> ValueSome(metricsOf m)
+            | m -> fail $"its last metrics hold {m.Count} values, a SAC update reports 7"
         match checkpoint.Replay with
         | null -> replay <- ReplayBuffer(config.BufferSize, o, a)
         | saved when saved.Capacity <> config.BufferSize -> fail $"its replay buffer holds {saved.Capacity} transitions, the configuration's BufferSize is {config.BufferSize}"
         | saved -> replay <- saved
-        // Rebuild the environment: the first reset was seeded, one more per finished episode, then the episode so far.
-        env.Reset(Nullable config.Seed, Span obs)
-        for _ in 1 .. progress.Episodes do env.Reset(Nullable(), Span obs)
-        tapeLength <- 0
-        let mutable episodeReturn = 0.0
-        for i in 0 .. progress.EpisodeLength - 1 do
-            Array.blit checkpoint.EpisodeActions (i * a) action 0 a
-            let r = env.Step(ReadOnlySpan action, Span nextObs)
-            record action
-            episodeReturn <- episodeReturn + float r.Reward
-            if r.Terminated || r.Truncated then fail $"replaying the running episode ended it at step {i + 1} of {progress.EpisodeLength}"
-            Array.blit nextObs 0 obs 0 o
-        if episodeReturn <> progress.EpisodeReturn then
-            fail $"replaying the running episode gave return {episodeReturn:R}, the checkpoint recorded {progress.EpisodeReturn:R}"
+        tape.Rebuild(env, config.Seed, progress.Episodes, checkpoint.EpisodeActions, progress.EpisodeReturn, obs)
         clock.Restart()
         onDevice checkpoint.State
         { Learner = checkpoint.State; EnvSteps = h.EnvironmentSteps; Episodes = progress.Episodes
           EpisodeReturn = progress.EpisodeReturn; EpisodeLength = progress.EpisodeLength; Draws = progress.Draws
-          LastMetrics = (match progress.LastMetrics with null -> ValueNone | m -> ValueSome(metricsOf m)) }
+          LastMetrics = lastMetrics }
 
     /// <summary>Runs <paramref name="steps"/> environment steps from <paramref name="state"/>, passing every record to
     /// <paramref name="onRecord"/>; returns the final state.</summary>

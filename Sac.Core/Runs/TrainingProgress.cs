@@ -13,8 +13,8 @@ namespace Sac.Core.Runs;
 /// <param name="EpisodeReturn">Return accumulated in the running episode.</param>
 /// <param name="EpisodeLength">Steps taken in the running episode; the checkpoint stores that many actions.</param>
 /// <param name="Draws">Replay draws made so far (the index of the next minibatch's random stream).</param>
-/// <param name="LastMetrics">The latest update's metrics in <c>SacMetrics</c> field order (critic loss, actor loss,
-/// alpha loss, value loss, alpha, entropy, mean Q), or null before the first update.</param>
+/// <param name="LastMetrics">The latest update's metrics in the algorithm's field order (SAC: critic loss, actor
+/// loss, alpha loss, value loss, alpha, entropy, mean Q), or null before the first update.</param>
 public sealed record TrainingProgress(
     long TotalSteps,
     int Episodes,
@@ -41,10 +41,10 @@ public sealed record TrainingProgress(
     /// </summary>
     public long CheckpointEvery { get; init => field = value >= 0 ? value : throw new ArgumentException($"{nameof(CheckpointEvery)} must be zero or more, got {value}.", nameof(CheckpointEvery)); }
 
-    /// <summary>The number of values in <see cref="LastMetrics"/> when it is present.</summary>
-    public const int MetricsCount = 7;
+    /// <summary>The most values <see cref="LastMetrics"/> may hold.</summary>
+    public const int MaxMetrics = 64;
 
-    /// <summary>The latest update's seven metrics, or null before the first update.</summary>
+    /// <summary>The latest update's metrics (at most <see cref="MaxMetrics"/>), or null before the first update.</summary>
     public IReadOnlyList<float>? LastMetrics { get; init => field = CheckMetrics(value); } = CheckMetrics(LastMetrics);
 
     static long Positive(long value, string name) =>
@@ -57,9 +57,9 @@ public sealed record TrainingProgress(
         double.IsFinite(value) ? value : throw new ArgumentException($"{name} must be finite, got {value}.", name);
 
     static IReadOnlyList<float>? CheckMetrics(IReadOnlyList<float>? value) =>
-        value is null || value.Count == MetricsCount
+        value is null || value.Count <= MaxMetrics
             ? value
-            : throw new ArgumentException($"{nameof(LastMetrics)} must hold {MetricsCount} values, got {value.Count}.", nameof(LastMetrics));
+            : throw new ArgumentException($"{nameof(LastMetrics)} may hold at most {MaxMetrics} values, got {value.Count}.", nameof(LastMetrics));
 }
 
 /// <summary>Everything a SAC checkpoint written during training holds.</summary>
