@@ -230,20 +230,6 @@ let private freshDirectory (out: string) =
         raise (UsageError $"{out} already holds a run (config.json); continue it with --resume {out}, or choose another --out")
     Directory.CreateDirectory out |> ignore
 
-/// The checkpoint a run resumes from: the newest loadable training checkpoint of the directory (periodic or final).
-let private newestCheckpoint (req: TrainRequest) (dir: string) =
-    let candidates =
-        [ for name in [ CheckpointFileName; Checkpoint.FinalFileName ] do
-            let path = Path.Combine(dir, name)
-            if File.Exists path then
-                match (try Ok(Checkpoint.LoadTraining path) with :? CheckpointException as e -> Error e.Message) with
-                | Ok c when not (isNull c.Header.Progress) -> yield path, c
-                | Ok _ -> say req $"{path}: holds no training progress, skipped"
-                | Error m -> say req $"skipping {m}" ]
-    match candidates with
-    | [] -> raise (UsageError $"--resume {dir}: no loadable checkpoint there ({CheckpointFileName} or {Checkpoint.FinalFileName})")
-    | cs -> cs |> List.maxBy (fun (_, c) -> c.Header.EnvironmentSteps)
-
 /// What a resumed run may change: anything but the keys that fix its shapes and random streams.
 let private resumedConfig (req: TrainRequest) (stored: SacConfig) =
     match req.ConfigFile with
@@ -285,7 +271,98 @@ let private openDevice (req: TrainRequest) (algorithm: string) (sacV2: bool) : S
             None
     | _ -> None
 
-/// The SAC run: fresh or resumed, with periodic checkpoints, a reward threshold and numerical-fault reporting.
+/// What the run loop needs of a trainer, whatever its algorithm: its training checkpoints ('C) and its state ('S).
+type private Resumable<'S, 'C> =
+    { /// Reads a training checkpoint (throws CheckpointException).
+      Load: string -> 'C
+      /// The checkpoint's environment steps and progress (null: not written by a trainer).
+      Describe: 'C -> int64 * TrainingProgress | null
+      /// Whether the checkpoint holds the replay buffer.
+      HasReplay: 'C -> bool
+      Start: unit -> 'S
+      /// Brings the trainer to the checkpoint (throws ArgumentException when it does not fit).
+      Resume: 'C -> 'S
+      Steps: 'S -> int64
+      RunTo: 'S -> int64 -> ITrainingCallback<'S> list -> RunOutcome<'S>
+      /// Writes a training checkpoint: path, state, total steps, with the replay buffer.
+      Save: string -> 'S -> int64 -> bool -> unit
+      /// The periodic-checkpoint callback: interval, path, total steps, with the replay buffer.
+      CheckpointEvery: int64 -> string -> int64 -> bool -> ITrainingCallback<'S> }
+
+/// The checkpoint a run resumes from: the newest loadable training checkpoint of the directory (periodic or final).
+let private newestCheckpoint (req: TrainRequest) (dir: string) (r: Resumable<'S, 'C>) =
+    let candidates =
+        [ for name in [ CheckpointFileName; Checkpoint.FinalFileName ] do
+            let path = Path.Combine(dir, name)
+            if File.Exists path then
+                match (try Ok(r.Load path) with :? CheckpointException as e -> Error e.Message) with
+                | Ok c ->
+                    match r.Describe c with
+                    | steps, progress when not (isNull progress) -> yield path, c, steps, nonNull progress
+                    | _ -> say req $"{path}: holds no training progress, skipped"
+                | Error m -> say req $"skipping {m}" ]
+    match candidates with
+    | [] -> raise (UsageError $"--resume {dir}: no loadable checkpoint there ({CheckpointFileName} or {Checkpoint.FinalFileName})")
+    | cs -> cs |> List.maxBy (fun (_, _, steps, _) -> steps)
+
+/// A run in its directory, fresh or resumed: config.json, metrics.csv (continued on resume), periodic checkpoints,
+/// the reward threshold, numerical-fault reporting, then final.ckpt and curve.svg.
+let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: int64) (configJson: string) (resume: bool) (r: Resumable<'S, 'C>) =
+    let mutable saveReplay = req.SaveReplay
+    let mutable every = defaultArg req.CheckpointEvery (max 1000L (total / 10L))
+    let state, csv =
+        if resume then
+            let path, ckpt, _, progress = newestCheckpoint req out r
+            // A resumed run keeps the options of the run it continues unless told otherwise.
+            saveReplay <- saveReplay || r.HasReplay ckpt
+            if req.CheckpointEvery.IsNone && progress.CheckpointEvery > 0L then every <- progress.CheckpointEvery
+            let state = try r.Resume ckpt with :? ArgumentException as e -> raise (UsageError $"{path}: {plainMessage e}")
+            let note = if r.HasReplay ckpt then "" else " (no replay buffer saved: refilling it before updating)"
+            say req $"resuming {out} from {Path.GetFileName path} at step {r.Steps state} of {total}{note}"
+            state, MetricsCsv.Continue(Path.Combine(out, MetricsCsv.FileName), MetricsCsv.TrainingColumns, r.Steps state)
+        else r.Start(), new MetricsCsv(Path.Combine(out, MetricsCsv.FileName), MetricsCsv.TrainingColumns)
+    AtomicFile.WriteText(Path.Combine(out, "config.json"), configJson)
+    let checkpointPath = Path.Combine(out, CheckpointFileName)
+    let mutable lastCheckpoint = None
+    let callbacks onRecord =
+        [ yield Callback.ofRecord onRecord
+          if every > 0L then
+              let save = r.CheckpointEvery every checkpointPath total saveReplay
+              yield Callback.create (fun steps s record ->
+                  let decision = save.OnStep(steps, s, record)
+                  if steps % every = 0L then lastCheckpoint <- Some steps
+                  decision)
+          match req.StopAtReward with
+          | Some threshold -> yield Callback.stopAtEvalReturn threshold
+          | None -> () ]
+    let job: Progress.Job = { Title = $"{req.Algo} {envId}"; StartStep = r.Steps state; TotalSteps = total }
+    let outcome =
+        try runInDirectory { req with Env = envId } out job csv (fun onRecord -> r.RunTo state total (callbacks onRecord))
+        with :? NumericalFaultException as e ->
+            csv.Dispose()
+            let last =
+                match lastCheckpoint with
+                | Some s -> $"the last good checkpoint is {checkpointPath} (step {s})"
+                | None when File.Exists checkpointPath -> $"the last good checkpoint is {checkpointPath}"
+                | None -> "no checkpoint was written before it"
+            raise (TrainingFault $"{e.Message}; training stopped, {last}. Continue with: sac train --resume {out} (with --config to lower the learning rates if it recurs)")
+    r.Save (Path.Combine(out, Checkpoint.FinalFileName)) outcome.State total saveReplay
+    outcome.StopReason |> Option.iter (fun reason -> say req $"stopped early: {reason}")
+    say req $"wrote {out} (config.json, metrics.csv, {Checkpoint.FinalFileName}, curve.svg)"
+
+/// The SAC trainer as a resumable run.
+let private sacRun (trainer: Trainer) : Resumable<TrainingState, TrainingCheckpoint> =
+    { Load = Checkpoint.LoadTraining
+      Describe = fun c -> c.Header.EnvironmentSteps, c.Header.Progress
+      HasReplay = fun c -> not (isNull c.Replay)
+      Start = trainer.Start
+      Resume = trainer.Resume
+      Steps = fun s -> s.EnvSteps
+      RunTo = fun s total callbacks -> trainer.RunTo(s, total, callbacks)
+      Save = fun path s total replay -> trainer.Save(path, s, total, replay)
+      CheckpointEvery = fun every path total replay -> trainer.CheckpointEvery(every, path, total, replay) }
+
+/// The SAC run: fresh or resumed, on the CPU or a CUDA backend.
 let private trainSac (req: TrainRequest) (out: string) (resume: (SacConfig * RunInfo) option) (backend: Sac.Cuda.Backend.CudaBackend option) =
     let device = if backend.IsSome then "cuda" else "cpu"
     let config, info =
@@ -295,53 +372,10 @@ let private trainSac (req: TrainRequest) (out: string) (resume: (SacConfig * Run
             let config = resolveConfig req
             let steps = defaultArg req.Steps (defaultSteps req.Env)
             config, RunInfo(req.Algo, req.Env, steps, req.Seed, device, config)
-    let total = info.Steps
     use _backend = match backend with Some b -> b :> IDisposable | None -> { new IDisposable with member _.Dispose() = () }
     let onBackend: Sac.Cuda.Backend.ISacBackend | null = match backend with Some b -> b | None -> null
     use trainer = new Trainer(info.EnvironmentId, config, GemmProvider.Create req.Threads, onBackend)
-    let mutable saveReplay = req.SaveReplay
-    let mutable every = defaultArg req.CheckpointEvery (max 1000L (total / 10L))
-    let state, csv =
-        match resume with
-        | Some _ ->
-            let path, ckpt = newestCheckpoint req out
-            // A resumed run keeps the options of the run it continues unless told otherwise.
-            saveReplay <- saveReplay || not (isNull ckpt.Replay)
-            let saved = (nonNull ckpt.Header.Progress).CheckpointEvery
-            if req.CheckpointEvery.IsNone && saved > 0L then every <- saved
-            let state = try trainer.Resume ckpt with :? ArgumentException as e -> raise (UsageError $"{path}: {e.Message}")
-            let note = if isNull ckpt.Replay then " (no replay buffer saved: refilling it before updating)" else ""
-            say req $"resuming {out} from {Path.GetFileName path} at step {state.EnvSteps} of {total}{note}"
-            state, MetricsCsv.Continue(Path.Combine(out, MetricsCsv.FileName), MetricsCsv.TrainingColumns, state.EnvSteps)
-        | None -> trainer.Start(), new MetricsCsv(Path.Combine(out, MetricsCsv.FileName), MetricsCsv.TrainingColumns)
-    AtomicFile.WriteText(Path.Combine(out, "config.json"), ConfigJson.SerializeRun info)
-    let checkpointPath = Path.Combine(out, CheckpointFileName)
-    let mutable lastCheckpoint = None
-    let callbacks onRecord =
-        [ yield Callback.ofRecord onRecord
-          if every > 0L then
-              let save = trainer.CheckpointEvery(every, checkpointPath, total, saveReplay)
-              yield Callback.create (fun steps s r ->
-                  let decision = save.OnStep(steps, s, r)
-                  if steps % every = 0L then lastCheckpoint <- Some steps
-                  decision)
-          match req.StopAtReward with
-          | Some r -> yield Callback.stopAtEvalReturn r
-          | None -> () ]
-    let job: Progress.Job = { Title = $"{req.Algo} {info.EnvironmentId}"; StartStep = state.EnvSteps; TotalSteps = total }
-    let outcome =
-        try runInDirectory { req with Env = info.EnvironmentId } out job csv (fun onRecord -> trainer.RunTo(state, total, callbacks onRecord))
-        with :? NumericalFaultException as e ->
-            csv.Dispose()
-            let last =
-                match lastCheckpoint with
-                | Some s -> $"the last good checkpoint is {checkpointPath} (step {s})"
-                | None when File.Exists checkpointPath -> $"the last good checkpoint is {checkpointPath}"
-                | None -> "no checkpoint was written before it"
-            raise (TrainingFault $"{e.Message}; training stopped, {last}. Continue with: sac train --resume {out} (with --config to lower the learning rates if it recurs)")
-    trainer.Save(Path.Combine(out, Checkpoint.FinalFileName), outcome.State, total, saveReplay)
-    outcome.StopReason |> Option.iter (fun r -> say req $"stopped early: {r}")
-    say req $"wrote {out} (config.json, metrics.csv, {Checkpoint.FinalFileName}, curve.svg)"
+    trainRun req out info.EnvironmentId info.Steps (ConfigJson.SerializeRun info) resume.IsSome (sacRun trainer)
 
 /// `sac train --resume DIR`: continues a SAC run from its newest checkpoint, with the configuration its config.json
 /// records (and --config keys that do not change its shapes), to --steps or the run's own length.
