@@ -47,6 +47,27 @@ module NumericalCheck =
         requireScalar "actor loss" step update metrics.ActorLoss
 
     /// <summary>
+    /// Checks one Soft Q-Learning update in the order it computed things: the Q loss and mean Q(s, a), the Q gradient
+    /// and parameters, the SVGD surrogate, the sampler gradient and parameters, then the target Q-network.
+    /// </summary>
+    /// <param name="step">The environment step whose update this was.</param>
+    /// <param name="state">The learner after the update.</param>
+    /// <param name="qGradient">The update's Q parameter gradient (its workspace's <c>QParameterGrad</c>).</param>
+    /// <param name="samplerGradient">The update's sampler parameter gradient (its workspace's <c>SamplerParameterGrad</c>).</param>
+    /// <param name="metrics">The update's metrics (<c>CriticLoss</c> the Q loss, <c>ActorLoss</c> the SVGD surrogate).</param>
+    [<CompiledName("RequireFiniteSqlUpdate")>]
+    let sqlUpdate (step: int64) (state: SqlLearnerState) (qGradient: float32[]) (samplerGradient: float32[]) (metrics: SacMetrics) =
+        let u = state.Step
+        requireScalar "Q loss" step u metrics.CriticLoss
+        requireScalar "mean Q" step u metrics.MeanQ
+        require "Q gradient" step u (ReadOnlySpan qGradient)
+        require "Q parameters" step u (ReadOnlySpan state.Q)
+        requireScalar "SVGD surrogate" step u metrics.ActorLoss
+        require "sampler gradient" step u (ReadOnlySpan samplerGradient)
+        require "sampler parameters" step u (ReadOnlySpan state.Sampler)
+        require "target Q parameters" step u (ReadOnlySpan state.TargetQ)
+
+    /// <summary>
     /// Checks one SAC update in the order it computed things: the policy's entropy estimate, the temperature loss and
     /// log alpha, the value loss, gradient and parameters (v1), the critic loss, gradient and parameters, the actor
     /// loss, gradient and parameters, then the target networks. Reads the gradients the context's workspace still holds.

@@ -9,6 +9,7 @@ open Sac.Core.Environments
 open Sac.Core.Networks
 open Sac.Core.Optim
 open Sac.Core.Random
+open Sac.Core.Runs
 
 /// <summary>The network shapes of a Soft Q-Learning learner, derived from the configuration and the environment's sizes.</summary>
 /// <remarks>
@@ -731,6 +732,13 @@ type SqlTrainingState =
 /// The mutable workspace of a Soft Q-Learning run, shaped as <see cref="Trainer"/>: environments (training and
 /// evaluation, in [-1, 1] action coordinates), replay buffer, a minibatch, acting buffers and the RNG keys.
 /// </summary>
+/// <remarks>
+/// Everything random in a run is a function of the seed and a counter held in <see cref="SqlTrainingState"/> (acting
+/// and warm-up noise by environment step, minibatches by draw, the learner's noise by update, environment resets by
+/// episode), so <see cref="Save"/> and <see cref="Resume"/> continue a run exactly: with the replay buffer saved, the
+/// resumed run's records and parameters are bitwise those of the uninterrupted one. Every update is checked for NaN
+/// and infinity (<see cref="NumericalCheck.sqlUpdate"/>).
+/// </remarks>
 [<Sealed>]
 type SqlTrainer(environmentId: string, config: SqlConfig, gemm: IGemm) =
     do config.ThrowIfInvalid() |> ignore
@@ -743,13 +751,26 @@ type SqlTrainer(environmentId: string, config: SqlConfig, gemm: IGemm) =
     let actKey = root.FoldIn 0x41435430u
     let warmupKey = root.FoldIn 0x57524d55u
     let sampleKey = root.FoldIn 0x53414d50u
-    let replay = ReplayBuffer(config.BufferSize, o, a)
+    let mutable replay = ReplayBuffer(config.BufferSize, o, a)
     let batch = Batch(config.BatchSize, o, a)
     let policyWs = SqlPolicyWorkspace(ctx.Networks)
     let obs = Array.zeroCreate<float32> o
     let nextObs = Array.zeroCreate<float32> o
     let action = Array.zeroCreate<float32> a
+    let tape = EpisodeTape.For env
+    let mutable checkpointEvery = 0L
     let clock = TrainingClock()
+    // Updates wait for LearningStarts transitions: true of a fresh run by construction, and what makes a run resumed
+    // without its replay buffer refill it before learning again.
+    let enoughData () = replay.Count > 0 && replay.Count >= min config.LearningStarts replay.Capacity
+
+    // TrainingProgress.LastMetrics of an SQL run: Q loss, SVGD surrogate, alpha, mean Q (the fields an update sets;
+    // the others are always 0).
+    let metricsArray (m: SacMetrics) = [| m.CriticLoss; m.ActorLoss; m.Alpha; m.MeanQ |]
+
+    let metricsOf (values: Collections.Generic.IReadOnlyList<float32>) =
+        { CriticLoss = values.[0]; ActorLoss = values.[1]; AlphaLoss = 0.0f; ValueLoss = 0.0f
+          Alpha = values.[2]; Entropy = 0.0f; MeanQ = values.[3] }
 
     // Stochastic rollouts: the SQL policy is the sampler; its noise stream is keyed by the evaluation seed.
     let evaluate (sampler: float32[]) (episodes: int) (seed: uint64) = GoalEvaluation.sql ctx sampler evalEnv episodes seed
@@ -760,7 +781,7 @@ type SqlTrainer(environmentId: string, config: SqlConfig, gemm: IGemm) =
     member _.EnvironmentId = environmentId
     /// <summary>The configuration.</summary>
     member _.Config = config
-    /// <summary>The replay buffer.</summary>
+    /// <summary>The replay buffer (replaced by <see cref="Start"/>, and by <see cref="Resume"/> with the checkpoint's).</summary>
     member _.Replay = replay
     /// <summary>The training environment.</summary>
     member _.Environment = env
@@ -774,6 +795,8 @@ type SqlTrainer(environmentId: string, config: SqlConfig, gemm: IGemm) =
     /// <summary>A fresh learner and the first observation (the environment reset with the run's seed).</summary>
     member _.Start() : SqlTrainingState =
         env.Reset(Nullable config.Seed, Span obs)
+        tape.Clear()
+        replay <- ReplayBuffer(config.BufferSize, o, a)
         clock.Restart()
         { Learner = SoftQLearning.init ctx config.Seed; EnvSteps = 0L; Episodes = 0; EpisodeReturn = 0.0; EpisodeLength = 0
           Draws = 0UL; LastMetrics = ValueNone }
@@ -781,10 +804,12 @@ type SqlTrainer(environmentId: string, config: SqlConfig, gemm: IGemm) =
     /// <summary>
     /// One environment step: act (uniform random before LearningStarts, then a = f(xi; s) with fresh noise), store
     /// the transition, reset at episode end, then GradientSteps updates every TrainFrequency steps once learning has
-    /// started, then an evaluation every EvalInterval steps. Returns the next state and this step's record, if an
-    /// episode ended or an evaluation ran.
+    /// started and the buffer holds LearningStarts transitions (each update checked for NaN and infinity), then an
+    /// evaluation every EvalInterval steps. Returns the next state and this step's record, if an episode ended or an
+    /// evaluation ran.
     /// </summary>
     /// <param name="state">The state before the step.</param>
+    /// <exception cref="T:Sac.Core.Runs.NumericalFaultException">An update produced a NaN or infinite loss, gradient or parameter.</exception>
     member _.Step(state: SqlTrainingState) : struct (SqlTrainingState * TrainingRecord option) =
         let t = state.EnvSteps
         if t < int64 config.LearningStarts then
@@ -793,21 +818,26 @@ type SqlTrainer(environmentId: string, config: SqlConfig, gemm: IGemm) =
         else
             SoftQLearning.act ctx policyWs state.Learner.Sampler (Stochastic(actKey, uint64 t)) (ReadOnlySpan obs) (Span action)
         let r = env.Step(ReadOnlySpan action, Span nextObs)
+        tape.Record(ReadOnlySpan action)
         replay.Add(ReadOnlySpan obs, ReadOnlySpan action, r.Reward, ReadOnlySpan nextObs, r.Terminated, r.Truncated)
         let episodeReturn = state.EpisodeReturn + float r.Reward
         let episodeLength = state.EpisodeLength + 1
         let ended = r.Terminated || r.Truncated
-        if ended then env.Reset(Nullable(), Span obs) else Array.blit nextObs 0 obs 0 o
+        if ended then
+            env.Reset(Nullable(), Span obs)
+            tape.Clear()
+        else Array.blit nextObs 0 obs 0 o
         let steps = t + 1L
         let mutable learner = state.Learner
         let mutable draws = state.Draws
         let mutable last = state.LastMetrics
-        if steps > int64 config.LearningStarts && steps % int64 config.TrainFrequency = 0L then
+        if steps > int64 config.LearningStarts && steps % int64 config.TrainFrequency = 0L && enoughData () then
             let t0 = Stopwatch.GetTimestamp()
             for _ in 1 .. config.GradientSteps do
                 replay.Sample(sampleKey, draws, batch)
                 draws <- draws + 1UL
                 let struct (next, m) = SoftQLearning.update ctx batch learner
+                NumericalCheck.sqlUpdate steps next ctx.Workspace.QParameterGrad ctx.Workspace.SamplerParameterGrad m
                 learner <- next
                 last <- ValueSome m
             clock.AddUpdates(config.GradientSteps, t0)
@@ -831,6 +861,84 @@ type SqlTrainer(environmentId: string, config: SqlConfig, gemm: IGemm) =
     /// <param name="onRecord">Receives each record.</param>
     member this.Run(state: SqlTrainingState, steps: int64, onRecord: Action<TrainingRecord>) : SqlTrainingState =
         TrainingLoop.run this.Step state steps onRecord
+
+    /// <summary>Steps from <paramref name="state"/> until <paramref name="totalSteps"/> environment steps have been
+    /// taken or a callback stops the run.</summary>
+    /// <param name="state">The starting state.</param>
+    /// <param name="totalSteps">The environment step count to stop at.</param>
+    /// <param name="callbacks">Called after every step, in order.</param>
+    member this.RunTo(state: SqlTrainingState, totalSteps: int64, callbacks: seq<ITrainingCallback<SqlTrainingState>>) : RunOutcome<SqlTrainingState> =
+        TrainingLoop.runUntil this.Step (fun s -> s.EnvSteps) state totalSteps (List.ofSeq callbacks)
+
+    /// <summary>
+    /// Writes a training checkpoint: the learner, the loop's progress toward <paramref name="totalSteps"/>, the
+    /// running episode's actions and, with <paramref name="includeReplay"/>, the replay buffer (needed for an exact
+    /// resume). Atomic: a crash while saving leaves the previous file at <paramref name="path"/> intact.
+    /// </summary>
+    /// <param name="path">The checkpoint file to create or replace.</param>
+    /// <param name="state">The state to save (its arrays are only read).</param>
+    /// <param name="totalSteps">The environment steps the run was asked for.</param>
+    /// <param name="includeReplay">Whether to save the replay buffer too.</param>
+    member _.Save(path: string, state: SqlTrainingState, totalSteps: int64, includeReplay: bool) =
+        let progress =
+            TrainingProgress(max totalSteps 1L, state.Episodes, state.EpisodeReturn, state.EpisodeLength, state.Draws,
+                             (match state.LastMetrics with
+                              | ValueSome m -> (metricsArray m :> Collections.Generic.IReadOnlyList<float32> | null)
+                              | ValueNone -> null),
+                             CheckpointEvery = checkpointEvery)
+        let header =
+            SqlCheckpointHeader(SqlCheckpoint.AlgorithmName, environmentId, o, a, config.HiddenSizes, config.SamplerHiddenSizes,
+                                state.EnvSteps, Progress = progress)
+        SqlCheckpoint.Save(path, header, state.Learner, (if includeReplay then (replay: ReplayBuffer | null) else null), tape.Actions)
+
+    /// <summary>
+    /// The state a training checkpoint describes, with this trainer's environment and replay buffer brought to the
+    /// same point: the environment is reset as often as the saved run reset it and the running episode's actions are
+    /// replayed, so the next step continues exactly where the saved run was. Without a saved replay buffer the
+    /// buffer starts empty and updates wait until it holds LearningStarts transitions again.
+    /// </summary>
+    /// <param name="checkpoint">What <see cref="SqlCheckpoint.LoadTraining"/> read.</param>
+    /// <exception cref="T:System.ArgumentException">The checkpoint is not a training checkpoint of this environment and
+    /// configuration (the message names what differs), or replaying its episode does not reproduce its return.</exception>
+    member _.Resume(checkpoint: SqlTrainingCheckpoint) : SqlTrainingState =
+        let h = checkpoint.Header
+        let fail (what: string) = invalidArg (nameof checkpoint) $"cannot resume from this checkpoint: {what}"
+        let list (sizes: seq<int>) = String.Join(", ", sizes)
+        if h.EnvironmentId <> environmentId then fail $"it was trained on {h.EnvironmentId}, not {environmentId}"
+        if h.ObservationSize <> o || h.ActionSize <> a then
+            fail $"its sizes (observation {h.ObservationSize}, action {h.ActionSize}) differ from {environmentId}'s ({o}, {a})"
+        if Seq.toArray h.HiddenSizes <> Seq.toArray config.HiddenSizes then
+            fail $"its Q hidden sizes [{list h.HiddenSizes}] differ from the configuration's [{list config.HiddenSizes}]"
+        if Seq.toArray h.SamplerHiddenSizes <> Seq.toArray config.SamplerHiddenSizes then
+            fail $"its sampler hidden sizes [{list h.SamplerHiddenSizes}] differ from the configuration's [{list config.SamplerHiddenSizes}]"
+        let progress = match h.Progress with null -> fail "it holds a learner but no training progress (it was not written by a trainer)" | p -> p
+        let lastMetrics =
+            match progress.LastMetrics with
+            | null -> ValueNone
+            | m when m.Count = 4 -> ValueSome(metricsOf m)
+            | m -> fail $"its last metrics hold {m.Count} values, a Soft Q-Learning update reports 4"
+        match checkpoint.Replay with
+        | null -> replay <- ReplayBuffer(config.BufferSize, o, a)
+        | saved when saved.Capacity <> config.BufferSize ->
+            fail $"its replay buffer holds {saved.Capacity} transitions, the configuration's BufferSize is {config.BufferSize}"
+        | saved -> replay <- saved
+        tape.Rebuild(env, config.Seed, progress.Episodes, checkpoint.EpisodeActions, progress.EpisodeReturn, obs)
+        clock.Restart()
+        { Learner = checkpoint.State; EnvSteps = h.EnvironmentSteps; Episodes = progress.Episodes
+          EpisodeReturn = progress.EpisodeReturn; EpisodeLength = progress.EpisodeLength; Draws = progress.Draws
+          LastMetrics = lastMetrics }
+
+    /// <summary>A callback that writes a training checkpoint to <paramref name="path"/> every
+    /// <paramref name="interval"/> environment steps (atomically replacing the previous one); later saves record the
+    /// interval in their progress.</summary>
+    /// <param name="interval">Environment steps between checkpoints, at least 1.</param>
+    /// <param name="path">The checkpoint file.</param>
+    /// <param name="totalSteps">The environment steps the run was asked for.</param>
+    /// <param name="includeReplay">Whether each checkpoint saves the replay buffer.</param>
+    member this.CheckpointEvery(interval: int64, path: string, totalSteps: int64, includeReplay: bool) : ITrainingCallback<SqlTrainingState> =
+        let callback = Callback.every interval (fun _ s -> this.Save(path, s, totalSteps, includeReplay))
+        checkpointEvery <- interval
+        callback
 
     /// <summary>
     /// Evaluates the sampling policy (stochastic: the SQL policy is the sampler) over <paramref name="episodes"/>

@@ -25,9 +25,12 @@ namespace Sac.Core.Runs;
 /// sections, each a name (one length byte and ASCII), an element type (1 float32, 2 int64, 3 uint32), an element count
 /// (uint64) and the elements, in this order: <c>q</c>, <c>target_q</c>, <c>sampler</c>; for <c>q_optimizer</c> and
 /// <c>sampler_optimizer</c> the sections <c>NAME.step</c> (int64), <c>NAME.first_moment</c>, <c>NAME.second_moment</c>;
-/// <c>step</c> (one int64) and <c>key</c> (uint32 <c>K0</c>, <c>K1</c>). A saved replay buffer follows exactly as in
+/// <c>step</c> (one int64) and <c>key</c> (uint32 <c>K0</c>, <c>K1</c>); when the header has
+/// <see cref="SqlCheckpointHeader.Progress"/> (a checkpoint written during training), <c>episode.actions</c> (float32,
+/// the running episode's <c>EpisodeLength x ActionSize</c> actions). A saved replay buffer follows exactly as in
 /// <see cref="Checkpoint"/> (<c>replay.shape</c> and the six <c>replay.*</c> arrays). Last, the CRC-32 of every byte
-/// before it.
+/// before it. A file without progress has no <c>episode.actions</c> section, so files written before training
+/// checkpoints existed load unchanged.
 /// </para>
 /// <para>
 /// Array lengths follow from the header: the Q-network is the MLP <c>[obs + act, HiddenSizes..., 1]</c> (its target
@@ -51,13 +54,16 @@ public static class SqlCheckpoint
     /// <param name="header">What the checkpoint holds; its sizes must match every array of <paramref name="state"/>.</param>
     /// <param name="state">The learner. Its arrays are only read.</param>
     /// <param name="replay">The replay buffer to save with it, or null; its sizes must match the header.</param>
+    /// <param name="episodeActions">With <see cref="SqlCheckpointHeader.Progress"/>: the running episode's actions,
+    /// <c>EpisodeLength x ActionSize</c>, from which a resumed run rebuilds the environment's state; empty otherwise.</param>
     /// <exception cref="ArgumentNullException"><paramref name="path"/> or <paramref name="header"/> is null.</exception>
     /// <exception cref="ArgumentException">
     /// <paramref name="path"/> is empty or a directory, an array of <paramref name="state"/> is null or has a length the
-    /// header does not imply, a step count is negative, or the replay sizes differ from the header's.
+    /// header does not imply, a step count is negative, the replay sizes differ from the header's, or
+    /// <paramref name="episodeActions"/> does not hold the running episode's actions the progress implies.
     /// </exception>
     /// <exception cref="IOException">The file cannot be written; the previous one, if any, is unchanged.</exception>
-    public static void Save(string path, SqlCheckpointHeader header, SqlLearnerState state, ReplayBuffer? replay = null)
+    public static void Save(string path, SqlCheckpointHeader header, SqlLearnerState state, ReplayBuffer? replay = null, ReadOnlyMemory<float> episodeActions = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(header);
@@ -71,16 +77,17 @@ public static class SqlCheckpoint
             throw new ArgumentException($"The header's sizes cannot describe networks: {e.Message}", nameof(header), e);
         }
         CheckState(header, shapes, state, replay);
+        CheckEpisodeActions(header, episodeActions.Length);
         byte[] headerJson = JsonSerializer.SerializeToUtf8Bytes(header, HeaderJson);
 
         var counter = new CheckpointWriter(null);
-        Emit(counter, 0, headerJson, state, replay);
+        Emit(counter, 0, headerJson, header, state, replay, episodeActions.Span);
         ulong total = (ulong)counter.Length;
 
         AtomicFile.Write(path, stream =>
         {
             var writer = new CheckpointWriter(stream);
-            Emit(writer, total, headerJson, state, replay);
+            Emit(writer, total, headerJson, header, state, replay, episodeActions.Span);
             if ((ulong)writer.Length != total)
                 throw new InvalidOperationException($"Checkpoint writer emitted {writer.Length} bytes after measuring {total}; the state or the replay buffer changed during Save.");
         });
@@ -99,8 +106,27 @@ public static class SqlCheckpoint
     /// </exception>
     /// <exception cref="IOException">The file exists but cannot be read.</exception>
     /// <exception cref="UnauthorizedAccessException">The file exists but this process may not read it.</exception>
-    public static (SqlCheckpointHeader Header, SqlLearnerState State, ReplayBuffer? Replay) Load(string path) =>
-        ReadChecked(path, (stream, r) => ReadBody(r, ParseHeader(r, ReadHeaderBytes(r, stream))));
+    public static (SqlCheckpointHeader Header, SqlLearnerState State, ReplayBuffer? Replay) Load(string path)
+    {
+        var (header, state, replay, _) = ReadChecked(path, (stream, r) => ReadBody(r, ParseHeader(r, ReadHeaderBytes(r, stream))));
+        return (header, state, replay);
+    }
+
+    /// <summary>
+    /// Reads a checkpoint written during training, as <see cref="Load"/> does, together with the running episode's
+    /// actions that a checkpoint with <see cref="SqlCheckpointHeader.Progress"/> stores (empty without progress).
+    /// </summary>
+    /// <param name="path">The checkpoint file.</param>
+    /// <returns>Everything the file holds.</returns>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
+    /// <exception cref="CheckpointException">The file is missing, damaged, of another algorithm or inconsistent, as for <see cref="Load"/>.</exception>
+    /// <exception cref="IOException">The file exists but cannot be read.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file exists but this process may not read it.</exception>
+    public static SqlTrainingCheckpoint LoadTraining(string path)
+    {
+        var (header, state, replay, actions) = ReadChecked(path, (stream, r) => ReadBody(r, ParseHeader(r, ReadHeaderBytes(r, stream))));
+        return new SqlTrainingCheckpoint(header, state, replay, actions);
+    }
 
     /// <summary>
     /// The <c>"algorithm"</c> field of any checkpoint in this framing (<c>"sql"</c>, <c>"sac"</c>, ...), after checking
@@ -112,7 +138,7 @@ public static class SqlCheckpoint
     /// <exception cref="CheckpointException">The file is missing, cut short, damaged, or its header has no string <c>"algorithm"</c>.</exception>
     public static string PeekAlgorithm(string path) => Checkpoint.ReadAlgorithm(path);
 
-    static void Emit(CheckpointWriter w, ulong totalLength, byte[] headerJson, SqlLearnerState s, ReplayBuffer? replay)
+    static void Emit(CheckpointWriter w, ulong totalLength, byte[] headerJson, SqlCheckpointHeader header, SqlLearnerState s, ReplayBuffer? replay, ReadOnlySpan<float> episodeActions)
     {
         w.Raw(Magic);
         w.UInt32(Checkpoint.FormatVersion);
@@ -127,6 +153,7 @@ public static class SqlCheckpoint
         EmitAdam(w, "sampler_optimizer", s.SamplerOptimizer);
         w.Int64s("step", [s.Step]);
         w.UInt32s("key", [s.Key.K0, s.Key.K1]);
+        if (header.Progress is not null) w.Floats("episode.actions", episodeActions);
 
         if (replay is not null)
         {
@@ -156,6 +183,17 @@ public static class SqlCheckpoint
             throw new ArgumentException(
                 $"The replay buffer stores observations of {replay.ObservationSize} and actions of {replay.ActionSize}, but the header says {header.ObservationSize} and {header.ActionSize}.",
                 nameof(replay));
+    }
+
+    static void CheckEpisodeActions(SqlCheckpointHeader header, int length)
+    {
+        long expected = header.Progress is { } p ? (long)p.EpisodeLength * header.ActionSize : 0;
+        if (length != expected)
+            throw new ArgumentException(
+                header.Progress is null
+                    ? $"episodeActions has {length} floats, but the header has no Progress; only a checkpoint with progress stores the running episode's actions."
+                    : $"episodeActions has {length} floats, but the header's progress says the running episode has {header.Progress.EpisodeLength} steps of {header.ActionSize} actions ({expected} floats).",
+                "episodeActions");
     }
 
     static void CheckArray(float[]? values, string name, Expected expected, Shapes shapes)
@@ -226,7 +264,7 @@ public static class SqlCheckpoint
         }
     }
 
-    static (SqlCheckpointHeader, SqlLearnerState, ReplayBuffer?) ReadBody(CheckpointReader r, SqlCheckpointHeader header)
+    static (SqlCheckpointHeader, SqlLearnerState, ReplayBuffer?, float[]) ReadBody(CheckpointReader r, SqlCheckpointHeader header)
     {
         Shapes shapes;
         try
@@ -249,13 +287,19 @@ public static class SqlCheckpoint
         if (keyCount != 2)
             throw r.Fail(CheckpointFailure.Malformed, $"section 'key' at byte {at} has {keyCount} elements, expected 2 (K0, K1).");
         uint[] key = r.UInt32s("key", keyCount);
+        float[] episodeActions = header.Progress is { } progress
+            ? Floats(r, "episode.actions",
+                new Expected((long)progress.EpisodeLength * header.ActionSize,
+                    $"{(long)progress.EpisodeLength * header.ActionSize} (the running episode's {progress.EpisodeLength} steps x action size {header.ActionSize})",
+                    CheckpointFailure.ShapeMismatch), shapes)
+            : [];
 
         ReplayBuffer? replay = r.Remaining > 0 ? ReadReplay(r, header, shapes) : null;
         if (r.Remaining != 0)
             throw r.Fail(CheckpointFailure.Malformed, $"{r.Remaining} unexpected bytes follow the last section, at byte {r.Position}.");
 
         var state = new SqlLearnerState(q, targetQ, sampler, qAdam, samplerAdam, step, new PhiloxKey(key[0], key[1]));
-        return (header, state, replay);
+        return (header, state, replay, episodeActions);
     }
 
     static float[] Floats(CheckpointReader r, string name, Expected expected, Shapes shapes)

@@ -52,6 +52,15 @@ public sealed record SqlCheckpointHeader(
     public long EnvironmentSteps { get; init => field = NotNegative(value, nameof(EnvironmentSteps)); }
         = NotNegative(EnvironmentSteps, nameof(EnvironmentSteps));
 
+    /// <summary>
+    /// The training loop's counters when the checkpoint was written, for resuming; null in a checkpoint of a learner
+    /// alone (one written by a script, or by a build before training checkpoints existed). A checkpoint with progress
+    /// also stores the running episode's <see cref="TrainingProgress.EpisodeLength"/> actions. Its
+    /// <see cref="TrainingProgress.LastMetrics"/> holds the latest Soft Q-Learning update's four metrics in the order
+    /// Q loss, SVGD surrogate, alpha, mean Q(s, a).
+    /// </summary>
+    public TrainingProgress? Progress { get; init; }
+
     /// <summary>The header for a learner with <paramref name="config"/>'s network sizes.</summary>
     /// <param name="environmentId">The environment id.</param>
     /// <param name="observationSize">Observation length.</param>

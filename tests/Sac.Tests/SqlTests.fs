@@ -693,19 +693,73 @@ let ``SQL checkpoint save checks the state against its header and the header val
     bad (fun () -> SqlCheckpointHeader("sql", "MultiGoal-v0", 2, 2, [| 8 |], [||], 0L)) "SamplerHiddenSizes"
     bad (fun () -> SqlCheckpointHeader("sql", "MultiGoal-v0", 2, 2, [| 8 |], [| 8 |], -1L)) "EnvironmentSteps"
 
+// A checkpoint as a trainer writes it mid-run: progress in the header, the running episode's actions and a replay buffer.
+let private saveTrainingCheckpoint (path: string) (cfg: SqlConfig) (state: SqlLearnerState) =
+    let replay = ReplayBuffer(10, 2, 2)
+    for i in 0 .. 12 do
+        replay.Add(ReadOnlySpan [| float32 i; -1.0f |], ReadOnlySpan [| 0.25f; -0.75f |], float32 i * 0.5f, ReadOnlySpan [| 3.0f; float32 i |], i % 4 = 0, i % 5 = 0)
+    let progress = TrainingProgress(400L, 3, -12.625, 5, 17UL, [| 0.5f; -2.0f; 0.7f; 3.25f |], CheckpointEvery = 100L)
+    let header = SqlCheckpointHeader(SqlCheckpoint.AlgorithmName, "MultiGoal-v0", 2, 2, cfg.HiddenSizes, cfg.SamplerHiddenSizes, 95L, Progress = progress)
+    let actions = Array.init 10 (fun i -> float32 i / 10.0f - 0.5f)
+    SqlCheckpoint.Save(path, header, state, replay, ReadOnlyMemory actions)
+    header, replay, actions
+
 [<Fact>]
-let ``every truncation and byte flip of an SQL checkpoint is rejected with CheckpointException only`` () =
+let ``SQL training checkpoints carry progress, the running episode and the replay buffer; learner-only ones load as before`` () =
+    use dir = new TempDir()
+    let cfg, state = trainedState ()
+    let path = dir.File "training.ckpt"
+    let header, replay, actions = saveTrainingCheckpoint path cfg state
+    let t = SqlCheckpoint.LoadTraining path
+    // Progress holds its metrics as a list, which records compare by reference: compare the fields.
+    let fields (h: SqlCheckpointHeader) = h.EnvironmentId, Seq.toList h.HiddenSizes, Seq.toList h.SamplerHiddenSizes, h.EnvironmentSteps
+    Assert.Equal(fields header, fields t.Header)
+    let p = nonNull t.Header.Progress
+    Assert.Equal((3, 400L), (p.Episodes, p.TotalSteps))
+    Assert.Equal((5, 17UL, -12.625, 100L), (p.EpisodeLength, p.Draws, p.EpisodeReturn, p.CheckpointEvery))
+    Assert.Equal<float32[]>([| 0.5f; -2.0f; 0.7f; 3.25f |], Seq.toArray (nonNull p.LastMetrics))
+    Assert.Equal<float32[]>(actions, t.EpisodeActions)
+    sameState state t.State
+    Assert.Equal<float32[]>(replay.Rewards.ToArray(), (nonNull t.Replay).Rewards.ToArray())
+    // Load reads the same file, without the episode's actions.
+    let struct (h, s, r) = SqlCheckpoint.Load path
+    Assert.Equal(fields header, fields h)
+    Assert.Equal(5, (nonNull h.Progress).EpisodeLength)
+    sameState state s
+    Assert.Equal(replay.TotalAdded, (nonNull r).TotalAdded)
+    // A learner-only checkpoint has no progress and no actions.
+    let plain = dir.File "plain.ckpt"
+    SqlCheckpoint.Save(plain, sqlHeader cfg, state)
+    let t = SqlCheckpoint.LoadTraining plain
+    Assert.Null(t.Header.Progress)
+    Assert.Empty(t.EpisodeActions)
+    Assert.Null(t.Replay)
+    // Actions must match the progress exactly, and need progress at all.
+    let withProgress = SqlCheckpointHeader(SqlCheckpoint.AlgorithmName, "MultiGoal-v0", 2, 2, cfg.HiddenSizes, cfg.SamplerHiddenSizes, 95L,
+                                           Progress = TrainingProgress(400L, 3, 0.0, 5, 0UL, null))
+    let ex = Assert.Throws<ArgumentException>(fun () -> SqlCheckpoint.Save(dir.File "x.ckpt", withProgress, state, null, ReadOnlyMemory(Array.zeroCreate<float32> 8)))
+    Assert.Contains("5 steps", ex.Message)
+    let ex = Assert.Throws<ArgumentException>(fun () -> SqlCheckpoint.Save(dir.File "x.ckpt", sqlHeader cfg, state, null, ReadOnlyMemory(Array.zeroCreate<float32> 2)))
+    Assert.Contains("no Progress", ex.Message)
+    Assert.False(File.Exists(dir.File "x.ckpt"))
+
+[<Theory>]
+[<InlineData(false)>]
+[<InlineData(true)>]
+let ``every truncation and byte flip of an SQL checkpoint is rejected with CheckpointException only`` (training: bool) =
     use dir = new TempDir()
     let good = dir.File "good.ckpt"
     let cfg, state = trainedState ()
-    SqlCheckpoint.Save(good, sqlHeader cfg, state)
+    if training then saveTrainingCheckpoint good cfg state |> ignore
+    else SqlCheckpoint.Save(good, sqlHeader cfg, state)
+    let load (path: string) = if training then SqlCheckpoint.LoadTraining path |> ignore else SqlCheckpoint.Load path |> ignore
     let bytes = File.ReadAllBytes good
     let n = bytes.Length
     let probe = dir.File "probe.ckpt"
     let rejects (data: byte[]) =
         File.WriteAllBytes(probe, data)
         try
-            SqlCheckpoint.Load probe |> ignore
+            load probe
             false
         with
         | :? CheckpointException as e -> e.Path = probe
@@ -737,10 +791,10 @@ let ``every truncation and byte flip of an SQL checkpoint is rejected with Check
         for i in position .. min (n - 5) (position + width - 1) do damaged.[i] <- fill
         File.WriteAllBytes(probe, reseal damaged)
         try
-            SqlCheckpoint.Load probe |> ignore
+            load probe
             true
         with :? CheckpointException as e -> e.Path = probe && e.Reason <> CheckpointFailure.ChecksumMismatch))
-    SqlCheckpoint.Load good |> ignore
+    load good
 
 [<Fact>]
 let ``SQL and SAC checkpoints are told apart`` () =

@@ -1,0 +1,216 @@
+module SqlResumeTests
+
+open System
+open System.IO
+open Xunit
+open FsCheck
+open FsCheck.FSharp
+open Sac.Core.Compute
+open Sac.Core.Config
+open Sac.Core.Data
+open Sac.Core.Optim
+open Sac.Core.Random
+open Sac.Core.Runs
+open Sac.Fs
+
+let private gemm = new ManagedGemm(1) :> IGemm
+
+// MultiGoal-v0 episodes last at most 30 steps; updates start after 40 and the target network is copied every 10.
+let private sized (hidden: int[]) (samplerHidden: int[]) (bufferSize: int) (lr: float32) =
+    SqlConfig(HiddenSizes = hidden, SamplerHiddenSizes = samplerHidden, BatchSize = 16, BufferSize = bufferSize, ValueParticles = 8,
+              KernelParticles = 8, TargetUpdateInterval = 10, LearningStarts = 40, EvalInterval = 70, EvalEpisodes = 1,
+              QLearningRate = lr, SamplerLearningRate = lr, Seed = 21UL)
+
+let private config (lr: float32) = sized [| 16; 16 |] [| 16; 16 |] 1000 lr
+
+// Everything in a record but the wall-clock columns, which no two runs share.
+let private comparable (r: TrainingRecord) = r.Step, r.Episode, r.EpisodeReturn, r.EpisodeLength, r.EvalReturn, r.EvalStd, r.Losses
+
+let private withTempDir (f: string -> unit) =
+    let dir = Directory.CreateTempSubdirectory("sac-sql-resume-")
+    try f dir.FullName finally dir.Delete true
+
+let private collect () =
+    let records = Collections.Generic.List<TrainingRecord>()
+    records, Callback.ofRecord records.Add
+
+let private assertSameLearner (a: SqlLearnerState) (b: SqlLearnerState) =
+    Assert.Equal<float32[]>(a.Q, b.Q)
+    Assert.Equal<float32[]>(a.TargetQ, b.TargetQ)
+    Assert.Equal<float32[]>(a.Sampler, b.Sampler)
+    for x, y in [ a.QOptimizer, b.QOptimizer; a.SamplerOptimizer, b.SamplerOptimizer ] do
+        Assert.Equal(x.Step, y.Step)
+        Assert.Equal<float32[]>(x.FirstMoment, y.FirstMoment)
+        Assert.Equal<float32[]>(x.SecondMoment, y.SecondMoment)
+    Assert.Equal(a.Step, b.Step)
+    Assert.Equal(a.Key, b.Key)
+
+let private assertSameState (a: SqlTrainingState) (b: SqlTrainingState) =
+    Assert.Equal((a.EnvSteps, a.Episodes, a.EpisodeReturn, a.EpisodeLength, a.Draws), (b.EnvSteps, b.Episodes, b.EpisodeReturn, b.EpisodeLength, b.Draws))
+    Assert.Equal(a.LastMetrics, b.LastMetrics)
+    assertSameLearner a.Learner b.Learner
+
+[<Theory>]
+[<InlineData(97L, 180L, true)>]   // mid-episode, after learning started and a target copy
+[<InlineData(23L, 150L, false)>]  // mid-episode, before the first update (no metrics yet)
+let ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` (k: int64) (total: int64) (learning: bool) =
+    withTempDir (fun dir ->
+        let cfg = config 3e-4f
+        let whole = SqlTrainer("MultiGoal-v0", cfg, gemm)
+        let wholeRecords, onWhole = collect ()
+        let uninterrupted = whole.RunTo(whole.Start(), total, [ onWhole ])
+
+        let first = SqlTrainer("MultiGoal-v0", cfg, gemm)
+        let firstRecords, onFirst = collect ()
+        let atK = first.RunTo(first.Start(), k, [ onFirst ]).State
+        Assert.True(atK.EpisodeLength > 0, "the checkpoint is taken inside an episode")
+        Assert.Equal(learning, atK.LastMetrics.IsSome)
+        let path = Path.Combine(dir, "sql.ckpt")
+        first.Save(path, atK, total, true)
+
+        let second = SqlTrainer("MultiGoal-v0", cfg, gemm)
+        let secondRecords, onSecond = collect ()
+        let restored = second.Resume(SqlCheckpoint.LoadTraining path)
+        assertSameState atK restored
+        let resumed = second.RunTo(restored, total, [ onSecond ])
+
+        Assert.True(uninterrupted.State.Learner.Step > 100L)
+        assertSameState uninterrupted.State resumed.State
+        let expected = wholeRecords |> Seq.map comparable |> List.ofSeq
+        Assert.True(expected |> List.exists (fun (_, _, _, _, eval, _, _) -> eval.IsSome), "the run evaluates")
+        Assert.Equal<_ list>(expected, Seq.append firstRecords secondRecords |> Seq.map comparable |> List.ofSeq))
+
+[<Fact>]
+let ``without the replay buffer a resumed run refills it before updating again`` () =
+    withTempDir (fun dir ->
+        let cfg = config 3e-4f
+        let first = SqlTrainer("MultiGoal-v0", cfg, gemm)
+        let atK = first.RunTo(first.Start(), 75L, []).State
+        let path = Path.Combine(dir, "sql.ckpt")
+        first.Save(path, atK, 200L, false)
+        let ckpt = SqlCheckpoint.LoadTraining path
+        Assert.Null(ckpt.Replay)
+        let second = SqlTrainer("MultiGoal-v0", cfg, gemm)
+        let resumed = second.Resume ckpt
+        Assert.Equal(0, second.Replay.Count)
+        let updatesBefore = resumed.Learner.Step
+        Assert.Equal(35L, updatesBefore)
+        // LearningStarts transitions are needed again: none of the next 39 steps updates, the 40th does.
+        let s = second.RunTo(resumed, 75L + int64 cfg.LearningStarts - 1L, []).State
+        Assert.Equal(updatesBefore, s.Learner.Step)
+        Assert.Equal(int cfg.LearningStarts - 1, second.Replay.Count)
+        let s = second.RunTo(s, 75L + int64 cfg.LearningStarts, []).State
+        Assert.Equal(updatesBefore + 1L, s.Learner.Step))
+
+[<Fact>]
+let ``resuming checks that the checkpoint fits the trainer and names what differs`` () =
+    withTempDir (fun dir ->
+        let t = SqlTrainer("MultiGoal-v0", config 3e-4f, gemm)
+        let s = t.RunTo(t.Start(), 45L, []).State
+        let path = Path.Combine(dir, "sql.ckpt")
+        t.Save(path, s, 100L, true)
+        let rejects (trainer: SqlTrainer) (ckpt: SqlTrainingCheckpoint) (part: string) =
+            let e = Assert.Throws<ArgumentException>(fun () -> trainer.Resume ckpt |> ignore)
+            Assert.Contains("cannot resume", e.Message)
+            Assert.Contains(part, e.Message)
+        let load () = SqlCheckpoint.LoadTraining path
+        rejects (SqlTrainer("PointGoal-v0", config 3e-4f, gemm)) (load ()) "trained on MultiGoal-v0, not PointGoal-v0"
+        rejects (SqlTrainer("MultiGoal-v0", sized [| 8 |] [| 16; 16 |] 1000 3e-4f, gemm)) (load ()) "Q hidden sizes [16, 16]"
+        rejects (SqlTrainer("MultiGoal-v0", sized [| 16; 16 |] [| 16; 8 |] 1000 3e-4f, gemm)) (load ()) "sampler hidden sizes [16, 16]"
+        rejects (SqlTrainer("MultiGoal-v0", sized [| 16; 16 |] [| 16; 16 |] 500 3e-4f, gemm)) (load ()) "BufferSize is 500"
+        let ckpt = load ()
+        let h, p = ckpt.Header, nonNull ckpt.Header.Progress
+        let withProgress (progress: TrainingProgress | null) =
+            SqlTrainingCheckpoint(
+                SqlCheckpointHeader(h.Algorithm, h.EnvironmentId, h.ObservationSize, h.ActionSize, h.HiddenSizes, h.SamplerHiddenSizes,
+                                    h.EnvironmentSteps, Progress = progress),
+                ckpt.State, ckpt.Replay, ckpt.EpisodeActions)
+        let fresh () = SqlTrainer("MultiGoal-v0", config 3e-4f, gemm)
+        // A learner-only checkpoint cannot be resumed; a tampered episode return is caught by replaying the episode.
+        rejects (fresh ()) (withProgress null) "no training progress"
+        rejects (fresh ()) (withProgress (TrainingProgress(p.TotalSteps, p.Episodes, p.EpisodeReturn + 1.0, p.EpisodeLength, p.Draws, p.LastMetrics)))
+            "replaying the running episode"
+        rejects (fresh ()) (withProgress (TrainingProgress(p.TotalSteps, p.Episodes, p.EpisodeReturn, p.EpisodeLength, p.Draws, [| 1.0f; 2.0f |])))
+            "reports 4"
+        // The untouched checkpoint resumes.
+        Assert.Equal(45L, (fresh ()).Resume(load ()).EnvSteps))
+
+[<Fact>]
+let ``a diverging learner stops at the first bad update, naming the quantity and the step`` () =
+    let cfg = config 1e8f
+    let t = SqlTrainer("MultiGoal-v0", cfg, gemm)
+    let e = Assert.Throws<NumericalFaultException>(fun () -> t.RunTo(t.Start(), 200L, []) |> ignore)
+    // The first update is at step LearningStarts + 1; a step size of 1e8 leaves the learner finite after it and
+    // overflows within a few more updates.
+    Assert.True(e.EnvironmentStep > 40L && e.EnvironmentStep < 50L, e.Message)
+    Assert.Equal(e.EnvironmentStep - 40L, e.Update)
+    Assert.True(Single.IsNaN e.Value || Single.IsInfinity e.Value)
+    Assert.Contains(e.Quantity, e.Message)
+    Assert.Contains($"environment step {e.EnvironmentStep}", e.Message)
+    // Every update before it left the learner finite: the fault is reported where it first appears.
+    let u = SqlTrainer("MultiGoal-v0", cfg, gemm)
+    let before = u.RunTo(u.Start(), e.EnvironmentStep - 1L, []).State.Learner
+    for values in [ before.Q; before.TargetQ; before.Sampler ] do
+        Assert.Equal(-1, FusedOps.IndexOfNonFinite(ReadOnlySpan values))
+
+[<Fact>]
+let ``the SQL update check names the first non-finite quantity in the order the update computes them`` () =
+    let names = [| "Q loss"; "mean Q"; "Q gradient"; "Q parameters"; "SVGD surrogate"; "sampler gradient"; "sampler parameters"; "target Q parameters" |]
+    let prop (poisoned: bool[]) (seed: int) (infinite: bool) =
+        let poisoned = Array.init names.Length (fun i -> i < poisoned.Length && poisoned.[i])
+        let bad = if infinite then Single.NegativeInfinity else Single.NaN
+        let rng = Random seed
+        let array n = Array.init n (fun _ -> float32 (rng.NextDouble() - 0.5))
+        let q, target, sampler, qGrad, sGrad = array 7, array 7, array 5, array 7, array 5
+        let at (arr: float32[]) = rng.Next arr.Length
+        let mutable metrics = { CriticLoss = 0.5f; ActorLoss = -0.25f; AlphaLoss = 0.0f; ValueLoss = 0.0f; Alpha = 1.0f; Entropy = 0.0f; MeanQ = 2.0f }
+        let positions = Collections.Generic.Dictionary<int, int>()
+        for i in 0 .. names.Length - 1 do
+            if poisoned.[i] then
+                let poison (arr: float32[]) = let p = at arr in arr.[p] <- bad; positions.[i] <- p
+                match i with
+                | 0 -> metrics <- { metrics with CriticLoss = bad }
+                | 1 -> metrics <- { metrics with MeanQ = bad }
+                | 2 -> poison qGrad
+                | 3 -> poison q
+                | 4 -> metrics <- { metrics with ActorLoss = bad }
+                | 5 -> poison sGrad
+                | 6 -> poison sampler
+                | _ -> poison target
+        let state = SqlLearnerState(q, target, sampler, AdamState(3L, array 7, array 7), AdamState(3L, array 5, array 5), 9L, PhiloxKey.FromSeed 1UL)
+        let check () = NumericalCheck.sqlUpdate 123L state qGrad sGrad metrics
+        match Array.tryFindIndex id poisoned with
+        | None -> check ()
+        | Some first ->
+            let e = Assert.Throws<NumericalFaultException>(fun () -> check ())
+            Assert.Equal(names.[first], e.Quantity)
+            Assert.Equal((123L, 9L), (e.EnvironmentStep, e.Update))
+            Assert.Equal((match positions.TryGetValue first with | true, p -> p | _ -> -1), e.Index)
+    Check.One(Config.QuickThrowOnFailure, prop)
+
+[<Fact>]
+let ``RunTo passes every step to the callbacks; Every, a reward threshold and CheckpointEvery fire when they should`` () =
+    withTempDir (fun dir ->
+        let cfg = config 3e-4f
+        let t = SqlTrainer("MultiGoal-v0", cfg, gemm)
+        let mutable seen = []
+        let mutable fired = []
+        let counter = Callback.create (fun steps _ _ -> seen <- steps :: seen; CallbackDecision.Continue)
+        let every = Callback.every 25L (fun steps (s: SqlTrainingState) -> fired <- (steps, s.EnvSteps) :: fired)
+        let path = Path.Combine(dir, "periodic.ckpt")
+        let periodic = t.CheckpointEvery(40L, path, 130L, false)
+        let outcome = t.RunTo(t.Start(), 130L, [ counter; every; periodic ])
+        Assert.Equal<int64 list>([ 130L .. -1L .. 1L ], seen)
+        Assert.Equal<(int64 * int64) list>([ 125L, 125L; 100L, 100L; 75L, 75L; 50L, 50L; 25L, 25L ], fired)
+        Assert.Equal(None, outcome.StopReason)
+        Assert.Equal(130L, outcome.State.EnvSteps)
+        // The last periodic checkpoint is from step 120 and remembers its interval.
+        let saved = SqlCheckpoint.LoadTraining path
+        Assert.Equal(120L, saved.Header.EnvironmentSteps)
+        Assert.Equal(40L, (nonNull saved.Header.Progress).CheckpointEvery)
+        Assert.Equal(130L, (nonNull saved.Header.Progress).TotalSteps)
+        Assert.Null(saved.Replay)
+        // Any evaluation return is above -1e9: the first evaluation (step 70) stops the run.
+        let stop = t.RunTo(t.Start(), 1000L, [ Callback.stopAtEvalReturn -1e9 ])
+        Assert.Equal(70L, stop.State.EnvSteps)
+        Assert.Contains("threshold", stop.StopReason.Value))
