@@ -149,9 +149,9 @@ let private algorithmProblems (req: TrainRequest) =
                   $"--algo {req.Algo} needs discrete actions, but {req.Env} has continuous ones (use sac, sac-v1 or sql)"
           | None -> ()
       | a -> $"--algo {a}: unknown algorithm (expected sac, sac-v1, sql, dqn, double-dqn or soft-dqn)"
-      if isDqn req.Algo || req.Algo = "sql" then
-          if req.SaveReplay then $"--save-replay: checkpoints with the replay buffer are written by sac and sac-v1 runs, not {req.Algo}"
-          if req.CheckpointEvery |> Option.exists (fun n -> n > 0L) then $"--checkpoint-every: periodic checkpoints are written by sac and sac-v1 runs, not {req.Algo}" ]
+      if isDqn req.Algo then
+          if req.SaveReplay then $"--save-replay: checkpoints with the replay buffer are written by sac, sac-v1 and sql runs, not {req.Algo}"
+          if req.CheckpointEvery |> Option.exists (fun n -> n > 0L) then $"--checkpoint-every: periodic checkpoints are written by sac, sac-v1 and sql runs, not {req.Algo}" ]
 
 let private report problems =
     if not (List.isEmpty problems) then raise (UsageError(String.Join("; ", problems)))
@@ -230,19 +230,18 @@ let private freshDirectory (out: string) =
         raise (UsageError $"{out} already holds a run (config.json); continue it with --resume {out}, or choose another --out")
     Directory.CreateDirectory out |> ignore
 
-/// What a resumed run may change: anything but the keys that fix its shapes and random streams.
-let private resumedConfig (req: TrainRequest) (stored: SacConfig) =
+/// What a resumed run may change: anything but the keys that fix its shapes and random streams (`fixedKeys`: each
+/// key's name and whether the merged configuration keeps it).
+let private resumedConfig<'T when 'T: not struct and 'T: not null and 'T :> IConfig> (req: TrainRequest) (stored: 'T) (seed: uint64) (fixedKeys: 'T -> 'T -> (string * bool) list) : 'T =
     match req.ConfigFile with
     | None -> stored
     | Some path ->
-        let merged: SacConfig = resolve (ConfigJson.Serialize stored) { req with Seed = stored.Seed } [ "seed", JsonValue.Create stored.Seed ]
-        let fixedKeys =
-            [ "hiddenSizes", (Seq.toArray merged.HiddenSizes = Seq.toArray stored.HiddenSizes)
-              "bufferSize", (merged.BufferSize = stored.BufferSize)
-              "variant", (merged.Variant = stored.Variant) ]
-        match [ for k, same in fixedKeys do if not same then k ] with
+        let merged: 'T = resolve (ConfigJson.Serialize stored) { req with Seed = seed } [ "seed", JsonValue.Create seed ]
+        match [ for k, same in fixedKeys stored merged do if not same then k ] with
         | [] -> merged
         | changed -> raise (UsageError $"""--config {path}: a resumed run cannot change {String.Join(", ", changed)}""")
+
+let private sameSizes (a: Collections.Generic.IReadOnlyList<int>) (b: Collections.Generic.IReadOnlyList<int>) = Seq.toArray a = Seq.toArray b
 
 /// The backend --device asks for, opened before any work: cuda without a usable GPU, or for anything but SAC v2, is a
 /// usage error; auto falls back to the CPU with one line saying why. None means the CPU.
@@ -362,6 +361,18 @@ let private sacRun (trainer: Trainer) : Resumable<TrainingState, TrainingCheckpo
       Save = fun path s total replay -> trainer.Save(path, s, total, replay)
       CheckpointEvery = fun every path total replay -> trainer.CheckpointEvery(every, path, total, replay) }
 
+/// The Soft Q-Learning trainer as a resumable run.
+let private sqlRun (trainer: SqlTrainer) : Resumable<SqlTrainingState, SqlTrainingCheckpoint> =
+    { Load = SqlCheckpoint.LoadTraining
+      Describe = fun c -> c.Header.EnvironmentSteps, c.Header.Progress
+      HasReplay = fun c -> not (isNull c.Replay)
+      Start = trainer.Start
+      Resume = trainer.Resume
+      Steps = fun s -> s.EnvSteps
+      RunTo = fun s total callbacks -> trainer.RunTo(s, total, callbacks)
+      Save = fun path s total replay -> trainer.Save(path, s, total, replay)
+      CheckpointEvery = fun every path total replay -> trainer.CheckpointEvery(every, path, total, replay) }
+
 /// The SAC run: fresh or resumed, on the CPU or a CUDA backend.
 let private trainSac (req: TrainRequest) (out: string) (resume: (SacConfig * RunInfo) option) (backend: Sac.Cuda.Backend.CudaBackend option) =
     let device = if backend.IsSome then "cuda" else "cpu"
@@ -377,6 +388,35 @@ let private trainSac (req: TrainRequest) (out: string) (resume: (SacConfig * Run
     use trainer = new Trainer(info.EnvironmentId, config, GemmProvider.Create req.Threads, onBackend)
     trainRun req out info.EnvironmentId info.Steps (ConfigJson.SerializeRun info) resume.IsSome (sacRun trainer)
 
+/// The keys of a config.json written by `runJson`: algorithm, environment, steps, seed and the configuration's JSON.
+let private readRunJson (configPath: string) (text: string) =
+    match (try JsonNode.Parse text with e -> raise (UsageError $"{configPath}: not valid JSON ({e.Message})")) with
+    | :? JsonObject as o ->
+        let get (key: string) =
+            match o[key] with
+            | null -> raise (UsageError $"{configPath}: no '{key}' key")
+            | v -> v
+        let env = try get("environmentId").GetValue<string>() with :? InvalidOperationException | :? FormatException -> raise (UsageError $"{configPath}: 'environmentId' is not a string")
+        let steps = try get("steps").GetValue<int64>() with :? InvalidOperationException | :? FormatException -> raise (UsageError $"{configPath}: 'steps' is not an integer")
+        let seed = try get("seed").GetValue<uint64>() with :? InvalidOperationException | :? FormatException -> raise (UsageError $"{configPath}: 'seed' is not an integer")
+        env, steps, seed, get("config").ToJsonString()
+    | _ -> raise (UsageError $"{configPath}: expected a JSON object")
+
+/// `sac train --resume DIR` for a Soft Q-Learning run.
+let private resumeSql (req: TrainRequest) (dir: string) (configPath: string) (text: string) =
+    let env, stored, seed, configJson = readRunJson configPath text
+    let config =
+        let saved = try ConfigJson.Deserialize<SqlConfig>(configJson, configPath) with :? ArgumentException | :? FormatException as e -> raise (UsageError(plainMessage e))
+        resumedConfig req saved seed (fun stored merged ->
+            [ "hiddenSizes", sameSizes merged.HiddenSizes stored.HiddenSizes
+              "samplerHiddenSizes", sameSizes merged.SamplerHiddenSizes stored.SamplerHiddenSizes
+              "bufferSize", (merged.BufferSize = stored.BufferSize) ])
+    openDevice req "sql" false |> ignore
+    let steps = defaultArg req.Steps stored
+    let req = { req with Env = env; Algo = "sql"; Seed = seed }
+    let trainer = SqlTrainer(env, config, GemmProvider.Create req.Threads)
+    trainRun req dir env steps (runJson req steps "cpu" (ConfigJson.Serialize config)) true (sqlRun trainer)
+
 /// `sac train --resume DIR`: continues a SAC run from its newest checkpoint, with the configuration its config.json
 /// records (and --config keys that do not change its shapes), to --steps or the run's own length.
 let private resumeRun (req: TrainRequest) (dir: string) =
@@ -387,10 +427,16 @@ let private resumeRun (req: TrainRequest) (dir: string) =
         match (try JsonNode.Parse text with e -> raise (UsageError $"{configPath}: not valid JSON ({e.Message})")) with
         | :? JsonObject as o when not (isNull o["algorithm"]) -> string o["algorithm"]
         | _ -> raise (UsageError $"{configPath}: names no algorithm")
-    if algorithm <> "sac" && algorithm <> "sac-v1" then
-        raise (UsageError $"--resume {dir}: it is a {algorithm} run; --resume continues sac and sac-v1 runs")
+    if algorithm = "sql" then resumeSql req dir configPath text
+    elif algorithm <> "sac" && algorithm <> "sac-v1" then
+        raise (UsageError $"--resume {dir}: it is a {algorithm} run; --resume continues sac, sac-v1 and sql runs")
+    else
     let info = try ConfigJson.DeserializeRun(text, configPath) with :? ArgumentException | :? FormatException as e -> raise (UsageError(plainMessage e))
-    let config = resumedConfig req info.Config
+    let config =
+        resumedConfig req info.Config info.Seed (fun stored merged ->
+            [ "hiddenSizes", sameSizes merged.HiddenSizes stored.HiddenSizes
+              "bufferSize", (merged.BufferSize = stored.BufferSize)
+              "variant", (merged.Variant = stored.Variant) ])
     let steps = defaultArg req.Steps info.Steps
     let info = RunInfo(info.Algorithm, info.EnvironmentId, steps, info.Seed, info.Device, config)
     let backend = openDevice req info.Algorithm (config.Variant = SacVariant.V2)
@@ -430,13 +476,8 @@ let train (req: TrainRequest) =
     if req.Algo = "sql" then
         let config = resolveSqlConfig req
         freshDirectory out
-        AtomicFile.WriteText(Path.Combine(out, "config.json"), runJson req steps device (ConfigJson.Serialize config))
         let trainer = SqlTrainer(req.Env, config, GemmProvider.Create req.Threads)
-        let final = runInDirectory req out job (new MetricsCsv(Path.Combine(out, MetricsCsv.FileName), MetricsCsv.TrainingColumns)) (fun onRecord ->
-                        trainer.Run(trainer.Start(), steps, Action<TrainingRecord> onRecord))
-        let n = trainer.Context.Networks
-        SqlCheckpoint.Save(Path.Combine(out, Checkpoint.FinalFileName), SqlCheckpointHeader.For(req.Env, n.ObservationSize, n.ActionSize, config, final.EnvSteps), final.Learner)
-        say req $"wrote {out} (config.json, metrics.csv, {Checkpoint.FinalFileName}, curve.svg)"
+        trainRun req out req.Env steps (runJson req steps device (ConfigJson.Serialize config)) false (sqlRun trainer)
     elif isDqn req.Algo then
         let config = resolveDqnConfig req steps
         freshDirectory out
