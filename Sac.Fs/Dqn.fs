@@ -521,8 +521,15 @@ type DqnTrainingState =
 /// <summary>
 /// The mutable workspace of a DQN-family training run on a discrete-action environment: training and evaluation
 /// environments, replay buffer (actions stored as indices), a minibatch, acting buffers and the RNG keys, built from a
-/// validated configuration. Mirrors <see cref="Trainer"/>: Start, Step, Run, Evaluate.
+/// validated configuration. Mirrors <see cref="Trainer"/>: Start, Step, Run, RunTo, Evaluate, and training checkpoints
+/// with Save, Resume and CheckpointEvery.
 /// </summary>
+/// <remarks>
+/// Everything random in a run is a function of the seed and a counter held in <see cref="DqnTrainingState"/> (acting
+/// and warm-up draws by environment step, minibatches by draw, environment resets by episode), so <see cref="Save"/>
+/// and <see cref="Resume"/> continue a run exactly: with the replay buffer saved, the resumed run's records and
+/// parameters are bitwise those of the uninterrupted one.
+/// </remarks>
 /// <exception cref="ArgumentException">The environment id is unknown, or the environment's actions are continuous.</exception>
 [<Sealed>]
 type DqnTrainer(environmentId: string, config: DqnConfig, gemm: IGemm) =
@@ -537,14 +544,26 @@ type DqnTrainer(environmentId: string, config: DqnConfig, gemm: IGemm) =
     let actKey = root.FoldIn 0x41435430u
     let warmupKey = root.FoldIn 0x57524d55u
     let sampleKey = root.FoldIn 0x53414d50u
-    let replay = ReplayBuffer(config.BufferSize, o, 1)
+    let mutable replay = ReplayBuffer(config.BufferSize, o, 1)
     let batch = Batch(config.BatchSize, o, 1)
     let actWs = MlpWorkspace(ctx.Spec, 1)
     let obs = Array.zeroCreate<float32> o
     let nextObs = Array.zeroCreate<float32> o
     let action = Array.zeroCreate<float32> 1
     let soft = (config.Variant = DqnVariant.SoftDqn)
+    let algorithm = Sac.Core.Runs.DqnCheckpoint.AlgorithmName config.Variant
+    let tape = EpisodeTape.For env
+    let mutable checkpointEvery = 0L
     let clock = TrainingClock()
+    // Updates wait for LearningStarts transitions: true of a fresh run by construction, and what makes a run resumed
+    // without its replay buffer refill it before learning again.
+    let enoughData () = replay.Count > 0 && replay.Count >= min config.LearningStarts replay.Capacity
+
+    // The order DqnCheckpoint.MetricNames documents.
+    let metricsArray (m: DqnMetrics) = [| m.TdLoss; m.MeanQ; m.MeanTarget; m.Entropy |]
+
+    let metricsOf (values: Collections.Generic.IReadOnlyList<float32>) =
+        { TdLoss = values.[0]; MeanQ = values.[1]; MeanTarget = values.[2]; Entropy = values.[3] }
 
     /// <summary>The learner's fixed parts.</summary>
     member _.Context = ctx
@@ -554,7 +573,7 @@ type DqnTrainer(environmentId: string, config: DqnConfig, gemm: IGemm) =
     member _.Config = config
     /// <summary>Number of actions.</summary>
     member _.ActionCount = n
-    /// <summary>The replay buffer.</summary>
+    /// <summary>The replay buffer (a fresh one at <see cref="Start"/>; replaced by <see cref="Resume"/>).</summary>
     member _.Replay = replay
     /// <summary>The training environment.</summary>
     member _.Environment = env
@@ -568,9 +587,11 @@ type DqnTrainer(environmentId: string, config: DqnConfig, gemm: IGemm) =
     /// <summary>Epsilon of the behaviour policy before environment step <paramref name="step"/> (DQN, Double DQN).</summary>
     member _.ExplorationRate(step: int64) = Dqn.explorationRate config step
 
-    /// <summary>A fresh learner and the first observation (the environment reset with the run's seed).</summary>
+    /// <summary>A fresh learner, an empty replay buffer and the first observation (the environment reset with the run's seed).</summary>
     member _.Start() : DqnTrainingState =
         env.Reset(Nullable config.Seed, Span obs)
+        tape.Clear()
+        if replay.TotalAdded > 0L then replay <- ReplayBuffer(config.BufferSize, o, 1)
         clock.Restart()
         { Learner = Dqn.init ctx config.Seed; EnvSteps = 0L; Episodes = 0; EpisodeReturn = 0.0; EpisodeLength = 0
           Draws = 0UL; LastMetrics = ValueNone }
@@ -578,9 +599,12 @@ type DqnTrainer(environmentId: string, config: DqnConfig, gemm: IGemm) =
     /// <summary>
     /// One environment step: act (uniformly random before LearningStarts; then epsilon-greedy, or Boltzmann for soft
     /// DQN), store the transition, reset at episode end, update the target network every TargetUpdateInterval steps,
-    /// run GradientSteps updates every TrainFrequency steps once learning has started, and evaluate greedily every
-    /// EvalInterval steps. Returns the next state and the record of this step, if an episode ended or an evaluation ran.
+    /// run GradientSteps updates every TrainFrequency steps once learning has started and the replay buffer holds
+    /// LearningStarts transitions (each update checked for NaN and infinity, see <see cref="NumericalCheck.dqnUpdate"/>),
+    /// and evaluate greedily every EvalInterval steps. Returns the next state and the record of this step, if an episode
+    /// ended or an evaluation ran.
     /// </summary>
+    /// <exception cref="T:Sac.Core.Runs.NumericalFaultException">An update produced a NaN or infinite target, loss, gradient or parameter.</exception>
     member _.Step(state: DqnTrainingState) : struct (DqnTrainingState * TrainingRecord option) =
         let t = state.EnvSteps
         let index =
@@ -589,24 +613,29 @@ type DqnTrainer(environmentId: string, config: DqnConfig, gemm: IGemm) =
             else Dqn.act ctx actWs state.Learner.QNetwork (EpsilonGreedy(Dqn.explorationRate config t, actKey, uint64 t)) (ReadOnlySpan obs)
         action.[0] <- float32 index
         let r = env.Step(ReadOnlySpan action, Span nextObs)
+        tape.Record(ReadOnlySpan action)
         // The true next observation is stored even on truncation: the target bootstraps from it.
         replay.Add(ReadOnlySpan obs, ReadOnlySpan action, r.Reward, ReadOnlySpan nextObs, r.Terminated, r.Truncated)
         let episodeReturn = state.EpisodeReturn + float r.Reward
         let episodeLength = state.EpisodeLength + 1
         let ended = r.Terminated || r.Truncated
-        if ended then env.Reset(Nullable(), Span obs) else Array.blit nextObs 0 obs 0 o
+        if ended then
+            env.Reset(Nullable(), Span obs)
+            tape.Clear()
+        else Array.blit nextObs 0 obs 0 o
         let steps = t + 1L
         // SB3 order: the per-step callback (target update) runs before the training phase that ends the rollout.
         Dqn.syncTarget ctx steps state.Learner |> ignore
         let mutable learner = state.Learner
         let mutable draws = state.Draws
         let mutable last = state.LastMetrics
-        if steps > int64 config.LearningStarts && steps % int64 config.TrainFrequency = 0L then
+        if steps > int64 config.LearningStarts && steps % int64 config.TrainFrequency = 0L && enoughData () then
             let t0 = Stopwatch.GetTimestamp()
             for _ in 1 .. config.GradientSteps do
                 replay.Sample(sampleKey, draws, batch)
                 draws <- draws + 1UL
                 let struct (next, m) = Dqn.update ctx batch learner
+                NumericalCheck.dqnUpdate steps next (m.MeanTarget, m.TdLoss, m.MeanQ, m.Entropy) (ReadOnlySpan ctx.Workspace.ParameterGrad)
                 learner <- next
                 last <- ValueSome m
             clock.AddUpdates(config.GradientSteps, t0)
@@ -634,10 +663,74 @@ type DqnTrainer(environmentId: string, config: DqnConfig, gemm: IGemm) =
                          evaluation |> Option.map (fun e -> e.Mean, e.Std), losses)
         struct (next, record)
 
+    /// <summary>
+    /// Writes a training checkpoint: the learner, the loop's progress toward <paramref name="totalSteps"/> (its last
+    /// metrics in the order of <see cref="T:Sac.Core.Runs.DqnCheckpoint"/>'s MetricNames), the running episode's
+    /// actions and, with <paramref name="includeReplay"/>, the replay buffer (needed for an exact resume). Atomic: a
+    /// crash while saving leaves the previous file at <paramref name="path"/> intact.
+    /// </summary>
+    member _.Save(path: string, state: DqnTrainingState, totalSteps: int64, includeReplay: bool) =
+        let metrics =
+            match state.LastMetrics with
+            | ValueSome m -> (metricsArray m :> Collections.Generic.IReadOnlyList<float32> | null)
+            | ValueNone -> null
+        let header =
+            Sac.Core.Runs.DqnCheckpointHeader(algorithm, environmentId, o, n, config.HiddenSizes, state.EnvSteps,
+                Progress =
+                    Sac.Core.Runs.TrainingProgress(max totalSteps 1L, state.Episodes, state.EpisodeReturn, state.EpisodeLength,
+                                                   state.Draws, metrics, CheckpointEvery = checkpointEvery))
+        Sac.Core.Runs.DqnCheckpoint.Save(path, header, state.Learner, (if includeReplay then (replay: ReplayBuffer | null) else null), tape.Actions)
+
+    /// <summary>
+    /// The state a training checkpoint describes, with this trainer's environment and replay buffer brought to the
+    /// same point: the environment is reset as often as the saved run reset it and the running episode's actions are
+    /// replayed, so the next step continues exactly where the saved run was. Without a saved replay buffer the
+    /// buffer starts empty and updates wait until it holds LearningStarts transitions again.
+    /// </summary>
+    /// <exception cref="T:System.ArgumentException">The checkpoint is not a training checkpoint of this variant,
+    /// environment and network shape (the message names what differs), or replaying its episode does not reproduce its return.</exception>
+    member _.Resume(checkpoint: Sac.Core.Runs.DqnTrainingCheckpoint) : DqnTrainingState =
+        let h = checkpoint.Header
+        let fail (what: string) = invalidArg (nameof checkpoint) $"cannot resume from this checkpoint: {what}"
+        if h.Algorithm <> algorithm then fail $"it was written by '{h.Algorithm}', the configuration asks for '{algorithm}'"
+        if h.EnvironmentId <> environmentId then fail $"it was trained on {h.EnvironmentId}, not {environmentId}"
+        if h.ObservationSize <> o || h.ActionCount <> n then
+            fail $"its sizes (observation {h.ObservationSize}, actions {h.ActionCount}) differ from {environmentId}'s ({o}, {n})"
+        if Seq.toArray h.HiddenSizes <> Seq.toArray config.HiddenSizes then
+            fail $"""its hidden sizes [{String.Join(", ", h.HiddenSizes)}] differ from the configuration's [{String.Join(", ", config.HiddenSizes)}]"""
+        let progress = match h.Progress with null -> fail "it holds a learner but no training progress (it was not written by a trainer)" | p -> p
+        let lastMetrics =
+            match progress.LastMetrics with
+            | null -> ValueNone
+            | m when m.Count = 4 -> ValueSome(metricsOf m)
+            | m -> fail $"its last metrics hold {m.Count} values, a DQN-family update reports 4"
+        match checkpoint.Replay with
+        | null -> replay <- ReplayBuffer(config.BufferSize, o, 1)
+        | saved when saved.Capacity <> config.BufferSize -> fail $"its replay buffer holds {saved.Capacity} transitions, the configuration's BufferSize is {config.BufferSize}"
+        | saved -> replay <- saved
+        tape.Rebuild(env, config.Seed, progress.Episodes, checkpoint.EpisodeActions, progress.EpisodeReturn, obs)
+        clock.Restart()
+        { Learner = checkpoint.State; EnvSteps = h.EnvironmentSteps; Episodes = progress.Episodes
+          EpisodeReturn = progress.EpisodeReturn; EpisodeLength = progress.EpisodeLength; Draws = progress.Draws
+          LastMetrics = lastMetrics }
+
     /// <summary>Runs <paramref name="steps"/> environment steps from <paramref name="state"/>, passing every record to
     /// <paramref name="onRecord"/>; returns the final state.</summary>
     member this.Run(state: DqnTrainingState, steps: int64, onRecord: Action<TrainingRecord>) : DqnTrainingState =
         TrainingLoop.run this.Step state steps onRecord
+
+    /// <summary>Steps from <paramref name="state"/> until <paramref name="totalSteps"/> environment steps have been
+    /// taken or a callback stops the run.</summary>
+    member this.RunTo(state: DqnTrainingState, totalSteps: int64, callbacks: seq<ITrainingCallback<DqnTrainingState>>) : RunOutcome<DqnTrainingState> =
+        TrainingLoop.runUntil this.Step (fun s -> s.EnvSteps) state totalSteps (List.ofSeq callbacks)
+
+    /// <summary>A callback that writes a training checkpoint to <paramref name="path"/> every
+    /// <paramref name="interval"/> environment steps (atomically replacing the previous one); the interval is stored
+    /// in the checkpoints' progress so a resumed run can keep it.</summary>
+    member this.CheckpointEvery(interval: int64, path: string, totalSteps: int64, includeReplay: bool) : ITrainingCallback<DqnTrainingState> =
+        let callback = Callback.every interval (fun _ s -> this.Save(path, s, totalSteps, includeReplay))
+        checkpointEvery <- interval
+        callback
 
     /// <summary>Greedy evaluation of the current Q-network over <paramref name="episodes"/> episodes (episode k seeded <c>seed + k</c>).</summary>
     member _.Evaluate(state: DqnTrainingState, episodes: int, seed: uint64) =

@@ -100,3 +100,27 @@ module NumericalCheck =
         match state.TargetValue with
         | null -> ()
         | target -> require "target value parameters" step u (ReadOnlySpan target)
+
+    /// <summary>
+    /// Checks one DQN-family update in the order it computed things: the mean TD target (from the target network), the
+    /// TD loss, the mean Q and the Boltzmann entropy, the Q-network's gradient and parameters, then the target network.
+    /// Takes the metrics and the gradient as values, so it needs none of the DQN learner's types.
+    /// </summary>
+    /// <param name="step">The environment step whose update this was.</param>
+    /// <param name="state">The learner after the update.</param>
+    /// <param name="meanTarget">The update's mean TD target.</param>
+    /// <param name="tdLoss">The update's TD loss.</param>
+    /// <param name="meanQ">The update's mean Q(s, a).</param>
+    /// <param name="entropy">The update's mean Boltzmann entropy (0 outside soft DQN).</param>
+    /// <param name="gradient">The Q-network's parameter gradient the update applied.</param>
+    [<CompiledName("RequireFiniteDqnUpdate")>]
+    let dqnUpdate (step: int64) (state: DqnLearnerState) (meanTarget: float32, tdLoss: float32, meanQ: float32, entropy: float32)
+                  (gradient: ReadOnlySpan<float32>) =
+        let u = state.Step
+        requireScalar "mean TD target" step u meanTarget
+        requireScalar "TD loss" step u tdLoss
+        requireScalar "mean Q" step u meanQ
+        requireScalar "policy entropy" step u entropy
+        require "Q-network gradient" step u gradient
+        require "Q-network parameters" step u (ReadOnlySpan state.QNetwork)
+        require "target Q-network parameters" step u (ReadOnlySpan state.TargetQNetwork)

@@ -62,6 +62,15 @@ public sealed record DqnCheckpointHeader(
     [System.Text.Json.Serialization.JsonIgnore]
     public DqnVariant Variant => DqnCheckpoint.VariantOf(Algorithm);
 
+    /// <summary>
+    /// The training loop's counters when the checkpoint was written, for resuming; null in a checkpoint of a learner
+    /// alone (such as one written by a script, or by a build before training checkpoints). A checkpoint with progress
+    /// also stores the running episode's <see cref="TrainingProgress.EpisodeLength"/> actions. Its
+    /// <see cref="TrainingProgress.LastMetrics"/> holds the latest update's metrics in the order
+    /// <see cref="DqnCheckpoint.MetricNames"/> lists: TD loss, mean Q, mean target, entropy.
+    /// </summary>
+    public TrainingProgress? Progress { get; init; }
+
     static string CheckAlgorithm(string value)
     {
         if (!DqnCheckpoint.IsDqnAlgorithm(value))
@@ -96,9 +105,13 @@ public sealed record DqnCheckpointHeader(
 /// or <c>"soft-dqn"</c>. Sections (a name as one length byte and ASCII, an element type byte, a uint64 count, the
 /// elements), in order: <c>q_network</c> and <c>target_q_network</c> (float32, the MLP
 /// <c>[obs, hidden..., actions]</c> each), <c>optimizer.step</c> (int64), <c>optimizer.first_moment</c>,
-/// <c>optimizer.second_moment</c> (float32), <c>step</c> (int64), <c>key</c> (uint32 <c>K0</c>, <c>K1</c>). Last, the
-/// CRC-32 of every byte before it.
+/// <c>optimizer.second_moment</c> (float32), <c>step</c> (int64), <c>key</c> (uint32 <c>K0</c>, <c>K1</c>). When the
+/// header has <see cref="DqnCheckpointHeader.Progress"/> (a training checkpoint), <c>episode.actions</c> follows: the
+/// running episode's action indices as float32, one per step. When a replay buffer is saved, its sections follow as in
+/// <see cref="Checkpoint"/>: <c>replay.shape</c> (int64 capacity, observation size, action size 1, total added) and the
+/// six <c>replay.*</c> float32 arrays, each action stored as its index. Last, the CRC-32 of every byte before it.
 /// </para>
+/// <para>Files written before training checkpoints existed (no progress, no replay) load unchanged.</para>
 /// </remarks>
 public static class DqnCheckpoint
 {
@@ -132,19 +145,30 @@ public static class DqnCheckpoint
     public static bool IsDqnAlgorithm(string? algorithm) => algorithm is "dqn" or "double-dqn" or "soft-dqn";
 
     /// <summary>
+    /// The order of the metrics a training checkpoint's <see cref="TrainingProgress.LastMetrics"/> holds: the update's
+    /// mean TD loss, mean Q(s, a) over the taken actions, mean TD target, and mean Boltzmann entropy (0 outside soft DQN).
+    /// </summary>
+    public static IReadOnlyList<string> MetricNames { get; } = Array.AsReadOnly(["td_loss", "mean_q", "mean_target", "entropy"]);
+
+    /// <summary>
     /// Writes <paramref name="state"/> to <paramref name="path"/> atomically (<see cref="AtomicFile"/>): a crash or an
     /// error while saving leaves any previous file there intact. Everything is checked before the file is opened.
     /// </summary>
     /// <param name="path">The checkpoint file to create or replace; its directory must exist.</param>
     /// <param name="header">What the checkpoint holds; its sizes must match every array of <paramref name="state"/>.</param>
     /// <param name="state">The learner; its arrays are only read.</param>
+    /// <param name="replay">The replay buffer to save with it (observations of the header's size, one action index per
+    /// transition), or null.</param>
+    /// <param name="episodeActions">With <see cref="DqnCheckpointHeader.Progress"/>: the running episode's action
+    /// indices, <c>EpisodeLength</c> of them, from which a resumed run rebuilds the environment's state; empty otherwise.</param>
     /// <exception cref="ArgumentNullException"><paramref name="path"/> or <paramref name="header"/> is null.</exception>
     /// <exception cref="ArgumentException">
-    /// <paramref name="path"/> is empty or a directory, an array is null or has a length the header does not imply, or a
-    /// step count is negative (the message names the field and both sizes).
+    /// <paramref name="path"/> is empty or a directory, an array is null or has a length the header does not imply, a
+    /// step count is negative, the replay buffer's sizes differ from the header's, or the episode's actions are not
+    /// <c>EpisodeLength</c> action indices (the message names the field and both sizes).
     /// </exception>
     /// <exception cref="IOException">The file cannot be written; the previous one, if any, is unchanged.</exception>
-    public static void Save(string path, DqnCheckpointHeader header, DqnLearnerState state)
+    public static void Save(string path, DqnCheckpointHeader header, DqnLearnerState state, ReplayBuffer? replay = null, ReadOnlyMemory<float> episodeActions = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(header);
@@ -165,18 +189,48 @@ public static class DqnCheckpoint
             throw new ArgumentException($"state.Optimizer.Step must be zero or more, got {state.Optimizer.Step}.", nameof(state));
         if (state.Step < 0)
             throw new ArgumentException($"state.Step must be zero or more, got {state.Step}.", nameof(state));
+        if (replay is not null && (replay.ObservationSize != header.ObservationSize || replay.ActionSize != 1))
+            throw new ArgumentException(
+                $"The replay buffer stores observations of {replay.ObservationSize} and actions of {replay.ActionSize}, but the header needs {header.ObservationSize} and 1 (an action index).",
+                nameof(replay));
+        CheckEpisodeActions(header, episodeActions.Span);
 
         byte[] headerJson = JsonSerializer.SerializeToUtf8Bytes(header, HeaderJson);
         var counter = new CheckpointWriter(null);
-        Emit(counter, 0, headerJson, state);
+        Emit(counter, 0, headerJson, header, state, replay, episodeActions.Span);
         ulong total = (ulong)counter.Length;
         AtomicFile.Write(path, stream =>
         {
             var writer = new CheckpointWriter(stream);
-            Emit(writer, total, headerJson, state);
+            Emit(writer, total, headerJson, header, state, replay, episodeActions.Span);
             if ((ulong)writer.Length != total)
-                throw new InvalidOperationException($"DQN checkpoint writer emitted {writer.Length} bytes after measuring {total}; the state changed during Save.");
+                throw new InvalidOperationException($"DQN checkpoint writer emitted {writer.Length} bytes after measuring {total}; the state or the replay buffer changed during Save.");
         });
+    }
+
+    static void CheckEpisodeActions(DqnCheckpointHeader header, ReadOnlySpan<float> actions)
+    {
+        long expected = header.Progress is { } p ? p.EpisodeLength : 0;
+        if (actions.Length != expected)
+            throw new ArgumentException(
+                header.Progress is null
+                    ? $"episodeActions has {actions.Length} values, but the header has no Progress; only a checkpoint with progress stores the running episode's actions."
+                    : $"episodeActions has {actions.Length} values, but the header's progress says the running episode has {expected} steps (one action index each).",
+                "episodeActions");
+        int bad = FirstInvalidAction(actions, header.ActionCount);
+        if (bad >= 0)
+            throw new ArgumentException($"episodeActions[{bad}] is {actions[bad]}; an action must be an integer index in [0, {header.ActionCount}).", "episodeActions");
+    }
+
+    /// <summary>The first value that is not an integer in <c>[0, actionCount)</c>, or -1.</summary>
+    static int FirstInvalidAction(ReadOnlySpan<float> actions, int actionCount)
+    {
+        for (int i = 0; i < actions.Length; i++)
+        {
+            float a = actions[i];
+            if (!(a >= 0 && a < actionCount && a == MathF.Floor(a))) return i;
+        }
+        return -1;
     }
 
     /// <summary>
@@ -193,8 +247,29 @@ public static class DqnCheckpoint
     /// </exception>
     /// <exception cref="IOException">The file exists but cannot be read (an I/O error, not a problem with its contents).</exception>
     /// <exception cref="UnauthorizedAccessException">The file exists but this process may not read it.</exception>
-    public static (DqnCheckpointHeader Header, DqnLearnerState State) Load(string path) =>
-        ReadChecked(path, (_, r) => Read(r));
+    public static (DqnCheckpointHeader Header, DqnLearnerState State) Load(string path)
+    {
+        var (header, state, _, _) = ReadChecked(path, (_, r) => Read(r));
+        return (header, state);
+    }
+
+    /// <summary>
+    /// Reads a checkpoint written during training, with the same checks as <see cref="Load"/>, together with the
+    /// replay buffer when one was saved and the running episode's actions that a checkpoint with
+    /// <see cref="DqnCheckpointHeader.Progress"/> stores. A checkpoint of a learner alone loads too: no progress, no
+    /// replay buffer, no actions.
+    /// </summary>
+    /// <param name="path">The checkpoint file.</param>
+    /// <returns>Everything the file holds.</returns>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
+    /// <exception cref="CheckpointException">The file is missing, damaged or inconsistent, as for <see cref="Load"/>.</exception>
+    /// <exception cref="IOException">The file exists but cannot be read.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file exists but this process may not read it.</exception>
+    public static DqnTrainingCheckpoint LoadTraining(string path)
+    {
+        var (header, state, replay, actions) = ReadChecked(path, (_, r) => Read(r));
+        return new DqnTrainingCheckpoint(header, state, replay, actions);
+    }
 
     /// <summary>
     /// The <c>algorithm</c> field of any Sac.Functional checkpoint's header (<c>"sac"</c>, <c>"dqn"</c>, ...), after the
@@ -208,7 +283,8 @@ public static class DqnCheckpoint
     /// <exception cref="UnauthorizedAccessException">The file exists but this process may not read it.</exception>
     public static string PeekAlgorithm(string path) => Checkpoint.ReadAlgorithm(path);
 
-    static void Emit(CheckpointWriter w, ulong totalLength, byte[] headerJson, DqnLearnerState s)
+    static void Emit(CheckpointWriter w, ulong totalLength, byte[] headerJson, DqnCheckpointHeader header, DqnLearnerState s,
+                     ReplayBuffer? replay, ReadOnlySpan<float> episodeActions)
     {
         w.Raw(Magic);
         w.UInt32(Checkpoint.FormatVersion);
@@ -222,6 +298,8 @@ public static class DqnCheckpoint
         w.Floats("optimizer.second_moment", s.Optimizer.SecondMoment);
         w.Int64s("step", [s.Step]);
         w.UInt32s("key", [s.Key.K0, s.Key.K1]);
+        if (header.Progress is not null) w.Floats("episode.actions", episodeActions);
+        if (replay is not null) ReplaySections.Emit(w, replay);
         w.Finish();
     }
 
@@ -242,7 +320,7 @@ public static class DqnCheckpoint
             throw new ArgumentException($"{name} has {values.Length} floats, but the header needs {expected.Description}.", "state");
     }
 
-    static (DqnCheckpointHeader, DqnLearnerState) Read(CheckpointReader r)
+    static (DqnCheckpointHeader, DqnLearnerState, ReplayBuffer?, float[]) Read(CheckpointReader r)
     {
         uint headerLength = r.UInt32("the header length");
         byte[] json = r.Bytes(headerLength, "the header");
@@ -272,11 +350,30 @@ public static class DqnCheckpoint
         if (keyCount != 2)
             throw r.Fail(CheckpointFailure.Malformed, $"section 'key' at byte {at} has {keyCount} elements, expected 2 (K0, K1).");
         uint[] key = r.UInt32s("key", keyCount);
+        float[] episodeActions = [];
+        if (header.Progress is { } progress)
+        {
+            episodeActions = Floats(r, "episode.actions",
+                new Expected(progress.EpisodeLength, $"{progress.EpisodeLength} (one action index per step of the running episode)"));
+            int bad = FirstInvalidAction(episodeActions, header.ActionCount);
+            if (bad >= 0)
+                throw r.Fail(CheckpointFailure.Malformed, $"section 'episode.actions' holds {episodeActions[bad]} at index {bad}; an action is an integer index in [0, {header.ActionCount}).");
+        }
+
+        ReplayBuffer? replay = null;
+        if (r.Remaining > 0)
+        {
+            replay = ReplaySections.Read(r, header.ObservationSize, 1,
+                $"for observation size {header.ObservationSize} and one action index per transition");
+            int bad = FirstInvalidAction(replay.Actions, header.ActionCount);
+            if (bad >= 0)
+                throw r.Fail(CheckpointFailure.Malformed, $"section 'replay.actions' holds {replay.Actions[bad]} at index {bad}; an action is an integer index in [0, {header.ActionCount}).");
+        }
         if (r.Remaining != 0)
             throw r.Fail(CheckpointFailure.Malformed, $"{r.Remaining} unexpected bytes follow the last section, at byte {r.Position}.");
 
         var state = new DqnLearnerState(online, target, new AdamState(adamStep, first, second), step, new PhiloxKey(key[0], key[1]));
-        return (header, state);
+        return (header, state, replay, episodeActions);
     }
 
     /// <summary>The header's <c>algorithm</c> string, read without binding the rest, so any algorithm's header is accepted.</summary>
@@ -333,3 +430,10 @@ public static class DqnCheckpoint
     /// <summary>A length the header implies and how to explain it.</summary>
     readonly record struct Expected(long Count, string Description);
 }
+
+/// <summary>Everything a DQN-family checkpoint written during training holds.</summary>
+/// <param name="Header">Algorithm, environment, sizes and, for a training checkpoint, the loop's progress.</param>
+/// <param name="State">The learner, owning fresh arrays.</param>
+/// <param name="Replay">The replay buffer when it was saved (one action index per transition), otherwise null.</param>
+/// <param name="EpisodeActions">The running episode's action indices, <c>EpisodeLength</c> of them (empty without progress).</param>
+public sealed record DqnTrainingCheckpoint(DqnCheckpointHeader Header, DqnLearnerState State, ReplayBuffer? Replay, float[] EpisodeActions);

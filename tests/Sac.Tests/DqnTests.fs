@@ -558,30 +558,45 @@ let ``a DQN checkpoint round-trips the learner exactly, and training continues i
 
 [<Fact>]
 let ``truncated or damaged DQN checkpoints fail with CheckpointException, never another exception`` () =
-    // A small network keeps the file short, so every prefix and every byte can be tried.
+    // Small networks keep the files short, so every prefix and every byte can be tried.
     let _, _, s = trainedLearnerWith [| 3 |] DqnVariant.SoftDqn
     let path = tempFile ()
+    let trainingPath = tempFile ()
     let damaged = tempFile ()
     try
         DqnCheckpoint.Save(path, DqnCheckpointHeader("soft-dqn", "CartPole-v1", 4, 3, [| 3 |], 99L), s)
-        let bytes = File.ReadAllBytes path
-        let expectFailure (what: string) (content: byte[]) =
-            File.WriteAllBytes(damaged, content)
-            try
-                DqnCheckpoint.Load damaged |> ignore
-                failwithf "%s: loaded without error" what
-            with
-            | :? CheckpointException as e -> e
-            | e -> failwithf "%s: %s instead of CheckpointException: %s" what (e.GetType().Name) e.Message
-        // Every proper prefix: cut short, whatever the length.
-        for n in 0 .. bytes.Length - 1 do
-            let e = expectFailure $"prefix of {n} bytes" bytes.[.. n - 1]
-            Assert.Equal(CheckpointFailure.Truncated, e.Reason)
-        // A flipped bit anywhere.
-        for i in 0 .. bytes.Length - 1 do
-            let copy = Array.copy bytes
-            copy.[i] <- copy.[i] ^^^ 0x10uy
-            expectFailure $"bit flip at {i}" copy |> ignore
+        // A training checkpoint: progress with metrics in the header, the running episode's actions and a replay buffer.
+        let cfg = DqnConfig(HiddenSizes = [| 3 |], BatchSize = 4, BufferSize = 4, LearningStarts = 4, TrainFrequency = 1,
+                            GradientSteps = 1, EvalInterval = 0, Seed = 2UL)
+        let trainer = DqnTrainer("CartPole-v1", cfg, gemm)
+        let state = trainer.RunTo(trainer.Start(), 7L, []).State
+        trainer.Save(trainingPath, state, 50L, true)
+        let full = DqnCheckpoint.LoadTraining trainingPath
+        Assert.NotNull((nonNull full.Header.Progress).LastMetrics)
+        Assert.Equal(4, (nonNull full.Replay).Count)
+        Assert.NotEmpty(full.EpisodeActions)
+        for source in [ path; trainingPath ] do
+            let bytes = File.ReadAllBytes source
+            let expectFailure (what: string) (content: byte[]) =
+                File.WriteAllBytes(damaged, content)
+                let attempt (load: string -> unit) =
+                    try
+                        load damaged
+                        failwithf "%s: loaded without error" what
+                    with
+                    | :? CheckpointException as e -> e
+                    | e -> failwithf "%s: %s instead of CheckpointException: %s" what (e.GetType().Name) e.Message
+                // The learner-only file through Load, the training one through LoadTraining (both share the reader).
+                attempt (if source = path then DqnCheckpoint.Load >> ignore else DqnCheckpoint.LoadTraining >> ignore)
+            // Every proper prefix: cut short, whatever the length.
+            for n in 0 .. bytes.Length - 1 do
+                let e = expectFailure $"prefix of {n} bytes" bytes.[.. n - 1]
+                Assert.Equal(CheckpointFailure.Truncated, e.Reason)
+            // A flipped bit anywhere.
+            for i in 0 .. bytes.Length - 1 do
+                let copy = Array.copy bytes
+                copy.[i] <- copy.[i] ^^^ 0x10uy
+                expectFailure $"bit flip at {i}" copy |> ignore
         Assert.Equal(CheckpointFailure.NotFound, (Assert.Throws<CheckpointException>(fun () -> DqnCheckpoint.Load(path + ".missing") |> ignore)).Reason)
         // A SAC checkpoint is named for what it is.
         let sacCtx = SacContext(SacConfig(HiddenSizes = [| 8 |]), 3, 1, gemm)
@@ -592,6 +607,7 @@ let ``truncated or damaged DQN checkpoints fail with CheckpointException, never 
         Assert.Contains("'sac'", e.Message)
     finally
         File.Delete path
+        File.Delete trainingPath
         File.Delete damaged
 
 // ---------- training ----------

@@ -1,0 +1,239 @@
+/// Training checkpoints of the DQN-family trainer: an exact resume, a refill without the replay buffer, checks that a
+/// checkpoint fits, the numerical check of every update, and the run loop's callbacks.
+module DqnResumeTests
+
+open System
+open System.IO
+open Xunit
+open Sac.Core.Compute
+open Sac.Core.Config
+open Sac.Core.Data
+open Sac.Core.Runs
+open Sac.Fs
+
+let private gemm = new ManagedGemm(1) :> IGemm
+
+let private config (variant: DqnVariant) (lr: float32) =
+    DqnConfig(HiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 1000, LearningStarts = 100, TrainFrequency = 4,
+              GradientSteps = 2, TargetUpdateInterval = 50, TotalTimesteps = 600L, EvalInterval = 200, EvalEpisodes = 1,
+              LearningRate = lr, Temperature = 0.5f, Seed = 7UL, Variant = variant)
+
+// Everything in a record but the wall-clock columns, which no two runs share.
+let private comparable (r: TrainingRecord) = r.Step, r.Episode, r.EpisodeReturn, r.EpisodeLength, r.EvalReturn, r.EvalStd, r.Losses
+
+let private withTempDir (f: string -> unit) =
+    let dir = Directory.CreateTempSubdirectory("dqn-resume-")
+    try f dir.FullName finally dir.Delete true
+
+let private collect () =
+    let records = Collections.Generic.List<TrainingRecord>()
+    records, Callback.ofRecord records.Add
+
+let private assertSameLearner (a: DqnLearnerState) (b: DqnLearnerState) =
+    Assert.Equal<float32[]>(a.QNetwork, b.QNetwork)
+    Assert.Equal<float32[]>(a.TargetQNetwork, b.TargetQNetwork)
+    Assert.Equal(a.Optimizer.Step, b.Optimizer.Step)
+    Assert.Equal<float32[]>(a.Optimizer.FirstMoment, b.Optimizer.FirstMoment)
+    Assert.Equal<float32[]>(a.Optimizer.SecondMoment, b.Optimizer.SecondMoment)
+    Assert.Equal(a.Step, b.Step)
+    Assert.Equal(a.Key, b.Key)
+
+let private variantOf (name: string) = DqnCheckpoint.VariantOf name
+
+[<Theory>]
+[<InlineData("dqn", 337L)>]          // mid-episode, learning under way
+[<InlineData("double-dqn", 263L)>]
+[<InlineData("soft-dqn", 71L)>]      // still in the uniform warm-up
+let ``saving at step k mid-episode and resuming gives exactly the uninterrupted run`` (algorithm: string) (k: int64) =
+    withTempDir (fun dir ->
+        let total = 600L
+        let cfg = config (variantOf algorithm) 2.3e-3f
+        let whole = DqnTrainer("CartPole-v1", cfg, gemm)
+        let wholeRecords, onWhole = collect ()
+        let uninterrupted = whole.RunTo(whole.Start(), total, [ onWhole ])
+
+        let first = DqnTrainer("CartPole-v1", cfg, gemm)
+        let firstRecords, onFirst = collect ()
+        let path = Path.Combine(dir, "checkpoint.ckpt")
+        let atK = first.RunTo(first.Start(), k, [ onFirst ])
+        Assert.True(atK.State.EpisodeLength > 0, "the checkpoint falls inside an episode")
+        first.Save(path, atK.State, total, true)
+
+        let ckpt = DqnCheckpoint.LoadTraining path
+        Assert.Equal(algorithm, ckpt.Header.Algorithm)
+        Assert.Equal(atK.State.EpisodeLength, ckpt.EpisodeActions.Length)
+        Assert.Equal(int k, (nonNull ckpt.Replay).Count)
+        let second = DqnTrainer("CartPole-v1", cfg, gemm)
+        let secondRecords, onSecond = collect ()
+        let resumed = second.RunTo(second.Resume ckpt, total, [ onSecond ])
+
+        Assert.True(uninterrupted.State.Learner.Step > 100L)
+        Assert.Equal(uninterrupted.State.EnvSteps, resumed.State.EnvSteps)
+        Assert.Equal(uninterrupted.State.Episodes, resumed.State.Episodes)
+        Assert.Equal(uninterrupted.State.EpisodeReturn, resumed.State.EpisodeReturn)
+        Assert.Equal(uninterrupted.State.Draws, resumed.State.Draws)
+        Assert.Equal(uninterrupted.State.LastMetrics, resumed.State.LastMetrics)
+        assertSameLearner uninterrupted.State.Learner resumed.State.Learner
+        Assert.Equal<_ list>(wholeRecords |> Seq.map comparable |> List.ofSeq,
+                             Seq.append firstRecords secondRecords |> Seq.map comparable |> List.ofSeq))
+
+[<Fact>]
+let ``the same seed gives bitwise-identical DQN runs on one and two threads`` () =
+    let cfg = DqnConfig(HiddenSizes = [| 64; 64 |], BatchSize = 64, BufferSize = 1000, LearningStarts = 100, TrainFrequency = 8,
+                        GradientSteps = 4, TargetUpdateInterval = 50, TotalTimesteps = 400L, EvalInterval = 0, Seed = 3UL,
+                        Variant = DqnVariant.DoubleDqn)
+    let run threads =
+        use g = new ManagedGemm(threads)
+        let t = DqnTrainer("CartPole-v1", cfg, g)
+        let records, onRecord = collect ()
+        let s = t.RunTo(t.Start(), 400L, [ onRecord ]).State
+        s, records |> Seq.map comparable |> List.ofSeq
+    let a, ra = run 1
+    let b, rb = run 2
+    Assert.Equal(152L, a.Learner.Step)   // phases at steps 104, 112, ..., 400: 38 of 4 updates each
+    assertSameLearner a.Learner b.Learner
+    Assert.Equal<_ list>(ra, rb)
+
+[<Fact>]
+let ``without the replay buffer a resumed run refills it before updating again`` () =
+    withTempDir (fun dir ->
+        let cfg = config DqnVariant.Dqn 2.3e-3f
+        let first = DqnTrainer("CartPole-v1", cfg, gemm)
+        let atK = first.RunTo(first.Start(), 150L, []).State
+        let path = Path.Combine(dir, "checkpoint.ckpt")
+        first.Save(path, atK, 600L, false)
+        let ckpt = DqnCheckpoint.LoadTraining path
+        Assert.Null(ckpt.Replay)
+        let second = DqnTrainer("CartPole-v1", cfg, gemm)
+        let resumed = second.Resume ckpt
+        Assert.Equal(0, second.Replay.Count)
+        let updatesBefore = resumed.Learner.Step
+        Assert.True(updatesBefore > 0L)
+        // The buffer holds LearningStarts = 100 transitions again at step 250; the first update phase after it is at step 252.
+        let s = second.RunTo(resumed, 150L + int64 cfg.LearningStarts - 1L, []).State
+        Assert.Equal(updatesBefore, s.Learner.Step)
+        Assert.Equal(resumed.Draws, s.Draws)
+        let s = second.RunTo(s, 252L, []).State
+        Assert.Equal(updatesBefore + 2L, s.Learner.Step))
+
+[<Fact>]
+let ``resuming checks that the checkpoint fits the trainer, with a clear message`` () =
+    withTempDir (fun dir ->
+        let cfg = config DqnVariant.Dqn 2.3e-3f
+        let t = DqnTrainer("CartPole-v1", cfg, gemm)
+        let s = t.RunTo(t.Start(), 130L, []).State
+        let path = Path.Combine(dir, "c.ckpt")
+        t.Save(path, s, 600L, true)
+        let resumeWith (c: DqnConfig) (ckpt: DqnTrainingCheckpoint) =
+            Assert.Throws<ArgumentException>(fun () -> DqnTrainer("CartPole-v1", c, gemm).Resume ckpt |> ignore).Message
+        let ckpt = DqnCheckpoint.LoadTraining path
+        let other = DqnConfig(HiddenSizes = [| 8 |], BatchSize = 16, BufferSize = 1000, LearningStarts = 100, Seed = 7UL)
+        Assert.Contains("hidden sizes [16, 16]", resumeWith other ckpt)
+        let soft = DqnConfig(HiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 1000, Variant = DqnVariant.SoftDqn)
+        Assert.Contains("'dqn'", resumeWith soft ckpt)
+        let smallBuffer = DqnConfig(HiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 500)
+        Assert.Contains("BufferSize", resumeWith smallBuffer ckpt)
+        let h, p = ckpt.Header, nonNull ckpt.Header.Progress
+        let withHeader (header: DqnCheckpointHeader) = DqnTrainingCheckpoint(header, ckpt.State, ckpt.Replay, ckpt.EpisodeActions)
+        // Another environment, and another shape of the same one.
+        let elsewhere = DqnCheckpointHeader(h.Algorithm, "Acrobot-v1", h.ObservationSize, h.ActionCount, h.HiddenSizes, h.EnvironmentSteps, Progress = p)
+        let message = resumeWith cfg (withHeader elsewhere)
+        Assert.Contains("Acrobot-v1", message)
+        Assert.Contains("CartPole-v1", message)
+        let reshaped = DqnCheckpointHeader(h.Algorithm, h.EnvironmentId, 6, 3, h.HiddenSizes, h.EnvironmentSteps, Progress = p)
+        Assert.Contains("observation 6, actions 3", resumeWith cfg (withHeader reshaped))
+        // A learner alone (no progress) is not a training checkpoint.
+        let bare = DqnCheckpointHeader(h.Algorithm, h.EnvironmentId, h.ObservationSize, h.ActionCount, h.HiddenSizes, h.EnvironmentSteps)
+        Assert.Contains("no training progress", resumeWith cfg (DqnTrainingCheckpoint(bare, ckpt.State, null, [||])))
+        // A tampered progress record (episode return) is caught by replaying the running episode.
+        let tampered = TrainingProgress(p.TotalSteps, p.Episodes, p.EpisodeReturn + 1.0, p.EpisodeLength, p.Draws, p.LastMetrics)
+        let header = DqnCheckpointHeader(h.Algorithm, h.EnvironmentId, h.ObservationSize, h.ActionCount, h.HiddenSizes, h.EnvironmentSteps, Progress = tampered)
+        Assert.Contains("replaying the running episode", resumeWith cfg (withHeader header)))
+
+[<Fact>]
+let ``a checkpoint written without progress still loads, as a learner without a run`` () =
+    withTempDir (fun dir ->
+        let cfg = config DqnVariant.SoftDqn 2.3e-3f
+        let t = DqnTrainer("CartPole-v1", cfg, gemm)
+        let s = t.RunTo(t.Start(), 120L, []).State
+        let path = Path.Combine(dir, "learner.ckpt")
+        DqnCheckpoint.Save(path, DqnCheckpointHeader("soft-dqn", "CartPole-v1", 4, 2, [| 16; 16 |], 120L), s.Learner)
+        let struct (h, loaded) = DqnCheckpoint.Load path
+        Assert.Null(h.Progress)
+        assertSameLearner s.Learner loaded
+        let training = DqnCheckpoint.LoadTraining path
+        Assert.Null(training.Header.Progress)
+        Assert.Null(training.Replay)
+        Assert.Empty(training.EpisodeActions)
+        // A training checkpoint loads through Load too, which returns its learner.
+        t.Save(path, s, 600L, true)
+        let struct (h, loaded) = DqnCheckpoint.Load path
+        Assert.NotNull(h.Progress)
+        assertSameLearner s.Learner loaded
+        // The saved metrics are the last update's, in the documented order.
+        let m = s.LastMetrics.Value
+        Assert.Equal<float32 list>([ m.TdLoss; m.MeanQ; m.MeanTarget; m.Entropy ], List.ofSeq (nonNull (nonNull h.Progress).LastMetrics))
+        Assert.Equal<string list>([ "td_loss"; "mean_q"; "mean_target"; "entropy" ], List.ofSeq DqnCheckpoint.MetricNames))
+
+[<Fact>]
+let ``a diverging learner stops at the first bad update, naming the quantity and the step`` () =
+    let t = DqnTrainer("CartPole-v1", config DqnVariant.Dqn 1e30f, gemm)
+    let e = Assert.Throws<NumericalFaultException>(fun () -> t.RunTo(t.Start(), 600L, []) |> ignore)
+    // The first updates run at step 104 (after LearningStarts = 100, every 4 steps); the first moves every weight by
+    // about 1e30, so the next forward pass overflows.
+    Assert.Equal(104L, e.EnvironmentStep)
+    Assert.Equal(2L, e.Update)
+    Assert.True(Single.IsNaN e.Value || Single.IsInfinity e.Value)
+    Assert.Contains(e.Quantity, e.Message)
+    Assert.Contains($"environment step {e.EnvironmentStep}", e.Message)
+
+[<Fact>]
+let ``the DQN update check names the first non-finite quantity in the order the update computes them`` () =
+    let cfg = config DqnVariant.Dqn 2.3e-3f
+    let ctx = DqnContext(cfg, 4, 2, gemm)
+    let s = Dqn.init ctx 1UL
+    let grad = Array.zeroCreate<float32> ctx.Spec.ParameterCount
+    let check (target, loss, q, h) = NumericalCheck.dqnUpdate 9L s (target, loss, q, h) (ReadOnlySpan grad)
+    check (1.0f, 0.5f, 1.0f, 0.0f)
+    let quantity (f: unit -> unit) = (Assert.Throws<NumericalFaultException>(f)).Quantity
+    Assert.Equal("mean TD target", quantity (fun () -> check (nanf, nanf, nanf, 0.0f)))
+    Assert.Equal("TD loss", quantity (fun () -> check (1.0f, infinityf, nanf, 0.0f)))
+    Assert.Equal("mean Q", quantity (fun () -> check (1.0f, 0.5f, -infinityf, 0.0f)))
+    Assert.Equal("policy entropy", quantity (fun () -> check (1.0f, 0.5f, 1.0f, nanf)))
+    grad.[3] <- nanf
+    s.QNetwork.[5] <- nanf
+    let e = Assert.Throws<NumericalFaultException>(fun () -> check (1.0f, 0.5f, 1.0f, 0.0f))
+    Assert.Equal("Q-network gradient", e.Quantity)
+    Assert.Equal(3, e.Index)
+    grad.[3] <- 0.0f
+    Assert.Equal("Q-network parameters", quantity (fun () -> check (1.0f, 0.5f, 1.0f, 0.0f)))
+    s.QNetwork.[5] <- 0.0f
+    s.TargetQNetwork.[0] <- infinityf
+    Assert.Equal("target Q-network parameters", quantity (fun () -> check (1.0f, 0.5f, 1.0f, 0.0f)))
+
+[<Fact>]
+let ``RunTo passes every step to the callbacks; Every, a reward threshold and CheckpointEvery fire when they should`` () =
+    withTempDir (fun dir ->
+        let t = DqnTrainer("CartPole-v1", config DqnVariant.DoubleDqn 2.3e-3f, gemm)
+        let mutable seen = []
+        let mutable fired = []
+        let counter = Callback.create (fun steps _ _ -> seen <- steps :: seen; CallbackDecision.Continue)
+        let every = Callback.every 40L (fun steps (s: DqnTrainingState) -> fired <- (steps, s.EnvSteps) :: fired)
+        let path = Path.Combine(dir, "periodic.ckpt")
+        let periodic = t.CheckpointEvery(60L, path, 600L, false)
+        let outcome = t.RunTo(t.Start(), 130L, [ counter; every; periodic ])
+        Assert.Equal<int64 list>([ 130L .. -1L .. 1L ], seen)
+        Assert.Equal<(int64 * int64) list>([ 120L, 120L; 80L, 80L; 40L, 40L ], fired)
+        Assert.Equal(None, outcome.StopReason)
+        Assert.Equal(130L, outcome.State.EnvSteps)
+        let saved = DqnCheckpoint.LoadTraining path
+        Assert.Equal(120L, saved.Header.EnvironmentSteps)
+        Assert.Equal(60L, (nonNull saved.Header.Progress).CheckpointEvery)
+        Assert.Null(saved.Replay)
+        // Any evaluation return is above -1e9: the first evaluation (step 200) stops the run.
+        let stop = t.RunTo(t.Start(), 600L, [ Callback.stopAtEvalReturn -1e9 ])
+        Assert.Equal(200L, stop.State.EnvSteps)
+        Assert.Contains("threshold", stop.StopReason.Value)
+        // A fresh start forgets the previous run's transitions.
+        t.Start() |> ignore
+        Assert.Equal(0, t.Replay.Count))
