@@ -30,7 +30,7 @@ type TrainArgs =
             | Device _ -> "cpu, cuda or auto (default cpu)."
             | Config _ -> "JSON file of configuration keys, applied over the environment's preset."
             | Threads _ -> "compute threads (default 1)."
-            | Resume _ -> "continue the run in this directory from its newest checkpoint (sac, sac-v1); --steps extends it, --config may change learning rates and schedules."
+            | Resume _ -> "continue the run in this directory from its newest checkpoint (any algorithm); --steps extends it, --config may change learning rates and schedules."
             | Save_Replay -> "keep the replay buffer in checkpoints, so --resume continues exactly (larger files)."
             | Checkpoint_Every _ -> "environment steps between checkpoints written to <out>/checkpoint.ckpt (default a tenth of the run, at least 1000; 0: none)."
             | Stop_At_Reward _ -> "stop at the first evaluation whose mean return reaches this."

@@ -149,9 +149,7 @@ let private algorithmProblems (req: TrainRequest) =
                   $"--algo {req.Algo} needs discrete actions, but {req.Env} has continuous ones (use sac, sac-v1 or sql)"
           | None -> ()
       | a -> $"--algo {a}: unknown algorithm (expected sac, sac-v1, sql, dqn, double-dqn or soft-dqn)"
-      if isDqn req.Algo then
-          if req.SaveReplay then $"--save-replay: checkpoints with the replay buffer are written by sac, sac-v1 and sql runs, not {req.Algo}"
-          if req.CheckpointEvery |> Option.exists (fun n -> n > 0L) then $"--checkpoint-every: periodic checkpoints are written by sac, sac-v1 and sql runs, not {req.Algo}" ]
+      ]
 
 let private report problems =
     if not (List.isEmpty problems) then raise (UsageError(String.Join("; ", problems)))
@@ -373,6 +371,18 @@ let private sqlRun (trainer: SqlTrainer) : Resumable<SqlTrainingState, SqlTraini
       Save = fun path s total replay -> trainer.Save(path, s, total, replay)
       CheckpointEvery = fun every path total replay -> trainer.CheckpointEvery(every, path, total, replay) }
 
+/// The DQN-family trainer as a resumable run.
+let private dqnRun (trainer: DqnTrainer) : Resumable<DqnTrainingState, DqnTrainingCheckpoint> =
+    { Load = DqnCheckpoint.LoadTraining
+      Describe = fun c -> c.Header.EnvironmentSteps, c.Header.Progress
+      HasReplay = fun c -> not (isNull c.Replay)
+      Start = trainer.Start
+      Resume = trainer.Resume
+      Steps = fun s -> s.EnvSteps
+      RunTo = fun s total callbacks -> trainer.RunTo(s, total, callbacks)
+      Save = fun path s total replay -> trainer.Save(path, s, total, replay)
+      CheckpointEvery = fun every path total replay -> trainer.CheckpointEvery(every, path, total, replay) }
+
 /// The SAC run: fresh or resumed, on the CPU or a CUDA backend.
 let private trainSac (req: TrainRequest) (out: string) (resume: (SacConfig * RunInfo) option) (backend: Sac.Cuda.Backend.CudaBackend option) =
     let device = if backend.IsSome then "cuda" else "cpu"
@@ -417,7 +427,22 @@ let private resumeSql (req: TrainRequest) (dir: string) (configPath: string) (te
     let trainer = SqlTrainer(env, config, GemmProvider.Create req.Threads)
     trainRun req dir env steps (runJson req steps "cpu" (ConfigJson.Serialize config)) true (sqlRun trainer)
 
-/// `sac train --resume DIR`: continues a SAC run from its newest checkpoint, with the configuration its config.json
+/// `sac train --resume DIR` for a DQN-family run (its exploration schedule stays the one of the run's own length).
+let private resumeDqn (req: TrainRequest) (dir: string) (configPath: string) (text: string) (algorithm: string) =
+    let env, stored, seed, configJson = readRunJson configPath text
+    let config =
+        let saved = try ConfigJson.Deserialize<DqnConfig>(configJson, configPath) with :? ArgumentException | :? FormatException as e -> raise (UsageError(plainMessage e))
+        resumedConfig req saved seed (fun stored merged ->
+            [ "hiddenSizes", sameSizes merged.HiddenSizes stored.HiddenSizes
+              "bufferSize", (merged.BufferSize = stored.BufferSize)
+              "variant", (merged.Variant = stored.Variant) ])
+    openDevice req algorithm false |> ignore
+    let steps = defaultArg req.Steps stored
+    let req = { req with Env = env; Algo = algorithm; Seed = seed }
+    let trainer = DqnTrainer(env, config, GemmProvider.Create req.Threads)
+    trainRun req dir env steps (runJson req steps "cpu" (ConfigJson.Serialize config)) true (dqnRun trainer)
+
+/// `sac train --resume DIR`: continues a run (SAC here; SQL and the DQN family above) from its newest checkpoint, with the configuration its config.json
 /// records (and --config keys that do not change its shapes), to --steps or the run's own length.
 let private resumeRun (req: TrainRequest) (dir: string) =
     let configPath = Path.Combine(dir, "config.json")
@@ -428,8 +453,9 @@ let private resumeRun (req: TrainRequest) (dir: string) =
         | :? JsonObject as o when not (isNull o["algorithm"]) -> string o["algorithm"]
         | _ -> raise (UsageError $"{configPath}: names no algorithm")
     if algorithm = "sql" then resumeSql req dir configPath text
+    elif isDqn algorithm then resumeDqn req dir configPath text algorithm
     elif algorithm <> "sac" && algorithm <> "sac-v1" then
-        raise (UsageError $"--resume {dir}: it is a {algorithm} run; --resume continues sac, sac-v1 and sql runs")
+        raise (UsageError $"--resume {dir}: it is a {algorithm} run, which this build does not train")
     else
     let info = try ConfigJson.DeserializeRun(text, configPath) with :? ArgumentException | :? FormatException as e -> raise (UsageError(plainMessage e))
     let config =
@@ -481,13 +507,8 @@ let train (req: TrainRequest) =
     elif isDqn req.Algo then
         let config = resolveDqnConfig req steps
         freshDirectory out
-        AtomicFile.WriteText(Path.Combine(out, "config.json"), runJson req steps device (ConfigJson.Serialize config))
         let trainer = DqnTrainer(req.Env, config, GemmProvider.Create req.Threads)
-        let final = runInDirectory req out job (new MetricsCsv(Path.Combine(out, MetricsCsv.FileName), MetricsCsv.TrainingColumns)) (fun onRecord ->
-                        trainer.Run(trainer.Start(), steps, Action<TrainingRecord> onRecord))
-        let header = DqnCheckpointHeader(req.Algo, req.Env, trainer.Context.ObservationSize, trainer.Context.ActionCount, config.HiddenSizes, final.EnvSteps)
-        DqnCheckpoint.Save(Path.Combine(out, Checkpoint.FinalFileName), header, final.Learner)
-        say req $"wrote {out} (config.json, metrics.csv, {Checkpoint.FinalFileName}, curve.svg)"
+        trainRun req out req.Env steps (runJson req steps device (ConfigJson.Serialize config)) false (dqnRun trainer)
     else
         let backend = openDevice req req.Algo sacV2
         freshDirectory out

@@ -155,16 +155,7 @@ public static class SqlCheckpoint
         w.UInt32s("key", [s.Key.K0, s.Key.K1]);
         if (header.Progress is not null) w.Floats("episode.actions", episodeActions);
 
-        if (replay is not null)
-        {
-            w.Int64s("replay.shape", [replay.Capacity, replay.ObservationSize, replay.ActionSize, replay.TotalAdded]);
-            w.Floats("replay.observations", replay.Observations);
-            w.Floats("replay.actions", replay.Actions);
-            w.Floats("replay.rewards", replay.Rewards);
-            w.Floats("replay.next_observations", replay.NextObservations);
-            w.Floats("replay.terminated", replay.Terminated);
-            w.Floats("replay.truncated", replay.Truncated);
-        }
+        if (replay is not null) ReplaySections.Emit(w, replay);
         w.Finish();
     }
 
@@ -294,7 +285,7 @@ public static class SqlCheckpoint
                     CheckpointFailure.ShapeMismatch), shapes)
             : [];
 
-        ReplayBuffer? replay = r.Remaining > 0 ? ReadReplay(r, header, shapes) : null;
+        ReplayBuffer? replay = r.Remaining > 0 ? ReplaySections.Read(r, header.ObservationSize, header.ActionSize, shapes.Context) : null;
         if (r.Remaining != 0)
             throw r.Fail(CheckpointFailure.Malformed, $"{r.Remaining} unexpected bytes follow the last section, at byte {r.Position}.");
 
@@ -316,45 +307,6 @@ public static class SqlCheckpoint
         float[] first = Floats(r, name + ".first_moment", expected, shapes);
         float[] second = Floats(r, name + ".second_moment", expected, shapes);
         return new AdamState(step, first, second);
-    }
-
-    static ReplayBuffer ReadReplay(CheckpointReader r, SqlCheckpointHeader header, Shapes context)
-    {
-        long[] shape = Int64s(r, "replay.shape", 4);
-        long capacity = shape[0], observationSize = shape[1], actionSize = shape[2], totalAdded = shape[3];
-        if (capacity < 1 || capacity > int.MaxValue)
-            throw r.Fail(CheckpointFailure.Malformed, $"the replay buffer's capacity is {capacity}; it must lie in [1, {int.MaxValue}].");
-        if (observationSize != header.ObservationSize || actionSize != header.ActionSize)
-            throw r.Fail(CheckpointFailure.ShapeMismatch,
-                $"the replay buffer stores observations of {observationSize} and actions of {actionSize}, but the header says {header.ObservationSize} and {header.ActionSize}.");
-        if (totalAdded < 0)
-            throw r.Fail(CheckpointFailure.Malformed, $"the replay buffer's total-added count is {totalAdded}; it is never negative.");
-
-        long count = Math.Min(totalAdded, capacity);
-        string rows = $"(Count = min(total added {totalAdded}, capacity {capacity}) = {count}";
-        var obs = new Expected(count * observationSize, $"{count * observationSize} {rows} x observation size {observationSize})", CheckpointFailure.ShapeMismatch);
-        var act = new Expected(count * actionSize, $"{count * actionSize} {rows} x action size {actionSize})", CheckpointFailure.ShapeMismatch);
-        var one = new Expected(count, $"{count} {rows})", CheckpointFailure.ShapeMismatch);
-        float[] observations = Floats(r, "replay.observations", obs, context);
-        float[] actions = Floats(r, "replay.actions", act, context);
-        float[] rewards = Floats(r, "replay.rewards", one, context);
-        float[] nextObservations = Floats(r, "replay.next_observations", obs, context);
-        float[] terminated = Floats(r, "replay.terminated", one, context);
-        float[] truncated = Floats(r, "replay.truncated", one, context);
-        try
-        {
-            return ReplayBuffer.Restore((int)capacity, (int)observationSize, (int)actionSize, totalAdded,
-                observations, actions, rewards, nextObservations, terminated, truncated);
-        }
-        catch (ArgumentException e)
-        {
-            throw r.Fail(CheckpointFailure.Malformed, $"the replay buffer is invalid: {e.Message}", e);
-        }
-        catch (OutOfMemoryException e)
-        {
-            throw r.Fail(CheckpointFailure.Malformed,
-                $"the replay buffer's capacity {capacity} x (2 x observation size {observationSize} + action size {actionSize} + 3) floats cannot be allocated.", e);
-        }
     }
 
     /// <summary>A length the header implies, how to explain it, and what a mismatch is called.</summary>

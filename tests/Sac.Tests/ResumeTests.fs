@@ -253,3 +253,28 @@ let ``--json writes each record as one JSON object with the metrics.csv names`` 
     Assert.Equal(-2.25, root.GetProperty("eval_return").GetDouble())
     Assert.Equal(0.2, root.GetProperty("alpha").GetDouble(), 6)
     Assert.False(root.TryGetProperty("updates_per_sec") |> fst)
+
+[<Theory>]
+[<InlineData("MultiGoal-v0", "sql")>]
+[<InlineData("CartPole-v1", "double-dqn")>]
+let ``sac train --resume continues SQL and DQN-family runs too`` (env: string) (algo: string) =
+    withTempDir (fun dir ->
+        let out = Path.Combine(dir, "run")
+        let req = { request env out 600L with Algo = algo; CheckpointEvery = Some 250L; SaveReplay = true }
+        Assert.Equal(0, Sac.Cli.Run.train req)
+        Assert.Equal(0, Sac.Cli.Run.train { Sac.Cli.Run.defaultRequest "" with Resume = Some out; Steps = Some 900L })
+        let final = Path.Combine(out, "final.ckpt")
+        let steps, replay, every =
+            if algo = "sql" then
+                let c = SqlCheckpoint.LoadTraining final
+                c.Header.EnvironmentSteps, not (isNull c.Replay), (nonNull c.Header.Progress).CheckpointEvery
+            else
+                let c = DqnCheckpoint.LoadTraining final
+                c.Header.EnvironmentSteps, not (isNull c.Replay), (nonNull c.Header.Progress).CheckpointEvery
+        Assert.Equal(900L, steps)
+        Assert.True(replay)
+        Assert.Equal(250L, every)
+        let struct (_, rows) = MetricsCsv.Read(Path.Combine(out, MetricsCsv.FileName))
+        let stepsCol = rows |> Array.map (fun r -> r.[0].Value)
+        Assert.Equal<float[]>(Array.sort stepsCol, stepsCol)
+        Assert.True(stepsCol.[stepsCol.Length - 1] > 600.0))
