@@ -670,15 +670,11 @@ type DqnTrainer(environmentId: string, config: DqnConfig, gemm: IGemm) =
     /// crash while saving leaves the previous file at <paramref name="path"/> intact.
     /// </summary>
     member _.Save(path: string, state: DqnTrainingState, totalSteps: int64, includeReplay: bool) =
-        let metrics =
-            match state.LastMetrics with
-            | ValueSome m -> (metricsArray m :> Collections.Generic.IReadOnlyList<float32> | null)
-            | ValueNone -> null
+        let progress =
+            Resuming.progress totalSteps state.Episodes state.EpisodeReturn state.EpisodeLength state.Draws
+                (ValueOption.map metricsArray state.LastMetrics) checkpointEvery
         let header =
-            Sac.Core.Runs.DqnCheckpointHeader(algorithm, environmentId, o, n, config.HiddenSizes, state.EnvSteps,
-                Progress =
-                    Sac.Core.Runs.TrainingProgress(max totalSteps 1L, state.Episodes, state.EpisodeReturn, state.EpisodeLength,
-                                                   state.Draws, metrics, CheckpointEvery = checkpointEvery))
+            Sac.Core.Runs.DqnCheckpointHeader(algorithm, environmentId, o, n, config.HiddenSizes, state.EnvSteps, Progress = progress)
         Sac.Core.Runs.DqnCheckpoint.Save(path, header, state.Learner, (if includeReplay then (replay: ReplayBuffer | null) else null), tape.Actions)
 
     /// <summary>
@@ -691,23 +687,14 @@ type DqnTrainer(environmentId: string, config: DqnConfig, gemm: IGemm) =
     /// environment and network shape (the message names what differs), or replaying its episode does not reproduce its return.</exception>
     member _.Resume(checkpoint: Sac.Core.Runs.DqnTrainingCheckpoint) : DqnTrainingState =
         let h = checkpoint.Header
-        let fail (what: string) = invalidArg (nameof checkpoint) $"cannot resume from this checkpoint: {what}"
-        if h.Algorithm <> algorithm then fail $"it was written by '{h.Algorithm}', the configuration asks for '{algorithm}'"
-        if h.EnvironmentId <> environmentId then fail $"it was trained on {h.EnvironmentId}, not {environmentId}"
+        if h.Algorithm <> algorithm then Resuming.fail $"it was written by '{h.Algorithm}', the configuration asks for '{algorithm}'"
+        Resuming.requireEnvironment environmentId h.EnvironmentId
         if h.ObservationSize <> o || h.ActionCount <> n then
-            fail $"its sizes (observation {h.ObservationSize}, actions {h.ActionCount}) differ from {environmentId}'s ({o}, {n})"
-        if Seq.toArray h.HiddenSizes <> Seq.toArray config.HiddenSizes then
-            fail $"""its hidden sizes [{String.Join(", ", h.HiddenSizes)}] differ from the configuration's [{String.Join(", ", config.HiddenSizes)}]"""
-        let progress = match h.Progress with null -> fail "it holds a learner but no training progress (it was not written by a trainer)" | p -> p
-        let lastMetrics =
-            match progress.LastMetrics with
-            | null -> ValueNone
-            | m when m.Count = 4 -> ValueSome(metricsOf m)
-            | m -> fail $"its last metrics hold {m.Count} values, a DQN-family update reports 4"
-        match checkpoint.Replay with
-        | null -> replay <- ReplayBuffer(config.BufferSize, o, 1)
-        | saved when saved.Capacity <> config.BufferSize -> fail $"its replay buffer holds {saved.Capacity} transitions, the configuration's BufferSize is {config.BufferSize}"
-        | saved -> replay <- saved
+            Resuming.fail $"its sizes (observation {h.ObservationSize}, actions {h.ActionCount}) differ from {environmentId}'s ({o}, {n})"
+        Resuming.requireSizes "hidden sizes" config.HiddenSizes h.HiddenSizes
+        let progress = Resuming.requireProgress h.Progress
+        let lastMetrics = Resuming.lastMetrics "DQN-family" 4 metricsOf progress
+        replay <- Resuming.replay config.BufferSize (fun () -> ReplayBuffer(config.BufferSize, o, 1)) checkpoint.Replay
         tape.Rebuild(env, config.Seed, progress.Episodes, checkpoint.EpisodeActions, progress.EpisodeReturn, obs)
         clock.Restart()
         { Learner = checkpoint.State; EnvSteps = h.EnvironmentSteps; Episodes = progress.Episodes

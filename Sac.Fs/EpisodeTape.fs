@@ -48,8 +48,7 @@ type EpisodeTape(actionSize: int, expectedSteps: int) =
     /// <exception cref="T:System.ArgumentException">Replaying ends the episode early or gives another return than the
     /// saved run recorded (an environment that is not deterministic, or actions that are not this run's).</exception>
     member this.Rebuild(env: IEnvironment, seed: uint64, episodes: int, actions: float32[], expectedReturn: float, observation: float32[]) =
-        let fail (what: string) = invalidArg "checkpoint" $"cannot resume from this checkpoint: {what}"
-        if actions.Length % actionSize <> 0 then fail $"it stores {actions.Length} action values, not a whole number of {actionSize}-value actions"
+        if actions.Length % actionSize <> 0 then Resuming.fail $"it stores {actions.Length} action values, not a whole number of {actionSize}-value actions"
         let steps = actions.Length / actionSize
         env.Reset(Nullable seed, Span observation)
         for _ in 1 .. episodes do env.Reset(Nullable(), Span observation)
@@ -60,6 +59,6 @@ type EpisodeTape(actionSize: int, expectedSteps: int) =
             let r = env.Step(action, Span observation)
             this.Record action
             total <- total + float r.Reward
-            if r.Terminated || r.Truncated then fail $"replaying the running episode ended it at step {i + 1} of {steps}"
+            if r.Terminated || r.Truncated then Resuming.fail $"replaying the running episode ended it at step {i + 1} of {steps}"
         if total <> expectedReturn then
-            fail $"replaying the running episode gave return {total:R}, the checkpoint recorded {expectedReturn:R}"
+            Resuming.fail $"replaying the running episode gave return {total:R}, the checkpoint recorded {expectedReturn:R}"

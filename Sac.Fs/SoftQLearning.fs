@@ -881,11 +881,8 @@ type SqlTrainer(environmentId: string, config: SqlConfig, gemm: IGemm) =
     /// <param name="includeReplay">Whether to save the replay buffer too.</param>
     member _.Save(path: string, state: SqlTrainingState, totalSteps: int64, includeReplay: bool) =
         let progress =
-            TrainingProgress(max totalSteps 1L, state.Episodes, state.EpisodeReturn, state.EpisodeLength, state.Draws,
-                             (match state.LastMetrics with
-                              | ValueSome m -> (metricsArray m :> Collections.Generic.IReadOnlyList<float32> | null)
-                              | ValueNone -> null),
-                             CheckpointEvery = checkpointEvery)
+            Resuming.progress totalSteps state.Episodes state.EpisodeReturn state.EpisodeLength state.Draws
+                (ValueOption.map metricsArray state.LastMetrics) checkpointEvery
         let header =
             SqlCheckpointHeader(SqlCheckpoint.AlgorithmName, environmentId, o, a, config.HiddenSizes, config.SamplerHiddenSizes,
                                 state.EnvSteps, Progress = progress)
@@ -902,26 +899,14 @@ type SqlTrainer(environmentId: string, config: SqlConfig, gemm: IGemm) =
     /// configuration (the message names what differs), or replaying its episode does not reproduce its return.</exception>
     member _.Resume(checkpoint: SqlTrainingCheckpoint) : SqlTrainingState =
         let h = checkpoint.Header
-        let fail (what: string) = invalidArg (nameof checkpoint) $"cannot resume from this checkpoint: {what}"
-        let list (sizes: seq<int>) = String.Join(", ", sizes)
-        if h.EnvironmentId <> environmentId then fail $"it was trained on {h.EnvironmentId}, not {environmentId}"
+        Resuming.requireEnvironment environmentId h.EnvironmentId
         if h.ObservationSize <> o || h.ActionSize <> a then
-            fail $"its sizes (observation {h.ObservationSize}, action {h.ActionSize}) differ from {environmentId}'s ({o}, {a})"
-        if Seq.toArray h.HiddenSizes <> Seq.toArray config.HiddenSizes then
-            fail $"its Q hidden sizes [{list h.HiddenSizes}] differ from the configuration's [{list config.HiddenSizes}]"
-        if Seq.toArray h.SamplerHiddenSizes <> Seq.toArray config.SamplerHiddenSizes then
-            fail $"its sampler hidden sizes [{list h.SamplerHiddenSizes}] differ from the configuration's [{list config.SamplerHiddenSizes}]"
-        let progress = match h.Progress with null -> fail "it holds a learner but no training progress (it was not written by a trainer)" | p -> p
-        let lastMetrics =
-            match progress.LastMetrics with
-            | null -> ValueNone
-            | m when m.Count = 4 -> ValueSome(metricsOf m)
-            | m -> fail $"its last metrics hold {m.Count} values, a Soft Q-Learning update reports 4"
-        match checkpoint.Replay with
-        | null -> replay <- ReplayBuffer(config.BufferSize, o, a)
-        | saved when saved.Capacity <> config.BufferSize ->
-            fail $"its replay buffer holds {saved.Capacity} transitions, the configuration's BufferSize is {config.BufferSize}"
-        | saved -> replay <- saved
+            Resuming.fail $"its sizes (observation {h.ObservationSize}, action {h.ActionSize}) differ from {environmentId}'s ({o}, {a})"
+        Resuming.requireSizes "Q hidden sizes" config.HiddenSizes h.HiddenSizes
+        Resuming.requireSizes "sampler hidden sizes" config.SamplerHiddenSizes h.SamplerHiddenSizes
+        let progress = Resuming.requireProgress h.Progress
+        let lastMetrics = Resuming.lastMetrics "Soft Q-Learning" 4 metricsOf progress
+        replay <- Resuming.replay config.BufferSize (fun () -> ReplayBuffer(config.BufferSize, o, a)) checkpoint.Replay
         tape.Rebuild(env, config.Seed, progress.Episodes, checkpoint.EpisodeActions, progress.EpisodeReturn, obs)
         clock.Restart()
         { Learner = checkpoint.State; EnvSteps = h.EnvironmentSteps; Episodes = progress.Episodes

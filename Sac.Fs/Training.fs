@@ -406,12 +406,11 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm, backend: Sac
     /// resume). Atomic: a crash while saving leaves the previous file at <paramref name="path"/> intact.
     /// </summary>
     member _.Save(path: string, state: TrainingState, totalSteps: int64, includeReplay: bool) =
+        let progress =
+            Resuming.progress totalSteps state.Episodes state.EpisodeReturn state.EpisodeLength state.Draws
+                (ValueOption.map metricsArray state.LastMetrics) checkpointEvery
         let header =
-            CheckpointHeader("sac", environmentId, o, a, config.HiddenSizes, config.Variant.ToString(), state.EnvSteps,
-                             Progress =
-                                 TrainingProgress(max totalSteps 1L, state.Episodes, state.EpisodeReturn, state.EpisodeLength, state.Draws,
-                                                  (match state.LastMetrics with ValueSome m -> (metricsArray m :> Collections.Generic.IReadOnlyList<float32> | null) | ValueNone -> null),
-                                                  CheckpointEvery = checkpointEvery))
+            CheckpointHeader("sac", environmentId, o, a, config.HiddenSizes, config.Variant.ToString(), state.EnvSteps, Progress = progress)
         Checkpoint.Save(path, header, synced state.Learner, (if includeReplay then (replay: ReplayBuffer | null) else null), tape.Actions)
 
     /// <summary>
@@ -424,23 +423,15 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm, backend: Sac
     /// and configuration (the message names what differs), or replaying its episode does not reproduce its return.</exception>
     member _.Resume(checkpoint: TrainingCheckpoint) : TrainingState =
         let h = checkpoint.Header
-        let fail (what: string) = invalidArg (nameof checkpoint) $"cannot resume from this checkpoint: {what}"
-        if h.Algorithm <> "sac" then fail $"it was written by '{h.Algorithm}', not sac"
-        if h.EnvironmentId <> environmentId then fail $"it was trained on {h.EnvironmentId}, not {environmentId}"
-        if h.ObservationSize <> o || h.ActionSize <> a then fail $"its sizes (observation {h.ObservationSize}, action {h.ActionSize}) differ from {environmentId}'s ({o}, {a})"
-        if Seq.toArray h.HiddenSizes <> Seq.toArray config.HiddenSizes then
-            fail $"""its hidden sizes [{String.Join(", ", h.HiddenSizes)}] differ from the configuration's [{String.Join(", ", config.HiddenSizes)}]"""
-        if h.Variant <> config.Variant.ToString() then fail $"it is SAC {h.Variant}, the configuration asks for {config.Variant}"
-        let progress = match h.Progress with null -> fail "it holds a learner but no training progress (it was not written by a trainer)" | p -> p
-        let lastMetrics =
-            match progress.LastMetrics with
-            | null -> ValueNone
-            | m when m.Count = 7 -> ValueSome(metricsOf m)
-            | m -> fail $"its last metrics hold {m.Count} values, a SAC update reports 7"
-        match checkpoint.Replay with
-        | null -> replay <- ReplayBuffer(config.BufferSize, o, a)
-        | saved when saved.Capacity <> config.BufferSize -> fail $"its replay buffer holds {saved.Capacity} transitions, the configuration's BufferSize is {config.BufferSize}"
-        | saved -> replay <- saved
+        if h.Algorithm <> "sac" then Resuming.fail $"it was written by '{h.Algorithm}', not sac"
+        Resuming.requireEnvironment environmentId h.EnvironmentId
+        if h.ObservationSize <> o || h.ActionSize <> a then
+            Resuming.fail $"its sizes (observation {h.ObservationSize}, action {h.ActionSize}) differ from {environmentId}'s ({o}, {a})"
+        Resuming.requireSizes "hidden sizes" config.HiddenSizes h.HiddenSizes
+        if h.Variant <> config.Variant.ToString() then Resuming.fail $"it is SAC {h.Variant}, the configuration asks for {config.Variant}"
+        let progress = Resuming.requireProgress h.Progress
+        let lastMetrics = Resuming.lastMetrics "SAC" 7 metricsOf progress
+        replay <- Resuming.replay config.BufferSize (fun () -> ReplayBuffer(config.BufferSize, o, a)) checkpoint.Replay
         tape.Rebuild(env, config.Seed, progress.Episodes, checkpoint.EpisodeActions, progress.EpisodeReturn, obs)
         clock.Restart()
         onDevice checkpoint.State
