@@ -14,6 +14,45 @@ namespace Sac.Core.Runs;
 /// </summary>
 internal static class CheckpointFraming
 {
+    /// <summary>
+    /// Writes a checkpoint atomically in two passes of the same <paramref name="emit"/>: one that only measures, so the
+    /// preamble can record the total length, then the real one, which must emit exactly as many bytes.
+    /// </summary>
+    /// <param name="path">The file to create or replace.</param>
+    /// <param name="format">The format's name for the error message, such as "SAC".</param>
+    /// <param name="emit">Writes the whole file given the total length (0 in the measuring pass).</param>
+    internal static void WriteMeasured(string path, string format, Action<CheckpointWriter, ulong> emit)
+    {
+        var counter = new CheckpointWriter(null);
+        emit(counter, 0);
+        ulong total = (ulong)counter.Length;
+        AtomicFile.Write(path, stream =>
+        {
+            var writer = new CheckpointWriter(stream);
+            emit(writer, total);
+            if ((ulong)writer.Length != total)
+                throw new InvalidOperationException($"{format} checkpoint writer emitted {writer.Length} bytes after measuring {total}; the state or the replay buffer changed during Save.");
+        });
+    }
+
+    /// <summary>
+    /// Checks the running episode's actions against a header's progress: <c>EpisodeLength x actionSize</c> floats with
+    /// progress, none without (the caller's argument, reported as <see cref="ArgumentException"/>).
+    /// </summary>
+    /// <param name="progress">The header's progress, or null.</param>
+    /// <param name="actionSize">Floats per action.</param>
+    /// <param name="length">Floats given.</param>
+    internal static void CheckEpisodeActions(TrainingProgress? progress, int actionSize, int length)
+    {
+        long expected = progress is { } p ? (long)p.EpisodeLength * actionSize : 0;
+        if (length != expected)
+            throw new ArgumentException(
+                progress is null
+                    ? $"episodeActions has {length} floats, but the header has no Progress; only a checkpoint with progress stores the running episode's actions."
+                    : $"episodeActions has {length} floats, but the header's progress says the running episode has {progress.EpisodeLength} steps of {actionSize} actions ({expected} floats).",
+                "episodeActions");
+    }
+
     internal static ReadOnlySpan<byte> Magic => "SACFCKPT"u8;
 
     internal const int PreambleLength = 8 + 4 + 8;

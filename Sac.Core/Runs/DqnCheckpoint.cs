@@ -196,16 +196,7 @@ public static class DqnCheckpoint
         CheckEpisodeActions(header, episodeActions.Span);
 
         byte[] headerJson = JsonSerializer.SerializeToUtf8Bytes(header, HeaderJson);
-        var counter = new CheckpointWriter(null);
-        Emit(counter, 0, headerJson, header, state, replay, episodeActions.Span);
-        ulong total = (ulong)counter.Length;
-        AtomicFile.Write(path, stream =>
-        {
-            var writer = new CheckpointWriter(stream);
-            Emit(writer, total, headerJson, header, state, replay, episodeActions.Span);
-            if ((ulong)writer.Length != total)
-                throw new InvalidOperationException($"DQN checkpoint writer emitted {writer.Length} bytes after measuring {total}; the state or the replay buffer changed during Save.");
-        });
+        WriteMeasured(path, "DQN", (w, total) => Emit(w, total, headerJson, header, state, replay, episodeActions.Span));
     }
 
     static void CheckEpisodeActions(DqnCheckpointHeader header, ReadOnlySpan<float> actions)

@@ -77,20 +77,9 @@ public static class SqlCheckpoint
             throw new ArgumentException($"The header's sizes cannot describe networks: {e.Message}", nameof(header), e);
         }
         CheckState(header, shapes, state, replay);
-        CheckEpisodeActions(header, episodeActions.Length);
+        CheckEpisodeActions(header.Progress, header.ActionSize, episodeActions.Length);
         byte[] headerJson = JsonSerializer.SerializeToUtf8Bytes(header, HeaderJson);
-
-        var counter = new CheckpointWriter(null);
-        Emit(counter, 0, headerJson, header, state, replay, episodeActions.Span);
-        ulong total = (ulong)counter.Length;
-
-        AtomicFile.Write(path, stream =>
-        {
-            var writer = new CheckpointWriter(stream);
-            Emit(writer, total, headerJson, header, state, replay, episodeActions.Span);
-            if ((ulong)writer.Length != total)
-                throw new InvalidOperationException($"Checkpoint writer emitted {writer.Length} bytes after measuring {total}; the state or the replay buffer changed during Save.");
-        });
+        WriteMeasured(path, "SQL", (w, total) => Emit(w, total, headerJson, header, state, replay, episodeActions.Span));
     }
 
     /// <summary>
@@ -174,17 +163,6 @@ public static class SqlCheckpoint
             throw new ArgumentException(
                 $"The replay buffer stores observations of {replay.ObservationSize} and actions of {replay.ActionSize}, but the header says {header.ObservationSize} and {header.ActionSize}.",
                 nameof(replay));
-    }
-
-    static void CheckEpisodeActions(SqlCheckpointHeader header, int length)
-    {
-        long expected = header.Progress is { } p ? (long)p.EpisodeLength * header.ActionSize : 0;
-        if (length != expected)
-            throw new ArgumentException(
-                header.Progress is null
-                    ? $"episodeActions has {length} floats, but the header has no Progress; only a checkpoint with progress stores the running episode's actions."
-                    : $"episodeActions has {length} floats, but the header's progress says the running episode has {header.Progress.EpisodeLength} steps of {header.ActionSize} actions ({expected} floats).",
-                "episodeActions");
     }
 
     static void CheckArray(float[]? values, string name, Expected expected, Shapes shapes)
