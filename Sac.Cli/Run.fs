@@ -412,37 +412,22 @@ let private readRunJson (configPath: string) (text: string) =
         env, steps, seed, get("config").ToJsonString()
     | _ -> raise (UsageError $"{configPath}: expected a JSON object")
 
-/// `sac train --resume DIR` for a Soft Q-Learning run.
-let private resumeSql (req: TrainRequest) (dir: string) (configPath: string) (text: string) =
+/// `sac train --resume DIR` for a run whose config.json `runJson` wrote (Soft Q-Learning, the DQN family): its stored
+/// configuration with the --config keys that keep `fixedKeys`, to --steps or the run's own length. The DQN family's
+/// exploration schedule stays the one of the run's own length (its TotalTimesteps key).
+let private resumeFromRunJson<'T, 'S, 'C when 'T: not struct and 'T: not null and 'T :> IConfig>
+        (req: TrainRequest) (dir: string) (configPath: string) (text: string) (algorithm: string)
+        (fixedKeys: 'T -> 'T -> (string * bool) list) (makeRun: string -> 'T -> Resumable<'S, 'C>) =
     let env, stored, seed, configJson = readRunJson configPath text
     let config =
-        let saved = try ConfigJson.Deserialize<SqlConfig>(configJson, configPath) with :? ArgumentException | :? FormatException as e -> raise (UsageError(plainMessage e))
-        resumedConfig req saved seed (fun stored merged ->
-            [ "hiddenSizes", sameSizes merged.HiddenSizes stored.HiddenSizes
-              "samplerHiddenSizes", sameSizes merged.SamplerHiddenSizes stored.SamplerHiddenSizes
-              "bufferSize", (merged.BufferSize = stored.BufferSize) ])
-    openDevice req "sql" false |> ignore
-    let steps = defaultArg req.Steps stored
-    let req = { req with Env = env; Algo = "sql"; Seed = seed }
-    let trainer = SqlTrainer(env, config, GemmProvider.Create req.Threads)
-    trainRun req dir env steps (runJson req steps "cpu" (ConfigJson.Serialize config)) true (sqlRun trainer)
-
-/// `sac train --resume DIR` for a DQN-family run (its exploration schedule stays the one of the run's own length).
-let private resumeDqn (req: TrainRequest) (dir: string) (configPath: string) (text: string) (algorithm: string) =
-    let env, stored, seed, configJson = readRunJson configPath text
-    let config =
-        let saved = try ConfigJson.Deserialize<DqnConfig>(configJson, configPath) with :? ArgumentException | :? FormatException as e -> raise (UsageError(plainMessage e))
-        resumedConfig req saved seed (fun stored merged ->
-            [ "hiddenSizes", sameSizes merged.HiddenSizes stored.HiddenSizes
-              "bufferSize", (merged.BufferSize = stored.BufferSize)
-              "variant", (merged.Variant = stored.Variant) ])
+        let saved = try ConfigJson.Deserialize<'T>(configJson, configPath) with :? ArgumentException | :? FormatException as e -> raise (UsageError(plainMessage e))
+        resumedConfig req saved seed fixedKeys
     openDevice req algorithm false |> ignore
     let steps = defaultArg req.Steps stored
     let req = { req with Env = env; Algo = algorithm; Seed = seed }
-    let trainer = DqnTrainer(env, config, GemmProvider.Create req.Threads)
-    trainRun req dir env steps (runJson req steps "cpu" (ConfigJson.Serialize config)) true (dqnRun trainer)
+    trainRun req dir env steps (runJson req steps "cpu" (ConfigJson.Serialize config)) true (makeRun env config)
 
-/// `sac train --resume DIR`: continues a run (SAC here; SQL and the DQN family above) from its newest checkpoint, with the configuration its config.json
+/// `sac train --resume DIR`: continues a run (SAC here; the others through resumeFromRunJson) from its newest checkpoint, with the configuration its config.json
 /// records (and --config keys that do not change its shapes), to --steps or the run's own length.
 let private resumeRun (req: TrainRequest) (dir: string) =
     let configPath = Path.Combine(dir, "config.json")
@@ -452,8 +437,20 @@ let private resumeRun (req: TrainRequest) (dir: string) =
         match (try JsonNode.Parse text with e -> raise (UsageError $"{configPath}: not valid JSON ({e.Message})")) with
         | :? JsonObject as o when not (isNull o["algorithm"]) -> string o["algorithm"]
         | _ -> raise (UsageError $"{configPath}: names no algorithm")
-    if algorithm = "sql" then resumeSql req dir configPath text
-    elif isDqn algorithm then resumeDqn req dir configPath text algorithm
+    if algorithm = "sql" then
+        resumeFromRunJson req dir configPath text algorithm
+            (fun stored (merged: SqlConfig) ->
+                [ "hiddenSizes", sameSizes merged.HiddenSizes stored.HiddenSizes
+                  "samplerHiddenSizes", sameSizes merged.SamplerHiddenSizes stored.SamplerHiddenSizes
+                  "bufferSize", (merged.BufferSize = stored.BufferSize) ])
+            (fun env config -> sqlRun (SqlTrainer(env, config, GemmProvider.Create req.Threads)))
+    elif isDqn algorithm then
+        resumeFromRunJson req dir configPath text algorithm
+            (fun stored (merged: DqnConfig) ->
+                [ "hiddenSizes", sameSizes merged.HiddenSizes stored.HiddenSizes
+                  "bufferSize", (merged.BufferSize = stored.BufferSize)
+                  "variant", (merged.Variant = stored.Variant) ])
+            (fun env config -> dqnRun (DqnTrainer(env, config, GemmProvider.Create req.Threads)))
     elif algorithm <> "sac" && algorithm <> "sac-v1" then
         raise (UsageError $"--resume {dir}: it is a {algorithm} run, which this build does not train")
     else
@@ -498,7 +495,6 @@ let train (req: TrainRequest) =
     // SAC opens its backend after its configuration is resolved (and validated); the others run on the CPU.
     let device = "cpu"
     if req.Algo = "sql" || isDqn req.Algo then openDevice req req.Algo false |> ignore
-    let job: Progress.Job = { Title = $"{req.Algo} {req.Env}"; StartStep = 0L; TotalSteps = steps }
     if req.Algo = "sql" then
         let config = resolveSqlConfig req
         freshDirectory out

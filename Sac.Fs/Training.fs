@@ -282,11 +282,11 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm, backend: Sac
             deviceLearner <- Some(DeviceSac.upload dctx learner)
         | None -> ()
     // The host learner with everything the device holds copied back (the same learner without a backend).
-    let synced (learner: Sac.Core.Data.LearnerState) =
+    let synced (envSteps: int64) (learner: Sac.Core.Data.LearnerState) =
         match device, deviceLearner with
         | Some dctx, Some d ->
             let full = DeviceSac.download dctx d
-            NumericalCheck.require "critic parameters" learner.Step learner.Step (ReadOnlySpan full.Critic)
+            NumericalCheck.require "critic parameters" envSteps learner.Step (ReadOnlySpan full.Critic)
             full
         | _ -> learner
     // Updates wait for LearningStarts transitions: true of a fresh run by construction, and what makes a run resumed
@@ -411,7 +411,7 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm, backend: Sac
                 (ValueOption.map metricsArray state.LastMetrics) checkpointEvery
         let header =
             CheckpointHeader("sac", environmentId, o, a, config.HiddenSizes, config.Variant.ToString(), state.EnvSteps, Progress = progress)
-        Checkpoint.Save(path, header, synced state.Learner, (if includeReplay then (replay: ReplayBuffer | null) else null), tape.Actions)
+        Checkpoint.Save(path, header, synced state.EnvSteps state.Learner, (if includeReplay then (replay: ReplayBuffer | null) else null), tape.Actions)
 
     /// <summary>
     /// The state a training checkpoint describes, with this trainer's environment and replay buffer brought to the
@@ -448,7 +448,7 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm, backend: Sac
     /// taken or a callback stops the run.</summary>
     member this.RunTo(state: TrainingState, totalSteps: int64, callbacks: seq<ITrainingCallback<TrainingState>>) : RunOutcome<TrainingState> =
         let outcome = TrainingLoop.runUntil this.Step (fun s -> s.EnvSteps) state totalSteps (List.ofSeq callbacks)
-        { outcome with State = { outcome.State with Learner = synced outcome.State.Learner } }
+        { outcome with State = { outcome.State with Learner = synced outcome.State.EnvSteps outcome.State.Learner } }
 
     /// <summary>A callback that writes a training checkpoint to <paramref name="path"/> every
     /// <paramref name="interval"/> environment steps (atomically replacing the previous one).</summary>
