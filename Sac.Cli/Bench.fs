@@ -154,6 +154,61 @@ let private cudaBandwidthLines (bk: Sac.Cuda.Backend.CudaBackend) (wanted: strin
         let r = gbps (28.0 * float n) ms
         print (sprintf """{"name":"adam","device":"cuda","params":%d,"gb_per_sec":%s,"fraction_of_copy":%s}""" n (fmt r) (fmt (r / copy)))
 
+/// `mujoco-testspeed` (Debian's libmujoco-samples) on the same MJCF, one thread, as mj_step calls per second; None
+/// when the tool is absent or its output cannot be read.
+let private testspeed (xml: string) (steps: int) =
+    let dir = IO.Directory.CreateTempSubdirectory("sac-testspeed-")
+    try
+        try
+            let file = IO.Path.Combine(dir.FullName, "model.xml")
+            IO.File.WriteAllText(file, xml)
+            let psi = ProcessStartInfo("mujoco-testspeed", $"\"{file}\" {steps} 1 0.01", RedirectStandardOutput = true, UseShellExecute = false)
+            use p = nonNull (Process.Start psi)
+            let out = p.StandardOutput.ReadToEnd()
+            p.WaitForExit()
+            let line = out.Split('\n') |> Array.tryFind (fun l -> l.TrimStart().StartsWith "Steps per second")
+            line |> Option.map (fun l -> float (l.Split(':').[1].Trim()))
+        with _ -> None
+    finally
+        dir.Delete true
+
+/// Environment steps per second of each available MuJoCo task on one thread (uniform random actions, resetting on
+/// termination), with the mj_step rate that implies (times the frame skip) beside the C library's own
+/// `mujoco-testspeed` on the same model.
+let private envStepLines seconds (print: string -> unit) =
+    let tasks =
+        [ Sac.Core.Environments.MuJoCo.HalfCheetah.EnvironmentId, "half_cheetah"
+          Sac.Core.Environments.MuJoCo.Hopper.EnvironmentId, "hopper"
+          Sac.Core.Environments.MuJoCo.Walker2d.EnvironmentId, "walker2d"
+          Sac.Core.Environments.MuJoCo.Ant.EnvironmentId, "ant"
+          Sac.Core.Environments.MuJoCo.Humanoid.EnvironmentId, "humanoid" ]
+    match Sac.Core.Environments.EnvironmentRegistry.IsAvailable(fst tasks.Head) with
+    | false, reason -> print (sprintf """{"name":"env_step","skipped":%s}""" (Text.Json.JsonSerializer.Serialize reason))
+    | true, _ ->
+        for id, model in tasks do
+            let env = Sac.Core.Environments.EnvironmentRegistry.Make id
+            let inner = Sac.Core.Environments.MuJoCo.MuJoCoModel.BuiltIn model
+            let frameSkip = match env with :? Sac.Core.Environments.TimeLimit as t -> (t.Inner :?> Sac.Core.Environments.MuJoCo.MuJoCoEnvironment).FrameSkip | _ -> 1
+            let obs = Array.zeroCreate<float32> env.ObservationSpace.Dimension
+            let action = Array.zeroCreate<float32> env.ActionSpace.Dimension
+            let key = PhiloxKey.FromSeed 12UL
+            let mutable draw = 0UL
+            env.Reset(Nullable 0UL, Span obs)
+            let perSec =
+                rate seconds (fun () ->
+                    Philox.FillUniform(key, draw, Span action)
+                    draw <- draw + uint64 action.Length
+                    for i in 0 .. action.Length - 1 do
+                        action.[i] <- env.ActionSpace.Low.[i] + (env.ActionSpace.High.[i] - env.ActionSpace.Low.[i]) * action.[i]
+                    let r = env.Step(ReadOnlySpan action, Span obs)
+                    if r.Done then env.Reset(Nullable(), Span obs))
+            let reference =
+                match testspeed (Sac.Core.Environments.MuJoCo.MuJoCoModel.BuiltInXml model) (max 2000 (int (perSec * float frameSkip * seconds))) with
+                | Some r -> fmt r
+                | None -> "null"
+            print (sprintf """{"name":"env_step","env":"%s","threads":1,"steps_per_sec":%s,"mj_steps_per_sec":%s,"testspeed_mj_steps_per_sec":%s,"nv":%d}"""
+                       id (fmt perSec) (fmt (perSec * float frameSkip)) reference inner.Nv)
+
 /// Runs every measurement whose name contains the filter, printing one JSON line each as it completes; the filter
 /// `cuda` selects every GPU line. Without a usable GPU, one `{"name":"cuda","skipped":…}` line stands for the GPU lines.
 let run (opts: BenchOptions) (print: string -> unit) =
@@ -161,6 +216,7 @@ let run (opts: BenchOptions) (print: string -> unit) =
     let matches name = opts.Filter |> Option.forall (fun f -> (name: string).Contains(f, StringComparison.OrdinalIgnoreCase))
     let wanted name = not onlyCuda && matches name
     let wantedCuda name = onlyCuda || matches name
+    if wanted "env_step" then envStepLines opts.Seconds print
     let replays = Collections.Generic.Dictionary<int * int, Sac.Core.Data.ReplayBuffer>()
     let replayOf shape =
         match replays.TryGetValue shape with

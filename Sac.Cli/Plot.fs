@@ -10,6 +10,9 @@ open Sac.Cli.Run
 /// One line per registered environment: id, observation and action spaces, episode limit.
 let envLines () =
     [ for id in EnvironmentRegistry.Ids do
+      match EnvironmentRegistry.IsAvailable id with
+      | false, reason -> yield $"{id,-26} unavailable: {reason}"
+      | true, _ ->
         let env = EnvironmentRegistry.Make id
         let obs = env.ObservationSpace
         let actions =

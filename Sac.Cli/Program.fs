@@ -22,7 +22,7 @@ type TrainArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Env _ -> "environment id (Pendulum-v1, MountainCarContinuous-v0, PointGoal-v0, MultiGoal-v0, CartPole-v1; see EnvironmentRegistry)."
+            | Env _ -> "environment id (Pendulum-v1, MountainCarContinuous-v0, PointGoal-v0, MultiGoal-v0, CartPole-v1; with libmujoco2.2.2 HalfCheetah-v4, Hopper-v4, Walker2d-v4, Ant-v4, Humanoid-v4; see sac envs)."
             | Steps _ -> "environment steps (default: the environment's budget, e.g. 20000 for Pendulum-v1)."
             | Seed _ -> "seed of every random draw (default 0)."
             | Out _ -> "run directory (default runs/<env>_<algo>_s<seed>)."

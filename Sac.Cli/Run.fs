@@ -21,6 +21,9 @@ let checkEnvironment (flag: string) (env: string) =
     if not (Seq.contains env EnvironmentRegistry.Ids) then
         let known = String.Join(", ", EnvironmentRegistry.Ids)
         raise (UsageError $"{flag} {env}: unknown environment (known: {known})")
+    match EnvironmentRegistry.IsAvailable env with
+    | true, _ -> ()
+    | false, reason -> raise (UsageError reason)
 
 /// Whether an algorithm name is one of the discrete-action Q-learning family.
 let isDqn (algo: string) = DqnCheckpoint.IsDqnAlgorithm algo
@@ -59,6 +62,9 @@ let defaultSteps env =
     | "PointGoal-v0" -> 10_000L
     | "CartPole-v1" -> 50_000L
     | "MultiGoal-v0" -> 20_000L
+    // RL Zoo: 1M steps for the MuJoCo locomotion tasks, 2M for Humanoid.
+    | "Humanoid-v4" -> 2_000_000L
+    | id when EnvironmentRegistry.RequiresMuJoCo id -> 1_000_000L
     | _ -> 100_000L
 
 /// An exception's message without the " (Parameter 'x')" that ArgumentException appends: the key is already named.
@@ -140,7 +146,7 @@ let private algorithmProblems (req: TrainRequest) =
       | None -> ()
       match req.Algo with
       | "sac" | "sac-v1" | "sql" | "dqn" | "double-dqn" | "soft-dqn" ->
-          match (if Seq.contains req.Env EnvironmentRegistry.Ids then Some(EnvironmentRegistry.Make req.Env) else None) with
+          match (if fst (EnvironmentRegistry.IsAvailable req.Env) then Some(EnvironmentRegistry.Make req.Env) else None) with
           | Some env ->
               let discrete = (DiscreteActions.TryGetActionCount env).HasValue
               if discrete && not (isDqn req.Algo) then

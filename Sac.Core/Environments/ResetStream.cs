@@ -1,3 +1,4 @@
+using System;
 using Sac.Core.Random;
 
 namespace Sac.Core.Environments;
@@ -43,5 +44,14 @@ internal struct ResetStream
     {
         double u = Philox.Uniform(_key, _next++);
         return low + (high - low) * u;
+    }
+
+    /// <summary>The next standard normal draw, from two uniforms by the Box-Muller transform in double precision.</summary>
+    /// <returns>A draw from N(0, 1).</returns>
+    public double Normal()
+    {
+        double u1 = Philox.Uniform(_key, _next++);
+        double u2 = Philox.Uniform(_key, _next++);
+        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
     }
 }

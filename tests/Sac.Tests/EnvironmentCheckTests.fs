@@ -227,7 +227,7 @@ let ``CartPole's action index must be 0 or 1, and the checked environment stays 
 
 [<Fact>]
 let ``MakeChecked wraps the registered environment with its spaces and limit`` () =
-    for id in EnvironmentRegistry.Ids do
+    for id in TestProviders.availableEnvironmentIds () do
         let plain = EnvironmentRegistry.Make id
         let env = EnvironmentRegistry.MakeChecked id
         Assert.Equal(id, env.Id)
@@ -255,7 +255,7 @@ let private fillAction (env: IEnvironment) (key: PhiloxKey) (t: int) (action: fl
 
 [<Fact>]
 let ``Valid environments pass through bit for bit over thousands of random steps`` () =
-    let gen = Gen.zip (Gen.elements (List.ofSeq EnvironmentRegistry.Ids)) (Gen.choose (0, Int32.MaxValue))
+    let gen = Gen.zip (Gen.elements (TestProviders.availableEnvironmentIds ())) (Gen.choose (0, Int32.MaxValue))
     Check.One(Config.QuickThrowOnFailure.WithMaxTest(25), Prop.forAll (Arb.fromGen gen) (fun (id, seed) ->
         let plain = view id false
         let checkedEnv = view id true
@@ -282,7 +282,7 @@ let ``Valid environments pass through bit for bit over thousands of random steps
 
 [<Fact>]
 let ``Checked steps allocate nothing for every registered environment`` () =
-    for id in EnvironmentRegistry.Ids do
+    for id in TestProviders.availableEnvironmentIds () do
         for env in [ view id true; EnvironmentRegistry.MakeChecked id :> IEnvironment ] do
             let obs = Array.zeroCreate<float32> env.ObservationSpace.Dimension
             let action = Array.zeroCreate<float32> env.ActionSpace.Dimension

@@ -277,7 +277,7 @@ let private trajectory (env: IEnvironment) (seed: uint64 option) (steps: int) =
 
 [<Fact>]
 let ``Same seed gives identical trajectories, different seeds different starts, and Reset(null) continues the stream`` () =
-    for id in EnvironmentRegistry.Ids do
+    for id in TestProviders.availableEnvironmentIds () do
         let a = trajectory (agentView (EnvironmentRegistry.Make id)) (Some 42UL) 60
         let b = trajectory (agentView (EnvironmentRegistry.Make id)) (Some 42UL) 60
         Assert.Equal<float32[] list>(a, b)
@@ -365,7 +365,7 @@ let ``RescaleAction maps -1 and 1 to the inner bounds and clips out-of-range act
 
 [<Fact>]
 let ``Bad inputs throw with the environment id in the message`` () =
-    for id in EnvironmentRegistry.Ids do
+    for id in TestProviders.availableEnvironmentIds () do
         let variants: IEnvironment list =
             [ EnvironmentRegistry.Make id; RescaleAction(EnvironmentRegistry.Make id)
               (match id with
@@ -373,7 +373,8 @@ let ``Bad inputs throw with the environment id in the message`` () =
                | "MountainCarContinuous-v0" -> MountainCarContinuous()
                | "CartPole-v1" -> CartPole()
                | "MultiGoal-v0" -> MultiGoal()
-               | _ -> PointGoal()) ]
+               | "PointGoal-v0" -> PointGoal()
+               | _ -> (EnvironmentRegistry.Make id :?> TimeLimit).Inner) ]
         for env in variants do
             let obs = obsFor env
             let act = Array.zeroCreate<float32> env.ActionSpace.Dimension
@@ -391,7 +392,10 @@ let ``Bad inputs throw with the environment id in the message`` () =
     let ex = Assert.Throws<ArgumentException>(fun () -> EnvironmentRegistry.Make "NoSuchEnv-v0" |> ignore)
     Assert.Contains("NoSuchEnv-v0", ex.Message)
     for id in EnvironmentRegistry.Ids do Assert.Contains(id, ex.Message)
-    Assert.Equal<string list>([ "Pendulum-v1"; "MountainCarContinuous-v0"; "PointGoal-v0"; "CartPole-v1"; "MultiGoal-v0" ], List.ofSeq EnvironmentRegistry.Ids)
+    Assert.Equal<string list>(
+        [ "Pendulum-v1"; "MountainCarContinuous-v0"; "PointGoal-v0"; "CartPole-v1"; "MultiGoal-v0"
+          "HalfCheetah-v4"; "HalfCheetah-v5"; "Hopper-v4"; "Walker2d-v4"; "Ant-v4"; "Humanoid-v4" ],
+        List.ofSeq EnvironmentRegistry.Ids)
 
 // ---------- PointGoal ----------
 
@@ -453,7 +457,7 @@ let ``PointGoal step follows its documented dynamics and reward`` () =
 
 [<Fact>]
 let ``Step allocates nothing for every environment through Make and RescaleAction`` () =
-    for id in EnvironmentRegistry.Ids do
+    for id in TestProviders.availableEnvironmentIds () do
         let env = agentView (EnvironmentRegistry.Make id)
         let obs = obsFor env
         let action = Array.zeroCreate<float32> env.ActionSpace.Dimension

@@ -28,3 +28,9 @@ let label (g: IGemm) =
     match g with
     | :? ManagedGemm as m -> sprintf "managed/%A/%dt" m.Kernel m.Threads
     | g -> g.Name
+
+/// The registered environment ids this machine can make (the MuJoCo ones need libmujoco2.2.2).
+let availableEnvironmentIds () =
+    Sac.Core.Environments.EnvironmentRegistry.Ids
+    |> Seq.filter (fun id -> fst (Sac.Core.Environments.EnvironmentRegistry.IsAvailable id))
+    |> List.ofSeq

@@ -1,0 +1,401 @@
+/// The MuJoCo binding and the Gymnasium v4 locomotion environments. Skipped, with the reason, where libmujoco2.2.2 is
+/// not installed (CI installs it).
+module MuJoCoTests
+
+open System
+open System.Diagnostics
+open System.IO
+open Xunit
+open FsCheck
+open FsCheck.FSharp
+open Sac.Core.Environments
+open Sac.Core.Environments.MuJoCo
+
+type MuJoCoFactAttribute() as this =
+    inherit FactAttribute()
+    do if not MuJoCoRuntime.IsAvailable then this.Skip <- "MuJoCo unavailable: " + MuJoCoRuntime.UnavailableReason
+
+let private repoRoot =
+    lazy
+        (let rec up (d: DirectoryInfo | null) =
+            match d with
+            | null -> failwith "repository root (Sac.Functional.sln) not found"
+            | d when File.Exists(Path.Combine(d.FullName, "Sac.Functional.sln")) -> d.FullName
+            | d -> up d.Parent
+         up (DirectoryInfo AppContext.BaseDirectory))
+
+let private run (file: string) (args: string) (env: (string * string) list) =
+    let psi = ProcessStartInfo(file, args, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
+    for k, v in env do psi.Environment[k] <- v
+    use p = nonNull (Process.Start psi)
+    let out = p.StandardOutput.ReadToEndAsync()
+    let err = p.StandardError.ReadToEnd()
+    if not (p.WaitForExit 120_000) then p.Kill true; failwith $"{file} {args} did not finish"
+    p.ExitCode, out.Result, err
+
+// ---------- the field layout ----------
+
+[<Fact>]
+let ``the checked-in field offsets are what the installed 2.2.2 headers give`` () =
+    if not (File.Exists "/usr/include/mujoco/mujoco.h") then
+        // Without the headers there is nothing to regenerate from; the run-time version check still guards the offsets.
+        Assert.Equal(222, MuJoCoRuntime.RequiredVersion)
+    else
+        let root = repoRoot.Value
+        let exe = Path.Combine(Path.GetTempPath(), $"sac-mujoco-layout-{Guid.NewGuid():N}")
+        try
+            let source = Path.Combine(root, "native/mujoco/layout.c")
+            let rc, _, err = run "gcc" $"-I/usr/include \"{source}\" -o \"{exe}\"" []
+            Assert.True((rc = 0), $"gcc failed: {err}")
+            let rc, generated, _ = run exe "" []
+            Assert.Equal(0, rc)
+            let layoutFile = Path.Combine(root, "Sac.Core/Environments/MuJoCo/MuJoCoLayout.cs")
+            let checkedIn = File.ReadAllText layoutFile
+            Assert.Equal(checkedIn.ReplaceLineEndings "\n", generated.ReplaceLineEndings "\n")
+        finally
+            if File.Exists exe then File.Delete exe
+
+// ---------- the models ----------
+
+/// Gymnasium's facts per task: id, nq, nv, nu, observation length, action bound, dt, total mass of the model.
+let private facts =
+    [ HalfCheetah.EnvironmentId, 9, 9, 6, 17, 1.0f, 0.05, 14.0
+      Hopper.EnvironmentId, 6, 6, 3, 11, 1.0f, 0.008, 15.820013405927003
+      Walker2d.EnvironmentId, 9, 9, 6, 17, 1.0f, 0.008, 23.677136632555076
+      Ant.EnvironmentId, 15, 14, 8, 27, 1.0f, 0.05, 0.910880082707
+      Humanoid.EnvironmentId, 24, 23, 17, 376, 0.4f, 0.015, 42.1160304921 ]
+
+let private make (id: string) : MuJoCoEnvironment =
+    match id with
+    | HalfCheetah.EnvironmentId -> new HalfCheetah()
+    | HalfCheetah.V5EnvironmentId -> new HalfCheetah(HalfCheetah.V5EnvironmentId)
+    | Hopper.EnvironmentId -> new Hopper()
+    | Walker2d.EnvironmentId -> new Walker2d()
+    | Ant.EnvironmentId -> new Ant()
+    | Humanoid.EnvironmentId -> new Humanoid()
+    | _ -> failwith id
+
+[<MuJoCoFact>]
+let ``every model loads under 2.2.2 with Gymnasium's sizes, bounds, dt and mass`` () =
+    Assert.Equal(222, MuJoCoRuntime.Version)
+    for id, nq, nv, nu, obs, bound, dt, mass in facts do
+        use env = make id
+        let sim = env.Simulation
+        Assert.True((nq, nv, nu) = (sim.Nq, sim.Nv, sim.Nu), $"{id}: nq/nv/nu {sim.Nq}/{sim.Nv}/{sim.Nu}")
+        Assert.Equal(obs, env.ObservationSpace.Dimension)
+        Assert.Equal(nu, env.ActionSpace.Dimension)
+        Assert.All(env.ActionSpace.Low, fun l -> Assert.Equal(-bound, l))
+        Assert.All(env.ActionSpace.High, fun h -> Assert.Equal(bound, h))
+        Assert.Equal(dt, env.Dt, 12)
+        let total = Seq.sum (sim.Model.BodyMass.ToArray())
+        Assert.True(abs (total - mass) < 1e-9 * mass, $"{id}: total mass {total:R}, Gymnasium's model has {mass:R}")
+        let limited = EnvironmentRegistry.Make id
+        Assert.Equal(Nullable 1000, limited.MaxEpisodeSteps)
+
+[<MuJoCoFact>]
+let ``the registry lists the MuJoCo tasks as available and makes them`` () =
+    for id, _, _, _, obs, _, _, _ in facts do
+        let ok, reason = EnvironmentRegistry.IsAvailable id
+        Assert.True(ok, reason)
+        Assert.Equal(obs, (EnvironmentRegistry.Make id).ObservationSpace.Dimension)
+    Assert.Equal(17, (EnvironmentRegistry.Make HalfCheetah.V5EnvironmentId).ObservationSpace.Dimension)
+
+// ---------- rewards, observations, termination ----------
+
+let private stepFrom (env: MuJoCoEnvironment) (qpos: float[]) (qvel: float[]) (action: float32[]) =
+    let obs = Array.zeroCreate<float32> env.ObservationSpace.Dimension
+    env.SetState(ReadOnlySpan qpos, ReadOnlySpan qvel, Span obs)
+    let before = env.Simulation.Position.ToArray()
+    let result = env.Step(ReadOnlySpan action, Span obs)
+    before, result, obs
+
+let private sumSq (a: float32[]) = a |> Array.sumBy (fun x -> float x * float x)
+
+let private nearlyEqual (expected: float) (actual: float) (what: string) =
+    Assert.True(abs (expected - actual) <= 1e-9 * max 1.0 (abs expected), $"{what}: expected {expected:R}, got {actual:R}")
+
+[<MuJoCoFact>]
+let ``HalfCheetah: reward is the x velocity minus 0.1 sum a^2, and the observation is qpos[1:] then qvel`` () =
+    use env = new HalfCheetah()
+    let qpos0 = env.Simulation.Model.Qpos0.ToArray()
+    let action = [| 0.5f; -1.0f; 0.25f; 0.9f; -0.3f; 1.0f |]
+    let before, result, obs = stepFrom env qpos0 (Array.init 9 (fun i -> 0.1 * float i)) action
+    let after = env.Simulation.Position.ToArray()
+    let vx = (after.[0] - before.[0]) / 0.05
+    nearlyEqual (vx - 0.1 * sumSq action) env.LastReward.Total "reward"
+    nearlyEqual vx env.LastReward.XVelocity "x velocity"
+    Assert.Equal(float32 env.LastReward.Total, result.Reward)
+    Assert.False(result.Terminated || result.Truncated)
+    let qvel = env.Simulation.Velocity.ToArray()
+    Assert.Equal<float32[]>(Array.append (after.[1..] |> Array.map float32) (qvel |> Array.map float32), obs)
+
+[<MuJoCoFact>]
+let ``Hopper: healthy bonus, clipped velocities, and strict health bounds (z 0.69 terminates, 0.71 does not)`` () =
+    use env = new Hopper()
+    let obs = Array.zeroCreate<float32> 11
+    let state z angle = [| 0.0; z; angle; 0.0; 0.0; 0.0 |]
+    let healthyAt (q: float[]) (v: float[]) =
+        env.SetState(ReadOnlySpan q, ReadOnlySpan v, Span obs)
+        env.IsHealthy()
+    let still = Array.zeroCreate 6
+    Assert.False(healthyAt (state 0.69 0.0) still)
+    Assert.True(healthyAt (state 0.71 0.0) still)
+    Assert.False(healthyAt (state 0.7 0.0) still) // strict: 0.7 < z
+    Assert.False(healthyAt (state 1.25 0.2) still)
+    Assert.True(healthyAt (state 1.25 0.19) still)
+    // state_vector()[2:] = (qpos[2:], qvel): every velocity, the x velocity included, inside (-100, 100).
+    Assert.False(healthyAt (state 1.25 0.0) [| 0.0; 0.0; 0.0; 100.0; 0.0; 0.0 |])
+    Assert.False(healthyAt (state 1.25 0.0) [| -100.5; 0.0; 0.0; 0.0; 0.0; 0.0 |])
+    Assert.True(healthyAt (state 1.25 0.0) [| 99.0; 0.0; 0.0; -99.0; 0.0; 0.0 |])
+    let q = state 1.25 0.0
+    q.[4] <- 100.0
+    Assert.False(healthyAt q still)
+    // A step that ends unhealthy (torso tilted past 0.2 rad) terminates, paying the healthy bonus all the same
+    // (terminate_when_unhealthy). A z below 0.7 cannot be held through a step: the foot would be under the floor.
+    let action = [| 0.3f; -0.2f; 0.1f |]
+    let before, result, _ = stepFrom env (state 1.25 0.5) still action
+    Assert.True(result.Terminated)
+    let vx = (env.Simulation.Position.[0] - before.[0]) / 0.008
+    nearlyEqual (vx + 1.0 - 1e-3 * sumSq action) env.LastReward.Total "reward"
+    let _, result, _ = stepFrom env (state 1.25 0.0) still action
+    Assert.False(result.Terminated)
+    // Observation: qpos[1:] then qvel clipped to [-10, 10].
+    let _, _, obs = stepFrom env (state 1.25 0.0) [| 30.0; -25.0; 0.0; 0.0; 0.0; 0.0 |] [| 0f; 0f; 0f |]
+    let q = env.Simulation.Position.ToArray()
+    let v = env.Simulation.Velocity.ToArray()
+    let expected = Array.append (q.[1..] |> Array.map float32) (v |> Array.map (fun x -> float32 (Math.Clamp(x, -10.0, 10.0))))
+    Assert.Equal<float32[]>(expected, obs)
+    Assert.Equal(10f, obs.[5])
+
+[<MuJoCoFact>]
+let ``Walker2d: strict z in (0.8, 2) and angle in (-1, 1)`` () =
+    use env = new Walker2d()
+    let obs = Array.zeroCreate<float32> 17
+    let healthy z angle =
+        let q = [| 0.0; z; angle; 0.0; 0.0; 0.0; 0.0; 0.0; 0.0 |]
+        env.SetState(ReadOnlySpan q, ReadOnlySpan(Array.zeroCreate<float> 9), Span obs)
+        env.IsHealthy()
+    Assert.False(healthy 0.8 0.0)
+    Assert.True(healthy 0.81 0.0)
+    Assert.True(healthy 1.99 0.0)
+    Assert.False(healthy 2.0 0.0)
+    Assert.False(healthy 1.25 1.0)
+    Assert.False(healthy 1.25 -1.0)
+    Assert.True(healthy 1.25 0.99)
+
+/// Whether a free-joint model (Ant, Humanoid) is healthy at rest in its reference pose with the torso at height z.
+let private healthyAtHeight (env: MuJoCoEnvironment) (obs: float32[]) (z: float) =
+    let q = env.Simulation.Model.Qpos0.ToArray()
+    q.[2] <- z
+    env.SetState(ReadOnlySpan q, ReadOnlySpan(Array.zeroCreate<float> env.Simulation.Nv), Span obs)
+    env.IsHealthy()
+
+[<MuJoCoFact>]
+let ``Ant: torso velocity reward, inclusive z bounds, non-finite states unhealthy, contact forces computed`` () =
+    use env = new Ant()
+    let obs = Array.zeroCreate<float32> 27
+    let q0 = env.Simulation.Model.Qpos0.ToArray()
+    let healthyAtZ = healthyAtHeight env obs
+    Assert.True(healthyAtZ 0.2)
+    Assert.True(healthyAtZ 1.0)
+    Assert.False(healthyAtZ 0.19)
+    Assert.False(healthyAtZ 1.01)
+    let torso = env.Simulation.Model.BodyId "torso"
+    let action = Array.init 8 (fun i -> float32 (i - 4) / 5.0f)
+    env.SetState(ReadOnlySpan q0, ReadOnlySpan(Array.zeroCreate<float> 14), Span obs)
+    let xy () = let x = env.Simulation.BodyPosition in x.[3 * torso], x.[3 * torso + 1]
+    // Let it land, so the legs touch the floor.
+    for _ in 1 .. 20 do env.Step(ReadOnlySpan(Array.zeroCreate<float32> 8), Span obs) |> ignore
+    // cfrc_ext is zero unless mj_rnePostConstraint runs after the step; standing on the floor it is not.
+    Assert.True(env.Simulation.ExternalForce.ToArray() |> Array.exists (fun f -> abs f > 1e-6), "cfrc_ext is all zero")
+    let bx, by = xy ()
+    let result = env.Step(ReadOnlySpan action, Span obs)
+    let ax, ay = xy ()
+    nearlyEqual ((ax - bx) / 0.05 + 1.0 - 0.5 * sumSq action) env.LastReward.Total "reward"
+    nearlyEqual ((ay - by) / 0.05) env.LastReward.YVelocity "y velocity"
+    Assert.Equal(float32 env.LastReward.Total, result.Reward)
+    let q = env.Simulation.Position.ToArray()
+    Assert.Equal<float32[]>(Array.append (q.[2..] |> Array.map float32) (env.Simulation.Velocity.ToArray() |> Array.map float32), obs)
+
+[<MuJoCoFact>]
+let ``Humanoid: mass-centre velocity reward, strict z in (1, 2), and the 376-long observation in Gymnasium's order`` () =
+    use env = new Humanoid()
+    let obs = Array.zeroCreate<float32> 376
+    let q0 = env.Simulation.Model.Qpos0.ToArray()
+    let healthyAtZ = healthyAtHeight env obs
+    Assert.False(healthyAtZ 1.0)
+    Assert.True(healthyAtZ 1.01)
+    Assert.False(healthyAtZ 2.0)
+    let mass = env.Simulation.Model.BodyMass.ToArray()
+    let centre () =
+        let x = env.Simulation.BodyCenterOfMass.ToArray()
+        let m = Array.sum mass
+        (Array.sumBy (fun b -> mass.[b] * x.[3 * b]) [| 0 .. mass.Length - 1 |]) / m
+    let action = Array.init 17 (fun i -> 0.05f * float32 (i % 7) - 0.15f)
+    env.SetState(ReadOnlySpan q0, ReadOnlySpan(Array.zeroCreate<float> 23), Span obs)
+    for _ in 1 .. 20 do env.Step(ReadOnlySpan(Array.zeroCreate<float32> 17), Span obs) |> ignore
+    Assert.True(env.Simulation.ExternalForce.ToArray() |> Array.exists (fun f -> abs f > 1e-6), "cfrc_ext is all zero on the floor")
+    let before = centre ()
+    env.Step(ReadOnlySpan action, Span obs) |> ignore
+    let vx = (centre () - before) / 0.015
+    nearlyEqual (1.25 * vx + 5.0 - 0.1 * sumSq action) env.LastReward.Total "reward"
+    let s = env.Simulation
+    let expected =
+        Array.concat
+            [ s.Position.ToArray().[2..]; s.Velocity.ToArray(); s.ComInertia.ToArray(); s.ComVelocity.ToArray()
+              s.ActuatorForce.ToArray(); s.ExternalForce.ToArray() ]
+        |> Array.map float32
+    Assert.Equal(376, expected.Length)
+    Assert.Equal<float32[]>(expected, obs)
+
+// ---------- reset noise, determinism, allocation ----------
+
+[<MuJoCoFact>]
+let ``reset noise: positions uniform within the scale, velocities uniform or normal per task, fresh each reset`` () =
+    let resets = 400
+    // Ant and Humanoid stand on a free joint: qpos[3..6] is a quaternion, which mj_forward normalises in place after
+    // the noise is added (as in Gymnasium's set_state); the other coordinates keep their noise as drawn.
+    for id, scale, normalVelocity, quaternion in
+        [ HalfCheetah.EnvironmentId, 0.1, true, false; Hopper.EnvironmentId, 5e-3, false, false
+          Ant.EnvironmentId, 0.1, true, true; Humanoid.EnvironmentId, 1e-2, false, true ] do
+        use env = make id
+        let obs = Array.zeroCreate<float32> env.ObservationSpace.Dimension
+        let q0 = env.Simulation.Model.Qpos0.ToArray()
+        let dq = ResizeArray<float>()
+        let dv = ResizeArray<float>()
+        env.Reset(Nullable 11UL, Span obs)
+        for _ in 1 .. resets do
+            env.Reset(Nullable(), Span obs)
+            let q = env.Simulation.Position.ToArray()
+            for i in 0 .. q.Length - 1 do if not (quaternion && i >= 3 && i <= 6) then dq.Add(q.[i] - q0.[i])
+            if quaternion then Assert.Equal(1.0, Seq.sumBy (fun i -> q.[i] * q.[i]) [ 3 .. 6 ], 12)
+            dv.AddRange(env.Simulation.Velocity.ToArray())
+        Assert.All(dq, fun d -> Assert.InRange(d, -scale, scale))
+        let std (xs: ResizeArray<float>) = let m = Seq.average xs in sqrt (xs |> Seq.averageBy (fun x -> (x - m) ** 2.0))
+        // Uniform(-s, s) has std s/sqrt 3; the normal noise has std s and exceeds s about a third of the time.
+        Assert.InRange(std dq / (scale / sqrt 3.0), 0.95, 1.05)
+        if normalVelocity then
+            Assert.InRange(std dv / scale, 0.95, 1.05)
+            let beyond = (dv |> Seq.filter (fun v -> abs v > scale) |> Seq.length |> float) / float dv.Count
+            Assert.InRange(beyond, 0.29, 0.35)
+        else
+            Assert.All(dv, fun v -> Assert.InRange(v, -scale, scale))
+            Assert.InRange(std dv / (scale / sqrt 3.0), 0.95, 1.05)
+
+let private rollout (id: string) (seed: uint64) (steps: int) =
+    use env = make id
+    let obs = Array.zeroCreate<float32> env.ObservationSpace.Dimension
+    let trace = ResizeArray<float32>()
+    env.Reset(Nullable seed, Span obs)
+    trace.AddRange obs
+    let a = Array.zeroCreate<float32> env.ActionSpace.Dimension
+    for t in 1 .. steps do
+        for i in 0 .. a.Length - 1 do a.[i] <- env.ActionSpace.High.[i] * float32 (sin (0.3 * float (t + 5 * i)))
+        let r = env.Step(ReadOnlySpan a, Span obs)
+        trace.AddRange obs
+        trace.Add r.Reward
+        if r.Terminated then env.Reset(Nullable(), Span obs)
+    trace.ToArray()
+
+[<MuJoCoFact>]
+let ``the same seed gives the same trajectory bit for bit, another seed another one`` () =
+    let prop (seed: uint64) =
+        [ HalfCheetah.EnvironmentId; Hopper.EnvironmentId; Ant.EnvironmentId ]
+        |> List.forall (fun id -> rollout id seed 60 = rollout id seed 60 && rollout id seed 5 <> rollout id (seed + 1UL) 5)
+    Check.One(Config.QuickThrowOnFailure.WithMaxTest(8), Prop.forAll (Arb.fromGen (Gen.choose (0, Int32.MaxValue) |> Gen.map uint64)) prop)
+
+[<MuJoCoFact>]
+let ``stepping allocates nothing`` () =
+    for id, _, _, _, _, _, _, _ in facts do
+        use env = make id
+        let obs = Array.zeroCreate<float32> env.ObservationSpace.Dimension
+        let a = Array.create env.ActionSpace.Dimension 0.05f
+        env.Reset(Nullable 3UL, Span obs)
+        for _ in 1 .. 50 do if (env.Step(ReadOnlySpan a, Span obs)).Terminated then env.Reset(Nullable(), Span obs)
+        let before = GC.GetAllocatedBytesForCurrentThread()
+        for _ in 1 .. 300 do if (env.Step(ReadOnlySpan a, Span obs)).Terminated then env.Reset(Nullable(), Span obs)
+        Assert.Equal(0L, GC.GetAllocatedBytesForCurrentThread() - before)
+
+// ---------- errors ----------
+
+[<MuJoCoFact>]
+let ``a bad model file gives a typed one-line error naming the file`` () =
+    let dir = Directory.CreateTempSubdirectory("sac-mjcf-").FullName
+    try
+        let bad = Path.Combine(dir, "bad.xml")
+        File.WriteAllText(bad, "<mujoco><worldbody><body><geom type='sphere' size='-1'/></body></worldbody></mujoco>")
+        let e = Assert.Throws<MuJoCoModelException>(fun () -> MuJoCoModel.LoadFile bad |> ignore)
+        Assert.Contains("bad.xml", e.Message)
+        Assert.Contains("size", e.Message)
+        Assert.DoesNotContain("\n", e.Message)
+        File.WriteAllText(bad, "<mujoco><worldbody>")
+        Assert.Contains("XML", (Assert.Throws<MuJoCoModelException>(fun () -> MuJoCoModel.LoadFile bad |> ignore)).Message)
+        let missing = Assert.Throws<MuJoCoModelException>(fun () -> MuJoCoModel.LoadFile(Path.Combine(dir, "none.xml")) |> ignore)
+        Assert.Contains("no such file", missing.Message)
+        use ok = MuJoCoModel.LoadXml("<mujoco><worldbody><body><joint type='free'/><geom type='sphere' size='0.1'/></body></worldbody></mujoco>", "ball")
+        Assert.Equal((7, 6, 0), (ok.Nq, ok.Nv, ok.Nu))
+        Assert.Throws<MuJoCoModelException>(fun () -> ok.BodyId "nope" |> ignore) |> ignore
+    finally
+        Directory.Delete(dir, true)
+
+[<MuJoCoFact>]
+let ``a NaN action raises a typed error naming the environment and step, and the environment recovers on reset`` () =
+    use env = new Hopper()
+    let obs = Array.zeroCreate<float32> 11
+    env.Reset(Nullable 0UL, Span obs)
+    for _ in 1 .. 4 do env.Step(ReadOnlySpan [| 0f; 0f; 0f |], Span obs) |> ignore
+    let e = Assert.Throws<MuJoCoSimulationException>(fun () -> env.Step(ReadOnlySpan [| 0f; nanf; 0f |], Span obs) |> ignore)
+    Assert.Equal("Hopper-v4", e.EnvironmentId)
+    Assert.Equal(5L, e.Step)
+    Assert.Contains("BADCTRL", e.Message)
+    Assert.StartsWith("Hopper-v4, step 5: ", e.Message)
+    Assert.Throws<InvalidOperationException>(fun () -> env.Step(ReadOnlySpan [| 0f; 0f; 0f |], Span obs) |> ignore) |> ignore
+    env.Reset(Nullable 0UL, Span obs)
+    Assert.False((env.Step(ReadOnlySpan [| 0f; 0f; 0f |], Span obs)).Terminated)
+
+[<MuJoCoFact>]
+let ``an exploding state is caught as a MuJoCo warning, not silently reset`` () =
+    use env = new HalfCheetah()
+    let obs = Array.zeroCreate<float32> 17
+    let q = env.Simulation.Model.Qpos0.ToArray()
+    let v = Array.create 9 1e300
+    env.SetState(ReadOnlySpan q, ReadOnlySpan(Array.zeroCreate<float> 9), Span obs)
+    v.CopyTo(env.Simulation.Velocity)
+    let e = Assert.Throws<MuJoCoSimulationException>(fun () -> env.Step(ReadOnlySpan(Array.zeroCreate<float32> 6), Span obs) |> ignore)
+    Assert.Matches("BADQ(VEL|ACC|POS)", e.Message)
+
+// ---------- the command line ----------
+
+[<Fact>]
+let ``without libmujoco, sac envs lists the tasks as unavailable and sac train exits 2 with one line`` () =
+    let sac = Path.Combine(AppContext.BaseDirectory, "sac.dll")
+    let missing = [ MuJoCoRuntime.LibraryVariable, "/nonexistent/libmujoco.so.2.2.2" ]
+    let rc, out, _ = run "dotnet" $"\"{sac}\" envs" missing
+    Assert.Equal(0, rc)
+    let line = out.Split('\n') |> Array.find (fun l -> l.StartsWith "Hopper-v4")
+    Assert.Contains("unavailable", line)
+    Assert.Contains(MuJoCoRuntime.InstallCommand, line)
+    Assert.Contains("Pendulum-v1                observation", out)
+    let dir = Path.Combine(Path.GetTempPath(), $"sac-nomujoco-{Guid.NewGuid():N}")
+    let rc, _, err = run "dotnet" $"\"{sac}\" train --env HalfCheetah-v4 --steps 100 --out \"{dir}\"" missing
+    Assert.Equal(2, rc)
+    let lines = err.Trim().Split('\n')
+    Assert.Equal(1, lines.Length)
+    Assert.Contains("HalfCheetah-v4 needs MuJoCo 2.2.2", lines.[0])
+    Assert.EndsWith(MuJoCoRuntime.InstallCommand, lines.[0])
+    Assert.False(Directory.Exists dir)
+
+[<MuJoCoFact>]
+let ``a 1,000-step SAC smoke train on HalfCheetah-v4 writes its run and evaluates`` () =
+    let dir = Path.Combine(Path.GetTempPath(), $"sac-hc-{Guid.NewGuid():N}")
+    let config = Path.Combine(Path.GetTempPath(), $"sac-hc-{Guid.NewGuid():N}.json")
+    try
+        File.WriteAllText(config, """{"learningStarts": 200, "batchSize": 64, "hiddenSizes": [64, 64], "evalInterval": 1000, "evalEpisodes": 1}""")
+        let req = { Sac.Cli.Run.defaultRequest HalfCheetah.EnvironmentId with Steps = Some 1000L; Out = Some dir; ConfigFile = Some config }
+        Assert.Equal(0, Sac.Cli.Run.train req)
+        for f in [ "config.json"; "metrics.csv"; "final.ckpt"; "curve.svg" ] do Assert.True(File.Exists(Path.Combine(dir, f)), f)
+        let rows = File.ReadAllLines(Path.Combine(dir, "metrics.csv"))
+        Assert.Contains(rows, fun r -> r.StartsWith "1000,")
+    finally
+        if Directory.Exists dir then Directory.Delete(dir, true)
+        if File.Exists config then File.Delete config
