@@ -19,9 +19,11 @@ type TrainArgs =
     | Stop_At_Reward of mean_return: float
     | Json
     | Quiet
+    | Plugin of assembly: string
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Plugin _ -> "load environments from a .NET assembly (public IEnvironment classes marked [Environment(\"MyEnv-v0\")]); repeatable; pass it again on --resume."
             | Env _ -> "environment id (Pendulum-v1, MountainCarContinuous-v0, PointGoal-v0, MultiGoal-v0, CartPole-v1; with libmujoco2.2.2 HalfCheetah-v4, Hopper-v4, Walker2d-v4, Ant-v4, Humanoid-v4; see sac envs)."
             | Steps _ -> "environment steps (default: the environment's budget, e.g. 20000 for Pendulum-v1)."
             | Seed _ -> "seed of every random draw (default 0)."
@@ -42,9 +44,11 @@ type EvalArgs =
     | [<Mandatory>] Env of id: string
     | Episodes of count: int
     | Seed of seed: uint64
+    | Plugin of assembly: string
     interface IArgParserTemplate with
         member a.Usage =
             match a with
+            | Plugin _ -> "load environments from a .NET assembly (see sac train --plugin); repeatable."
             | Checkpoint _ -> "checkpoint file (final.ckpt of a run)."
             | Env _ -> "environment id to evaluate on."
             | Episodes _ -> "episodes (default 10); episode k is seeded seed+k."
@@ -95,9 +99,11 @@ type PlotArgs =
             | Title _ -> "chart title."
 
 type EnvsArgs =
-    | [<Hidden>] Unused
+    | Plugin of assembly: string
     interface IArgParserTemplate with
-        member _.Usage = "unused"
+        member a.Usage =
+            match a with
+            | Plugin _ -> "also list the environments of this .NET assembly (see sac train --plugin); repeatable."
 
 [<RequireSubcommand>]
 type SacArgs =
@@ -125,6 +131,7 @@ let main argv =
     try
         match parser.ParseCommandLine(argv).GetSubCommand() with
         | Train t ->
+            Run.loadPlugins (t.GetResults TrainArgs.Plugin)
             let progress =
                 if t.Contains TrainArgs.Json then Progress.JsonLines
                 elif t.Contains TrainArgs.Quiet then Progress.Quiet
@@ -144,11 +151,14 @@ let main argv =
                   CheckpointEvery = t.TryGetResult TrainArgs.Checkpoint_Every
                   StopAtReward = t.TryGetResult TrainArgs.Stop_At_Reward }
         | Eval e ->
+            Run.loadPlugins (e.GetResults EvalArgs.Plugin)
             Run.eval (e.GetResult EvalArgs.Checkpoint) (e.GetResult EvalArgs.Env) (e.GetResult(EvalArgs.Episodes, defaultValue = 10)) (e.GetResult(EvalArgs.Seed, defaultValue = 0UL))
         | Plot p ->
             Plot.plot (p.GetResult PlotArgs.Runs) (p.GetResult(PlotArgs.Column, defaultValue = "eval_return"))
                 (p.GetResult(PlotArgs.Out, defaultValue = "curve.svg")) (p.TryGetResult PlotArgs.Title)
-        | Envs _ -> Plot.envs ()
+        | Envs e ->
+            Run.loadPlugins (e.GetResults EnvsArgs.Plugin)
+            Plot.envs ()
         | Bench b ->
             let threads =
                 match b.TryGetResult BenchArgs.Threads with

@@ -16,11 +16,19 @@ exception UsageError of string
 /// Training stopped on a numerical fault: printed as one line, exit code 3; the run directory keeps its last good checkpoint.
 exception TrainingFault of string
 
+/// Registers the environments of each plugin assembly (`--plugin`), reporting a bad one as a usage error.
+let loadPlugins (paths: string list) =
+    for path in paths do
+        try EnvironmentRegistry.LoadPlugin path |> ignore
+        with
+        | :? EnvironmentPluginException as e -> raise (UsageError $"--plugin {e.Message}")
+        | :? ArgumentException as e -> raise (UsageError $"--plugin {path}: {e.Message}")
+
 /// Checks that an environment id is registered, naming the known ones otherwise.
 let checkEnvironment (flag: string) (env: string) =
     if not (Seq.contains env EnvironmentRegistry.Ids) then
         let known = String.Join(", ", EnvironmentRegistry.Ids)
-        raise (UsageError $"{flag} {env}: unknown environment (known: {known})")
+        raise (UsageError $"{flag} {env}: unknown environment (known: {known}; an environment of your own? pass --plugin ASSEMBLY.dll)")
     match EnvironmentRegistry.IsAvailable env with
     | true, _ -> ()
     | false, reason -> raise (UsageError reason)

@@ -1,6 +1,10 @@
 using System;
 using System.Collections.Generic;
 using System.Collections.ObjectModel;
+using System.IO;
+using System.Linq;
+using System.Reflection;
+using System.Runtime.Loader;
 using Sac.Core.Environments.MuJoCo;
 
 namespace Sac.Core.Environments;
@@ -31,8 +35,125 @@ public static class EnvironmentRegistry
     static readonly string[] MuJoCoIds =
         [HalfCheetah.EnvironmentId, HalfCheetah.V5EnvironmentId, Hopper.EnvironmentId, Walker2d.EnvironmentId, Ant.EnvironmentId, Humanoid.EnvironmentId];
 
-    static readonly string[] KnownIds =
+    static readonly string[] BuiltInIds =
         [Pendulum.EnvironmentId, MountainCarContinuous.EnvironmentId, PointGoal.EnvironmentId, CartPole.EnvironmentId, MultiGoal.EnvironmentId, .. MuJoCoIds];
+
+    sealed record Registration(Func<IEnvironment> Factory, int? MaxEpisodeSteps, string Source);
+
+    static readonly object Gate = new();
+    static readonly List<string> UserIds = [];
+    static readonly Dictionary<string, Registration> UserEnvironments = new(StringComparer.Ordinal);
+    static readonly HashSet<string> PluginDirectories = new(StringComparer.Ordinal);
+
+    static string[] KnownIds
+    {
+        get { lock (Gate) return [.. BuiltInIds, .. UserIds]; }
+    }
+
+    /// <summary>Whether <paramref name="id"/> is one of the library's own environments (not a registered one).</summary>
+    /// <param name="id">An environment id.</param>
+    /// <returns>True for the built-in ids.</returns>
+    public static bool IsBuiltIn(string id) => Array.IndexOf(BuiltInIds, id) >= 0;
+
+    /// <summary>
+    /// Registers a user's environment under <paramref name="id"/>, so that every place an id goes (trainers, the
+    /// command line, evaluation, config files) can make it, as Gymnasium's <c>register</c> does.
+    /// </summary>
+    /// <param name="id">The id, e.g. <c>"DoubleIntegrator-v0"</c>: non-empty, no whitespace, not a built-in id. The
+    /// environments the factory makes must report it as their <see cref="IEnvironment.Id"/>.</param>
+    /// <param name="factory">Makes a fresh, independent instance on each call (a training run makes two: one to train
+    /// on, one to evaluate on).</param>
+    /// <param name="maxEpisodeSteps">The episode limit <see cref="Make"/> enforces with <see cref="TimeLimit"/>; null
+    /// takes the environment's own <see cref="IEnvironment.MaxEpisodeSteps"/> (no limit when that is null too).</param>
+    /// <exception cref="ArgumentException">The id is malformed, built in, or already registered by another source.</exception>
+    public static void Register(string id, Func<IEnvironment> factory, int? maxEpisodeSteps = null) =>
+        Register(id, factory, maxEpisodeSteps, "Register");
+
+    static void Register(string id, Func<IEnvironment> factory, int? maxEpisodeSteps, string source)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        ArgumentNullException.ThrowIfNull(factory);
+        if (id.Length == 0 || id.Any(char.IsWhiteSpace))
+            throw new ArgumentException($"Environment id '{id}' must be non-empty and contain no whitespace.", nameof(id));
+        if (IsBuiltIn(id))
+            throw new ArgumentException($"Environment id '{id}' is a built-in environment and cannot be registered again.", nameof(id));
+        if (maxEpisodeSteps is int limit && limit < 1)
+            throw new ArgumentOutOfRangeException(nameof(maxEpisodeSteps), limit, $"{id}: the episode limit must be at least 1 step.");
+        lock (Gate)
+        {
+            if (UserEnvironments.TryGetValue(id, out var existing))
+            {
+                // Loading the same plugin twice is harmless; two different sources for one id are an error.
+                if (existing.Source == source && source != "Register") return;
+                throw new ArgumentException($"Environment id '{id}' is already registered (by {existing.Source}).", nameof(id));
+            }
+            UserEnvironments[id] = new Registration(factory, maxEpisodeSteps, source);
+            UserIds.Add(id);
+        }
+    }
+
+    /// <summary>
+    /// Registers every public class of <paramref name="assembly"/> marked with <see cref="EnvironmentAttribute"/>.
+    /// </summary>
+    /// <param name="assembly">The assembly to scan.</param>
+    /// <returns>The ids registered, in the order found.</returns>
+    /// <exception cref="EnvironmentPluginException">A marked class is not a public <see cref="IEnvironment"/> with a
+    /// public parameterless constructor, or the assembly marks none.</exception>
+    /// <exception cref="ArgumentException">A marked id is malformed, built in, or registered by another source.</exception>
+    public static IReadOnlyList<string> RegisterAssembly(Assembly assembly)
+    {
+        ArgumentNullException.ThrowIfNull(assembly);
+        var source = assembly.Location.Length > 0 ? assembly.Location : assembly.FullName ?? "an assembly";
+        var ids = new List<string>();
+        Type[] types;
+        try { types = assembly.GetExportedTypes(); }
+        catch (Exception e) when (e is ReflectionTypeLoadException or FileNotFoundException or FileLoadException)
+        {
+            throw new EnvironmentPluginException($"{source}: its types could not be loaded ({e.Message})", e);
+        }
+        foreach (var type in types)
+        {
+            if (type.GetCustomAttribute<EnvironmentAttribute>() is not { } mark) continue;
+            if (!typeof(IEnvironment).IsAssignableFrom(type) || type.IsAbstract)
+                throw new EnvironmentPluginException($"{source}: {type.FullName} is marked [Environment(\"{mark.Id}\")] but is not a concrete IEnvironment.");
+            if (type.GetConstructor(Type.EmptyTypes) is not { } ctor)
+                throw new EnvironmentPluginException($"{source}: {type.FullName} is marked [Environment(\"{mark.Id}\")] but has no public parameterless constructor.");
+            Register(mark.Id, () => (IEnvironment)ctor.Invoke(null), mark.MaxEpisodeSteps > 0 ? mark.MaxEpisodeSteps : null, source);
+            ids.Add(mark.Id);
+        }
+        if (ids.Count == 0)
+            throw new EnvironmentPluginException($"{source}: no public class marked [Environment(\"Id-v0\")] implementing IEnvironment.");
+        return ids;
+    }
+
+    /// <summary>Loads a plugin assembly from a file and registers its marked environments (<see cref="RegisterAssembly"/>).</summary>
+    /// <param name="path">The assembly file, e.g. <c>bin/Release/net10.0/MyEnvs.dll</c>.</param>
+    /// <returns>The ids registered.</returns>
+    /// <exception cref="EnvironmentPluginException">The file is missing or not a loadable .NET assembly, or marks no environment.</exception>
+    public static IReadOnlyList<string> LoadPlugin(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var full = Path.GetFullPath(path);
+        if (!File.Exists(full)) throw new EnvironmentPluginException($"{path}: no such file");
+        Assembly assembly;
+        // The plugin's own dependencies (those the host does not already have) are found beside it.
+        var dir = Path.GetDirectoryName(full)!;
+        lock (Gate)
+        {
+            if (PluginDirectories.Add(dir))
+                AssemblyLoadContext.Default.Resolving += (context, name) =>
+                {
+                    var candidate = Path.Combine(dir, name.Name + ".dll");
+                    return File.Exists(candidate) ? context.LoadFromAssemblyPath(candidate) : null;
+                };
+        }
+        try { assembly = AssemblyLoadContext.Default.LoadFromAssemblyPath(full); }
+        catch (Exception e) when (e is BadImageFormatException or FileLoadException)
+        {
+            throw new EnvironmentPluginException($"{path}: not a loadable .NET assembly ({e.Message})", e);
+        }
+        return RegisterAssembly(assembly);
+    }
 
     /// <summary>Whether <paramref name="id"/> is one of the MuJoCo environments, which need libmujoco.</summary>
     /// <param name="id">An environment id.</param>
@@ -60,17 +181,18 @@ public static class EnvironmentRegistry
         return true;
     }
 
-    /// <summary>The registered ids, in a fixed order.</summary>
-    public static IReadOnlyList<string> Ids { get; } = new ReadOnlyCollection<string>(KnownIds);
+    /// <summary>The ids <see cref="Make"/> knows: the built-in ones in a fixed order, then the registered ones in registration order.</summary>
+    public static IReadOnlyList<string> Ids => new ReadOnlyCollection<string>(KnownIds);
 
     /// <summary>
     /// Makes a fresh environment wrapped in a <see cref="TimeLimit"/> with its registered limit. It takes native
     /// actions; wrap it in <see cref="RescaleAction"/> to act in <c>[-1, 1]^n</c>.
     /// </summary>
     /// <param name="id">A registered id (exact, case-sensitive), one of <see cref="Ids"/>.</param>
-    /// <returns>The time-limited environment; reset it before stepping.</returns>
+    /// <returns>The time-limited environment (a registered one without any limit is returned as made); reset it before stepping.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="id"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="id"/> is not registered; the message lists the known ids.</exception>
+    /// <exception cref="InvalidOperationException">A registered factory returned null or an environment with another id.</exception>
     /// <exception cref="MuJoCoUnavailableException"><paramref name="id"/> is a MuJoCo environment and libmujoco 2.2.2 cannot be loaded.</exception>
     public static IEnvironment Make(string id)
     {
@@ -87,8 +209,21 @@ public static class EnvironmentRegistry
             Walker2d.EnvironmentId => Locomotion(id, () => new Walker2d()),
             Ant.EnvironmentId => Locomotion(id, () => new Ant()),
             Humanoid.EnvironmentId => Locomotion(id, () => new Humanoid()),
-            _ => throw new ArgumentException($"Unknown environment id '{id}'. Known ids: {string.Join(", ", KnownIds)}.", nameof(id)),
+            _ => MakeRegistered(id),
         };
+    }
+
+    static IEnvironment MakeRegistered(string id)
+    {
+        Registration? registration;
+        lock (Gate) UserEnvironments.TryGetValue(id, out registration);
+        if (registration is null)
+            throw new ArgumentException($"Unknown environment id '{id}'. Known ids: {string.Join(", ", KnownIds)}.", nameof(id));
+        var env = registration.Factory()
+            ?? throw new InvalidOperationException($"The factory registered for {id} returned null.");
+        if (env.Id != id)
+            throw new InvalidOperationException($"The environment registered as {id} reports the id '{env.Id}'; they must be the same.");
+        return (registration.MaxEpisodeSteps ?? env.MaxEpisodeSteps) is int limit ? new TimeLimit(env, limit) : env;
     }
 
     /// <summary>

@@ -29,8 +29,10 @@ let label (g: IGemm) =
     | :? ManagedGemm as m -> sprintf "managed/%A/%dt" m.Kernel m.Threads
     | g -> g.Name
 
-/// The registered environment ids this machine can make (the MuJoCo ones need libmujoco2.2.2).
+/// The built-in environment ids this machine can make (the MuJoCo ones need libmujoco2.2.2); environments that
+/// tests register themselves are left out.
 let availableEnvironmentIds () =
     Sac.Core.Environments.EnvironmentRegistry.Ids
+    |> Seq.filter Sac.Core.Environments.EnvironmentRegistry.IsBuiltIn
     |> Seq.filter (fun id -> fst (Sac.Core.Environments.EnvironmentRegistry.IsAvailable id))
     |> List.ofSeq
