@@ -10,10 +10,15 @@ open Sac.Cli.Run
 /// One line per registered environment: id, observation and action spaces, episode limit.
 let envLines () =
     [ for id in EnvironmentRegistry.Ids do
-      match EnvironmentRegistry.IsAvailable id with
-      | false, reason -> yield $"{id,-26} unavailable: {reason}"
-      | true, _ ->
-        let env = EnvironmentRegistry.Make id
+      let made =
+          match EnvironmentRegistry.IsAvailable id with
+          | false, reason -> Error reason
+          | true, _ ->
+              // A registered environment's factory may fail; list it with the reason rather than fail the listing.
+              try Ok(EnvironmentRegistry.Make id) with e -> Error e.Message
+      match made with
+      | Error reason -> yield $"{id,-26} unavailable: {reason}"
+      | Ok env ->
         let obs = env.ObservationSpace
         let actions =
             match DiscreteActions.TryGetActionCount env |> Option.ofNullable with

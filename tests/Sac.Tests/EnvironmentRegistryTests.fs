@@ -60,6 +60,8 @@ let ``bad registrations are refused with the reason`` () =
     Assert.Throws<ArgumentOutOfRangeException>(fun () -> EnvironmentRegistry.Register("DriftZero-v0", (fun () -> Drift() :> IEnvironment), 0)) |> ignore
     reg "DriftLies-v0" (fun () -> Drift("Other-v0") :> _)
     Assert.Contains("'Other-v0'", (Assert.Throws<InvalidOperationException>(fun () -> EnvironmentRegistry.Make "DriftLies-v0" |> ignore)).Message)
+    // sac envs lists a broken registration with its reason instead of failing.
+    Assert.Contains(Sac.Cli.Plot.envLines (), fun l -> l.StartsWith "DriftLies-v0" && l.Contains "unavailable" && l.Contains "'Other-v0'")
     reg "DriftNull-v0" (fun () -> Unchecked.defaultof<IEnvironment>)
     Assert.Contains("null", (Assert.Throws<InvalidOperationException>(fun () -> EnvironmentRegistry.Make "DriftNull-v0" |> ignore)).Message)
 
