@@ -45,14 +45,15 @@ namespace Sac.Core.Runs;
 /// </remarks>
 public static class Checkpoint
 {
-    /// <summary>The format version this build writes and the only one it reads.</summary>
-    public const uint FormatVersion = 1;
+    /// <summary>
+    /// The format version this build writes and the only one it reads: 2, the safetensors-compatible
+    /// <see cref="TensorFile"/> shared by every algorithm (version 1 was the older <c>SACFCKPT</c> binary layout).
+    /// </summary>
+    public const uint FormatVersion = 2;
 
     /// <summary>The conventional file name of a run's last checkpoint, as <c>sac train</c> writes it.</summary>
     public const string FinalFileName = "final.ckpt";
 
-    // Magic, version, file length.
-    // Preamble, header length, an empty header, the CRC: nothing shorter can be a checkpoint.
     /// <summary>
     /// Writes <paramref name="state"/> (and <paramref name="replay"/>, when given) to <paramref name="path"/>
     /// atomically: the file is written as <c>path + ".tmp"</c>, flushed to the disk, then renamed over
@@ -88,7 +89,7 @@ public static class Checkpoint
         CheckState(header, shapes, state, replay);
         CheckEpisodeActions(header.Progress, header.ActionSize, episodeActions.Length);
         byte[] headerJson = JsonSerializer.SerializeToUtf8Bytes(header, HeaderJson);
-        WriteMeasured(path, "SAC", (w, total) => Emit(w, total, headerJson, header, state, replay, episodeActions.Span));
+        Write(path, "SAC", headerJson, w => Emit(w, header, state, replay, episodeActions.Span));
     }
 
     /// <summary>
@@ -107,7 +108,7 @@ public static class Checkpoint
     /// <exception cref="UnauthorizedAccessException">The file exists but this process may not read it.</exception>
     public static (CheckpointHeader Header, LearnerState State, ReplayBuffer? Replay) Load(string path)
     {
-        var (header, state, replay, _) = ReadChecked(path, (_, r) => Read(r));
+        var (header, state, replay, _) = ReadChecked(path, r => Read(r));
         return (header, state, replay);
     }
 
@@ -123,18 +124,12 @@ public static class Checkpoint
     /// <exception cref="UnauthorizedAccessException">The file exists but this process may not read it.</exception>
     public static TrainingCheckpoint LoadTraining(string path)
     {
-        var (header, state, replay, actions) = ReadChecked(path, (_, r) => Read(r));
+        var (header, state, replay, actions) = ReadChecked(path, r => Read(r));
         return new TrainingCheckpoint(header, state, replay, actions);
     }
 
-    static void Emit(CheckpointWriter w, ulong totalLength, byte[] headerJson, CheckpointHeader header, LearnerState s, ReplayBuffer? replay, ReadOnlySpan<float> episodeActions)
+    static void Emit(CheckpointWriter w, CheckpointHeader header, LearnerState s, ReplayBuffer? replay, ReadOnlySpan<float> episodeActions)
     {
-        w.Raw(Magic);
-        w.UInt32(FormatVersion);
-        w.UInt64(totalLength);
-        w.UInt32((uint)headerJson.Length);
-        w.Raw(headerJson);
-
         w.Floats("actor", s.Actor);
         w.Floats("critic", s.Critic);
         w.Floats("target_critic", s.TargetCritic);
@@ -154,7 +149,6 @@ public static class Checkpoint
         if (header.Progress is not null) w.Floats("episode.actions", episodeActions);
 
         if (replay is not null) ReplaySections.Emit(w, replay);
-        w.Finish();
     }
 
     static bool IsV1(CheckpointHeader header) => header.Variant == nameof(SacVariant.V1);
@@ -220,9 +214,9 @@ public static class Checkpoint
     /// </summary>
     /// <exception cref="CheckpointException">The file is missing, not a checkpoint, damaged, or its header names no algorithm.</exception>
     public static string ReadAlgorithm(string path) =>
-        ReadChecked(path, (_, r) =>
+        ReadChecked(path, r =>
         {
-            byte[] json = r.Bytes(r.UInt32("the header length"), "the header");
+            byte[] json = r.HeaderJson;
             try
             {
                 using var doc = JsonDocument.Parse(json);
@@ -240,8 +234,7 @@ public static class Checkpoint
 
     static (CheckpointHeader, LearnerState, ReplayBuffer?, float[]) Read(CheckpointReader r)
     {
-        uint headerLength = r.UInt32("the header length");
-        CheckpointHeader header = ParseHeader(r, r.Bytes(headerLength, "the header"));
+        CheckpointHeader header = ParseHeader(r, r.HeaderJson);
         Shapes shapes;
         try
         {
@@ -267,7 +260,7 @@ public static class Checkpoint
         long at = r.Position;
         long keyCount = r.SectionHead("key", CheckpointSectionType.UInt32);
         if (keyCount != 2)
-            throw r.Fail(CheckpointFailure.Malformed, $"section 'key' at byte {at} has {keyCount} elements, expected 2 (K0, K1).");
+            throw r.Fail(CheckpointFailure.Malformed, $"section 'key' (section {at}) has {keyCount} elements, expected 2 (K0, K1).");
         uint[] key = r.UInt32s("key", keyCount);
         float[] episodeActions = header.Progress is { } progress
             ? Floats(r, "episode.actions",
@@ -278,7 +271,7 @@ public static class Checkpoint
 
         ReplayBuffer? replay = r.Remaining > 0 ? ReplaySections.Read(r, header.ObservationSize, header.ActionSize, shapes.Context) : null;
         if (r.Remaining != 0)
-            throw r.Fail(CheckpointFailure.Malformed, $"{r.Remaining} unexpected bytes follow the last section, at byte {r.Position}.");
+            throw r.Fail(CheckpointFailure.Malformed, $"{r.Remaining} unexpected sections follow the last one, from section {r.Position}.");
 
         var state = new LearnerState(
             actor, critic, targetCritic, value, targetValue,

@@ -1,105 +1,44 @@
 using System;
-using System.Buffers.Binary;
-using System.IO;
-using System.Runtime.InteropServices;
+using System.Collections.Generic;
 using System.Text;
+using System.Text.Json;
 
 namespace Sac.Core.Runs;
 
 /// <summary>
-/// Writes the primitives of the checkpoint format, little-endian, keeping the running CRC-32 and the byte count.
-/// Without a stream it only counts, so the same emitting code can first measure the file (its length is stored in the
-/// preamble) and then write it.
+/// Collects a checkpoint's sections as named tensors, in the order a format emits them, with the format's JSON header
+/// in the metadata, and writes them as one <see cref="TensorFile"/> (the checkpoint format of every algorithm).
 /// </summary>
-internal sealed class CheckpointWriter(Stream? stream)
+internal sealed class CheckpointWriter
 {
-    // Big-endian machines byte-swap through this buffer; little-endian ones write the arrays' memory directly.
-    uint[]? swapBuffer;
+    readonly List<KeyValuePair<string, Tensor>> _tensors = [];
+    readonly Dictionary<string, string> _metadata = new(StringComparer.Ordinal);
 
-    /// <summary>Bytes emitted so far.</summary>
-    public long Length { get; private set; }
-
-    /// <summary>CRC-32 of the bytes emitted so far (not maintained when only counting).</summary>
-    public uint Crc { get; private set; }
-
-    public void Raw(ReadOnlySpan<byte> bytes)
+    /// <summary>Starts a checkpoint of <paramref name="format"/> ("SAC", "SQL", "DQN") with its JSON header.</summary>
+    /// <param name="format">The format's name, stored as metadata <c>checkpoint</c>.</param>
+    /// <param name="headerJson">The format's header, stored whole as metadata <c>header</c>; its algorithm, environment
+    /// id and sizes are also copied to top-level metadata keys for readers outside .NET.</param>
+    public CheckpointWriter(string format, byte[] headerJson)
     {
-        if (stream is not null)
-        {
-            stream.Write(bytes);
-            Crc = Crc32.Append(Crc, bytes);
-        }
-        Length += bytes.Length;
+        _metadata[CheckpointFraming.FormatKey] = CheckpointFraming.FormatName;
+        _metadata[CheckpointFraming.VersionKey] = Checkpoint.FormatVersion.ToString();
+        _metadata["checkpoint"] = format;
+        string header = Encoding.UTF8.GetString(headerJson);
+        _metadata[CheckpointFraming.HeaderKey] = header;
+        using var doc = JsonDocument.Parse(header);
+        foreach (var (json, key) in new[] { ("algorithm", "algorithm"), ("environmentId", "environment_id"), ("observationSize", "observation_size"), ("actionSize", "action_size") })
+            if (doc.RootElement.TryGetProperty(json, out var v)) _metadata[key] = v.ValueKind == JsonValueKind.String ? v.GetString()! : v.GetRawText();
     }
 
-    public void UInt32(uint value)
-    {
-        Span<byte> b = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32LittleEndian(b, value);
-        Raw(b);
-    }
+    /// <summary>Adds a float32 section.</summary>
+    public void Floats(string name, ReadOnlySpan<float> values) => _tensors.Add(new(name, Tensor.Of(values)));
 
-    public void UInt64(ulong value)
-    {
-        Span<byte> b = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(b, value);
-        Raw(b);
-    }
+    /// <summary>Adds an int64 section.</summary>
+    public void Int64s(string name, ReadOnlySpan<long> values) => _tensors.Add(new(name, Tensor.Of(values)));
 
-    /// <summary>A section of float32 values: name, type, count, data.</summary>
-    public void Floats(string name, ReadOnlySpan<float> values)
-    {
-        Head(name, CheckpointSectionType.Float32, values.Length);
-        Words(MemoryMarshal.Cast<float, uint>(values));
-    }
+    /// <summary>Adds a uint32 section.</summary>
+    public void UInt32s(string name, ReadOnlySpan<uint> values) => _tensors.Add(new(name, Tensor.Of(values)));
 
-    /// <summary>A section of int64 values.</summary>
-    public void Int64s(string name, ReadOnlySpan<long> values)
-    {
-        Head(name, CheckpointSectionType.Int64, values.Length);
-        if (BitConverter.IsLittleEndian)
-        {
-            Raw(MemoryMarshal.AsBytes(values));
-            return;
-        }
-        foreach (long v in values) UInt64((ulong)v);
-    }
-
-    /// <summary>A section of uint32 values.</summary>
-    public void UInt32s(string name, ReadOnlySpan<uint> values)
-    {
-        Head(name, CheckpointSectionType.UInt32, values.Length);
-        Words(values);
-    }
-
-    /// <summary>Writes the CRC-32 of everything before it; the last four bytes of the file.</summary>
-    public void Finish() => UInt32(Crc);
-
-    void Head(string name, CheckpointSectionType type, int count)
-    {
-        byte[] nameBytes = Encoding.ASCII.GetBytes(name);
-        Span<byte> b = stackalloc byte[1];
-        b[0] = checked((byte)nameBytes.Length);
-        Raw(b);
-        Raw(nameBytes);
-        b[0] = (byte)type;
-        Raw(b);
-        UInt64((ulong)count);
-    }
-
-    void Words(ReadOnlySpan<uint> words)
-    {
-        if (BitConverter.IsLittleEndian || stream is null)
-        {
-            Raw(MemoryMarshal.AsBytes(words));
-            return;
-        }
-        swapBuffer ??= new uint[4096];
-        for (int i = 0; i < words.Length; i += swapBuffer.Length)
-        {
-            int n = Math.Min(swapBuffer.Length, words.Length - i);
-            BinaryPrimitives.ReverseEndianness(words.Slice(i, n), swapBuffer.AsSpan(0, n));
-            Raw(MemoryMarshal.AsBytes(swapBuffer.AsSpan(0, n)));
-        }
-    }
+    /// <summary>Writes the checkpoint atomically.</summary>
+    public void Save(string path) => TensorFile.Write(path, _metadata, _tensors);
 }

@@ -196,7 +196,7 @@ public static class DqnCheckpoint
         CheckEpisodeActions(header, episodeActions.Span);
 
         byte[] headerJson = JsonSerializer.SerializeToUtf8Bytes(header, HeaderJson);
-        WriteMeasured(path, "DQN", (w, total) => Emit(w, total, headerJson, header, state, replay, episodeActions.Span));
+        Write(path, "DQN", headerJson, w => Emit(w, header, state, replay, episodeActions.Span));
     }
 
     static void CheckEpisodeActions(DqnCheckpointHeader header, ReadOnlySpan<float> actions)
@@ -240,7 +240,7 @@ public static class DqnCheckpoint
     /// <exception cref="UnauthorizedAccessException">The file exists but this process may not read it.</exception>
     public static (DqnCheckpointHeader Header, DqnLearnerState State) Load(string path)
     {
-        var (header, state, _, _) = ReadChecked(path, (_, r) => Read(r));
+        var (header, state, _, _) = ReadChecked(path, r => Read(r));
         return (header, state);
     }
 
@@ -258,7 +258,7 @@ public static class DqnCheckpoint
     /// <exception cref="UnauthorizedAccessException">The file exists but this process may not read it.</exception>
     public static DqnTrainingCheckpoint LoadTraining(string path)
     {
-        var (header, state, replay, actions) = ReadChecked(path, (_, r) => Read(r));
+        var (header, state, replay, actions) = ReadChecked(path, r => Read(r));
         return new DqnTrainingCheckpoint(header, state, replay, actions);
     }
 
@@ -274,14 +274,9 @@ public static class DqnCheckpoint
     /// <exception cref="UnauthorizedAccessException">The file exists but this process may not read it.</exception>
     public static string PeekAlgorithm(string path) => Checkpoint.ReadAlgorithm(path);
 
-    static void Emit(CheckpointWriter w, ulong totalLength, byte[] headerJson, DqnCheckpointHeader header, DqnLearnerState s,
+    static void Emit(CheckpointWriter w, DqnCheckpointHeader header, DqnLearnerState s,
                      ReplayBuffer? replay, ReadOnlySpan<float> episodeActions)
     {
-        w.Raw(Magic);
-        w.UInt32(Checkpoint.FormatVersion);
-        w.UInt64(totalLength);
-        w.UInt32((uint)headerJson.Length);
-        w.Raw(headerJson);
         w.Floats("q_network", s.QNetwork);
         w.Floats("target_q_network", s.TargetQNetwork);
         w.Int64s("optimizer.step", [s.Optimizer.Step]);
@@ -291,7 +286,6 @@ public static class DqnCheckpoint
         w.UInt32s("key", [s.Key.K0, s.Key.K1]);
         if (header.Progress is not null) w.Floats("episode.actions", episodeActions);
         if (replay is not null) ReplaySections.Emit(w, replay);
-        w.Finish();
     }
 
     /// <summary>The Q-network's parameter count for a header, with the wording messages use.</summary>
@@ -313,8 +307,7 @@ public static class DqnCheckpoint
 
     static (DqnCheckpointHeader, DqnLearnerState, ReplayBuffer?, float[]) Read(CheckpointReader r)
     {
-        uint headerLength = r.UInt32("the header length");
-        byte[] json = r.Bytes(headerLength, "the header");
+        byte[] json = r.HeaderJson;
         string algorithm = ReadAlgorithm(r, json);
         if (!IsDqnAlgorithm(algorithm))
             throw r.Fail(CheckpointFailure.Malformed,
@@ -339,7 +332,7 @@ public static class DqnCheckpoint
         long at = r.Position;
         long keyCount = r.SectionHead("key", CheckpointSectionType.UInt32);
         if (keyCount != 2)
-            throw r.Fail(CheckpointFailure.Malformed, $"section 'key' at byte {at} has {keyCount} elements, expected 2 (K0, K1).");
+            throw r.Fail(CheckpointFailure.Malformed, $"section 'key' (section {at}) has {keyCount} elements, expected 2 (K0, K1).");
         uint[] key = r.UInt32s("key", keyCount);
         float[] episodeActions = [];
         if (header.Progress is { } progress)
@@ -361,7 +354,7 @@ public static class DqnCheckpoint
                 throw r.Fail(CheckpointFailure.Malformed, $"section 'replay.actions' holds {replay.Actions[bad]} at index {bad}; an action is an integer index in [0, {header.ActionCount}).");
         }
         if (r.Remaining != 0)
-            throw r.Fail(CheckpointFailure.Malformed, $"{r.Remaining} unexpected bytes follow the last section, at byte {r.Position}.");
+            throw r.Fail(CheckpointFailure.Malformed, $"{r.Remaining} unexpected sections follow the last one, from section {r.Position}.");
 
         var state = new DqnLearnerState(online, target, new AdamState(adamStep, first, second), step, new PhiloxKey(key[0], key[1]));
         return (header, state, replay, episodeActions);

@@ -43,8 +43,6 @@ public static class SqlCheckpoint
     /// <summary>The algorithm name in the header, <c>"sql"</c>.</summary>
     public const string AlgorithmName = "sql";
 
-    // Magic, version, file length.
-    // Preamble, header length, an empty header, the CRC: nothing shorter can be a checkpoint.
     /// <summary>
     /// Writes <paramref name="state"/> (and <paramref name="replay"/>, when given) to <paramref name="path"/> atomically
     /// (see <see cref="AtomicFile"/>): a crash or error while saving leaves any previous file there intact. Everything
@@ -79,7 +77,7 @@ public static class SqlCheckpoint
         CheckState(header, shapes, state, replay);
         CheckEpisodeActions(header.Progress, header.ActionSize, episodeActions.Length);
         byte[] headerJson = JsonSerializer.SerializeToUtf8Bytes(header, HeaderJson);
-        WriteMeasured(path, "SQL", (w, total) => Emit(w, total, headerJson, header, state, replay, episodeActions.Span));
+        Write(path, "SQL", headerJson, w => Emit(w, header, state, replay, episodeActions.Span));
     }
 
     /// <summary>
@@ -97,7 +95,7 @@ public static class SqlCheckpoint
     /// <exception cref="UnauthorizedAccessException">The file exists but this process may not read it.</exception>
     public static (SqlCheckpointHeader Header, SqlLearnerState State, ReplayBuffer? Replay) Load(string path)
     {
-        var (header, state, replay, _) = ReadChecked(path, (stream, r) => ReadBody(r, ParseHeader(r, ReadHeaderBytes(r, stream))));
+        var (header, state, replay, _) = ReadChecked(path, r => ReadBody(r, ParseHeader(r, r.HeaderJson)));
         return (header, state, replay);
     }
 
@@ -113,7 +111,7 @@ public static class SqlCheckpoint
     /// <exception cref="UnauthorizedAccessException">The file exists but this process may not read it.</exception>
     public static SqlTrainingCheckpoint LoadTraining(string path)
     {
-        var (header, state, replay, actions) = ReadChecked(path, (stream, r) => ReadBody(r, ParseHeader(r, ReadHeaderBytes(r, stream))));
+        var (header, state, replay, actions) = ReadChecked(path, r => ReadBody(r, ParseHeader(r, r.HeaderJson)));
         return new SqlTrainingCheckpoint(header, state, replay, actions);
     }
 
@@ -127,14 +125,8 @@ public static class SqlCheckpoint
     /// <exception cref="CheckpointException">The file is missing, cut short, damaged, or its header has no string <c>"algorithm"</c>.</exception>
     public static string PeekAlgorithm(string path) => Checkpoint.ReadAlgorithm(path);
 
-    static void Emit(CheckpointWriter w, ulong totalLength, byte[] headerJson, SqlCheckpointHeader header, SqlLearnerState s, ReplayBuffer? replay, ReadOnlySpan<float> episodeActions)
+    static void Emit(CheckpointWriter w, SqlCheckpointHeader header, SqlLearnerState s, ReplayBuffer? replay, ReadOnlySpan<float> episodeActions)
     {
-        w.Raw(Magic);
-        w.UInt32(Checkpoint.FormatVersion);
-        w.UInt64(totalLength);
-        w.UInt32((uint)headerJson.Length);
-        w.Raw(headerJson);
-
         w.Floats("q", s.Q);
         w.Floats("target_q", s.TargetQ);
         w.Floats("sampler", s.Sampler);
@@ -145,7 +137,6 @@ public static class SqlCheckpoint
         if (header.Progress is not null) w.Floats("episode.actions", episodeActions);
 
         if (replay is not null) ReplaySections.Emit(w, replay);
-        w.Finish();
     }
 
     // ---------- Save-side checks: the caller's arguments, reported as ArgumentException ----------
@@ -182,13 +173,6 @@ public static class SqlCheckpoint
     }
 
     // ---------- Load ----------
-
-    static byte[] ReadHeaderBytes(CheckpointReader r, FileStream stream)
-    {
-        stream.Position = PreambleLength;
-        uint headerLength = r.UInt32("the header length");
-        return r.Bytes(headerLength, "the header");
-    }
 
     static string? AlgorithmOf(CheckpointReader r, byte[] json)
     {
@@ -254,7 +238,7 @@ public static class SqlCheckpoint
         long at = r.Position;
         long keyCount = r.SectionHead("key", CheckpointSectionType.UInt32);
         if (keyCount != 2)
-            throw r.Fail(CheckpointFailure.Malformed, $"section 'key' at byte {at} has {keyCount} elements, expected 2 (K0, K1).");
+            throw r.Fail(CheckpointFailure.Malformed, $"section 'key' (section {at}) has {keyCount} elements, expected 2 (K0, K1).");
         uint[] key = r.UInt32s("key", keyCount);
         float[] episodeActions = header.Progress is { } progress
             ? Floats(r, "episode.actions",
@@ -265,7 +249,7 @@ public static class SqlCheckpoint
 
         ReplayBuffer? replay = r.Remaining > 0 ? ReplaySections.Read(r, header.ObservationSize, header.ActionSize, shapes.Context) : null;
         if (r.Remaining != 0)
-            throw r.Fail(CheckpointFailure.Malformed, $"{r.Remaining} unexpected bytes follow the last section, at byte {r.Position}.");
+            throw r.Fail(CheckpointFailure.Malformed, $"{r.Remaining} unexpected sections follow the last one, from section {r.Position}.");
 
         var state = new SqlLearnerState(q, targetQ, sampler, qAdam, samplerAdam, step, new PhiloxKey(key[0], key[1]));
         return (header, state, replay, episodeActions);

@@ -250,11 +250,19 @@ public sealed class TensorFile
                 $"is a checkpoint of the library's older binary format (SACFCKPT version {version}); this build reads the tensor format only");
         }
         if (bytes.Length < 8) throw Fail(CheckpointFailure.Truncated, $"is {bytes.Length} bytes long, shorter than the 8-byte header length");
+        // A tensor file's JSON header starts right after the length: anything else is some other kind of file.
+        if (bytes.Length > 8 && bytes[8] != (byte)'{')
+            throw Fail(CheckpointFailure.BadMagic, "is not a tensor file (safetensors layout: an 8-byte length, then a JSON header); it is not a Sac.Functional checkpoint");
         ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
         if (headerLength > MaxHeaderBytes) throw Fail(CheckpointFailure.Malformed, $"declares a {headerLength}-byte header, more than {MaxHeaderBytes}");
         if (8 + (long)headerLength > bytes.Length)
             throw Fail(CheckpointFailure.Truncated, $"declares a {headerLength}-byte header but holds {bytes.Length - 8} bytes after the length");
         var header = bytes.AsSpan(8, (int)headerLength);
+
+        // A file cut short is the common damage (an interrupted copy): when the header still reads, say so rather than
+        // report a checksum mismatch.
+        if (DataEnd(bytes.AsMemory(8, (int)headerLength)) is long dataEnd && 8 + (long)headerLength + dataEnd > bytes.Length)
+            throw Fail(CheckpointFailure.Truncated, $"has {bytes.Length} bytes but its tensors end at byte {8 + (long)headerLength + dataEnd}; it was cut short");
 
         // Verify before interpreting anything: the checksum covers the file with its own value zeroed.
         int at = IndexOfChecksum(bytes.AsSpan(0, 8 + (int)headerLength));
@@ -271,6 +279,16 @@ public sealed class TensorFile
         catch (JsonException e) { throw Fail(CheckpointFailure.Malformed, $"has a header that is not JSON ({e.Message})", e); }
         using (doc)
         {
+            try { return Interpret(doc, bytes, headerLength, Fail); }
+            // A name or string that is not valid UTF-8 surfaces only when it is read.
+            catch (InvalidOperationException e) { throw Fail(CheckpointFailure.Malformed, $"has a header with text that is not valid UTF-8 ({e.Message})", e); }
+        }
+    }
+
+    static TensorFile Interpret(JsonDocument doc, byte[] bytes, ulong headerLength, Func<CheckpointFailure, string, Exception?, CheckpointException> fail)
+    {
+        CheckpointException Fail(CheckpointFailure reason, string detail) => fail(reason, detail, null);
+        {
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Fail(CheckpointFailure.Malformed, "has a header that is not a JSON object");
             var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
             var names = new List<string>();
@@ -286,7 +304,7 @@ public sealed class TensorFile
                             : throw Fail(CheckpointFailure.Malformed, $"has metadata '{m.Name}' that is not a string");
                     continue;
                 }
-                var t = ReadEntry(p, Fail, out long begin, out long end);
+                var t = ReadEntry(p, fail, out long begin, out long end);
                 if (begin != expectedOffset) throw Fail(CheckpointFailure.Malformed, $"tensor '{p.Name}' starts at {begin}, not at {expectedOffset} where the previous one ended");
                 if (dataStart + end > bytes.Length) throw Fail(CheckpointFailure.Truncated, $"tensor '{p.Name}' ends at byte {dataStart + end}, past the end of the file ({bytes.Length})");
                 expectedOffset = end;
@@ -297,6 +315,26 @@ public sealed class TensorFile
             if (dataStart + expectedOffset != bytes.Length)
                 throw Fail(CheckpointFailure.Malformed, $"has {bytes.Length - dataStart - expectedOffset} bytes after its last tensor");
             return new TensorFile(metadata, names, tensors);
+        }
+    }
+
+    // The largest data_offsets end the header declares, or null when the header does not parse as one.
+    static long? DataEnd(ReadOnlyMemory<byte> header)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(header);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object) return null;
+            long end = 0;
+            foreach (var p in doc.RootElement.EnumerateObject())
+                if (p.Value.ValueKind == JsonValueKind.Object && p.Value.TryGetProperty("data_offsets", out var off)
+                    && off.ValueKind == JsonValueKind.Array && off.GetArrayLength() == 2 && off[1].TryGetInt64(out long e))
+                    end = Math.Max(end, e);
+            return end;
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            return null;
         }
     }
 

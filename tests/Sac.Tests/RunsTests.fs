@@ -113,18 +113,8 @@ let private loadFails (path: string) =
     Assert.StartsWith(path + ": ", ex.Message)
     ex
 
-/// Rebuilds a checkpoint with its header JSON rewritten, fixing the recorded length and the CRC, so only the header differs.
-let private withHeader (rewrite: string -> string) (file: byte[]) =
-    let headerLength = int (BinaryPrimitives.ReadUInt32LittleEndian(ReadOnlySpan(file, 20, 4)))
-    let json = Encoding.UTF8.GetString(file, 24, headerLength)
-    let newJson = Encoding.UTF8.GetBytes(rewrite json)
-    Assert.NotEqual<string>(json, rewrite json)
-    let body = Array.concat [ file.[0 .. 19]; Array.zeroCreate 4; newJson; file.[24 + headerLength .. file.Length - 5] ]
-    BinaryPrimitives.WriteUInt32LittleEndian(Span(body, 20, 4), uint32 newJson.Length)
-    BinaryPrimitives.WriteUInt64LittleEndian(Span(body, 12, 8), uint64 (body.Length + 4))
-    let crc = Array.zeroCreate 4
-    BinaryPrimitives.WriteUInt32LittleEndian(Span crc, Crc32.Compute(ReadOnlySpan body))
-    Array.append body crc
+/// A checkpoint with its header JSON rewritten (checksum fixed), so only the header differs.
+let private withHeader (rewrite: string -> string) (file: byte[]) = TestProviders.rewriteCheckpointHeader rewrite file
 
 // ---------- CRC-32 ----------
 
@@ -234,13 +224,8 @@ let ``every truncation and every single-byte flip of a checkpoint is rejected wi
     // And the intact file still loads.
     Checkpoint.Load good |> ignore
 
-/// The bytes with the recorded length and the CRC recomputed, so a corruption reaches the parser behind the checksum.
-let private resealed (data: byte[]) =
-    let body = data.[0 .. data.Length - 5]
-    BinaryPrimitives.WriteUInt64LittleEndian(Span(body, 12, 8), uint64 data.Length)
-    let crc = Array.zeroCreate 4
-    BinaryPrimitives.WriteUInt32LittleEndian(Span crc, Crc32.Compute(ReadOnlySpan body))
-    Array.append body crc
+/// The bytes with the CRC recomputed, so a corruption reaches the parser behind the checksum.
+let private resealed (data: byte[]) = TestProviders.resealCheckpoint data
 
 [<Fact>]
 let ``behind a valid checksum, any overwrite either loads or is rejected with CheckpointException`` () =
@@ -249,10 +234,10 @@ let ``behind a valid checksum, any overwrite either loads or is rejected with Ch
     Checkpoint.Save(good, header "V1", randomState 12 true, randomReplay 13)
     let bytes = File.ReadAllBytes good
     let probe = dir.File "probe.ckpt"
-    // Windows of 1 to 8 bytes (a length, a count, a name) set to zeros, ones or random bytes, anywhere past the
-    // preamble's length field; lengths that claim far more than the file holds must not allocate or overrun.
+    // Windows of 1 to 8 bytes (a length, a count, a name) set to zeros, ones or random bytes, anywhere in the file;
+    // lengths that claim far more than the file holds must not allocate or overrun.
     let overwrite = gen {
-        let! position = Gen.choose (20, bytes.Length - 5)
+        let! position = Gen.choose (0, bytes.Length - 1)
         let! width = Gen.choose (1, 8)
         let! fill = Gen.elements [ 0; 1; 2 ]
         let! seed = Gen.choose (0, Int32.MaxValue)
@@ -260,7 +245,7 @@ let ``behind a valid checksum, any overwrite either loads or is rejected with Ch
     Check.One(config.WithMaxTest(400), Prop.forAll (Arb.fromGen overwrite) (fun (position, width, fill, seed) ->
         let damaged = Array.copy bytes
         let rng = Random(seed)
-        for i in position .. min (bytes.Length - 5) (position + width - 1) do
+        for i in position .. min (bytes.Length - 1) (position + width - 1) do
             damaged.[i] <- match fill with 0 -> 0uy | 1 -> 0xFFuy | _ -> byte (rng.Next 256)
         File.WriteAllBytes(probe, resealed damaged)
         try
@@ -287,12 +272,14 @@ let ``load names the reason: not found, truncated, bad magic, version, checksum`
     Assert.Equal(CheckpointFailure.Truncated, reason bytes.[0 .. bytes.Length / 2])
     Assert.Equal(CheckpointFailure.BadMagic, reason (Encoding.UTF8.GetBytes "{\"not\": \"a checkpoint\"}"))
     let badMagic = Array.copy bytes
-    badMagic.[0] <- byte 'X'
+    badMagic.[8] <- byte 'X'
     Assert.Equal(CheckpointFailure.BadMagic, reason badMagic)
-    let version2 = Array.copy bytes
-    BinaryPrimitives.WriteUInt32LittleEndian(Span(version2, 8, 4), 2u)
-    Assert.Equal(CheckpointFailure.UnsupportedVersion, reason version2)
-    Assert.Contains("format version 2", (loadFails probe).Message)
+    // A tensor file that is not a checkpoint, a checkpoint of another version, and the older binary format.
+    Assert.Equal(CheckpointFailure.BadMagic, reason (bytes |> TestProviders.rewriteCheckpointMetadata (fun m -> m.["format"] <- "other")))
+    Assert.Equal(CheckpointFailure.UnsupportedVersion, reason (bytes |> TestProviders.rewriteCheckpointMetadata (fun m -> m.["format_version"] <- "3")))
+    Assert.Contains("format version 3", (loadFails probe).Message)
+    Assert.Equal(CheckpointFailure.UnsupportedVersion, reason (Array.append "SACFCKPT"B (BitConverter.GetBytes 1u)))
+    Assert.Contains("older binary format (SACFCKPT version 1)", (loadFails probe).Message)
     let flipped = Array.copy bytes
     flipped.[bytes.Length - 100] <- flipped.[bytes.Length - 100] ^^^ 0x10uy
     Assert.Equal(CheckpointFailure.ChecksumMismatch, reason flipped)

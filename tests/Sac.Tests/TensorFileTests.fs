@@ -160,3 +160,28 @@ let ``a stdlib-only Python reader opens the file and sees the same tensors`` () 
             Assert.Equal(2.0, root.GetProperty("tensors").GetProperty("flags").GetProperty("sum").GetDouble())
         finally
             File.Delete path
+
+[<Fact>]
+let ``behind a recomputed checksum, any overwrite loads or is rejected with a typed error`` () =
+    let path = temp ()
+    let probe = temp ()
+    try
+        let metadata, tensors = sample ()
+        TensorFile.Write(path, metadata, tensors)
+        let bytes = File.ReadAllBytes path
+        let overwrite = gen {
+            let! position = Gen.choose (0, bytes.Length - 1)
+            let! width = Gen.choose (1, 8)
+            let! fill = Gen.elements [ 0uy; 0xFFuy; 0x41uy; 0x7Buy; 0x22uy ]
+            return position, width, fill }
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(500), Prop.forAll (Arb.fromGen overwrite) (fun (position, width, fill) ->
+            let damaged = Array.copy bytes
+            for i in position .. min (bytes.Length - 1) (position + width - 1) do damaged.[i] <- fill
+            File.WriteAllBytes(probe, TestProviders.resealCheckpoint damaged)
+            try
+                TensorFile.Read probe |> ignore
+                true
+            with :? CheckpointException as e -> e.Path = probe))
+    finally
+        File.Delete path
+        File.Delete probe

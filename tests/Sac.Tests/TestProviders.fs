@@ -36,3 +36,37 @@ let availableEnvironmentIds () =
     |> Seq.filter Sac.Core.Environments.EnvironmentRegistry.IsBuiltIn
     |> Seq.filter (fun id -> fst (Sac.Core.Environments.EnvironmentRegistry.IsAvailable id))
     |> List.ofSeq
+
+/// A checkpoint's bytes with its CRC-32 recomputed after a deliberate edit, so a test reaches the checks behind the
+/// checksum (left as they are when the edit broke the checksum's own key).
+let resealCheckpoint (data: byte[]) =
+    let key = System.Text.Encoding.ASCII.GetBytes "\"crc32\":\""
+    let at = System.MemoryExtensions.IndexOf(System.ReadOnlySpan data, System.ReadOnlySpan key)
+    if at < 0 || at + key.Length + 8 > data.Length then data
+    else
+        let copy = Array.copy data
+        let zero = System.Text.Encoding.ASCII.GetBytes "00000000"
+        zero.CopyTo(copy, at + key.Length)
+        let crc = Sac.Core.Runs.Crc32.Compute(System.ReadOnlySpan copy)
+        System.Text.Encoding.ASCII.GetBytes(crc.ToString "x8").CopyTo(copy, at + key.Length)
+        copy
+
+/// A checkpoint rewritten with `edit` applied to its metadata (the "header" key holds the format's JSON header); the
+/// file is otherwise the same and its checksum valid.
+let rewriteCheckpointMetadata (edit: System.Collections.Generic.Dictionary<string, string> -> unit) (data: byte[]) =
+    let path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"sac-rewrite-{System.Guid.NewGuid():N}.ckpt")
+    try
+        System.IO.File.WriteAllBytes(path, data)
+        let file = Sac.Core.Runs.TensorFile.Read path
+        let metadata = System.Collections.Generic.Dictionary<string, string>(file.Metadata)
+        metadata.Remove Sac.Core.Runs.TensorFile.ChecksumKey |> ignore
+        edit metadata
+        let tensors = [ for n in file.Names -> System.Collections.Generic.KeyValuePair(n, file.Tensors.[n]) ]
+        Sac.Core.Runs.TensorFile.Write(path, metadata, tensors)
+        System.IO.File.ReadAllBytes path
+    finally
+        System.IO.File.Delete path
+
+/// A checkpoint with its JSON header rewritten, so only the header differs.
+let rewriteCheckpointHeader (rewrite: string -> string) (data: byte[]) =
+    data |> rewriteCheckpointMetadata (fun m -> m.["header"] <- rewrite m.["header"])
