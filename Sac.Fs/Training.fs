@@ -411,7 +411,9 @@ type Trainer(environmentId: string, config: SacConfig, gemm: IGemm, backend: Sac
                 (ValueOption.map metricsArray state.LastMetrics) checkpointEvery
         let header =
             CheckpointHeader("sac", environmentId, o, a, config.HiddenSizes, config.Variant.ToString(), state.EnvSteps, Progress = progress)
-        Checkpoint.Save(path, header, synced state.EnvSteps state.Learner, (if includeReplay then (replay: ReplayBuffer | null) else null), tape.Actions)
+        let metadata = dict [ Checkpoint.ConfigMetadataKey, ConfigJson.Serialize config ]
+        Checkpoint.Save(path, header, synced state.EnvSteps state.Learner, (if includeReplay then (replay: ReplayBuffer | null) else null), tape.Actions,
+                        Collections.Generic.Dictionary(metadata))
 
     /// <summary>
     /// The state a training checkpoint describes, with this trainer's environment and replay buffer brought to the

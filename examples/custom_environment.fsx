@@ -7,11 +7,9 @@
 
 open System
 open System.IO
-open Sac.Core.Compute
 open Sac.Core.Config
 open Sac.Core.Environments
 open Sac.Core.Random
-open Sac.Core.Runs
 open Sac.Fs
 
 let steps = match fsi.CommandLineArgs |> Array.tail with [| s |] -> int64 s | _ -> 6000L
@@ -51,25 +49,24 @@ type DoubleIntegrator() =
             observe observation
             StepResult(float32 reward, false, false)
 
-// Registered once, the id goes wherever a built-in id goes.
-EnvironmentRegistry.Register("DoubleIntegratorFs-v0", (fun () -> DoubleIntegrator() :> IEnvironment), 200)
-
+// The agent registers the factory under the environment's id; the id then goes wherever a built-in id goes.
 let config =
     SacConfig(Seed = 3UL, HiddenSizes = [| 64; 64 |], BatchSize = 128, LearningStarts = 500, ActorLearningRate = 1e-3f,
               CriticLearningRate = 1e-3f, AlphaLearningRate = 1e-3f, EvalInterval = 2000, EvalEpisodes = 5)
-let gemm = new ManagedGemm(1)
-let trainer = new Trainer("DoubleIntegratorFs-v0", config, gemm)
-let before = trainer.Evaluate(trainer.Start(), 10, 99UL)
-let outcome = trainer.RunTo(trainer.Start(), steps, [ Callback.ofRecord (fun r -> r.EvalReturn |> Option.iter (printfn "step %d: evaluation %.2f" r.Step)) ])
-let after = trainer.Evaluate(outcome.State, 10, 99UL)
-printfn "untrained %.2f ± %.2f, after %d steps %.2f ± %.2f" before.Mean before.Std steps after.Mean after.Std
+EnvironmentRegistry.Register("DoubleIntegratorFs-v0", (fun () -> DoubleIntegrator() :> IEnvironment), 200)
+let agent = SacAgent.Create("DoubleIntegratorFs-v0", config)
+let before = agent.Evaluate(10, 99UL)
+agent.Learn(steps, [ Callback.ofRecord (fun r -> r.EvalReturn |> Option.iter (printfn "step %d: evaluation %.2f" r.Step)) ]) |> ignore
+let after = agent.Evaluate(10, 99UL)
+printfn "untrained %.2f ± %.2f, after %d steps %.2f ± %.2f" before.Mean before.Std agent.Steps after.Mean after.Std
 
-// Save, reload into a fresh trainer, evaluate again: the same numbers.
+// Save, load from the file alone, evaluate and predict.
 let dir = Directory.CreateTempSubdirectory("double-integrator-fs-").FullName
-let file = Path.Combine(dir, "final.ckpt")
-trainer.Save(file, outcome.State, steps, false)
-let reloaded = new Trainer("DoubleIntegratorFs-v0", config, gemm)
-let again = reloaded.Evaluate(reloaded.Resume(Checkpoint.LoadTraining file), 10, 99UL)
-printfn "reloaded: %.2f ± %.2f" again.Mean again.Std
+let file = Path.Combine(dir, "agent.ckpt")
+agent.Save file
+let loaded = SacAgent.Load file
+let again = loaded.Evaluate(10, 99UL)
+let force = loaded.Predict([| 1f; 0f |])
+printfn "loaded: %.2f ± %.2f; at x = 1, v = 0 the force is %.3f" again.Mean again.Std force.[0]
 Directory.Delete(dir, true)
 if again.Mean <> after.Mean || not (after.Mean > before.Mean) then exit 1

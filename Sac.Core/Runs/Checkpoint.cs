@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO;
@@ -51,6 +52,17 @@ public static class Checkpoint
     /// </summary>
     public const uint FormatVersion = 2;
 
+    /// <summary>The metadata key under which trainers store the run's resolved configuration as JSON.</summary>
+    public const string ConfigMetadataKey = "config";
+
+    /// <summary>The string metadata of a checkpoint (verified as <see cref="Load"/> does): format, version,
+    /// algorithm, environment id, sizes, header, checksum and whatever the writer added, such as
+    /// <see cref="ConfigMetadataKey"/>.</summary>
+    /// <param name="path">The checkpoint file.</param>
+    /// <returns>The metadata.</returns>
+    /// <exception cref="CheckpointException">The file is missing, damaged or not a checkpoint.</exception>
+    public static IReadOnlyDictionary<string, string> ReadMetadata(string path) => TensorFile.Read(path).Metadata;
+
     /// <summary>The conventional file name of a run's last checkpoint, as <c>sac train</c> writes it.</summary>
     public const string FinalFileName = "final.ckpt";
 
@@ -73,7 +85,19 @@ public static class Checkpoint
     /// negative; or the replay sizes differ from the header's (the message names the field and both sizes).
     /// </exception>
     /// <exception cref="IOException">The file cannot be written; the previous one, if any, is unchanged.</exception>
-    public static void Save(string path, CheckpointHeader header, LearnerState state, ReplayBuffer? replay = null, ReadOnlyMemory<float> episodeActions = default)
+    public static void Save(string path, CheckpointHeader header, LearnerState state, ReplayBuffer? replay = null, ReadOnlyMemory<float> episodeActions = default) =>
+        Save(path, header, state, replay, episodeActions, null);
+
+    /// <summary>As <see cref="Save(string, CheckpointHeader, LearnerState, ReplayBuffer?, ReadOnlyMemory{float})"/>,
+    /// with more string metadata stored in the file (for example <see cref="ConfigMetadataKey"/>, the resolved
+    /// configuration, which <see cref="ReadMetadata"/> returns).</summary>
+    /// <param name="path">The checkpoint file to create or replace.</param>
+    /// <param name="header">What the checkpoint holds.</param>
+    /// <param name="state">The learner.</param>
+    /// <param name="replay">The replay buffer, or null.</param>
+    /// <param name="episodeActions">The running episode's actions (with progress), or empty.</param>
+    /// <param name="metadata">Extra metadata; the format's own keys cannot be overridden.</param>
+    public static void Save(string path, CheckpointHeader header, LearnerState state, ReplayBuffer? replay, ReadOnlyMemory<float> episodeActions, IReadOnlyDictionary<string, string>? metadata)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(header);
@@ -89,11 +113,11 @@ public static class Checkpoint
         CheckState(header, shapes, state, replay);
         CheckEpisodeActions(header.Progress, header.ActionSize, episodeActions.Length);
         byte[] headerJson = JsonSerializer.SerializeToUtf8Bytes(header, HeaderJson);
-        Write(path, "SAC", headerJson, w => Emit(w, header, state, replay, episodeActions.Span));
+        Write(path, "SAC", headerJson, w => Emit(w, header, state, replay, episodeActions.Span), metadata);
     }
 
     /// <summary>
-    /// Reads a checkpoint written by <see cref="Save"/>, checking the magic bytes, version, length, checksum, header
+    /// Reads a checkpoint written by <see cref="Save(string, CheckpointHeader, LearnerState, ReplayBuffer?, ReadOnlyMemory{float})"/>, checking the magic bytes, version, length, checksum, header
     /// and the length of every array against the sizes the header declares.
     /// </summary>
     /// <param name="path">The checkpoint file.</param>

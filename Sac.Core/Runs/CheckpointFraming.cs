@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Text;
 using System.Text.Json;
 using Sac.Core.Optim;
@@ -22,9 +23,9 @@ internal static class CheckpointFraming
     internal const string HeaderKey = "header";
 
     /// <summary>Builds a checkpoint with <paramref name="emit"/> and writes it atomically.</summary>
-    internal static void Write(string path, string format, byte[] headerJson, Action<CheckpointWriter> emit)
+    internal static void Write(string path, string format, byte[] headerJson, Action<CheckpointWriter> emit, IReadOnlyDictionary<string, string>? metadata = null)
     {
-        var writer = new CheckpointWriter(format, headerJson);
+        var writer = new CheckpointWriter(format, headerJson, metadata);
         emit(writer);
         writer.Save(path);
     }

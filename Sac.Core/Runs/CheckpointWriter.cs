@@ -18,8 +18,11 @@ internal sealed class CheckpointWriter
     /// <param name="format">The format's name, stored as metadata <c>checkpoint</c>.</param>
     /// <param name="headerJson">The format's header, stored whole as metadata <c>header</c>; its algorithm, environment
     /// id and sizes are also copied to top-level metadata keys for readers outside .NET.</param>
-    public CheckpointWriter(string format, byte[] headerJson)
+    /// <param name="extra">More metadata from the caller (such as the resolved configuration); the reserved keys win.</param>
+    public CheckpointWriter(string format, byte[] headerJson, IReadOnlyDictionary<string, string>? extra = null)
     {
+        if (extra is not null)
+            foreach (var (k, v) in extra) _metadata[k] = v;
         _metadata[CheckpointFraming.FormatKey] = CheckpointFraming.FormatName;
         _metadata[CheckpointFraming.VersionKey] = Checkpoint.FormatVersion.ToString();
         _metadata["checkpoint"] = format;

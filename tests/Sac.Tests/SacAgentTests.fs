@@ -1,0 +1,106 @@
+/// The agent API: create, learn, save, load from the checkpoint alone, predict (one, batch, stochastic), evaluate.
+module SacAgentTests
+
+open System
+open System.IO
+open Xunit
+open Sac.Core.Config
+open Sac.Core.Environments
+open Sac.Core.Random
+open Sac.Core.Runs
+open Sac.Fs
+
+let private config = SacConfig(Seed = 4UL, HiddenSizes = [| 16; 16 |], BatchSize = 32, LearningStarts = 64, EvalInterval = 0)
+
+let private observations (rows: int) (size: int) (seed: uint64) =
+    let x = Array.zeroCreate<float32> (rows * size)
+    Philox.FillNormal(PhiloxKey.FromSeed seed, 0UL, Span x)
+    x
+
+let private temp () = Path.Combine(Path.GetTempPath(), $"sac-agent-{Guid.NewGuid():N}.ckpt")
+
+[<Fact>]
+let ``an agent saved and loaded from the checkpoint alone predicts, evaluates and learns on exactly as before`` () =
+    let path = temp ()
+    try
+        use agent = SacAgent.Create("Pendulum-v1", config)
+        agent.Learn(300L) |> ignore
+        Assert.Equal(300L, agent.Steps)
+        agent.Save path
+        use loaded = SacAgent.Load path
+        Assert.Equal("Pendulum-v1", loaded.EnvironmentId)
+        Assert.Equal(config, loaded.Config)
+        Assert.Equal(300L, loaded.Steps)
+        let obs = observations 20 3 9UL
+        Assert.Equal<float32[]>(agent.PredictBatch(obs, 20), loaded.PredictBatch(obs, 20))
+        Assert.Equal<float[]>((agent.Evaluate(2, 5UL)).Returns, (loaded.Evaluate(2, 5UL)).Returns)
+        // Learning on continues (without the replay buffer it refills before updating, as a resumed run does).
+        loaded.Learn(200L) |> ignore
+        Assert.Equal(500L, loaded.Steps)
+        Assert.Contains("\"hiddenSizes\"", (Checkpoint.ReadMetadata path).[Checkpoint.ConfigMetadataKey])
+    finally
+        File.Delete path
+
+[<Fact>]
+let ``predictions are in the environment's bounds: the rescaled mean action, or a seeded draw`` () =
+    use agent = SacAgent.Create("Pendulum-v1", config)
+    agent.Learn(100L) |> ignore
+    let obs = observations 50 3 3UL
+    let actions = agent.PredictBatch(obs, 50)
+    Assert.All(actions, fun a -> Assert.InRange(a, -2.0f, 2.0f))
+    // The deterministic action is 2 tanh(mu), Pendulum's [-2, 2] rescaling of the policy's [-1, 1].
+    let unit = Array.zeroCreate<float32> 1
+    let ctx = SacContext(config, 3, 1, new Sac.Core.Compute.ManagedGemm(1))
+    Policy.act ctx (PolicyWorkspace ctx.Networks) agent.State.Learner.Actor Deterministic (ReadOnlySpan(obs, 0, 3)) (Span unit)
+    Assert.Equal(2.0f * unit.[0], actions.[0], 6)
+    // Stochastic: the same seed the same draw, other seeds other draws; batches equal row-wise predictions.
+    let one = obs.[0 .. 2]
+    Assert.Equal<float32[]>(agent.Predict(one, false, 7UL), agent.Predict(one, false, 7UL))
+    Assert.NotEqual<float32[]>(agent.Predict(one, false, 7UL), agent.Predict(one, false, 8UL))
+    let batch = agent.PredictBatch(obs, 50, false, 100UL)
+    Assert.Equal<float32[]>(agent.Predict(obs.[3 .. 5], false, 101UL), batch.[1 .. 1])
+    Assert.Throws<ArgumentException>(fun () -> agent.PredictBatch(obs, 49) |> ignore) |> ignore
+
+/// A 1-D point steered toward 0, for Create(factory).
+type private Steer() =
+    let mutable x = 0.0
+    interface IEnvironment with
+        member _.Id = "SteerAgent-v0"
+        member _.ObservationSpace = Box.Uniform(1, -3f, 3f)
+        member _.ActionSpace = Box.Uniform(1, -0.5f, 0.5f)
+        member _.MaxEpisodeSteps = Nullable 30
+        member _.Reset(seed, observation) =
+            x <- (if seed.HasValue then float (seed.Value % 5UL) - 2.0 else 1.0)
+            observation.[0] <- float32 x
+        member _.Step(action, observation) =
+            x <- Math.Clamp(x + float action.[0], -3.0, 3.0)
+            observation.[0] <- float32 x
+            StepResult(float32 -(abs x), false, false)
+
+[<Fact>]
+let ``an agent made from your own environment class registers it and evaluates on an instance`` () =
+    use agent = SacAgent.Create((fun () -> Steer() :> IEnvironment), config)
+    Assert.Equal("SteerAgent-v0", agent.EnvironmentId)
+    Assert.Contains("SteerAgent-v0", EnvironmentRegistry.Ids)
+    agent.Learn(200L) |> ignore
+    Assert.All(agent.PredictBatch(observations 10 1 2UL, 10), fun a -> Assert.InRange(a, -0.5f, 0.5f))
+    let limited = TimeLimit(Steer(), 30)
+    let result = agent.Evaluate(limited, 3, 0UL)
+    Assert.Equal(3, result.Returns.Length)
+    Assert.Throws<ArgumentException>(fun () -> agent.Evaluate(Pendulum(), 1, 0UL) |> ignore) |> ignore
+
+[<Fact>]
+let ``Load refuses checkpoints without a configuration or of another algorithm`` () =
+    let path = temp ()
+    try
+        use agent = SacAgent.Create("Pendulum-v1", config)
+        let struct (header, learner, _) =
+            agent.Save path
+            Checkpoint.Load path
+        // A bare learner checkpoint (Checkpoint.Save without metadata) holds no configuration.
+        Checkpoint.Save(path, header, learner)
+        let e = Assert.Throws<CheckpointException>(fun () -> SacAgent.Load path |> ignore)
+        Assert.Contains("no configuration", e.Message)
+        Assert.Throws<CheckpointException>(fun () -> SacAgent.Load(path + ".missing") |> ignore) |> ignore
+    finally
+        File.Delete path
