@@ -34,14 +34,15 @@ type TrainArgs =
             | Threads _ -> "compute threads (default 1)."
             | Resume _ -> "continue the run in this directory from its newest checkpoint (any algorithm); --steps extends it, --config may change learning rates and schedules."
             | Save_Replay -> "keep the replay buffer in checkpoints, so --resume continues exactly (larger files)."
-            | Checkpoint_Every _ -> "environment steps between checkpoints written to <out>/checkpoint.ckpt (default a tenth of the run, at least 1000; 0: none)."
+            | Checkpoint_Every _ -> "environment steps between checkpoints written to <out>/checkpoint.ckpt (default a tenth of the run, between 1000 and 10000; 0: none)."
             | Stop_At_Reward _ -> "stop at the first evaluation whose mean return reaches this."
             | Json -> "print one JSON object per metrics record on stdout (JSON lines) instead of the progress display."
             | Quiet -> "print nothing while training."
 
 type EvalArgs =
     | [<Mandatory>] Checkpoint of file: string
-    | [<Mandatory>] Env of id: string
+    | Env of id: string
+    | Force_Env
     | Episodes of count: int
     | Seed of seed: uint64
     | Plugin of assembly: string
@@ -50,7 +51,8 @@ type EvalArgs =
             match a with
             | Plugin _ -> "load environments from a .NET assembly (see sac train --plugin); repeatable."
             | Checkpoint _ -> "checkpoint file (final.ckpt of a run)."
-            | Env _ -> "environment id to evaluate on."
+            | Env _ -> "environment id to evaluate on (default: the one the checkpoint was trained on)."
+            | Force_Env -> "evaluate on an --env other than the checkpoint's own (its spaces must still fit)."
             | Episodes _ -> "episodes (default 10); episode k is seeded seed+k."
             | Seed _ -> "seed of the first episode (default 0)."
 
@@ -149,10 +151,13 @@ let main argv =
                   Resume = t.TryGetResult TrainArgs.Resume
                   SaveReplay = t.Contains TrainArgs.Save_Replay
                   CheckpointEvery = t.TryGetResult TrainArgs.Checkpoint_Every
-                  StopAtReward = t.TryGetResult TrainArgs.Stop_At_Reward }
+                  StopAtReward = t.TryGetResult TrainArgs.Stop_At_Reward
+                  SeedGiven = t.Contains TrainArgs.Seed
+                  AlgoGiven = t.Contains TrainArgs.Algo }
         | Eval e ->
             Run.loadPlugins (e.GetResults EvalArgs.Plugin)
-            Run.eval (e.GetResult EvalArgs.Checkpoint) (e.GetResult EvalArgs.Env) (e.GetResult(EvalArgs.Episodes, defaultValue = 10)) (e.GetResult(EvalArgs.Seed, defaultValue = 0UL))
+            Run.evaluate (e.GetResult EvalArgs.Checkpoint) (e.GetResult(EvalArgs.Env, defaultValue = "")) (e.Contains EvalArgs.Force_Env)
+                (e.GetResult(EvalArgs.Episodes, defaultValue = 10)) (e.GetResult(EvalArgs.Seed, defaultValue = 0UL))
         | Plot p ->
             Plot.plot (p.GetResult PlotArgs.Runs) (p.GetResult(PlotArgs.Column, defaultValue = "eval_return"))
                 (p.GetResult(PlotArgs.Out, defaultValue = "curve.svg")) (p.TryGetResult PlotArgs.Title)

@@ -52,15 +52,21 @@ type TrainRequest =
       Resume: string option
       /// Keep the replay buffer in checkpoints (needed for an exact resume).
       SaveReplay: bool
-      /// Environment steps between periodic checkpoints (0: none; default a tenth of the run, at least 1000).
+      /// Environment steps between periodic checkpoints (0: none; default a tenth of the run, between 1000 and 10000).
       CheckpointEvery: int64 option
       /// Stop at the first evaluation whose mean return reaches this.
-      StopAtReward: float option }
+      StopAtReward: float option
+      /// Whether Seed was given (on the command line): only then does it override a --config file's seed.
+      SeedGiven: bool
+      /// Whether Algo was given: only then does it override a --config file's variant.
+      AlgoGiven: bool }
 
 /// The request of `sac train --env ENV` with every option at its default.
 let defaultRequest env =
     { Env = env; Steps = None; Seed = 0UL; Out = None; Algo = "sac"; Device = "cpu"; ConfigFile = None; Threads = 1
-      Progress = Progress.Quiet; Resume = None; SaveReplay = false; CheckpointEvery = None; StopAtReward = None }
+      Progress = Progress.Quiet; Resume = None; SaveReplay = false; CheckpointEvery = None; StopAtReward = None
+      // Without an environment the request resumes a run, which brings its own seed and algorithm.
+      SeedGiven = not (String.IsNullOrEmpty env); AlgoGiven = not (String.IsNullOrEmpty env) }
 
 /// Default run length per environment (RL Zoo's budgets where it has one).
 let defaultSteps env =
@@ -111,21 +117,26 @@ let private resolve<'T when 'T: not struct and 'T: not null and 'T :> IConfig> (
     with :? ArgumentException | :? FormatException as e -> raise (UsageError(plainMessage e))
 
 /// The resolved SAC configuration: the environment's preset, then the user's file, then the command line.
+/// The command line's seed key, only when --seed was given (otherwise a --config file's seed stands).
+let private seedKey (req: TrainRequest) : (string * (JsonNode | null)) list =
+    if req.SeedGiven then [ "seed", JsonValue.Create req.Seed ] else []
+
 let resolveConfig (req: TrainRequest) : SacConfig =
     let cli: (string * (JsonNode | null)) list =
-        [ "seed", JsonValue.Create req.Seed; "variant", JsonValue.Create(if req.Algo = "sac-v1" then "V1" else "V2") ]
+        seedKey req @ (if req.AlgoGiven then [ "variant", JsonValue.Create(if req.Algo = "sac-v1" then "V1" else "V2") ] else [])
     resolve (ConfigJson.Serialize(Presets.forEnvironment req.Env)) req cli
 
 /// The resolved Soft Q-Learning configuration: the reference's MultiGoal defaults, the user's file, then the command line.
 let resolveSqlConfig (req: TrainRequest) : SqlConfig =
-    let cli: (string * (JsonNode | null)) list = [ "seed", JsonValue.Create req.Seed ]
-    resolve (ConfigJson.Serialize(SqlConfig())) req cli
+    resolve (ConfigJson.Serialize(SqlConfig())) req (seedKey req)
 
-/// The resolved DQN-family configuration: RL Zoo's CartPole-v1 defaults, the user's file, then the command line.
-let resolveDqnConfig (req: TrainRequest) (steps: int64) : DqnConfig =
+/// The resolved DQN-family configuration: RL Zoo's CartPole-v1 defaults, the user's file, then the command line (the
+/// variant from --algo; the run length from --steps when given).
+let resolveDqnConfig (req: TrainRequest) : DqnConfig =
     let variant = match req.Algo with "double-dqn" -> "DoubleDqn" | "soft-dqn" -> "SoftDqn" | _ -> "Dqn"
     let cli: (string * (JsonNode | null)) list =
-        [ "seed", JsonValue.Create req.Seed; "variant", JsonValue.Create variant; "totalTimesteps", JsonValue.Create steps ]
+        seedKey req @ [ "variant", JsonValue.Create variant ]
+        @ (match req.Steps with Some s -> [ "totalTimesteps", JsonValue.Create (max s 1L) ] | None -> [])
     resolve (ConfigJson.Serialize(DqnConfig())) req cli
 
 /// Problems with the options that do not depend on the environment.
@@ -236,10 +247,17 @@ let private say (req: TrainRequest) (message: string) =
 [<Literal>]
 let CheckpointFileName = "checkpoint.ckpt"
 
+/// Steps between periodic checkpoints when --checkpoint-every is not given: a tenth of the run, at least 1000 and at
+/// most 10000, so a long run never goes long without one.
+let defaultCheckpointInterval (total: int64) = min 10_000L (max 1000L (total / 10L))
+
 /// A run directory must not already hold a run: starting afresh there would overwrite what was saved.
 let private freshDirectory (out: string) =
     if File.Exists(Path.Combine(out, "config.json")) then
-        raise (UsageError $"{out} already holds a run (config.json); continue it with --resume {out}, or choose another --out")
+        if File.Exists(Path.Combine(out, CheckpointFileName)) || File.Exists(Path.Combine(out, Checkpoint.FinalFileName)) then
+            raise (UsageError $"{out} already holds a run (config.json); continue it with --resume {out}, or choose another --out")
+        // A run that stopped before its first checkpoint left nothing to resume: it may start again in the same place.
+        for f in [ "config.json"; MetricsCsv.FileName; "curve.svg" ] do File.Delete(Path.Combine(out, f))
     Directory.CreateDirectory out |> ignore
 
 /// What a resumed run may change: anything but the keys that fix its shapes and random streams (`fixedKeys`: each
@@ -320,7 +338,7 @@ let private newestCheckpoint (req: TrainRequest) (dir: string) (r: Resumable<'S,
 /// the reward threshold, numerical-fault reporting, then final.ckpt and curve.svg.
 let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: int64) (configJson: string) (resume: bool) (r: Resumable<'S, 'C>) =
     let mutable saveReplay = req.SaveReplay
-    let mutable every = defaultArg req.CheckpointEvery (max 1000L (total / 10L))
+    let mutable every = defaultArg req.CheckpointEvery (defaultCheckpointInterval total)
     let state, csv =
         if resume then
             let path, ckpt, _, progress = newestCheckpoint req out r
@@ -328,6 +346,8 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
             saveReplay <- saveReplay || r.HasReplay ckpt
             if req.CheckpointEvery.IsNone && progress.CheckpointEvery > 0L then every <- progress.CheckpointEvery
             let state = try r.Resume ckpt with :? ArgumentException as e -> raise (UsageError $"{path}: {plainMessage e}")
+            if total < r.Steps state then
+                raise (UsageError $"--steps {total} is below the {r.Steps state} steps {out} has already taken; give a larger --steps to extend the run")
             let note = if r.HasReplay ckpt then "" else " (no replay buffer saved: refilling it before updating)"
             say req $"resuming {out} from {Path.GetFileName path} at step {r.Steps state} of {total}{note}"
             state, MetricsCsv.Continue(Path.Combine(out, MetricsCsv.FileName), MetricsCsv.TrainingColumns, r.Steps state)
@@ -355,7 +375,9 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
                 match lastCheckpoint with
                 | Some s -> $"the last good checkpoint is {checkpointPath} (step {s})"
                 | None when File.Exists checkpointPath -> $"the last good checkpoint is {checkpointPath}"
-                | None -> "no checkpoint was written before it"
+                | None -> ""
+            if last = "" then
+                raise (TrainingFault $"{e.Message}; training stopped before its first checkpoint, so there is nothing to resume: run the same sac train command again (it may reuse {out}), with --config to lower the learning rates")
             raise (TrainingFault $"{e.Message}; training stopped, {last}. Continue with: sac train --resume {out} (with --config to lower the learning rates if it recurs)")
     r.Save (Path.Combine(out, Checkpoint.FinalFileName)) outcome.State total saveReplay
     outcome.StopReason |> Option.iter (fun reason -> say req $"stopped early: {reason}")
@@ -451,6 +473,8 @@ let private resumeRun (req: TrainRequest) (dir: string) =
         match (try JsonNode.Parse text with e -> raise (UsageError $"{configPath}: not valid JSON ({e.Message})")) with
         | :? JsonObject as o when not (isNull o["algorithm"]) -> string o["algorithm"]
         | _ -> raise (UsageError $"{configPath}: names no algorithm")
+    if req.AlgoGiven && req.Algo <> algorithm then
+        raise (UsageError $"--algo {req.Algo}: {dir} is a {algorithm} run; leave out --algo to resume it")
     if algorithm = "sql" then
         resumeFromRunJson req dir configPath text algorithm
             (fun stored (merged: SqlConfig) ->
@@ -490,20 +514,23 @@ let train (req: TrainRequest) =
         0
     | None ->
     if String.IsNullOrEmpty req.Env then raise (UsageError "--env is required (or --resume DIR to continue a run)")
-    let steps = defaultArg req.Steps (defaultSteps req.Env)
     // Every problem at once: the options, the environment and algorithm, and each bad configuration value.
     let algorithm = algorithmProblems req
-    let configuration =
-        if not algorithm.IsEmpty then []
+    // The seed, algorithm and length the run will have once the configuration is resolved (a --config file may set
+    // the seed, the SAC variant and the DQN run length when the command line does not).
+    let resolved =
+        if not algorithm.IsEmpty then Error []
         else
             try
                 match req.Algo with
-                | "sql" -> resolveSqlConfig req |> ignore
-                | a when isDqn a -> resolveDqnConfig req (max steps 1L) |> ignore
-                | _ -> resolveConfig req |> ignore
-                []
-            with UsageError m -> [ m ]
-    report (optionProblems req @ algorithm @ configuration)
+                | "sql" -> Ok(resolveSqlConfig(req).Seed, req.Algo, None)
+                | a when isDqn a -> let c = resolveDqnConfig req in Ok(c.Seed, a, Some c.TotalTimesteps)
+                | _ -> let c = resolveConfig req in Ok(c.Seed, (if c.Variant = SacVariant.V1 then "sac-v1" else "sac"), None)
+            with UsageError m -> Error [ m ]
+    report (optionProblems req @ algorithm @ (match resolved with Error ms -> ms | Ok _ -> []))
+    let seed, algo, configuredSteps = match resolved with Ok r -> r | Error _ -> req.Seed, req.Algo, None
+    let req = { req with Seed = seed; SeedGiven = true; Algo = algo; AlgoGiven = true }
+    let steps = defaultArg req.Steps (defaultArg configuredSteps (defaultSteps req.Env))
     let out = defaultArg req.Out (Path.Combine("runs", $"{req.Env}_{req.Algo}_s{req.Seed}"))
     let sacV2 = req.Algo = "sac"
     // SAC opens its backend after its configuration is resolved (and validated); the others run on the CPU.
@@ -515,7 +542,7 @@ let train (req: TrainRequest) =
         let trainer = SqlTrainer(req.Env, config, GemmProvider.Create req.Threads)
         trainRun req out req.Env steps (runJson req steps device (ConfigJson.Serialize config)) false (sqlRun trainer)
     elif isDqn req.Algo then
-        let config = resolveDqnConfig req steps
+        let config = resolveDqnConfig { req with Steps = Some steps }
         freshDirectory out
         let trainer = DqnTrainer(req.Env, config, GemmProvider.Create req.Threads)
         trainRun req out req.Env steps (runJson req steps device (ConfigJson.Serialize config)) false (dqnRun trainer)
@@ -531,7 +558,7 @@ let private printEvaluation (mean: float) (std: float) (goals: int[]) episodes =
     if goals.Length = 0 then printfn """{"mean":%s,"std":%s,"episodes":%d}""" (f mean) (f std) episodes
     else printfn """{"mean":%s,"std":%s,"episodes":%d,"goals":[%s]}""" (f mean) (f std) episodes (String.Join(",", goals))
 
-let private misfit (checkpoint: string) (trainedOn: string) (obs: int) (act: int) (env: string) (envObs: int) (envAct: int) =
+let private misfit (checkpoint: string) (trainedOn: string) (obs: int) (act: string) (env: string) (envObs: int) (envAct: string) =
     UsageError $"{checkpoint}: trained on {trainedOn} (observation {obs}, actions {act}), which does not fit {env} (observation {envObs}, actions {envAct})"
 
 let private evalSac (checkpoint: string) (env: string) (episodes: int) (seed: uint64) =
@@ -540,7 +567,7 @@ let private evalSac (checkpoint: string) (env: string) (episodes: int) (seed: ui
         with :? CheckpointException as e -> raise (UsageError e.Message)
     let envInstance = RescaleAction(EnvironmentRegistry.Make env) :> IEnvironment
     if envInstance.ObservationSpace.Dimension <> header.ObservationSize || envInstance.ActionSpace.Dimension <> header.ActionSize then
-        raise (misfit checkpoint header.EnvironmentId header.ObservationSize header.ActionSize env envInstance.ObservationSpace.Dimension envInstance.ActionSpace.Dimension)
+        raise (misfit checkpoint header.EnvironmentId header.ObservationSize (string header.ActionSize) env envInstance.ObservationSpace.Dimension (string envInstance.ActionSpace.Dimension))
     let config = SacConfig(HiddenSizes = Seq.toArray header.HiddenSizes, BatchSize = 1, BufferSize = 1)
     let ctx = SacContext(config, header.ObservationSize, header.ActionSize, new ManagedGemm(1))
     // The deterministic evaluation policy, the mean action; MultiGoal also counts the goals reached.
@@ -553,7 +580,7 @@ let private evalSql (checkpoint: string) (env: string) (episodes: int) (seed: ui
         with :? CheckpointException as e -> raise (UsageError e.Message)
     let envInstance = RescaleAction(EnvironmentRegistry.Make env) :> IEnvironment
     if envInstance.ObservationSpace.Dimension <> header.ObservationSize || envInstance.ActionSpace.Dimension <> header.ActionSize then
-        raise (misfit checkpoint header.EnvironmentId header.ObservationSize header.ActionSize env envInstance.ObservationSpace.Dimension envInstance.ActionSpace.Dimension)
+        raise (misfit checkpoint header.EnvironmentId header.ObservationSize (string header.ActionSize) env envInstance.ObservationSpace.Dimension (string envInstance.ActionSpace.Dimension))
     let config = SqlConfig(HiddenSizes = Seq.toArray header.HiddenSizes, SamplerHiddenSizes = Seq.toArray header.SamplerHiddenSizes)
     let ctx = SqlContext(config, header.ObservationSize, header.ActionSize, new ManagedGemm(1))
     // The SQL policy is its sampler: rollouts are stochastic, a = f(xi; s).
@@ -569,7 +596,7 @@ let private evalDqn (checkpoint: string) (env: string) (episodes: int) (seed: ui
     if not actions.HasValue then
         raise (UsageError $"{checkpoint}: a {header.Algorithm} checkpoint needs discrete actions, but {env} has continuous ones")
     if envInstance.ObservationSpace.Dimension <> header.ObservationSize || actions.Value <> header.ActionCount then
-        raise (misfit checkpoint header.EnvironmentId header.ObservationSize header.ActionCount env envInstance.ObservationSpace.Dimension actions.Value)
+        raise (misfit checkpoint header.EnvironmentId header.ObservationSize $"Discrete({header.ActionCount})" env envInstance.ObservationSpace.Dimension $"Discrete({actions.Value})")
     let config = DqnConfig(HiddenSizes = Seq.toArray header.HiddenSizes, BatchSize = 1, BufferSize = 1, LearningStarts = 0)
     let ctx = DqnContext(config, header.ObservationSize, header.ActionCount, new ManagedGemm(1))
     let r = Dqn.evaluate ctx (Sac.Core.Networks.MlpWorkspace(ctx.Spec, 1)) state.QNetwork envInstance episodes seed
@@ -578,8 +605,17 @@ let private evalDqn (checkpoint: string) (env: string) (episodes: int) (seed: ui
 /// `sac eval`: loads a checkpoint (of any algorithm this build trains) and prints {"mean":…,"std":…,"episodes":K}
 /// over K episodes, episode k seeded seed + k (SAC: mean action; DQN family: greedy; SQL: its sampler), adding
 /// "goals":[n1,n2,n3,n4] on MultiGoal.
-let eval (checkpoint: string) (env: string) (episodes: int) (seed: uint64) =
+/// Without --env the checkpoint's own environment; with another one, only under --force-env (the spaces must still fit).
+let evaluate (checkpoint: string) (env: string) (forceEnv: bool) (episodes: int) (seed: uint64) =
     if episodes < 1 then raise (UsageError $"--episodes must be at least 1, got {episodes}")
+    let metadata =
+        try Checkpoint.ReadMetadata checkpoint
+        with :? CheckpointException as e -> raise (UsageError e.Message)
+    let trainedOn = match metadata.TryGetValue "environment_id" with | true, id -> id | _ -> ""
+    let env = if String.IsNullOrEmpty env then trainedOn else env
+    if String.IsNullOrEmpty env then raise (UsageError $"{checkpoint}: the checkpoint names no environment; pass --env")
+    if env <> trainedOn && not forceEnv then
+        raise (UsageError $"{checkpoint}: trained on {trainedOn}, not {env}; leave out --env to evaluate on {trainedOn}, or add --force-env to evaluate on {env} anyway")
     checkEnvironment "--env" env
     let algorithm =
         try Checkpoint.ReadAlgorithm checkpoint
@@ -592,3 +628,6 @@ let eval (checkpoint: string) (env: string) (episodes: int) (seed: uint64) =
         | a -> raise (UsageError $"{checkpoint}: written by algorithm '{a}', which this build cannot evaluate")
     printEvaluation mean std goals episodes
     0
+
+/// `sac eval` as a function: `env` empty for the checkpoint's own environment, and no other one without --force-env.
+let eval (checkpoint: string) (env: string) (episodes: int) (seed: uint64) = evaluate checkpoint env false episodes seed

@@ -1,5 +1,6 @@
 namespace Sac.Fs
 
+open System
 open Sac.Core.Config
 
 /// <summary>
@@ -10,7 +11,8 @@ open Sac.Core.Config
 module Presets =
 
     /// <summary>The preset for an environment id: SB3 defaults changed where the zoo (or, for our own tasks, our
-    /// tuning) changes them.</summary>
+    /// tuning) changes them; the defaults for a registered environment without a preset.</summary>
+    /// <exception cref="T:System.ArgumentException">The id is not registered (the message suggests a near match).</exception>
     [<CompiledName("ForEnvironment")>]
     let forEnvironment (environmentId: string) : SacConfig =
         match environmentId with
@@ -30,4 +32,11 @@ module Presets =
         // gives it 2M steps instead of 1M). Evaluation as the zoo's EvalCallback: 5 episodes every 10k steps.
         | "HalfCheetah-v4" | "HalfCheetah-v5" | "Hopper-v4" | "Walker2d-v4" | "Ant-v4" | "Humanoid-v4" ->
             SacConfig(LearningStarts = 10_000, EvalInterval = 10_000, EvalEpisodes = 5)
-        | _ -> SacConfig()
+        | id when Seq.contains id Sac.Core.Environments.EnvironmentRegistry.Ids -> SacConfig()
+        | id ->
+            // A misspelt id must not silently train with the defaults.
+            let near =
+                Sac.Core.Environments.EnvironmentRegistry.Ids
+                |> Seq.tryFind (fun known -> String.Equals(known, id, StringComparison.OrdinalIgnoreCase))
+            let hint = match near with Some k -> $" Did you mean {k}?" | None -> ""
+            invalidArg (nameof environmentId) $"No environment '{id}' is registered, so there is no preset for it.{hint}"

@@ -78,16 +78,21 @@ module Evaluation =
         if episodes < 1 then invalidArg (nameof episodes) $"episodes must be at least 1, got {episodes}."
         let obs = Array.zeroCreate<float32> env.ObservationSpace.Dimension
         let action = Array.zeroCreate<float32> env.ActionSpace.Dimension
+        // The environment's episode limit ends an episode (a truncation), wrapped in TimeLimit or not, as
+        // Gymnasium's make enforces it.
+        let limit = if env.MaxEpisodeSteps.HasValue then env.MaxEpisodeSteps.Value else Int32.MaxValue
         let returns =
             Array.init episodes (fun k ->
                 env.Reset(Nullable(seed + uint64 k), Span obs)
                 let mutable total = 0.0
                 let mutable fin = false
+                let mutable steps = 0
                 while not fin do
                     Policy.act ctx ws actor Deterministic (ReadOnlySpan obs) (Span action)
                     let r = env.Step(ReadOnlySpan action, Span obs)
                     total <- total + float r.Reward
-                    fin <- r.Terminated || r.Truncated
+                    steps <- steps + 1
+                    fin <- r.Terminated || r.Truncated || steps >= limit
                 total)
         ofReturns returns
 

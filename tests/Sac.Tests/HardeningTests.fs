@@ -1,0 +1,134 @@
+/// Bad or unusual input from a newcomer's probe: each case keeps the behaviour it was fixed to.
+module HardeningTests
+
+open System
+open System.IO
+open System.Text.Json
+open Xunit
+open Sac.Core.Config
+open Sac.Core.Environments
+open Sac.Fs
+
+let private sac (args: string list) = Sac.Cli.Program.main (Array.ofList args)
+
+let private withDir (f: string -> unit) =
+    let dir = Directory.CreateTempSubdirectory("sac-hardening-").FullName
+    try f dir finally Directory.Delete(dir, true)
+
+let private runConfig (dir: string) =
+    use doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "config.json")))
+    doc.RootElement.Clone()
+
+[<Fact>]
+let ``a --config seed and variant stand unless --seed or --algo is given`` () =
+    withDir (fun root ->
+        let cfg = Path.Combine(root, "c.json")
+        File.WriteAllText(cfg, """{"seed": 5, "variant": "V1", "hiddenSizes": [16, 16], "learningStarts": 50, "evalInterval": 0}""")
+        let a = Path.Combine(root, "a")
+        Assert.Equal(0, sac [ "train"; "--env"; "PointGoal-v0"; "--steps"; "150"; "--config"; cfg; "--out"; a; "--quiet" ])
+        let run = runConfig a
+        Assert.Equal(5UL, run.GetProperty("seed").GetUInt64())
+        Assert.Equal("sac-v1", run.GetProperty("algorithm").GetString())
+        Assert.Equal("V1", run.GetProperty("config").GetProperty("variant").GetString())
+        let b = Path.Combine(root, "b")
+        Assert.Equal(0, sac [ "train"; "--env"; "PointGoal-v0"; "--steps"; "150"; "--config"; cfg; "--out"; b; "--seed"; "7"; "--algo"; "sac"; "--quiet" ])
+        Assert.Equal(7UL, (runConfig b).GetProperty("seed").GetUInt64())
+        Assert.Equal("V2", (runConfig b).GetProperty("config").GetProperty("variant").GetString())
+        // Invalid variants in the file are reported, not overwritten by a default.
+        for bad in [ "\"V3\""; "1" ] do
+            File.WriteAllText(cfg, $"{{\"variant\": {bad}}}")
+            let c = Path.Combine(root, "c")
+            Assert.Equal(2, sac [ "train"; "--env"; "PointGoal-v0"; "--steps"; "150"; "--config"; cfg; "--out"; c; "--quiet" ])
+            Assert.False(Directory.Exists c))
+
+[<Fact>]
+let ``a DQN --config's seed and run length stand unless --seed or --steps is given`` () =
+    withDir (fun root ->
+        let cfg = Path.Combine(root, "d.json")
+        File.WriteAllText(cfg, """{"seed": 9, "totalTimesteps": 700, "variant": "DoubleDqn"}""")
+        let req = { Sac.Cli.Run.defaultRequest "CartPole-v1" with Algo = "dqn"; SeedGiven = false; ConfigFile = Some cfg }
+        let c = Sac.Cli.Run.resolveDqnConfig req
+        Assert.Equal(9UL, c.Seed)
+        Assert.Equal(700L, c.TotalTimesteps)
+        // --algo is the command line's choice of variant; --steps and --seed override the file when given.
+        Assert.Equal(DqnVariant.Dqn, c.Variant)
+        let c = Sac.Cli.Run.resolveDqnConfig { req with Steps = Some 900L; SeedGiven = true; Seed = 2UL }
+        Assert.Equal((2UL, 900L), (c.Seed, c.TotalTimesteps)))
+
+[<Fact>]
+let ``sac eval uses the checkpoint's environment, and another only with --force-env`` () =
+    withDir (fun root ->
+        let run = Path.Combine(root, "r")
+        let cfg = Path.Combine(root, "c.json")
+        File.WriteAllText(cfg, """{"hiddenSizes": [16, 16], "learningStarts": 50, "evalInterval": 0}""")
+        Assert.Equal(0, sac [ "train"; "--env"; "MountainCarContinuous-v0"; "--steps"; "120"; "--config"; cfg; "--out"; run; "--quiet" ])
+        let ckpt = Path.Combine(run, "final.ckpt")
+        Assert.Equal(0, sac [ "eval"; "--checkpoint"; ckpt; "--episodes"; "1" ])
+        // Pendulum has other spaces; MountainCarContinuous's own id is fine.
+        Assert.Equal(0, sac [ "eval"; "--checkpoint"; ckpt; "--env"; "MountainCarContinuous-v0"; "--episodes"; "1" ])
+        let refused = Assert.Throws<Sac.Cli.Run.UsageError>(fun () -> Sac.Cli.Run.eval ckpt "PointGoal-v0" 1 0UL |> ignore)
+        Assert.Contains("trained on MountainCarContinuous-v0, not PointGoal-v0", refused.Data0)
+        Assert.Contains("--force-env", refused.Data0)
+        // Forced onto an environment whose spaces do not fit: the misfit is still refused.
+        let misfit = Assert.Throws<Sac.Cli.Run.UsageError>(fun () -> Sac.Cli.Run.evaluate ckpt "PointGoal-v0" true 1 0UL |> ignore)
+        Assert.Contains("does not fit PointGoal-v0", misfit.Data0))
+
+[<Fact>]
+let ``a misspelt preset id is an error with a suggestion, not silent defaults`` () =
+    let e = Assert.Throws<ArgumentException>(fun () -> Presets.forEnvironment "Pendulum-V1" |> ignore)
+    Assert.Contains("Did you mean Pendulum-v1?", e.Message)
+    Assert.Equal(SacConfig(), Presets.forEnvironment "CartPole-v1")
+
+/// Never ends an episode by itself; declares a 25-step limit that nothing wraps around it.
+type private Endless() =
+    interface IEnvironment with
+        member _.Id = "EndlessHardening-v0"
+        member _.ObservationSpace = Box.Uniform(1, -1f, 1f)
+        member _.ActionSpace = Box.Uniform(1, -1f, 1f)
+        member _.MaxEpisodeSteps = Nullable 25
+        member _.Reset(_, observation) = observation.[0] <- 0f
+        member _.Step(_, observation) =
+            observation.[0] <- 0f
+            StepResult(1f, false, false)
+
+[<Fact>]
+let ``evaluation ends episodes at the declared limit even without a TimeLimit wrapper`` () =
+    use endless = SacAgent.Create((fun () -> Endless() :> IEnvironment), SacConfig(HiddenSizes = [| 8 |], EvalInterval = 0))
+    // An instance passed as it is (no TimeLimit): 25 steps of reward 1 per episode, not an endless loop.
+    let r = endless.Evaluate(Endless(), 2, 0UL)
+    Assert.Equal<float[]>([| 25.0; 25.0 |], r.Returns)
+
+[<Fact>]
+let ``a fault before the first checkpoint says to start again, and the directory can be reused`` () =
+    withDir (fun root ->
+        let bad = Path.Combine(root, "bad.json")
+        File.WriteAllText(bad, """{"actorLearningRate":1e30,"criticLearningRate":1e30,"learningStarts":60,"hiddenSizes":[16,16],"evalInterval":0}""")
+        let out = Path.Combine(root, "run")
+        let req = { Sac.Cli.Run.defaultRequest "Pendulum-v1" with Steps = Some 3000L; Out = Some out; ConfigFile = Some bad; CheckpointEvery = Some 2000L }
+        let e = Assert.Throws<Sac.Cli.Run.TrainingFault>(fun () -> Sac.Cli.Run.train req |> ignore)
+        Assert.Contains("nothing to resume", e.Data0)
+        Assert.DoesNotContain("--resume", e.Data0)
+        let fixedCfg = Path.Combine(root, "ok.json")
+        File.WriteAllText(fixedCfg, """{"learningStarts":60,"hiddenSizes":[16,16],"evalInterval":0}""")
+        Assert.Equal(0, Sac.Cli.Run.train { req with Steps = Some 200L; ConfigFile = Some fixedCfg })
+        Assert.True(File.Exists(Path.Combine(out, "final.ckpt"))))
+
+[<Fact>]
+let ``the default checkpoint interval is a tenth of the run, between 1000 and 10000 steps`` () =
+    Assert.Equal(1000L, Sac.Cli.Run.defaultCheckpointInterval 3000L)
+    Assert.Equal(2000L, Sac.Cli.Run.defaultCheckpointInterval 20_000L)
+    Assert.Equal(10_000L, Sac.Cli.Run.defaultCheckpointInterval 1_000_000L)
+    Assert.Equal(10_000L, Sac.Cli.Run.defaultCheckpointInterval Int64.MaxValue)
+
+[<Fact>]
+let ``resume refuses fewer steps than done and another algorithm, touching nothing`` () =
+    withDir (fun root ->
+        let out = Path.Combine(root, "run")
+        let cfg = Path.Combine(root, "c.json")
+        File.WriteAllText(cfg, """{"hiddenSizes": [16, 16], "learningStarts": 50, "evalInterval": 0}""")
+        Assert.Equal(0, sac [ "train"; "--env"; "PointGoal-v0"; "--steps"; "400"; "--config"; cfg; "--out"; out; "--quiet" ])
+        let before = [ for f in Directory.GetFiles out -> f, File.ReadAllBytes f ]
+        Assert.Equal(2, sac [ "train"; "--resume"; out; "--steps"; "200"; "--quiet" ])
+        Assert.Equal(2, sac [ "train"; "--resume"; out; "--algo"; "sql"; "--steps"; "600"; "--quiet" ])
+        for f, bytes in before do Assert.Equal<byte[]>(bytes, File.ReadAllBytes f)
+        Assert.Equal(0, sac [ "train"; "--resume"; out; "--algo"; "sac"; "--steps"; "500"; "--quiet" ]))
