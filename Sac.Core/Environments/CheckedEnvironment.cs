@@ -41,6 +41,8 @@ public sealed class CheckedEnvironment : IEnvironment
     readonly string _id;
     readonly int _observationSize, _actionSize;
     readonly double[] _low, _high;
+    // The observation box with the same tolerance; infinite where the space is unbounded.
+    readonly double[] _obsLow, _obsHigh;
     readonly Box _actionSpace;
     // -1 for a continuous-action environment.
     readonly int _actionCount;
@@ -73,6 +75,15 @@ public sealed class CheckedEnvironment : IEnvironment
             _high[i] = hi + actionTolerance * Math.Max(1.0, Math.Abs(hi));
         }
         _actionCount = DiscreteActions.TryGetActionCount(inner) ?? -1;
+        var observations = inner.ObservationSpace;
+        _obsLow = new double[_observationSize];
+        _obsHigh = new double[_observationSize];
+        for (int i = 0; i < _observationSize; i++)
+        {
+            double lo = observations.Low[i], hi = observations.High[i];
+            _obsLow[i] = double.IsFinite(lo) ? lo - actionTolerance * Math.Max(1.0, Math.Abs(lo)) : double.NegativeInfinity;
+            _obsHigh[i] = double.IsFinite(hi) ? hi + actionTolerance * Math.Max(1.0, Math.Abs(hi)) : double.PositiveInfinity;
+        }
         ActionTolerance = actionTolerance;
     }
 
@@ -104,6 +115,8 @@ public sealed class CheckedEnvironment : IEnvironment
     public void Reset(ulong? seed, Span<float> observation)
     {
         if (observation.Length != _observationSize) ThrowObservationLength(_steps, true, observation.Length);
+        // NaN first, so an element the environment forgets to write is caught instead of passing on a stale value.
+        observation.Fill(float.NaN);
         _inner.Reset(seed, observation);
         CheckObservation(observation, _steps, true);
     }
@@ -122,6 +135,7 @@ public sealed class CheckedEnvironment : IEnvironment
         long step = _steps + 1;
         CheckAction(action, step);
         if (observation.Length != _observationSize) ThrowObservationLength(step, false, observation.Length);
+        observation.Fill(float.NaN);
         StepResult result = _inner.Step(action, observation);
         // The inner environment has moved on: count the step even if what it returned is refused below.
         _steps = step;
@@ -154,7 +168,12 @@ public sealed class CheckedEnvironment : IEnvironment
     void CheckObservation(Span<float> observation, long step, bool atReset)
     {
         for (int i = 0; i < observation.Length; i++)
-            if (!float.IsFinite(observation[i])) ThrowObservationElement(step, atReset, i, observation[i]);
+        {
+            float x = observation[i];
+            if (!float.IsFinite(x)) ThrowObservationElement(step, atReset, i, x);
+            // A declared finite bound is part of the contract too (with the action check's tolerance).
+            if (!(x >= _obsLow[i] && x <= _obsHigh[i])) ThrowObservationOutside(step, atReset, i, x);
+        }
     }
 
     static string NonFinite(float value) =>
@@ -189,4 +208,9 @@ public sealed class CheckedEnvironment : IEnvironment
     [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
     void ThrowObservationElement(long step, bool atReset, int i, float value) =>
         throw new EnvironmentCheckException(_id, step, atReset, EnvironmentCheckException.ObservationQuantity, i, value, NonFinite(value));
+
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    void ThrowObservationOutside(long step, bool atReset, int i, float value) =>
+        throw new EnvironmentCheckException(_id, step, atReset, EnvironmentCheckException.ObservationQuantity, i, value,
+            $"= {Number(value)} is outside the observation space [{Number(ObservationSpace.Low[i])}, {Number(ObservationSpace.High[i])}]");
 }

@@ -132,3 +132,45 @@ let ``resume refuses fewer steps than done and another algorithm, touching nothi
         Assert.Equal(2, sac [ "train"; "--resume"; out; "--algo"; "sql"; "--steps"; "600"; "--quiet" ])
         for f, bytes in before do Assert.Equal<byte[]>(bytes, File.ReadAllBytes f)
         Assert.Equal(0, sac [ "train"; "--resume"; out; "--algo"; "sac"; "--steps"; "500"; "--quiet" ]))
+
+/// Declares 3 observation elements in [-1, 1] and writes only the first two; `value` goes into element 0.
+type private Careless(value: float32) =
+    interface IEnvironment with
+        member _.Id = "Careless-v0"
+        member _.ObservationSpace = Box.Uniform(3, -1f, 1f)
+        member _.ActionSpace = Box.Uniform(1, -1f, 1f)
+        member _.MaxEpisodeSteps = Nullable 10
+        member _.Reset(_, observation) =
+            observation.[0] <- 0f
+            observation.[1] <- 0f
+        member _.Step(_, observation) =
+            observation.[0] <- value
+            observation.[1] <- 0f
+            StepResult(0f, false, false)
+
+[<Fact>]
+let ``the checked environment catches an element never written and one outside a declared finite box`` () =
+    let obs = Array.create 3 0.5f
+    let env = CheckedEnvironment(Careless(0f))
+    // A stale 0.5 in the caller's buffer must not pass for the third element.
+    let e = Assert.Throws<EnvironmentCheckException>(fun () -> env.Reset(Nullable 0UL, Span obs))
+    Assert.Equal("Careless-v0, step 0 (reset): observation[2] is NaN", e.Message.Replace(" (at reset)", " (reset)"))
+    Assert.Equal(2, e.Index)
+    let full = CheckedEnvironment(TimeLimit(Pendulum(), 200))
+    let o3 = Array.zeroCreate<float32> 3
+    full.Reset(Nullable 0UL, Span o3)
+    // Outside the declared box: element 0 = 3 in [-1, 1].
+    let outside = Careless(3f)
+    let wrapped =
+        { new IEnvironment with
+            member _.Id = "Careless-v0"
+            member _.ObservationSpace = Box.Uniform(2, -1f, 1f)
+            member _.ActionSpace = Box.Uniform(1, -1f, 1f)
+            member _.MaxEpisodeSteps = Nullable 10
+            member _.Reset(s, o) = let b = Array.zeroCreate<float32> 3 in (outside :> IEnvironment).Reset(s, Span b); b.AsSpan(0, 2).CopyTo o
+            member _.Step(a, o) = let b = Array.zeroCreate<float32> 3 in let r = (outside :> IEnvironment).Step(a, Span b) in b.AsSpan(0, 2).CopyTo o; r }
+    let env = CheckedEnvironment(wrapped)
+    let o2 = Array.zeroCreate<float32> 2
+    env.Reset(Nullable 0UL, Span o2)
+    let e = Assert.Throws<EnvironmentCheckException>(fun () -> env.Step(ReadOnlySpan [| 0f |], Span o2) |> ignore)
+    Assert.Contains("observation[0] = 3 is outside the observation space [-1, 1]", e.Message)
