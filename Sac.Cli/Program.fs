@@ -190,6 +190,9 @@ let main argv =
     | TrainingFault msg ->
         eprintfn "sac: %s" msg
         3
+    | Interrupted (msg, code) ->
+        eprintfn "sac: %s" msg
+        code
     | e ->
         eprintfn "sac: %s" e.Message
         1

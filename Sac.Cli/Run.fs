@@ -3,6 +3,7 @@ module Sac.Cli.Run
 
 open System
 open System.IO
+open System.Runtime.InteropServices
 open System.Text.Json.Nodes
 open Sac.Core.Compute
 open Sac.Core.Config
@@ -15,6 +16,10 @@ exception UsageError of string
 
 /// Training stopped on a numerical fault: printed as one line, exit code 3; the run directory keeps its last good checkpoint.
 exception TrainingFault of string
+
+/// Training stopped by SIGINT or SIGTERM after writing a checkpoint: printed as one line, exit code 128 + the signal
+/// (130, 143).
+exception Interrupted of message: string * exitCode: int
 
 /// Registers the environments of each plugin assembly (`--plugin`), reporting a bad one as a usage error.
 let loadPlugins (paths: string list) =
@@ -367,8 +372,14 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
           | Some threshold -> yield Callback.stopAtEvalReturn threshold
           | None -> () ]
     let job: Progress.Job = { Title = $"{req.Algo} {envId}"; StartStep = r.Steps state; TotalSteps = total }
+    // SIGINT and SIGTERM end the run after the current step, with a checkpoint, instead of killing it mid-write.
+    let mutable signal = 0
+    let onSignal (number: int) = Action<PosixSignalContext>(fun context -> context.Cancel <- true; signal <- number)
+    use _sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, onSignal 2)
+    use _sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, onSignal 15)
+    let interrupt = Callback.create (fun _ _ _ -> if signal <> 0 then CallbackDecision.Stop "interrupted" else CallbackDecision.Continue)
     let outcome =
-        try runInDirectory { req with Env = envId } out job csv (fun onRecord -> r.RunTo state total (callbacks onRecord))
+        try runInDirectory { req with Env = envId } out job csv (fun onRecord -> r.RunTo state total (callbacks onRecord @ [ interrupt ]))
         with :? NumericalFaultException as e ->
             csv.Dispose()
             let last =
@@ -379,6 +390,10 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
             if last = "" then
                 raise (TrainingFault $"{e.Message}; training stopped before its first checkpoint, so there is nothing to resume: run the same sac train command again (it may reuse {out}), with --config to lower the learning rates")
             raise (TrainingFault $"{e.Message}; training stopped, {last}. Continue with: sac train --resume {out} (with --config to lower the learning rates if it recurs)")
+    if signal <> 0 then
+        r.Save checkpointPath outcome.State total saveReplay
+        let name = if signal = 2 then "SIGINT" else "SIGTERM"
+        raise (Interrupted($"{name}: stopped at step {r.Steps outcome.State} of {total} and wrote {checkpointPath}; continue with: sac train --resume {out}", 128 + signal))
     r.Save (Path.Combine(out, Checkpoint.FinalFileName)) outcome.State total saveReplay
     outcome.StopReason |> Option.iter (fun reason -> say req $"stopped early: {reason}")
     say req $"wrote {out} (config.json, metrics.csv, {Checkpoint.FinalFileName}, curve.svg)"

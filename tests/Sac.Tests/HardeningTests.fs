@@ -174,3 +174,37 @@ let ``the checked environment catches an element never written and one outside a
     env.Reset(Nullable 0UL, Span o2)
     let e = Assert.Throws<EnvironmentCheckException>(fun () -> env.Step(ReadOnlySpan [| 0f |], Span o2) |> ignore)
     Assert.Contains("observation[0] = 3 is outside the observation space [-1, 1]", e.Message)
+
+[<Theory>]
+[<InlineData("INT", 130)>]
+[<InlineData("TERM", 143)>]
+let ``SIGINT and SIGTERM stop training with a checkpoint and one line naming the resume command`` (signal: string, code: int) =
+    withDir (fun root ->
+        let out = Path.Combine(root, "run")
+        let cfg = Path.Combine(root, "c.json")
+        File.WriteAllText(cfg, """{"hiddenSizes": [16, 16], "learningStarts": 50, "evalInterval": 0}""")
+        let sac = Path.Combine(AppContext.BaseDirectory, "sac.dll")
+        let psi =
+            Diagnostics.ProcessStartInfo("dotnet", $"\"{sac}\" train --env Pendulum-v1 --steps 1000000 --config \"{cfg}\" --out \"{out}\" --quiet",
+                                         RedirectStandardError = true, UseShellExecute = false)
+        use p = nonNull (Diagnostics.Process.Start psi)
+        let err = p.StandardError.ReadToEndAsync()
+        // Wait (bounded) until the run has finished an episode, so the signal lands mid-training.
+        let csv = Path.Combine(out, "metrics.csv")
+        let deadline = DateTime.UtcNow.AddSeconds 60.0
+        while DateTime.UtcNow < deadline && not (File.Exists csv && File.ReadAllLines(csv).Length >= 2) do
+            Threading.Thread.Sleep 100
+        Assert.True(File.Exists csv, "the run never wrote metrics.csv")
+        use kill = Diagnostics.Process.Start("kill", $"-{signal} {p.Id}")
+        kill.WaitForExit()
+        if not (p.WaitForExit 60_000) then
+            p.Kill true
+            failwith "the run did not stop after the signal"
+        Assert.Equal(code, p.ExitCode)
+        let lines = err.Result.Trim().Split('\n')
+        Assert.Equal(1, lines.Length)
+        Assert.Contains($"sac train --resume {out}", lines.[0])
+        Assert.True(File.Exists(Path.Combine(out, "checkpoint.ckpt")))
+        Assert.False(File.Exists(Path.Combine(out, "final.ckpt")))
+        // The checkpoint resumes.
+        Assert.Equal(0, Sac.Cli.Program.main [| "train"; "--resume"; out; "--steps"; "2000"; "--quiet" |]))
