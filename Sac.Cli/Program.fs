@@ -153,7 +153,8 @@ let main argv =
                   CheckpointEvery = t.TryGetResult TrainArgs.Checkpoint_Every
                   StopAtReward = t.TryGetResult TrainArgs.Stop_At_Reward
                   SeedGiven = t.Contains TrainArgs.Seed
-                  AlgoGiven = t.Contains TrainArgs.Algo }
+                  AlgoGiven = t.Contains TrainArgs.Algo
+                  QuietGiven = t.Contains TrainArgs.Quiet }
         | Eval e ->
             Run.loadPlugins (e.GetResults EvalArgs.Plugin)
             Run.evaluate (e.GetResult EvalArgs.Checkpoint) (e.GetResult(EvalArgs.Env, defaultValue = "")) (e.Contains EvalArgs.Force_Env)
@@ -181,9 +182,15 @@ let main argv =
         | Solve s ->
             Solve.run (s.GetResult SolveArgs.Mdp) (s.GetResult(SolveArgs.Alpha, defaultValue = 1.0)) (s.GetResult(SolveArgs.Gamma, defaultValue = 0.99))
     with
-    | :? ArguParseException as e ->
+    | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->
         eprintfn "%s" e.Message
-        if e.ErrorCode = ErrorCode.HelpText then 0 else 2
+        0
+    | :? ArguParseException as e ->
+        // One line saying what was wrong, and where the usage is, instead of the whole usage text.
+        let first = e.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries) |> Array.tryHead |> Option.defaultValue "bad arguments"
+        let command = match argv |> Array.tryHead with Some c when not (c.StartsWith "-") -> $"sac {c} --help" | _ -> "sac --help"
+        eprintfn "sac: %s (see %s)" (first.Trim()) command
+        2
     | UsageError msg ->
         eprintfn "sac: %s" msg
         2

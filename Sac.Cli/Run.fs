@@ -4,6 +4,7 @@ module Sac.Cli.Run
 open System
 open System.IO
 open System.Runtime.InteropServices
+open System.Text.Json
 open System.Text.Json.Nodes
 open Sac.Core.Compute
 open Sac.Core.Config
@@ -64,14 +65,16 @@ type TrainRequest =
       /// Whether Seed was given (on the command line): only then does it override a --config file's seed.
       SeedGiven: bool
       /// Whether Algo was given: only then does it override a --config file's variant.
-      AlgoGiven: bool }
+      AlgoGiven: bool
+      /// Whether --quiet was given (refused together with --json).
+      QuietGiven: bool }
 
 /// The request of `sac train --env ENV` with every option at its default.
 let defaultRequest env =
     { Env = env; Steps = None; Seed = 0UL; Out = None; Algo = "sac"; Device = "cpu"; ConfigFile = None; Threads = 1
       Progress = Progress.Quiet; Resume = None; SaveReplay = false; CheckpointEvery = None; StopAtReward = None
       // Without an environment the request resumes a run, which brings its own seed and algorithm.
-      SeedGiven = not (String.IsNullOrEmpty env); AlgoGiven = not (String.IsNullOrEmpty env) }
+      SeedGiven = not (String.IsNullOrEmpty env); AlgoGiven = not (String.IsNullOrEmpty env); QuietGiven = false }
 
 /// Default run length per environment (RL Zoo's budgets where it has one).
 let defaultSteps env =
@@ -102,7 +105,13 @@ let private overlayJson (basis: JsonObject) (overlay: JsonObject) =
 
 let private asObject (json: string) (source: string) =
     match (try JsonNode.Parse json with e -> raise (UsageError $"{source}: not valid JSON ({e.Message})")) with
-    | :? JsonObject as o -> o
+    | :? JsonObject as o ->
+        // JsonObject meets a repeated key only when it first reads its members.
+        let seen = Collections.Generic.HashSet<string>()
+        use doc = JsonDocument.Parse json
+        for p in doc.RootElement.EnumerateObject() do
+            if not (seen.Add p.Name) then raise (UsageError $"{source}: the key '{p.Name}' appears more than once")
+        o
     | _ -> raise (UsageError $"{source}: expected a JSON object of configuration keys")
 
 /// Layers JSON objects of configuration keys: a base (the preset), the user's file, then the command line's keys;
@@ -113,6 +122,7 @@ let private resolve<'T when 'T: not struct and 'T: not null and 'T :> IConfig> (
         match req.ConfigFile with
         | None -> basis
         | Some path ->
+            if Directory.Exists path then raise (UsageError $"--config {path}: is a directory, not a configuration file")
             if not (File.Exists path) then raise (UsageError $"--config {path}: no such file")
             overlayJson basis (asObject (File.ReadAllText path) path)
     let top = JsonObject()
@@ -144,9 +154,38 @@ let resolveDqnConfig (req: TrainRequest) : DqnConfig =
         @ (match req.Steps with Some s -> [ "totalTimesteps", JsonValue.Create (max s 1L) ] | None -> [])
     resolve (ConfigJson.Serialize(DqnConfig())) req cli
 
+/// Whether a run directory can be made at `out`: not empty, not an existing file, under a writable directory.
+let private outProblem (out: string) =
+    if String.IsNullOrWhiteSpace out then Some "--out: the run directory must not be empty"
+    elif File.Exists out then Some $"--out {out}: is a file, not a directory"
+    else
+        // The nearest existing ancestor must be a directory this process can write in (probed, then removed).
+        let rec existing (dir: string) =
+            match Path.GetDirectoryName dir with
+            | null -> dir
+            | _ when Directory.Exists dir -> dir
+            | parent when parent = "" -> Directory.GetCurrentDirectory()
+            | parent -> if File.Exists parent then parent else existing parent
+        let full = Path.GetFullPath out
+        let anchor = existing full
+        if File.Exists anchor then Some $"--out {out}: {anchor} is a file"
+        else
+            let probe = Path.Combine(anchor, $".sac-probe-{Guid.NewGuid():N}")
+            try
+                File.WriteAllText(probe, "")
+                File.Delete probe
+                None
+            with
+            | :? UnauthorizedAccessException
+            | :? IOException -> Some $"--out {out}: cannot write in {anchor}"
+
 /// Problems with the options that do not depend on the environment.
 let private optionProblems (req: TrainRequest) =
-    [ match req.Steps with
+    [ match req.Out with
+      | Some out -> match outProblem out with Some p -> p | None -> ()
+      | None -> ()
+      if req.Progress = Progress.JsonLines && req.QuietGiven then "--json and --quiet cannot be combined: --json prints the records, --quiet prints nothing"
+      match req.Steps with
       | Some s when s < 1L -> $"--steps must be at least 1, got {s}"
       | _ -> ()
       if req.Threads < 1 then $"--threads must be at least 1, got {req.Threads}"
@@ -164,6 +203,28 @@ let private optionProblems (req: TrainRequest) =
       | d -> $"--device {d}: expected cpu, cuda or auto" ]
 
 /// Problems with the environment and algorithm and the options only some algorithms take.
+/// Whether a SAC run of this configuration can be built here: networks a flat parameter array can hold, and the
+/// preallocated replay buffer and learner within the memory this process may use.
+let private sacSizeProblems (config: SacConfig) (obs: int) (act: int) =
+    [ let hidden = Seq.toList config.HiddenSizes
+      let hiddenText = "[" + String.Join(", ", hidden) + "]"
+      let specs = [ "actor", [ obs ] @ hidden @ [ 2 * act ]; "critic", [ obs + act ] @ hidden @ [ 1 ] ]
+      let parameters =
+          [ for name, sizes in specs ->
+              try Ok(int64 (Sac.Core.Networks.MlpSpec(Array.ofList sizes)).ParameterCount)
+              with :? ArgumentException as e -> Error $"hiddenSizes {hiddenText}: the {name} network cannot be built ({plainMessage e})" ]
+      match parameters |> List.tryPick (function Error m -> Some m | Ok _ -> None) with
+      | Some problem -> problem
+      | None ->
+          let counts = parameters |> List.map (function Ok n -> n | Error _ -> 0L)
+          // Actor with Adam's two moments (x3); two critics and their targets with moments (x8); replay rows.
+          let learnerBytes = 4L * (3L * counts.[0] + 8L * counts.[1])
+          let replayBytes = 4L * int64 config.BufferSize * int64 (2 * obs + act + 3)
+          let available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes
+          let gb (b: int64) = (float b / 1e9).ToString("0.##", Globalization.CultureInfo.InvariantCulture)
+          if learnerBytes + replayBytes > available then
+              $"hiddenSizes {hiddenText} and bufferSize {config.BufferSize} need about {gb (learnerBytes + replayBytes)} GB (networks {gb learnerBytes} GB, replay buffer {gb replayBytes} GB), more than the {gb available} GB this process may use" ]
+
 let private algorithmProblems (req: TrainRequest) =
     [ match (try checkEnvironment "--env" req.Env; None with UsageError m -> Some m) with
       | Some m -> m
@@ -177,6 +238,10 @@ let private algorithmProblems (req: TrainRequest) =
                   $"--algo {req.Algo} needs continuous actions, but {req.Env} has discrete ones (use dqn, double-dqn or soft-dqn)"
               elif not discrete && isDqn req.Algo then
                   $"--algo {req.Algo} needs discrete actions, but {req.Env} has continuous ones (use sac, sac-v1 or sql)"
+              elif not (isDqn req.Algo) && req.Algo <> "sql" then
+                  match (try Some(resolveConfig req) with UsageError _ -> None) with
+                  | Some config -> yield! sacSizeProblems config env.ObservationSpace.Dimension env.ActionSpace.Dimension
+                  | None -> ()
           | None -> ()
       | a -> $"--algo {a}: unknown algorithm (expected sac, sac-v1, sql, dqn, double-dqn or soft-dqn)"
       ]

@@ -144,7 +144,12 @@ public static partial class ConfigJson
     {
         ArgumentNullException.ThrowIfNull(json);
         ArgumentNullException.ThrowIfNull(source);
-        CheckStructure(json, source, Options.GetTypeInfo(typeof(T)));
+        var problems = CheckStructure(json, source, Options.GetTypeInfo(typeof(T)));
+        // Values of the wrong JSON type (a string for a number, an unknown enum name, null for a list), each key read
+        // on its own so that every one is named, together with the structural problems: one message for all of them.
+        problems.AddRange(TypeProblems<T>(json));
+        if (problems.Count == 1) throw new FormatException($"{source}: {problems[0]}");
+        if (problems.Count > 1) throw new FormatException($"{source}: {problems.Count} problems: {string.Join("; ", problems.Select(x => x.TrimEnd('.')))}.");
         try
         {
             return JsonSerializer.Deserialize<T>(json, Options)
@@ -152,8 +157,7 @@ public static partial class ConfigJson
         }
         catch (JsonException e)
         {
-            // The structural pass has ruled out syntax, unknown, repeated and missing keys: what is left is a value
-            // of the wrong JSON type (a string for a number, an unknown enum name, null for a list).
+            // Structure and each key's type passed on their own: a type error that only shows in combination.
             string path = DisplayPath(e.Path);
             string expected = Describe(PropertyAt(typeof(T), e.Path)?.PropertyType);
             string where = e.LineNumber is long line ? $" (line {line + 1}, byte {e.BytePositionInLine + 1})" : "";
@@ -163,6 +167,47 @@ public static partial class ConfigJson
         {
             throw AllInvalid<T>(json, source, Invalid(source, e));
         }
+    }
+
+    /// <summary>The wrong-type value of each top-level key of a known name, each read on its own.</summary>
+    static List<string> TypeProblems<T>(string json) where T : class
+    {
+        var problems = new List<string>();
+        System.Text.Json.Nodes.JsonObject? root;
+        try { root = System.Text.Json.Nodes.JsonNode.Parse(json, documentOptions: DocumentOptions) as System.Text.Json.Nodes.JsonObject; }
+        catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException) { return problems; }
+        if (root is null) return problems;
+        var type = Options.GetTypeInfo(typeof(T));
+        // A record with required keys cannot be read one key at a time: the combined read reports its type error.
+        if (type.Properties.Any(p => p.IsRequired || p.AssociatedParameter is { HasDefaultValue: false, IsMemberInitializer: false }))
+            return problems;
+        List<KeyValuePair<string, System.Text.Json.Nodes.JsonNode?>> members;
+        // A repeated key is already reported by the structural pass.
+        try { members = [.. root]; }
+        catch (ArgumentException) { return problems; }
+        foreach (var (key, value) in members)
+        {
+            var property = type.Properties.FirstOrDefault(p => p.Name == key);
+            if (property is null) continue;
+            var single = new System.Text.Json.Nodes.JsonObject { [key] = value?.DeepClone() };
+            try
+            {
+                // Only the JSON types matter here; a value that breaks a rule is reported with the rules.
+                JsonSerializer.Deserialize(single.ToJsonString(), typeof(T), Options);
+            }
+            catch (JsonException e)
+            {
+                string path = DisplayPath(e.Path);
+                problems.Add($"the value of '{(path.Length > 0 ? path : key)}' has the wrong type; expected {Describe(PropertyAt(typeof(T), e.Path)?.PropertyType ?? property.PropertyType)}.");
+            }
+            catch (ArgumentException)
+            {
+            }
+            catch (FormatException)
+            {
+            }
+        }
+        return problems;
     }
 
     /// <summary>
@@ -228,7 +273,7 @@ public static partial class ConfigJson
 
     // ---------- the structural pass ----------
 
-    static void CheckStructure(string json, string source, JsonTypeInfo root)
+    static List<string> CheckStructure(string json, string source, JsonTypeInfo root)
     {
         JsonDocument document;
         try
@@ -240,11 +285,13 @@ public static partial class ConfigJson
             string where = e.LineNumber is long line ? $" at line {line + 1}, byte {e.BytePositionInLine + 1}" : "";
             throw new FormatException($"{source}: not valid JSON{where}: {StripLocation(e.Message)}", e);
         }
+        var problems = new List<string>();
         using (document)
-            CheckObject(document.RootElement, root, "", source);
+            CheckObject(document.RootElement, root, "", source, problems);
+        return problems;
     }
 
-    static void CheckObject(JsonElement element, JsonTypeInfo type, string path, string source)
+    static void CheckObject(JsonElement element, JsonTypeInfo type, string path, string source, List<string> problems)
     {
         string where = path.Length == 0 ? "the document" : $"'{path}'";
         if (element.ValueKind != JsonValueKind.Object)
@@ -255,13 +302,19 @@ public static partial class ConfigJson
         {
             string key = path + member.Name;
             if (!seen.Add(member.Name))
-                throw new FormatException($"{source}: the key '{key}' appears more than once.");
+            {
+                problems.Add($"the key '{key}' appears more than once.");
+                continue;
+            }
             JsonPropertyInfo? property = type.Properties.FirstOrDefault(p => p.Name == member.Name);
             if (property is null)
-                throw new FormatException($"{source}: unknown key '{key}'{Suggestion(member.Name, type)}. The known keys{(path.Length > 0 ? $" of '{path.TrimEnd('.')}'" : "")} are: {string.Join(", ", type.Properties.Select(p => p.Name))}.");
+            {
+                problems.Add($"unknown key '{key}'{Suggestion(member.Name, type)}. The known keys{(path.Length > 0 ? $" of '{path.TrimEnd('.')}'" : "")} are: {string.Join(", ", type.Properties.Select(p => p.Name))}.");
+                continue;
+            }
             JsonTypeInfo inner = Options.GetTypeInfo(property.PropertyType);
             if (inner.Kind == JsonTypeInfoKind.Object && member.Value.ValueKind == JsonValueKind.Object)
-                CheckObject(member.Value, inner, key + ".", source);
+                CheckObject(member.Value, inner, key + ".", source, problems);
         }
 
         foreach (JsonPropertyInfo property in type.Properties)
@@ -269,7 +322,7 @@ public static partial class ConfigJson
             // Constructor parameters without a default are what a record needs; init-only properties have defaults.
             bool required = property.IsRequired || property.AssociatedParameter is { HasDefaultValue: false, IsMemberInitializer: false };
             if (required && !seen.Contains(property.Name))
-                throw new FormatException($"{source}: the key '{path}{property.Name}' is missing; it is required.");
+                problems.Add($"the key '{path}{property.Name}' is missing; it is required.");
         }
     }
 

@@ -208,3 +208,48 @@ let ``SIGINT and SIGTERM stop training with a checkpoint and one line naming the
         Assert.False(File.Exists(Path.Combine(out, "final.ckpt")))
         // The checkpoint resumes.
         Assert.Equal(0, Sac.Cli.Program.main [| "train"; "--resume"; out; "--steps"; "2000"; "--quiet" |]))
+
+[<Fact>]
+let ``bad output places, sizes and config files exit 2 before anything is written`` () =
+    withDir (fun root ->
+        let file = Path.Combine(root, "a-file")
+        File.WriteAllText(file, "")
+        let write name (text: string) =
+            let p = Path.Combine(root, name)
+            File.WriteAllText(p, text)
+            p
+        let big = write "big.json" """{"hiddenSizes": [100000, 100000]}"""
+        let huge = write "huge.json" """{"bufferSize": 2000000000}"""
+        let dup = write "dup.json" """{"seed": 1, "seed": 2}"""
+        let run = Path.Combine(root, "run")
+        let cases =
+            [ [ "--out"; file ], "is a file"
+              [ "--out"; "" ], "must not be empty"
+              [ "--out"; "/proc/sac-nope/run" ], "cannot write in"
+              [ "--out"; run; "--config"; big ], "cannot be built"
+              [ "--out"; run; "--config"; huge ], "more than the"
+              [ "--out"; run; "--config"; dup ], "appears more than once"
+              [ "--out"; run; "--config"; root ], "is a directory"
+              [ "--out"; run; "--json"; "--quiet" ], "cannot be combined" ]
+        for args, expected in cases do
+            let e = Assert.Throws<Sac.Cli.Run.UsageError>(fun () ->
+                let req = { Sac.Cli.Run.defaultRequest "PointGoal-v0" with Steps = Some 100L }
+                let rec apply (req: Sac.Cli.Run.TrainRequest) args =
+                    match args with
+                    | "--out" :: o :: rest -> apply { req with Out = Some o } rest
+                    | "--config" :: c :: rest -> apply { req with ConfigFile = Some c } rest
+                    | "--json" :: rest -> apply { req with Progress = Sac.Cli.Progress.JsonLines } rest
+                    | "--quiet" :: rest -> apply { req with QuietGiven = true } rest
+                    | _ -> req
+                Sac.Cli.Run.train (apply req args) |> ignore)
+            Assert.Contains(expected, e.Data0)
+            Assert.False(Directory.Exists run, $"{args}: {run} was created")
+        // The command line: a misspelt option is one line with a hint, exit 2.
+        Assert.Equal(2, sac [ "train"; "--env"; "PointGoal-v0"; "--stepz"; "100" ]))
+
+[<Fact>]
+let ``unknown keys and wrongly typed values of a config are all reported at once`` () =
+    let e = Assert.Throws<FormatException>(fun () -> Sac.Core.Runs.ConfigJson.Deserialize("""{"seed": "x", "gamma": "y", "nope": 1}""", "c.json") |> ignore)
+    Assert.StartsWith("c.json: 3 problems:", e.Message)
+    for part in [ "unknown key 'nope'"; "the value of 'gamma' has the wrong type"; "the value of 'seed' has the wrong type" ] do
+        Assert.Contains(part, e.Message)
