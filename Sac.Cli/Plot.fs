@@ -46,16 +46,23 @@ let private csvOf (path: string) =
 let columnPoints (file: string) (column: string) =
     let struct (columns, rows) =
         try MetricsCsv.Read file
-        with :? FormatException | :? IOException as e -> raise (UsageError $"{file}: {e.Message}")
+        with :? FormatException | :? IOException as e ->
+            // MetricsCsv's messages already start with the path.
+            raise (UsageError(if e.Message.StartsWith(file, StringComparison.Ordinal) then e.Message else $"{file}: {e.Message}"))
     let stepAt, valueAt = Array.IndexOf(columns, "step"), Array.IndexOf(columns, column)
     if stepAt < 0 then raise (UsageError $"{file}: no 'step' column")
     if valueAt < 0 then
         let known = String.Join(", ", columns)
         raise (UsageError $"{file}: no '{column}' column (columns: {known})")
-    [ for row in rows do
-        match row.[stepAt], row.[valueAt] with
-        | s, v when s.HasValue && v.HasValue -> yield s.Value, v.Value
-        | _ -> () ]
+    let points =
+        [ for row in rows do
+            match row.[stepAt], row.[valueAt] with
+            | s, v when s.HasValue && v.HasValue -> yield s.Value, v.Value
+            | _ -> () ]
+    if points.IsEmpty then
+        let hint = if column = "eval_return" then " (evaluation was off in that run, evalInterval 0; try --column episode_return)" else ""
+        raise (UsageError $"{file}: no '{column}' values to plot{hint}")
+    points
 
 /// The series of a plot: one line per run, or, for several runs, the mean over runs at each step that every run
 /// recorded, with the min-max band.
@@ -79,6 +86,22 @@ let plot (inputs: string list) (column: string) (out: string) (title: string opt
         match Path.GetDirectoryName(Path.GetFullPath file) with
         | null -> file
         | dir -> match Path.GetFileName dir with null -> file | name -> name
+    // Runs of different environments average to a curve of no task: say so (their config.json names the environment).
+    let environments =
+        inputs
+        |> List.choose (fun input ->
+            let config = Path.Combine((if Directory.Exists input then input else (match Path.GetDirectoryName(Path.GetFullPath input) with null -> "." | d -> d)), "config.json")
+            if File.Exists config then
+                try
+                    use doc = Text.Json.JsonDocument.Parse(File.ReadAllText config)
+                    match doc.RootElement.TryGetProperty "environmentId" with
+                    | true, v when v.ValueKind = Text.Json.JsonValueKind.String -> Some(v.GetString())
+                    | _ -> None
+                with _ -> None
+            else None)
+        |> List.distinct
+    if environments.Length > 1 then
+        eprintfn "sac: warning: the runs are of different environments (%s); their mean mixes tasks" (String.Join(", ", environments))
     let title = defaultArg title (if files.Length = 1 then runName files.Head else $"{files.Length} runs")
     SvgCurve.Write(out, SvgCurveOptions(Title = title, YLabel = column), series files column)
     eprintfn "sac: wrote %s" out

@@ -70,8 +70,14 @@ let run (mdpPath: string) (alpha: float) (gamma: float) : int =
     let mdp = load mdpPath
     let maxReward = mdp.Rewards |> Array.collect id |> Array.map Math.Abs |> Array.max
     let scale = maxReward + alpha * Math.Log(float mdp.ActionCount)
+    // Values reach about (|r| + alpha log|A|) / (1 - gamma): past float64's range the iteration can only overflow.
+    let bound = scale / (1.0 - gamma)
+    if not (Double.IsFinite bound && bound < 1e300) then
+        raise (UsageError $"--mdp {mdpPath}: the rewards (largest |r| = {number maxReward}) overflow float64 at gamma {number gamma}: values would reach about {number bound}; scale the rewards down")
     let tol = Tolerance * Math.Max(1.0, scale)
     let result = SoftDp.softQIteration alpha gamma tol MaxIterations mdp
+    if result.Q |> Array.exists (Array.exists (fun q -> not (Double.IsFinite q))) then
+        raise (UsageError $"--mdp {mdpPath}: the values overflowed float64 (largest |r| = {number maxReward}, gamma {number gamma}); scale the rewards down")
     if not result.Converged then
         raise (UsageError $"--mdp {mdpPath}: soft Q-iteration did not converge within {MaxIterations} iterations (alpha {number alpha}, gamma {number gamma}); it needs about 23 / (1 - gamma) sweeps, so try a smaller --gamma")
     if result.Q |> Array.exists (Array.exists (Double.IsFinite >> not)) then

@@ -253,3 +253,20 @@ let ``unknown keys and wrongly typed values of a config are all reported at once
     Assert.StartsWith("c.json: 3 problems:", e.Message)
     for part in [ "unknown key 'nope'"; "the value of 'gamma' has the wrong type"; "the value of 'seed' has the wrong type" ] do
         Assert.Contains(part, e.Message)
+
+[<Fact>]
+let ``solve says when rewards overflow, plot says when there is nothing to plot and names a bad file once`` () =
+    withDir (fun root ->
+        let mdp = Path.Combine(root, "ovf.json")
+        File.WriteAllText(mdp, """{"transitions":[[[1.0]]],"rewards":[[1e308]]}""")
+        let e = Assert.Throws<Sac.Cli.Run.UsageError>(fun () -> Sac.Cli.Solve.run mdp 1.0 0.99 |> ignore)
+        Assert.Contains("overflow", e.Data0)
+        Assert.DoesNotContain("smaller --gamma", e.Data0)
+        let csv = Path.Combine(root, "metrics.csv")
+        File.WriteAllText(csv, "step,episode_return,eval_return\n100,-5,\n200,-4,\n")
+        let e = Assert.Throws<Sac.Cli.Run.UsageError>(fun () -> Sac.Cli.Plot.plot [ csv ] "eval_return" (Path.Combine(root, "c.svg")) None |> ignore)
+        Assert.Contains("no 'eval_return' values to plot", e.Data0)
+        Assert.Equal(0, Sac.Cli.Plot.plot [ csv ] "episode_return" (Path.Combine(root, "c.svg")) None)
+        File.WriteAllText(csv, "step,eval_return\n1,abc\n")
+        let e = Assert.Throws<Sac.Cli.Run.UsageError>(fun () -> Sac.Cli.Plot.plot [ csv ] "eval_return" (Path.Combine(root, "c.svg")) None |> ignore)
+        Assert.Equal(1, (e.Data0.Split(csv)).Length - 1))
