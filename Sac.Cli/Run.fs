@@ -255,7 +255,7 @@ let validate (req: TrainRequest) = report (optionProblems req @ algorithmProblem
 let private opt (x: 'a option) (f: 'a -> double) = match x with Some v -> f v | None -> nan
 
 /// The CSV row of one record, in MetricsCsv.TrainingColumns order.
-let private row (r: TrainingRecord) =
+let private row (wallOffset: float) (r: TrainingRecord) =
     let losses f = opt r.Losses (fun m -> double (f m))
     let values = Collections.Generic.Dictionary<string, double>()
     for (k, v) in
@@ -270,7 +270,7 @@ let private row (r: TrainingRecord) =
           "alpha", losses (fun m -> m.Alpha)
           "entropy", losses (fun m -> m.Entropy)
           "updates_per_sec", opt r.UpdatesPerSec id
-          "wall_seconds", r.WallSeconds ] do
+          "wall_seconds", r.WallSeconds + wallOffset ] do
         if not (Double.IsNaN v) then values[k] <- v
     values
 
@@ -289,11 +289,24 @@ let writeCurve (out: string) (env: string) (algo: string) =
     SvgCurve.Write(Path.Combine(out, "curve.svg"), SvgCurveOptions(Title = $"{algo} on {env}"), series)
 
 /// Writes each record to metrics.csv and the progress display, runs the job, then draws curve.svg.
-let private runInDirectory (req: TrainRequest) (out: string) (job: Progress.Job) (csv: MetricsCsv) (train: (TrainingRecord -> unit) -> 'T) : 'T =
+/// The wall_seconds of the last metrics row at or before `step` (0 when there is none or the file cannot be read).
+let private lastWallSeconds (file: string) (step: int64) =
+    try
+        let struct (columns, rows) = MetricsCsv.Read file
+        let stepAt, wallAt = Array.IndexOf(columns, "step"), Array.IndexOf(columns, "wall_seconds")
+        if stepAt < 0 || wallAt < 0 then 0.0
+        else
+            rows
+            |> Seq.filter (fun r -> r.[stepAt].HasValue && r.[stepAt].Value <= float step && r.[wallAt].HasValue)
+            |> Seq.map (fun r -> r.[wallAt].Value)
+            |> Seq.fold (fun _ w -> w) 0.0
+    with :? FormatException | :? IOException -> 0.0
+
+let private runInDirectory (req: TrainRequest) (out: string) (job: Progress.Job) (csv: MetricsCsv) (wallOffset: float) (train: (TrainingRecord -> unit) -> 'T) : 'T =
     let result =
         Progress.run req.Progress job (fun report ->
             train (fun r ->
-                csv.Append(row r)
+                csv.Append(row wallOffset r)
                 report r))
     csv.Dispose()
     writeCurve out req.Env req.Algo
@@ -409,6 +422,8 @@ let private newestCheckpoint (req: TrainRequest) (dir: string) (r: Resumable<'S,
 let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: int64) (configJson: string) (resume: bool) (r: Resumable<'S, 'C>) =
     let mutable saveReplay = req.SaveReplay
     let mutable every = defaultArg req.CheckpointEvery (defaultCheckpointInterval total)
+    // A resumed run's wall clock goes on from the last row the checkpoint covers.
+    let mutable wallOffset = 0.0
     let state, csv =
         if resume then
             let path, ckpt, _, progress = newestCheckpoint req out r
@@ -420,6 +435,7 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
                 raise (UsageError $"--steps {total} is below the {r.Steps state} steps {out} has already taken; give a larger --steps to extend the run")
             let note = if r.HasReplay ckpt then "" else " (no replay buffer saved: refilling it before updating)"
             say req $"resuming {out} from {Path.GetFileName path} at step {r.Steps state} of {total}{note}"
+            wallOffset <- lastWallSeconds (Path.Combine(out, MetricsCsv.FileName)) (r.Steps state)
             state, MetricsCsv.Continue(Path.Combine(out, MetricsCsv.FileName), MetricsCsv.TrainingColumns, r.Steps state)
         else r.Start(), new MetricsCsv(Path.Combine(out, MetricsCsv.FileName), MetricsCsv.TrainingColumns)
     AtomicFile.WriteText(Path.Combine(out, "config.json"), configJson)
@@ -444,7 +460,7 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
     use _sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, onSignal 15)
     let interrupt = Callback.create (fun _ _ _ -> if signal <> 0 then CallbackDecision.Stop "interrupted" else CallbackDecision.Continue)
     let outcome =
-        try runInDirectory { req with Env = envId } out job csv (fun onRecord -> r.RunTo state total (callbacks onRecord @ [ interrupt ]))
+        try runInDirectory { req with Env = envId } out job csv wallOffset (fun onRecord -> r.RunTo state total (callbacks onRecord @ [ interrupt ]))
         with :? NumericalFaultException as e ->
             csv.Dispose()
             let last =

@@ -270,3 +270,23 @@ let ``solve says when rewards overflow, plot says when there is nothing to plot 
         File.WriteAllText(csv, "step,eval_return\n1,abc\n")
         let e = Assert.Throws<Sac.Cli.Run.UsageError>(fun () -> Sac.Cli.Plot.plot [ csv ] "eval_return" (Path.Combine(root, "c.svg")) None |> ignore)
         Assert.Equal(1, (e.Data0.Split(csv)).Length - 1))
+
+[<Fact>]
+let ``after a resume, wall_seconds goes on from the checkpoint's row instead of restarting at zero`` () =
+    withDir (fun root ->
+        let out = Path.Combine(root, "run")
+        let cfg = Path.Combine(root, "c.json")
+        File.WriteAllText(cfg, """{"hiddenSizes": [16, 16], "learningStarts": 50, "evalInterval": 0}""")
+        Assert.Equal(0, sac [ "train"; "--env"; "PointGoal-v0"; "--steps"; "400"; "--config"; cfg; "--out"; out; "--quiet"; "--checkpoint-every"; "200" ])
+        let wall () =
+            let struct (columns, rows) = Sac.Core.Runs.MetricsCsv.Read(Path.Combine(out, "metrics.csv"))
+            let s, w = Array.IndexOf(columns, "step"), Array.IndexOf(columns, "wall_seconds")
+            [ for r in rows -> r.[s].Value, r.[w].Value ]
+        let before = wall () |> List.filter (fun (s, _) -> s <= 400.0) |> List.last |> snd
+        Assert.Equal(0, sac [ "train"; "--resume"; out; "--steps"; "700"; "--quiet" ])
+        let after = wall () |> List.filter (fun (s, _) -> s > 400.0)
+        Assert.NotEmpty(after)
+        Assert.All(after, fun (_, w) -> Assert.True(w >= before, $"wall_seconds {w} after the resume, {before} before it"))
+        // Monotone over the whole file.
+        let ws = wall () |> List.map snd
+        Assert.Equal<float list>(List.sort ws, ws))
