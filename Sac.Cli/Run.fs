@@ -313,15 +313,20 @@ let private runInDirectory (req: TrainRequest) (out: string) (job: Progress.Job)
     result
 
 /// The run description written to config.json by the DQN family (the same keys as SAC's RunInfo).
-let private runJson (req: TrainRequest) (steps: int64) (device: string) (configJson: string) =
+let private runJsonExtended (req: TrainRequest) (steps: int64) (extendedTo: int64 option) (device: string) (configJson: string) =
     let o = JsonObject()
     o["algorithm"] <- JsonValue.Create req.Algo
     o["environmentId"] <- JsonValue.Create req.Env
     o["steps"] <- JsonValue.Create steps
+    match extendedTo with
+    | Some total -> o["extendedTo"] <- JsonValue.Create total
+    | None -> ()
     o["seed"] <- JsonValue.Create req.Seed
     o["device"] <- JsonValue.Create device
     o["config"] <- JsonNode.Parse configJson
     o.ToJsonString(Text.Json.JsonSerializerOptions(WriteIndented = true))
+
+let private runJson (req: TrainRequest) (steps: int64) (device: string) (configJson: string) = runJsonExtended req steps None device configJson
 
 let private say (req: TrainRequest) (message: string) =
     if req.Progress <> Progress.Quiet then eprintfn "sac: %s" message
@@ -520,7 +525,7 @@ let private trainSac (req: TrainRequest) (out: string) (resume: (SacConfig * Run
     let device = if backend.IsSome then "cuda" else "cpu"
     let config, info =
         match resume with
-        | Some (config, info) -> config, RunInfo(info.Algorithm, info.EnvironmentId, info.Steps, info.Seed, device, config)
+        | Some (config, info) -> config, RunInfo(info.Algorithm, info.EnvironmentId, info.Steps, info.Seed, device, config, ExtendedTo = info.ExtendedTo)
         | None ->
             let config = resolveConfig req
             let steps = defaultArg req.Steps (defaultSteps req.Env)
@@ -528,7 +533,7 @@ let private trainSac (req: TrainRequest) (out: string) (resume: (SacConfig * Run
     use _backend = match backend with Some b -> b :> IDisposable | None -> { new IDisposable with member _.Dispose() = () }
     let onBackend: Sac.Cuda.Backend.ISacBackend | null = match backend with Some b -> b | None -> null
     use trainer = new Trainer(info.EnvironmentId, config, GemmProvider.Create req.Threads, onBackend)
-    trainRun req out info.EnvironmentId info.Steps (ConfigJson.SerializeRun info) resume.IsSome (sacRun trainer)
+    trainRun req out info.EnvironmentId info.TotalSteps (ConfigJson.SerializeRun info) resume.IsSome (sacRun trainer)
 
 /// The keys of a config.json written by `runJson`: algorithm, environment, steps, seed and the configuration's JSON.
 let private readRunJson (configPath: string) (text: string) =
@@ -541,7 +546,11 @@ let private readRunJson (configPath: string) (text: string) =
         let env = try get("environmentId").GetValue<string>() with :? InvalidOperationException | :? FormatException -> raise (UsageError $"{configPath}: 'environmentId' is not a string")
         let steps = try get("steps").GetValue<int64>() with :? InvalidOperationException | :? FormatException -> raise (UsageError $"{configPath}: 'steps' is not an integer")
         let seed = try get("seed").GetValue<uint64>() with :? InvalidOperationException | :? FormatException -> raise (UsageError $"{configPath}: 'seed' is not an integer")
-        env, steps, seed, get("config").ToJsonString()
+        let extendedTo =
+            match o["extendedTo"] with
+            | null -> None
+            | v -> Some(try v.GetValue<int64>() with :? InvalidOperationException | :? FormatException -> raise (UsageError $"{configPath}: 'extendedTo' is not an integer"))
+        env, steps, extendedTo, seed, get("config").ToJsonString()
     | _ -> raise (UsageError $"{configPath}: expected a JSON object")
 
 /// `sac train --resume DIR` for a run whose config.json `runJson` wrote (Soft Q-Learning, the DQN family): its stored
@@ -550,14 +559,15 @@ let private readRunJson (configPath: string) (text: string) =
 let private resumeFromRunJson<'T, 'S, 'C when 'T: not struct and 'T: not null and 'T :> IConfig>
         (req: TrainRequest) (dir: string) (configPath: string) (text: string) (algorithm: string)
         (fixedKeys: 'T -> 'T -> (string * bool) list) (makeRun: string -> 'T -> Resumable<'S, 'C>) =
-    let env, stored, seed, configJson = readRunJson configPath text
+    let env, stored, extendedTo, seed, configJson = readRunJson configPath text
     let config =
         let saved = try ConfigJson.Deserialize<'T>(configJson, configPath) with :? ArgumentException | :? FormatException as e -> raise (UsageError(plainMessage e))
         resumedConfig req saved seed fixedKeys
     openDevice req algorithm false |> ignore
-    let steps = defaultArg req.Steps stored
+    let steps = defaultArg req.Steps (defaultArg extendedTo stored)
     let req = { req with Env = env; Algo = algorithm; Seed = seed }
-    trainRun req dir env steps (runJson req steps "cpu" (ConfigJson.Serialize config)) true (makeRun env config)
+    let extended = if steps = stored then None else Some steps
+    trainRun req dir env steps (runJsonExtended req stored extended "cpu" (ConfigJson.Serialize config)) true (makeRun env config)
 
 /// `sac train --resume DIR`: continues a run (SAC here; the others through resumeFromRunJson) from its newest checkpoint, with the configuration its config.json
 /// records (and --config keys that do not change its shapes), to --steps or the run's own length.
@@ -594,8 +604,10 @@ let private resumeRun (req: TrainRequest) (dir: string) =
             [ "hiddenSizes", sameSizes merged.HiddenSizes stored.HiddenSizes
               "bufferSize", (merged.BufferSize = stored.BufferSize)
               "variant", (merged.Variant = stored.Variant) ])
-    let steps = defaultArg req.Steps info.Steps
-    let info = RunInfo(info.Algorithm, info.EnvironmentId, steps, info.Seed, info.Device, config)
+    // config.json keeps the length the run was started with; a longer or shorter --steps is recorded as extendedTo.
+    let steps = defaultArg req.Steps info.TotalSteps
+    let info = RunInfo(info.Algorithm, info.EnvironmentId, info.Steps, info.Seed, info.Device, config,
+                       ExtendedTo = (if steps = info.Steps then Nullable() else Nullable steps))
     let backend = openDevice req info.Algorithm (config.Variant = SacVariant.V2)
     trainSac { req with Env = info.EnvironmentId; Algo = info.Algorithm; Seed = info.Seed } dir (Some(config, info)) backend
 

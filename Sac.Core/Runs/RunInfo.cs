@@ -36,6 +36,16 @@ public sealed record RunInfo(string Algorithm, string EnvironmentId, long Steps,
     /// <summary>Every hyperparameter of the run, defaults filled in; not null.</summary>
     public SacConfig Config { get; init => field = NotNull(value, nameof(Config)); } = NotNull(Config, nameof(Config));
 
+    /// <summary>
+    /// The length a resume extended the run to (<c>sac train --resume DIR --steps N</c>), or null when it still has
+    /// the <see cref="Steps"/> it was started with; <see cref="Steps"/> itself stays the original request.
+    /// </summary>
+    public long? ExtendedTo { get; init => field = value is long v ? NotNegative(v, nameof(ExtendedTo)) : null; }
+
+    /// <summary>The run's length now: <see cref="ExtendedTo"/> when a resume extended it, else <see cref="Steps"/>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public long TotalSteps => ExtendedTo ?? Steps;
+
     static string NotBlank(string value, string name) =>
         string.IsNullOrWhiteSpace(value)
             ? throw new ArgumentException($"{name} must not be null or blank, got {(value is null ? "null" : $"'{value}'")}.", name)

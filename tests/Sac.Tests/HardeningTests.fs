@@ -290,3 +290,22 @@ let ``after a resume, wall_seconds goes on from the checkpoint's row instead of 
         // Monotone over the whole file.
         let ws = wall () |> List.map snd
         Assert.Equal<float list>(List.sort ws, ws))
+
+[<Fact>]
+let ``a resume that extends a run keeps the original steps in config.json and records the extension`` () =
+    withDir (fun root ->
+        let cfg = Path.Combine(root, "c.json")
+        File.WriteAllText(cfg, """{"hiddenSizes": [16, 16], "learningStarts": 50, "evalInterval": 0}""")
+        for algo in [ "sac"; "sql" ] do
+            let out = Path.Combine(root, algo)
+            let env = if algo = "sql" then "MultiGoal-v0" else "PointGoal-v0"
+            let config = if algo = "sql" then [] else [ "--config"; cfg ]
+            Assert.Equal(0, sac ([ "train"; "--env"; env; "--algo"; algo; "--steps"; "300"; "--out"; out; "--quiet" ] @ config))
+            Assert.Equal(0, sac [ "train"; "--resume"; out; "--steps"; "450"; "--quiet" ])
+            let run = runConfig out
+            Assert.Equal(300L, run.GetProperty("steps").GetInt64())
+            Assert.Equal(450L, run.GetProperty("extendedTo").GetInt64())
+            // A resume without --steps goes to the extended length (here: nothing left to do), and keeps both.
+            Assert.Equal(0, sac [ "train"; "--resume"; out; "--quiet" ])
+            Assert.Equal(450L, (runConfig out).GetProperty("extendedTo").GetInt64())
+            Assert.Equal(300L, (runConfig out).GetProperty("steps").GetInt64()))
