@@ -18,7 +18,7 @@ type Mode =
     | Quiet
 
 /// What a run reports from: its name, the step it starts at and the step it runs to.
-type Job = { Title: string; StartStep: int64; TotalSteps: int64 }
+type Job = { Title: string; Algorithm: string; StartStep: int64; TotalSteps: int64 }
 
 /// The latest values the display shows; each record updates what it carries.
 type private Latest() =
@@ -38,7 +38,7 @@ let private eta (job: Job) (r: TrainingRecord) =
     else TimeSpan.FromSeconds(Math.Round(r.WallSeconds / done' * float (job.TotalSteps - r.Step))).ToString()
 
 /// One record as a JSON object: the metrics.csv columns that it has, by the same names.
-let jsonLine (r: TrainingRecord) =
+let jsonLine (algorithm: string) (r: TrainingRecord) =
     use stream = new IO.MemoryStream()
     (use w = new Utf8JsonWriter(stream)
      w.WriteStartObject()
@@ -51,7 +51,8 @@ let jsonLine (r: TrainingRecord) =
      opt "eval_std" r.EvalStd
      match r.Losses with
      | Some m ->
-         for name, v in [ "critic_loss", m.CriticLoss; "actor_loss", m.ActorLoss; "alpha", m.Alpha; "entropy", m.Entropy ] do
+         for name, value in Metrics.ofAlgorithm algorithm do
+             let v = value m
              if Single.IsFinite v then w.WriteNumber(name, v)
      | None -> ()
      opt "updates_per_sec" r.UpdatesPerSec
@@ -74,7 +75,7 @@ let run (mode: Mode) (job: Job) (work: (TrainingRecord -> unit) -> 'T) : 'T =
     | Quiet -> work ignore
     | JsonLines ->
         work (fun r ->
-            Console.Out.WriteLine(jsonLine r)
+            Console.Out.WriteLine(jsonLine job.Algorithm r)
             Console.Out.Flush())
     | Auto when Console.IsErrorRedirected ->
         // Plain lines for logs: every evaluation, and every tenth episode.

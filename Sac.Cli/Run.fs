@@ -254,23 +254,20 @@ let validate (req: TrainRequest) = report (optionProblems req @ algorithmProblem
 
 let private opt (x: 'a option) (f: 'a -> double) = match x with Some v -> f v | None -> nan
 
-/// The CSV row of one record, in MetricsCsv.TrainingColumns order.
-let private row (wallOffset: float) (r: TrainingRecord) =
+/// The CSV row of one record, by the names of Metrics.columns for the algorithm.
+let private row (algorithm: string) (wallOffset: float) (r: TrainingRecord) =
     let losses f = opt r.Losses (fun m -> double (f m))
     let values = Collections.Generic.Dictionary<string, double>()
     for (k, v) in
-        [ "step", double r.Step
-          "episode", double r.Episode
-          "episode_return", opt r.EpisodeReturn id
-          "episode_length", opt r.EpisodeLength double
-          "eval_return", opt r.EvalReturn id
-          "eval_std", opt r.EvalStd id
-          "critic_loss", losses (fun m -> m.CriticLoss)
-          "actor_loss", losses (fun m -> m.ActorLoss)
-          "alpha", losses (fun m -> m.Alpha)
-          "entropy", losses (fun m -> m.Entropy)
-          "updates_per_sec", opt r.UpdatesPerSec id
-          "wall_seconds", r.WallSeconds + wallOffset ] do
+        [ yield "step", double r.Step
+          yield "episode", double r.Episode
+          yield "episode_return", opt r.EpisodeReturn id
+          yield "episode_length", opt r.EpisodeLength double
+          yield "eval_return", opt r.EvalReturn id
+          yield "eval_std", opt r.EvalStd id
+          for name, value in Metrics.ofAlgorithm algorithm do yield name, losses value
+          yield "updates_per_sec", opt r.UpdatesPerSec id
+          yield "wall_seconds", r.WallSeconds + wallOffset ] do
         if not (Double.IsNaN v) then values[k] <- v
     values
 
@@ -306,7 +303,7 @@ let private runInDirectory (req: TrainRequest) (out: string) (job: Progress.Job)
     let result =
         Progress.run req.Progress job (fun report ->
             train (fun r ->
-                csv.Append(row wallOffset r)
+                csv.Append(row req.Algo wallOffset r)
                 report r))
     csv.Dispose()
     writeCurve out req.Env req.Algo
@@ -441,8 +438,8 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
             let note = if r.HasReplay ckpt then "" else " (no replay buffer saved: refilling it before updating)"
             say req $"resuming {out} from {Path.GetFileName path} at step {r.Steps state} of {total}{note}"
             wallOffset <- lastWallSeconds (Path.Combine(out, MetricsCsv.FileName)) (r.Steps state)
-            state, MetricsCsv.Continue(Path.Combine(out, MetricsCsv.FileName), MetricsCsv.TrainingColumns, r.Steps state)
-        else r.Start(), new MetricsCsv(Path.Combine(out, MetricsCsv.FileName), MetricsCsv.TrainingColumns)
+            state, MetricsCsv.Continue(Path.Combine(out, MetricsCsv.FileName), Metrics.columns req.Algo, r.Steps state)
+        else r.Start(), new MetricsCsv(Path.Combine(out, MetricsCsv.FileName), Metrics.columns req.Algo)
     AtomicFile.WriteText(Path.Combine(out, "config.json"), configJson)
     let checkpointPath = Path.Combine(out, CheckpointFileName)
     let mutable lastCheckpoint = None
@@ -457,7 +454,7 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
           match req.StopAtReward with
           | Some threshold -> yield Callback.stopAtEvalReturn threshold
           | None -> () ]
-    let job: Progress.Job = { Title = $"{req.Algo} {envId}"; StartStep = r.Steps state; TotalSteps = total }
+    let job: Progress.Job = { Title = $"{req.Algo} {envId}"; Algorithm = req.Algo; StartStep = r.Steps state; TotalSteps = total }
     // SIGINT and SIGTERM end the run after the current step, with a checkpoint, instead of killing it mid-write.
     let mutable signal = 0
     let onSignal (number: int) = Action<PosixSignalContext>(fun context -> context.Cancel <- true; signal <- number)

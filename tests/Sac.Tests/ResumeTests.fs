@@ -245,7 +245,7 @@ let ``--json writes each record as one JSON object with the metrics.csv names`` 
         { Step = 1200L; Episode = 7; EpisodeReturn = Some -3.5; EpisodeLength = Some 50; EvalReturn = Some -2.25; EvalStd = Some 0.5
           Losses = Some { CriticLoss = 0.1f; ActorLoss = 2.0f; AlphaLoss = 0.0f; ValueLoss = 0.0f; Alpha = 0.2f; Entropy = -1.0f; MeanQ = 3.0f }
           UpdatesPerSec = None; WallSeconds = 4.0 }
-    let line = Sac.Cli.Progress.jsonLine record
+    let line = Sac.Cli.Progress.jsonLine "sac" record
     Assert.DoesNotContain("\n", line)
     use doc = Text.Json.JsonDocument.Parse line
     let root = doc.RootElement
@@ -253,6 +253,14 @@ let ``--json writes each record as one JSON object with the metrics.csv names`` 
     Assert.Equal(-2.25, root.GetProperty("eval_return").GetDouble())
     Assert.Equal(0.2, root.GetProperty("alpha").GetDouble(), 6)
     Assert.False(root.TryGetProperty("updates_per_sec") |> fst)
+    Assert.Equal(3.0, root.GetProperty("mean_q").GetDouble(), 6)
+    // Each algorithm's metrics by its own names: DQN's TD loss is td_loss, not critic_loss.
+    use dqn = Text.Json.JsonDocument.Parse(Sac.Cli.Progress.jsonLine "double-dqn" record)
+    Assert.Equal(0.1, dqn.RootElement.GetProperty("td_loss").GetDouble(), 6)
+    Assert.False(dqn.RootElement.TryGetProperty("critic_loss") |> fst)
+    for algo in [ "sac"; "sac-v1"; "sql"; "dqn"; "soft-dqn" ] do
+        use line = Text.Json.JsonDocument.Parse(Sac.Cli.Progress.jsonLine algo record)
+        for p in line.RootElement.EnumerateObject() do Assert.Contains(p.Name, Sac.Cli.Metrics.columns algo)
 
 [<Theory>]
 [<InlineData("MultiGoal-v0", "sql")>]
