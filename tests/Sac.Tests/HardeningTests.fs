@@ -309,3 +309,30 @@ let ``a resume that extends a run keeps the original steps in config.json and re
             Assert.Equal(0, sac [ "train"; "--resume"; out; "--quiet" ])
             Assert.Equal(450L, (runConfig out).GetProperty("extendedTo").GetInt64())
             Assert.Equal(300L, (runConfig out).GetProperty("steps").GetInt64()))
+
+/// A finite but enormous reward: every step pays 3e38 (float32's largest is 3.4e38).
+type private HugeReward() =
+    let mutable x = 0f
+    interface IEnvironment with
+        member _.Id = "HugeReward-v0"
+        member _.ObservationSpace = Box.Uniform(1, -1f, 1f)
+        member _.ActionSpace = Box.Uniform(1, -1f, 1f)
+        member _.MaxEpisodeSteps = Nullable 20
+        member _.Reset(_, observation) = x <- 0f; observation.[0] <- x
+        member _.Step(action, observation) =
+            x <- Math.Clamp(x + 0.1f * action.[0], -1f, 1f)
+            observation.[0] <- x
+            StepResult(3e38f, false, false)
+
+[<Fact>]
+let ``a finite but enormous reward that makes the critic loss infinite is caught with the step named, from the agent and the CLI`` () =
+    let config = SacConfig(HiddenSizes = [| 8 |], BatchSize = 16, LearningStarts = 32, EvalInterval = 0)
+    use agent = SacAgent.Create((fun () -> HugeReward() :> IEnvironment), config)
+    let e = Assert.Throws<Sac.Core.Runs.NumericalFaultException>(fun () -> agent.Learn(200L) |> ignore)
+    Assert.Contains("step", e.Message)
+    withDir (fun root ->
+        let cfg = Path.Combine(root, "c.json")
+        File.WriteAllText(cfg, """{"hiddenSizes": [8], "batchSize": 16, "learningStarts": 32, "evalInterval": 0}""")
+        let req = { Sac.Cli.Run.defaultRequest "HugeReward-v0" with Steps = Some 200L; Out = Some(Path.Combine(root, "r")); ConfigFile = Some cfg }
+        let fault = Assert.Throws<Sac.Cli.Run.TrainingFault>(fun () -> Sac.Cli.Run.train req |> ignore)
+        Assert.Contains("step", fault.Data0))
