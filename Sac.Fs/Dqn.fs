@@ -675,7 +675,8 @@ type DqnTrainer(environmentId: string, config: DqnConfig, gemm: IGemm) =
                 (ValueOption.map metricsArray state.LastMetrics) checkpointEvery
         let header =
             Sac.Core.Runs.DqnCheckpointHeader(algorithm, environmentId, o, n, config.HiddenSizes, state.EnvSteps, Progress = progress)
-        Sac.Core.Runs.DqnCheckpoint.Save(path, header, state.Learner, (if includeReplay then (replay: ReplayBuffer | null) else null), tape.Actions)
+        Sac.Core.Runs.DqnCheckpoint.Save(path, header, state.Learner, (if includeReplay then (replay: ReplayBuffer | null) else null), tape.Actions,
+                                         Collections.Generic.Dictionary(dict [ Sac.Core.Runs.Checkpoint.ConfigMetadataKey, Sac.Core.Runs.ConfigJson.Serialize config ]))
 
     /// <summary>
     /// The state a training checkpoint describes, with this trainer's environment and replay buffer brought to the

@@ -886,7 +886,8 @@ type SqlTrainer(environmentId: string, config: SqlConfig, gemm: IGemm) =
         let header =
             SqlCheckpointHeader(SqlCheckpoint.AlgorithmName, environmentId, o, a, config.HiddenSizes, config.SamplerHiddenSizes,
                                 state.EnvSteps, Progress = progress)
-        SqlCheckpoint.Save(path, header, state.Learner, (if includeReplay then (replay: ReplayBuffer | null) else null), tape.Actions)
+        SqlCheckpoint.Save(path, header, state.Learner, (if includeReplay then (replay: ReplayBuffer | null) else null), tape.Actions,
+                           Collections.Generic.Dictionary(dict [ Checkpoint.ConfigMetadataKey, ConfigJson.Serialize config ]))
 
     /// <summary>
     /// The state a training checkpoint describes, with this trainer's environment and replay buffer brought to the

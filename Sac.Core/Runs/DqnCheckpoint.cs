@@ -168,7 +168,18 @@ public static class DqnCheckpoint
     /// <c>EpisodeLength</c> action indices (the message names the field and both sizes).
     /// </exception>
     /// <exception cref="IOException">The file cannot be written; the previous one, if any, is unchanged.</exception>
-    public static void Save(string path, DqnCheckpointHeader header, DqnLearnerState state, ReplayBuffer? replay = null, ReadOnlyMemory<float> episodeActions = default)
+    public static void Save(string path, DqnCheckpointHeader header, DqnLearnerState state, ReplayBuffer? replay = null, ReadOnlyMemory<float> episodeActions = default) =>
+        Save(path, header, state, replay, episodeActions, null);
+
+    /// <summary>As the overload without metadata, with more string metadata stored in the file (such as
+    /// <see cref="Checkpoint.ConfigMetadataKey"/>, the resolved configuration; see <see cref="Checkpoint.ReadMetadata"/>).</summary>
+    /// <param name="path">The checkpoint file to create or replace.</param>
+    /// <param name="header">What the checkpoint holds.</param>
+    /// <param name="state">The learner.</param>
+    /// <param name="replay">The replay buffer, or null.</param>
+    /// <param name="episodeActions">The running episode's actions (with progress), or empty.</param>
+    /// <param name="metadata">Extra metadata; the format's own keys cannot be overridden.</param>
+    public static void Save(string path, DqnCheckpointHeader header, DqnLearnerState state, ReplayBuffer? replay, ReadOnlyMemory<float> episodeActions, IReadOnlyDictionary<string, string>? metadata)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(header);
@@ -196,7 +207,7 @@ public static class DqnCheckpoint
         CheckEpisodeActions(header, episodeActions.Span);
 
         byte[] headerJson = JsonSerializer.SerializeToUtf8Bytes(header, HeaderJson);
-        Write(path, "DQN", headerJson, w => Emit(w, header, state, replay, episodeActions.Span));
+        Write(path, "DQN", headerJson, w => Emit(w, header, state, replay, episodeActions.Span), metadata);
     }
 
     static void CheckEpisodeActions(DqnCheckpointHeader header, ReadOnlySpan<float> actions)
@@ -225,7 +236,7 @@ public static class DqnCheckpoint
     }
 
     /// <summary>
-    /// Reads a checkpoint written by <see cref="Save"/>, checking the magic bytes, version, length, checksum, header
+    /// Reads a checkpoint written by <see cref="Save(string, DqnCheckpointHeader, DqnLearnerState, ReplayBuffer?, ReadOnlyMemory{float})"/>, checking the magic bytes, version, length, checksum, header
     /// and the length of every array against the sizes the header declares.
     /// </summary>
     /// <param name="path">The checkpoint file.</param>

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO;
@@ -61,7 +62,18 @@ public static class SqlCheckpoint
     /// <paramref name="episodeActions"/> does not hold the running episode's actions the progress implies.
     /// </exception>
     /// <exception cref="IOException">The file cannot be written; the previous one, if any, is unchanged.</exception>
-    public static void Save(string path, SqlCheckpointHeader header, SqlLearnerState state, ReplayBuffer? replay = null, ReadOnlyMemory<float> episodeActions = default)
+    public static void Save(string path, SqlCheckpointHeader header, SqlLearnerState state, ReplayBuffer? replay = null, ReadOnlyMemory<float> episodeActions = default) =>
+        Save(path, header, state, replay, episodeActions, null);
+
+    /// <summary>As the overload without metadata, with more string metadata stored in the file (such as
+    /// <see cref="Checkpoint.ConfigMetadataKey"/>, the resolved configuration; see <see cref="Checkpoint.ReadMetadata"/>).</summary>
+    /// <param name="path">The checkpoint file to create or replace.</param>
+    /// <param name="header">What the checkpoint holds.</param>
+    /// <param name="state">The learner.</param>
+    /// <param name="replay">The replay buffer, or null.</param>
+    /// <param name="episodeActions">The running episode's actions (with progress), or empty.</param>
+    /// <param name="metadata">Extra metadata; the format's own keys cannot be overridden.</param>
+    public static void Save(string path, SqlCheckpointHeader header, SqlLearnerState state, ReplayBuffer? replay, ReadOnlyMemory<float> episodeActions, IReadOnlyDictionary<string, string>? metadata)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(header);
@@ -77,11 +89,11 @@ public static class SqlCheckpoint
         CheckState(header, shapes, state, replay);
         CheckEpisodeActions(header.Progress, header.ActionSize, episodeActions.Length);
         byte[] headerJson = JsonSerializer.SerializeToUtf8Bytes(header, HeaderJson);
-        Write(path, "SQL", headerJson, w => Emit(w, header, state, replay, episodeActions.Span));
+        Write(path, "SQL", headerJson, w => Emit(w, header, state, replay, episodeActions.Span), metadata);
     }
 
     /// <summary>
-    /// Reads a checkpoint written by <see cref="Save"/>, checking the magic bytes, version, length, checksum, header
+    /// Reads a checkpoint written by <see cref="Save(string, SqlCheckpointHeader, SqlLearnerState, ReplayBuffer?, ReadOnlyMemory{float})"/>, checking the magic bytes, version, length, checksum, header
     /// (including that its algorithm is <c>"sql"</c>) and every array's length against the header's sizes.
     /// </summary>
     /// <param name="path">The checkpoint file.</param>

@@ -104,3 +104,23 @@ let ``Load refuses checkpoints without a configuration or of another algorithm``
         Assert.Throws<CheckpointException>(fun () -> SacAgent.Load(path + ".missing") |> ignore) |> ignore
     finally
         File.Delete path
+
+[<Fact>]
+let ``every trainer's checkpoint holds its resolved configuration and environment in the metadata`` () =
+    let path = temp ()
+    try
+        use gemm = new Sac.Core.Compute.ManagedGemm(1)
+        let sql = SqlConfig(Seed = 3UL, HiddenSizes = [| 8 |], SamplerHiddenSizes = [| 8 |], LearningStarts = 20, EvalInterval = 0)
+        let trainer = SqlTrainer("MultiGoal-v0", sql, gemm)
+        trainer.Save(path, (trainer.RunTo(trainer.Start(), 40L, [])).State, 40L, false)
+        let m = Checkpoint.ReadMetadata path
+        Assert.Equal("MultiGoal-v0", m.["environment_id"])
+        Assert.Equal(sql, Sac.Core.Runs.ConfigJson.Deserialize<SqlConfig>(m.[Checkpoint.ConfigMetadataKey], path))
+        let dqn = DqnConfig(Seed = 4UL, HiddenSizes = [| 8 |], LearningStarts = 20, BatchSize = 8, EvalInterval = 0)
+        let trainer = DqnTrainer("CartPole-v1", dqn, gemm)
+        trainer.Save(path, (trainer.RunTo(trainer.Start(), 40L, [])).State, 40L, false)
+        let m = Checkpoint.ReadMetadata path
+        Assert.Equal("dqn", m.["algorithm"])
+        Assert.Equal(dqn, Sac.Core.Runs.ConfigJson.Deserialize<DqnConfig>(m.[Checkpoint.ConfigMetadataKey], path))
+    finally
+        File.Delete path
