@@ -22,3 +22,13 @@ let trainer, final =
 let result = trainer.Evaluate(final, 10, 99UL)
 printfn "Sac.Fs %s from the local feed: mean return %.2f ± %.2f over 10 episodes after %d steps"
     (typeof<Trainer>.Assembly.GetName().Version.ToString()) result.Mean result.Std final.EnvSteps
+
+// The MuJoCo tasks come with the packages too (Sac.Core carries its MuJoCo shim); they need libmujoco2.2.2 installed.
+match Sac.Core.Environments.EnvironmentRegistry.IsAvailable "Hopper-v4" with
+| true, _ ->
+    let env = Sac.Core.Environments.EnvironmentRegistry.Make "Hopper-v4"
+    let obs = Array.zeroCreate<float32> env.ObservationSpace.Dimension
+    env.Reset(System.Nullable 0UL, System.Span obs)
+    let r = env.Step(System.ReadOnlySpan(Array.zeroCreate<float32> env.ActionSpace.Dimension), System.Span obs)
+    printfn "Hopper-v4 from the packages: ok (reward %.3f)" r.Reward
+| false, reason -> printfn "MuJoCo tasks unavailable: %s" reason

@@ -75,13 +75,16 @@ public static unsafe class MuJoCoRuntime
                 reason = "";
                 return true;
             }
-            // A package restore puts it under runtimes/<rid>/native beside the assembly.
-            var rid = Path.Combine(dir, "runtimes", "linux-x64", "native", ShimFile);
-            tried.Add(rid);
-            if (File.Exists(rid) && NativeLibrary.TryLoad(rid, out handle))
+            // A portable app copies the package's runtimes/<rid>/native beside the assembly; a script that references
+            // the package's lib/<tfm>/Sac.Core.dll directly finds it two levels up, in the package itself.
+            foreach (var rid in new[] { Path.Combine(dir, "runtimes", "linux-x64", "native", ShimFile), Path.Combine(dir, "..", "..", "runtimes", "linux-x64", "native", ShimFile) })
             {
-                reason = "";
-                return true;
+                tried.Add(rid);
+                if (File.Exists(rid) && NativeLibrary.TryLoad(rid, out handle))
+                {
+                    reason = "";
+                    return true;
+                }
             }
         }
         if (NativeLibrary.TryLoad(ShimFile, typeof(MuJoCoRuntime).Assembly, null, out handle))
