@@ -131,11 +131,11 @@ let private resolve<'T when 'T: not struct and 'T: not null and 'T :> IConfig> (
     try ConfigJson.Deserialize<'T>(json, defaultArg req.ConfigFile "configuration")
     with :? ArgumentException | :? FormatException as e -> raise (UsageError(plainMessage e))
 
-/// The resolved SAC configuration: the environment's preset, then the user's file, then the command line.
 /// The command line's seed key, only when --seed was given (otherwise a --config file's seed stands).
 let private seedKey (req: TrainRequest) : (string * (JsonNode | null)) list =
     if req.SeedGiven then [ "seed", JsonValue.Create req.Seed ] else []
 
+/// The resolved SAC configuration: the environment's preset, then the user's file, then the command line.
 let resolveConfig (req: TrainRequest) : SacConfig =
     let cli: (string * (JsonNode | null)) list =
         seedKey req @ (if req.AlgoGiven then [ "variant", JsonValue.Create(if req.Algo = "sac-v1" then "V1" else "V2") ] else [])
@@ -202,7 +202,6 @@ let private optionProblems (req: TrainRequest) =
       | "cuda" -> ()
       | d -> $"--device {d}: expected cpu, cuda or auto" ]
 
-/// Problems with the environment and algorithm and the options only some algorithms take.
 /// Whether a SAC run of this configuration can be built here: networks a flat parameter array can hold, and the
 /// preallocated replay buffer and learner within the memory this process may use.
 let private sacSizeProblems (config: SacConfig) (obs: int) (act: int) =
@@ -225,6 +224,7 @@ let private sacSizeProblems (config: SacConfig) (obs: int) (act: int) =
           if learnerBytes + replayBytes > available then
               $"hiddenSizes {hiddenText} and bufferSize {config.BufferSize} need about {gb (learnerBytes + replayBytes)} GB (networks {gb learnerBytes} GB, replay buffer {gb replayBytes} GB), more than the {gb available} GB this process may use" ]
 
+/// Problems with the environment and algorithm and the options only some algorithms take.
 let private algorithmProblems (req: TrainRequest) =
     [ match (try checkEnvironment "--env" req.Env; None with UsageError m -> Some m) with
       | Some m -> m
@@ -285,7 +285,6 @@ let writeCurve (out: string) (env: string) (algo: string) =
            Series("evaluation mean (±std)", [| for (x, m, _) in evals -> struct (x, m) |], [| for (x, m, s) in evals -> struct (x, m - s, m + s) |]) |]
     SvgCurve.Write(Path.Combine(out, "curve.svg"), SvgCurveOptions(Title = $"{algo} on {env}"), series)
 
-/// Writes each record to metrics.csv and the progress display, runs the job, then draws curve.svg.
 /// The wall_seconds of the last metrics row at or before `step` (0 when there is none or the file cannot be read).
 let private lastWallSeconds (file: string) (step: int64) =
     try
@@ -299,6 +298,7 @@ let private lastWallSeconds (file: string) (step: int64) =
             |> Seq.fold (fun _ w -> w) 0.0
     with :? FormatException | :? IOException -> 0.0
 
+/// Writes each record to metrics.csv and the progress display, runs the job, then draws curve.svg.
 let private runInDirectory (req: TrainRequest) (out: string) (job: Progress.Job) (csv: MetricsCsv) (wallOffset: float) (train: (TrainingRecord -> unit) -> 'T) : 'T =
     let result =
         Progress.run req.Progress job (fun report ->
@@ -310,7 +310,7 @@ let private runInDirectory (req: TrainRequest) (out: string) (job: Progress.Job)
     result
 
 /// The run description written to config.json by the DQN family (the same keys as SAC's RunInfo).
-let private runJsonExtended (req: TrainRequest) (steps: int64) (extendedTo: int64 option) (device: string) (configJson: string) =
+let private runJson (req: TrainRequest) (steps: int64) (extendedTo: int64 option) (device: string) (configJson: string) =
     let o = JsonObject()
     o["algorithm"] <- JsonValue.Create req.Algo
     o["environmentId"] <- JsonValue.Create req.Env
@@ -323,7 +323,6 @@ let private runJsonExtended (req: TrainRequest) (steps: int64) (extendedTo: int6
     o["config"] <- JsonNode.Parse configJson
     o.ToJsonString(Text.Json.JsonSerializerOptions(WriteIndented = true))
 
-let private runJson (req: TrainRequest) (steps: int64) (device: string) (configJson: string) = runJsonExtended req steps None device configJson
 
 let private say (req: TrainRequest) (message: string) =
     if req.Progress <> Progress.Quiet then eprintfn "sac: %s" message
@@ -564,7 +563,7 @@ let private resumeFromRunJson<'T, 'S, 'C when 'T: not struct and 'T: not null an
     let steps = defaultArg req.Steps (defaultArg extendedTo stored)
     let req = { req with Env = env; Algo = algorithm; Seed = seed }
     let extended = if steps = stored then None else Some steps
-    trainRun req dir env steps (runJsonExtended req stored extended "cpu" (ConfigJson.Serialize config)) true (makeRun env config)
+    trainRun req dir env steps (runJson req stored extended "cpu" (ConfigJson.Serialize config)) true (makeRun env config)
 
 /// `sac train --resume DIR`: continues a run (SAC here; the others through resumeFromRunJson) from its newest checkpoint, with the configuration its config.json
 /// records (and --config keys that do not change its shapes), to --steps or the run's own length.
@@ -645,12 +644,12 @@ let train (req: TrainRequest) =
         let config = resolveSqlConfig req
         freshDirectory out
         let trainer = SqlTrainer(req.Env, config, GemmProvider.Create req.Threads)
-        trainRun req out req.Env steps (runJson req steps device (ConfigJson.Serialize config)) false (sqlRun trainer)
+        trainRun req out req.Env steps (runJson req steps None device (ConfigJson.Serialize config)) false (sqlRun trainer)
     elif isDqn req.Algo then
         let config = resolveDqnConfig { req with Steps = Some steps }
         freshDirectory out
         let trainer = DqnTrainer(req.Env, config, GemmProvider.Create req.Threads)
-        trainRun req out req.Env steps (runJson req steps device (ConfigJson.Serialize config)) false (dqnRun trainer)
+        trainRun req out req.Env steps (runJson req steps None device (ConfigJson.Serialize config)) false (dqnRun trainer)
     else
         let backend = openDevice req req.Algo sacV2
         freshDirectory out

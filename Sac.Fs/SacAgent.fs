@@ -24,9 +24,9 @@ open Sac.Core.Runs
 type SacAgent private (trainer: Trainer, gemm: IGemm, ownsGemm: bool, initial: TrainingState) =
     let mutable state = initial
     let mutable target = initial.EnvSteps
-    let space = trainer.Environment.ActionSpace
-    let native = (EnvironmentRegistry.Make trainer.EnvironmentId).ActionSpace
-    let unit = Array.zeroCreate<float32> space.Dimension
+    // The trainer acts through RescaleAction; its map to native bounds is the one Predict applies.
+    let rescale = trainer.Environment :?> RescaleAction
+    let unit = Array.zeroCreate<float32> rescale.ActionSpace.Dimension
 
     static let managed () = new ManagedGemm(1) :> IGemm
 
@@ -109,9 +109,7 @@ type SacAgent private (trainer: Trainer, gemm: IGemm, ownsGemm: bool, initial: T
         let mode = if deterministic then Deterministic else Stochastic(PhiloxKey.FromSeed seed, 0UL)
         Policy.act trainer.Context trainer.PolicyWorkspace state.Learner.Actor mode observation (Span unit)
         if action.Length <> unit.Length then invalidArg (nameof action) $"The action span has {action.Length} values; the policy emits {unit.Length}."
-        for j in 0 .. unit.Length - 1 do
-            // RescaleAction's map from [-1, 1] to [low, high].
-            action.[j] <- native.Low.[j] + (unit.[j] + 1.0f) * 0.5f * (native.High.[j] - native.Low.[j])
+        rescale.ToNative(ReadOnlySpan unit, action)
 
     /// <summary>The action for one observation, in the environment's bounds.</summary>
     /// <param name="observation">The observation.</param>

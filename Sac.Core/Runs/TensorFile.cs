@@ -268,9 +268,11 @@ public sealed class TensorFile
         int at = IndexOfChecksum(bytes.AsSpan(0, 8 + (int)headerLength));
         if (at < 0 || at + 8 > 8 + (int)headerLength) throw Fail(CheckpointFailure.Malformed, $"has no \"{ChecksumKey}\" in its metadata");
         string stored = Encoding.ASCII.GetString(bytes, at, 8);
-        var copy = (byte[])bytes.Clone();
-        Encoding.ASCII.GetBytes(Placeholder).CopyTo(copy, at);
-        string actual = Crc32.Compute(copy).ToString("x8");
+        // The CRC of the file with the placeholder in the checksum's place, chained over the three pieces (no copy of
+        // a file that may hold a whole replay buffer).
+        uint crc = Crc32.Append(0u, bytes.AsSpan(0, at));
+        crc = Crc32.Append(crc, Encoding.ASCII.GetBytes(Placeholder));
+        string actual = Crc32.Append(crc, bytes.AsSpan(at + 8)).ToString("x8");
         if (!string.Equals(stored, actual, StringComparison.Ordinal))
             throw Fail(CheckpointFailure.ChecksumMismatch, $"is damaged: CRC-32 {actual} does not match the stored {stored}");
 
