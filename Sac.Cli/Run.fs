@@ -384,35 +384,17 @@ let private openDevice (req: TrainRequest) (algorithm: string) (sacV2: bool) : S
             None
     | _ -> None
 
-/// What the run loop needs of a trainer, whatever its algorithm: its training checkpoints ('C) and its state ('S).
-type private Resumable<'S, 'C> =
-    { /// Reads a training checkpoint (throws CheckpointException).
-      Load: string -> 'C
-      /// The checkpoint's environment steps and progress (null: not written by a trainer).
-      Describe: 'C -> int64 * TrainingProgress | null
-      /// Whether the checkpoint holds the replay buffer.
-      HasReplay: 'C -> bool
-      Start: unit -> 'S
-      /// Brings the trainer to the checkpoint (throws ArgumentException when it does not fit).
-      Resume: 'C -> 'S
-      Steps: 'S -> int64
-      RunTo: 'S -> int64 -> ITrainingCallback<'S> list -> RunOutcome<'S>
-      /// Writes a training checkpoint: path, state, total steps, with the replay buffer.
-      Save: string -> 'S -> int64 -> bool -> unit
-      /// The periodic-checkpoint callback: interval, path, total steps, with the replay buffer.
-      CheckpointEvery: int64 -> string -> int64 -> bool -> ITrainingCallback<'S> }
-
 /// The checkpoint a run resumes from: the newest loadable training checkpoint of the directory (periodic or final).
-let private newestCheckpoint (req: TrainRequest) (dir: string) (r: Resumable<'S, 'C>) =
+let private newestCheckpoint (req: TrainRequest) (dir: string) (r: OffPolicyTrainer<'L, 'M>) =
     let candidates =
         [ for name in [ CheckpointFileName; Checkpoint.FinalFileName ] do
             let path = Path.Combine(dir, name)
             if File.Exists path then
                 match (try Ok(r.Load path) with :? CheckpointException as e -> Error e.Message) with
                 | Ok c ->
-                    match r.Describe c with
-                    | steps, progress when not (isNull progress) -> yield path, c, steps, nonNull progress
-                    | _ -> say req $"{path}: holds no training progress, skipped"
+                    match c.Progress with
+                    | null -> say req $"{path}: holds no training progress, skipped"
+                    | progress -> yield path, c, c.EnvironmentSteps, progress
                 | Error m -> say req $"skipping {m}" ]
     match candidates with
     | [] -> raise (UsageError $"--resume {dir}: no loadable checkpoint there ({CheckpointFileName} or {Checkpoint.FinalFileName})")
@@ -420,7 +402,7 @@ let private newestCheckpoint (req: TrainRequest) (dir: string) (r: Resumable<'S,
 
 /// A run in its directory, fresh or resumed: config.json, metrics.csv (continued on resume), periodic checkpoints,
 /// the reward threshold, numerical-fault reporting, then final.ckpt and curve.svg.
-let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: int64) (configJson: string) (resume: bool) (r: Resumable<'S, 'C>) =
+let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: int64) (configJson: string) (resume: bool) (r: OffPolicyTrainer<'L, 'M>) =
     let mutable saveReplay = req.SaveReplay
     let mutable every = defaultArg req.CheckpointEvery (defaultCheckpointInterval total)
     // A resumed run's wall clock goes on from the last row the checkpoint covers.
@@ -429,15 +411,15 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
         if resume then
             let path, ckpt, _, progress = newestCheckpoint req out r
             // A resumed run keeps the options of the run it continues unless told otherwise.
-            saveReplay <- saveReplay || r.HasReplay ckpt
+            saveReplay <- saveReplay || not (isNull ckpt.Replay)
             if req.CheckpointEvery.IsNone && progress.CheckpointEvery > 0L then every <- progress.CheckpointEvery
             let state = try r.Resume ckpt with :? ArgumentException as e -> raise (UsageError $"{path}: {plainMessage e}")
-            if total < r.Steps state then
-                raise (UsageError $"--steps {total} is below the {r.Steps state} steps {out} has already taken; give a larger --steps to extend the run")
-            let note = if r.HasReplay ckpt then "" else " (no replay buffer saved: refilling it before updating)"
-            say req $"resuming {out} from {Path.GetFileName path} at step {r.Steps state} of {total}{note}"
-            wallOffset <- lastWallSeconds (Path.Combine(out, MetricsCsv.FileName)) (r.Steps state)
-            state, MetricsCsv.Continue(Path.Combine(out, MetricsCsv.FileName), Metrics.columns req.Algo, r.Steps state)
+            if total < state.EnvSteps then
+                raise (UsageError $"--steps {total} is below the {state.EnvSteps} steps {out} has already taken; give a larger --steps to extend the run")
+            let note = if not (isNull ckpt.Replay) then "" else " (no replay buffer saved: refilling it before updating)"
+            say req $"resuming {out} from {Path.GetFileName path} at step {state.EnvSteps} of {total}{note}"
+            wallOffset <- lastWallSeconds (Path.Combine(out, MetricsCsv.FileName)) (state.EnvSteps)
+            state, MetricsCsv.Continue(Path.Combine(out, MetricsCsv.FileName), Metrics.columns req.Algo, state.EnvSteps)
         else r.Start(), new MetricsCsv(Path.Combine(out, MetricsCsv.FileName), Metrics.columns req.Algo)
     AtomicFile.WriteText(Path.Combine(out, "config.json"), configJson)
     let checkpointPath = Path.Combine(out, CheckpointFileName)
@@ -445,7 +427,7 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
     let callbacks onRecord =
         [ yield Callback.ofRecord onRecord
           if every > 0L then
-              let save = r.CheckpointEvery every checkpointPath total saveReplay
+              let save = r.CheckpointEvery(every, checkpointPath, total, saveReplay)
               yield Callback.create (fun steps s record ->
                   let decision = save.OnStep(steps, s, record)
                   if steps % every = 0L then lastCheckpoint <- Some steps
@@ -453,7 +435,7 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
           match req.StopAtReward with
           | Some threshold -> yield Callback.stopAtEvalReturn threshold
           | None -> () ]
-    let job: Progress.Job = { Title = $"{req.Algo} {envId}"; Algorithm = req.Algo; StartStep = r.Steps state; TotalSteps = total }
+    let job: Progress.Job = { Title = $"{req.Algo} {envId}"; Algorithm = req.Algo; StartStep = state.EnvSteps; TotalSteps = total }
     // SIGINT and SIGTERM end the run after the current step, with a checkpoint, instead of killing it mid-write.
     let mutable signal = 0
     let onSignal (number: int) = Action<PosixSignalContext>(fun context -> context.Cancel <- true; signal <- number)
@@ -461,7 +443,7 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
     use _sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, onSignal 15)
     let interrupt = Callback.create (fun _ _ _ -> if signal <> 0 then CallbackDecision.Stop "interrupted" else CallbackDecision.Continue)
     let outcome =
-        try runInDirectory { req with Env = envId } out job csv wallOffset (fun onRecord -> r.RunTo state total (callbacks onRecord @ [ interrupt ]))
+        try runInDirectory { req with Env = envId } out job csv wallOffset (fun onRecord -> r.RunTo(state, total, callbacks onRecord @ [ interrupt ]))
         with :? NumericalFaultException as e ->
             csv.Dispose()
             let last =
@@ -473,48 +455,12 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
                 raise (TrainingFault $"{e.Message}; training stopped before its first checkpoint, so there is nothing to resume: run the same sac train command again (it may reuse {out}), with --config to lower the learning rates")
             raise (TrainingFault $"{e.Message}; training stopped, {last}. Continue with: sac train --resume {out} (with --config to lower the learning rates if it recurs)")
     if signal <> 0 then
-        r.Save checkpointPath outcome.State total saveReplay
+        r.Save(checkpointPath, outcome.State, total, saveReplay)
         let name = if signal = 2 then "SIGINT" else "SIGTERM"
-        raise (Interrupted($"{name}: stopped at step {r.Steps outcome.State} of {total} and wrote {checkpointPath}; continue with: sac train --resume {out}", 128 + signal))
-    r.Save (Path.Combine(out, Checkpoint.FinalFileName)) outcome.State total saveReplay
+        raise (Interrupted($"{name}: stopped at step {outcome.State.EnvSteps} of {total} and wrote {checkpointPath}; continue with: sac train --resume {out}", 128 + signal))
+    r.Save(Path.Combine(out, Checkpoint.FinalFileName), outcome.State, total, saveReplay)
     outcome.StopReason |> Option.iter (fun reason -> say req $"stopped early: {reason}")
     say req $"wrote {out} (config.json, metrics.csv, {Checkpoint.FinalFileName}, curve.svg)"
-
-/// The SAC trainer as a resumable run.
-let private sacRun (trainer: Trainer) : Resumable<TrainingState, TrainingCheckpoint> =
-    { Load = Checkpoint.LoadTraining
-      Describe = fun c -> c.Header.EnvironmentSteps, c.Header.Progress
-      HasReplay = fun c -> not (isNull c.Replay)
-      Start = trainer.Start
-      Resume = trainer.Resume
-      Steps = fun s -> s.EnvSteps
-      RunTo = fun s total callbacks -> trainer.RunTo(s, total, callbacks)
-      Save = fun path s total replay -> trainer.Save(path, s, total, replay)
-      CheckpointEvery = fun every path total replay -> trainer.CheckpointEvery(every, path, total, replay) }
-
-/// The Soft Q-Learning trainer as a resumable run.
-let private sqlRun (trainer: SqlTrainer) : Resumable<SqlTrainingState, SqlTrainingCheckpoint> =
-    { Load = SqlCheckpoint.LoadTraining
-      Describe = fun c -> c.Header.EnvironmentSteps, c.Header.Progress
-      HasReplay = fun c -> not (isNull c.Replay)
-      Start = trainer.Start
-      Resume = trainer.Resume
-      Steps = fun s -> s.EnvSteps
-      RunTo = fun s total callbacks -> trainer.RunTo(s, total, callbacks)
-      Save = fun path s total replay -> trainer.Save(path, s, total, replay)
-      CheckpointEvery = fun every path total replay -> trainer.CheckpointEvery(every, path, total, replay) }
-
-/// The DQN-family trainer as a resumable run.
-let private dqnRun (trainer: DqnTrainer) : Resumable<DqnTrainingState, DqnTrainingCheckpoint> =
-    { Load = DqnCheckpoint.LoadTraining
-      Describe = fun c -> c.Header.EnvironmentSteps, c.Header.Progress
-      HasReplay = fun c -> not (isNull c.Replay)
-      Start = trainer.Start
-      Resume = trainer.Resume
-      Steps = fun s -> s.EnvSteps
-      RunTo = fun s total callbacks -> trainer.RunTo(s, total, callbacks)
-      Save = fun path s total replay -> trainer.Save(path, s, total, replay)
-      CheckpointEvery = fun every path total replay -> trainer.CheckpointEvery(every, path, total, replay) }
 
 /// The SAC run: fresh or resumed, on the CPU or a CUDA backend.
 let private trainSac (req: TrainRequest) (out: string) (resume: (SacConfig * RunInfo) option) (backend: Sac.Cuda.Backend.CudaBackend option) =
@@ -529,7 +475,7 @@ let private trainSac (req: TrainRequest) (out: string) (resume: (SacConfig * Run
     use _backend = match backend with Some b -> b :> IDisposable | None -> { new IDisposable with member _.Dispose() = () }
     let onBackend: Sac.Cuda.Backend.ISacBackend | null = match backend with Some b -> b | None -> null
     use trainer = new Trainer(info.EnvironmentId, config, GemmProvider.Create req.Threads, onBackend)
-    trainRun req out info.EnvironmentId info.TotalSteps (ConfigJson.SerializeRun info) resume.IsSome (sacRun trainer)
+    trainRun req out info.EnvironmentId info.TotalSteps (ConfigJson.SerializeRun info) resume.IsSome trainer
 
 /// The keys of a config.json written by `runJson`: algorithm, environment, steps, seed and the configuration's JSON.
 let private readRunJson (configPath: string) (text: string) =
@@ -552,9 +498,9 @@ let private readRunJson (configPath: string) (text: string) =
 /// `sac train --resume DIR` for a run whose config.json `runJson` wrote (Soft Q-Learning, the DQN family): its stored
 /// configuration with the --config keys that keep `fixedKeys`, to --steps or the run's own length. The DQN family's
 /// exploration schedule stays the one of the run's own length (its TotalTimesteps key).
-let private resumeFromRunJson<'T, 'S, 'C when 'T: not struct and 'T: not null and 'T :> IConfig>
+let private resumeFromRunJson<'T, 'L, 'M when 'T: not struct and 'T: not null and 'T :> IConfig>
         (req: TrainRequest) (dir: string) (configPath: string) (text: string) (algorithm: string)
-        (fixedKeys: 'T -> 'T -> (string * bool) list) (makeRun: string -> 'T -> Resumable<'S, 'C>) =
+        (fixedKeys: 'T -> 'T -> (string * bool) list) (makeRun: string -> 'T -> OffPolicyTrainer<'L, 'M>) =
     let env, stored, extendedTo, seed, configJson = readRunJson configPath text
     let config =
         let saved = try ConfigJson.Deserialize<'T>(configJson, configPath) with :? ArgumentException | :? FormatException as e -> raise (UsageError(plainMessage e))
@@ -583,14 +529,14 @@ let private resumeRun (req: TrainRequest) (dir: string) =
                 [ "hiddenSizes", sameSizes merged.HiddenSizes stored.HiddenSizes
                   "samplerHiddenSizes", sameSizes merged.SamplerHiddenSizes stored.SamplerHiddenSizes
                   "bufferSize", (merged.BufferSize = stored.BufferSize) ])
-            (fun env config -> sqlRun (SqlTrainer(env, config, GemmProvider.Create req.Threads)))
+            (fun env config -> SqlTrainer(env, config, GemmProvider.Create req.Threads) :> OffPolicyTrainer<_, _>)
     elif isDqn algorithm then
         resumeFromRunJson req dir configPath text algorithm
             (fun stored (merged: DqnConfig) ->
                 [ "hiddenSizes", sameSizes merged.HiddenSizes stored.HiddenSizes
                   "bufferSize", (merged.BufferSize = stored.BufferSize)
                   "variant", (merged.Variant = stored.Variant) ])
-            (fun env config -> dqnRun (DqnTrainer(env, config, GemmProvider.Create req.Threads)))
+            (fun env config -> DqnTrainer(env, config, GemmProvider.Create req.Threads) :> OffPolicyTrainer<_, _>)
     elif algorithm <> "sac" && algorithm <> "sac-v1" then
         raise (UsageError $"--resume {dir}: it is a {algorithm} run, which this build does not train")
     else
@@ -644,12 +590,12 @@ let train (req: TrainRequest) =
         let config = resolveSqlConfig req
         freshDirectory out
         let trainer = SqlTrainer(req.Env, config, GemmProvider.Create req.Threads)
-        trainRun req out req.Env steps (runJson req steps None device (ConfigJson.Serialize config)) false (sqlRun trainer)
+        trainRun req out req.Env steps (runJson req steps None device (ConfigJson.Serialize config)) false trainer
     elif isDqn req.Algo then
         let config = resolveDqnConfig { req with Steps = Some steps }
         freshDirectory out
         let trainer = DqnTrainer(req.Env, config, GemmProvider.Create req.Threads)
-        trainRun req out req.Env steps (runJson req steps None device (ConfigJson.Serialize config)) false (dqnRun trainer)
+        trainRun req out req.Env steps (runJson req steps None device (ConfigJson.Serialize config)) false trainer
     else
         let backend = openDevice req req.Algo sacV2
         freshDirectory out

@@ -48,6 +48,21 @@ module Resuming =
         if Seq.toArray actual <> Seq.toArray expected then
             fail $"""its {what} [{String.Join(", ", actual)}] differ from the configuration's [{String.Join(", ", expected)}]"""
 
+    /// <summary>The first reason in <paramref name="checks"/> (pairs of "does not fit" and why), or None.</summary>
+    /// <param name="checks">Each check: whether it fails, and the reason the message gives.</param>
+    [<CompiledName("FirstMismatch")>]
+    let firstMismatch (checks: (bool * (unit -> string)) list) : string option =
+        checks |> List.tryPick (fun (fails, why) -> if fails then Some(why ()) else None)
+
+    /// <summary>A check for <see cref="firstMismatch"/>: the checkpoint's layer widths differ from the configuration's.</summary>
+    /// <param name="what">Which widths, as the message names them (e.g. "hidden sizes").</param>
+    /// <param name="expected">The configuration's widths.</param>
+    /// <param name="actual">The checkpoint's widths.</param>
+    [<CompiledName("SizesDiffer")>]
+    let sizesDiffer (what: string) (expected: seq<int>) (actual: seq<int>) =
+        Seq.toArray actual <> Seq.toArray expected,
+        fun () -> $"""its {what} [{String.Join(", ", actual)}] differ from the configuration's [{String.Join(", ", expected)}]"""
+
     /// <summary>The checkpoint's progress; fails for a checkpoint of a learner alone.</summary>
     /// <param name="progress">The header's progress.</param>
     [<CompiledName("RequireProgress")>]

@@ -21,7 +21,7 @@ let env = "MultiGoal-v0"
 let evalSeed = 777_000UL
 let gemm = GemmProvider.Create 1
 
-let show (name: string) (r: GoalEvaluationResult) =
+let show (name: string) (r: EvaluationResult) =
     let covered = r.Goals |> Array.filter (fun n -> n > 0) |> Array.length
     printfn "%-28s mean %8.1f ± %6.1f   goals [+x, -x, +y, -y] = %A   (%d of 4 reached, %d of %d episodes at a goal)"
         name r.Mean r.Std r.Goals covered (Array.sum r.Goals) r.Returns.Length

@@ -56,6 +56,13 @@ public readonly record struct LearnerState(
         ValueOptimizer = ValueOptimizer is { } v ? CloneAdam(v) : null,
     };
 
+    /// <summary>The same arrays with another temperature and step count (what a device learner reports after its
+    /// updates, while the host holds only the actor current).</summary>
+    /// <param name="logAlpha">The log temperature.</param>
+    /// <param name="step">Gradient steps taken.</param>
+    /// <returns>The state with those two fields replaced.</returns>
+    public LearnerState WithProgress(float logAlpha, long step) => this with { LogAlpha = logAlpha, Step = step };
+
     static AdamState CloneAdam(AdamState s) =>
         new(s.Step, (float[])s.FirstMoment.Clone(), (float[])s.SecondMoment.Clone());
 }

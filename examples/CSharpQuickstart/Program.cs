@@ -3,6 +3,8 @@
 using Sac.Core.Compute;
 using Sac.Core.Runs;
 using Sac.Fs;
+// The state a SAC run folds over: the generic engine's state with SAC's learner and metrics.
+using TrainingState = Sac.Fs.OffPolicyState<Sac.Core.Data.LearnerState, Sac.Fs.SacMetrics>;
 
 var env = args.Length > 0 ? args[0] : "PointGoal-v0";
 var steps = args.Length > 1 ? long.Parse(args[1]) : 4000;

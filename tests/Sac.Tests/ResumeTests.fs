@@ -1,3 +1,5 @@
+/// Exact resume, for every algorithm the engine drives: one set of tests, parametrised over the agents (SAC v2 and
+/// v1, Soft Q-Learning, DQN, Double DQN, soft DQN), through the engine's own Save, Load and Resume.
 module ResumeTests
 
 open System
@@ -5,14 +7,67 @@ open System.IO
 open Xunit
 open Sac.Core.Compute
 open Sac.Core.Config
+open Sac.Core.Data
 open Sac.Core.Runs
 open Sac.Fs
 
 let private gemm = new ManagedGemm(1) :> IGemm
 
-let private config (lr: float32) =
+/// One algorithm as these tests drive it: a fresh trainer, and the learner's arrays and update count.
+type private Case<'L, 'M> =
+    { Make: unit -> OffPolicyTrainer<'L, 'M>
+      Arrays: 'L -> float32[] list
+      Updates: 'L -> int64 }
+
+/// A test written once for any learner and metrics types.
+type private ICaseTest =
+    abstract Run<'L, 'M when 'M: equality> : Case<'L, 'M> -> unit
+
+let private adam (a: Sac.Core.Optim.AdamState) = [ a.FirstMoment; a.SecondMoment; [| float32 a.Step |] ]
+
+let private sacConfig (variant: SacVariant) =
     SacConfig(HiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 1000, LearningStarts = 50, EvalInterval = 150,
-              EvalEpisodes = 1, ActorLearningRate = lr, CriticLearningRate = lr, Seed = 11UL)
+              EvalEpisodes = 1, Seed = 11UL, Variant = variant)
+
+let private sqlConfig =
+    SqlConfig(HiddenSizes = [| 16; 16 |], SamplerHiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 1000, ValueParticles = 8,
+              KernelParticles = 8, TargetUpdateInterval = 10, LearningStarts = 40, EvalInterval = 70, EvalEpisodes = 1, Seed = 21UL)
+
+let private dqnConfig (variant: DqnVariant) =
+    DqnConfig(HiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 1000, LearningStarts = 100, TrainFrequency = 4,
+              GradientSteps = 2, TargetUpdateInterval = 50, TotalTimesteps = 600L, EvalInterval = 200, EvalEpisodes = 1,
+              LearningRate = 2.3e-3f, Temperature = 0.5f, Seed = 7UL, Variant = variant)
+
+let private sacCase (env: string) (variant: SacVariant) =
+    { Make = fun () -> new Trainer(env, sacConfig variant, gemm) :> OffPolicyTrainer<_, _>
+      Arrays = fun (l: LearnerState) ->
+          [ l.Actor; l.Critic; l.TargetCritic; [| l.LogAlpha |] ] @ adam l.ActorOptimizer @ adam l.CriticOptimizer @ adam l.AlphaOptimizer
+          @ (match l.Value, l.TargetValue with
+             | null, _ | _, null -> []
+             | v, tv -> [ v; tv ] @ adam l.ValueOptimizer.Value)
+      Updates = fun l -> l.Step }
+
+let private sqlCase =
+    { Make = fun () -> SqlTrainer("MultiGoal-v0", sqlConfig, gemm) :> OffPolicyTrainer<_, _>
+      Arrays = fun (l: SqlLearnerState) -> [ l.Q; l.TargetQ; l.Sampler ] @ adam l.QOptimizer @ adam l.SamplerOptimizer
+      Updates = fun l -> l.Step }
+
+let private dqnCase (variant: DqnVariant) =
+    { Make = fun () -> DqnTrainer("CartPole-v1", dqnConfig variant, gemm) :> OffPolicyTrainer<_, _>
+      Arrays = fun (l: DqnLearnerState) -> [ l.QNetwork; l.TargetQNetwork ] @ adam l.Optimizer
+      Updates = fun l -> l.Step }
+
+/// Runs <paramref name="test"/> on the named case.
+let private on (case: string) (test: ICaseTest) =
+    match case with
+    | "sac Pendulum-v1" -> test.Run(sacCase "Pendulum-v1" SacVariant.V2)
+    | "sac PointGoal-v0" -> test.Run(sacCase "PointGoal-v0" SacVariant.V2)
+    | "sac-v1 Pendulum-v1" -> test.Run(sacCase "Pendulum-v1" SacVariant.V1)
+    | "sql MultiGoal-v0" -> test.Run sqlCase
+    | "dqn CartPole-v1" -> test.Run(dqnCase DqnVariant.Dqn)
+    | "double-dqn CartPole-v1" -> test.Run(dqnCase DqnVariant.DoubleDqn)
+    | "soft-dqn CartPole-v1" -> test.Run(dqnCase DqnVariant.SoftDqn)
+    | other -> failwith $"no case {other}"
 
 // Everything in a record but the wall-clock columns, which no two runs share.
 let private comparable (r: TrainingRecord) = r.Step, r.Episode, r.EpisodeReturn, r.EpisodeLength, r.EvalReturn, r.EvalStd, r.Losses
@@ -25,264 +80,112 @@ let private collect () =
     let records = Collections.Generic.List<TrainingRecord>()
     records, Callback.ofRecord records.Add
 
-let private assertSameLearner (a: Sac.Core.Data.LearnerState) (b: Sac.Core.Data.LearnerState) =
-    Assert.Equal<float32[]>(a.Actor, b.Actor)
-    Assert.Equal<float32[]>(a.Critic, b.Critic)
-    Assert.Equal<float32[]>(a.TargetCritic, b.TargetCritic)
-    Assert.Equal<float32[]>(a.CriticOptimizer.SecondMoment, b.CriticOptimizer.SecondMoment)
-    Assert.Equal<float32[]>(a.ActorOptimizer.FirstMoment, b.ActorOptimizer.FirstMoment)
-    Assert.Equal(a.LogAlpha, b.LogAlpha)
-    Assert.Equal(a.Step, b.Step)
-    Assert.Equal(a.Key, b.Key)
+let private assertSameState (case: Case<'L, 'M>) (a: OffPolicyState<'L, 'M>) (b: OffPolicyState<'L, 'M>) =
+    Assert.Equal((a.EnvSteps, a.Episodes, a.EpisodeReturn, a.EpisodeLength, a.Draws), (b.EnvSteps, b.Episodes, b.EpisodeReturn, b.EpisodeLength, b.Draws))
+    Assert.Equal(a.LastMetrics, b.LastMetrics)
+    Assert.Equal(case.Updates a.Learner, case.Updates b.Learner)
+    let xs, ys = case.Arrays a.Learner, case.Arrays b.Learner
+    Assert.Equal(xs.Length, ys.Length)
+    for x, y in List.zip xs ys do Assert.Equal<float32[]>(x, y)
 
 [<Theory>]
-[<InlineData("Pendulum-v1", 230L, 450L)>]     // mid-episode, truncating episodes
-[<InlineData("PointGoal-v0", 173L, 400L)>]    // terminating episodes
-let ``saving at step k and resuming gives exactly the uninterrupted run`` (env: string) (k: int64) (total: int64) =
-    withTempDir (fun dir ->
-        let cfg = config 3e-4f
-        let whole = new Trainer(env, cfg, gemm)
-        let wholeRecords, onWhole = collect ()
-        let uninterrupted = whole.RunTo(whole.Start(), total, [ onWhole ])
+[<InlineData("sac Pendulum-v1", 230L, 450L)>]        // mid-episode, truncating episodes
+[<InlineData("sac PointGoal-v0", 173L, 400L)>]       // terminating episodes
+[<InlineData("sac-v1 Pendulum-v1", 230L, 400L)>]
+[<InlineData("sql MultiGoal-v0", 97L, 180L)>]        // after learning started and a target copy
+[<InlineData("sql MultiGoal-v0", 23L, 150L)>]        // before the first update (no metrics yet)
+[<InlineData("dqn CartPole-v1", 337L, 600L)>]
+[<InlineData("double-dqn CartPole-v1", 263L, 600L)>]
+[<InlineData("soft-dqn CartPole-v1", 71L, 600L)>]    // still in the uniform warm-up
+let ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` (case: string) (k: int64) (total: int64) =
+    on case
+        { new ICaseTest with
+            member _.Run<'L, 'M when 'M: equality>(c: Case<'L, 'M>) =
+                withTempDir (fun dir ->
+                    let whole = c.Make()
+                    let wholeRecords, onWhole = collect ()
+                    let uninterrupted = whole.RunTo(whole.Start(), total, [ onWhole ])
 
-        let first = new Trainer(env, cfg, gemm)
-        let firstRecords, onFirst = collect ()
-        let path = Path.Combine(dir, "checkpoint.ckpt")
-        let atK = first.RunTo(first.Start(), k, [ onFirst ])
-        first.Save(path, atK.State, total, true)
+                    let first = c.Make()
+                    let firstRecords, onFirst = collect ()
+                    let atK = first.RunTo(first.Start(), k, [ onFirst ]).State
+                    let path = Path.Combine(dir, "checkpoint.ckpt")
+                    first.Save(path, atK, total, true)
 
-        let second = new Trainer(env, cfg, gemm)
-        let secondRecords, onSecond = collect ()
-        let resumed = second.RunTo(second.Resume(Checkpoint.LoadTraining path), total, [ onSecond ])
+                    let second = c.Make()
+                    let secondRecords, onSecond = collect ()
+                    let point = second.Load path
+                    Assert.Equal(None, point.Mismatch)
+                    Assert.Equal(k, int64 (nonNull point.Replay).Count)
+                    let restored = second.Resume point
+                    assertSameState c atK restored
+                    let resumed = second.RunTo(restored, total, [ onSecond ])
 
-        Assert.Equal(uninterrupted.State.EnvSteps, resumed.State.EnvSteps)
-        Assert.Equal(uninterrupted.State.Episodes, resumed.State.Episodes)
-        Assert.Equal(uninterrupted.State.Draws, resumed.State.Draws)
-        assertSameLearner uninterrupted.State.Learner resumed.State.Learner
-        Assert.Equal<_ list>(wholeRecords |> Seq.map comparable |> List.ofSeq,
-                             Seq.append firstRecords secondRecords |> Seq.map comparable |> List.ofSeq))
-
-[<Fact>]
-let ``without the replay buffer a resumed run refills it before updating again`` () =
-    withTempDir (fun dir ->
-        let cfg = config 3e-4f
-        let first = new Trainer("Pendulum-v1", cfg, gemm)
-        let atK = first.RunTo(first.Start(), 120L, [])
-        let path = Path.Combine(dir, "checkpoint.ckpt")
-        first.Save(path, atK.State, 400L, false)
-        let ckpt = Checkpoint.LoadTraining path
-        Assert.Null(ckpt.Replay)
-        let second = new Trainer("Pendulum-v1", cfg, gemm)
-        let resumed = second.Resume ckpt
-        Assert.Equal(0, second.Replay.Count)
-        let updatesBefore = resumed.Learner.Step
-        let s = second.RunTo(resumed, 120L + int64 cfg.LearningStarts - 1L, []).State
-        Assert.Equal(updatesBefore, s.Learner.Step)
-        let s = second.RunTo(s, 120L + int64 cfg.LearningStarts + 5L, []).State
-        Assert.True(s.Learner.Step > updatesBefore))
-
-[<Fact>]
-let ``resuming checks that the checkpoint fits the trainer`` () =
-    withTempDir (fun dir ->
-        let t = new Trainer("Pendulum-v1", config 3e-4f, gemm)
-        let s = t.RunTo(t.Start(), 30L, []).State
-        let path = Path.Combine(dir, "c.ckpt")
-        t.Save(path, s, 100L, true)
-        let other = SacConfig(HiddenSizes = [| 8 |], BatchSize = 16, BufferSize = 1000, LearningStarts = 50, Seed = 11UL)
-        let e = Assert.Throws<ArgumentException>(fun () -> (new Trainer("Pendulum-v1", other, gemm)).Resume(Checkpoint.LoadTraining path) |> ignore)
-        Assert.Contains("hidden sizes [16, 16]", e.Message)
-        let e = Assert.Throws<ArgumentException>(fun () -> (new Trainer("MountainCarContinuous-v0", config 3e-4f, gemm)).Resume(Checkpoint.LoadTraining path) |> ignore)
-        Assert.Contains("Pendulum-v1", e.Message)
-        // A tampered progress record (episode return) is caught by replaying the running episode.
-        let ckpt = Checkpoint.LoadTraining path
-        let h, p = ckpt.Header, nonNull ckpt.Header.Progress
-        let tampered = TrainingProgress(p.TotalSteps, p.Episodes, -1.0, p.EpisodeLength, p.Draws, p.LastMetrics)
-        let header = CheckpointHeader(h.Algorithm, h.EnvironmentId, h.ObservationSize, h.ActionSize, h.HiddenSizes, h.Variant, h.EnvironmentSteps, Progress = tampered)
-        let bad = TrainingCheckpoint(header, ckpt.State, ckpt.Replay, ckpt.EpisodeActions)
-        let e = Assert.Throws<ArgumentException>(fun () -> (new Trainer("Pendulum-v1", config 3e-4f, gemm)).Resume bad |> ignore)
-        Assert.Contains("replaying the running episode", e.Message))
-
-[<Fact>]
-let ``a diverging learner stops at the first bad update, naming the quantity and the step`` () =
-    let t = new Trainer("Pendulum-v1", config 1e30f, gemm)
-    let e = Assert.Throws<NumericalFaultException>(fun () -> t.RunTo(t.Start(), 200L, []) |> ignore)
-    // The first update is at step LearningStarts + 1; an enormous step size overflows within a few updates.
-    Assert.True(e.EnvironmentStep > 50L && e.EnvironmentStep < 60L, e.Message)
-    Assert.True(Single.IsNaN e.Value || Single.IsInfinity e.Value)
-    Assert.Contains(e.Quantity, e.Message)
-    Assert.Contains($"environment step {e.EnvironmentStep}", e.Message)
-
-[<Fact>]
-let ``the finite check finds the first NaN or infinity anywhere in an array`` () =
-    let prop (n: int) (at: int) (kind: int) =
-        let n = 1 + abs n % 200
-        let at = abs at % n
-        let x = Array.init n (fun i -> float32 i * 0.5f - 3.0f)
-        Assert.Equal(-1, FusedOps.IndexOfNonFinite(ReadOnlySpan x))
-        x.[at] <- (match abs kind % 3 with 0 -> Single.NaN | 1 -> Single.PositiveInfinity | _ -> Single.NegativeInfinity)
-        if at + 1 < n then x.[n - 1] <- Single.NaN
-        Assert.Equal(at, FusedOps.IndexOfNonFinite(ReadOnlySpan x))
-    FsCheck.Check.One(FsCheck.Config.QuickThrowOnFailure, prop)
-
-[<Fact>]
-let ``callbacks see every step; a reward threshold and Every fire when they should`` () =
-    let t = new Trainer("PointGoal-v0", config 3e-4f, gemm)
-    let mutable seen = 0L
-    let mutable fired = []
-    let counter = Callback.create (fun steps _ _ -> seen <- steps; CallbackDecision.Continue)
-    let every = Callback.every 40L (fun steps _ -> fired <- steps :: fired)
-    let outcome = t.RunTo(t.Start(), 130L, [ counter; every ])
-    Assert.Equal(130L, seen)
-    Assert.Equal<int64 list>([ 120L; 80L; 40L ], fired)
-    Assert.Equal(None, outcome.StopReason)
-    // Any evaluation return is above -1e9: the first evaluation (step 150) stops the run.
-    let stop = t.RunTo(t.Start(), 1000L, [ Callback.stopAtEvalReturn -1e9 ])
-    Assert.Equal(150L, stop.State.EnvSteps)
-    Assert.True(stop.StopReason.IsSome)
-    Assert.Contains("threshold", stop.StopReason.Value)
-
-// ---------- `sac train` run directories ----------
-
-let private request env out steps =
-    { Sac.Cli.Run.defaultRequest env with Steps = Some steps; Out = Some out; Seed = 5UL }
-
-[<Fact>]
-let ``sac train --resume continues a run directory to a longer --steps and keeps one metrics file`` () =
-    withTempDir (fun dir ->
-        let out = Path.Combine(dir, "run")
-        let req = { request "PointGoal-v0" out 600L with CheckpointEvery = Some 250L; SaveReplay = true }
-        Assert.Equal(0, Sac.Cli.Run.train req)
-        let first = Checkpoint.LoadTraining(Path.Combine(out, "checkpoint.ckpt"))
-        Assert.Equal(500L, first.Header.EnvironmentSteps)
-        Assert.NotNull(first.Replay)
-        // A second fresh run into the same directory would overwrite it: refused.
-        Assert.Throws<Sac.Cli.Run.UsageError>(fun () -> Sac.Cli.Run.train req |> ignore) |> ignore
-        Assert.Equal(0, Sac.Cli.Run.train { Sac.Cli.Run.defaultRequest "" with Resume = Some out; Steps = Some 900L })
-        let final = Checkpoint.LoadTraining(Path.Combine(out, "final.ckpt"))
-        Assert.Equal(900L, final.Header.EnvironmentSteps)
-        // The resumed run kept the options of the run it continued: the replay buffer and the checkpoint interval.
-        Assert.NotNull(final.Replay)
-        Assert.Equal(250L, (nonNull final.Header.Progress).CheckpointEvery)
-        Assert.Equal(750L, (Checkpoint.LoadTraining(Path.Combine(out, "checkpoint.ckpt"))).Header.EnvironmentSteps)
-        let struct (_, rows) = MetricsCsv.Read(Path.Combine(out, MetricsCsv.FileName))
-        let steps = rows |> Array.map (fun r -> r.[0].Value)
-        Assert.Equal<float[]>(Array.sort steps, steps)
-        Assert.True(steps.[steps.Length - 1] <= 900.0 && steps.[steps.Length - 1] > 600.0))
-
-[<Fact>]
-let ``a numerical fault stops sac train with a diagnostic, leaves the last good checkpoint, and --resume recovers`` () =
-    withTempDir (fun dir ->
-        let out = Path.Combine(dir, "run")
-        let bad = Path.Combine(dir, "bad.json")
-        File.WriteAllText(bad, """{"actorLearningRate":1e30,"criticLearningRate":1e30,"learningStarts":300}""")
-        let req = { request "PointGoal-v0" out 800L with CheckpointEvery = Some 200L; ConfigFile = Some bad }
-        let e = Assert.Throws<Sac.Cli.Run.TrainingFault>(fun () -> Sac.Cli.Run.train req |> ignore)
-        let message = e.Data0
-        Assert.Contains("numerical fault at environment step 30", message)
-        Assert.Contains("checkpoint.ckpt (step 200)", message)
-        Assert.Contains("--resume", message)
-        let good = Checkpoint.LoadTraining(Path.Combine(out, "checkpoint.ckpt"))
-        Assert.Equal(200L, good.Header.EnvironmentSteps)
-        let fix = Path.Combine(dir, "fix.json")
-        File.WriteAllText(fix, """{"actorLearningRate":0.0003,"criticLearningRate":0.0003}""")
-        Assert.Equal(0, Sac.Cli.Run.train { Sac.Cli.Run.defaultRequest "" with Resume = Some out; ConfigFile = Some fix })
-        Assert.Equal(800L, (Checkpoint.LoadTraining(Path.Combine(out, "final.ckpt"))).Header.EnvironmentSteps)
-        // The shapes of a run are fixed: a resumed run may not change them.
-        let reshape = Path.Combine(dir, "reshape.json")
-        File.WriteAllText(reshape, """{"hiddenSizes":[8]}""")
-        let e = Assert.Throws<Sac.Cli.Run.UsageError>(fun () -> Sac.Cli.Run.train { Sac.Cli.Run.defaultRequest "" with Resume = Some out; ConfigFile = Some reshape } |> ignore)
-        Assert.Contains("hiddenSizes", e.Data0))
-
-[<Fact>]
-let ``every trainer steps checked environments`` () =
-    let inner (e: Sac.Core.Environments.IEnvironment) =
-        match e with
-        | :? Sac.Core.Environments.RescaleAction as r -> r.Inner
-        | e -> e
-    let sac = new Trainer("Pendulum-v1", config 3e-4f, gemm)
-    let sql = SqlTrainer("MultiGoal-v0", SqlConfig(HiddenSizes = [| 8 |], SamplerHiddenSizes = [| 8 |]), gemm)
-    let dqn = DqnTrainer("CartPole-v1", DqnConfig(HiddenSizes = [| 8 |]), gemm)
-    for env in [ sac.Environment; sac.EvaluationEnvironment; sql.Environment; dqn.Environment ] do
-        Assert.IsType<Sac.Core.Environments.CheckedEnvironment>(inner env) |> ignore
-
-[<Fact>]
-let ``a trainer on the host backend tracks the CPU trainer, and saves and resumes through it`` () =
-    withTempDir (fun dir ->
-        let cfg = config 3e-4f
-        use cpu = new Trainer("Pendulum-v1", cfg, gemm)
-        use backend = new HostBackend(gemm)
-        use dev = new Trainer("Pendulum-v1", cfg, gemm, backend)
-        let a = cpu.RunTo(cpu.Start(), 300L, []).State
-        let b = dev.RunTo(dev.Start(), 300L, []).State
-        Assert.True(b.Learner.Step > 100L)
-        assertSameLearner a.Learner b.Learner
-        let path = Path.Combine(dir, "d.ckpt")
-        dev.Save(path, b, 400L, true)
-        use again = new Trainer("Pendulum-v1", cfg, gemm, backend)
-        let c = again.RunTo(again.Resume(Checkpoint.LoadTraining path), 400L, []).State
-        let d = cpu.RunTo(a, 400L, []).State
-        assertSameLearner d.Learner c.Learner)
-
-[<Fact>]
-let ``sac train reports every bad option and configuration value at once, before touching the run directory`` () =
-    withTempDir (fun dir ->
-        let out = Path.Combine(dir, "run")
-        let bad = Path.Combine(dir, "bad.json")
-        File.WriteAllText(bad, """{"batchSize": -3, "tau": 2.0, "gamma": 1.5}""")
-        let req = { request "Pendulum-v1" out 0L with ConfigFile = Some bad; Threads = 0 }
-        let e = Assert.Throws<Sac.Cli.Run.UsageError>(fun () -> Sac.Cli.Run.train req |> ignore)
-        for part in [ "--steps"; "--threads"; "'batchSize'"; "'tau'"; "'gamma'"; "3 invalid values" ] do
-            Assert.Contains(part, e.Data0)
-        Assert.False(Directory.Exists out)
-        // The library call names every bad key too.
-        let e = Assert.Throws<ArgumentException>(fun () -> ConfigJson.Deserialize<Sac.Core.Config.SacConfig>("""{"tau": 2.0, "gamma": 1.5}""", "cfg") |> ignore)
-        Assert.Contains("'tau'", e.Message)
-        Assert.Contains("'gamma'", e.Message))
-
-[<Fact>]
-let ``--json writes each record as one JSON object with the metrics.csv names`` () =
-    let record =
-        { Step = 1200L; Episode = 7; EpisodeReturn = Some -3.5; EpisodeLength = Some 50; EvalReturn = Some -2.25; EvalStd = Some 0.5
-          Losses = Some { CriticLoss = 0.1f; ActorLoss = 2.0f; AlphaLoss = 0.0f; ValueLoss = 0.0f; Alpha = 0.2f; Entropy = -1.0f; MeanQ = 3.0f }
-          UpdatesPerSec = None; WallSeconds = 4.0 }
-    let line = Sac.Cli.Progress.jsonLine "sac" record
-    Assert.DoesNotContain("\n", line)
-    use doc = Text.Json.JsonDocument.Parse line
-    let root = doc.RootElement
-    Assert.Equal(1200L, root.GetProperty("step").GetInt64())
-    Assert.Equal(-2.25, root.GetProperty("eval_return").GetDouble())
-    Assert.Equal(0.2, root.GetProperty("alpha").GetDouble(), 6)
-    Assert.False(root.TryGetProperty("updates_per_sec") |> fst)
-    Assert.Equal(3.0, root.GetProperty("mean_q").GetDouble(), 6)
-    // Each algorithm's metrics by its own names: DQN's TD loss is td_loss, not critic_loss.
-    use dqn = Text.Json.JsonDocument.Parse(Sac.Cli.Progress.jsonLine "double-dqn" record)
-    Assert.Equal(0.1, dqn.RootElement.GetProperty("td_loss").GetDouble(), 6)
-    Assert.False(dqn.RootElement.TryGetProperty("critic_loss") |> fst)
-    for algo in [ "sac"; "sac-v1"; "sql"; "dqn"; "soft-dqn" ] do
-        use line = Text.Json.JsonDocument.Parse(Sac.Cli.Progress.jsonLine algo record)
-        for p in line.RootElement.EnumerateObject() do Assert.Contains(p.Name, Sac.Cli.Metrics.columns algo)
+                    Assert.True(c.Updates uninterrupted.State.Learner > 50L)
+                    assertSameState c uninterrupted.State resumed.State
+                    let expected = wholeRecords |> Seq.map comparable |> List.ofSeq
+                    Assert.True(expected |> List.exists (fun (_, _, _, _, eval, _, _) -> eval.IsSome), "the run evaluates")
+                    Assert.Equal<_ list>(expected, Seq.append firstRecords secondRecords |> Seq.map comparable |> List.ofSeq)) }
 
 [<Theory>]
-[<InlineData("MultiGoal-v0", "sql")>]
-[<InlineData("CartPole-v1", "double-dqn")>]
-let ``sac train --resume continues SQL and DQN-family runs too`` (env: string) (algo: string) =
-    withTempDir (fun dir ->
-        let out = Path.Combine(dir, "run")
-        let req = { request env out 600L with Algo = algo; CheckpointEvery = Some 250L; SaveReplay = true }
-        Assert.Equal(0, Sac.Cli.Run.train req)
-        Assert.Equal(0, Sac.Cli.Run.train { Sac.Cli.Run.defaultRequest "" with Resume = Some out; Steps = Some 900L })
-        let final = Path.Combine(out, "final.ckpt")
-        let steps, replay, every =
-            if algo = "sql" then
-                let c = SqlCheckpoint.LoadTraining final
-                c.Header.EnvironmentSteps, not (isNull c.Replay), (nonNull c.Header.Progress).CheckpointEvery
-            else
-                let c = DqnCheckpoint.LoadTraining final
-                c.Header.EnvironmentSteps, not (isNull c.Replay), (nonNull c.Header.Progress).CheckpointEvery
-        Assert.Equal(900L, steps)
-        Assert.True(replay)
-        Assert.Equal(250L, every)
-        let struct (_, rows) = MetricsCsv.Read(Path.Combine(out, MetricsCsv.FileName))
-        let stepsCol = rows |> Array.map (fun r -> r.[0].Value)
-        Assert.Equal<float[]>(Array.sort stepsCol, stepsCol)
-        Assert.True(stepsCol.[stepsCol.Length - 1] > 600.0))
+[<InlineData("sac Pendulum-v1", 120L)>]
+[<InlineData("sql MultiGoal-v0", 75L)>]
+[<InlineData("dqn CartPole-v1", 150L)>]
+let ``without the replay buffer a resumed run refills it before updating again`` (case: string) (k: int64) =
+    on case
+        { new ICaseTest with
+            member _.Run<'L, 'M when 'M: equality>(c: Case<'L, 'M>) =
+                withTempDir (fun dir ->
+                    let first = c.Make()
+                    let atK = first.RunTo(first.Start(), k, []).State
+                    let path = Path.Combine(dir, "checkpoint.ckpt")
+                    first.Save(path, atK, 10_000L, false)
+                    let second = c.Make()
+                    let point = second.Load path
+                    Assert.Null(point.Replay)
+                    let resumed = second.Resume point
+                    Assert.Equal(0, second.Replay.Count)
+                    let before = c.Updates resumed.Learner
+                    Assert.True(before > 0L)
+                    // LearningStarts transitions are needed again: nothing updates until the buffer holds them.
+                    let schedule = second.Algorithm.Schedule
+                    let s = second.RunTo(resumed, k + int64 schedule.LearningStarts - 1L, []).State
+                    Assert.Equal(before, c.Updates s.Learner)
+                    Assert.Equal(resumed.Draws, s.Draws)
+                    Assert.Equal(schedule.LearningStarts - 1, second.Replay.Count)
+                    let s = second.RunTo(s, k + int64 schedule.LearningStarts + int64 schedule.TrainFrequency, []).State
+                    Assert.True(c.Updates s.Learner > before)) }
+
+[<Theory>]
+[<InlineData("sac Pendulum-v1")>]
+[<InlineData("sac-v1 Pendulum-v1")>]
+[<InlineData("sql MultiGoal-v0")>]
+[<InlineData("soft-dqn CartPole-v1")>]
+let ``resuming refuses a checkpoint that does not fit, naming what differs`` (case: string) =
+    on case
+        { new ICaseTest with
+            member _.Run<'L, 'M when 'M: equality>(c: Case<'L, 'M>) =
+                withTempDir (fun dir ->
+                    let t = c.Make()
+                    let k = int64 t.Algorithm.Schedule.LearningStarts + 13L
+                    let s = t.RunTo(t.Start(), k, []).State
+                    Assert.True(s.EpisodeLength > 0 && s.LastMetrics.IsSome, "the checkpoint falls inside an episode, after an update")
+                    let path = Path.Combine(dir, "c.ckpt")
+                    t.Save(path, s, 1000L, true)
+                    let point = t.Load path
+                    let p = nonNull point.Progress
+                    let rejects (bad: ResumePoint<'L>) (part: string) =
+                        let e = Assert.Throws<ArgumentException>(fun () -> c.Make().Resume bad |> ignore)
+                        Assert.Contains("cannot resume from this checkpoint", e.Message)
+                        Assert.Contains(part, e.Message)
+                    rejects { point with EnvironmentId = "Elsewhere-v3" } $"trained on Elsewhere-v3, not {t.EnvironmentId}"
+                    rejects { point with ObservationSize = point.ObservationSize + 1 } $"observation {point.ObservationSize + 1}"
+                    rejects { point with Mismatch = Some "it is from another planet" } "another planet"
+                    rejects { point with Progress = null } "no training progress"
+                    rejects { point with Replay = ReplayBuffer(500, point.ObservationSize, t.Algorithm.ReplayActionSize) } "BufferSize"
+                    let tampered = TrainingProgress(p.TotalSteps, p.Episodes, p.EpisodeReturn + 1.0, p.EpisodeLength, p.Draws, p.LastMetrics)
+                    rejects { point with Progress = tampered } "replaying the running episode"
+                    let fewer = TrainingProgress(p.TotalSteps, p.Episodes, p.EpisodeReturn, p.EpisodeLength, p.Draws, [| 1.0f |])
+                    rejects { point with Progress = fewer } $"reports {t.Algorithm.MetricCount}"
+                    // The untouched checkpoint resumes.
+                    Assert.Equal(k, c.Make().Resume(point).EnvSteps)) }

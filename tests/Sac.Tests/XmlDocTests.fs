@@ -233,7 +233,8 @@ let ``what must be documented includes union cases, record fields, literals and 
                 "P:Sac.Fs.EvaluationResult.Mean"
                 "P:Sac.Fs.SoftQLearning.SquashEpsilon"
                 "M:Sac.Fs.TanhGaussian.LogStd(Sac.Fs.LogStdRange,System.Single)"
-                "M:Sac.Fs.Trainer.#ctor(System.String,Sac.Core.Config.SacConfig,Sac.Core.Compute.IGemm)" ] do
+                "M:Sac.Fs.Trainer.#ctor(System.String,Sac.Core.Config.SacConfig,Sac.Core.Compute.IGemm)"
+                "M:Sac.Fs.Trainer.#ctor(System.String,Sac.Core.Config.SacConfig,Sac.Core.Compute.IGemm,Sac.Cuda.Backend.ISacBackend)" ] do
         Assert.Contains(id, required)
 
 [<Fact>]
@@ -247,8 +248,7 @@ let ``what the compilers generate is not required`` () =
                 "M:Sac.Fs.EvaluationResult.Equals(System.Object)"
                 "M:Sac.Fs.EvaluationResult.#ctor(System.Double[],System.Double,System.Double)"
                 "M:Sac.Fs.EvaluationResult.get_Mean"
-                "M:Sac.Fs.RolloutPolicy.Invoke(System.Int64,System.Single[],System.Single[])"
-                "M:Sac.Fs.Trainer.#ctor(System.String,Sac.Core.Config.SacConfig,Sac.Core.Compute.IGemm,Sac.Cuda.Backend.ISacBackend)" ] do
+                "M:Sac.Fs.RolloutPolicy.Invoke(System.Int64,System.Single[],System.Single[])" ] do
         Assert.DoesNotContain(id, fs)
     let core = set (XmlDocCheck.required libraries.[0] (fun _ -> true))
     for id in [ "F:Sac.Core.Compute.Activation.value__"; "M:Sac.Core.Config.SacConfig.#ctor"; "M:Sac.Core.Config.SacConfig.op_Equality(Sac.Core.Config.SacConfig,Sac.Core.Config.SacConfig)" ] do
@@ -266,8 +266,11 @@ let ``removing any required entry is reported`` () =
 [<Fact>]
 let ``an empty or placeholder summary is reported`` () =
     let texts = Array.append [| ""; "   "; "..."; "…" |] (XmlDocCheck.placeholders |> Array.map (fun p -> p + ": describe this."))
+    // Constructors are left out: an F# class may leave one undocumented (its primary constructor's docs are the
+    // type's), so blanking the only public one is allowed by that rule.
+    let ids = fsRequired.Value |> Array.filter (fun id -> not (id.Contains "#ctor"))
     let prop =
-        Prop.forAll (Arb.fromGen (Gen.zip (Gen.elements fsRequired.Value) (Gen.elements texts))) (fun (id, text) ->
+        Prop.forAll (Arb.fromGen (Gen.zip (Gen.elements ids) (Gen.elements texts))) (fun (id, text) ->
             let doc = editedFsDoc id (fun e -> e.RemoveNodes(); e.Add(XElement(XName.Get "summary", text)))
             let gaps = XmlDocCheck.gapsIn fsAssembly doc
             gaps |> List.exists (fun g -> g.StartsWith(id + ": ") && (g.Contains "empty" || g.Contains "placeholder")))

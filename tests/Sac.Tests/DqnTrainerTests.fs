@@ -1,6 +1,6 @@
-/// Training checkpoints of the DQN-family trainer: an exact resume, a refill without the replay buffer, checks that a
-/// checkpoint fits, the numerical check of every update, and the run loop's callbacks.
-module DqnResumeTests
+/// The DQN-family trainer (exact resume is in ResumeTests, with the other algorithms): thread determinism, the checks
+/// of its own checkpoint fields, learner-only checkpoints, the numerical check of every update, and the callbacks.
+module DqnTrainerTests
 
 open System
 open System.IO
@@ -40,43 +40,6 @@ let private assertSameLearner (a: DqnLearnerState) (b: DqnLearnerState) =
 
 let private variantOf (name: string) = DqnCheckpoint.VariantOf name
 
-[<Theory>]
-[<InlineData("dqn", 337L)>]          // mid-episode, learning under way
-[<InlineData("double-dqn", 263L)>]
-[<InlineData("soft-dqn", 71L)>]      // still in the uniform warm-up
-let ``saving at step k mid-episode and resuming gives exactly the uninterrupted run`` (algorithm: string) (k: int64) =
-    withTempDir (fun dir ->
-        let total = 600L
-        let cfg = config (variantOf algorithm) 2.3e-3f
-        let whole = DqnTrainer("CartPole-v1", cfg, gemm)
-        let wholeRecords, onWhole = collect ()
-        let uninterrupted = whole.RunTo(whole.Start(), total, [ onWhole ])
-
-        let first = DqnTrainer("CartPole-v1", cfg, gemm)
-        let firstRecords, onFirst = collect ()
-        let path = Path.Combine(dir, "checkpoint.ckpt")
-        let atK = first.RunTo(first.Start(), k, [ onFirst ])
-        Assert.True(atK.State.EpisodeLength > 0, "the checkpoint falls inside an episode")
-        first.Save(path, atK.State, total, true)
-
-        let ckpt = DqnCheckpoint.LoadTraining path
-        Assert.Equal(algorithm, ckpt.Header.Algorithm)
-        Assert.Equal(atK.State.EpisodeLength, ckpt.EpisodeActions.Length)
-        Assert.Equal(int k, (nonNull ckpt.Replay).Count)
-        let second = DqnTrainer("CartPole-v1", cfg, gemm)
-        let secondRecords, onSecond = collect ()
-        let resumed = second.RunTo(second.Resume ckpt, total, [ onSecond ])
-
-        Assert.True(uninterrupted.State.Learner.Step > 100L)
-        Assert.Equal(uninterrupted.State.EnvSteps, resumed.State.EnvSteps)
-        Assert.Equal(uninterrupted.State.Episodes, resumed.State.Episodes)
-        Assert.Equal(uninterrupted.State.EpisodeReturn, resumed.State.EpisodeReturn)
-        Assert.Equal(uninterrupted.State.Draws, resumed.State.Draws)
-        Assert.Equal(uninterrupted.State.LastMetrics, resumed.State.LastMetrics)
-        assertSameLearner uninterrupted.State.Learner resumed.State.Learner
-        Assert.Equal<_ list>(wholeRecords |> Seq.map comparable |> List.ofSeq,
-                             Seq.append firstRecords secondRecords |> Seq.map comparable |> List.ofSeq))
-
 [<Fact>]
 let ``the same seed gives bitwise-identical DQN runs on one and two threads`` () =
     let cfg = DqnConfig(HiddenSizes = [| 64; 64 |], BatchSize = 64, BufferSize = 1000, LearningStarts = 100, TrainFrequency = 8,
@@ -93,28 +56,6 @@ let ``the same seed gives bitwise-identical DQN runs on one and two threads`` ()
     Assert.Equal(152L, a.Learner.Step)   // phases at steps 104, 112, ..., 400: 38 of 4 updates each
     assertSameLearner a.Learner b.Learner
     Assert.Equal<_ list>(ra, rb)
-
-[<Fact>]
-let ``without the replay buffer a resumed run refills it before updating again`` () =
-    withTempDir (fun dir ->
-        let cfg = config DqnVariant.Dqn 2.3e-3f
-        let first = DqnTrainer("CartPole-v1", cfg, gemm)
-        let atK = first.RunTo(first.Start(), 150L, []).State
-        let path = Path.Combine(dir, "checkpoint.ckpt")
-        first.Save(path, atK, 600L, false)
-        let ckpt = DqnCheckpoint.LoadTraining path
-        Assert.Null(ckpt.Replay)
-        let second = DqnTrainer("CartPole-v1", cfg, gemm)
-        let resumed = second.Resume ckpt
-        Assert.Equal(0, second.Replay.Count)
-        let updatesBefore = resumed.Learner.Step
-        Assert.True(updatesBefore > 0L)
-        // The buffer holds LearningStarts = 100 transitions again at step 250; the first update phase after it is at step 252.
-        let s = second.RunTo(resumed, 150L + int64 cfg.LearningStarts - 1L, []).State
-        Assert.Equal(updatesBefore, s.Learner.Step)
-        Assert.Equal(resumed.Draws, s.Draws)
-        let s = second.RunTo(s, 252L, []).State
-        Assert.Equal(updatesBefore + 2L, s.Learner.Step))
 
 [<Fact>]
 let ``resuming checks that the checkpoint fits the trainer, with a clear message`` () =

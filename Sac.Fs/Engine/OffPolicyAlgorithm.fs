@@ -1,0 +1,96 @@
+namespace Sac.Fs
+
+open System
+open System.Collections.Generic
+open Sac.Core.Data
+open Sac.Core.Environments
+open Sac.Core.Runs
+
+/// <summary>The schedule every off-policy run shares, read from an algorithm's validated configuration.</summary>
+[<Struct>]
+type OffPolicySchedule =
+    { /// <summary>The run's seed: environment resets, replay draws and the algorithm's noise derive from it.</summary>
+      Seed: uint64
+      /// <summary>Replay buffer capacity, in transitions.</summary>
+      BufferSize: int
+      /// <summary>Transitions per gradient step.</summary>
+      BatchSize: int
+      /// <summary>Environment steps of warm-up acting before the first update.</summary>
+      LearningStarts: int
+      /// <summary>Environment steps between rounds of updates.</summary>
+      TrainFrequency: int
+      /// <summary>Gradient steps per round.</summary>
+      GradientSteps: int
+      /// <summary>Environment steps between evaluations (0: none).</summary>
+      EvalInterval: int
+      /// <summary>Episodes per evaluation.</summary>
+      EvalEpisodes: int }
+
+/// <summary>Where a training checkpoint puts a run, as its algorithm read and checked it.</summary>
+type ResumePoint<'L> =
+    { /// <summary>The learner.</summary>
+      Learner: 'L
+      /// <summary>The environment the run trained on.</summary>
+      EnvironmentId: string
+      /// <summary>Observation size.</summary>
+      ObservationSize: int
+      /// <summary>The action size the checkpoint records (see <see cref="P:Sac.Fs.IOffPolicyAlgorithm`2.Actions"/>).</summary>
+      ActionSize: int
+      /// <summary>Environment steps taken.</summary>
+      EnvironmentSteps: int64
+      /// <summary>The loop's progress, or null for a checkpoint of a learner alone.</summary>
+      Progress: TrainingProgress | null
+      /// <summary>The replay buffer, when it was saved.</summary>
+      Replay: ReplayBuffer | null
+      /// <summary>The running episode's actions.</summary>
+      EpisodeActions: float32[]
+      /// <summary>Why this algorithm and configuration cannot continue the checkpoint (another algorithm or variant,
+      /// other network sizes), or None when they can.</summary>
+      Mismatch: string option }
+
+/// <summary>
+/// One off-policy algorithm as <see cref="T:Sac.Fs.OffPolicyTrainer`2"/> drives it: a learner state <c>'L</c> it
+/// acts and updates with, metrics <c>'M</c> per update, and the learner's checkpoint. SAC (v1 and v2, CPU or CUDA),
+/// Soft Q-Learning and the DQN family are each one of these; the trainer owns everything else.
+/// </summary>
+type IOffPolicyAlgorithm<'L, 'M> =
+    inherit IDisposable
+    /// <summary>The name checkpoints and metrics carry ("sac", "sql", "dqn", "double-dqn", "soft-dqn").</summary>
+    abstract Name: string
+    /// <summary>The run's schedule.</summary>
+    abstract Schedule: OffPolicySchedule
+    /// <summary>The action width the replay buffer stores.</summary>
+    abstract ReplayActionSize: int
+    /// <summary>The action size a checkpoint records and how messages name it: ("action", dimension) for continuous
+    /// actions, ("actions", count) for discrete ones.</summary>
+    abstract Actions: struct (string * int)
+    /// <summary>A fresh learner.</summary>
+    abstract Init: unit -> 'L
+    /// <summary>Called when a run starts or resumes from <paramref name="learner"/> (e.g. to upload it to a device).</summary>
+    abstract Attach: learner: 'L -> unit
+    /// <summary>The behaviour action before environment step <paramref name="step"/> (warm-up actions included).</summary>
+    abstract Act: learner: 'L * step: int64 * observation: ReadOnlySpan<float32> * action: Span<float32> -> unit
+    /// <summary>Called after every environment step, before that step's updates (DQN's target copy).</summary>
+    abstract AfterEnvironmentStep: steps: int64 * learner: 'L -> unit
+    /// <summary>One checked gradient step (a NaN or infinity raises <see cref="T:Sac.Core.Runs.NumericalFaultException"/>).</summary>
+    abstract Update: steps: int64 * batch: Batch * learner: 'L -> struct ('L * 'M)
+    /// <summary>The learner after a round of updates, as acting needs it (a device learner copies its policy back).</summary>
+    abstract AfterUpdates: steps: int64 * learner: 'L -> 'L
+    /// <summary>The whole learner on the host, for checkpoints and the end of a run.</summary>
+    abstract Synced: steps: int64 * learner: 'L -> 'L
+    /// <summary>The metrics in the shared record (read with the algorithm's names, see <c>MetricNames</c>).</summary>
+    abstract Report: steps: int64 * metrics: 'M -> SacMetrics
+    /// <summary>The metrics saved with a checkpoint, in a fixed order.</summary>
+    abstract MetricValues: metrics: 'M -> float32[]
+    /// <summary>The metrics saved by <see cref="MetricValues"/>, read back (the count is checked first).</summary>
+    abstract MetricsOf: values: IReadOnlyList<float32> -> 'M
+    /// <summary>How many values <see cref="MetricValues"/> writes.</summary>
+    abstract MetricCount: int
+    /// <summary>The algorithm's evaluation policy over <paramref name="episodes"/> episodes (see <see cref="Rollout.run"/>).</summary>
+    abstract Evaluate: learner: 'L * env: IEnvironment * episodes: int * seed: uint64 -> EvaluationResult
+    /// <summary>Writes a training checkpoint atomically.</summary>
+    abstract Save: path: string * learner: 'L * environmentId: string * environmentSteps: int64 * progress: TrainingProgress
+                   * replay: ReplayBuffer | null * episodeActions: ReadOnlyMemory<float32> -> unit
+    /// <summary>Reads a training checkpoint (a damaged file raises <see cref="T:Sac.Core.Runs.CheckpointException"/>),
+    /// noting in <c>Mismatch</c> whether this algorithm and configuration can continue it.</summary>
+    abstract Load: path: string -> ResumePoint<'L>

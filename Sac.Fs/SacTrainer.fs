@@ -1,0 +1,205 @@
+namespace Sac.Fs
+
+open System
+open Sac.Core.Config
+open Sac.Core.Compute
+open Sac.Core.Data
+open Sac.Core.Environments
+open Sac.Core.Random
+open Sac.Core.Runs
+
+/// <summary>
+/// SAC (v2 or v1) as an off-policy algorithm: acting with the tanh-Gaussian actor, checked updates on the CPU
+/// (<see cref="Sac.update"/>) or on a backend (<see cref="DeviceSac.update"/>), and SAC's checkpoint.
+/// </summary>
+/// <remarks>With a backend (see <see cref="T:Sac.Cuda.Backend.ISacBackend"/>), the learner lives on it and every update
+/// runs there: the actor is copied back after each round of updates for acting, the whole learner for checkpoints
+/// and at the end of a run. Updates on a backend check the metrics and the actor for NaN and infinity; the critics
+/// are checked when they are copied back.</remarks>
+/// <param name="config">A validated configuration.</param>
+/// <param name="observationSize">Observation size.</param>
+/// <param name="actionSize">Action size (actions in [-1, 1]).</param>
+/// <param name="gemm">The GEMM provider of CPU updates and acting.</param>
+/// <param name="backend">The backend updates run on, or null for the CPU.</param>
+[<Sealed>]
+type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm: IGemm, backend: Sac.Cuda.Backend.ISacBackend | null) =
+    let o, a = observationSize, actionSize
+    let ctx = SacContext(config, o, a, gemm)
+    let root = PhiloxKey.FromSeed config.Seed
+    // Distinct streams for acting and warm-up actions, from the run's seed (the trainer's replay draws have a third).
+    let actKey = root.FoldIn 0x41435430u
+    let warmupKey = root.FoldIn 0x57524d55u
+    let policyWs = PolicyWorkspace(ctx.Networks)
+    let device = match backend with null -> None | b -> Some(new DeviceSacContext(config, o, a, b))
+    let mutable deviceLearner: DeviceLearner option = None
+
+    // SAC's saved metrics, in order: critic, actor, alpha and value losses, alpha, entropy, mean Q.
+    static let metricsArray (m: SacMetrics) = [| m.CriticLoss; m.ActorLoss; m.AlphaLoss; m.ValueLoss; m.Alpha; m.Entropy; m.MeanQ |]
+
+    /// <summary>The learner's fixed parts.</summary>
+    member _.Context = ctx
+    /// <summary>The configuration.</summary>
+    member _.Config = config
+    /// <summary>The backend updates run on, or null for the CPU.</summary>
+    member _.Backend = backend
+    /// <summary>Acting buffers.</summary>
+    member _.PolicyWorkspace = policyWs
+
+    /// <summary>Where a SAC training checkpoint puts a run, and whether this configuration can continue it.</summary>
+    /// <param name="checkpoint">What <see cref="M:Sac.Core.Runs.Checkpoint.LoadTraining(System.String)"/> read.</param>
+    member _.Restore(checkpoint: TrainingCheckpoint) : ResumePoint<LearnerState> =
+        let h = checkpoint.Header
+        { Learner = checkpoint.State; EnvironmentId = h.EnvironmentId; ObservationSize = h.ObservationSize
+          ActionSize = h.ActionSize; EnvironmentSteps = h.EnvironmentSteps; Progress = h.Progress
+          Replay = checkpoint.Replay; EpisodeActions = checkpoint.EpisodeActions
+          Mismatch =
+            Resuming.firstMismatch
+                [ h.Algorithm <> "sac", (fun () -> $"it was written by '{h.Algorithm}', not sac")
+                  Resuming.sizesDiffer "hidden sizes" config.HiddenSizes h.HiddenSizes
+                  h.Variant <> config.Variant.ToString(), (fun () -> $"it is SAC {h.Variant}, the configuration asks for {config.Variant}") ] }
+
+    interface IOffPolicyAlgorithm<LearnerState, SacMetrics> with
+        member _.Name = "sac"
+        member _.Schedule =
+            { Seed = config.Seed; BufferSize = config.BufferSize; BatchSize = config.BatchSize; LearningStarts = config.LearningStarts
+              TrainFrequency = config.TrainFrequency; GradientSteps = config.GradientSteps
+              EvalInterval = config.EvalInterval; EvalEpisodes = config.EvalEpisodes }
+        member _.ReplayActionSize = a
+        member _.Actions = struct ("action", a)
+        member _.Init() = Sac.init ctx config.Seed
+
+        member _.Attach(learner) =
+            match device with
+            | Some dctx ->
+                deviceLearner |> Option.iter (fun d -> (d :> IDisposable).Dispose())
+                deviceLearner <- Some(DeviceSac.upload dctx learner)
+            | None -> ()
+
+        // Uniform in [-1, 1] before LearningStarts, then a draw from the policy.
+        member _.Act(learner, t, observation, action) =
+            if t < int64 config.LearningStarts then
+                for j in 0 .. a - 1 do
+                    action.[j] <- 2.0f * Philox.Uniform(warmupKey, uint64 t * uint64 a + uint64 j) - 1.0f
+            else Policy.act ctx policyWs learner.Actor (Stochastic(actKey, uint64 t)) observation action
+
+        member _.AfterEnvironmentStep(_, _) = ()
+
+        member _.Update(steps, batch, learner) =
+            match device, deviceLearner with
+            | Some dctx, Some d ->
+                let m = DeviceSac.update dctx batch d
+                NumericalCheck.sacMetrics steps d.Step m
+                struct (learner, m)
+            | _ ->
+                let struct (next, m) = Sac.update ctx batch learner
+                NumericalCheck.sacUpdate ctx steps next m
+                struct (next, m)
+
+        // On a backend the host keeps the actor current for acting; the rest is copied back on demand.
+        member _.AfterUpdates(steps, learner) =
+            match deviceLearner with
+            | Some d ->
+                DeviceSac.downloadActor device.Value d learner.Actor
+                NumericalCheck.require "actor parameters" steps d.Step (ReadOnlySpan learner.Actor)
+                learner.WithProgress(d.LogAlpha, d.Step)
+            | None -> learner
+
+        member _.Synced(steps, learner) =
+            match device, deviceLearner with
+            | Some dctx, Some d ->
+                let full = DeviceSac.download dctx d
+                NumericalCheck.require "critic parameters" steps learner.Step (ReadOnlySpan full.Critic)
+                full
+            | _ -> learner
+
+        member _.Report(_, m) = m
+        member _.MetricValues m = metricsArray m
+        member _.MetricCount = 7
+        member _.MetricsOf values =
+            { CriticLoss = values.[0]; ActorLoss = values.[1]; AlphaLoss = values.[2]; ValueLoss = values.[3]
+              Alpha = values.[4]; Entropy = values.[5]; MeanQ = values.[6] }
+
+        member _.Evaluate(learner, env, episodes, seed) = Evaluation.run ctx policyWs learner.Actor env episodes seed
+
+        member _.Save(path, learner, environmentId, environmentSteps, progress, replay, episodeActions) =
+            let header = CheckpointHeader("sac", environmentId, o, a, config.HiddenSizes, config.Variant.ToString(), environmentSteps, Progress = progress)
+            Checkpoint.Save(path, header, learner, replay, episodeActions,
+                            Collections.Generic.Dictionary(dict [ Checkpoint.ConfigMetadataKey, ConfigJson.Serialize config ]))
+
+        member this.Load(path) = this.Restore(Checkpoint.LoadTraining path)
+
+    interface IDisposable with
+        member _.Dispose() =
+            deviceLearner |> Option.iter (fun d -> (d :> IDisposable).Dispose())
+            deviceLearner <- None
+            device |> Option.iter (fun d -> (d :> IDisposable).Dispose())
+
+/// <summary>The state a SAC run folds over.</summary>
+type TrainingState = OffPolicyState<LearnerState, SacMetrics>
+
+/// <summary>
+/// A SAC training run: <see cref="T:Sac.Fs.OffPolicyTrainer`2"/> with <see cref="SacAlgorithm"/>, on environments in
+/// [-1, 1] action coordinates (<see cref="T:Sac.Core.Environments.RescaleAction"/> around the registered or given
+/// environment, checked by <see cref="T:Sac.Core.Environments.CheckedEnvironment"/>).
+/// </summary>
+[<Sealed>]
+type Trainer private (environmentId: string, env: IEnvironment, evalEnv: IEnvironment, algorithm: SacAlgorithm) =
+    inherit OffPolicyTrainer<LearnerState, SacMetrics>(environmentId, env, evalEnv, algorithm)
+
+    static member private Environments(environmentId: string, config: SacConfig) =
+        config.ThrowIfInvalid() |> ignore
+        let make () = RescaleAction(EnvironmentRegistry.MakeChecked environmentId) :> IEnvironment
+        make (), make ()
+
+    /// <summary>A trainer on the registered environment <paramref name="environmentId"/>, its updates on
+    /// <paramref name="backend"/> (null: the CPU).</summary>
+    /// <param name="environmentId">A registered environment id.</param>
+    /// <param name="config">The configuration (validated here).</param>
+    /// <param name="gemm">The GEMM provider.</param>
+    /// <param name="backend">The backend, or null.</param>
+    new(environmentId: string, config: SacConfig, gemm: IGemm, backend: Sac.Cuda.Backend.ISacBackend | null) =
+        let env, evalEnv = Trainer.Environments(environmentId, config)
+        new Trainer(environmentId, env, evalEnv,
+                    new SacAlgorithm(config, env.ObservationSpace.Dimension, env.ActionSpace.Dimension, gemm, backend))
+
+    /// <summary>A trainer whose updates run on the CPU.</summary>
+    /// <param name="environmentId">A registered environment id.</param>
+    /// <param name="config">The configuration (validated here).</param>
+    /// <param name="gemm">The GEMM provider.</param>
+    new(environmentId: string, config: SacConfig, gemm: IGemm) = new Trainer(environmentId, config, gemm, null)
+
+    /// <summary>The algorithm: context, acting buffers, backend.</summary>
+    member _.Sac = algorithm
+    /// <summary>The learner's fixed parts.</summary>
+    member _.Context = algorithm.Context
+    /// <summary>The backend the updates run on, or null for the CPU.</summary>
+    member _.Backend = algorithm.Backend
+    /// <summary>The configuration.</summary>
+    member _.Config = algorithm.Config
+    /// <summary>Acting buffers.</summary>
+    member _.PolicyWorkspace = algorithm.PolicyWorkspace
+
+    /// <summary>Brings the trainer to a checkpoint <see cref="M:Sac.Core.Runs.Checkpoint.LoadTraining(System.String)"/> read
+    /// (see <see cref="M:Sac.Fs.OffPolicyTrainer`2.Resume(Sac.Fs.ResumePoint{`0})"/>).</summary>
+    /// <param name="checkpoint">The checkpoint.</param>
+    member this.Resume(checkpoint: TrainingCheckpoint) : TrainingState = this.Resume(algorithm.Restore checkpoint)
+
+    interface IDisposable with
+        member this.Dispose() = this.Dispose()
+
+/// <summary>Training entry points for scripts: one call from a configuration to a trained learner.</summary>
+[<RequireQualifiedAccess>]
+module Training =
+
+    /// <summary>Trains SAC on <paramref name="environmentId"/> for <paramref name="steps"/> environment steps.</summary>
+    /// <param name="gemm">The GEMM provider.</param>
+    /// <param name="environmentId">A registered environment id.</param>
+    /// <param name="config">The configuration.</param>
+    /// <param name="steps">Environment steps, at least 1.</param>
+    /// <param name="onRecord">Receives each record.</param>
+    [<CompiledName("Train")>]
+    let train (gemm: IGemm) (environmentId: string) (config: SacConfig) (steps: int64) (onRecord: TrainingRecord -> unit) =
+        if steps < 1L then invalidArg (nameof steps) $"steps must be at least 1, got {steps}."
+        let trainer = new Trainer(environmentId, config, gemm)
+        let final = trainer.Run(trainer.Start(), steps, Action<TrainingRecord> onRecord)
+        trainer, final

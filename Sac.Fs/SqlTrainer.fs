@@ -1,0 +1,145 @@
+namespace Sac.Fs
+
+open System
+open Sac.Core.Compute
+open Sac.Core.Config
+open Sac.Core.Data
+open Sac.Core.Environments
+open Sac.Core.Random
+open Sac.Core.Runs
+
+/// <summary>
+/// Soft Q-Learning as an off-policy algorithm: acting with the sampling network <c>a = f(xi; s)</c> (uniform
+/// warm-up actions before LearningStarts), checked updates (<see cref="SoftQLearning.update"/>,
+/// <see cref="NumericalCheck.sqlUpdate"/>), stochastic evaluation (the SQL policy is the sampler), and its checkpoint.
+/// </summary>
+/// <param name="config">A validated configuration.</param>
+/// <param name="observationSize">Observation size.</param>
+/// <param name="actionSize">Action size (actions in [-1, 1]).</param>
+/// <param name="gemm">The GEMM provider.</param>
+[<Sealed>]
+type SqlAlgorithm(config: SqlConfig, observationSize: int, actionSize: int, gemm: IGemm) =
+    let o, a = observationSize, actionSize
+    let ctx = SqlContext(config, o, a, gemm)
+    let root = PhiloxKey.FromSeed config.Seed
+    // Distinct streams for acting and warm-up actions, from the run's seed (as SAC's).
+    let actKey = root.FoldIn 0x41435430u
+    let warmupKey = root.FoldIn 0x57524d55u
+    let policyWs = SqlPolicyWorkspace(ctx.Networks)
+
+    /// <summary>The learner's fixed parts.</summary>
+    member _.Context = ctx
+    /// <summary>The configuration.</summary>
+    member _.Config = config
+    /// <summary>Acting buffers.</summary>
+    member _.PolicyWorkspace = policyWs
+
+    /// <summary>Where a Soft Q-Learning training checkpoint puts a run, and whether this configuration can continue it.</summary>
+    /// <param name="checkpoint">What <see cref="M:Sac.Core.Runs.SqlCheckpoint.LoadTraining(System.String)"/> read.</param>
+    member _.Restore(checkpoint: SqlTrainingCheckpoint) : ResumePoint<SqlLearnerState> =
+        let h = checkpoint.Header
+        { Learner = checkpoint.State; EnvironmentId = h.EnvironmentId; ObservationSize = h.ObservationSize
+          ActionSize = h.ActionSize; EnvironmentSteps = h.EnvironmentSteps; Progress = h.Progress
+          Replay = checkpoint.Replay; EpisodeActions = checkpoint.EpisodeActions
+          Mismatch =
+            Resuming.firstMismatch
+                [ Resuming.sizesDiffer "Q hidden sizes" config.HiddenSizes h.HiddenSizes
+                  Resuming.sizesDiffer "sampler hidden sizes" config.SamplerHiddenSizes h.SamplerHiddenSizes ] }
+
+    interface IOffPolicyAlgorithm<SqlLearnerState, SacMetrics> with
+        member _.Name = SqlCheckpoint.AlgorithmName
+        member _.Schedule =
+            { Seed = config.Seed; BufferSize = config.BufferSize; BatchSize = config.BatchSize; LearningStarts = config.LearningStarts
+              TrainFrequency = config.TrainFrequency; GradientSteps = config.GradientSteps
+              EvalInterval = config.EvalInterval; EvalEpisodes = config.EvalEpisodes }
+        member _.ReplayActionSize = a
+        member _.Actions = struct ("action", a)
+        member _.Init() = SoftQLearning.init ctx config.Seed
+        member _.Attach _ = ()
+
+        member _.Act(learner, t, observation, action) =
+            if t < int64 config.LearningStarts then
+                for j in 0 .. a - 1 do
+                    action.[j] <- 2.0f * Philox.Uniform(warmupKey, uint64 t * uint64 a + uint64 j) - 1.0f
+            else SoftQLearning.act ctx policyWs learner.Sampler (Stochastic(actKey, uint64 t)) observation action
+
+        member _.AfterEnvironmentStep(_, _) = ()
+
+        member _.Update(steps, batch, learner) =
+            let struct (next, m) = SoftQLearning.update ctx batch learner
+            NumericalCheck.sqlUpdate steps next ctx.Workspace.QParameterGrad ctx.Workspace.SamplerParameterGrad m
+            struct (next, m)
+
+        member _.AfterUpdates(_, learner) = learner
+        member _.Synced(_, learner) = learner
+        member _.Report(_, m) = m
+        // Saved in order: Q loss, SVGD surrogate, alpha, mean Q (the fields an update sets; the others are always 0).
+        member _.MetricValues m = [| m.CriticLoss; m.ActorLoss; m.Alpha; m.MeanQ |]
+        member _.MetricCount = 4
+        member _.MetricsOf values =
+            { CriticLoss = values.[0]; ActorLoss = values.[1]; AlphaLoss = 0.0f; ValueLoss = 0.0f
+              Alpha = values.[2]; Entropy = 0.0f; MeanQ = values.[3] }
+
+        // Stochastic rollouts: the SQL policy is the sampler; its noise stream is keyed by the evaluation seed.
+        member _.Evaluate(learner, env, episodes, seed) = GoalEvaluation.sql ctx learner.Sampler env episodes seed
+
+        member _.Save(path, learner, environmentId, environmentSteps, progress, replay, episodeActions) =
+            let header =
+                SqlCheckpointHeader(SqlCheckpoint.AlgorithmName, environmentId, o, a, config.HiddenSizes, config.SamplerHiddenSizes,
+                                    environmentSteps, Progress = progress)
+            SqlCheckpoint.Save(path, header, learner, replay, episodeActions,
+                               Collections.Generic.Dictionary(dict [ Checkpoint.ConfigMetadataKey, ConfigJson.Serialize config ]))
+
+        member this.Load(path) = this.Restore(SqlCheckpoint.LoadTraining path)
+
+    interface IDisposable with
+        member _.Dispose() = ()
+
+/// <summary>The state a Soft Q-Learning run folds over.</summary>
+type SqlTrainingState = OffPolicyState<SqlLearnerState, SacMetrics>
+
+/// <summary>A Soft Q-Learning training run: <see cref="T:Sac.Fs.OffPolicyTrainer`2"/> with <see cref="SqlAlgorithm"/>,
+/// on environments in [-1, 1] action coordinates.</summary>
+[<Sealed>]
+type SqlTrainer private (environmentId: string, env: IEnvironment, evalEnv: IEnvironment, algorithm: SqlAlgorithm) =
+    inherit OffPolicyTrainer<SqlLearnerState, SacMetrics>(environmentId, env, evalEnv, algorithm)
+
+    /// <summary>A trainer on the registered environment <paramref name="environmentId"/>.</summary>
+    /// <param name="environmentId">A registered environment id.</param>
+    /// <param name="config">The configuration (validated here).</param>
+    /// <param name="gemm">The GEMM provider.</param>
+    new(environmentId: string, config: SqlConfig, gemm: IGemm) =
+        config.ThrowIfInvalid() |> ignore
+        let make () = RescaleAction(EnvironmentRegistry.MakeChecked environmentId) :> IEnvironment
+        let env = make ()
+        SqlTrainer(environmentId, env, make (), new SqlAlgorithm(config, env.ObservationSpace.Dimension, env.ActionSpace.Dimension, gemm))
+
+    /// <summary>The algorithm: context and acting buffers.</summary>
+    member _.Sql = algorithm
+    /// <summary>The learner's fixed parts.</summary>
+    member _.Context = algorithm.Context
+    /// <summary>The configuration.</summary>
+    member _.Config = algorithm.Config
+    /// <summary>Acting buffers.</summary>
+    member _.PolicyWorkspace = algorithm.PolicyWorkspace
+
+    /// <summary>Brings the trainer to a checkpoint <see cref="M:Sac.Core.Runs.SqlCheckpoint.LoadTraining(System.String)"/> read.</summary>
+    /// <param name="checkpoint">The checkpoint.</param>
+    member this.Resume(checkpoint: SqlTrainingCheckpoint) : SqlTrainingState = this.Resume(algorithm.Restore checkpoint)
+
+/// <summary>Soft Q-Learning training entry points for scripts.</summary>
+[<RequireQualifiedAccess>]
+module SqlTraining =
+
+    /// <summary>Trains Soft Q-Learning on <paramref name="environmentId"/> for <paramref name="steps"/> environment steps.</summary>
+    /// <param name="gemm">The GEMM provider.</param>
+    /// <param name="environmentId">A registered environment id.</param>
+    /// <param name="config">The configuration.</param>
+    /// <param name="steps">Environment steps, at least 1.</param>
+    /// <param name="onRecord">Receives each record.</param>
+    [<CompiledName("Train")>]
+    let train (gemm: IGemm) (environmentId: string) (config: SqlConfig) (steps: int64) (onRecord: TrainingRecord -> unit) =
+        if steps < 1L then invalidArg (nameof steps) $"steps must be at least 1, got {steps}."
+        let trainer = SqlTrainer(environmentId, config, gemm)
+        let final = trainer.Run(trainer.Start(), steps, Action<TrainingRecord> onRecord)
+        trainer, final
