@@ -38,7 +38,7 @@ let private eta (job: Job) (r: TrainingRecord) =
     else TimeSpan.FromSeconds(Math.Round(r.WallSeconds / done' * float (job.TotalSteps - r.Step))).ToString()
 
 /// One record as a JSON object: the metrics.csv columns that it has, by the same names.
-let jsonLine (algorithm: string) (r: TrainingRecord) =
+let jsonLine (r: TrainingRecord) =
     use stream = new IO.MemoryStream()
     (use w = new Utf8JsonWriter(stream)
      w.WriteStartObject()
@@ -49,10 +49,9 @@ let jsonLine (algorithm: string) (r: TrainingRecord) =
      r.EpisodeLength |> Option.iter (fun n -> w.WriteNumber("episode_length", n))
      opt "eval_return" r.EvalReturn
      opt "eval_std" r.EvalStd
-     match r.Losses with
+     match r.Metrics with
      | Some m ->
-         for name, value in Metrics.ofAlgorithm algorithm do
-             let v = value m
+         for name, v in Array.zip m.Names m.Values do
              if Single.IsFinite v then w.WriteNumber(name, v)
      | None -> ()
      opt "updates_per_sec" r.UpdatesPerSec
@@ -75,7 +74,7 @@ let run (mode: Mode) (job: Job) (work: (TrainingRecord -> unit) -> 'T) : 'T =
     | Quiet -> work ignore
     | JsonLines ->
         work (fun r ->
-            Console.Out.WriteLine(jsonLine job.Algorithm r)
+            Console.Out.WriteLine(jsonLine r)
             Console.Out.Flush())
     | Auto when Console.IsErrorRedirected ->
         // Plain lines for logs: every evaluation, and every tenth episode.

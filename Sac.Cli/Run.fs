@@ -254,9 +254,8 @@ let validate (req: TrainRequest) = report (optionProblems req @ algorithmProblem
 
 let private opt (x: 'a option) (f: 'a -> double) = match x with Some v -> f v | None -> nan
 
-/// The CSV row of one record, by the names of Metrics.columns for the algorithm.
-let private row (algorithm: string) (wallOffset: float) (r: TrainingRecord) =
-    let losses f = opt r.Losses (fun m -> double (f m))
+/// The CSV row of one record, by the names of Metrics.columns.
+let private row (wallOffset: float) (r: TrainingRecord) =
     let values = Collections.Generic.Dictionary<string, double>()
     for (k, v) in
         [ yield "step", double r.Step
@@ -265,7 +264,9 @@ let private row (algorithm: string) (wallOffset: float) (r: TrainingRecord) =
           yield "episode_length", opt r.EpisodeLength double
           yield "eval_return", opt r.EvalReturn id
           yield "eval_std", opt r.EvalStd id
-          for name, value in Metrics.ofAlgorithm algorithm do yield name, losses value
+          match r.Metrics with
+          | Some m -> for name, value in Array.zip m.Names m.Values do yield name, double value
+          | None -> ()
           yield "updates_per_sec", opt r.UpdatesPerSec id
           yield "wall_seconds", r.WallSeconds + wallOffset ] do
         if not (Double.IsNaN v) then values[k] <- v
@@ -303,7 +304,7 @@ let private runInDirectory (req: TrainRequest) (out: string) (job: Progress.Job)
     let result =
         Progress.run req.Progress job (fun report ->
             train (fun r ->
-                csv.Append(row req.Algo wallOffset r)
+                csv.Append(row wallOffset r)
                 report r))
     csv.Dispose()
     writeCurve out req.Env req.Algo
@@ -419,8 +420,8 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
             let note = if not (isNull ckpt.Replay) then "" else " (no replay buffer saved: refilling it before updating)"
             say req $"resuming {out} from {Path.GetFileName path} at step {state.EnvSteps} of {total}{note}"
             wallOffset <- lastWallSeconds (Path.Combine(out, MetricsCsv.FileName)) (state.EnvSteps)
-            state, MetricsCsv.Continue(Path.Combine(out, MetricsCsv.FileName), Metrics.columns req.Algo, state.EnvSteps)
-        else r.Start(), new MetricsCsv(Path.Combine(out, MetricsCsv.FileName), Metrics.columns req.Algo)
+            state, MetricsCsv.Continue(Path.Combine(out, MetricsCsv.FileName), Metrics.columns r.Algorithm.MetricNames, state.EnvSteps)
+        else r.Start(), new MetricsCsv(Path.Combine(out, MetricsCsv.FileName), Metrics.columns r.Algorithm.MetricNames)
     AtomicFile.WriteText(Path.Combine(out, "config.json"), configJson)
     let checkpointPath = Path.Combine(out, CheckpointFileName)
     let mutable lastCheckpoint = None

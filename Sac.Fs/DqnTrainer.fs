@@ -79,13 +79,12 @@ type DqnAlgorithm(config: DqnConfig, observationSize: int, actionCount: int, gem
         member _.AfterUpdates(_, learner) = learner
         member _.Synced(_, learner) = learner
 
-        // In the shared record: the TD loss as critic_loss's slot, the temperature (soft DQN) as alpha's, and the
-        // behaviour policy's entropy (the Boltzmann policy's, or epsilon-greedy's at this step).
+        // The behaviour policy's entropy: the Boltzmann policy's (soft DQN, with its temperature) or epsilon-greedy's
+        // at this step.
+        member _.MetricNames = if soft then [| "td_loss"; "mean_q"; "entropy"; "temperature" |] else [| "td_loss"; "mean_q"; "entropy" |]
         member _.Report(steps, m) =
-            { CriticLoss = m.TdLoss; ActorLoss = 0.0f; AlphaLoss = 0.0f; ValueLoss = 0.0f
-              Alpha = (if soft then config.Temperature else 0.0f)
-              Entropy = (if soft then m.Entropy else Dqn.epsilonGreedyEntropy (Dqn.explorationRate config steps) n)
-              MeanQ = m.MeanQ }
+            if soft then [| m.TdLoss; m.MeanQ; m.Entropy; config.Temperature |]
+            else [| m.TdLoss; m.MeanQ; Dqn.epsilonGreedyEntropy (Dqn.explorationRate config steps) n |]
 
         // The order DqnCheckpoint.MetricNames documents.
         member _.MetricValues m = [| m.TdLoss; m.MeanQ; m.MeanTarget; m.Entropy |]

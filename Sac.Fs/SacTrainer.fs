@@ -112,7 +112,12 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
                 full
             | _ -> learner
 
-        member _.Report(_, m) = m
+        member _.MetricNames =
+            if config.Variant = SacVariant.V1 then [| "critic_loss"; "actor_loss"; "value_loss"; "alpha_loss"; "alpha"; "entropy"; "mean_q" |]
+            else [| "critic_loss"; "actor_loss"; "alpha_loss"; "alpha"; "entropy"; "mean_q" |]
+        member _.Report(_, m) =
+            if config.Variant = SacVariant.V1 then [| m.CriticLoss; m.ActorLoss; m.ValueLoss; m.AlphaLoss; m.Alpha; m.Entropy; m.MeanQ |]
+            else [| m.CriticLoss; m.ActorLoss; m.AlphaLoss; m.Alpha; m.Entropy; m.MeanQ |]
         member _.MetricValues m = metricsArray m
         member _.MetricCount = 7
         member _.MetricsOf values =

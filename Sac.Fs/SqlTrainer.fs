@@ -72,7 +72,9 @@ type SqlAlgorithm(config: SqlConfig, observationSize: int, actionSize: int, gemm
 
         member _.AfterUpdates(_, learner) = learner
         member _.Synced(_, learner) = learner
-        member _.Report(_, m) = m
+        // The soft Q residual and the SVGD sampler's surrogate loss; alpha is the fixed temperature.
+        member _.MetricNames = [| "q_loss"; "svgd_loss"; "mean_q"; "alpha" |]
+        member _.Report(_, m) = [| m.CriticLoss; m.ActorLoss; m.MeanQ; m.Alpha |]
         // Saved in order: Q loss, SVGD surrogate, alpha, mean Q (the fields an update sets; the others are always 0).
         member _.MetricValues m = [| m.CriticLoss; m.ActorLoss; m.Alpha; m.MeanQ |]
         member _.MetricCount = 4

@@ -24,8 +24,8 @@ let config =
 let gemm = GemmProvider.Create 1
 let trainer, final =
     Training.train gemm env config steps (fun record ->
-        match record.EvalReturn, record.Losses with
-        | Some mean, Some m -> printfn "step %6d  eval %8.2f  alpha %.3f  entropy %6.2f" record.Step mean m.Alpha m.Entropy
+        match record.EvalReturn, record.Metrics with
+        | Some mean, Some m -> printfn "step %6d  eval %8.2f  alpha %.3f  entropy %6.2f" record.Step mean m.["alpha"] m.["entropy"]
         | _ -> ())
 
 let result = trainer.Evaluate(final, 20, 2024UL)

@@ -40,8 +40,8 @@ let trainer, final =
         | Some mean, Some std ->
             evals.Add((record.Step, mean))
             let loss, q, entropy =
-                match record.Losses with
-                | Some m -> m.CriticLoss, m.MeanQ, m.Entropy
+                match record.Metrics with
+                | Some m -> m.["td_loss"], m.["mean_q"], m.["entropy"]
                 | None -> nanf, nanf, nanf
             printfn "%s seed %d  step %6d  eval %6.1f ± %5.1f  td %.4f  meanQ %7.2f  entropy %.3f  (%.0f s)"
                 algo seed record.Step mean std loss q entropy clock.Elapsed.TotalSeconds

@@ -31,8 +31,8 @@ let sqlConfig = SqlConfig(Seed = seed, EvalInterval = 2000, EvalEpisodes = 20)
 let clock = Stopwatch.StartNew()
 let sqlTrainer, sqlFinal =
     SqlTraining.train gemm env sqlConfig steps (fun r ->
-        match r.EvalReturn, r.Losses with
-        | Some mean, Some m -> printfn "SQL step %6d  eval %8.1f  Q loss %.4f  mean Q %7.3f  updates/s %s" r.Step mean m.CriticLoss m.MeanQ (r.UpdatesPerSec |> Option.map (sprintf "%.0f") |> Option.defaultValue "-")
+        match r.EvalReturn, r.Metrics with
+        | Some mean, Some m -> printfn "SQL step %6d  eval %8.1f  Q loss %.4f  mean Q %7.3f  updates/s %s" r.Step mean m.["q_loss"] m.["mean_q"] (r.UpdatesPerSec |> Option.map (sprintf "%.0f") |> Option.defaultValue "-")
         | _ -> ())
 let sqlSeconds = clock.Elapsed.TotalSeconds
 let sqlStochastic = sqlTrainer.Evaluate(sqlFinal, rollouts, evalSeed)
@@ -54,8 +54,8 @@ let sacConfig =
 clock.Restart()
 let sacTrainer, sacFinal =
     Training.train gemm env sacConfig steps (fun r ->
-        match r.EvalReturn, r.Losses with
-        | Some mean, Some m -> printfn "SAC step %6d  eval %8.1f  alpha %.4f  entropy %6.2f  updates/s %s" r.Step mean m.Alpha m.Entropy (r.UpdatesPerSec |> Option.map (sprintf "%.0f") |> Option.defaultValue "-")
+        match r.EvalReturn, r.Metrics with
+        | Some mean, Some m -> printfn "SAC step %6d  eval %8.1f  alpha %.4f  entropy %6.2f  updates/s %s" r.Step mean m.["alpha"] m.["entropy"] (r.UpdatesPerSec |> Option.map (sprintf "%.0f") |> Option.defaultValue "-")
         | _ -> ())
 let sacSeconds = clock.Elapsed.TotalSeconds
 // Policy.act in Stochastic mode (noise keyed by the evaluation seed) and in Deterministic mode, with goal counts.

@@ -78,8 +78,10 @@ type IOffPolicyAlgorithm<'L, 'M> =
     abstract AfterUpdates: steps: int64 * learner: 'L -> 'L
     /// <summary>The whole learner on the host, for checkpoints and the end of a run.</summary>
     abstract Synced: steps: int64 * learner: 'L -> 'L
-    /// <summary>The metrics in the shared record (read with the algorithm's names, see <c>MetricNames</c>).</summary>
-    abstract Report: steps: int64 * metrics: 'M -> SacMetrics
+    /// <summary>The names of the metrics <see cref="Report"/> gives, in its order (metrics.csv's columns).</summary>
+    abstract MetricNames: string[]
+    /// <summary>The metrics of a record at environment step <paramref name="steps"/>, in the order of <see cref="MetricNames"/>.</summary>
+    abstract Report: steps: int64 * metrics: 'M -> float32[]
     /// <summary>The metrics saved with a checkpoint, in a fixed order.</summary>
     abstract MetricValues: metrics: 'M -> float32[]
     /// <summary>The metrics saved by <see cref="MetricValues"/>, read back (the count is checked first).</summary>

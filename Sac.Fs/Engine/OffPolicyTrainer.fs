@@ -54,6 +54,7 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
     let mutable checkpointEvery = 0L
     let clock = TrainingClock()
     let learningStarts = int64 schedule.LearningStarts
+    let names = algorithm.MetricNames
     // Updates wait for LearningStarts transitions: true of a fresh run by construction, and what makes a run resumed
     // without its replay buffer refill it before learning again.
     let enoughData () = replay.Count > 0 && replay.Count >= min schedule.LearningStarts replay.Capacity
@@ -128,8 +129,8 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
               Draws = draws; LastMetrics = last }
         let record =
             if ended || evaluation.IsSome then
-                let losses = match last with ValueSome m -> ValueSome(algorithm.Report(steps, m)) | ValueNone -> ValueNone
-                clock.Record(steps, next.Episodes, ended, episodeReturn, episodeLength, evaluation, losses)
+                let metrics = match last with ValueSome m -> ValueSome { Names = names; Values = algorithm.Report(steps, m) } | ValueNone -> ValueNone
+                clock.Record(steps, next.Episodes, ended, episodeReturn, episodeLength, evaluation, metrics)
             else None
         struct (next, record)
 

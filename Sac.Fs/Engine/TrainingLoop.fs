@@ -9,6 +9,32 @@ open Sac.Core.Environments
 open Sac.Core.Random
 open Sac.Core.Runs
 
+/// <summary>The metrics of one gradient step by name, in the order the algorithm reports them (SAC: critic_loss,
+/// actor_loss, alpha_loss, alpha, entropy, mean_q; Soft Q-Learning: q_loss, svgd_loss, mean_q, alpha; the DQN family:
+/// td_loss, mean_q, entropy; see <see cref="P:Sac.Fs.IOffPolicyAlgorithm`2.MetricNames"/>).</summary>
+type UpdateMetrics =
+    { /// <summary>The metric names, as metrics.csv's columns.</summary>
+      Names: string[]
+      /// <summary>The values, one per name.</summary>
+      Values: float32[] }
+
+    /// <summary>The value of the metric <paramref name="name"/>.</summary>
+    /// <param name="name">A metric name, e.g. <c>"critic_loss"</c>.</param>
+    /// <exception cref="T:System.Collections.Generic.KeyNotFoundException">The algorithm reports no such metric (the
+    /// message lists those it reports).</exception>
+    member this.Item
+        with get (name: string) =
+            match Array.IndexOf(this.Names, name) with
+            | -1 -> raise (Collections.Generic.KeyNotFoundException($"""no metric '{name}'; this algorithm reports {String.Join(", ", this.Names)}"""))
+            | i -> this.Values.[i]
+
+    /// <summary>The value of the metric <paramref name="name"/>, or None when the algorithm does not report it.</summary>
+    /// <param name="name">A metric name.</param>
+    member this.TryFind(name: string) =
+        match Array.IndexOf(this.Names, name) with
+        | -1 -> None
+        | i -> Some this.Values.[i]
+
 /// <summary>One row of training metrics, emitted when an episode ends or an evaluation runs (metrics.csv).</summary>
 type TrainingRecord =
     { /// <summary>Environment steps taken so far.</summary>
@@ -23,8 +49,8 @@ type TrainingRecord =
       EvalReturn: float option
       /// <summary>Standard deviation of the evaluation returns.</summary>
       EvalStd: float option
-      /// <summary>Metrics of the latest gradient step, once learning has started.</summary>
-      Losses: SacMetrics option
+      /// <summary>Metrics of the latest gradient step by name, once learning has started.</summary>
+      Metrics: UpdateMetrics option
       /// <summary>Gradient steps per second of update time since the previous record.</summary>
       UpdatesPerSec: float option
       /// <summary>Seconds since training started.</summary>
@@ -56,7 +82,7 @@ type TrainingClock() =
     /// gradient steps since the previous record.
     /// </summary>
     member _.Record(steps: int64, episodes: int, ended: bool, episodeReturn: float, episodeLength: int,
-                    evaluation: (float * float) option, losses: SacMetrics voption) : TrainingRecord option =
+                    evaluation: (float * float) option, metrics: UpdateMetrics voption) : TrainingRecord option =
         if ended || evaluation.IsSome then
             let ups =
                 if updates > 0L && updateTicks > 0L then Some(float updates / (float updateTicks / float Stopwatch.Frequency))
@@ -69,7 +95,7 @@ type TrainingClock() =
                   EpisodeLength = (if ended then Some episodeLength else None)
                   EvalReturn = evaluation |> Option.map fst
                   EvalStd = evaluation |> Option.map snd
-                  Losses = (match losses with ValueSome m -> Some m | ValueNone -> None)
+                  Metrics = (match metrics with ValueSome m -> Some m | ValueNone -> None)
                   UpdatesPerSec = ups; WallSeconds = clock.Elapsed.TotalSeconds }
         else None
 

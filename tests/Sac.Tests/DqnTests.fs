@@ -628,10 +628,10 @@ let ``the trainer is reproducible from its seed and reports TD metrics through T
     Assert.Equal(160L, a.Learner.Step)   // (1000 - 200) / 50 phases of 10 steps
     let evals = recA |> Seq.filter (fun r -> r.EvalReturn.IsSome) |> List.ofSeq
     Assert.Equal<int64 list>([ 500L; 1000L ], evals |> List.map (fun r -> r.Step))
-    let m = (List.last evals).Losses.Value
-    Assert.Equal(0.1f, m.Alpha)
-    Assert.Equal(0.0f, m.ActorLoss)
-    Assert.True(m.CriticLoss >= 0.0f && m.Entropy >= 0.0f && Single.IsFinite m.MeanQ)
+    let m = (List.last evals).Metrics.Value
+    Assert.Equal<string[]>([| "td_loss"; "mean_q"; "entropy"; "temperature" |], m.Names)
+    Assert.Equal(0.1f, m.["temperature"])
+    Assert.True(m.["td_loss"] >= 0.0f && m.["entropy"] >= 0.0f && Single.IsFinite m.["mean_q"])
     Assert.True(recA |> Seq.forall (fun r -> r.EpisodeReturn.IsNone || r.EpisodeReturn = (r.EpisodeLength |> Option.map float)))
 
 [<Fact>]

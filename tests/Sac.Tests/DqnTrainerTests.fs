@@ -19,7 +19,7 @@ let private config (variant: DqnVariant) (lr: float32) =
               LearningRate = lr, Temperature = 0.5f, Seed = 7UL, Variant = variant)
 
 // Everything in a record but the wall-clock columns, which no two runs share.
-let private comparable (r: TrainingRecord) = r.Step, r.Episode, r.EpisodeReturn, r.EpisodeLength, r.EvalReturn, r.EvalStd, r.Losses
+let private comparable (r: TrainingRecord) = r.Step, r.Episode, r.EpisodeReturn, r.EpisodeLength, r.EvalReturn, r.EvalStd, r.Metrics
 
 let private withTempDir (f: string -> unit) =
     let dir = Directory.CreateTempSubdirectory("dqn-resume-")

@@ -70,7 +70,7 @@ let private on (case: string) (test: ICaseTest) =
     | other -> failwith $"no case {other}"
 
 // Everything in a record but the wall-clock columns, which no two runs share.
-let private comparable (r: TrainingRecord) = r.Step, r.Episode, r.EpisodeReturn, r.EpisodeLength, r.EvalReturn, r.EvalStd, r.Losses
+let private comparable (r: TrainingRecord) = r.Step, r.Episode, r.EpisodeReturn, r.EpisodeLength, r.EvalReturn, r.EvalStd, r.Metrics
 
 let private withTempDir (f: string -> unit) =
     let dir = Directory.CreateTempSubdirectory("sac-resume-")

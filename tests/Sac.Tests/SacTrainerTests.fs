@@ -15,7 +15,7 @@ let private config (lr: float32) =
               EvalEpisodes = 1, ActorLearningRate = lr, CriticLearningRate = lr, Seed = 11UL)
 
 // Everything in a record but the wall-clock columns, which no two runs share.
-let private comparable (r: TrainingRecord) = r.Step, r.Episode, r.EpisodeReturn, r.EpisodeLength, r.EvalReturn, r.EvalStd, r.Losses
+let private comparable (r: TrainingRecord) = r.Step, r.Episode, r.EpisodeReturn, r.EpisodeLength, r.EvalReturn, r.EvalStd, r.Metrics
 
 let private withTempDir (f: string -> unit) =
     let dir = Directory.CreateTempSubdirectory("sac-resume-")
@@ -188,11 +188,12 @@ let ``sac train reports every bad option and configuration value at once, before
 
 [<Fact>]
 let ``--json writes each record as one JSON object with the metrics.csv names`` () =
-    let record =
+    let record (metrics: UpdateMetrics) =
         { Step = 1200L; Episode = 7; EpisodeReturn = Some -3.5; EpisodeLength = Some 50; EvalReturn = Some -2.25; EvalStd = Some 0.5
-          Losses = Some { CriticLoss = 0.1f; ActorLoss = 2.0f; AlphaLoss = 0.0f; ValueLoss = 0.0f; Alpha = 0.2f; Entropy = -1.0f; MeanQ = 3.0f }
-          UpdatesPerSec = None; WallSeconds = 4.0 }
-    let line = Sac.Cli.Progress.jsonLine "sac" record
+          Metrics = Some metrics; UpdatesPerSec = None; WallSeconds = 4.0 }
+    let names (t: OffPolicyTrainer<'L, 'M>) = t.Algorithm.MetricNames
+    let sac = names (new Trainer("Pendulum-v1", SacConfig(), gemm))
+    let line = Sac.Cli.Progress.jsonLine (record { Names = sac; Values = [| 0.1f; 2.0f; 0.0f; 0.2f; -1.0f; 3.0f |] })
     Assert.DoesNotContain("\n", line)
     use doc = Text.Json.JsonDocument.Parse line
     let root = doc.RootElement
@@ -202,12 +203,20 @@ let ``--json writes each record as one JSON object with the metrics.csv names`` 
     Assert.False(root.TryGetProperty("updates_per_sec") |> fst)
     Assert.Equal(3.0, root.GetProperty("mean_q").GetDouble(), 6)
     // Each algorithm's metrics by its own names: DQN's TD loss is td_loss, not critic_loss.
-    use dqn = Text.Json.JsonDocument.Parse(Sac.Cli.Progress.jsonLine "double-dqn" record)
-    Assert.Equal(0.1, dqn.RootElement.GetProperty("td_loss").GetDouble(), 6)
-    Assert.False(dqn.RootElement.TryGetProperty("critic_loss") |> fst)
-    for algo in [ "sac"; "sac-v1"; "sql"; "dqn"; "soft-dqn" ] do
-        use line = Text.Json.JsonDocument.Parse(Sac.Cli.Progress.jsonLine algo record)
-        for p in line.RootElement.EnumerateObject() do Assert.Contains(p.Name, Sac.Cli.Metrics.columns algo)
+    let algorithms =
+        [ "sac", sac
+          "sac-v1", names (new Trainer("Pendulum-v1", SacConfig(Variant = SacVariant.V1), gemm))
+          "sql", names (SqlTrainer("Pendulum-v1", SqlConfig(), gemm))
+          "dqn", names (DqnTrainer("CartPole-v1", DqnConfig(), gemm))
+          "soft-dqn", names (DqnTrainer("CartPole-v1", DqnConfig(Variant = DqnVariant.SoftDqn), gemm)) ]
+    Assert.Equal<string[]>([| "td_loss"; "mean_q"; "entropy" |], snd algorithms.[3])
+    Assert.Equal<string[]>([| "q_loss"; "svgd_loss"; "mean_q"; "alpha" |], snd algorithms.[2])
+    Assert.Contains("value_loss", snd algorithms.[1])
+    for _, metricNames in algorithms do
+        use line = Text.Json.JsonDocument.Parse(Sac.Cli.Progress.jsonLine (record { Names = metricNames; Values = Array.create metricNames.Length 0.5f }))
+        let columns = Sac.Cli.Metrics.columns metricNames
+        for p in line.RootElement.EnumerateObject() do Assert.Contains(p.Name, columns)
+        for name in metricNames do Assert.Equal(0.5, line.RootElement.GetProperty(name).GetDouble())
 
 [<Theory>]
 [<InlineData("MultiGoal-v0", "sql")>]

@@ -24,7 +24,7 @@ let private sized (hidden: int[]) (samplerHidden: int[]) (bufferSize: int) (lr: 
 let private config (lr: float32) = sized [| 16; 16 |] [| 16; 16 |] 1000 lr
 
 // Everything in a record but the wall-clock columns, which no two runs share.
-let private comparable (r: TrainingRecord) = r.Step, r.Episode, r.EpisodeReturn, r.EpisodeLength, r.EvalReturn, r.EvalStd, r.Losses
+let private comparable (r: TrainingRecord) = r.Step, r.Episode, r.EpisodeReturn, r.EpisodeLength, r.EvalReturn, r.EvalStd, r.Metrics
 
 let private withTempDir (f: string -> unit) =
     let dir = Directory.CreateTempSubdirectory("sac-sql-resume-")
