@@ -118,29 +118,6 @@ module Dqn =
     [<CompiledName("MaxValue")>]
     let maxValue (q: ReadOnlySpan<float32>) : float32 = q.[argmax q]
 
-    let private softValue64 (alpha: float32) (q: ReadOnlySpan<float32>) : float =
-        let m = float (maxValue q)
-        if alpha = 0.0f then m
-        else
-            let a = float alpha
-            let mutable sum = 0.0
-            for j in 0 .. q.Length - 1 do
-                sum <- sum + Math.Exp((float q.[j] - m) / a)
-            // The max's own term is exp(0) = 1, so sum >= 1 and the value never falls below max q.
-            m + a * Math.Log sum
-
-    /// <summary>
-    /// The soft state value <c>alpha * logsumexp(q / alpha)</c>, computed as <c>m + alpha * log(sum_a exp((q_a - m) / alpha))</c>
-    /// with <c>m = max q</c> in float64 so it never overflows; it lies in <c>[max q, max q + alpha log |A|]</c> and
-    /// tends to <c>max q</c> as alpha falls to 0 (alpha = 0 gives <c>max q</c> exactly).
-    /// </summary>
-    /// <param name="alpha">Temperature, at least 0.</param>
-    /// <param name="q">One row of action values, at least one.</param>
-    [<CompiledName("SoftValue")>]
-    let softValue (alpha: float32) (q: ReadOnlySpan<float32>) : float32 =
-        // Soft Q-learning over a discrete set: V(s) = alpha * log sum_a exp(Q(s, a) / alpha)
-        float32 (softValue64 alpha q)
-
     // r + gamma (1 - terminated) v, in float64 and rounded once, so every target orders as its next-state value does.
     let private bootstrap (gamma: float32) (r: float32) (terminated: float32) (v: float) : float32 =
         float32 (float r + float (SoftBellman.discount gamma terminated) * v)
@@ -184,7 +161,7 @@ module Dqn =
     [<CompiledName("SoftDqnTarget")>]
     let softDqnTarget (gamma: float32) (alpha: float32) (r: float32, terminated: float32, qNextTarget: ReadOnlySpan<float32>) : float32 =
         // Soft Bellman backup over a discrete set: y = r + gamma * (1 - terminated) * alpha * logsumexp(Q'(s', .) / alpha)
-        bootstrap gamma r terminated (softValue64 alpha qNextTarget)
+        bootstrap gamma r terminated (SoftMaximum.Of(qNextTarget, float alpha))
 
     // ---------- targets for a batch ----------
 

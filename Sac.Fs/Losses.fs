@@ -196,7 +196,7 @@ module Losses =
     /// <c>dv[i] = (v[i] - target[i]) / B</c>.
     /// </summary>
     /// <remarks>
-    /// The target is <c>SoftBellman.softValue</c> at a fresh action from the current policy, and is a constant: no
+    /// The target is <c>SoftBellman.sampledSoftValue</c> at a fresh action from the current policy, and is a constant: no
     /// gradient flows into the critics or the policy (there are no outputs for them).
     /// </remarks>
     /// <param name="alpha">Entropy temperature (1 in the original SAC v1, which scales the reward instead).</param>
@@ -222,7 +222,7 @@ module Losses =
             let b = float32 batch
             let mutable acc = 0.0
             for i in 0 .. batch - 1 do
-                let d = v.[i] - SoftBellman.softValue alpha (q1.[i], q2.[i], logPi.[i])
+                let d = v.[i] - SoftBellman.sampledSoftValue alpha (q1.[i], q2.[i], logPi.[i])
                 dv.[i] <- d / b
                 acc <- acc + 0.5 * float d * float d
             float32 (acc / float batch)

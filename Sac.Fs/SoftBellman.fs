@@ -24,8 +24,8 @@ module SoftBellman =
     /// <param name="q1">First critic's value at the sampled action.</param>
     /// <param name="q2">Second critic's value at the sampled action.</param>
     /// <param name="logPi">The policy's log-density of the sampled action.</param>
-    [<CompiledName("SoftValue")>]
-    let softValue (alpha: float32) (q1: float32, q2: float32, logPi: float32) : float32 =
+    [<CompiledName("SampledSoftValue")>]
+    let sampledSoftValue (alpha: float32) (q1: float32, q2: float32, logPi: float32) : float32 =
         // SAC v2, eq. 3 with the twin-min: V(s) = min(Q1, Q2)(s, a) - alpha * log pi(a|s)
         MathF.Min(q1, q2) - alpha * logPi
 
@@ -44,7 +44,7 @@ module SoftBellman =
     /// <param name="gamma">Discount factor in [0, 1].</param>
     /// <param name="r">Reward of the transition.</param>
     /// <param name="terminated">1 for a true terminal transition, 0 otherwise.</param>
-    /// <param name="v">Soft value of the next state, e.g. <c>softValue alpha (q1Next, q2Next, logPiNext)</c>.</param>
+    /// <param name="v">Soft value of the next state, e.g. <c>sampledSoftValue alpha (q1Next, q2Next, logPiNext)</c>.</param>
     [<CompiledName("Target")>]
     let target (gamma: float32) (r: float32) (terminated: float32) (v: float32) : float32 =
         // SAC v2, eq. 2 (soft Bellman backup): y = r + gamma * (1 - terminated) * V(s')
@@ -59,8 +59,8 @@ module SoftBellman =
     /// <param name="q2">Second critic's values.</param>
     /// <param name="logPi">Log-densities of the sampled actions.</param>
     /// <param name="dest">Receives the soft values; may alias an input.</param>
-    [<CompiledName("SoftValueBatch")>]
-    let softValueBatch (alpha: float32) (batch: int)
+    [<CompiledName("SampledSoftValueBatch")>]
+    let sampledSoftValueBatch (alpha: float32) (batch: int)
                        (q1: ReadOnlySpan<float32>, q2: ReadOnlySpan<float32>, logPi: ReadOnlySpan<float32>,
                         dest: Span<float32>) : unit =
         // SAC v2, eq. 3 with the twin-min: V(s) = min(Q1, Q2)(s, a) - alpha * log pi(a|s)
@@ -70,12 +70,12 @@ module SoftBellman =
         Guard.atLeast "logPi" logPi.Length batch
         Guard.atLeast "dest" dest.Length batch
         for i in 0 .. batch - 1 do
-            dest.[i] <- softValue alpha (q1.[i], q2.[i], logPi.[i])
+            dest.[i] <- sampledSoftValue alpha (q1.[i], q2.[i], logPi.[i])
 
     /// <summary>
     /// The critic targets for a batch, fused:
     /// <c>dest[i] = r[i] + gamma * (1 - terminated[i]) * (min(q1Next[i], q2Next[i]) - alpha * logPiNext[i])</c>.
-    /// Bitwise equal to <c>target gamma r terminated (softValue alpha (q1, q2, logPi))</c> per row. Allocates nothing.
+    /// Bitwise equal to <c>target gamma r terminated (sampledSoftValue alpha (q1, q2, logPi))</c> per row. Allocates nothing.
     /// </summary>
     /// <param name="gamma">Discount factor in [0, 1].</param>
     /// <param name="alpha">Entropy temperature; 0 gives the hard clipped double-Q target.</param>
@@ -99,4 +99,4 @@ module SoftBellman =
         Guard.atLeast "logPiNext" logPiNext.Length batch
         Guard.atLeast "dest" dest.Length batch
         for i in 0 .. batch - 1 do
-            dest.[i] <- target gamma r.[i] terminated.[i] (softValue alpha (q1Next.[i], q2Next.[i], logPiNext.[i]))
+            dest.[i] <- target gamma r.[i] terminated.[i] (sampledSoftValue alpha (q1Next.[i], q2Next.[i], logPiNext.[i]))

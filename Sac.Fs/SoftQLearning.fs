@@ -53,25 +53,17 @@ module SoftQLearning =
     /// <param name="particles">Samples per state M, at least 1.</param>
     /// <param name="q">The values, <c>[rows, particles]</c> row-major.</param>
     /// <param name="dest">Receives the soft values, at least <paramref name="rows"/> elements.</param>
-    [<CompiledName("SoftValue")>]
-    let softValue (alpha: float32) (actionSize: int) (rows: int) (particles: int) (q: ReadOnlySpan<float32>) (dest: Span<float32>) : unit =
+    [<CompiledName("ImportanceSoftValue")>]
+    let importanceSoftValue (alpha: float32) (actionSize: int) (rows: int) (particles: int) (q: ReadOnlySpan<float32>) (dest: Span<float32>) : unit =
         // SQL eq. 10: V(s) = alpha log E_{a~U}[exp(Q(s, a)/alpha) / q_U(a)] ≈ alpha (logsumexp_j(Q_j/alpha) - log M + |A| log 2)
         Guard.size "rows" rows
         if particles < 1 then raise (ArgumentOutOfRangeException(nameof particles, particles, "particles must be at least 1."))
         if not (alpha > 0.0f) then raise (ArgumentOutOfRangeException(nameof alpha, alpha, "alpha must be greater than zero."))
         Guard.atLeast "q" q.Length (Guard.product rows particles)
         Guard.atLeast "dest" dest.Length rows
-        let t = float alpha
         let offset = float actionSize * ln2 - Math.Log(float particles)
         for i in 0 .. rows - 1 do
-            let row = q.Slice(i * particles, particles)
-            let mutable mx = row.[0]
-            for j in 1 .. particles - 1 do
-                if row.[j] > mx then mx <- row.[j]
-            let mutable sum = 0.0
-            for j in 0 .. particles - 1 do
-                sum <- sum + Math.Exp((float row.[j] - float mx) / t)
-            dest.[i] <- float32 (float mx + t * (Math.Log sum + offset))
+            dest.[i] <- float32 (SoftMaximum.Of(q.Slice(i * particles, particles), float alpha, offset))
 
     /// <summary>
     /// Soft Q targets <c>dest[i] = rewardScale r[i] + gamma (1 - terminated[i]) v[i]</c>, with <c>v</c> the soft values
@@ -83,7 +75,7 @@ module SoftQLearning =
     /// <param name="rows">Rows B.</param>
     /// <param name="rewards">Rewards r.</param>
     /// <param name="terminated">1 for terminal transitions, 0 otherwise (truncation is 0).</param>
-    /// <param name="nextValues">V_target(s') from <see cref="softValue"/>.</param>
+    /// <param name="nextValues">V_target(s') from <see cref="importanceSoftValue"/>.</param>
     /// <param name="dest">Receives the targets.</param>
     [<CompiledName("QTargets")>]
     let qTargets (gamma: float32) (rewardScale: float32) (rows: int)
@@ -335,7 +327,7 @@ module SoftQLearning =
         for i in 0 .. n - 1 do actions.[i] <- 2.0f * actions.[i] - 1.0f
         tileRows b m o a (ReadOnlySpan(batch.NextObservations, 0, b * o)) (ReadOnlySpan(ws.ValueActions, 0, n)) (Span ws.ValueInput)
         let q = Mlp.Forward(ctx.Gemm, ctx.Networks.Q, ReadOnlySpan state.TargetQ, ReadOnlySpan(ws.ValueInput, 0, b * m * (o + a)), b * m, ws.TargetQOnNext)
-        softValue cfg.Alpha a b m q (Span ws.NextValues)
+        importanceSoftValue cfg.Alpha a b m q (Span ws.NextValues)
         qTargets cfg.Gamma cfg.RewardScale b (ReadOnlySpan batch.Rewards, ReadOnlySpan batch.Terminated, ReadOnlySpan ws.NextValues, Span ws.Targets)
 
     /// <summary>

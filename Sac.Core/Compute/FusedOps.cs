@@ -227,56 +227,6 @@ public static class FusedOps
         return -1;
     }
 
-    /// <summary>
-    /// Numerically stable <c>log(sum_i exp(x_i))</c>, shifted by the maximum so no term overflows.
-    /// </summary>
-    /// <param name="x">At least one element.</param>
-    /// <returns>The log-sum-exp; negative infinity when every input is negative infinity, positive infinity when any is, NaN when any is NaN.</returns>
-    /// <exception cref="ArgumentException"><paramref name="x"/> is empty.</exception>
-    public static float LogSumExp(ReadOnlySpan<float> x)
-    {
-        if (x.IsEmpty)
-            throw new ArgumentException("LogSumExp needs at least one element; x is empty.", nameof(x));
-        Span<float> scratch = stackalloc float[Chunk];
-        return LogSumExpCore(x, scratch);
-    }
-
-    /// <summary>Row-wise log-sum-exp: <c>dest[i] = log(sum_j exp(x[i, j]))</c>, each row shifted by its own maximum.</summary>
-    /// <param name="x">A <c>rows x cols</c> row-major matrix with <c>cols &gt;= 1</c>.</param>
-    /// <param name="rows">Number of rows.</param>
-    /// <param name="cols">Number of columns, at least one.</param>
-    /// <param name="dest">Exactly <paramref name="rows"/> elements.</param>
-    /// <exception cref="ArgumentException">A length does not match, or <paramref name="cols"/> is zero.</exception>
-    public static void RowLogSumExp(ReadOnlySpan<float> x, int rows, int cols, Span<float> dest)
-    {
-        CheckMatrix(x.Length, rows, cols, nameof(x));
-        if (cols < 1)
-            throw new ArgumentException($"RowLogSumExp needs at least one column, got cols = {cols}.", nameof(cols));
-        if (dest.Length != rows)
-            throw new ArgumentException($"dest has {dest.Length} elements, expected rows = {rows}.", nameof(dest));
-        Span<float> scratch = stackalloc float[Chunk];
-        for (int i = 0; i < rows; i++)
-            dest[i] = LogSumExpCore(x.Slice(i * cols, cols), scratch);
-    }
-
-    // lse(x) = m + log(sum_i exp(x_i - m)) with m = max_i x_i; chunk sums are added in order in double.
-    static float LogSumExpCore(ReadOnlySpan<float> x, Span<float> scratch)
-    {
-        float m = TensorPrimitives.Max(x);
-        if (float.IsNaN(m) || float.IsInfinity(m))
-            return m;   // NaN propagates; all -inf gives -inf; any +inf gives +inf (x - m would be NaN there).
-        double total = 0;
-        for (int start = 0; start < x.Length; start += Chunk)
-        {
-            int n = Math.Min(Chunk, x.Length - start);
-            Span<float> s = scratch[..n];
-            TensorPrimitives.Subtract(x.Slice(start, n), m, s);
-            TensorPrimitives.Exp(s, s);
-            total += TensorPrimitives.Sum(s);
-        }
-        return (float)(m + Math.Log(total));
-    }
-
     // softplus = max(x, 0) + log1p(e), with log1p(e) = e when fl(1 + e) == 1, else log(u) * e / (u - 1)
     // (Goldberg's correction: the rounding error of u cancels between log(u) and u - 1).
     static void SoftplusCombine(ReadOnlySpan<float> x, ReadOnlySpan<float> e, ReadOnlySpan<float> u, ReadOnlySpan<float> l, Span<float> dest)

@@ -1,6 +1,7 @@
 namespace Sac.Fs.Tabular
 
 open System
+open Sac.Core.Compute
 
 /// <summary>
 /// The answer of an exact soft dynamic-programming solver on a finite MDP.
@@ -92,15 +93,8 @@ module SoftDp =
                 if not (e <= d) then d <- e
         d
 
-    let private value (alpha: float) (q: float[]) =
-        let m = maxOf q
-        if alpha = 0.0 || not (Double.IsFinite m) then m
-        else
-            // max-shift: every exponent is <= 0 and the max term is exp(0) = 1, so the sum lies in [1, |A|]
-            let mutable sum = 0.0
-            for x in q do
-                sum <- sum + Math.Exp((x - m) / alpha)
-            m + alpha * Math.Log sum
+    // The soft maximum alpha * logsumexp(q / alpha), max-shifted (alpha = 0: the max; a NaN gives NaN).
+    let private value (alpha: float) (q: float[]) = SoftMaximum.Of(ReadOnlySpan q, alpha)
 
     let private boltzmann (alpha: float) (q: float[]) =
         let m = maxOf q

@@ -264,7 +264,7 @@ let ``the soft target lies within [hard, hard + gamma (1 - d) alpha log |A|] and
         let atZero = Dqn.softDqnTarget gamma 0.0f (r, d, ro q) = hard
         // The value alpha logsumexp(q / alpha) itself: max q, plus alpha log |A| when every action ties.
         let tie = Array.create n q.[0]
-        let tieValue = Dqn.softValue alpha (ro tie)
+        let tieValue = float32 (SoftMaximum.Of(ro tie, float alpha))
         let tieOk = abs (float tieValue - (float q.[0] + float alpha * Math.Log(float n))) <= 1e-6 * (1.0 + abs (float q.[0]))
         within && shrinking && atZero && tieOk))
 

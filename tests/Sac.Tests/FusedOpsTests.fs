@@ -163,10 +163,6 @@ let ``Softplus edge values`` () =
     Assert.Equal(88.0f, y.[7])
     Assert.True(abs (float y.[8] - softplus64 -88.0) <= 1e-3 * softplus64 -88.0 + 1e-44, $"softplus(-88) = {y.[8]}")
 
-let private lse64 (x: float32[]) =
-    let m = x |> Array.map float |> Array.max
-    m + log (x |> Array.sumBy (fun v -> exp (float v - m)))
-
 let private lseCase =
     gen {
         let! n = Gen.oneof [ Gen.choose (1, 40); Gen.choose (250, 600) ]
@@ -176,39 +172,41 @@ let private lseCase =
         return randomFloats seed n scale, float32 shift
     }
 
-[<Fact>]
-let ``LogSumExp matches float64, is shift-equivariant and bounded by max and max + log n`` () =
-    Check.One(config, Prop.forAll (Arb.fromGen lseCase) (fun (x, c) ->
-        let lse = FusedOps.LogSumExp(ReadOnlySpan x)
-        let r = lse64 x
-        Assert.True(close 1e-6 r lse, $"lse = {lse}, expected {r}")
-        let m = Array.max x
-        Assert.True(lse >= m, $"lse {lse} < max {m}")
-        Assert.True(float lse <= float m + log (float x.Length) + 1e-6 * max 1.0 (abs (float m)), $"lse {lse} > max + log n")
-        let shifted = x |> Array.map (fun v -> v + c)
-        let lseShifted = FusedOps.LogSumExp(ReadOnlySpan shifted)
-        Assert.True(abs (float lseShifted - (float lse + float c)) <= 1e-5 * max 1.0 (abs (float lse) + abs (float c)),
-                    $"lse(x + {c}) = {lseShifted}, lse(x) + c = {lse + c}")))
+/// The soft maximum at temperature t, t * log sum exp(x / t), written plainly (float64, no shift) for moderate values.
+let private softMax64 (t: float) (x: float32[]) = t * log (x |> Array.sumBy (fun v -> exp (float v / t)))
 
 [<Fact>]
-let ``LogSumExp special cases`` () =
-    Assert.Equal(Single.NegativeInfinity, FusedOps.LogSumExp(ReadOnlySpan [| Single.NegativeInfinity; Single.NegativeInfinity |]))
-    Assert.Equal(3.5f, FusedOps.LogSumExp(ReadOnlySpan [| 3.5f |]))
-    Assert.Equal(2.0f, FusedOps.LogSumExp(ReadOnlySpan [| Single.NegativeInfinity; 2.0f |]))
-    Assert.Equal(Single.PositiveInfinity, FusedOps.LogSumExp(ReadOnlySpan [| 1.0f; Single.PositiveInfinity |]))
-    Assert.True(Single.IsNaN(FusedOps.LogSumExp(ReadOnlySpan [| 1.0f; Single.NaN |])))
-    Assert.Equal(1000.0f + float32 (log 2.0), FusedOps.LogSumExp(ReadOnlySpan [| 1000.0f; 1000.0f |]))
-    throwsArg "x" (fun () -> FusedOps.LogSumExp(ReadOnlySpan(Array.empty<float32>)) |> ignore)
+let ``the soft maximum matches plain float64, is shift-equivariant and lies between max and max + t log n`` () =
+    Check.One(config, Prop.forAll (Arb.fromGen (Gen.zip lseCase (Gen.elements [ 0.05; 0.5; 1.0; 3.0 ]))) (fun ((x, c), t) ->
+        let v = SoftMaximum.Of(ReadOnlySpan x, t)
+        let m = float (Array.max x)
+        // Where exp(x / t) overflows or underflows the plain form, compare against the max-shifted form written out.
+        let lo = float (Array.min x)
+        let plain = if abs m / t < 700.0 && abs lo / t < 700.0 then softMax64 t x else m + t * log (x |> Array.sumBy (fun u -> exp ((float u - m) / t)))
+        Assert.True(abs (v - plain) <= 1e-9 * max 1.0 (abs plain), $"soft max = {v}, expected {plain}")
+        Assert.True(v >= m && v <= m + t * log (float x.Length) + 1e-12 * max 1.0 (abs m), $"{v} outside [{m}, {m} + t log n]")
+        let shifted = x |> Array.map (fun u -> u + c)
+        let vs = SoftMaximum.Of(ReadOnlySpan shifted, t)
+        // x + c is rounded to float32, so the shift holds to float32 precision.
+        Assert.True(abs (vs - (v + float c)) <= 1e-5 * max 1.0 (abs v + abs (float c)), $"soft max(x + {c}) = {vs}, soft max(x) + c = {v + float c}")
+        // The offset is added inside the scaling: t * offset more.
+        let off = SoftMaximum.Of(ReadOnlySpan x, t, 0.75)
+        Assert.True(abs (off - (v + t * 0.75)) <= 1e-9 * max 1.0 (abs v))))
 
 [<Fact>]
-let ``RowLogSumExp equals LogSumExp per row`` () =
-    Check.One(config, Prop.forAll (Arb.fromGen matrixCase) (fun (rows, cols, seed, _) ->
-        let cols = max cols 1
-        let x = randomFloats seed (rows * cols) 50.0
-        let got = Array.create rows Single.NaN
-        FusedOps.RowLogSumExp(ReadOnlySpan x, rows, cols, Span got)
-        for i in 0 .. rows - 1 do
-            Assert.Equal(FusedOps.LogSumExp(ReadOnlySpan(x, i * cols, cols)), got.[i])))
+let ``soft maximum special cases`` () =
+    let f (x: float32[]) (t: float) = SoftMaximum.Of(ReadOnlySpan x, t)
+    Assert.Equal(Double.NegativeInfinity, f [| Single.NegativeInfinity; Single.NegativeInfinity |] 1.0)
+    Assert.Equal(3.5, f [| 3.5f |] 1.0)
+    Assert.Equal(2.0, f [| Single.NegativeInfinity; 2.0f |] 1.0)
+    Assert.Equal(Double.PositiveInfinity, f [| 1.0f; Single.PositiveInfinity |] 1.0)
+    Assert.True(Double.IsNaN(f [| 1.0f; Single.NaN |] 1.0))
+    Assert.True(Double.IsNaN(f [| Single.NaN; 1.0f |] 0.0))     // NaN propagates at t = 0 too
+    Assert.Equal(1000.0 + log 2.0, f [| 1000.0f; 1000.0f |] 1.0, 12)
+    Assert.Equal(3.0, f [| 3.0f; 2.0f; 3.0f |] 0.0)             // t = 0: the hard maximum
+    Assert.Equal(3.0, SoftMaximum.Of(ReadOnlySpan [| 3.0; 2.0; -1e300 |], 1e-300))  // tiny t: no underflow to log 0
+    Assert.Equal(1000.0 + 1e-3 * log 2.0, SoftMaximum.Of(ReadOnlySpan [| 1000.0; 1000.0 |], 1e-3), 12)
+    throwsArg "x" (fun () -> SoftMaximum.Of(ReadOnlySpan(Array.empty<float32>), 1.0) |> ignore)
 
 [<Fact>]
 let ``bad shapes throw ArgumentException naming the argument`` () =
@@ -222,8 +220,6 @@ let ``bad shapes throw ArgumentException naming the argument`` () =
     throwsArg "dest" (fun () -> FusedOps.RowSums(ReadOnlySpan m, 3, 4, Span(Array.zeroCreate<float32> 4), false))
     throwsArg "x" (fun () -> FusedOps.RowSums(ReadOnlySpan m, -3, -4, Span(Array.zeroCreate<float32> 3), false))
     throwsArg "dest" (fun () -> FusedOps.Softplus(ReadOnlySpan m, Span(Array.zeroCreate<float32> 13)))
-    throwsArg "cols" (fun () -> FusedOps.RowLogSumExp(ReadOnlySpan(Array.empty<float32>), 2, 0, Span(Array.zeroCreate<float32> 2)))
-    throwsArg "dest" (fun () -> FusedOps.RowLogSumExp(ReadOnlySpan m, 3, 4, Span(Array.zeroCreate<float32> 4)))
     let ex = Assert.ThrowsAny<ArgumentException>(fun () -> FusedOps.ColumnSums(ReadOnlySpan m, 4, 4, Span(Array.zeroCreate<float32> 4), false))
     Assert.Contains("12", ex.Message)
     Assert.Contains("16", ex.Message)

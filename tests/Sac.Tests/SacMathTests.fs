@@ -390,7 +390,7 @@ let private transition =
     }
 
 let private targetOf gamma alpha r terminated q1 q2 logPi =
-    SoftBellman.target gamma r terminated (SoftBellman.softValue alpha (q1, q2, logPi))
+    SoftBellman.target gamma r terminated (SoftBellman.sampledSoftValue alpha (q1, q2, logPi))
 
 let private targetBatchOf gamma alpha r terminated q1 q2 logPi =
     let dest = [| nanf |]
@@ -407,7 +407,7 @@ let ``target is the reward alone when terminated, whatever q, logPi and alpha`` 
 let ``target bootstraps when not terminated, truncated or not`` () =
     // Truncation is not an input at all: a time-limit transition is stored with terminated = 0 and bootstraps.
     Check.One(config, Prop.forAll (Arb.fromGen (Gen.zip transition (Gen.elements [ false; true ]))) (fun ((gamma, alpha, r, q1, q2, logPi), _truncated) ->
-        let v = SoftBellman.softValue alpha (q1, q2, logPi)
+        let v = SoftBellman.sampledSoftValue alpha (q1, q2, logPi)
         Assert.Equal(r + gamma * v, targetOf gamma alpha r 0.0f q1 q2 logPi)
         Assert.Equal(r + gamma * v, targetBatchOf gamma alpha r 0.0f q1 q2 logPi)
         near "bootstrap" 1e-5 1e-4 (float r + float gamma * (min (float q1) (float q2) - float alpha * float logPi))
@@ -431,7 +431,7 @@ let ``alpha = 0 gives the hard clipped double-Q target`` () =
         Assert.Equal(hard, targetBatchOf gamma 0.0f r d q1 q2 logPi)))
 
 [<Fact>]
-let ``targetBatch and softValueBatch equal the one-transition forms row by row`` () =
+let ``targetBatch and sampledSoftValueBatch equal the one-transition forms row by row`` () =
     Check.One(config, Prop.forAll seeds (fun seed ->
         let rng = Random(seed)
         let batch = rng.Next 12
@@ -445,9 +445,9 @@ let ``targetBatch and softValueBatch equal the one-transition forms row by row``
         let y = Array.zeroCreate<float32> (batch + 3)   // longer than needed: the tail is untouched
         SoftBellman.targetBatch gamma alpha batch (ro r, ro d, ro q1, ro q2, ro lp, rw y)
         let v = Array.zeroCreate<float32> batch
-        SoftBellman.softValueBatch alpha batch (ro q1, ro q2, ro lp, rw v)
+        SoftBellman.sampledSoftValueBatch alpha batch (ro q1, ro q2, ro lp, rw v)
         for i in 0 .. batch - 1 do
-            Assert.Equal(SoftBellman.softValue alpha (q1.[i], q2.[i], lp.[i]), v.[i])
+            Assert.Equal(SoftBellman.sampledSoftValue alpha (q1.[i], q2.[i], lp.[i]), v.[i])
             Assert.Equal(targetOf gamma alpha r.[i] d.[i] q1.[i] q2.[i] lp.[i], y.[i])
         Assert.Equal<float32>([| 0.0f; 0.0f; 0.0f |], y.[batch..])))
 
@@ -492,7 +492,7 @@ let ``batch functions allocate nothing after warm-up`` () =
         TanhGaussian.sampleBackward (batch, actDim) (ws, ro gA, ro gL, rw dMu, rw dRaw)
         TanhGaussian.deterministicActionBatch (batch, actDim) (ro mu, rw act)
         SoftBellman.targetBatch 0.99f 0.2f batch (ro r, ro d, ro q1, ro q2, ro lp, rw y)
-        SoftBellman.softValueBatch 0.2f batch (ro q1, ro q2, ro lp, rw g3)
+        SoftBellman.sampledSoftValueBatch 0.2f batch (ro q1, ro q2, ro lp, rw g3)
         sink <- sink + Losses.critic batch (ro q1, ro y, rw g1)
         sink <- sink + Losses.actor 0.2f batch (ro lp, ro q1, ro q2, rw g1, rw g2, rw g3)
         let struct (l, g) = Losses.temperature -1.0f -6.0f batch (ro lp)

@@ -268,7 +268,7 @@ let private sampledValue (alpha: float32) (m: int) (key: PhiloxKey) (draw: uint6
     Philox.FillUniform(key, draw * uint64 m, Span u)
     let q = u |> Array.map (fun x -> float32 (testQ (2.0 * float x - 1.0)))
     let v = Array.zeroCreate<float32> 1
-    SoftQLearning.softValue alpha 1 1 m (ReadOnlySpan q) (Span v)
+    SoftQLearning.importanceSoftValue alpha 1 1 m (ReadOnlySpan q) (Span v)
     float v.[0]
 
 [<Fact>]
@@ -279,7 +279,7 @@ let ``the importance-sampled soft value matches the numerical integral in 1-D`` 
     near "V with 200000 samples" 0.01 exact estimate
     // A constant Q = c gives V = c + alpha |A| log 2 exactly (the box has volume 2^|A|), for every M.
     let v = Array.zeroCreate<float32> 2
-    SoftQLearning.softValue 0.5f 3 2 4 (ReadOnlySpan(Array.create 8 1.25f)) (Span v)
+    SoftQLearning.importanceSoftValue 0.5f 3 2 4 (ReadOnlySpan(Array.create 8 1.25f)) (Span v)
     near "constant Q" 1e-6 (1.25 + 0.5 * 3.0 * Math.Log 2.0) (float v.[0])
     near "constant Q, second row" 1e-6 (float v.[0]) (float v.[1])
 
@@ -305,7 +305,7 @@ let ``the sampled soft value lies between max Q plus the sampling bounds`` () =
         return m, a, alpha, qs }
     Check.One(fsConfig, Prop.forAll (Arb.fromGen gen) (fun (m, a, alpha, qs) ->
         let v = Array.zeroCreate<float32> 1
-        SoftQLearning.softValue alpha a 1 m (ReadOnlySpan qs) (Span v)
+        SoftQLearning.importanceSoftValue alpha a 1 m (ReadOnlySpan qs) (Span v)
         let mx = float (Array.max qs)
         let logBox = float a * Math.Log 2.0
         let lo = mx + float alpha * (logBox - Math.Log(float m))

@@ -218,6 +218,10 @@ let private fsNames =
 let private fsRequired =
     lazy (XmlDocCheck.required fsAssembly fsNames.Value.Contains |> List.toArray)
 
+// Constructors are left out of the edit-one-entry properties: an F# class may leave one constructor undocumented
+// (its primary constructor's docs are the type's), so dropping the only public one is allowed by that rule.
+let private documentedNonConstructors = lazy (fsRequired.Value |> Array.filter (fun id -> not (id.Contains "#ctor")))
+
 /// The Sac.Fs documentation with the entry of one id changed by edit (a copy; the file is untouched).
 let private editedFsDoc (id: string) (edit: XElement -> unit) =
     let doc = XDocument(fsDoc.Value)
@@ -258,7 +262,7 @@ let ``what the compilers generate is not required`` () =
 [<Fact>]
 let ``removing any required entry is reported`` () =
     let prop =
-        Prop.forAll (Arb.fromGen (Gen.elements fsRequired.Value)) (fun id ->
+        Prop.forAll (Arb.fromGen (Gen.elements documentedNonConstructors.Value)) (fun id ->
             let gaps = XmlDocCheck.gapsIn fsAssembly (editedFsDoc id (fun e -> e.Remove()))
             gaps |> List.contains (id + ": no documentation"))
     Check.One(Config.QuickThrowOnFailure.WithMaxTest 40, prop)
@@ -266,11 +270,8 @@ let ``removing any required entry is reported`` () =
 [<Fact>]
 let ``an empty or placeholder summary is reported`` () =
     let texts = Array.append [| ""; "   "; "..."; "…" |] (XmlDocCheck.placeholders |> Array.map (fun p -> p + ": describe this."))
-    // Constructors are left out: an F# class may leave one undocumented (its primary constructor's docs are the
-    // type's), so blanking the only public one is allowed by that rule.
-    let ids = fsRequired.Value |> Array.filter (fun id -> not (id.Contains "#ctor"))
     let prop =
-        Prop.forAll (Arb.fromGen (Gen.zip (Gen.elements ids) (Gen.elements texts))) (fun (id, text) ->
+        Prop.forAll (Arb.fromGen (Gen.zip (Gen.elements documentedNonConstructors.Value) (Gen.elements texts))) (fun (id, text) ->
             let doc = editedFsDoc id (fun e -> e.RemoveNodes(); e.Add(XElement(XName.Get "summary", text)))
             let gaps = XmlDocCheck.gapsIn fsAssembly doc
             gaps |> List.exists (fun g -> g.StartsWith(id + ": ") && (g.Contains "empty" || g.Contains "placeholder")))
