@@ -68,6 +68,15 @@ type DqnAlgorithm(config: DqnConfig, observationSize: int, actionCount: int, gem
                 else Dqn.act ctx actWs learner.QNetwork (EpsilonGreedy(Dqn.explorationRate config t, actKey, uint64 t)) observation
             action.[0] <- float32 index
 
+        // Stochastic predictions draw from the behaviour policy at the end of exploration (Boltzmann for soft DQN).
+        member _.Policy(learner, mode, observation, action) =
+            let dqnMode =
+                match mode with
+                | Deterministic -> Greedy
+                | Stochastic (key, index) when soft -> Boltzmann(config.Temperature, key, index)
+                | Stochastic (key, index) -> EpsilonGreedy(config.ExplorationFinalEps, key, index)
+            action.[0] <- float32 (Dqn.act ctx actWs learner.QNetwork dqnMode observation)
+
         // SB3 order: the per-step callback (target update) runs before the training phase that ends the rollout.
         member _.AfterEnvironmentStep(steps, learner) = Dqn.syncTarget ctx steps learner |> ignore
 

@@ -82,6 +82,8 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
                     action.[j] <- 2.0f * Philox.Uniform(warmupKey, uint64 t * uint64 a + uint64 j) - 1.0f
             else Policy.act ctx policyWs learner.Actor (Stochastic(actKey, uint64 t)) observation action
 
+        member _.Policy(learner, mode, observation, action) = Policy.act ctx policyWs learner.Actor mode observation action
+
         member _.AfterEnvironmentStep(_, _) = ()
 
         member _.Update(steps, batch, learner) =

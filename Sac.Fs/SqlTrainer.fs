@@ -63,6 +63,8 @@ type SqlAlgorithm(config: SqlConfig, observationSize: int, actionSize: int, gemm
                     action.[j] <- 2.0f * Philox.Uniform(warmupKey, uint64 t * uint64 a + uint64 j) - 1.0f
             else SoftQLearning.act ctx policyWs learner.Sampler (Stochastic(actKey, uint64 t)) observation action
 
+        member _.Policy(learner, mode, observation, action) = SoftQLearning.act ctx policyWs learner.Sampler mode observation action
+
         member _.AfterEnvironmentStep(_, _) = ()
 
         member _.Update(steps, batch, learner) =

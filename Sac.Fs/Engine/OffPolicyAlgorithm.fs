@@ -70,6 +70,9 @@ type IOffPolicyAlgorithm<'L, 'M> =
     abstract Attach: learner: 'L -> unit
     /// <summary>The behaviour action before environment step <paramref name="step"/> (warm-up actions included).</summary>
     abstract Act: learner: 'L * step: int64 * observation: ReadOnlySpan<float32> * action: Span<float32> -> unit
+    /// <summary>The learned policy's action, in the algorithm's action coordinates: its deterministic action (SAC's mean
+    /// action, SQL's sampler at zero noise, DQN's greedy one) or a draw keyed by the mode's key and index.</summary>
+    abstract Policy: learner: 'L * mode: ActionMode * observation: ReadOnlySpan<float32> * action: Span<float32> -> unit
     /// <summary>Called after every environment step, before that step's updates (DQN's target copy).</summary>
     abstract AfterEnvironmentStep: steps: int64 * learner: 'L -> unit
     /// <summary>One checked gradient step (a NaN or infinity raises <see cref="T:Sac.Core.Runs.NumericalFaultException"/>).</summary>

@@ -124,3 +124,45 @@ let ``every trainer's checkpoint holds its resolved configuration and environmen
         Assert.Equal(dqn, Sac.Core.Runs.ConfigJson.Deserialize<DqnConfig>(m.[Checkpoint.ConfigMetadataKey], path))
     finally
         File.Delete path
+
+[<Fact>]
+let ``Soft Q-Learning and DQN agents save, load from the checkpoint alone and predict exactly as before`` () =
+    let path = temp ()
+    try
+        let sqlConfig = SqlConfig(Seed = 3UL, HiddenSizes = [| 16 |], SamplerHiddenSizes = [| 16 |], BatchSize = 16, ValueParticles = 4,
+                                  KernelParticles = 4, LearningStarts = 40, EvalInterval = 0)
+        use sql = SqlAgent.Create("Pendulum-v1", sqlConfig)
+        sql.Learn(120L) |> ignore
+        sql.Save path
+        use loadedSql = SqlAgent.Load path
+        let obs = observations 10 3 9UL
+        Assert.Equal<float32[]>(sql.PredictBatch(obs, 10, false, 5UL), loadedSql.PredictBatch(obs, 10, false, 5UL))
+        // Actions come back in Pendulum's own bounds, [-2, 2].
+        Assert.All(sql.PredictBatch(obs, 10, false, 5UL), fun a -> Assert.InRange(a, -2.0f, 2.0f))
+        Assert.Equal(120L, loadedSql.Steps)
+        // Loading by algorithm, and refusing the wrong kind.
+        use any = Agents.Load path
+        Assert.Equal("sql", any.Algorithm)
+        Assert.Contains("not sac", Assert.Throws<CheckpointException>(fun () -> SacAgent.Load path |> ignore).Message)
+
+        let dqnConfig = DqnConfig(Seed = 3UL, HiddenSizes = [| 16 |], BatchSize = 16, LearningStarts = 50, EvalInterval = 0,
+                                  Variant = DqnVariant.SoftDqn, Temperature = 0.5f)
+        use dqn = DqnAgent.Create("CartPole-v1", dqnConfig)
+        dqn.Learn(150L) |> ignore
+        dqn.Save path
+        use loadedDqn = DqnAgent.Load path
+        let obs = observations 20 4 11UL
+        let greedy = loadedDqn.PredictBatch(obs, 20)
+        Assert.Equal<float32[]>(dqn.PredictBatch(obs, 20), greedy)
+        Assert.All(greedy, fun a -> Assert.True(a = 0.0f || a = 1.0f, $"action index {a}"))
+        // Greedy is the argmax of the Q-network; a stochastic draw is seeded.
+        let t = loadedDqn.Trainer :?> DqnTrainer
+        for i in 0 .. 19 do
+            let q = Sac.Core.Networks.MlpWorkspace(t.Context.Spec, 1)
+            Assert.Equal(float32 (Dqn.act t.Context q loadedDqn.State.Learner.QNetwork Greedy (ReadOnlySpan(obs, 4 * i, 4))), greedy.[i])
+        Assert.Equal<float32[]>(loadedDqn.Predict(obs.[0 .. 3], false, 8UL), dqn.Predict(obs.[0 .. 3], false, 8UL))
+        use any = Agents.Load path
+        Assert.Equal("soft-dqn", any.Algorithm)
+        Assert.Equal<float[]>(dqn.Evaluate(2, 1UL).Returns, any.EvaluateEpisodes(2, 1UL).Returns)
+    finally
+        File.Delete path
