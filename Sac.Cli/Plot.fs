@@ -5,7 +5,7 @@ open System
 open System.IO
 open Sac.Core.Environments
 open Sac.Core.Runs
-open Sac.Cli.Run
+open Sac.Cli.Options
 
 /// One line per registered environment: id, observation and action spaces, episode limit.
 let envLines () =

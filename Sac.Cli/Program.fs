@@ -2,6 +2,7 @@ module Sac.Cli.Program
 
 open System
 open Argu
+open Sac.Cli.Options
 open Sac.Cli.Run
 
 type TrainArgs =
@@ -133,7 +134,7 @@ let main argv =
     try
         match parser.ParseCommandLine(argv).GetSubCommand() with
         | Train t ->
-            Run.loadPlugins (t.GetResults TrainArgs.Plugin)
+            Options.loadPlugins (t.GetResults TrainArgs.Plugin)
             let progress =
                 if t.Contains TrainArgs.Json then Progress.JsonLines
                 elif t.Contains TrainArgs.Quiet then Progress.Quiet
@@ -156,14 +157,14 @@ let main argv =
                   AlgoGiven = t.Contains TrainArgs.Algo
                   QuietGiven = t.Contains TrainArgs.Quiet }
         | Eval e ->
-            Run.loadPlugins (e.GetResults EvalArgs.Plugin)
-            Run.evaluate (e.GetResult EvalArgs.Checkpoint) (e.GetResult(EvalArgs.Env, defaultValue = "")) (e.Contains EvalArgs.Force_Env)
+            Options.loadPlugins (e.GetResults EvalArgs.Plugin)
+            Evaluate.evaluate (e.GetResult EvalArgs.Checkpoint) (e.GetResult(EvalArgs.Env, defaultValue = "")) (e.Contains EvalArgs.Force_Env)
                 (e.GetResult(EvalArgs.Episodes, defaultValue = 10)) (e.GetResult(EvalArgs.Seed, defaultValue = 0UL))
         | Plot p ->
             Plot.plot (p.GetResult PlotArgs.Runs) (p.GetResult(PlotArgs.Column, defaultValue = "eval_return"))
                 (p.GetResult(PlotArgs.Out, defaultValue = "curve.svg")) (p.TryGetResult PlotArgs.Title)
         | Envs e ->
-            Run.loadPlugins (e.GetResults EnvsArgs.Plugin)
+            Options.loadPlugins (e.GetResults EnvsArgs.Plugin)
             Plot.envs ()
         | Bench b ->
             let threads =

@@ -5,7 +5,7 @@ open System
 open System.Globalization
 open System.IO
 open System.Text
-open Sac.Cli.Run
+open Sac.Cli.Options
 open Sac.Fs.Tabular
 
 /// Stopping threshold of the sup-norm change per unit of one step's value scale, max(1, max |R| + alpha * log |A|).

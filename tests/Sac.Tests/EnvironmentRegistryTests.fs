@@ -85,7 +85,7 @@ let ``plugins that cannot be loaded say which file and why`` () =
         Assert.Contains("text.dll: not a loadable .NET assembly", e.Message)
         let unmarked = typeof<SacConfig>.Assembly.Location
         Assert.Contains("no public class marked", (Assert.Throws<EnvironmentPluginException>(fun () -> EnvironmentRegistry.LoadPlugin unmarked |> ignore)).Message)
-        Assert.Contains(missing, (Assert.Throws<Sac.Cli.Run.UsageError>(fun () -> Sac.Cli.Run.loadPlugins [ missing ])).Data0)
+        Assert.Contains(missing, (Assert.Throws<Sac.Cli.Options.UsageError>(fun () -> Sac.Cli.Options.loadPlugins [ missing ])).Data0)
     finally
         Directory.Delete(dir, true)
 
@@ -102,11 +102,11 @@ let ``SAC trains on a registered environment, from the library and from sac trai
     let cfg = Path.Combine(Path.GetTempPath(), $"sac-plugin-{Guid.NewGuid():N}.json")
     try
         File.WriteAllText(cfg, """{"hiddenSizes": [32, 32], "batchSize": 32, "learningStarts": 100, "evalInterval": 300, "evalEpisodes": 2}""")
-        Sac.Cli.Run.loadPlugins [ typeof<MarkedDrift>.Assembly.Location ]
-        let req = { Sac.Cli.Run.defaultRequest "MarkedDrift-v0" with Steps = Some 600L; Out = Some dir; ConfigFile = Some cfg }
+        Sac.Cli.Options.loadPlugins [ typeof<MarkedDrift>.Assembly.Location ]
+        let req = { Sac.Cli.Options.defaultRequest "MarkedDrift-v0" with Steps = Some 600L; Out = Some dir; ConfigFile = Some cfg }
         Assert.Equal(0, Sac.Cli.Run.train req)
         Assert.True(File.Exists(Path.Combine(dir, "final.ckpt")))
-        Assert.Equal(0, Sac.Cli.Run.eval (Path.Combine(dir, "final.ckpt")) "MarkedDrift-v0" 2 0UL)
+        Assert.Equal(0, Sac.Cli.Evaluate.eval (Path.Combine(dir, "final.ckpt")) "MarkedDrift-v0" 2 0UL)
     finally
         if Directory.Exists dir then Directory.Delete(dir, true)
         if File.Exists cfg then File.Delete cfg

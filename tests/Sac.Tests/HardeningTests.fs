@@ -46,13 +46,13 @@ let ``a DQN --config's seed and run length stand unless --seed or --steps is giv
     withDir (fun root ->
         let cfg = Path.Combine(root, "d.json")
         File.WriteAllText(cfg, """{"seed": 9, "totalTimesteps": 700, "variant": "DoubleDqn"}""")
-        let req = { Sac.Cli.Run.defaultRequest "CartPole-v1" with Algo = "dqn"; SeedGiven = false; ConfigFile = Some cfg }
-        let c = Sac.Cli.Run.resolveDqnConfig req
+        let req = { Sac.Cli.Options.defaultRequest "CartPole-v1" with Algo = "dqn"; SeedGiven = false; ConfigFile = Some cfg }
+        let c = Sac.Cli.Options.resolveDqnConfig req
         Assert.Equal(9UL, c.Seed)
         Assert.Equal(700L, c.TotalTimesteps)
         // --algo is the command line's choice of variant; --steps and --seed override the file when given.
         Assert.Equal(DqnVariant.Dqn, c.Variant)
-        let c = Sac.Cli.Run.resolveDqnConfig { req with Steps = Some 900L; SeedGiven = true; Seed = 2UL }
+        let c = Sac.Cli.Options.resolveDqnConfig { req with Steps = Some 900L; SeedGiven = true; Seed = 2UL }
         Assert.Equal((2UL, 900L), (c.Seed, c.TotalTimesteps)))
 
 [<Fact>]
@@ -66,11 +66,11 @@ let ``sac eval uses the checkpoint's environment, and another only with --force-
         Assert.Equal(0, sac [ "eval"; "--checkpoint"; ckpt; "--episodes"; "1" ])
         // Pendulum has other spaces; MountainCarContinuous's own id is fine.
         Assert.Equal(0, sac [ "eval"; "--checkpoint"; ckpt; "--env"; "MountainCarContinuous-v0"; "--episodes"; "1" ])
-        let refused = Assert.Throws<Sac.Cli.Run.UsageError>(fun () -> Sac.Cli.Run.eval ckpt "PointGoal-v0" 1 0UL |> ignore)
+        let refused = Assert.Throws<Sac.Cli.Options.UsageError>(fun () -> Sac.Cli.Evaluate.eval ckpt "PointGoal-v0" 1 0UL |> ignore)
         Assert.Contains("trained on MountainCarContinuous-v0, not PointGoal-v0", refused.Data0)
         Assert.Contains("--force-env", refused.Data0)
         // Forced onto an environment whose spaces do not fit: the misfit is still refused.
-        let misfit = Assert.Throws<Sac.Cli.Run.UsageError>(fun () -> Sac.Cli.Run.evaluate ckpt "PointGoal-v0" true 1 0UL |> ignore)
+        let misfit = Assert.Throws<Sac.Cli.Options.UsageError>(fun () -> Sac.Cli.Evaluate.evaluate ckpt "PointGoal-v0" true 1 0UL |> ignore)
         Assert.Contains("does not fit PointGoal-v0", misfit.Data0))
 
 [<Fact>]
@@ -104,8 +104,8 @@ let ``a fault before the first checkpoint says to start again, and the directory
         let bad = Path.Combine(root, "bad.json")
         File.WriteAllText(bad, """{"actorLearningRate":1e30,"criticLearningRate":1e30,"learningStarts":60,"hiddenSizes":[16,16],"evalInterval":0}""")
         let out = Path.Combine(root, "run")
-        let req = { Sac.Cli.Run.defaultRequest "Pendulum-v1" with Steps = Some 3000L; Out = Some out; ConfigFile = Some bad; CheckpointEvery = Some 2000L }
-        let e = Assert.Throws<Sac.Cli.Run.TrainingFault>(fun () -> Sac.Cli.Run.train req |> ignore)
+        let req = { Sac.Cli.Options.defaultRequest "Pendulum-v1" with Steps = Some 3000L; Out = Some out; ConfigFile = Some bad; CheckpointEvery = Some 2000L }
+        let e = Assert.Throws<Sac.Cli.Options.TrainingFault>(fun () -> Sac.Cli.Run.train req |> ignore)
         Assert.Contains("nothing to resume", e.Data0)
         Assert.DoesNotContain("--resume", e.Data0)
         let fixedCfg = Path.Combine(root, "ok.json")
@@ -232,9 +232,9 @@ let ``bad output places, sizes and config files exit 2 before anything is writte
               [ "--out"; run; "--config"; root ], "is a directory"
               [ "--out"; run; "--json"; "--quiet" ], "cannot be combined" ]
         for args, expected in cases do
-            let e = Assert.Throws<Sac.Cli.Run.UsageError>(fun () ->
-                let req = { Sac.Cli.Run.defaultRequest "PointGoal-v0" with Steps = Some 100L }
-                let rec apply (req: Sac.Cli.Run.TrainRequest) args =
+            let e = Assert.Throws<Sac.Cli.Options.UsageError>(fun () ->
+                let req = { Sac.Cli.Options.defaultRequest "PointGoal-v0" with Steps = Some 100L }
+                let rec apply (req: Sac.Cli.Options.TrainRequest) args =
                     match args with
                     | "--out" :: o :: rest -> apply { req with Out = Some o } rest
                     | "--config" :: c :: rest -> apply { req with ConfigFile = Some c } rest
@@ -259,16 +259,16 @@ let ``solve says when rewards overflow, plot says when there is nothing to plot 
     withDir (fun root ->
         let mdp = Path.Combine(root, "ovf.json")
         File.WriteAllText(mdp, """{"transitions":[[[1.0]]],"rewards":[[1e308]]}""")
-        let e = Assert.Throws<Sac.Cli.Run.UsageError>(fun () -> Sac.Cli.Solve.run mdp 1.0 0.99 |> ignore)
+        let e = Assert.Throws<Sac.Cli.Options.UsageError>(fun () -> Sac.Cli.Solve.run mdp 1.0 0.99 |> ignore)
         Assert.Contains("overflow", e.Data0)
         Assert.DoesNotContain("smaller --gamma", e.Data0)
         let csv = Path.Combine(root, "metrics.csv")
         File.WriteAllText(csv, "step,episode_return,eval_return\n100,-5,\n200,-4,\n")
-        let e = Assert.Throws<Sac.Cli.Run.UsageError>(fun () -> Sac.Cli.Plot.plot [ csv ] "eval_return" (Path.Combine(root, "c.svg")) None |> ignore)
+        let e = Assert.Throws<Sac.Cli.Options.UsageError>(fun () -> Sac.Cli.Plot.plot [ csv ] "eval_return" (Path.Combine(root, "c.svg")) None |> ignore)
         Assert.Contains("no 'eval_return' values to plot", e.Data0)
         Assert.Equal(0, Sac.Cli.Plot.plot [ csv ] "episode_return" (Path.Combine(root, "c.svg")) None)
         File.WriteAllText(csv, "step,eval_return\n1,abc\n")
-        let e = Assert.Throws<Sac.Cli.Run.UsageError>(fun () -> Sac.Cli.Plot.plot [ csv ] "eval_return" (Path.Combine(root, "c.svg")) None |> ignore)
+        let e = Assert.Throws<Sac.Cli.Options.UsageError>(fun () -> Sac.Cli.Plot.plot [ csv ] "eval_return" (Path.Combine(root, "c.svg")) None |> ignore)
         Assert.Equal(1, (e.Data0.Split(csv)).Length - 1))
 
 [<Fact>]
@@ -333,6 +333,6 @@ let ``a finite but enormous reward that makes the critic loss infinite is caught
     withDir (fun root ->
         let cfg = Path.Combine(root, "c.json")
         File.WriteAllText(cfg, """{"hiddenSizes": [8], "batchSize": 16, "learningStarts": 32, "evalInterval": 0}""")
-        let req = { Sac.Cli.Run.defaultRequest "HugeReward-v0" with Steps = Some 200L; Out = Some(Path.Combine(root, "r")); ConfigFile = Some cfg }
-        let fault = Assert.Throws<Sac.Cli.Run.TrainingFault>(fun () -> Sac.Cli.Run.train req |> ignore)
+        let req = { Sac.Cli.Options.defaultRequest "HugeReward-v0" with Steps = Some 200L; Out = Some(Path.Combine(root, "r")); ConfigFile = Some cfg }
+        let fault = Assert.Throws<Sac.Cli.Options.TrainingFault>(fun () -> Sac.Cli.Run.train req |> ignore)
         Assert.Contains("step", fault.Data0))

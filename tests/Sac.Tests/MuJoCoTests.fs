@@ -391,7 +391,7 @@ let ``a 1,000-step SAC smoke train on HalfCheetah-v4 writes its run and evaluate
     let config = Path.Combine(Path.GetTempPath(), $"sac-hc-{Guid.NewGuid():N}.json")
     try
         File.WriteAllText(config, """{"learningStarts": 200, "batchSize": 64, "hiddenSizes": [64, 64], "evalInterval": 1000, "evalEpisodes": 1}""")
-        let req = { Sac.Cli.Run.defaultRequest HalfCheetah.EnvironmentId with Steps = Some 1000L; Out = Some dir; ConfigFile = Some config }
+        let req = { Sac.Cli.Options.defaultRequest HalfCheetah.EnvironmentId with Steps = Some 1000L; Out = Some dir; ConfigFile = Some config }
         Assert.Equal(0, Sac.Cli.Run.train req)
         for f in [ "config.json"; "metrics.csv"; "final.ckpt"; "curve.svg" ] do Assert.True(File.Exists(Path.Combine(dir, f)), f)
         let rows = File.ReadAllLines(Path.Combine(dir, "metrics.csv"))

@@ -28,7 +28,7 @@ let ``several runs plot as the mean over the steps every run recorded, with the 
         let single = (Plot.series [ b ] "eval_return").[0]
         Assert.Equal(3, single.Points.Count)
         Assert.Null(single.Band)
-        let ex = Assert.Throws<Run.UsageError>(fun () -> Plot.series [ a ] "nope" |> ignore)
+        let ex = Assert.Throws<Options.UsageError>(fun () -> Plot.series [ a ] "nope" |> ignore)
         Assert.Contains("nope", ex.Data0)
         let out = Path.Combine(root, "curve.svg")
         Assert.Equal(0, Plot.plot [ Path.Combine(root, "a"); Path.Combine(root, "b") ] "eval_return" out None)

@@ -91,7 +91,7 @@ let ``callbacks see every step; a reward threshold and Every fire when they shou
 // ---------- `sac train` run directories ----------
 
 let private request env out steps =
-    { Sac.Cli.Run.defaultRequest env with Steps = Some steps; Out = Some out; Seed = 5UL }
+    { Sac.Cli.Options.defaultRequest env with Steps = Some steps; Out = Some out; Seed = 5UL }
 
 [<Fact>]
 let ``sac train --resume continues a run directory to a longer --steps and keeps one metrics file`` () =
@@ -103,8 +103,8 @@ let ``sac train --resume continues a run directory to a longer --steps and keeps
         Assert.Equal(500L, first.Header.EnvironmentSteps)
         Assert.NotNull(first.Replay)
         // A second fresh run into the same directory would overwrite it: refused.
-        Assert.Throws<Sac.Cli.Run.UsageError>(fun () -> Sac.Cli.Run.train req |> ignore) |> ignore
-        Assert.Equal(0, Sac.Cli.Run.train { Sac.Cli.Run.defaultRequest "" with Resume = Some out; Steps = Some 900L })
+        Assert.Throws<Sac.Cli.Options.UsageError>(fun () -> Sac.Cli.Run.train req |> ignore) |> ignore
+        Assert.Equal(0, Sac.Cli.Run.train { Sac.Cli.Options.defaultRequest "" with Resume = Some out; Steps = Some 900L })
         let final = Checkpoint.LoadTraining(Path.Combine(out, "final.ckpt"))
         Assert.Equal(900L, final.Header.EnvironmentSteps)
         // The resumed run kept the options of the run it continued: the replay buffer and the checkpoint interval.
@@ -123,7 +123,7 @@ let ``a numerical fault stops sac train with a diagnostic, leaves the last good 
         let bad = Path.Combine(dir, "bad.json")
         File.WriteAllText(bad, """{"actorLearningRate":1e30,"criticLearningRate":1e30,"learningStarts":300}""")
         let req = { request "PointGoal-v0" out 800L with CheckpointEvery = Some 200L; ConfigFile = Some bad }
-        let e = Assert.Throws<Sac.Cli.Run.TrainingFault>(fun () -> Sac.Cli.Run.train req |> ignore)
+        let e = Assert.Throws<Sac.Cli.Options.TrainingFault>(fun () -> Sac.Cli.Run.train req |> ignore)
         let message = e.Data0
         Assert.Contains("numerical fault at environment step 30", message)
         Assert.Contains("checkpoint.ckpt (step 200)", message)
@@ -132,12 +132,12 @@ let ``a numerical fault stops sac train with a diagnostic, leaves the last good 
         Assert.Equal(200L, good.Header.EnvironmentSteps)
         let fix = Path.Combine(dir, "fix.json")
         File.WriteAllText(fix, """{"actorLearningRate":0.0003,"criticLearningRate":0.0003}""")
-        Assert.Equal(0, Sac.Cli.Run.train { Sac.Cli.Run.defaultRequest "" with Resume = Some out; ConfigFile = Some fix })
+        Assert.Equal(0, Sac.Cli.Run.train { Sac.Cli.Options.defaultRequest "" with Resume = Some out; ConfigFile = Some fix })
         Assert.Equal(800L, (Checkpoint.LoadTraining(Path.Combine(out, "final.ckpt"))).Header.EnvironmentSteps)
         // The shapes of a run are fixed: a resumed run may not change them.
         let reshape = Path.Combine(dir, "reshape.json")
         File.WriteAllText(reshape, """{"hiddenSizes":[8]}""")
-        let e = Assert.Throws<Sac.Cli.Run.UsageError>(fun () -> Sac.Cli.Run.train { Sac.Cli.Run.defaultRequest "" with Resume = Some out; ConfigFile = Some reshape } |> ignore)
+        let e = Assert.Throws<Sac.Cli.Options.UsageError>(fun () -> Sac.Cli.Run.train { Sac.Cli.Options.defaultRequest "" with Resume = Some out; ConfigFile = Some reshape } |> ignore)
         Assert.Contains("hiddenSizes", e.Data0))
 
 [<Fact>]
@@ -177,7 +177,7 @@ let ``sac train reports every bad option and configuration value at once, before
         let bad = Path.Combine(dir, "bad.json")
         File.WriteAllText(bad, """{"batchSize": -3, "tau": 2.0, "gamma": 1.5}""")
         let req = { request "Pendulum-v1" out 0L with ConfigFile = Some bad; Threads = 0 }
-        let e = Assert.Throws<Sac.Cli.Run.UsageError>(fun () -> Sac.Cli.Run.train req |> ignore)
+        let e = Assert.Throws<Sac.Cli.Options.UsageError>(fun () -> Sac.Cli.Run.train req |> ignore)
         for part in [ "--steps"; "--threads"; "'batchSize'"; "'tau'"; "'gamma'"; "3 invalid values" ] do
             Assert.Contains(part, e.Data0)
         Assert.False(Directory.Exists out)
@@ -226,7 +226,7 @@ let ``sac train --resume continues SQL and DQN-family runs too`` (env: string) (
         let out = Path.Combine(dir, "run")
         let req = { request env out 600L with Algo = algo; CheckpointEvery = Some 250L; SaveReplay = true }
         Assert.Equal(0, Sac.Cli.Run.train req)
-        Assert.Equal(0, Sac.Cli.Run.train { Sac.Cli.Run.defaultRequest "" with Resume = Some out; Steps = Some 900L })
+        Assert.Equal(0, Sac.Cli.Run.train { Sac.Cli.Options.defaultRequest "" with Resume = Some out; Steps = Some 900L })
         let final = Path.Combine(out, "final.ckpt")
         let steps, replay, every =
             if algo = "sql" then

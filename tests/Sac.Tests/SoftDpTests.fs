@@ -389,7 +389,7 @@ let private captureStdout (f: unit -> int) =
         Console.SetOut saved
 
 let private usageError (f: unit -> int) =
-    match (try captureStdout f |> ignore; None with Sac.Cli.Run.UsageError msg -> Some msg) with
+    match (try captureStdout f |> ignore; None with Sac.Cli.Options.UsageError msg -> Some msg) with
     | Some msg -> msg
     | None -> fail "expected a UsageError"
 

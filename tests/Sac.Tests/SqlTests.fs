@@ -364,8 +364,8 @@ let ``the RBF kernel gradient matches finite differences`` () =
             let d2 = Array.zeroCreate<float32> (kf * ku)
             let k = Array.zeroCreate<float32> (kf * ku)
             let g = Array.zeroCreate<float32> (kf * ku * dim)
-            SoftQLearning.squaredDistances kf ku dim (ReadOnlySpan x, ReadOnlySpan y, Span d2)
-            SoftQLearning.rbfKernel h kf ku dim (ReadOnlySpan x, ReadOnlySpan y, ReadOnlySpan d2, Span k, Span g)
+            Svgd.squaredDistances kf ku dim (ReadOnlySpan x, ReadOnlySpan y, Span d2)
+            Svgd.rbfKernel h kf ku dim (ReadOnlySpan x, ReadOnlySpan y, ReadOnlySpan d2, Span k, Span g)
             k, g
         let k, g = kernelOf x
         let step = 1e-3f
@@ -425,7 +425,7 @@ let ``the SVGD direction matches a plain reference implementation on random part
         let dest = Array.zeroCreate<float32> (ku * dim)
         let scratch n = Array.zeroCreate<float32> n
         let h =
-            SoftQLearning.svgdParticles 1e-3f kf ku dim
+            Svgd.svgdParticles 1e-3f kf ku dim
                 (ReadOnlySpan x, ReadOnlySpan y, ReadOnlySpan scores,
                  Span(scratch (kf * ku)), Span(scratch (kf * ku)), Span(scratch (kf * ku)), Span(scratch (kf * ku * dim)), Span dest)
         abs (float h - hRef) <= 1e-5 * (1.0 + hRef)
@@ -452,7 +452,7 @@ let ``free SVGD particles move toward a Gaussian target's mean and variance`` ()
     for _ in 1 .. 500 do
         for i in 0 .. n - 1 do scores.[i] <- -(a.[i] - mu) / (sigma * sigma)
         Array.blit a 0 copy 0 n
-        SoftQLearning.svgdParticles 1e-6f n n 1
+        Svgd.svgdParticles 1e-6f n n 1
             (ReadOnlySpan copy, ReadOnlySpan copy, ReadOnlySpan scores, Span d2, Span med, Span kern, Span kgrad, Span dir) |> ignore
         for i in 0 .. n - 1 do a.[i] <- Math.Clamp(a.[i] + eps * dir.[i], -1.0f, 1.0f)
     let m1, v1 = stats ()
@@ -519,7 +519,7 @@ let ``the SVGD scores are dQ/da over alpha (plus the squash term) and the sample
             let qp, qm = qAt plus, qAt minus
             for r in 0 .. rows - 1 do
                 let a = ws.FixedActions.[r * 2 + d]
-                let fd = (qp.[r] - qm.[r]) / (2.0f * h) / cfg.Alpha + (if squash then SoftQLearning.squashScore a else 0.0f)
+                let fd = (qp.[r] - qm.[r]) / (2.0f * h) / cfg.Alpha + (if squash then Svgd.squashScore a else 0.0f)
                 Assert.True(abs (fd - ws.Scores.[r * 2 + d]) < 2e-3f + 2e-3f * abs fd, sprintf "score row %d dim %d: fd %g, analytic %g" r d fd ws.Scores.[r * 2 + d])
         // The sampler gradient is that of -(1/B) sum <Δ, f(xi; s)> with Δ held constant.
         let ku = ws.UpdatedParticles

@@ -235,7 +235,7 @@ let ``what must be documented includes union cases, record fields, literals and 
     for id in [ "T:Sac.Fs.LogStdRange.Clamp"
                 "T:Sac.Fs.CallbackDecision.Continue"
                 "P:Sac.Fs.EvaluationResult.Mean"
-                "P:Sac.Fs.SoftQLearning.SquashEpsilon"
+                "P:Sac.Fs.Svgd.SquashEpsilon"
                 "M:Sac.Fs.TanhGaussian.LogStd(Sac.Fs.LogStdRange,System.Single)"
                 "M:Sac.Fs.Trainer.#ctor(System.String,Sac.Core.Config.SacConfig,Sac.Core.Compute.IGemm)"
                 "M:Sac.Fs.Trainer.#ctor(System.String,Sac.Core.Config.SacConfig,Sac.Core.Compute.IGemm,Sac.Cuda.Backend.ISacBackend)" ] do

@@ -1,0 +1,95 @@
+/// `sac eval`: a checkpoint evaluated on its own environment (or another with --force-env).
+module Sac.Cli.Evaluate
+
+
+open System
+open System.IO
+open System.Runtime.InteropServices
+open System.Text.Json
+open System.Text.Json.Nodes
+open Sac.Core.Compute
+open Sac.Core.Config
+open Sac.Core.Environments
+open Sac.Core.Runs
+open Sac.Fs
+open Sac.Cli.Options
+
+/// Prints the eval line; on MultiGoal it adds how many episodes reached each goal.
+let private printEvaluation (mean: float) (std: float) (goals: int[]) episodes =
+    let f (x: float) = x.ToString("R", Globalization.CultureInfo.InvariantCulture)
+    if goals.Length = 0 then printfn """{"mean":%s,"std":%s,"episodes":%d}""" (f mean) (f std) episodes
+    else printfn """{"mean":%s,"std":%s,"episodes":%d,"goals":[%s]}""" (f mean) (f std) episodes (String.Join(",", goals))
+
+let private misfit (checkpoint: string) (trainedOn: string) (obs: int) (act: string) (env: string) (envObs: int) (envAct: string) =
+    UsageError $"{checkpoint}: trained on {trainedOn} (observation {obs}, actions {act}), which does not fit {env} (observation {envObs}, actions {envAct})"
+
+let private evalSac (checkpoint: string) (env: string) (episodes: int) (seed: uint64) =
+    let struct (header, state, _) =
+        try Checkpoint.Load checkpoint
+        with :? CheckpointException as e -> raise (UsageError e.Message)
+    let envInstance = RescaleAction(EnvironmentRegistry.Make env) :> IEnvironment
+    if envInstance.ObservationSpace.Dimension <> header.ObservationSize || envInstance.ActionSpace.Dimension <> header.ActionSize then
+        raise (misfit checkpoint header.EnvironmentId header.ObservationSize (string header.ActionSize) env envInstance.ObservationSpace.Dimension (string envInstance.ActionSpace.Dimension))
+    let config = SacConfig(HiddenSizes = Seq.toArray header.HiddenSizes, BatchSize = 1, BufferSize = 1)
+    let ctx = SacContext(config, header.ObservationSize, header.ActionSize, new ManagedGemm(1))
+    // The deterministic evaluation policy, the mean action; MultiGoal also counts the goals reached.
+    let r = GoalEvaluation.sac ctx state.Actor false envInstance episodes seed
+    r.Mean, r.Std, r.Goals
+
+let private evalSql (checkpoint: string) (env: string) (episodes: int) (seed: uint64) =
+    let struct (header, state, _) =
+        try SqlCheckpoint.Load checkpoint
+        with :? CheckpointException as e -> raise (UsageError e.Message)
+    let envInstance = RescaleAction(EnvironmentRegistry.Make env) :> IEnvironment
+    if envInstance.ObservationSpace.Dimension <> header.ObservationSize || envInstance.ActionSpace.Dimension <> header.ActionSize then
+        raise (misfit checkpoint header.EnvironmentId header.ObservationSize (string header.ActionSize) env envInstance.ObservationSpace.Dimension (string envInstance.ActionSpace.Dimension))
+    let config = SqlConfig(HiddenSizes = Seq.toArray header.HiddenSizes, SamplerHiddenSizes = Seq.toArray header.SamplerHiddenSizes)
+    let ctx = SqlContext(config, header.ObservationSize, header.ActionSize, new ManagedGemm(1))
+    // The SQL policy is its sampler: rollouts are stochastic, a = f(xi; s).
+    let r = GoalEvaluation.sql ctx state.Sampler envInstance episodes seed
+    r.Mean, r.Std, r.Goals
+
+let private evalDqn (checkpoint: string) (env: string) (episodes: int) (seed: uint64) =
+    let struct (header, state) =
+        try DqnCheckpoint.Load checkpoint
+        with :? CheckpointException as e -> raise (UsageError e.Message)
+    let envInstance = EnvironmentRegistry.Make env
+    let actions = DiscreteActions.TryGetActionCount envInstance
+    if not actions.HasValue then
+        raise (UsageError $"{checkpoint}: a {header.Algorithm} checkpoint needs discrete actions, but {env} has continuous ones")
+    if envInstance.ObservationSpace.Dimension <> header.ObservationSize || actions.Value <> header.ActionCount then
+        raise (misfit checkpoint header.EnvironmentId header.ObservationSize $"Discrete({header.ActionCount})" env envInstance.ObservationSpace.Dimension $"Discrete({actions.Value})")
+    let config = DqnConfig(HiddenSizes = Seq.toArray header.HiddenSizes, BatchSize = 1, BufferSize = 1, LearningStarts = 0)
+    let ctx = DqnContext(config, header.ObservationSize, header.ActionCount, new ManagedGemm(1))
+    let r = Dqn.evaluate ctx (Sac.Core.Networks.MlpWorkspace(ctx.Spec, 1)) state.QNetwork envInstance episodes seed
+    r.Mean, r.Std, Array.empty<int>
+
+/// `sac eval`: loads a checkpoint (of any algorithm this build trains) and prints {"mean":…,"std":…,"episodes":K}
+/// over K episodes, episode k seeded seed + k (SAC: mean action; DQN family: greedy; SQL: its sampler), adding
+/// "goals":[n1,n2,n3,n4] on MultiGoal.
+/// Without --env the checkpoint's own environment; with another one, only under --force-env (the spaces must still fit).
+let evaluate (checkpoint: string) (env: string) (forceEnv: bool) (episodes: int) (seed: uint64) =
+    if episodes < 1 then raise (UsageError $"--episodes must be at least 1, got {episodes}")
+    let metadata =
+        try Checkpoint.ReadMetadata checkpoint
+        with :? CheckpointException as e -> raise (UsageError e.Message)
+    let trainedOn = match metadata.TryGetValue "environment_id" with | true, id -> id | _ -> ""
+    let env = if String.IsNullOrEmpty env then trainedOn else env
+    if String.IsNullOrEmpty env then raise (UsageError $"{checkpoint}: the checkpoint names no environment; pass --env")
+    if env <> trainedOn && not forceEnv then
+        raise (UsageError $"{checkpoint}: trained on {trainedOn}, not {env}; leave out --env to evaluate on {trainedOn}, or add --force-env to evaluate on {env} anyway")
+    checkEnvironment "--env" env
+    let algorithm =
+        try Checkpoint.ReadAlgorithm checkpoint
+        with :? CheckpointException as e -> raise (UsageError e.Message)
+    let mean, std, goals =
+        match algorithm with
+        | "sac" -> evalSac checkpoint env episodes seed
+        | "sql" -> evalSql checkpoint env episodes seed
+        | a when isDqn a -> evalDqn checkpoint env episodes seed
+        | a -> raise (UsageError $"{checkpoint}: written by algorithm '{a}', which this build cannot evaluate")
+    printEvaluation mean std goals episodes
+    0
+
+/// `sac eval` as a function: `env` empty for the checkpoint's own environment, and no other one without --force-env.
+let eval (checkpoint: string) (env: string) (episodes: int) (seed: uint64) = evaluate checkpoint env false episodes seed
