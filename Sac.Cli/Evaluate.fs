@@ -1,12 +1,7 @@
 /// `sac eval`: a checkpoint evaluated on its own environment (or another with --force-env).
 module Sac.Cli.Evaluate
 
-
 open System
-open System.IO
-open System.Runtime.InteropServices
-open System.Text.Json
-open System.Text.Json.Nodes
 open Sac.Core.Compute
 open Sac.Core.Config
 open Sac.Core.Environments

@@ -4,7 +4,6 @@ module Sac.Cli.Options
 
 open System
 open System.IO
-open System.Runtime.InteropServices
 open System.Text.Json
 open System.Text.Json.Nodes
 open Sac.Core.Compute

@@ -1,7 +1,6 @@
 namespace Sac.Fs
 
 open System
-open System.Diagnostics
 open Sac.Core.Compute
 open Sac.Core.Config
 open Sac.Core.Data

@@ -1,11 +1,7 @@
 namespace Sac.Fs
 
-open System
-open System.Diagnostics
 open Sac.Core.Compute
 open Sac.Core.Config
-open Sac.Core.Data
-open Sac.Core.Environments
 open Sac.Core.Networks
 open Sac.Core.Optim
 open Sac.Core.Random

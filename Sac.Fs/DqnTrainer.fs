@@ -23,10 +23,7 @@ open Sac.Core.Runs
 type DqnAlgorithm(config: DqnConfig, observationSize: int, actionCount: int, gemm: IGemm) =
     let o, n = observationSize, actionCount
     let ctx = DqnContext(config, o, n, gemm)
-    let root = PhiloxKey.FromSeed config.Seed
-    // Distinct streams for behaviour actions and warm-up actions, from the run's seed.
-    let actKey = root.FoldIn 0x41435430u
-    let warmupKey = root.FoldIn 0x57524d55u
+    let keys = ActingKeys.Of config.Seed
     let actWs = MlpWorkspace(ctx.Spec, 1)
     let soft = (config.Variant = DqnVariant.SoftDqn)
     let name = DqnCheckpoint.AlgorithmName config.Variant
@@ -52,10 +49,7 @@ type DqnAlgorithm(config: DqnConfig, observationSize: int, actionCount: int, gem
 
     interface IOffPolicyAlgorithm<DqnLearnerState, DqnMetrics> with
         member _.Name = name
-        member _.Schedule =
-            { Seed = config.Seed; BufferSize = config.BufferSize; BatchSize = config.BatchSize; LearningStarts = config.LearningStarts
-              TrainFrequency = config.TrainFrequency; GradientSteps = config.GradientSteps
-              EvalInterval = config.EvalInterval; EvalEpisodes = config.EvalEpisodes }
+        member _.Schedule = OffPolicySchedule.Of config
         member _.ReplayActionSize = 1
         member _.Actions = struct ("actions", n)
         member _.Init() = Dqn.init ctx config.Seed
@@ -63,9 +57,9 @@ type DqnAlgorithm(config: DqnConfig, observationSize: int, actionCount: int, gem
 
         member _.Act(learner, t, observation, action) =
             let index =
-                if t < int64 config.LearningStarts then Philox.UniformInt(warmupKey, uint64 t, n)
-                elif soft then Dqn.act ctx actWs learner.QNetwork (Boltzmann(config.Temperature, actKey, uint64 t)) observation
-                else Dqn.act ctx actWs learner.QNetwork (EpsilonGreedy(Dqn.explorationRate config t, actKey, uint64 t)) observation
+                if t < int64 config.LearningStarts then Philox.UniformInt(keys.Warmup, uint64 t, n)
+                elif soft then Dqn.act ctx actWs learner.QNetwork (Boltzmann(config.Temperature, keys.Act, uint64 t)) observation
+                else Dqn.act ctx actWs learner.QNetwork (EpsilonGreedy(Dqn.explorationRate config t, keys.Act, uint64 t)) observation
             action.[0] <- float32 index
 
         // Stochastic predictions draw from the behaviour policy at the end of exploration (Boltzmann for soft DQN).

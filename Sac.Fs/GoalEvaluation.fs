@@ -1,15 +1,8 @@
 namespace Sac.Fs
 
 open System
-open System.Diagnostics
-open Sac.Core.Compute
-open Sac.Core.Config
-open Sac.Core.Data
 open Sac.Core.Environments
-open Sac.Core.Networks
-open Sac.Core.Optim
 open Sac.Core.Random
-open Sac.Core.Runs
 
 /// <summary>Evaluation rollouts that also count, on MultiGoal, which goal each episode reached.</summary>
 [<RequireQualifiedAccess>]

@@ -25,10 +25,7 @@ open Sac.Core.Runs
 type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm: IGemm, backend: Sac.Cuda.Backend.ISacBackend | null) =
     let o, a = observationSize, actionSize
     let ctx = SacContext(config, o, a, gemm)
-    let root = PhiloxKey.FromSeed config.Seed
-    // Distinct streams for acting and warm-up actions, from the run's seed (the trainer's replay draws have a third).
-    let actKey = root.FoldIn 0x41435430u
-    let warmupKey = root.FoldIn 0x57524d55u
+    let keys = ActingKeys.Of config.Seed
     let policyWs = PolicyWorkspace(ctx.Networks)
     let device = match backend with null -> None | b -> Some(new DeviceSacContext(config, o, a, b))
     let mutable deviceLearner: DeviceLearner option = None
@@ -60,10 +57,7 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
 
     interface IOffPolicyAlgorithm<LearnerState, SacMetrics> with
         member _.Name = "sac"
-        member _.Schedule =
-            { Seed = config.Seed; BufferSize = config.BufferSize; BatchSize = config.BatchSize; LearningStarts = config.LearningStarts
-              TrainFrequency = config.TrainFrequency; GradientSteps = config.GradientSteps
-              EvalInterval = config.EvalInterval; EvalEpisodes = config.EvalEpisodes }
+        member _.Schedule = OffPolicySchedule.Of config
         member _.ReplayActionSize = a
         member _.Actions = struct ("action", a)
         member _.Init() = Sac.init ctx config.Seed
@@ -77,10 +71,8 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
 
         // Uniform in [-1, 1] before LearningStarts, then a draw from the policy.
         member _.Act(learner, t, observation, action) =
-            if t < int64 config.LearningStarts then
-                for j in 0 .. a - 1 do
-                    action.[j] <- 2.0f * Philox.Uniform(warmupKey, uint64 t * uint64 a + uint64 j) - 1.0f
-            else Policy.act ctx policyWs learner.Actor (Stochastic(actKey, uint64 t)) observation action
+            if t < int64 config.LearningStarts then keys.UniformAction(t, action)
+            else Policy.act ctx policyWs learner.Actor (Stochastic(keys.Act, uint64 t)) observation action
 
         member _.Policy(learner, mode, observation, action) = Policy.act ctx policyWs learner.Actor mode observation action
 

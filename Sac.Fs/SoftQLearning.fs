@@ -1,15 +1,11 @@
 namespace Sac.Fs
 
 open System
-open System.Diagnostics
 open Sac.Core.Compute
-open Sac.Core.Config
 open Sac.Core.Data
-open Sac.Core.Environments
 open Sac.Core.Networks
 open Sac.Core.Optim
 open Sac.Core.Random
-open Sac.Core.Runs
 
 /// <summary>
 /// Soft Q-Learning (Haarnoja et al. 2017, "Reinforcement Learning with Deep Energy-Based Policies"): the

@@ -1,15 +1,9 @@
 namespace Sac.Fs
 
-open System
-open System.Diagnostics
 open Sac.Core.Compute
 open Sac.Core.Config
-open Sac.Core.Data
-open Sac.Core.Environments
 open Sac.Core.Networks
 open Sac.Core.Optim
-open Sac.Core.Random
-open Sac.Core.Runs
 
 
 /// <summary>The network shapes of a Soft Q-Learning learner, derived from the configuration and the environment's sizes.</summary>

@@ -21,10 +21,7 @@ open Sac.Core.Runs
 type SqlAlgorithm(config: SqlConfig, observationSize: int, actionSize: int, gemm: IGemm) =
     let o, a = observationSize, actionSize
     let ctx = SqlContext(config, o, a, gemm)
-    let root = PhiloxKey.FromSeed config.Seed
-    // Distinct streams for acting and warm-up actions, from the run's seed (as SAC's).
-    let actKey = root.FoldIn 0x41435430u
-    let warmupKey = root.FoldIn 0x57524d55u
+    let keys = ActingKeys.Of config.Seed
     let policyWs = SqlPolicyWorkspace(ctx.Networks)
 
     /// <summary>The learner's fixed parts.</summary>
@@ -48,20 +45,15 @@ type SqlAlgorithm(config: SqlConfig, observationSize: int, actionSize: int, gemm
 
     interface IOffPolicyAlgorithm<SqlLearnerState, SacMetrics> with
         member _.Name = SqlCheckpoint.AlgorithmName
-        member _.Schedule =
-            { Seed = config.Seed; BufferSize = config.BufferSize; BatchSize = config.BatchSize; LearningStarts = config.LearningStarts
-              TrainFrequency = config.TrainFrequency; GradientSteps = config.GradientSteps
-              EvalInterval = config.EvalInterval; EvalEpisodes = config.EvalEpisodes }
+        member _.Schedule = OffPolicySchedule.Of config
         member _.ReplayActionSize = a
         member _.Actions = struct ("action", a)
         member _.Init() = SoftQLearning.init ctx config.Seed
         member _.Attach _ = ()
 
         member _.Act(learner, t, observation, action) =
-            if t < int64 config.LearningStarts then
-                for j in 0 .. a - 1 do
-                    action.[j] <- 2.0f * Philox.Uniform(warmupKey, uint64 t * uint64 a + uint64 j) - 1.0f
-            else SoftQLearning.act ctx policyWs learner.Sampler (Stochastic(actKey, uint64 t)) observation action
+            if t < int64 config.LearningStarts then keys.UniformAction(t, action)
+            else SoftQLearning.act ctx policyWs learner.Sampler (Stochastic(keys.Act, uint64 t)) observation action
 
         member _.Policy(learner, mode, observation, action) = SoftQLearning.act ctx policyWs learner.Sampler mode observation action
 

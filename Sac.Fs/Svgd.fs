@@ -1,15 +1,6 @@
 namespace Sac.Fs
 
 open System
-open System.Diagnostics
-open Sac.Core.Compute
-open Sac.Core.Config
-open Sac.Core.Data
-open Sac.Core.Environments
-open Sac.Core.Networks
-open Sac.Core.Optim
-open Sac.Core.Random
-open Sac.Core.Runs
 
 /// <summary>
 /// Amortised Stein variational gradient descent as Soft Q-Learning uses it (Liu and Wang 2016; Haarnoja et al. 2017,

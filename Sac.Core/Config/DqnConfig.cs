@@ -50,7 +50,7 @@ public enum TdLoss
 /// property. Rules between properties are reported by <see cref="Validate"/>, and <see cref="ThrowIfInvalid"/> throws on them.
 /// </summary>
 /// <remarks>Records compare by value, <see cref="HiddenSizes"/> included.</remarks>
-public sealed record DqnConfig : IConfig
+public sealed record DqnConfig : IOffPolicyConfig
 {
     /// <summary>Which algorithm to run; a defined <see cref="DqnVariant"/>. Default <see cref="DqnVariant.Dqn"/>, what SB3 implements.</summary>
     public DqnVariant Variant { get; init => field = ConfigChecks.Defined(value, nameof(Variant)); } = DqnVariant.Dqn;

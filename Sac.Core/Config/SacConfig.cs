@@ -50,7 +50,7 @@ public enum SacVariant
 /// SB3 uses one <c>learning_rate</c> for actor, critic and temperature; here each has its own property, all with
 /// SB3's 3e-4. Records compare by value, <see cref="HiddenSizes"/> included.
 /// </remarks>
-public sealed record SacConfig : IConfig
+public sealed record SacConfig : IOffPolicyConfig
 {
     /// <summary>Adam step size of the actor (policy) network; finite and greater than zero. SB3 default: 3e-4 (<c>learning_rate</c>).</summary>
     public float ActorLearningRate { get; init => field = ConfigChecks.PositiveFinite(value, nameof(ActorLearningRate)); } = 3e-4f;

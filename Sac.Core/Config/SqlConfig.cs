@@ -25,7 +25,7 @@ namespace Sac.Core.Config;
 /// included.
 /// </para>
 /// </remarks>
-public sealed record SqlConfig : IConfig
+public sealed record SqlConfig : IOffPolicyConfig
 {
     /// <summary>Adam step size of the Q-network; finite and greater than zero. Reference MultiGoal: 3e-4 (<c>qf_lr</c>).</summary>
     public float QLearningRate { get; init => field = ConfigChecks.PositiveFinite(value, nameof(QLearningRate)); } = 3e-4f;

@@ -4,6 +4,7 @@ open System
 open System.Collections.Generic
 open Sac.Core.Data
 open Sac.Core.Environments
+open Sac.Core.Random
 open Sac.Core.Runs
 
 /// <summary>The schedule every off-policy run shares, read from an algorithm's validated configuration.</summary>
@@ -25,6 +26,36 @@ type OffPolicySchedule =
       EvalInterval: int
       /// <summary>Episodes per evaluation.</summary>
       EvalEpisodes: int }
+
+    /// <summary>The schedule a configuration sets.</summary>
+    /// <param name="config">A SAC, Soft Q-Learning or DQN-family configuration.</param>
+    static member Of(config: Sac.Core.Config.IOffPolicyConfig) =
+        { Seed = config.Seed; BufferSize = config.BufferSize; BatchSize = config.BatchSize; LearningStarts = config.LearningStarts
+          TrainFrequency = config.TrainFrequency; GradientSteps = config.GradientSteps
+          EvalInterval = config.EvalInterval; EvalEpisodes = config.EvalEpisodes }
+
+/// <summary>The noise streams an algorithm acts with, derived from the run's seed (the trainer's replay draws use a
+/// third): the behaviour policy's and the warm-up actions'.</summary>
+[<Struct>]
+type ActingKeys =
+    { /// <summary>The behaviour policy's noise, keyed by environment step.</summary>
+      Act: PhiloxKey
+      /// <summary>The warm-up actions, keyed by environment step.</summary>
+      Warmup: PhiloxKey }
+
+    /// <summary>The streams of a run with <paramref name="seed"/>.</summary>
+    /// <param name="seed">The run's seed.</param>
+    static member Of(seed: uint64) =
+        let root = PhiloxKey.FromSeed seed
+        { Act = root.FoldIn 0x41435430u; Warmup = root.FoldIn 0x57524d55u }
+
+    /// <summary>The warm-up action of environment step <paramref name="step"/>: uniform on <c>[-1, 1]^n</c>.</summary>
+    /// <param name="step">The environment step.</param>
+    /// <param name="action">Receives the n values.</param>
+    member keys.UniformAction(step: int64, action: Span<float32>) =
+        let n = action.Length
+        for j in 0 .. n - 1 do
+            action.[j] <- 2.0f * Philox.Uniform(keys.Warmup, uint64 step * uint64 n + uint64 j) - 1.0f
 
 /// <summary>Where a training checkpoint puts a run, as its algorithm read and checked it.</summary>
 type ResumePoint<'L> =

@@ -10,6 +10,7 @@ open Sac.Core.Config
 open Sac.Core.Data
 open Sac.Core.Runs
 open Sac.Fs
+open TrainingKit
 
 let private gemm = new ManagedGemm(1) :> IGemm
 
@@ -17,17 +18,6 @@ let private config (variant: DqnVariant) (lr: float32) =
     DqnConfig(HiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 1000, LearningStarts = 100, TrainFrequency = 4,
               GradientSteps = 2, TargetUpdateInterval = 50, TotalTimesteps = 600L, EvalInterval = 200, EvalEpisodes = 1,
               LearningRate = lr, Temperature = 0.5f, Seed = 7UL, Variant = variant)
-
-// Everything in a record but the wall-clock columns, which no two runs share.
-let private comparable (r: TrainingRecord) = r.Step, r.Episode, r.EpisodeReturn, r.EpisodeLength, r.EvalReturn, r.EvalStd, r.Metrics
-
-let private withTempDir (f: string -> unit) =
-    let dir = Directory.CreateTempSubdirectory("dqn-resume-")
-    try f dir.FullName finally dir.Delete true
-
-let private collect () =
-    let records = Collections.Generic.List<TrainingRecord>()
-    records, Callback.ofRecord records.Add
 
 let private assertSameLearner (a: DqnLearnerState) (b: DqnLearnerState) =
     Assert.Equal<float32[]>(a.QNetwork, b.QNetwork)

@@ -10,6 +10,7 @@ open Sac.Core.Config
 open Sac.Core.Data
 open Sac.Core.Runs
 open Sac.Fs
+open TrainingKit
 
 let private gemm = new ManagedGemm(1) :> IGemm
 
@@ -68,17 +69,6 @@ let private on (case: string) (test: ICaseTest) =
     | "double-dqn CartPole-v1" -> test.Run(dqnCase DqnVariant.DoubleDqn)
     | "soft-dqn CartPole-v1" -> test.Run(dqnCase DqnVariant.SoftDqn)
     | other -> failwith $"no case {other}"
-
-// Everything in a record but the wall-clock columns, which no two runs share.
-let private comparable (r: TrainingRecord) = r.Step, r.Episode, r.EpisodeReturn, r.EpisodeLength, r.EvalReturn, r.EvalStd, r.Metrics
-
-let private withTempDir (f: string -> unit) =
-    let dir = Directory.CreateTempSubdirectory("sac-resume-")
-    try f dir.FullName finally dir.Delete true
-
-let private collect () =
-    let records = Collections.Generic.List<TrainingRecord>()
-    records, Callback.ofRecord records.Add
 
 let private assertSameState (case: Case<'L, 'M>) (a: OffPolicyState<'L, 'M>) (b: OffPolicyState<'L, 'M>) =
     Assert.Equal((a.EnvSteps, a.Episodes, a.EpisodeReturn, a.EpisodeLength, a.Draws), (b.EnvSteps, b.Episodes, b.EpisodeReturn, b.EpisodeLength, b.Draws))

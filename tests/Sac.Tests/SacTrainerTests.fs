@@ -7,23 +7,13 @@ open Sac.Core.Compute
 open Sac.Core.Config
 open Sac.Core.Runs
 open Sac.Fs
+open TrainingKit
 
 let private gemm = new ManagedGemm(1) :> IGemm
 
 let private config (lr: float32) =
     SacConfig(HiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 1000, LearningStarts = 50, EvalInterval = 150,
               EvalEpisodes = 1, ActorLearningRate = lr, CriticLearningRate = lr, Seed = 11UL)
-
-// Everything in a record but the wall-clock columns, which no two runs share.
-let private comparable (r: TrainingRecord) = r.Step, r.Episode, r.EpisodeReturn, r.EpisodeLength, r.EvalReturn, r.EvalStd, r.Metrics
-
-let private withTempDir (f: string -> unit) =
-    let dir = Directory.CreateTempSubdirectory("sac-resume-")
-    try f dir.FullName finally dir.Delete true
-
-let private collect () =
-    let records = Collections.Generic.List<TrainingRecord>()
-    records, Callback.ofRecord records.Add
 
 let private assertSameLearner (a: Sac.Core.Data.LearnerState) (b: Sac.Core.Data.LearnerState) =
     Assert.Equal<float32[]>(a.Actor, b.Actor)

@@ -12,6 +12,7 @@ open Sac.Core.Optim
 open Sac.Core.Random
 open Sac.Core.Runs
 open Sac.Fs
+open TrainingKit
 
 let private gemm = new ManagedGemm(1) :> IGemm
 
@@ -22,17 +23,6 @@ let private sized (hidden: int[]) (samplerHidden: int[]) (bufferSize: int) (lr: 
               QLearningRate = lr, SamplerLearningRate = lr, Seed = 21UL)
 
 let private config (lr: float32) = sized [| 16; 16 |] [| 16; 16 |] 1000 lr
-
-// Everything in a record but the wall-clock columns, which no two runs share.
-let private comparable (r: TrainingRecord) = r.Step, r.Episode, r.EpisodeReturn, r.EpisodeLength, r.EvalReturn, r.EvalStd, r.Metrics
-
-let private withTempDir (f: string -> unit) =
-    let dir = Directory.CreateTempSubdirectory("sac-sql-resume-")
-    try f dir.FullName finally dir.Delete true
-
-let private collect () =
-    let records = Collections.Generic.List<TrainingRecord>()
-    records, Callback.ofRecord records.Add
 
 let private assertSameLearner (a: SqlLearnerState) (b: SqlLearnerState) =
     Assert.Equal<float32[]>(a.Q, b.Q)

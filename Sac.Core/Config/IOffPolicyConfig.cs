@@ -1,0 +1,29 @@
+namespace Sac.Core.Config;
+
+/// <summary>The schedule every off-policy algorithm's configuration has: replay, update timing and evaluation.</summary>
+public interface IOffPolicyConfig : IConfig
+{
+    /// <summary>The run's seed.</summary>
+    ulong Seed { get; }
+
+    /// <summary>Replay buffer capacity, in transitions.</summary>
+    int BufferSize { get; }
+
+    /// <summary>Transitions per gradient step.</summary>
+    int BatchSize { get; }
+
+    /// <summary>Environment steps of warm-up acting before the first update.</summary>
+    int LearningStarts { get; }
+
+    /// <summary>Environment steps between rounds of updates.</summary>
+    int TrainFrequency { get; }
+
+    /// <summary>Gradient steps per round.</summary>
+    int GradientSteps { get; }
+
+    /// <summary>Environment steps between evaluations (0: none).</summary>
+    int EvalInterval { get; }
+
+    /// <summary>Episodes per evaluation.</summary>
+    int EvalEpisodes { get; }
+}
