@@ -78,6 +78,28 @@ let series (files: string list) (column: string) : Series[] =
                   [| for s, vs in stats -> struct (s, List.average vs) |],
                   [| for s, vs in stats -> struct (s, List.min vs, List.max vs) |]) |]
 
+/// The environments of runs (each run's config.json names its environment; runs without one are left out).
+let runEnvironments (inputs: string list) =
+    inputs
+    |> List.choose (fun input ->
+        let config = Path.Combine((if Directory.Exists input then input else (match Path.GetDirectoryName(Path.GetFullPath input) with null -> "." | d -> d)), "config.json")
+        if File.Exists config then
+            try
+                use doc = Text.Json.JsonDocument.Parse(File.ReadAllText config)
+                match doc.RootElement.TryGetProperty "environmentId" with
+                | true, v when v.ValueKind = Text.Json.JsonValueKind.String -> Some(v.GetString())
+                | _ -> None
+            with _ -> None
+        else None)
+    |> List.distinct
+
+/// Runs of different environments average to a curve of no task: the warning that says so, or None.
+let mixedEnvironmentsWarning (inputs: string list) =
+    match runEnvironments inputs with
+    | environments when environments.Length > 1 ->
+        Some $"""the runs are of different environments ({String.Join(", ", environments)}); their mean mixes tasks"""
+    | _ -> None
+
 /// `sac plot`: renders curve.svg-style learning curves from one or several runs into `out`.
 let plot (inputs: string list) (column: string) (out: string) (title: string option) =
     if inputs.IsEmpty then raise (UsageError "give at least one run directory or metrics.csv")
@@ -86,22 +108,7 @@ let plot (inputs: string list) (column: string) (out: string) (title: string opt
         match Path.GetDirectoryName(Path.GetFullPath file) with
         | null -> file
         | dir -> match Path.GetFileName dir with null -> file | name -> name
-    // Runs of different environments average to a curve of no task: say so (their config.json names the environment).
-    let environments =
-        inputs
-        |> List.choose (fun input ->
-            let config = Path.Combine((if Directory.Exists input then input else (match Path.GetDirectoryName(Path.GetFullPath input) with null -> "." | d -> d)), "config.json")
-            if File.Exists config then
-                try
-                    use doc = Text.Json.JsonDocument.Parse(File.ReadAllText config)
-                    match doc.RootElement.TryGetProperty "environmentId" with
-                    | true, v when v.ValueKind = Text.Json.JsonValueKind.String -> Some(v.GetString())
-                    | _ -> None
-                with _ -> None
-            else None)
-        |> List.distinct
-    if environments.Length > 1 then
-        eprintfn "sac: warning: the runs are of different environments (%s); their mean mixes tasks" (String.Join(", ", environments))
+    mixedEnvironmentsWarning inputs |> Option.iter (eprintfn "sac: warning: %s")
     let title = defaultArg title (if files.Length = 1 then runName files.Head else $"{files.Length} runs")
     SvgCurve.Write(out, SvgCurveOptions(Title = title, YLabel = column), series files column)
     eprintfn "sac: wrote %s" out

@@ -336,3 +336,59 @@ let ``a finite but enormous reward that makes the critic loss infinite is caught
         let req = { Sac.Cli.Options.defaultRequest "HugeReward-v0" with Steps = Some 200L; Out = Some(Path.Combine(root, "r")); ConfigFile = Some cfg }
         let fault = Assert.Throws<Sac.Cli.Options.TrainingFault>(fun () -> Sac.Cli.Run.train req |> ignore)
         Assert.Contains("step", fault.Data0))
+
+/// HugeReward with two discrete actions (left, right), for the DQN family.
+type private HugeRewardDiscrete() =
+    let mutable x = 0f
+    interface IEnvironment with
+        member _.Id = "HugeRewardDiscrete-v0"
+        member _.ObservationSpace = Box.Uniform(1, -1f, 1f)
+        member _.ActionSpace = Box.Uniform(1, 0f, 1f)
+        member _.MaxEpisodeSteps = Nullable 20
+        member _.Reset(_, observation) = x <- 0f; observation.[0] <- x
+        member _.Step(action, observation) =
+            x <- Math.Clamp(x + (if action.[0] = 1f then 0.1f else -0.1f), -1f, 1f)
+            observation.[0] <- x
+            StepResult(3e38f, false, false)
+    interface IDiscreteActions with
+        member _.ActionCount = 2
+
+[<Theory>]
+[<InlineData("sac on the host backend")>]
+[<InlineData("sql")>]
+[<InlineData("dqn")>]
+[<InlineData("soft-dqn")>]
+let ``every algorithm's numerical check catches the enormous reward where it makes a value infinite, naming the step`` (case: string) =
+    let fault (learn: unit -> unit) =
+        let e = Assert.Throws<Sac.Core.Runs.NumericalFaultException>(learn)
+        // Updates start after LearningStarts = 32 steps; the first one overflows.
+        Assert.True(e.EnvironmentStep > 32L && e.EnvironmentStep < 200L, e.Message)
+        Assert.Contains($"environment step {e.EnvironmentStep}", e.Message)
+    match case with
+    | "sac on the host backend" ->
+        let config = SacConfig(HiddenSizes = [| 8 |], BatchSize = 16, LearningStarts = 32, EvalInterval = 0)
+        if not (Seq.contains "HugeReward-v0" EnvironmentRegistry.Ids) then
+            EnvironmentRegistry.Register("HugeReward-v0", Func<IEnvironment>(fun () -> HugeReward() :> IEnvironment))
+        use gemm = new Sac.Core.Compute.ManagedGemm(1)
+        use backend = new HostBackend(gemm)
+        use trainer = new Trainer("HugeReward-v0", config, gemm, backend)
+        fault (fun () -> trainer.RunTo(trainer.Start(), 200L, []) |> ignore)
+    | "sql" ->
+        let config = SqlConfig(HiddenSizes = [| 8 |], SamplerHiddenSizes = [| 8 |], BatchSize = 16, ValueParticles = 4, KernelParticles = 4,
+                               LearningStarts = 32, EvalInterval = 0)
+        use agent = SqlAgent.Create((fun () -> HugeReward() :> IEnvironment), config)
+        fault (fun () -> agent.Learn(200L) |> ignore)
+        // The evaluation return is a float64 sum: 20 steps of 3e38 is 6e39, finite and exact to rounding.
+        let r = agent.Evaluate(1, 0UL)
+        Assert.True(abs (r.Mean / (20.0 * float 3e38f) - 1.0) < 1e-12, $"evaluation return {r.Mean}")
+    | variant ->
+        let config = DqnConfig(HiddenSizes = [| 8 |], BatchSize = 16, LearningStarts = 32, TrainFrequency = 4, GradientSteps = 1,
+                               EvalInterval = 0, Variant = (if variant = "dqn" then DqnVariant.Dqn else DqnVariant.SoftDqn))
+        use agent = DqnAgent.Create((fun () -> HugeRewardDiscrete() :> IEnvironment), config)
+        // The DQN family's Huber TD loss is linear in the error and its targets are formed in float64, so 3e38 stays
+        // finite here: nothing is non-finite, so nothing may be reported, and every metric must be a number.
+        let records = Collections.Generic.List<TrainingRecord>()
+        agent.Learn(200L, [ Callback.ofRecord records.Add ]) |> ignore
+        let losses = [ for r in records do match r.Metrics with Some m -> yield m.["td_loss"] | None -> () ]
+        Assert.NotEmpty losses
+        Assert.All(losses, fun l -> Assert.True(Single.IsFinite l && l > 1e37f, $"td_loss {l}"))

@@ -38,8 +38,29 @@ let ``several runs plot as the mean over the steps every run recorded, with the 
 
 [<Fact>]
 let ``envs lists every registered environment with its spaces`` () =
+    // Other tests register environments concurrently: every id registered before the listing must be in it.
+    let ids = List.ofSeq Sac.Core.Environments.EnvironmentRegistry.Ids
     let lines = Plot.envLines ()
-    for id in Sac.Core.Environments.EnvironmentRegistry.Ids do
+    for id in ids do
         Assert.Contains(lines, fun l -> l.StartsWith(id + " "))
     Assert.Contains(lines, fun l -> l.StartsWith "CartPole-v1" && l.Contains "Discrete(2)" && l.Contains "500")
     Assert.Contains(lines, fun l -> l.StartsWith "Pendulum-v1" && l.Contains "Box(-2, 2, (1,))")
+
+[<Fact>]
+let ``plotting runs of different environments warns, naming them; runs of one environment do not`` () =
+    let root = Directory.CreateTempSubdirectory("sac-plot-").FullName
+    try
+        let run (name: string) (env: string) =
+            let dir = Path.Combine(root, name)
+            writeRun dir [ 1000.0, Some -1.0 ] |> ignore
+            File.WriteAllText(Path.Combine(dir, "config.json"), $"""{{"algorithm":"sac","environmentId":"{env}","steps":1000}}""")
+            dir
+        let a, b, c = run "a" "Pendulum-v1", run "b" "Pendulum-v1", run "c" "Hopper-v4"
+        Assert.Equal(None, Plot.mixedEnvironmentsWarning [ a; b ])
+        match Plot.mixedEnvironmentsWarning [ a; b; Path.Combine(c, MetricsCsv.FileName) ] with
+        | Some warning ->
+            Assert.Contains("Pendulum-v1, Hopper-v4", warning)
+            Assert.Contains("mixes tasks", warning)
+        | None -> failwith "no warning for runs of two environments"
+    finally
+        Directory.Delete(root, true)
