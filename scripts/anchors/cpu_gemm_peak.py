@@ -19,6 +19,8 @@ import os
 import sys
 import time
 
+from anchor_env import loaded_blas, pin_threads
+
 DEFAULT_SHAPES = "256x256x256,256x23x256,1024x1024x1024,2048x2048x2048"
 
 
@@ -28,27 +30,6 @@ def parse_args():
     p.add_argument("--seconds", type=float, default=2.0, help="timed seconds per shape, at least")
     p.add_argument("--shapes", default=DEFAULT_SHAPES, help="comma-separated MxKxN list")
     return p.parse_args()
-
-
-def pin_threads(threads):
-    """BLAS libraries read their thread count once, when loaded: set it before NumPy is imported."""
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "GOTO_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
-        os.environ[name] = str(threads)
-
-
-def loaded_blas():
-    """File names of the BLAS/LAPACK libraries mapped into this process (Linux only), to check OpenBLAS is the one used."""
-    found = set()
-    try:
-        with open("/proc/self/maps") as maps:
-            for line in maps:
-                path = line.split()[-1]
-                base = os.path.basename(path)
-                if path.startswith("/") and ("blas" in base or "lapack" in base):
-                    found.add(path)
-    except OSError:
-        pass
-    return sorted(found)
 
 
 def parse_shape(text):

@@ -22,6 +22,8 @@ import os
 import sys
 import time
 
+from anchor_env import loaded_blas, pin_threads
+
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -34,27 +36,6 @@ def parse_args():
     p.add_argument("--warmup", type=int, default=200, help="untimed calls before timing")
     p.add_argument("--min-seconds", type=float, default=0.0, help="timed seconds, at least")
     return p.parse_args()
-
-
-def pin_threads(threads):
-    """OpenBLAS and OpenMP read their thread counts once, when loaded: set them before torch is imported."""
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "GOTO_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
-        os.environ[name] = str(threads)
-
-
-def loaded_blas():
-    """File names of the BLAS/LAPACK libraries mapped into this process (Linux only)."""
-    found = set()
-    try:
-        with open("/proc/self/maps") as maps:
-            for line in maps:
-                path = line.split()[-1]
-                base = os.path.basename(path)
-                if path.startswith("/") and ("blas" in base or "lapack" in base):
-                    found.add(path)
-    except OSError:
-        pass
-    return sorted(found)
 
 
 def time_calls(call, min_calls, min_seconds, block=50):

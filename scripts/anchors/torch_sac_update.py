@@ -38,6 +38,8 @@ import platform
 import sys
 import time
 
+from anchor_env import loaded_blas, pin_threads
+
 GAMMA = 0.99
 TAU = 0.005
 LEARNING_RATE = 3e-4
@@ -58,27 +60,6 @@ def parse_args():
     p.add_argument("--buffer", type=int, default=1_000_000, help="replay buffer size in transitions")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args()
-
-
-def pin_threads(threads):
-    """OpenBLAS and OpenMP read their thread counts once, when loaded: set them before torch is imported."""
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "GOTO_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
-        os.environ[name] = str(threads)
-
-
-def loaded_blas():
-    """File names of the BLAS/LAPACK libraries mapped into this process (Linux only)."""
-    found = set()
-    try:
-        with open("/proc/self/maps") as maps:
-            for line in maps:
-                path = line.split()[-1]
-                base = os.path.basename(path)
-                if path.startswith("/") and ("blas" in base or "lapack" in base):
-                    found.add(path)
-    except OSError:
-        pass
-    return sorted(found)
 
 
 ARGS = parse_args()
