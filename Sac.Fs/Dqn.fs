@@ -342,7 +342,7 @@ module Dqn =
             if soft then sumH <- sumH + float (boltzmannEntropy cfg.Temperature row)
         Mlp.Backward(ctx.Gemm, ctx.Spec, ReadOnlySpan state.QNetwork, ws.OnObs, b, ReadOnlySpan(ws.OutputGrad, 0, b * n), Span ws.ParameterGrad, Span<float32>.Empty)
         let opt = Adam.Update(ctx.Adam, state.Optimizer, ReadOnlySpan ws.ParameterGrad, Span state.QNetwork)
-        struct (DqnLearnerState(state.QNetwork, state.TargetQNetwork, opt, state.Step, state.Key), loss, float32 (sumQ / float b), float32 (sumH / float b))
+        struct (state.WithOptimizer opt, loss, float32 (sumQ / float b), float32 (sumH / float b))
 
     /// <summary>
     /// Target update (DQN's periodic copy): <c>target &lt;- tau * online + (1 - tau) * target</c> when
@@ -374,7 +374,7 @@ module Dqn =
         for i in 0 .. b - 1 do
             sumY <- sumY + float ws.Targets.[i]
         let struct (next, loss, meanQ, entropy) = tdStep ctx batch state
-        struct (DqnLearnerState(next.QNetwork, next.TargetQNetwork, next.Optimizer, next.Step + 1L, next.Key),
+        struct (next.WithStep(next.Step + 1L),
                 { TdLoss = loss; MeanQ = meanQ; MeanTarget = float32 (sumY / float b); Entropy = entropy })
 
     /// <summary>

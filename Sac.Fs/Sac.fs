@@ -70,12 +70,6 @@ module Sac =
         let p = ctx.Networks.CriticParameters
         ReadOnlySpan<float32>(parameters, i * p, p)
 
-    let private withOptimizers (s: LearnerState) actorOpt criticOpt alphaOpt valueOpt logAlpha =
-        LearnerState(s.Actor, s.Critic, s.TargetCritic, s.Value, s.TargetValue, actorOpt, criticOpt, alphaOpt, valueOpt, logAlpha, s.Step, s.Key)
-
-    let private withStep (s: LearnerState) step =
-        LearnerState(s.Actor, s.Critic, s.TargetCritic, s.Value, s.TargetValue, s.ActorOptimizer, s.CriticOptimizer, s.AlphaOptimizer, s.ValueOptimizer, s.LogAlpha, step, s.Key)
-
     /// <summary>A fresh learner: PyTorch-default initialised networks, targets equal to the online networks,
     /// zero optimizer moments, log alpha = log(InitialAlpha), step 0; every draw derived from <paramref name="seed"/>.</summary>
     [<CompiledName("Init")>]
@@ -151,7 +145,7 @@ module Sac =
             ws.LogAlpha.[0] <- state.LogAlpha
             ws.LogAlphaGrad.[0] <- grad
             let opt = Adam.Update(ctx.AlphaAdam, state.AlphaOptimizer, ReadOnlySpan ws.LogAlphaGrad, Span ws.LogAlpha)
-            struct (withOptimizers state state.ActorOptimizer state.CriticOptimizer opt state.ValueOptimizer ws.LogAlpha.[0], loss)
+            struct (state.WithOptimizers(state.ActorOptimizer, state.CriticOptimizer, opt, state.ValueOptimizer, ws.LogAlpha.[0]), loss)
 
     /// <summary>
     /// Soft Q targets (SAC v2, eqs. 2-3): y = r + gamma (1 - terminated) (min(Q1', Q2')(s', a') - alpha log pi(a'|s')),
@@ -191,7 +185,7 @@ module Sac =
             loss <- loss + Losses.critic b (q, targets, Span dq)
             Mlp.Backward(ctx.Gemm, ctx.Networks.Critic, criticSlice ctx state.Critic i, net, b, ReadOnlySpan(dq, 0, b), Span(ws.CriticParameterGrad, i * p, p), Span<float32>.Empty)
         let opt = Adam.Update(ctx.CriticAdam, state.CriticOptimizer, ReadOnlySpan ws.CriticParameterGrad, Span state.Critic)
-        struct (withOptimizers state state.ActorOptimizer opt state.AlphaOptimizer state.ValueOptimizer state.LogAlpha, loss, meanQ)
+        struct (state.WithOptimizers(state.ActorOptimizer, opt, state.AlphaOptimizer, state.ValueOptimizer, state.LogAlpha), loss, meanQ)
 
     /// <summary>
     /// Actor step (SAC v2, eqs. 9-10): one Adam step of the policy on mean(alpha log pi(f(eps; s)|s) - min(Q1, Q2)(s, f(eps; s)))
@@ -219,7 +213,7 @@ module Sac =
             Span<float32>(ws.RawLogStdGrad, i * a, a).CopyTo(Span<float32>(dOut, i * 2 * a + a, a))
         Mlp.Backward(ctx.Gemm, ctx.Networks.Actor, ReadOnlySpan state.Actor, ws.ActorOnObs, b, ReadOnlySpan(dOut, 0, b * 2 * a), Span ws.ActorParameterGrad, Span<float32>.Empty)
         let opt = Adam.Update(ctx.ActorAdam, state.ActorOptimizer, ReadOnlySpan ws.ActorParameterGrad, Span state.Actor)
-        struct (withOptimizers state opt state.CriticOptimizer state.AlphaOptimizer state.ValueOptimizer state.LogAlpha, loss)
+        struct (state.WithOptimizers(opt, state.CriticOptimizer, state.AlphaOptimizer, state.ValueOptimizer, state.LogAlpha), loss)
 
     /// <summary>
     /// SAC v1 value step (SAC v1, eq. 5): one Adam step of V_psi on mean 0.5 (V(s) - (min Q(s, a) - alpha log pi(a|s)))^2,
@@ -238,7 +232,7 @@ module Sac =
         let loss = Losses.value alpha b (v, q1, q2, ws.PolicyOnObs.LogPi, Span ws.ValueGrad)
         Mlp.Backward(ctx.Gemm, ctx.Networks.Value, ReadOnlySpan state.Value, ws.ValueOnObs, b, ReadOnlySpan(ws.ValueGrad, 0, b), Span ws.ValueParameterGrad, Span<float32>.Empty)
         let opt = Adam.Update(ctx.ValueAdam, state.ValueOptimizer.Value, ReadOnlySpan ws.ValueParameterGrad, Span state.Value)
-        struct (withOptimizers state state.ActorOptimizer state.CriticOptimizer state.AlphaOptimizer (Nullable opt) state.LogAlpha, loss)
+        struct (state.WithOptimizers(state.ActorOptimizer, state.CriticOptimizer, state.AlphaOptimizer, (Nullable opt), state.LogAlpha), loss)
 
     /// <summary>SAC v1 Q targets (SAC v1, eq. 8): y = r + gamma (1 - terminated) V_target(s'), into the workspace's Targets.</summary>
     [<CompiledName("ValueTargets")>]
@@ -290,6 +284,6 @@ module Sac =
         let struct (state, criticLoss, meanQ) = criticStep ctx batch state
         let struct (state, actorLoss) = actorStep ctx batch alpha state
         targetStep ctx state
-        struct (withStep state (state.Step + 1L),
+        struct (state.WithStep(state.Step + 1L),
                 { CriticLoss = criticLoss; ActorLoss = actorLoss; AlphaLoss = alphaLoss; ValueLoss = valueLoss
                   Alpha = alpha; Entropy = entropy; MeanQ = meanQ })

@@ -123,9 +123,6 @@ module SoftQLearning =
                 s.CopyTo(dest.Slice(r * w, o))
                 act.Slice(r * a, a).CopyTo(dest.Slice(r * w + o, a))
 
-    let private withParts (s: SqlLearnerState) qOpt samplerOpt =
-        SqlLearnerState(s.Q, s.TargetQ, s.Sampler, qOpt, samplerOpt, s.Step, s.Key)
-
     /// <summary>
     /// Soft Q targets (SQL eqs. 10-11): M uniform actions per next state from <paramref name="key"/>, the target
     /// Q-network on them, the importance-sampled soft value, then <c>y = r_scale r + gamma (1 - terminated) V(s')</c>
@@ -167,7 +164,7 @@ module SoftQLearning =
         let loss = qLoss b (q, ReadOnlySpan(ws.Targets, 0, b), Span ws.QGrad)
         Mlp.Backward(ctx.Gemm, ctx.Networks.Q, ReadOnlySpan state.Q, ws.QOnBatch, b, ReadOnlySpan(ws.QGrad, 0, b), Span ws.QParameterGrad, Span<float32>.Empty)
         let opt = Adam.Update(ctx.QAdam, state.QOptimizer, ReadOnlySpan ws.QParameterGrad, Span state.Q)
-        struct (withParts state opt state.SamplerOptimizer, loss, meanQ)
+        struct (state.WithOptimizers(opt, state.SamplerOptimizer), loss, meanQ)
 
     /// <summary>
     /// Sampler step (amortised SVGD, SQL eqs. 13-14 and appendix C): K particles per state <c>a = f(xi; s)</c> with
@@ -223,7 +220,7 @@ module SoftQLearning =
         let loss = Svgd.svgdSurrogate b nu (ReadOnlySpan ws.Direction, ReadOnlySpan ws.UpdatedActions, Span ws.SamplerOutputGrad)
         Mlp.Backward(ctx.Gemm, n.Sampler, sampler, ws.SamplerUpdated, b * ku, ReadOnlySpan(ws.SamplerOutputGrad, 0, nu), Span ws.SamplerParameterGrad, Span<float32>.Empty)
         let opt = Adam.Update(ctx.SamplerAdam, state.SamplerOptimizer, ReadOnlySpan ws.SamplerParameterGrad, Span state.Sampler)
-        struct (withParts state state.QOptimizer opt, loss)
+        struct (state.WithOptimizers(state.QOptimizer, opt), loss)
 
     /// <summary>
     /// Target update: every <c>TargetUpdateInterval</c> gradient steps, <c>target &lt;- tau Q + (1 - tau) target</c>.
@@ -259,7 +256,7 @@ module SoftQLearning =
         let struct (state, qLossValue, meanQ) = qStep ctx batch state
         let struct (state, surrogate) = samplerStep ctx batch (key.FoldIn 2u) state
         targetStep ctx state
-        let next = SqlLearnerState(state.Q, state.TargetQ, state.Sampler, state.QOptimizer, state.SamplerOptimizer, state.Step + 1L, state.Key)
+        let next = state.WithStep(state.Step + 1L)
         struct (next,
                 { CriticLoss = qLossValue; ActorLoss = surrogate; AlphaLoss = 0.0f; ValueLoss = 0.0f
                   Alpha = ctx.Config.Alpha; Entropy = 0.0f; MeanQ = meanQ })

@@ -26,6 +26,16 @@ public readonly record struct DqnLearnerState(
     long Step,
     PhiloxKey Key)
 {
+    /// <summary>The same arrays with the optimizer state one update step produced.</summary>
+    /// <param name="optimizer">The Q-network's Adam state.</param>
+    /// <returns>The state with <see cref="Optimizer"/> replaced.</returns>
+    public DqnLearnerState WithOptimizer(AdamState optimizer) => this with { Optimizer = optimizer };
+
+    /// <summary>The same state with another gradient-step count.</summary>
+    /// <param name="step">Gradient steps taken.</param>
+    /// <returns>The state with <see cref="Step"/> replaced.</returns>
+    public DqnLearnerState WithStep(long step) => this with { Step = step };
+
     /// <summary>A deep copy: both parameter vectors and both moment arrays are duplicated.</summary>
     /// <returns>A state that shares no array with this one.</returns>
     public DqnLearnerState DeepCopy() => this with

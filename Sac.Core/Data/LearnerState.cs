@@ -56,6 +56,21 @@ public readonly record struct LearnerState(
         ValueOptimizer = ValueOptimizer is { } v ? CloneAdam(v) : null,
     };
 
+    /// <summary>The same arrays with the optimizer states and temperature one update step produced.</summary>
+    /// <param name="actor">The actor's Adam state.</param>
+    /// <param name="critic">The critics' Adam state.</param>
+    /// <param name="alpha">Log alpha's Adam state.</param>
+    /// <param name="value">The v1 value network's Adam state (null for v2).</param>
+    /// <param name="logAlpha">The log temperature.</param>
+    /// <returns>The state with those fields replaced.</returns>
+    public LearnerState WithOptimizers(AdamState actor, AdamState critic, AdamState alpha, AdamState? value, float logAlpha) =>
+        this with { ActorOptimizer = actor, CriticOptimizer = critic, AlphaOptimizer = alpha, ValueOptimizer = value, LogAlpha = logAlpha };
+
+    /// <summary>The same state with another gradient-step count.</summary>
+    /// <param name="step">Gradient steps taken.</param>
+    /// <returns>The state with <see cref="Step"/> replaced.</returns>
+    public LearnerState WithStep(long step) => this with { Step = step };
+
     /// <summary>The same arrays with another temperature and step count (what a device learner reports after its
     /// updates, while the host holds only the actor current).</summary>
     /// <param name="logAlpha">The log temperature.</param>

@@ -29,6 +29,17 @@ public readonly record struct SqlLearnerState(
     long Step,
     PhiloxKey Key)
 {
+    /// <summary>The same arrays with the optimizer states one update step produced.</summary>
+    /// <param name="q">The Q-network's Adam state.</param>
+    /// <param name="sampler">The sampling network's Adam state.</param>
+    /// <returns>The state with both optimizers replaced.</returns>
+    public SqlLearnerState WithOptimizers(AdamState q, AdamState sampler) => this with { QOptimizer = q, SamplerOptimizer = sampler };
+
+    /// <summary>The same state with another gradient-step count.</summary>
+    /// <param name="step">Gradient steps taken.</param>
+    /// <returns>The state with <see cref="Step"/> replaced.</returns>
+    public SqlLearnerState WithStep(long step) => this with { Step = step };
+
     /// <summary>A deep copy: every parameter and moment array is duplicated.</summary>
     /// <returns>A state sharing no array with this one.</returns>
     public SqlLearnerState DeepCopy() => this with
