@@ -31,8 +31,8 @@ public enum TensorDType
 /// <summary>One tensor's entry in a <see cref="TensorFile"/>: element type, shape and its bytes.</summary>
 /// <param name="DType">The element type.</param>
 /// <param name="Shape">The dimensions (empty for a scalar); their product is the element count.</param>
-/// <param name="Data">The little-endian bytes.</param>
-public sealed record Tensor(TensorDType DType, long[] Shape, byte[] Data)
+/// <param name="Data">The little-endian bytes (a read file's tensors are slices of the file's bytes, not copies).</param>
+public sealed record Tensor(TensorDType DType, long[] Shape, ReadOnlyMemory<byte> Data)
 {
     /// <summary>The number of elements, the product of <see cref="Shape"/>.</summary>
     public long Count => Shape.Aggregate(1L, (a, b) => checked(a * b));
@@ -102,7 +102,7 @@ public sealed record Tensor(TensorDType DType, long[] Shape, byte[] Data)
     public uint[] ToUInt32() => As<uint>(TensorDType.U32);
 
     T[] As<T>(TensorDType expected) where T : struct =>
-        DType == expected ? MemoryMarshal.Cast<byte, T>(Data).ToArray()
+        DType == expected ? MemoryMarshal.Cast<byte, T>(Data.Span).ToArray()
         : throw new InvalidOperationException($"The tensor holds {DType}, not {expected}.");
 
     internal static int ElementSize(TensorDType type) => type switch
@@ -171,14 +171,14 @@ public sealed class TensorFile
 
         byte[] header = Header(metadata, tensors);
         uint crc = Crc32.Append(0u, header.AsSpan(0, 8 + HeaderLength(header)));
-        foreach (var (_, t) in tensors) crc = Crc32.Append(crc, t.Data);
+        foreach (var (_, t) in tensors) crc = Crc32.Append(crc, t.Data.Span);
         // The placeholder is the only "00000000" the header can hold in the checksum's place: patch it in.
         int at = IndexOfChecksum(header);
         Encoding.ASCII.GetBytes(crc.ToString("x8")).CopyTo(header, at);
         AtomicFile.Write(path, stream =>
         {
             stream.Write(header);
-            foreach (var (_, t) in tensors) stream.Write(t.Data);
+            foreach (var (_, t) in tensors) stream.Write(t.Data.Span);
         });
     }
 
@@ -311,7 +311,8 @@ public sealed class TensorFile
                 if (dataStart + end > bytes.Length) throw Fail(CheckpointFailure.Truncated, $"tensor '{p.Name}' ends at byte {dataStart + end}, past the end of the file ({bytes.Length})");
                 expectedOffset = end;
                 if (tensors.ContainsKey(p.Name)) throw Fail(CheckpointFailure.Malformed, $"names tensor '{p.Name}' twice");
-                tensors[p.Name] = t with { Data = bytes.AsSpan((int)(dataStart + begin), (int)(end - begin)).ToArray() };
+                // A slice of the file's bytes: the typed arrays a reader makes are the only copy.
+                tensors[p.Name] = t with { Data = bytes.AsMemory((int)(dataStart + begin), (int)(end - begin)) };
                 names.Add(p.Name);
             }
             if (dataStart + expectedOffset != bytes.Length)
@@ -363,6 +364,6 @@ public sealed class TensorFile
             throw Bad("has invalid data_offsets");
         if (end - begin != count * Tensor.ElementSize(type))
             throw Bad($"has {end - begin} bytes for a {type} shape [{string.Join(", ", shape)}] ({count * Tensor.ElementSize(type)} bytes)");
-        return new Tensor(type, shape, []);
+        return new Tensor(type, shape, ReadOnlyMemory<byte>.Empty);
     }
 }

@@ -37,7 +37,7 @@ let ``a written file reads back exactly, in order, with its metadata, data 8-byt
             let t = f.Tensors.[kv.Key]
             Assert.Equal(kv.Value.DType, t.DType)
             Assert.Equal<int64[]>(kv.Value.Shape, t.Shape)
-            Assert.Equal<byte[]>(kv.Value.Data, t.Data)
+            Assert.Equal<byte[]>(kv.Value.Data.ToArray(), t.Data.ToArray())
         for kv in metadata do Assert.Equal(kv.Value, f.Metadata.[kv.Key])
         Assert.Matches("^[0-9a-f]{8}$", f.Metadata.[TensorFile.ChecksumKey])
         Assert.Equal<float32[]>([| 1.5f; -2.0f; 3.25f; 0.0f; 7.0f; -1.0f |], f.Tensors.["actor"].ToFloat32())
@@ -80,7 +80,7 @@ let ``random tensors of every type and shape round trip`` () =
             let f = TensorFile.Read path
             f.Metadata.["note"] = text
             && List.ofSeq f.Names = (tensors |> List.map (fun kv -> kv.Key))
-            && tensors |> List.forall (fun kv -> let t = f.Tensors.[kv.Key] in t.DType = kv.Value.DType && t.Shape = kv.Value.Shape && t.Data = kv.Value.Data)
+            && tensors |> List.forall (fun kv -> let t = f.Tensors.[kv.Key] in t.DType = kv.Value.DType && t.Shape = kv.Value.Shape && t.Data.ToArray() = kv.Value.Data.ToArray())
         finally
             File.Delete path))
 
