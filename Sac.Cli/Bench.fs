@@ -143,6 +143,32 @@ let private sacSeamLine (g: IGemm) seconds (replay: Sac.Core.Data.ReplayBuffer) 
     sprintf """{"name":"sac_update_seam","obs":%d,"act":%d,"hidden":256,"batch":%d,"threads":%d,"cpu_updates_per_sec":%s,"seam_updates_per_sec":%s,"seam_over_cpu":%s,"provider":"%s"}"""
         obs act batchSize g.Threads (fmt cpu) (fmt seam) (fmt (seam / cpu)) g.Name
 
+/// A short, fixed SAC run through the whole engine (acting, environment, replay, updates, a metrics callback): its
+/// environment steps per second and each phase's share of the wall time. 1000 warm-up steps, then 2000 steps with one
+/// update each, the environment's preset otherwise; MuJoCo tasks only where the library loads.
+let private trainLoopLines (g: IGemm) (print: string -> unit) =
+    let steps, warmup = 3000L, 1000
+    for env in [ "Pendulum-v1"; "HalfCheetah-v4" ] do
+        match Sac.Core.Environments.EnvironmentRegistry.IsAvailable env with
+        | false, reason ->
+            print (sprintf """{"name":"train_loop","env":"%s","skipped":%s}""" env (Text.Json.JsonSerializer.Serialize reason))
+        | true, _ ->
+            // The preset with the warm-up shortened and evaluation off (C# records have no F# copy-and-update).
+            let json = (nonNull (Text.Json.Nodes.JsonNode.Parse(Sac.Core.Runs.ConfigJson.Serialize(Sac.Fs.Presets.forEnvironment env)))).AsObject()
+            json["learningStarts"] <- Text.Json.Nodes.JsonValue.Create warmup
+            json["evalInterval"] <- Text.Json.Nodes.JsonValue.Create 0
+            let config = Sac.Core.Runs.ConfigJson.Deserialize(json.ToJsonString(), "train_loop")
+            use trainer = new Sac.Fs.Trainer(env, config, g)
+            let mutable rows = 0
+            let clock = Diagnostics.Stopwatch.StartNew()
+            trainer.RunTo(trainer.Start(), steps, [ Sac.Fs.Callback.ofRecord (fun _ -> rows <- rows + 1) ]) |> ignore
+            let seconds = clock.Elapsed.TotalSeconds
+            let shares = trainer.Timings.Shares |> List.map (fun (phase, share) -> sprintf "\"%s\":%s" phase (fmt share))
+            print (sprintf """{"name":"train_loop","env":"%s","steps":%d,"learning_starts":%d,"threads":%d,"env_steps_per_sec":%s,"update_steps_per_sec":%s,"share":{%s},"provider":"%s"}"""
+                       env steps warmup g.Threads (fmt (float steps / seconds))
+                       (fmt (float (steps - int64 warmup) / trainer.Timings.Seconds Sac.Fs.TrainingPhase.Updating))
+                       (String.Join(",", shares)) g.Name)
+
 /// Milliseconds per call of `enqueue` on the backend's stream, timed with CUDA events over `reps` calls after warm-up.
 let private eventMs (bk: Sac.Cuda.Backend.CudaBackend) (reps: int) (enqueue: unit -> unit) =
     for _ in 1 .. 3 do enqueue ()
@@ -273,6 +299,7 @@ let run (opts: BenchOptions) (print: string -> unit) =
                 for shape in sacShapes do print (sacUpdateLine g opts.Seconds (replayOf shape) shape 256 None)
                 // The CPU at the large batch, to read the GPU's ratio from one run.
                 for shape in sacShapes do print (sacUpdateLine g opts.Seconds (replayOf shape) shape 4096 None)
+            if wanted "train_loop" then trainLoopLines g print
             if wanted "sac_update_seam" then
                 for shape in sacShapes do print (sacSeamLine g opts.Seconds (replayOf shape) shape 256)
         for g in providers do

@@ -53,6 +53,7 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
     let tape = EpisodeTape.For env
     let mutable checkpointEvery = 0L
     let clock = TrainingClock()
+    let timings = TrainingTimings()
     let learningStarts = int64 schedule.LearningStarts
     let names = algorithm.MetricNames
     // Updates wait for LearningStarts transitions: true of a fresh run by construction, and what makes a run resumed
@@ -71,6 +72,8 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
     member _.EvaluationEnvironment = evalEnv
     /// <summary>Seed of the periodic evaluations: far from training's, fixed per run.</summary>
     member _.EvaluationSeed = schedule.Seed + 1_000_000UL
+    /// <summary>Where the wall time of the steps since <see cref="Start"/> or <see cref="Resume"/> went, by phase.</summary>
+    member _.Timings = timings
 
     /// <summary>A fresh learner, an empty replay buffer and the first observation (the environment reset with the run's seed).</summary>
     member _.Start() : OffPolicyState<'L, 'M> =
@@ -78,6 +81,7 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
         tape.Clear()
         if replay.TotalAdded > 0L then replay <- ReplayBuffer(schedule.BufferSize, o, a)
         clock.Restart()
+        timings.Reset()
         let learner = algorithm.Init()
         algorithm.Attach learner
         { Learner = learner; EnvSteps = 0L; Episodes = 0; EpisodeReturn = 0.0; EpisodeLength = 0; Draws = 0UL; LastMetrics = ValueNone }
@@ -92,35 +96,46 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
     /// <exception cref="T:Sac.Core.Runs.NumericalFaultException">An update produced a NaN or infinite value.</exception>
     member _.Step(state: OffPolicyState<'L, 'M>) : struct (OffPolicyState<'L, 'M> * TrainingRecord option) =
         let t = state.EnvSteps
+        let mutable mark = Stopwatch.GetTimestamp()
         algorithm.Act(state.Learner, t, ReadOnlySpan obs, Span action)
+        mark <- timings.Add(TrainingPhase.Acting, mark)
         let r = env.Step(ReadOnlySpan action, Span nextObs)
+        mark <- timings.Add(TrainingPhase.Environment, mark)
         tape.Record(ReadOnlySpan action)
         replay.Add(ReadOnlySpan obs, ReadOnlySpan action, r.Reward, ReadOnlySpan nextObs, r.Terminated, r.Truncated)
         let episodeReturn = state.EpisodeReturn + float r.Reward
         let episodeLength = state.EpisodeLength + 1
         let ended = r.Terminated || r.Truncated
         if ended then
+            mark <- timings.Add(TrainingPhase.Storing, mark)
             env.Reset(Nullable(), Span obs)
             tape.Clear()
-        else Array.blit nextObs 0 obs 0 o
+            mark <- timings.Add(TrainingPhase.Environment, mark)
+        else
+            Array.blit nextObs 0 obs 0 o
+            mark <- timings.Add(TrainingPhase.Storing, mark)
         let steps = t + 1L
         algorithm.AfterEnvironmentStep(steps, state.Learner)
         let mutable learner = state.Learner
         let mutable draws = state.Draws
         let mutable last = state.LastMetrics
         if steps > learningStarts && steps % int64 schedule.TrainFrequency = 0L && enoughData () then
-            let t0 = Stopwatch.GetTimestamp()
+            let t0 = mark
             for _ in 1 .. schedule.GradientSteps do
+                mark <- timings.Add(TrainingPhase.Updating, mark)
                 replay.Sample(sampleKey, draws, batch)
                 draws <- draws + 1UL
+                mark <- timings.Add(TrainingPhase.Sampling, mark)
                 let struct (next, m) = algorithm.Update(steps, batch, learner)
                 learner <- next
                 last <- ValueSome m
             learner <- algorithm.AfterUpdates(steps, learner)
             clock.AddUpdates(schedule.GradientSteps, t0)
+        mark <- timings.Add(TrainingPhase.Updating, mark)
         let evaluation =
             if schedule.EvalInterval > 0 && steps % int64 schedule.EvalInterval = 0L then
                 let e = algorithm.Evaluate(learner, evalEnv, schedule.EvalEpisodes, schedule.Seed + 1_000_000UL)
+                timings.Add(TrainingPhase.Evaluating, mark) |> ignore
                 Some(e.Mean, e.Std)
             else None
         let next =
@@ -149,7 +164,15 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
     /// <param name="totalSteps">The environment step count to stop at.</param>
     /// <param name="callbacks">Called after every step, in order.</param>
     member this.RunTo(state: OffPolicyState<'L, 'M>, totalSteps: int64, callbacks: seq<ITrainingCallback<OffPolicyState<'L, 'M>>>) =
-        let outcome = TrainingLoop.runUntil this.Step (fun s -> s.EnvSteps) state totalSteps (List.ofSeq callbacks)
+        // The callbacks' time (metrics rows, checkpoints, progress) is counted as their own phase.
+        let timed =
+            [ for c in callbacks ->
+                Callback.create (fun steps s record ->
+                    let start = Stopwatch.GetTimestamp()
+                    let decision = c.OnStep(steps, s, record)
+                    timings.Add(TrainingPhase.Callbacks, start) |> ignore
+                    decision) ]
+        let outcome = TrainingLoop.runUntil this.Step (fun s -> s.EnvSteps) state totalSteps timed
         { outcome with State = { outcome.State with Learner = algorithm.Synced(outcome.State.EnvSteps, outcome.State.Learner) } }
 
     /// <summary>
@@ -193,6 +216,7 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
         replay <- Resuming.replay schedule.BufferSize (fun () -> ReplayBuffer(schedule.BufferSize, o, a)) point.Replay
         tape.Rebuild(env, schedule.Seed, progress.Episodes, point.EpisodeActions, progress.EpisodeReturn, obs)
         clock.Restart()
+        timings.Reset()
         algorithm.Attach point.Learner
         { Learner = point.Learner; EnvSteps = point.EnvironmentSteps; Episodes = progress.Episodes
           EpisodeReturn = progress.EpisodeReturn; EpisodeLength = progress.EpisodeLength; Draws = progress.Draws

@@ -99,6 +99,53 @@ type TrainingClock() =
                   UpdatesPerSec = ups; WallSeconds = clock.Elapsed.TotalSeconds }
         else None
 
+/// <summary>The phases of a training step that <see cref="TrainingTimings"/> tells apart.</summary>
+type TrainingPhase =
+    /// <summary>Choosing the action (the policy, or warm-up draws).</summary>
+    | Acting = 0
+    /// <summary>Stepping and resetting the environment.</summary>
+    | Environment = 1
+    /// <summary>Storing the transition (replay buffer, episode tape).</summary>
+    | Storing = 2
+    /// <summary>Drawing minibatches from the replay buffer.</summary>
+    | Sampling = 3
+    /// <summary>Gradient steps (and the per-step target copy of the DQN family).</summary>
+    | Updating = 4
+    /// <summary>Periodic evaluations.</summary>
+    | Evaluating = 5
+    /// <summary>The callbacks: metrics rows, checkpoints, progress.</summary>
+    | Callbacks = 6
+
+/// <summary>Where a run's wall time goes: seconds per <see cref="TrainingPhase"/> since the run started or resumed.</summary>
+/// <remarks>Two timestamps per phase per step, a few tens of nanoseconds against milliseconds of updates.</remarks>
+[<Sealed>]
+type TrainingTimings() =
+    let ticks = Array.zeroCreate<int64> 7
+
+    /// <summary>Forgets everything measured.</summary>
+    member _.Reset() = Array.Clear ticks
+
+    /// <summary>Adds the time since <paramref name="since"/> (a <c>Stopwatch.GetTimestamp()</c>) to
+    /// <paramref name="phase"/> and returns the timestamp it ended at, to start the next phase from.</summary>
+    /// <param name="phase">The phase that just ran.</param>
+    /// <param name="since">When it started.</param>
+    member _.Add(phase: TrainingPhase, since: int64) : int64 =
+        let now = Stopwatch.GetTimestamp()
+        ticks.[int phase] <- ticks.[int phase] + (now - since)
+        now
+
+    /// <summary>Seconds spent in <paramref name="phase"/>.</summary>
+    /// <param name="phase">The phase.</param>
+    member _.Seconds(phase: TrainingPhase) = float ticks.[int phase] / float Stopwatch.Frequency
+
+    /// <summary>Seconds in all phases together.</summary>
+    member _.TotalSeconds = float (Array.sum ticks) / float Stopwatch.Frequency
+
+    /// <summary>Each phase's share of the measured time, by its lower-case name, in phase order.</summary>
+    member this.Shares : (string * float) list =
+        let total = max this.TotalSeconds 1e-12
+        [ for phase in Enum.GetValues<TrainingPhase>() -> phase.ToString().ToLowerInvariant(), this.Seconds phase / total ]
+
 /// <summary>What a training callback answers after a step: go on, or stop the run with a reason.</summary>
 [<RequireQualifiedAccess>]
 type CallbackDecision =

@@ -380,7 +380,9 @@ let ``ofJson reads the format and rejects unknown keys, wrong shapes and bad JSO
 /// Runs f with Console.Out captured, restoring it afterwards.
 let private captureStdout (f: unit -> int) =
     let saved = Console.Out
-    use writer = new StringWriter()
+    // Not disposed: FsCheck properties of tests running in parallel may still hold Console.Out and write to it after
+    // it is restored; a closed writer would make their writes throw.
+    let writer = new StringWriter()
     Console.SetOut writer
     try
         let rc = f ()
