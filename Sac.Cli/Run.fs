@@ -49,18 +49,17 @@ let writeCurve (out: string) (env: string) (algo: string) =
            Series("evaluation mean (±std)", [| for (x, m, _) in evals -> struct (x, m) |], [| for (x, m, s) in evals -> struct (x, m - s, m + s) |]) |]
     SvgCurve.Write(Path.Combine(out, "curve.svg"), SvgCurveOptions(Title = $"{algo} on {env}"), series)
 
-/// The wall_seconds of the last metrics row at or before `step` (0 when there is none or the file cannot be read).
-let private lastWallSeconds (file: string) (step: int64) =
+/// What a resumed run takes over from metrics.csv up to `step`: the wall_seconds of the last row (0 without one) and
+/// the best eval_return so far (None without one); both when the file cannot be read.
+let private resumedFromMetrics (file: string) (step: int64) =
     try
         let struct (columns, rows) = MetricsCsv.Read file
-        let stepAt, wallAt = Array.IndexOf(columns, "step"), Array.IndexOf(columns, "wall_seconds")
-        if stepAt < 0 || wallAt < 0 then 0.0
-        else
-            rows
-            |> Seq.filter (fun r -> r.[stepAt].HasValue && r.[stepAt].Value <= float step && r.[wallAt].HasValue)
-            |> Seq.map (fun r -> r.[wallAt].Value)
-            |> Seq.fold (fun _ w -> w) 0.0
-    with :? FormatException | :? IOException -> 0.0
+        let at (name: string) = Array.IndexOf(columns, name)
+        let stepAt = at "step"
+        let upTo = rows |> Seq.filter (fun r -> stepAt >= 0 && r.[stepAt].HasValue && r.[stepAt].Value <= float step) |> List.ofSeq
+        let values i = if i < 0 then [] else upTo |> List.choose (fun r -> if r.[i].HasValue then Some r.[i].Value else None)
+        (match values (at "wall_seconds") with [] -> 0.0 | ws -> List.last ws), (match values (at "eval_return") with [] -> None | es -> Some(List.max es))
+    with :? FormatException | :? IOException -> 0.0, None
 
 /// Writes each record to metrics.csv and the progress display, runs the job, then draws curve.svg.
 let private runInDirectory (req: TrainRequest) (out: string) (job: Progress.Job) (csv: MetricsCsv) (wallOffset: float) (train: (TrainingRecord -> unit) -> 'T) : 'T =
@@ -95,6 +94,9 @@ let private say (req: TrainRequest) (message: string) =
 [<Literal>]
 let CheckpointFileName = "checkpoint.ckpt"
 
+/// The checkpoint of a run's best evaluation so far (written whenever an evaluation improves on it).
+let BestFileName = "best.ckpt"
+
 /// Steps between periodic checkpoints when --checkpoint-every is not given: a tenth of the run, at least 1000 and at
 /// most 10000, so a long run never goes long without one.
 let defaultCheckpointInterval (total: int64) = min 10_000L (max 1000L (total / 10L))
@@ -105,7 +107,7 @@ let private freshDirectory (out: string) =
         if File.Exists(Path.Combine(out, CheckpointFileName)) || File.Exists(Path.Combine(out, Checkpoint.FinalFileName)) then
             raise (UsageError $"{out} already holds a run (config.json); continue it with --resume {out}, or choose another --out")
         // A run that stopped before its first checkpoint left nothing to resume: it may start again in the same place.
-        for f in [ "config.json"; MetricsCsv.FileName; "curve.svg" ] do File.Delete(Path.Combine(out, f))
+        for f in [ "config.json"; MetricsCsv.FileName; "curve.svg"; BestFileName ] do File.Delete(Path.Combine(out, f))
     Directory.CreateDirectory out |> ignore
 
 /// What a resumed run may change: anything but the keys that fix its shapes and random streams (`fixedKeys`: each
@@ -171,6 +173,8 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
     let mutable every = defaultArg req.CheckpointEvery (defaultCheckpointInterval total)
     // A resumed run's wall clock goes on from the last row the checkpoint covers.
     let mutable wallOffset = 0.0
+    // The best evaluation so far (a resumed run's from its metrics.csv), for best.ckpt.
+    let mutable bestEval = None
     let state, csv =
         if resume then
             let path, ckpt, _, progress = newestCheckpoint req out r
@@ -182,7 +186,9 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
                 raise (UsageError $"--steps {total} is below the {state.EnvSteps} steps {out} has already taken; give a larger --steps to extend the run")
             let note = if not (isNull ckpt.Replay) then "" else " (no replay buffer saved: refilling it before updating)"
             say req $"resuming {out} from {Path.GetFileName path} at step {state.EnvSteps} of {total}{note}"
-            wallOffset <- lastWallSeconds (Path.Combine(out, MetricsCsv.FileName)) (state.EnvSteps)
+            let wall, best = resumedFromMetrics (Path.Combine(out, MetricsCsv.FileName)) state.EnvSteps
+            wallOffset <- wall
+            bestEval <- best
             state, MetricsCsv.Continue(Path.Combine(out, MetricsCsv.FileName), Metrics.columns r.Algorithm.MetricNames, state.EnvSteps)
         else r.Start(), new MetricsCsv(Path.Combine(out, MetricsCsv.FileName), Metrics.columns r.Algorithm.MetricNames)
     AtomicFile.WriteText(Path.Combine(out, "config.json"), configJson)
@@ -196,6 +202,14 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
                   let decision = save.OnStep(steps, s, record)
                   if steps % every = 0L then lastCheckpoint <- Some steps
                   decision)
+          // SB3's EvalCallback: the learner of the best evaluation so far, beside final.ckpt.
+          yield Callback.create (fun _ s record ->
+              match record with
+              | Some { EvalReturn = Some mean } when (match bestEval with None -> true | Some b -> mean > b) ->
+                  bestEval <- Some mean
+                  r.Save(Path.Combine(out, BestFileName), s, total, false)
+              | _ -> ()
+              CallbackDecision.Continue)
           match req.StopAtReward with
           | Some threshold -> yield Callback.stopAtEvalReturn threshold
           | None -> () ]
@@ -224,7 +238,8 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
         raise (Interrupted($"{name}: stopped at step {outcome.State.EnvSteps} of {total} and wrote {checkpointPath}; continue with: sac train --resume {out}", 128 + signal))
     r.Save(Path.Combine(out, Checkpoint.FinalFileName), outcome.State, total, saveReplay)
     outcome.StopReason |> Option.iter (fun reason -> say req $"stopped early: {reason}")
-    say req $"wrote {out} (config.json, metrics.csv, {Checkpoint.FinalFileName}, curve.svg)"
+    let best = if File.Exists(Path.Combine(out, BestFileName)) then $", {BestFileName}" else ""
+    say req $"wrote {out} (config.json, metrics.csv, {Checkpoint.FinalFileName}{best}, curve.svg)"
 
 /// The SAC run: fresh or resumed, on the CPU or a CUDA backend.
 let private trainSac (req: TrainRequest) (out: string) (resume: (SacConfig * RunInfo) option) (backend: Sac.Cuda.Backend.CudaBackend option) =

@@ -107,6 +107,32 @@ let ``sac train --resume continues a run directory to a longer --steps and keeps
         Assert.True(steps.[steps.Length - 1] <= 900.0 && steps.[steps.Length - 1] > 600.0))
 
 [<Fact>]
+let ``sac train keeps best.ckpt at the best evaluation so far, across a resume, and it evaluates to that value`` () =
+    withTempDir (fun dir ->
+        let cfg = Path.Combine(dir, "c.json")
+        File.WriteAllText(cfg, """{"hiddenSizes": [32, 32], "batchSize": 32, "learningStarts": 100, "evalInterval": 100, "evalEpisodes": 2}""")
+        let out = Path.Combine(dir, "run")
+        // The first row holding the best eval_return so far (a later equal value does not replace it).
+        let best () =
+            let struct (columns, rows) = MetricsCsv.Read(Path.Combine(out, MetricsCsv.FileName))
+            let s, e = Array.IndexOf(columns, "step"), Array.IndexOf(columns, "eval_return")
+            let row = rows |> Array.filter (fun r -> r.[e].HasValue) |> Array.maxBy (fun r -> r.[e].Value)
+            int64 row.[s].Value, row.[e].Value
+        let check () =
+            let step, value = best ()
+            let path = Path.Combine(out, Sac.Cli.Run.BestFileName)
+            Assert.Equal(step, (Checkpoint.LoadTraining path).Header.EnvironmentSteps)
+            // It is the learner that scored that evaluation: the same episodes give the same return (to rounding:
+            // training used the CLI's GEMM provider, the agent the managed one).
+            use agent = SacAgent.Load path
+            let again = agent.Evaluate(2, 5UL + 1_000_000UL).Mean
+            Assert.True(abs (again - value) <= 1e-5 * abs value + 1e-4, $"best.ckpt evaluates to {again}, the run recorded {value}")
+        Assert.Equal(0, Sac.Cli.Run.train { request "PointGoal-v0" out 500L with ConfigFile = Some cfg })
+        check ()
+        Assert.Equal(0, Sac.Cli.Run.train { Sac.Cli.Options.defaultRequest "" with Resume = Some out; Steps = Some 1000L })
+        check ())
+
+[<Fact>]
 let ``a numerical fault stops sac train with a diagnostic, leaves the last good checkpoint, and --resume recovers`` () =
     withTempDir (fun dir ->
         let out = Path.Combine(dir, "run")
