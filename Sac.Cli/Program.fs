@@ -57,6 +57,19 @@ type EvalArgs =
             | Episodes _ -> "episodes (default 10); episode k is seeded seed+k."
             | Seed _ -> "seed of the first episode (default 0)."
 
+type ExportArgs =
+    | [<Mandatory>] Checkpoint of file: string
+    | [<Mandatory>] Onnx of file: string
+    | Stochastic
+    | Plugin of assembly: string
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Checkpoint _ -> "checkpoint file (final.ckpt of a run; SAC, SQL or the DQN family)."
+            | Onnx _ -> "ONNX model file to write."
+            | Stochastic -> "SAC: add a standard-normal noise input and output the sampled action and its log-probability."
+            | Plugin _ -> "load environments from a .NET assembly (see sac train --plugin); repeatable."
+
 type BenchArgs =
     | Filter of name: string
     | Threads of count: int
@@ -112,6 +125,7 @@ type EnvsArgs =
 type SacArgs =
     | [<CliPrefix(CliPrefix.None)>] Train of ParseResults<TrainArgs>
     | [<CliPrefix(CliPrefix.None)>] Eval of ParseResults<EvalArgs>
+    | [<CliPrefix(CliPrefix.None)>] Export of ParseResults<ExportArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Plot of ParseResults<PlotArgs>
     | [<CliPrefix(CliPrefix.None)>] Envs of ParseResults<EnvsArgs>
@@ -122,6 +136,7 @@ type SacArgs =
             match a with
             | Train _ -> "train an agent; writes config.json, metrics.csv, checkpoints and curve.svg. e.g. sac train --env Pendulum-v1 --steps 20000 --seed 1 --out runs/p1 --save-replay; sac train --resume runs/p1 --steps 40000"
             | Eval _ -> "evaluate a checkpoint; prints {\"mean\":…,\"std\":…,\"episodes\":K}. e.g. sac eval --checkpoint runs/p1/final.ckpt --env Pendulum-v1 --episodes 20"
+            | Export _ -> "write a checkpoint's policy as an ONNX model (batch dimension dynamic; inputs, outputs and action bounds in its metadata); prints {\"onnx\":…,\"bytes\":n}. e.g. sac export --checkpoint runs/p1/final.ckpt --onnx policy.onnx"
             | Bench _ -> "measure kernel and update throughput; prints one JSON line per measurement. e.g. sac bench --filter sac_update --threads 1"
             | Plot _ -> "draw learning curves (SVG) from one or several runs' metrics.csv. e.g. sac plot runs/p1 runs/p2 runs/p3 --out pendulum.svg"
             | Envs _ -> "list the environments with their observation and action spaces. e.g. sac envs"
@@ -160,6 +175,9 @@ let main argv =
             Options.loadPlugins (e.GetResults EvalArgs.Plugin)
             Evaluate.evaluate (e.GetResult EvalArgs.Checkpoint) (e.GetResult(EvalArgs.Env, defaultValue = "")) (e.Contains EvalArgs.Force_Env)
                 (e.GetResult(EvalArgs.Episodes, defaultValue = 10)) (e.GetResult(EvalArgs.Seed, defaultValue = 0UL))
+        | Export x ->
+            Options.loadPlugins (x.GetResults ExportArgs.Plugin)
+            Export.export (x.GetResult ExportArgs.Checkpoint) (x.GetResult ExportArgs.Onnx) (x.Contains ExportArgs.Stochastic)
         | Plot p ->
             Plot.plot (p.GetResult PlotArgs.Runs) (p.GetResult(PlotArgs.Column, defaultValue = "eval_return"))
                 (p.GetResult(PlotArgs.Out, defaultValue = "curve.svg")) (p.TryGetResult PlotArgs.Title)
