@@ -85,7 +85,7 @@ let defaultSteps env =
     | "CartPole-v1" -> 50_000L
     | "MultiGoal-v0" -> 20_000L
     // RL Zoo: 1M steps for the MuJoCo locomotion tasks, 2M for Humanoid.
-    | "Humanoid-v4" -> 2_000_000L
+    | "Humanoid-v4" | "Humanoid-v5" -> 2_000_000L
     | id when EnvironmentRegistry.RequiresMuJoCo id -> 1_000_000L
     | _ -> 100_000L
 

@@ -25,7 +25,7 @@ type TrainArgs =
         member a.Usage =
             match a with
             | Plugin _ -> "load environments from a .NET assembly (public IEnvironment classes marked [Environment(\"MyEnv-v0\")]); repeatable; pass it again on --resume."
-            | Env _ -> "environment id (Pendulum-v1, MountainCarContinuous-v0, PointGoal-v0, MultiGoal-v0, CartPole-v1; with libmujoco2.2.2 HalfCheetah-v4, Hopper-v4, Walker2d-v4, Ant-v4, Humanoid-v4; see sac envs)."
+            | Env _ -> "environment id (Pendulum-v1, MountainCarContinuous-v0, PointGoal-v0, MultiGoal-v0, CartPole-v1; with libmujoco2.2.2 HalfCheetah-v4/v5, Hopper-v4, Walker2d-v4, Ant-v4/v5, Humanoid-v4/v5; see sac envs)."
             | Steps _ -> "environment steps (default: the environment's budget, e.g. 20000 for Pendulum-v1)."
             | Seed _ -> "seed of every random draw (default 0)."
             | Out _ -> "run directory (default runs/<env>_<algo>_s<seed>)."

@@ -30,7 +30,8 @@ module Presets =
                       BufferSize = 100_000, BatchSize = 128, LearningStarts = 500, EvalInterval = 1000)
         // RL Zoo sac.yml, the MuJoCo locomotion tasks: SB3 defaults with learning_starts 10000 (Humanoid too; the zoo
         // gives it 2M steps instead of 1M). Evaluation as the zoo's EvalCallback: 5 episodes every 10k steps.
-        | "HalfCheetah-v4" | "HalfCheetah-v5" | "Hopper-v4" | "Walker2d-v4" | "Ant-v4" | "Humanoid-v4" ->
+        | "HalfCheetah-v4" | "HalfCheetah-v5" | "Hopper-v4" | "Walker2d-v4" | "Ant-v4" | "Ant-v5" | "Humanoid-v4"
+        | "Humanoid-v5" ->
             SacConfig(LearningStarts = 10_000, EvalInterval = 10_000, EvalEpisodes = 5)
         | id when Seq.contains id Sac.Core.Environments.EnvironmentRegistry.Ids -> SacConfig()
         | id ->

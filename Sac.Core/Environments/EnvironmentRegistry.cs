@@ -23,8 +23,8 @@ namespace Sac.Core.Environments;
 /// <item><term><c>HalfCheetah-v4</c>, <c>HalfCheetah-v5</c></term><description>1000 steps (<see cref="HalfCheetah"/>; MuJoCo)</description></item>
 /// <item><term><c>Hopper-v4</c></term><description>1000 steps (<see cref="Hopper"/>; MuJoCo)</description></item>
 /// <item><term><c>Walker2d-v4</c></term><description>1000 steps (<see cref="Walker2d"/>; MuJoCo)</description></item>
-/// <item><term><c>Ant-v4</c></term><description>1000 steps (<see cref="Ant"/>; MuJoCo)</description></item>
-/// <item><term><c>Humanoid-v4</c></term><description>1000 steps (<see cref="Humanoid"/>; MuJoCo)</description></item>
+/// <item><term><c>Ant-v4</c>, <c>Ant-v5</c></term><description>1000 steps (<see cref="Ant"/>; MuJoCo)</description></item>
+/// <item><term><c>Humanoid-v4</c>, <c>Humanoid-v5</c></term><description>1000 steps (<see cref="Humanoid"/>; MuJoCo)</description></item>
 /// </list>
 /// The MuJoCo environments need Debian's <c>libmujoco2.2.2</c> (<see cref="MuJoCoRuntime"/>); without it they stay
 /// listed, <see cref="IsAvailable"/> says why they cannot be made, and <see cref="Make"/> throws
@@ -33,7 +33,8 @@ namespace Sac.Core.Environments;
 public static class EnvironmentRegistry
 {
     static readonly string[] MuJoCoIds =
-        [HalfCheetah.EnvironmentId, HalfCheetah.V5EnvironmentId, Hopper.EnvironmentId, Walker2d.EnvironmentId, Ant.EnvironmentId, Humanoid.EnvironmentId];
+        [HalfCheetah.EnvironmentId, HalfCheetah.V5EnvironmentId, Hopper.EnvironmentId, Walker2d.EnvironmentId, Ant.EnvironmentId, Ant.V5EnvironmentId,
+         Humanoid.EnvironmentId, Humanoid.V5EnvironmentId];
 
     static readonly string[] BuiltInIds =
         [Pendulum.EnvironmentId, MountainCarContinuous.EnvironmentId, PointGoal.EnvironmentId, CartPole.EnvironmentId, MultiGoal.EnvironmentId, .. MuJoCoIds];
@@ -207,8 +208,8 @@ public static class EnvironmentRegistry
             HalfCheetah.EnvironmentId or HalfCheetah.V5EnvironmentId => Locomotion(id, () => new HalfCheetah(id)),
             Hopper.EnvironmentId => Locomotion(id, () => new Hopper()),
             Walker2d.EnvironmentId => Locomotion(id, () => new Walker2d()),
-            Ant.EnvironmentId => Locomotion(id, () => new Ant()),
-            Humanoid.EnvironmentId => Locomotion(id, () => new Humanoid()),
+            Ant.EnvironmentId or Ant.V5EnvironmentId => Locomotion(id, () => new Ant(id)),
+            Humanoid.EnvironmentId or Humanoid.V5EnvironmentId => Locomotion(id, () => new Humanoid(id)),
             _ => MakeRegistered(id),
         };
     }

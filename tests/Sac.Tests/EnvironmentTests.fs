@@ -394,7 +394,7 @@ let ``Bad inputs throw with the environment id in the message`` () =
     for id in EnvironmentRegistry.Ids do Assert.Contains(id, ex.Message)
     Assert.Equal<string list>(
         [ "Pendulum-v1"; "MountainCarContinuous-v0"; "PointGoal-v0"; "CartPole-v1"; "MultiGoal-v0"
-          "HalfCheetah-v4"; "HalfCheetah-v5"; "Hopper-v4"; "Walker2d-v4"; "Ant-v4"; "Humanoid-v4" ],
+          "HalfCheetah-v4"; "HalfCheetah-v5"; "Hopper-v4"; "Walker2d-v4"; "Ant-v4"; "Ant-v5"; "Humanoid-v4"; "Humanoid-v5" ],
         EnvironmentRegistry.Ids |> Seq.filter EnvironmentRegistry.IsBuiltIn |> List.ofSeq)
 
 // ---------- PointGoal ----------

@@ -399,3 +399,246 @@ let ``a 1,000-step SAC smoke train on HalfCheetah-v4 writes its run and evaluate
     finally
         if Directory.Exists dir then Directory.Delete(dir, true)
         if File.Exists config then File.Delete config
+
+// ---------- the v5 tasks: Ant-v5, Humanoid-v5 ----------
+
+/// Gymnasium's v5 facts (ant_v5.py, humanoid_v5.py): id, its v4 counterpart, nq, nv, nu, observation length, action
+/// bound, dt.
+let private v5Facts =
+    [ Ant.V5EnvironmentId, Ant.EnvironmentId, 15, 14, 8, 105, 1.0f, 0.05
+      Humanoid.V5EnvironmentId, Humanoid.EnvironmentId, 24, 23, 17, 348, 0.4f, 0.015 ]
+
+let private makeVersion (id: string) : MuJoCoEnvironment =
+    match id with
+    | Ant.EnvironmentId | Ant.V5EnvironmentId -> new Ant(id)
+    | Humanoid.EnvironmentId | Humanoid.V5EnvironmentId -> new Humanoid(id)
+    | _ -> failwith id
+
+[<MuJoCoFact>]
+let ``Ant-v5 and Humanoid-v5 load with Gymnasium's sizes, bounds, dt and limit, registered and preset as their v4 tasks`` () =
+    for id, v4, nq, nv, nu, obs, bound, dt in v5Facts do
+        use env = makeVersion id
+        let sim = env.Simulation
+        Assert.Equal(id, env.Id)
+        Assert.True((nq, nv, nu) = (sim.Nq, sim.Nv, sim.Nu), $"{id}: nq/nv/nu {sim.Nq}/{sim.Nv}/{sim.Nu}")
+        Assert.Equal(14, sim.NBody) // the world body and 13 more; v5 observes the 13
+        Assert.Equal(obs, env.ObservationSpace.Dimension)
+        Assert.Equal(nu, env.ActionSpace.Dimension)
+        Assert.All(env.ActionSpace.Low, fun l -> Assert.Equal(-bound, l))
+        Assert.All(env.ActionSpace.High, fun h -> Assert.Equal(bound, h))
+        Assert.Equal(dt, env.Dt, 12)
+        Assert.Equal(5, env.FrameSkip)
+        use old = makeVersion v4
+        Assert.Equal(old.ResetNoiseScale, env.ResetNoiseScale)
+        Assert.Equal(old.Simulation.Model.Timestep, sim.Model.Timestep)
+        Assert.True(EnvironmentRegistry.IsBuiltIn id)
+        Assert.True(EnvironmentRegistry.RequiresMuJoCo id)
+        let ok, reason = EnvironmentRegistry.IsAvailable id
+        Assert.True(ok, reason)
+        let made = EnvironmentRegistry.Make id
+        Assert.Equal(id, made.Id)
+        Assert.Equal(obs, made.ObservationSpace.Dimension)
+        Assert.Equal(Nullable 1000, made.MaxEpisodeSteps)
+        Assert.Equal(Sac.Fs.Presets.forEnvironment v4, Sac.Fs.Presets.forEnvironment id)
+    // The v4 tasks keep their own observations; other ids are refused.
+    use ant4 = new Ant()
+    use humanoid4 = new Humanoid(Humanoid.EnvironmentId)
+    Assert.Equal(27, ant4.ObservationSpace.Dimension)
+    Assert.Equal(376, humanoid4.ObservationSpace.Dimension)
+    Assert.Throws<ArgumentException>(fun () -> new Ant("Ant-v3") |> ignore) |> ignore
+    Assert.Throws<ArgumentException>(fun () -> new Humanoid("Humanoid-v2") |> ignore) |> ignore
+
+/// Steps `env` from its reference pose at rest `landing` times with zero actions (so the feet touch the floor), then
+/// once with `action`; the forward position before and after that step, the result and the observation.
+let private landThenStep (env: MuJoCoEnvironment) (landing: int) (forward: unit -> float) (action: float32[]) =
+    let obs = Array.zeroCreate<float32> env.ObservationSpace.Dimension
+    env.SetState(ReadOnlySpan(env.Simulation.Model.Qpos0.ToArray()), ReadOnlySpan(Array.zeroCreate<float> env.Simulation.Nv), Span obs)
+    for _ in 1 .. landing do env.Step(ReadOnlySpan(Array.zeroCreate<float32> env.ActionSpace.Dimension), Span obs) |> ignore
+    let before = forward ()
+    let result = env.Step(ReadOnlySpan action, Span obs)
+    before, forward (), result, obs
+
+let private clipped (bound: float) (xs: float[]) = xs |> Array.map (fun x -> Math.Clamp(x, -bound, bound))
+
+[<MuJoCoFact>]
+let ``Ant-v5: reward is vx + 1 - 0.5 sum a^2 - 5e-4 sum clip(cfrc_ext, -1, 1)^2, observation ends with the clipped contact forces`` () =
+    use env = new Ant(Ant.V5EnvironmentId)
+    let torso = env.Simulation.Model.BodyId "torso"
+    // Small torques, so the feet stay on the floor through the step (larger ones lift them all for a step).
+    let action = Array.init 8 (fun i -> float32 (i - 4) / 50.0f)
+    let x () = env.Simulation.BodyPosition.[3 * torso]
+    let before, after, result, obs = landThenStep env 20 x action
+    let f = env.Simulation.ExternalForce.ToArray()
+    Assert.Equal(84, f.Length)
+    Assert.All(f.[0..5], fun w -> Assert.Equal(0.0, w)) // the world body's row, dropped from the observation
+    // Standing on the floor, some contact force components exceed the clipping bound and some do not.
+    Assert.True(f |> Array.exists (fun v -> abs v > 1.0), "no contact force beyond the clip range")
+    Assert.True(f |> Array.exists (fun v -> v <> 0.0 && abs v < 1.0), "no contact force inside the clip range")
+    let vx = (after - before) / 0.05
+    let r = env.LastReward
+    nearlyEqual vx r.Forward "forward"
+    nearlyEqual vx r.XVelocity "x velocity"
+    Assert.Equal(1.0, r.Healthy)
+    nearlyEqual (0.5 * sumSq action) r.Control "control"
+    let contact = 5e-4 * (clipped 1.0 f |> Array.sumBy (fun v -> v * v))
+    nearlyEqual contact r.Contact "contact"
+    Assert.True(r.Contact < 5e-4 * (f |> Array.sumBy (fun v -> v * v)), "the contact cost is of the clipped forces")
+    Assert.True(contact > 0.0)
+    nearlyEqual (vx + 1.0 - 0.5 * sumSq action - contact) r.Total "reward"
+    Assert.Equal(float32 r.Total, result.Reward)
+    Assert.False(result.Terminated)
+    let s = env.Simulation
+    let expected = Array.concat [ s.Position.ToArray().[2..]; s.Velocity.ToArray(); clipped 1.0 f.[6..] ] |> Array.map float32
+    Assert.Equal(105, expected.Length)
+    Assert.Equal<float32[]>(expected, obs)
+    Assert.Contains(obs.[27..], fun o -> abs o = 1.0f)
+    // A constructed state pressed into the floor: the legs' contact forces saturate the clip, the cost stays bounded.
+    let q = s.Model.Qpos0.ToArray()
+    q.[2] <- 0.3
+    let _, result, _ = stepFrom env q (Array.zeroCreate 14) (Array.zeroCreate 8)
+    let f = env.Simulation.ExternalForce.ToArray()
+    Assert.True(f |> Array.exists (fun v -> abs v > 10.0), "expected large contact forces")
+    nearlyEqual (5e-4 * (clipped 1.0 f |> Array.sumBy (fun v -> v * v))) env.LastReward.Contact "contact, pressed"
+    Assert.InRange(env.LastReward.Contact, 1e-3, 5e-4 * 78.0)
+    Assert.False(result.Terminated)
+
+[<MuJoCoFact>]
+let ``Humanoid-v5: reward is 1.25 vx + 5 - 0.1 sum ctrl^2 - min(5e-7 sum cfrc_ext^2, 10), observation without the world body`` () =
+    use env = new Humanoid(Humanoid.V5EnvironmentId)
+    let mass = env.Simulation.Model.BodyMass.ToArray()
+    let centre () =
+        let x = env.Simulation.BodyCenterOfMass.ToArray()
+        (Array.sumBy (fun b -> mass.[b] * x.[3 * b]) [| 0 .. mass.Length - 1 |]) / Array.sum mass
+    let action = Array.init 17 (fun i -> 0.05f * float32 (i % 7) - 0.15f)
+    let before, after, result, obs = landThenStep env 20 centre action
+    let f = env.Simulation.ExternalForce.ToArray()
+    Assert.All(f.[0..5], fun w -> Assert.Equal(0.0, w))
+    let raw = 5e-7 * (f |> Array.sumBy (fun v -> v * v))
+    Assert.True(raw > 0.0 && raw < 10.0, $"standing contact cost {raw} should be positive and under the cap")
+    let vx = (after - before) / 0.015
+    let r = env.LastReward
+    nearlyEqual (1.25 * vx) r.Forward "forward"
+    nearlyEqual vx r.XVelocity "x velocity"
+    Assert.Equal(5.0, r.Healthy)
+    nearlyEqual (0.1 * sumSq action) r.Control "control"
+    nearlyEqual raw r.Contact "contact"
+    nearlyEqual (1.25 * vx + 5.0 - 0.1 * sumSq action - raw) r.Total "reward"
+    Assert.Equal(float32 r.Total, result.Reward)
+    Assert.False(result.Terminated)
+    let s = env.Simulation
+    let expected =
+        Array.concat
+            [ s.Position.ToArray().[2..]; s.Velocity.ToArray(); s.ComInertia.ToArray().[10..]; s.ComVelocity.ToArray().[6..]
+              s.ActuatorForce.ToArray().[6..]; f.[6..] ]
+        |> Array.map float32
+    Assert.Equal(348, expected.Length)
+    Assert.Equal<float32[]>(expected, obs)
+    // A constructed state falling fast with the feet in the floor: the contact cost is capped at 10.
+    let q = s.Model.Qpos0.ToArray()
+    q.[2] <- 1.02
+    let v = Array.zeroCreate<float> 23
+    v.[2] <- -5.0
+    let _, result, _ = stepFrom env q v (Array.zeroCreate 17)
+    let f = env.Simulation.ExternalForce.ToArray()
+    Assert.True(5e-7 * (f |> Array.sumBy (fun x -> x * x)) > 10.0, "expected the uncapped contact cost above 10")
+    Assert.Equal(10.0, env.LastReward.Contact)
+    Assert.False(result.Terminated)
+    Assert.Equal(5.0, env.LastReward.Healthy)
+
+[<MuJoCoFact>]
+let ``the v5 observations are the v4 ones without the world body's rows (and Humanoid's free-joint actuator forces)`` () =
+    for v5, v4, steps, drop in
+        [ Ant.V5EnvironmentId, Ant.EnvironmentId, 12, []
+          // v4's Humanoid observation: qpos[2:] 22, qvel 23, cinert 140, cvel 84, qfrc_actuator 23, cfrc_ext 84.
+          Humanoid.V5EnvironmentId, Humanoid.EnvironmentId, 12, [ 45 .. 54 ] @ [ 185 .. 190 ] @ [ 269 .. 274 ] @ [ 292 .. 297 ] ] do
+        use a = makeVersion v5
+        use b = makeVersion v4
+        let oa = Array.zeroCreate<float32> a.ObservationSpace.Dimension
+        let ob = Array.zeroCreate<float32> b.ObservationSpace.Dimension
+        a.Reset(Nullable 5UL, Span oa)
+        b.Reset(Nullable 5UL, Span ob)
+        // The same reset noise and dynamics as the v4 task.
+        Assert.Equal<float[]>(b.Simulation.Position.ToArray(), a.Simulation.Position.ToArray())
+        Assert.Equal<float[]>(b.Simulation.Velocity.ToArray(), a.Simulation.Velocity.ToArray())
+        let act = Array.init a.ActionSpace.Dimension (fun i -> 0.5f * a.ActionSpace.High.[i] * float32 (sin (float i)))
+        for _ in 1 .. steps do
+            a.Step(ReadOnlySpan act, Span oa) |> ignore
+            b.Step(ReadOnlySpan act, Span ob) |> ignore
+        let kept = ob |> Array.indexed |> Array.filter (fun (i, _) -> not (List.contains i drop)) |> Array.map snd
+        for i in drop do Assert.Equal(0.0f, ob.[i])
+        if v5 = Ant.V5EnvironmentId then
+            Assert.Equal<float32[]>(kept, oa.[.. 26])
+            Assert.Equal<float32[]>(clipped 1.0 (a.Simulation.ExternalForce.ToArray().[6..]) |> Array.map float32, oa.[27..])
+        else
+            Assert.Equal<float32[]>(kept, oa)
+
+[<MuJoCoFact>]
+let ``Ant-v5 and Humanoid-v5 terminate outside their healthy ranges, without the healthy reward on that step`` () =
+    // Ant-v5: healthy_z_range (0.2, 1.0), closed.
+    use ant = new Ant(Ant.V5EnvironmentId)
+    let obs = Array.zeroCreate<float32> 105
+    let healthyAtZ = healthyAtHeight ant obs
+    Assert.True(healthyAtZ 0.2)
+    Assert.True(healthyAtZ 1.0)
+    Assert.False(healthyAtZ 0.19)
+    Assert.False(healthyAtZ 1.01)
+    // Humanoid-v5: healthy_z_range (1.0, 2.0), open.
+    use humanoid = new Humanoid(Humanoid.V5EnvironmentId)
+    let obs = Array.zeroCreate<float32> 348
+    let healthyAtZ = healthyAtHeight humanoid obs
+    Assert.False(healthyAtZ 1.0)
+    Assert.True(healthyAtZ 1.01)
+    Assert.True(healthyAtZ 1.99)
+    Assert.False(healthyAtZ 2.0)
+    // A step that leaves the range terminates and pays no healthy reward in v5 (v4 pays it on that step too).
+    for v5, v4, z, vz, bonus in [ Ant.V5EnvironmentId, Ant.EnvironmentId, 0.99, 2.0, 1.0; Humanoid.V5EnvironmentId, Humanoid.EnvironmentId, 1.95, 5.0, 5.0 ] do
+        for id, healthy in [ v5, 0.0; v4, bonus ] do
+            use env = makeVersion id
+            let q = env.Simulation.Model.Qpos0.ToArray()
+            q.[2] <- z
+            let v = Array.zeroCreate<float> env.Simulation.Nv
+            v.[2] <- vz
+            let action = Array.create env.ActionSpace.Dimension (0.5f * env.ActionSpace.High.[0])
+            let _, result, _ = stepFrom env q v action
+            let z' = env.Simulation.Position.[2]
+            Assert.True(result.Terminated, $"{id}: z {z'} should be unhealthy")
+            let r = env.LastReward
+            Assert.Equal(healthy, r.Healthy)
+            nearlyEqual (r.Forward + healthy - r.Control - r.Contact) r.Total $"{id} reward"
+            // From the reference pose the step stays in range: healthy and paid.
+            let _, result, _ = stepFrom env (env.Simulation.Model.Qpos0.ToArray()) (Array.zeroCreate env.Simulation.Nv) action
+            Assert.False(result.Terminated)
+            Assert.Equal(bonus, env.LastReward.Healthy)
+
+[<MuJoCoFact>]
+let ``Ant-v5 and Humanoid-v5: the same seed gives the same trajectory bit for bit, another seed another one`` () =
+    let rolloutV (id: string) (seed: uint64) (steps: int) =
+        use env = makeVersion id
+        let obs = Array.zeroCreate<float32> env.ObservationSpace.Dimension
+        let trace = ResizeArray<float32>()
+        env.Reset(Nullable seed, Span obs)
+        trace.AddRange obs
+        let a = Array.zeroCreate<float32> env.ActionSpace.Dimension
+        for t in 1 .. steps do
+            for i in 0 .. a.Length - 1 do a.[i] <- env.ActionSpace.High.[i] * float32 (sin (0.3 * float (t + 5 * i)))
+            let r = env.Step(ReadOnlySpan a, Span obs)
+            trace.AddRange obs
+            trace.Add r.Reward
+            if r.Terminated then env.Reset(Nullable(), Span obs)
+        trace.ToArray()
+    let prop (seed: uint64) =
+        [ Ant.V5EnvironmentId; Humanoid.V5EnvironmentId ]
+        |> List.forall (fun id -> rolloutV id seed 60 = rolloutV id seed 60 && rolloutV id seed 5 <> rolloutV id (seed + 1UL) 5)
+    Check.One(Config.QuickThrowOnFailure.WithMaxTest(6), Prop.forAll (Arb.fromGen (Gen.choose (0, Int32.MaxValue) |> Gen.map uint64)) prop)
+
+[<MuJoCoFact>]
+let ``Ant-v5 and Humanoid-v5 step without allocating`` () =
+    for id, _, _, _, _, _, _, _ in v5Facts do
+        use env = makeVersion id
+        let obs = Array.zeroCreate<float32> env.ObservationSpace.Dimension
+        let a = Array.create env.ActionSpace.Dimension 0.05f
+        env.Reset(Nullable 3UL, Span obs)
+        for _ in 1 .. 50 do if (env.Step(ReadOnlySpan a, Span obs)).Terminated then env.Reset(Nullable(), Span obs)
+        let before = GC.GetAllocatedBytesForCurrentThread()
+        for _ in 1 .. 300 do if (env.Step(ReadOnlySpan a, Span obs)).Terminated then env.Reset(Nullable(), Span obs)
+        Assert.Equal(0L, GC.GetAllocatedBytesForCurrentThread() - before)
