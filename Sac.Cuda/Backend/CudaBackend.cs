@@ -227,10 +227,8 @@ public sealed class CudaBackend : ISacBackend
     public DeviceArray Allocate(int length)
     {
         Enter();
-        var array = new CudaDeviceArray(Context, length);
-        // The zero fill runs on the legacy stream, which a non-blocking stream does not wait for: finish it here.
-        Context.Synchronize();
-        return array;
+        // Zeroed by a fill ordered on the stream, before any later operation; nothing waits.
+        return new CudaDeviceArray(Context, length, Stream);
     }
 
     /// <inheritdoc />

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 
 namespace Sac.Cuda.Driver;
 
@@ -8,11 +9,20 @@ namespace Sac.Cuda.Driver;
 /// them (<see cref="MakeCurrent"/> after switching threads).
 /// </summary>
 /// <remarks>
-/// Dispose resources before their context. Disposing the context releases the retain; when it was the last one the
-/// driver frees everything made in it, so resources disposed afterwards skip their own release.
+/// Dispose resources before their context. Disposing the context releases this retain only: while anything else
+/// still retains the primary context (cuBLAS's runtime does, as does another <see cref="CudaContext"/> of the device)
+/// the driver keeps everything made in it, so a resource disposed after its context still releases itself (making
+/// the context current on the calling thread to do so). Only when the last retain went, and the driver freed the
+/// context's memory, modules and streams with it, do resources disposed afterwards skip their release.
 /// </remarks>
 public sealed unsafe class CudaContext : IDisposable
 {
+    // The lifetimes of each device's primary context as this process has seen them end, by driver library and
+    // device: a context made in an earlier lifetime must not free anything in a later one (the addresses may have
+    // been handed out again).
+    static readonly Dictionary<(nint Library, int Device), int> Lifetimes = new();
+    readonly int _lifetime;
+
     /// <summary>Retains <paramref name="device"/>'s primary context (<c>cuDevicePrimaryCtxRetain</c>) and makes it current.</summary>
     /// <param name="device">The device.</param>
     /// <exception cref="CudaException">The driver refused.</exception>
@@ -24,6 +34,7 @@ public sealed unsafe class CudaContext : IDisposable
         nint ctx;
         driver.Check(driver.Api.cuDevicePrimaryCtxRetain(&ctx, device.Handle), "cuDevicePrimaryCtxRetain");
         Handle = ctx;
+        _lifetime = Lifetime(device);
         try
         {
             driver.Check(driver.Api.cuCtxSetCurrent(ctx), "cuCtxSetCurrent");
@@ -82,6 +93,40 @@ public sealed unsafe class CudaContext : IDisposable
         if (IsDisposed) return;
         IsDisposed = true;
         Driver.Check(Driver.Api.cuDevicePrimaryCtxRelease_v2(Device.Handle), "cuDevicePrimaryCtxRelease_v2");
+        // That was the last retain: the driver has freed everything made in this lifetime of the context.
+        if (!PrimaryActive()) EndLifetime(Device);
+    }
+
+    /// <summary>
+    /// After <see cref="Dispose"/>: whether the primary context this one retained is still alive (retained by someone
+    /// else, e.g. cuBLAS's runtime, since before this retain was released), so its resources are still allocated and
+    /// must be released one by one; if so, makes it current on the calling thread for that.
+    /// </summary>
+    internal bool ReviveForRelease()
+    {
+        if (!PrimaryActive()) return false;
+        if (Lifetime(Device) != _lifetime) return false;   // Released to nothing since, and retained afresh.
+        return Driver.Api.cuCtxSetCurrent(Handle) == 0;
+    }
+
+    /// <summary><c>cuDevicePrimaryCtxGetState</c>'s active flag; false when the driver cannot tell.</summary>
+    bool PrimaryActive()
+    {
+        uint flags;
+        int active;
+        return Driver.Api.cuDevicePrimaryCtxGetState(Device.Handle, &flags, &active) == 0 && active != 0;
+    }
+
+    static (nint, int) LifetimeKey(CudaDevice device) => ((nint)device.Driver.Api.cuInit, device.Handle);
+
+    static int Lifetime(CudaDevice device)
+    {
+        lock (Lifetimes) return Lifetimes.GetValueOrDefault(LifetimeKey(device));
+    }
+
+    static void EndLifetime(CudaDevice device)
+    {
+        lock (Lifetimes) Lifetimes[LifetimeKey(device)] = Lifetimes.GetValueOrDefault(LifetimeKey(device)) + 1;
     }
 
     /// <summary>Throws <see cref="ObjectDisposedException"/> after <see cref="Dispose"/>.</summary>
@@ -91,7 +136,7 @@ public sealed unsafe class CudaContext : IDisposable
 /// <summary>
 /// Something made in a <see cref="CudaContext"/> that owns a driver object (memory, stream, event, module, cuBLAS
 /// handle). Dispose is idempotent; any use after it throws <see cref="ObjectDisposedException"/>, as does any use
-/// after the context is disposed. No finalizer: a forgotten resource is freed with its context.
+/// after the context is disposed. No finalizer: a forgotten resource is freed with the primary context's last retain.
 /// </summary>
 public abstract class CudaResource : IDisposable
 {
@@ -110,15 +155,17 @@ public abstract class CudaResource : IDisposable
 
     private protected CudaDriver Driver => Context.Driver;
 
-    /// <summary>Releases the driver object. Idempotent; a failed release still counts as disposed.</summary>
+    /// <summary>Releases the driver object, also after its <see cref="CudaContext"/> was disposed while the primary
+    /// context lives on (see <see cref="CudaContext"/>). Idempotent; a failed release still counts as disposed.</summary>
     /// <exception cref="CudaException">The driver refused the release.</exception>
     public void Dispose()
     {
         if (IsDisposed) return;
         IsDisposed = true;
         GC.SuppressFinalize(this);
-        // A released context took its resources with it; releasing them again would be an error.
-        if (!Context.IsDisposed) Release();
+        // A context released to nothing took its resources with it; releasing them again would be an error. One that
+        // others still retain keeps them: skipping the release would leak them for the process's life.
+        if (!Context.IsDisposed || Context.ReviveForRelease()) Release();
     }
 
     /// <summary>Returns the driver object; called at most once.</summary>

@@ -99,7 +99,14 @@ public sealed unsafe class CudaDriver
     /// <param name="status">The non-zero <c>CUresult</c>.</param>
     /// <param name="call">The entry point that returned it.</param>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public CudaException Error(int status, string call)
+    public CudaException Error(int status, string call) => Error(status, call, null);
+
+    /// <summary>As <see cref="Error(int, string)"/>, carrying what the driver logged about the failure.</summary>
+    /// <param name="status">The non-zero <c>CUresult</c>.</param>
+    /// <param name="call">The entry point that returned it.</param>
+    /// <param name="log">The driver's log (e.g. the PTX JIT's), or null.</param>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public CudaException Error(int status, string call, string? log)
     {
         // cuGetErrorName/String fail (and leave the pointer null) for codes the driver does not know.
         byte* name = null, text = null;
@@ -107,6 +114,6 @@ public sealed unsafe class CudaDriver
             ? Marshal.PtrToStringUTF8((nint)name) ?? "" : $"CUresult {status}";
         string errorString = _api.cuGetErrorString(status, &text) == 0 && text != null
             ? Marshal.PtrToStringUTF8((nint)text) ?? "" : "unrecognised error code";
-        return new CudaException(CudaLibrary.Driver, call, status, errorName, errorString);
+        return new CudaException(CudaLibrary.Driver, call, status, errorName, errorString, log);
     }
 }

@@ -25,13 +25,27 @@ public sealed class CudaException : Exception
     /// <param name="errorName">The status's symbolic name, e.g. <c>CUDA_ERROR_OUT_OF_MEMORY</c>.</param>
     /// <param name="errorString">The library's description of the status, e.g. <c>out of memory</c>.</param>
     public CudaException(CudaLibrary library, string call, int code, string errorName, string errorString)
-        : base($"{call} failed: {errorName} ({code}): {errorString}")
+        : this(library, call, code, errorName, errorString, null)
+    {
+    }
+
+    /// <summary>Creates the exception for a failed call that left a log, e.g. the PTX JIT compiler's; the log
+    /// follows the one-line message on the next lines.</summary>
+    /// <param name="library">The library the call belongs to.</param>
+    /// <param name="call">The entry point's exported name, e.g. <c>cuModuleLoadDataEx</c>.</param>
+    /// <param name="code">The status the call returned.</param>
+    /// <param name="errorName">The status's symbolic name, e.g. <c>CUDA_ERROR_INVALID_PTX</c>.</param>
+    /// <param name="errorString">The library's description of the status.</param>
+    /// <param name="log">What the library logged about the failure, or null or empty for nothing.</param>
+    public CudaException(CudaLibrary library, string call, int code, string errorName, string errorString, string? log)
+        : base($"{call} failed: {errorName} ({code}): {errorString}" + (string.IsNullOrEmpty(log) ? "" : Environment.NewLine + log))
     {
         Library = library;
         Call = call;
         Code = code;
         ErrorName = errorName;
         ErrorString = errorString;
+        Log = string.IsNullOrEmpty(log) ? null : log;
     }
 
     /// <summary>The library the failed call belongs to.</summary>
@@ -48,6 +62,10 @@ public sealed class CudaException : Exception
 
     /// <summary>The library's description of the status.</summary>
     public string ErrorString { get; }
+
+    /// <summary>What the library logged about the failure (for a module load, the PTX JIT's error log, then its
+    /// info log), or null when it logged nothing.</summary>
+    public string? Log { get; }
 }
 
 /// <summary>

@@ -64,12 +64,14 @@ public sealed unsafe class CudaEvent : CudaResource
     }
 
     /// <summary>Records the event after the work enqueued so far on <paramref name="stream"/> (<c>cuEventRecord</c>).</summary>
-    /// <param name="stream">The stream, or null for the legacy default stream.</param>
-    public void Record(CudaStream? stream = null)
+    /// <remarks>There is no recording on the legacy default stream: it does not wait for the non-blocking streams of
+    /// this binding, so an event there would neither follow nor time their work.</remarks>
+    /// <param name="stream">The stream whose work the event follows.</param>
+    public void Record(CudaStream stream)
     {
         ThrowIfDisposed();
-        nint s = stream?.Handle ?? 0;
-        Driver.Check(Driver.Api.cuEventRecord(_handle, s), "cuEventRecord");
+        ArgumentNullException.ThrowIfNull(stream);
+        Driver.Check(Driver.Api.cuEventRecord(_handle, stream.Handle), "cuEventRecord");
     }
 
     /// <summary>Waits until the recorded work has finished (<c>cuEventSynchronize</c>).</summary>

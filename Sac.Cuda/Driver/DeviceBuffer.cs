@@ -4,9 +4,17 @@ namespace Sac.Cuda.Driver;
 
 /// <summary>
 /// A float32 array in device memory (<c>cuMemAlloc_v2</c>), with uploads, downloads, device-to-device copies and
-/// fills over element ranges. The operations without a stream run on the legacy default stream; every upload and
-/// download returns once the host span may be reused.
+/// fills over element ranges. Every upload and download returns once the host span may be reused.
 /// </summary>
+/// <remarks>
+/// The operations with a stream are ordered on it and, except the download, return before the device is done. The
+/// operations without one are synchronous with respect to the whole context: they wait for the work of every stream
+/// (<c>cuCtxSynchronize</c>), run on the legacy default stream, and return once they are complete. That wait is what
+/// makes them safe beside this binding's streams, which are non-blocking: the legacy stream neither waits for them
+/// nor they for it, so without it a synchronous download could read before a kernel on a stream had written, and a
+/// kernel could read memory a synchronous upload or fill was still writing. It costs two context-wide waits per call:
+/// use the stream overloads on hot paths.
+/// </remarks>
 public sealed unsafe class DeviceBuffer : CudaResource
 {
     readonly ulong _pointer;
@@ -50,7 +58,9 @@ public sealed unsafe class DeviceBuffer : CudaResource
         return _pointer + 4UL * (uint)offset;
     }
 
-    /// <summary>Copies <paramref name="source"/> into elements <c>[offset, offset + source.Length)</c> (<c>cuMemcpyHtoD_v2</c>).</summary>
+    /// <summary>Copies <paramref name="source"/> into elements <c>[offset, offset + source.Length)</c>
+    /// (<c>cuMemcpyHtoD_v2</c>), after all work in the context and complete on return (see the remarks on
+    /// <see cref="DeviceBuffer"/>).</summary>
     /// <param name="source">Host data.</param>
     /// <param name="offset">First element written.</param>
     public void Upload(ReadOnlySpan<float> source, int offset = 0)
@@ -58,8 +68,11 @@ public sealed unsafe class DeviceBuffer : CudaResource
         ThrowIfDisposed();
         CheckRange(offset, source.Length);
         if (source.IsEmpty) return;
+        WaitForContext();
         fixed (float* s = source)
             Driver.Check(Driver.Api.cuMemcpyHtoD_v2(PointerUnchecked(offset), s, Bytes(source.Length)), "cuMemcpyHtoD_v2");
+        // From pageable memory the call returns once the data is staged, before it reaches the device.
+        WaitForContext();
     }
 
     /// <summary>As <see cref="Upload(ReadOnlySpan{float}, int)"/>, ordered on <paramref name="stream"/>
@@ -77,7 +90,8 @@ public sealed unsafe class DeviceBuffer : CudaResource
             Driver.Check(Driver.Api.cuMemcpyHtoDAsync_v2(PointerUnchecked(offset), s, Bytes(source.Length), stream.Handle), "cuMemcpyHtoDAsync_v2");
     }
 
-    /// <summary>Copies elements <c>[offset, offset + dest.Length)</c> into <paramref name="dest"/> (<c>cuMemcpyDtoH_v2</c>).</summary>
+    /// <summary>Copies elements <c>[offset, offset + dest.Length)</c> into <paramref name="dest"/>
+    /// (<c>cuMemcpyDtoH_v2</c>), after all work in the context, every stream's included.</summary>
     /// <param name="dest">Host memory.</param>
     /// <param name="offset">First element read.</param>
     public void Download(Span<float> dest, int offset = 0)
@@ -85,6 +99,8 @@ public sealed unsafe class DeviceBuffer : CudaResource
         ThrowIfDisposed();
         CheckRange(offset, dest.Length);
         if (dest.IsEmpty) return;
+        // The legacy stream does not wait for the non-blocking streams' kernels: wait for them here.
+        WaitForContext();
         fixed (float* d = dest)
             Driver.Check(Driver.Api.cuMemcpyDtoH_v2(d, PointerUnchecked(offset), Bytes(dest.Length)), "cuMemcpyDtoH_v2");
     }
@@ -107,21 +123,18 @@ public sealed unsafe class DeviceBuffer : CudaResource
     }
 
     /// <summary>Copies <paramref name="count"/> elements from <c>this[sourceOffset..]</c> to <c>dest[destOffset..]</c>
-    /// (<c>cuMemcpyDtoD_v2</c>).</summary>
+    /// (<c>cuMemcpyDtoD_v2</c>), after all work in the context and complete on return.</summary>
     /// <param name="sourceOffset">First element read.</param>
     /// <param name="dest">The buffer written (may be this one if the ranges do not overlap).</param>
     /// <param name="destOffset">First element written.</param>
     /// <param name="count">Number of elements.</param>
+    /// <exception cref="ArgumentException">The ranges overlap in this buffer (a range onto itself is a no-op).</exception>
     public void CopyTo(int sourceOffset, DeviceBuffer dest, int destOffset, int count)
     {
-        ThrowIfDisposed();
-        ArgumentNullException.ThrowIfNull(dest);
-        dest.ThrowIfDisposed();
-        ArgumentOutOfRangeException.ThrowIfNegative(count);
-        CheckRange(sourceOffset, count);
-        dest.CheckRange(destOffset, count);
-        if (count == 0) return;
+        if (!CheckCopy(sourceOffset, dest, destOffset, count)) return;
+        WaitForContext();
         Driver.Check(Driver.Api.cuMemcpyDtoD_v2(dest.PointerUnchecked(destOffset), PointerUnchecked(sourceOffset), Bytes(count)), "cuMemcpyDtoD_v2");
+        WaitForContext();
     }
 
     /// <summary>As <see cref="CopyTo(int, DeviceBuffer, int, int)"/>, ordered on <paramref name="stream"/>
@@ -131,16 +144,11 @@ public sealed unsafe class DeviceBuffer : CudaResource
     /// <param name="destOffset">First element written.</param>
     /// <param name="count">Number of elements.</param>
     /// <param name="stream">The stream the copy is ordered on.</param>
+    /// <exception cref="ArgumentException">The ranges overlap in this buffer (a range onto itself is a no-op).</exception>
     public void CopyTo(int sourceOffset, DeviceBuffer dest, int destOffset, int count, CudaStream stream)
     {
-        ThrowIfDisposed();
-        ArgumentNullException.ThrowIfNull(dest);
         ArgumentNullException.ThrowIfNull(stream);
-        dest.ThrowIfDisposed();
-        ArgumentOutOfRangeException.ThrowIfNegative(count);
-        CheckRange(sourceOffset, count);
-        dest.CheckRange(destOffset, count);
-        if (count == 0) return;
+        if (!CheckCopy(sourceOffset, dest, destOffset, count)) return;
         Driver.Check(Driver.Api.cuMemcpyDtoDAsync_v2(dest.PointerUnchecked(destOffset), PointerUnchecked(sourceOffset), Bytes(count), stream.Handle),
             "cuMemcpyDtoDAsync_v2");
     }
@@ -155,12 +163,14 @@ public sealed unsafe class DeviceBuffer : CudaResource
         CopyTo(0, dest, 0, Length);
     }
 
-    /// <summary>Sets every element to <paramref name="value"/> (<c>cuMemsetD32_v2</c>).</summary>
+    /// <summary>Sets every element to <paramref name="value"/> (<c>cuMemsetD32_v2</c>), after all work in the context
+    /// and complete on return.</summary>
     /// <param name="value">The value written.</param>
     public void Fill(float value) => Fill(value, 0, Length);
 
-    /// <summary>Sets elements <c>[offset, offset + count)</c> to <paramref name="value"/>: <c>cuMemsetD32_v2</c>, or
-    /// <c>cuMemsetD32Async</c> on <paramref name="stream"/> when one is given.</summary>
+    /// <summary>Sets elements <c>[offset, offset + count)</c> to <paramref name="value"/>: <c>cuMemsetD32Async</c> on
+    /// <paramref name="stream"/> when one is given, else <c>cuMemsetD32_v2</c> after all work in the context and
+    /// complete on return.</summary>
     /// <param name="value">The value written (its 32-bit pattern).</param>
     /// <param name="offset">First element.</param>
     /// <param name="count">Number of elements.</param>
@@ -173,7 +183,11 @@ public sealed unsafe class DeviceBuffer : CudaResource
         if (count == 0) return;
         uint bits = BitConverter.SingleToUInt32Bits(value);
         if (stream is null)
+        {
+            WaitForContext();
             Driver.Check(Driver.Api.cuMemsetD32_v2(PointerUnchecked(offset), bits, (nuint)count), "cuMemsetD32_v2");
+            WaitForContext();
+        }
         else
             Driver.Check(Driver.Api.cuMemsetD32Async(PointerUnchecked(offset), bits, (nuint)count, stream.Handle), "cuMemsetD32Async");
     }
@@ -185,6 +199,31 @@ public sealed unsafe class DeviceBuffer : CudaResource
     }
 
     ulong PointerUnchecked(int offset) => _pointer + 4UL * (uint)offset;
+
+    /// <summary>Waits for all work in the context, every stream's included (<c>cuCtxSynchronize</c>).</summary>
+    void WaitForContext() => Driver.Check(Driver.Api.cuCtxSynchronize(), "cuCtxSynchronize");
+
+    /// <summary>The checks of both CopyTo overloads; false when there is nothing to copy.</summary>
+    bool CheckCopy(int sourceOffset, DeviceBuffer dest, int destOffset, int count)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(dest);
+        dest.ThrowIfDisposed();
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        CheckRange(sourceOffset, count);
+        dest.CheckRange(destOffset, count);
+        if (count == 0) return false;
+        if (ReferenceEquals(dest, this))
+        {
+            if (sourceOffset == destOffset) return false;   // Onto itself: already there.
+            // cuMemcpyDtoD's result for overlapping ranges is undefined.
+            if (sourceOffset < destOffset + count && destOffset < sourceOffset + count)
+                throw new ArgumentException(
+                    $"Cannot copy elements [{sourceOffset}, {sourceOffset + count}) onto [{destOffset}, {destOffset + count}) of the same " +
+                    "buffer: the ranges overlap, and a device-to-device copy of overlapping ranges is undefined.", nameof(dest));
+        }
+        return true;
+    }
 
     static nuint Bytes(int count) => (nuint)(4L * count);
 

@@ -20,6 +20,7 @@ internal sealed unsafe class DriverApi
     public readonly delegate* unmanaged<int*, int, int, int> cuDeviceGetAttribute;
     public readonly delegate* unmanaged<nint*, int, int> cuDevicePrimaryCtxRetain;
     public readonly delegate* unmanaged<int, int> cuDevicePrimaryCtxRelease_v2;
+    public readonly delegate* unmanaged<int, uint*, int*, int> cuDevicePrimaryCtxGetState;
     public readonly delegate* unmanaged<nint, int> cuCtxSetCurrent;
     public readonly delegate* unmanaged<int> cuCtxSynchronize;
     public readonly delegate* unmanaged<ulong*, nuint, int> cuMemAlloc_v2;
@@ -32,7 +33,7 @@ internal sealed unsafe class DriverApi
     public readonly delegate* unmanaged<void*, ulong, nuint, nint, int> cuMemcpyDtoHAsync_v2;
     public readonly delegate* unmanaged<ulong, uint, nuint, int> cuMemsetD32_v2;
     public readonly delegate* unmanaged<ulong, uint, nuint, nint, int> cuMemsetD32Async;
-    public readonly delegate* unmanaged<nint*, void*, int> cuModuleLoadData;
+    public readonly delegate* unmanaged<nint*, void*, uint, int*, void**, int> cuModuleLoadDataEx;
     public readonly delegate* unmanaged<nint, int> cuModuleUnload;
     public readonly delegate* unmanaged<nint*, nint, byte*, int> cuModuleGetFunction;
     public readonly delegate* unmanaged<nint, uint, uint, uint, uint, uint, uint, uint, nint, void**, void**, int> cuLaunchKernel;
@@ -46,6 +47,16 @@ internal sealed unsafe class DriverApi
     public readonly delegate* unmanaged<nint, int> cuEventDestroy_v2;
     public readonly delegate* unmanaged<int, byte**, int> cuGetErrorName;
     public readonly delegate* unmanaged<int, byte**, int> cuGetErrorString;
+
+    /// <summary><c>CU_JIT_INFO_LOG_BUFFER</c>: a <c>char*</c> for the JIT's informational messages.</summary>
+    public const int JitInfoLogBuffer = 3;
+    /// <summary><c>CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES</c>: in, the buffer's size; out, the bytes written (the value
+    /// itself sits in the option's pointer slot).</summary>
+    public const int JitInfoLogBufferSizeBytes = 4;
+    /// <summary><c>CU_JIT_ERROR_LOG_BUFFER</c>: a <c>char*</c> for the JIT's error messages.</summary>
+    public const int JitErrorLogBuffer = 5;
+    /// <summary><c>CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES</c>: as <see cref="JitInfoLogBufferSizeBytes"/>, for the error log.</summary>
+    public const int JitErrorLogBufferSizeBytes = 6;
 
     /// <summary><c>CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT</c>.</summary>
     public const int AttributeMultiprocessorCount = 16;
@@ -71,6 +82,7 @@ internal sealed unsafe class DriverApi
         cuDeviceGetAttribute = (delegate* unmanaged<int*, int, int, int>)Get(nameof(cuDeviceGetAttribute));
         cuDevicePrimaryCtxRetain = (delegate* unmanaged<nint*, int, int>)Get(nameof(cuDevicePrimaryCtxRetain));
         cuDevicePrimaryCtxRelease_v2 = (delegate* unmanaged<int, int>)Get(nameof(cuDevicePrimaryCtxRelease_v2));
+        cuDevicePrimaryCtxGetState = (delegate* unmanaged<int, uint*, int*, int>)Get(nameof(cuDevicePrimaryCtxGetState));
         cuCtxSetCurrent = (delegate* unmanaged<nint, int>)Get(nameof(cuCtxSetCurrent));
         cuCtxSynchronize = (delegate* unmanaged<int>)Get(nameof(cuCtxSynchronize));
         cuMemAlloc_v2 = (delegate* unmanaged<ulong*, nuint, int>)Get(nameof(cuMemAlloc_v2));
@@ -83,7 +95,7 @@ internal sealed unsafe class DriverApi
         cuMemcpyDtoHAsync_v2 = (delegate* unmanaged<void*, ulong, nuint, nint, int>)Get(nameof(cuMemcpyDtoHAsync_v2));
         cuMemsetD32_v2 = (delegate* unmanaged<ulong, uint, nuint, int>)Get(nameof(cuMemsetD32_v2));
         cuMemsetD32Async = (delegate* unmanaged<ulong, uint, nuint, nint, int>)Get(nameof(cuMemsetD32Async));
-        cuModuleLoadData = (delegate* unmanaged<nint*, void*, int>)Get(nameof(cuModuleLoadData));
+        cuModuleLoadDataEx = (delegate* unmanaged<nint*, void*, uint, int*, void**, int>)Get(nameof(cuModuleLoadDataEx));
         cuModuleUnload = (delegate* unmanaged<nint, int>)Get(nameof(cuModuleUnload));
         cuModuleGetFunction = (delegate* unmanaged<nint*, nint, byte*, int>)Get(nameof(cuModuleGetFunction));
         cuLaunchKernel = (delegate* unmanaged<nint, uint, uint, uint, uint, uint, uint, uint, nint, void**, void**, int>)Get(nameof(cuLaunchKernel));

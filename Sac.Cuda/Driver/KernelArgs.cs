@@ -14,7 +14,7 @@ internal struct KernelArgSlots
 
 /// <summary>
 /// A kernel's arguments, built on the stack without allocating: add them in the kernel's declaration order, then pass
-/// the builder to <see cref="CudaFunction.Launch(int, int, int, CudaStream?, in KernelArgs)"/>.
+/// the builder to <see cref="CudaFunction.Launch(int, int, int, CudaStream, in KernelArgs)"/>.
 /// <code>var args = new KernelArgs(); args.Add(y); args.Add(x); args.Add(2f); args.Add(n);</code>
 /// </summary>
 /// <remarks>

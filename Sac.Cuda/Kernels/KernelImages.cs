@@ -8,7 +8,7 @@ namespace Sac.Cuda.Kernels;
 
 /// <summary>
 /// The PTX modules compiled from <c>native/*.cu</c> at build time and embedded in this assembly, one per source file,
-/// with the kernel entries each must contain. The CUDA backend loads them with <c>cuModuleLoadData</c>.
+/// with the kernel entries each must contain. The CUDA backend loads them with <c>cuModuleLoadDataEx</c>.
 /// </summary>
 public static class KernelImages
 {
@@ -47,7 +47,7 @@ public static class KernelImages
         ? null
         : "Sac.Cuda was built without kernels: neither clang-14 nor nvcc was found at build time";
 
-    /// <summary>The PTX text of one module, ready for <c>cuModuleLoadData</c> (append a NUL byte when passing bytes).</summary>
+    /// <summary>The PTX text of one module, ready for <c>cuModuleLoadDataEx</c> (append a NUL byte when passing bytes).</summary>
     /// <param name="moduleName">A module name such as <c>"adam"</c> (the source file name without <c>.cu</c>).</param>
     /// <returns>The module's PTX assembly.</returns>
     /// <exception cref="KernelImageMissingException">The module is not embedded in this build.</exception>

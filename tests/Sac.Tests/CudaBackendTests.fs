@@ -210,6 +210,40 @@ module OnFake =
         Assert.Equal(0, fake.PrimaryRefs 0)
 
     [<KernelsFact>]
+    let ``Allocate zero-fills on the backend's stream and waits for nothing`` () =
+        let fake, bk = openBackend ()
+        use bk = bk
+        let ib = bk :> ISacBackend
+        let syncs, fills = fake.Calls "cuCtxSynchronize", fake.Calls "cuMemsetD32Async"
+        use a = ib.Allocate 1000
+        use b = ib.Allocate 7
+        Assert.Equal(syncs, fake.Calls "cuCtxSynchronize")
+        Assert.Equal(fills + 2, fake.Calls "cuMemsetD32Async")
+        Assert.Equal(0, fake.Calls "cuMemsetD32_v2")
+        let back = Array.create 1000 nanf
+        ib.Download(a.All, Span back)
+        Assert.True(Array.forall ((=) 0.0f) back)
+        Assert.Equal(0, fake.Hazards)
+        // Overlapping slices of one array are refused; the same slice onto itself is a no-op.
+        let e = Assert.Throws<ArgumentException>(fun () -> ib.Copy(a.Slice(0, 4), a.Slice(2, 4)))
+        Assert.Contains("overlap", e.Message)
+        ib.Copy(b.Slice(1, 3), b.Slice(1, 3))
+
+    [<KernelsFact>]
+    let ``SAC updates on the backend use only its stream: nothing on the legacy stream, no context-wide wait`` () =
+        let fake, bk = openBackend ()
+        use bk = bk
+        let cfg = SacConfig(HiddenSizes = [| 8; 8 |], BatchSize = 4, BufferSize = 100)
+        use dev = new DeviceSacContext(cfg, 3, 1, bk)
+        use learner = DeviceSac.upload dev (Sac.init (SacContext(cfg, 3, 1, ReferenceGemm.Instance)) 5UL)
+        for k in 0 .. 2 do DeviceSac.update dev (DeviceCheck.randomBatch 4 3 1 (uint64 k)) learner |> ignore
+        DeviceSac.download dev learner |> ignore
+        Assert.True(fake.Launches > 20, $"{fake.Launches} launches")
+        Assert.True((fake.Hazards = 0), fake.LastHazard)
+        for legacy in [ "cuCtxSynchronize"; "cuMemsetD32_v2"; "cuMemcpyHtoD_v2"; "cuMemcpyDtoH_v2"; "cuMemcpyDtoD_v2" ] do
+            Assert.True((fake.Calls legacy = 0), $"{legacy} was called {fake.Calls legacy} time(s)")
+
+    [<KernelsFact>]
     let ``arrays of another backend are refused by name`` () =
         let _, bk = openBackend ()
         use bk = bk

@@ -35,6 +35,8 @@ type private ScalarsFn = delegate of double[] * int64[] * uint32[] -> unit
 type private IntsFn = delegate of int[] -> unit
 [<UnmanagedFunctionPointer(CallingConvention.Cdecl)>]
 type private LaunchLogFn = delegate of int * byte[] * int * uint32[] * uint64[] -> int
+[<UnmanagedFunctionPointer(CallingConvention.Cdecl)>]
+type private TextFn = delegate of unit -> nativeint
 
 let private export<'T> (handle: nativeint) (name: string) : 'T =
     Marshal.GetDelegateForFunctionPointer<'T>(NativeLibrary.GetExport(handle, name))
@@ -53,6 +55,9 @@ type FakeCuda private (path: string, handle: nativeint) =
     let gemmCalls = export<IntFn> handle "fake_gemm_calls"
     let lastGemm = export<IntsFn> handle "fake_last_gemm"
     let launchLog = export<LaunchLogFn> handle "fake_launch_log"
+    let calls = export<LiveFn> handle "fake_calls"
+    let hazards = export<IntFn> handle "fake_hazards"
+    let lastHazard = export<TextFn> handle "fake_last_hazard"
 
     /// The library's path: pass it as the driver and the cuBLAS path.
     member _.Path = path
@@ -76,6 +81,12 @@ type FakeCuda private (path: string, handle: nativeint) =
         scalars.Invoke(d, l, u)
         d.[0], l.[0], u.[0]
     member _.GemmCalls = gemmCalls.Invoke()
+    /// Calls of one entry point since the reset.
+    member _.Calls(symbol: string) = calls.Invoke symbol
+    /// Operations on the legacy default stream while a non-blocking stream had unfinished work, or the reverse.
+    member _.Hazards = hazards.Invoke()
+    /// The last hazard, described; "" when none.
+    member _.LastHazard = Marshal.PtrToStringUTF8(lastHazard.Invoke()) |> Option.ofObj |> Option.defaultValue ""
     /// transa, transb, m, n, k, lda, ldb, ldc, compute type (0 for Sgemm), stream set.
     member _.LastGemm =
         let out = Array.zeroCreate<int> 10
@@ -351,7 +362,7 @@ module OnFakeDriver =
           "cuMemcpyDtoHAsync_v2", fun e -> e.A.Download(Span host, 0, e.Stream)
           "cuMemsetD32_v2", fun e -> e.A.Fill 1.0f
           "cuMemsetD32Async", fun e -> e.A.Fill(1.0f, 0, 4, e.Stream)
-          "cuModuleLoadData", fun e -> e.Ctx.LoadModule ptx |> ignore
+          "cuModuleLoadDataEx", fun e -> e.Ctx.LoadModule ptx |> ignore
           "cuModuleGetFunction", fun e -> e.Module.GetFunction "saxpy" |> ignore
           "cuModuleUnload", fun e -> e.Ctx.LoadModule(ptx).Dispose()
           "cuLaunchKernel", launchSaxpy
@@ -361,7 +372,7 @@ module OnFakeDriver =
           "cuEventCreate", fun e -> e.Ctx.CreateEvent() |> ignore
           "cuEventRecord", fun e -> e.E1.Record e.Stream
           "cuEventSynchronize", fun e -> e.E1.Synchronize()
-          "cuEventElapsedTime", fun e -> e.E1.Record(); e.E2.Record(); CudaEvent.ElapsedMilliseconds(e.E1, e.E2) |> ignore
+          "cuEventElapsedTime", fun e -> e.E1.Record e.Stream; e.E2.Record e.Stream; CudaEvent.ElapsedMilliseconds(e.E1, e.E2) |> ignore
           "cuEventDestroy_v2", fun e -> e.Ctx.CreateEvent().Dispose() ]
 
     let private withEnv (fake: FakeCuda) (body: Env -> unit) =
@@ -393,10 +404,13 @@ module OnFakeDriver =
                 Assert.Equal(name, e.ErrorName)
                 Assert.Equal(text, e.ErrorString)
                 Assert.Equal(sprintf "%s failed: %s (%d): %s" symbol name code text, e.Message)))
-        // The list covers every entry point the binding resolves, except the two error-text ones used above.
+        // The list covers every entry point the binding resolves, except the two error-text ones used above and
+        // cuDevicePrimaryCtxGetState, which is only asked whether a release is still owed: a failure means "cannot
+        // tell" and skips the release, never throws.
+        let quiet = set [ "cuGetErrorName"; "cuGetErrorString"; "cuDevicePrimaryCtxGetState" ]
         let resolved =
             (nonNull (typeof<CudaDriver>.Assembly.GetType("Sac.Cuda.Driver.DriverApi", true))).GetFields()
-            |> Array.filter (fun f -> f.Name.StartsWith "cu" && f.Name <> "cuGetErrorName" && f.Name <> "cuGetErrorString")
+            |> Array.filter (fun f -> f.Name.StartsWith "cu" && not (quiet.Contains f.Name))
             |> Array.map (fun f -> f.Name)
             |> Set.ofArray
         Assert.Equal<Set<string>>(resolved, driverCalls |> List.map fst |> Set.ofList)
@@ -485,11 +499,11 @@ module OnFakeDriver =
         disposed (fun () -> buffer.DevicePointer |> ignore)
         disposed (fun () -> CudaDeviceArray.Upload(ReadOnlySpan(Array.zeroCreate<float32> 8), array.All))
         disposed (fun () -> stream.Synchronize())
-        disposed (fun () -> ev.Record())
+        disposed (fun () -> ev.Record stream)
         disposed (fun () -> m.GetFunction "saxpy" |> ignore)
         disposed (fun () ->
             let mutable args = KernelArgs()
-            fn.Launch(1, 1, 0, null, &args))
+            fn.Launch(1, 1, 0, stream, &args))
         disposed (fun () -> blas.Stream <- null)
         ctx.Dispose()
         ctx.Dispose()
@@ -551,21 +565,21 @@ module OnFakeDriver =
             Assert.Equal<float32[]>(expected, got)
             true
         Check.One(Config.QuickThrowOnFailure.WithMaxTest 60, prop)
-        // Eight-byte scalars and a three-dimensional launch on the default stream.
+        // Eight-byte scalars and a three-dimensional launch.
         let scalars = m.GetFunction "scalars"
         let mutable args = KernelArgs()
         args.Add 2.718281828459045
         args.Add(-1234567890123L)
         args.Add 4000000000u
-        scalars.Launch(Dim3(2, 3, 4), Dim3(5, 6, 7), 0, null, &args)
+        scalars.Launch(Dim3(2, 3, 4), Dim3(5, 6, 7), 0, stream, &args)
         Assert.Equal((2.718281828459045, -1234567890123L, 4000000000u), fake.Scalars)
         let dims, s = fake.LastLaunch
         Assert.Equal<uint32[]>([| 2u; 3u; 4u; 5u; 6u; 7u; 0u |], dims)
-        Assert.Equal(0UL, s)
+        Assert.Equal(uint64 stream.Handle, s)
         throws<CudaException> (fun () -> m.GetFunction "missing" |> ignore) |> ignore
         throws<ArgumentOutOfRangeException> (fun () ->
             let mutable none = KernelArgs()
-            scalars.Launch(0, 1, 0, null, &none))
+            scalars.Launch(0, 1, 0, stream, &none))
         |> ignore
 
     [<FakeCudaFact>]
@@ -581,6 +595,176 @@ module OnFakeDriver =
         e2.Synchronize()
         let ms = CudaEvent.ElapsedMilliseconds(e1, e2)
         Assert.True(Single.IsFinite ms && ms >= 0.0f, sprintf "elapsed %g ms" ms)
+
+    let private saxpyArgs (y: DeviceBuffer) (x: DeviceBuffer) (n: int) =
+        let mutable args = KernelArgs()
+        args.Add y
+        args.Add x
+        args.Add 1.0f
+        args.Add n
+        args
+
+    [<FakeCudaFact>]
+    let ``synchronous copies and fills wait for the non-blocking streams, and launches and events need a stream`` () =
+        let fake = FakeCuda.Full.Value
+        let _, ctx = openFake fake
+        use _ = ctx
+        use m = ctx.LoadModule ptx
+        let saxpy = m.GetFunction "saxpy"
+        use stream = ctx.CreateStream()
+        use a = ctx.Allocate 8
+        use b = ctx.Allocate 8
+        use arr = new CudaDeviceArray(ctx, 8)
+        let host = Array.init 8 float32
+        let back = Array.zeroCreate<float32> 8
+        let launch () =
+            let mutable args = saxpyArgs b a 8
+            saxpy.Launch(1, 8, 0, stream, &args)
+        // Each synchronous operation right after stream work it must not race with, and stream work right after it.
+        let steps : (string * (unit -> unit)) list =
+            [ "Upload", fun () -> a.Upload(ReadOnlySpan host)
+              "Download", fun () -> b.Download(Span back)
+              "CopyTo", fun () -> a.CopyTo b
+              "CopyTo range", fun () -> a.CopyTo(0, b, 2, 4)
+              "Fill", fun () -> b.Fill 2.0f
+              "Fill range", fun () -> b.Fill(3.0f, 1, 5, null)
+              "CudaDeviceArray.Upload", fun () -> CudaDeviceArray.Upload(ReadOnlySpan host, arr.All)
+              "CudaDeviceArray.Download", fun () -> CudaDeviceArray.Download(arr.All, Span back)
+              "CudaDeviceArray.Copy", fun () -> CudaDeviceArray.Copy(arr.Slice(0, 4), arr.Slice(4, 4))
+              "new CudaDeviceArray", fun () -> (new CudaDeviceArray(ctx, 4)).Dispose() ]
+        for name, step in steps do
+            launch ()
+            step ()
+            launch ()
+            Assert.True((fake.Hazards = 0), $"{name}: {fake.LastHazard}")
+        stream.Synchronize()
+        // No launch or event on the legacy default stream (a null stream, which F# callers can only pass unchecked).
+        throws<ArgumentNullException> (fun () ->
+            let mutable args = saxpyArgs b a 8
+            saxpy.Launch(1, 8, 0, Unchecked.defaultof<CudaStream>, &args))
+        |> ignore
+        use ev = ctx.CreateEvent()
+        throws<ArgumentNullException> (fun () -> ev.Record(Unchecked.defaultof<CudaStream>)) |> ignore
+        Assert.Equal(0, fake.Hazards)
+        // The fake does see a hazard where there is one: cuBLAS left on the legacy stream beside stream work.
+        use blas = new CuBlas(ctx, null, fake.Path)
+        launch ()
+        blas.Sgemm(Transpose.No, Transpose.No, 2, 2, 2, 1f, a, 2, a, 2, 0f, b, 2)
+        Assert.Equal(1, fake.Hazards)
+        Assert.StartsWith("cublasGemm on the legacy default stream while a non-blocking stream has unfinished work", fake.LastHazard)
+
+    [<FakeCudaFact>]
+    let ``a resource disposed after its context still frees itself while the primary context lives on`` () =
+        let fake = FakeCuda.Full.Value
+        let _, ctx = openFake fake
+        // Another retain of the same primary context, as cuBLAS's runtime holds one.
+        let other = ctx.Device.OpenContext()
+        let buffer = ctx.Allocate 8
+        let stream = ctx.CreateStream()
+        let m = ctx.LoadModule ptx
+        let ev = ctx.CreateEvent()
+        ctx.Dispose()
+        Assert.Equal(1, fake.PrimaryRefs 0)
+        Assert.Equal(1, fake.Live "allocations")
+        for r in [ buffer :> IDisposable; stream; m; ev ] do r.Dispose()
+        for kind in [ "allocations"; "streams"; "modules"; "events" ] do Assert.Equal(0, fake.Live kind)
+        other.Dispose()
+        Assert.Equal(0, fake.PrimaryRefs 0)
+        // A resource of a context released to nothing and retained afresh since: its memory went with the old
+        // lifetime, and its address may be in use again, so nothing is freed.
+        let first = other.Device.OpenContext()
+        let stale = first.Allocate 4
+        first.Dispose()
+        Assert.Equal(0, fake.Live "allocations")
+        let second = first.Device.OpenContext()
+        use _ = second
+        use fresh = second.Allocate 4
+        let frees = fake.Calls "cuMemFree_v2"
+        stale.Dispose()
+        Assert.Equal(frees, fake.Calls "cuMemFree_v2")
+        Assert.Equal(1, fake.Live "allocations")
+
+    [<FakeCudaFact>]
+    let ``a PTX the JIT rejects gives CUDA_ERROR_INVALID_PTX with the JIT's log in the message`` () =
+        let fake = FakeCuda.Full.Value
+        let _, ctx = openFake fake
+        use _ = ctx
+        let bad = ptx + "// FAKE_JIT_ERROR: Unknown symbol 'missing_global'\n"
+        let line = (ptx |> Seq.filter ((=) '\n') |> Seq.length) + 1
+        let e = throws<CudaException> (fun () -> ctx.LoadModule bad |> ignore)
+        Assert.Equal("cuModuleLoadDataEx", e.Call)
+        Assert.Equal(218, e.Code)
+        Assert.Equal("CUDA_ERROR_INVALID_PTX", e.ErrorName)
+        let expected = $"ptxas application ptx input, line {line}; error   : Unknown symbol 'missing_global'"
+        Assert.StartsWith(expected, nonNull e.Log)
+        Assert.Contains("0 of 2 entry function(s) compiled", nonNull e.Log)
+        Assert.StartsWith("cuModuleLoadDataEx failed: CUDA_ERROR_INVALID_PTX (218): a PTX JIT compilation failed", e.Message)
+        Assert.Contains(expected, e.Message)
+        Assert.Equal(0, fake.Live "modules")
+        // A module that loads keeps the JIT's info log.
+        use m = ctx.LoadModule ptx
+        Assert.Equal("ptxas info    : 2 entry function(s) compiled for sm_86", m.JitInfoLog)
+        // A failure without a log keeps the one-line message.
+        let empty = throws<CudaException> (fun () -> ctx.LoadModule "" |> ignore)
+        Assert.Equal("cuModuleLoadDataEx failed: CUDA_ERROR_INVALID_IMAGE (200): device kernel image is invalid" + Environment.NewLine + "fake JIT: empty image", empty.Message)
+
+    [<FakeCudaFact>]
+    let ``a launch with the wrong number of arguments is refused before the driver is called`` () =
+        let fake = FakeCuda.Full.Value
+        let _, ctx = openFake fake
+        use _ = ctx
+        use m = ctx.LoadModule ptx
+        use stream = ctx.CreateStream()
+        use a = ctx.Allocate 8
+        let saxpy = m.GetFunction "saxpy"
+        Assert.Equal(Nullable 4, saxpy.ParameterCount)
+        Assert.Equal(Nullable 3, (m.GetFunction "scalars").ParameterCount)
+        let before = fake.Launches
+        let e =
+            throws<ArgumentException> (fun () ->
+                let mutable args = KernelArgs()
+                args.Add a
+                args.Add a
+                args.Add 1.0f
+                saxpy.Launch(1, 8, 0, stream, &args))
+        Assert.Contains("Kernel saxpy takes 4 argument(s); 3 were given.", e.Message)
+        throws<ArgumentException> (fun () ->
+            let mutable args = saxpyArgs a a 8
+            args.Add 7
+            saxpy.Launch(1, 8, 0, stream, &args))
+        |> ignore
+        Assert.Equal(before, fake.Launches)
+        // The parameter lists as clang and nvcc print them: one per line, aligned structs, none at all.
+        let text =
+            ".visible .entry polyak(\n\t.param .u32 polyak_param_0,\n\t.param .f32 polyak_param_1,\n\t.param .u64 polyak_param_2\n)\n{\n}\n" +
+            ".entry polyak_twice (.param .align 8 .b8 p[16], .param .u64 q)\n{\n}\n.entry empty()\n{\n}\n"
+        Assert.Equal(Nullable 3, CudaModule.EntryParameterCount(text, "polyak"))
+        Assert.Equal(Nullable 2, CudaModule.EntryParameterCount(text, "polyak_twice"))
+        Assert.Equal(Nullable 0, CudaModule.EntryParameterCount(text, "empty"))
+        Assert.Equal(Nullable(), CudaModule.EntryParameterCount(text, "twice"))
+
+    [<FakeCudaFact>]
+    let ``copies between overlapping ranges of one buffer are refused`` () =
+        let fake = FakeCuda.Full.Value
+        let _, ctx = openFake fake
+        use _ = ctx
+        use stream = ctx.CreateStream()
+        use a = ctx.Allocate 10
+        a.Upload(ReadOnlySpan(Array.init 10 float32))
+        let copies = fake.Calls "cuMemcpyDtoD_v2" + fake.Calls "cuMemcpyDtoDAsync_v2"
+        let e = throws<ArgumentException> (fun () -> a.CopyTo(0, a, 2, 4))
+        Assert.Contains("Cannot copy elements [0, 4) onto [2, 6) of the same buffer: the ranges overlap", e.Message)
+        throws<ArgumentException> (fun () -> a.CopyTo(5, a, 2, 4, stream)) |> ignore
+        use arr = new CudaDeviceArray(ctx, 10)
+        throws<ArgumentException> (fun () -> CudaDeviceArray.Copy(arr.Slice(1, 5), arr.Slice(0, 5))) |> ignore
+        // A range onto itself is already there; neighbouring ranges copy.
+        a.CopyTo(3, a, 3, 4)
+        Assert.Equal(copies, fake.Calls "cuMemcpyDtoD_v2" + fake.Calls "cuMemcpyDtoDAsync_v2")
+        a.CopyTo(0, a, 4, 4)
+        a.CopyTo(8, a, 0, 2, stream)
+        let back = Array.zeroCreate<float32> 10
+        a.Download(Span back)
+        Assert.Equal<float32[]>([| 8.0f; 9.0f; 2.0f; 3.0f; 0.0f; 1.0f; 2.0f; 3.0f; 8.0f; 9.0f |], back)
 
     type GemmCase =
         { TA: Transpose; TB: Transpose; M: int; N: int; K: int; Alpha: float32; Beta: float32

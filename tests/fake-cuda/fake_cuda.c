@@ -15,6 +15,15 @@
  *     (fake_launch_log).
  *   - cublasSgemm_v2 / cublasGemmEx compute a column-major SGEMM on the host (double accumulation), after the
  *     argument checks cuBLAS documents, and record their arguments (fake_last_gemm).
+ *   - Stream ordering: everything runs at once on the host, but the fake keeps track of which stream each
+ *     operation was enqueued on and which work is still unfinished as a real device would see it. A
+ *     CU_STREAM_NON_BLOCKING stream and the legacy default stream (a null handle) never wait for each other, so an
+ *     operation on one of them while the other has unfinished work is an ordering hazard: counted (fake_hazards,
+ *     fake_last_hazard). Work finishes at cuStreamSynchronize, cuCtxSynchronize, cuEventSynchronize (up to the
+ *     record) and, for the legacy stream, at a synchronous device-to-host copy.
+ *   - cuModuleLoadDataEx fills the JIT error and info log buffers it is given. A PTX image holding the line
+ *     "// FAKE_JIT_ERROR: text" is rejected with CUDA_ERROR_INVALID_PTX and an error log naming that line.
+ *   - Every entry point counts its calls (fake_calls).
  *
  * Scripting, read at the first call and at fake_reset(): FAKE_CUDA_FAIL="symbol:code[,symbol:code...]" makes those
  * entry points return that code; FAKE_CUDA_DEVICES=n sets the device count (default 1). Tests use the control
@@ -36,7 +45,8 @@ typedef unsigned long long CUdeviceptr;
 
 enum {
     OK = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, NOT_INITIALIZED = 3, NO_DEVICE = 100, INVALID_DEVICE = 101,
-    INVALID_IMAGE = 200, INVALID_CONTEXT = 201, INVALID_HANDLE = 400, NOT_FOUND = 500, ILLEGAL_ADDRESS = 700
+    INVALID_IMAGE = 200, INVALID_CONTEXT = 201, INVALID_PTX = 218, INVALID_HANDLE = 400, NOT_FOUND = 500,
+    ILLEGAL_ADDRESS = 700
 };
 enum { BLAS_OK = 0, BLAS_NOT_INITIALIZED = 1, BLAS_INVALID_VALUE = 7, BLAS_EXECUTION_FAILED = 13, BLAS_NOT_SUPPORTED = 15 };
 
@@ -77,7 +87,18 @@ static int scripted(const char *symbol) {
     return 0;
 }
 
-#define ENTER() do { int scripted_code = scripted(__func__); if (scripted_code) return scripted_code; } while (0)
+/* Calls per entry point since the last reset (fake_calls). */
+#define MAX_COUNTED 96
+static struct { const char *symbol; int calls; } counted[MAX_COUNTED];
+
+static void count_call(const char *symbol) {
+    for (int i = 0; i < MAX_COUNTED; i++) {
+        if (counted[i].symbol == symbol || (counted[i].symbol && strcmp(counted[i].symbol, symbol) == 0)) { counted[i].calls++; return; }
+        if (!counted[i].symbol) { counted[i].symbol = symbol; counted[i].calls = 1; return; }
+    }
+}
+
+#define ENTER() do { count_call(__func__); int scripted_code = scripted(__func__); if (scripted_code) return scripted_code; } while (0)
 
 /* ---------------------------------------------------------------- object registries */
 
@@ -107,6 +128,54 @@ static int reg_count(int kind) {
     return n;
 }
 
+/* ---------------------------------------------------------------- stream ordering */
+
+/* Per stream (by its slot in objects[K_STREAM]; the legacy default stream is LEGACY): operations enqueued so far,
+   how many of them are known finished, and whether the stream is CU_STREAM_NON_BLOCKING. */
+#define LEGACY MAX_OBJECTS
+static unsigned long long enqueued[MAX_OBJECTS + 1], finished[MAX_OBJECTS + 1];
+static int non_blocking[MAX_OBJECTS + 1];
+static int hazards;
+static char last_hazard[160];
+
+static int stream_slot(void *stream) {
+    if (!stream) return LEGACY;
+    for (int i = 0; i < MAX_OBJECTS; i++)
+        if (objects[K_STREAM][i] == stream) return i;
+    return -1;
+}
+
+static int pending(int slot) { return enqueued[slot] > finished[slot]; }
+
+/* An operation reaches `stream`: a hazard when the streams it does not wait for have unfinished work. With
+   `work`, the operation itself is unfinished work on the stream until a synchronisation says otherwise. */
+static void enqueue(const char *call, void *stream, int work) {
+    int slot = stream_slot(stream);
+    if (slot < 0) return;
+    const char *waiting = NULL;
+    if (slot == LEGACY) {
+        for (int i = 0; i < MAX_OBJECTS && !waiting; i++)
+            if (objects[K_STREAM][i] && non_blocking[i] && pending(i)) waiting = "a non-blocking stream";
+    } else if (non_blocking[slot] && pending(LEGACY)) {
+        waiting = "the legacy default stream";
+    }
+    if (waiting) {
+        hazards++;
+        snprintf(last_hazard, sizeof last_hazard, "%s on %s while %s has unfinished work", call,
+                 slot == LEGACY ? "the legacy default stream" : "a non-blocking stream", waiting);
+    }
+    if (work) enqueued[slot]++;
+}
+
+static void finish(void *stream) {
+    int slot = stream_slot(stream);
+    if (slot >= 0) finished[slot] = enqueued[slot];
+}
+
+static void finish_all(void) {
+    for (int i = 0; i <= MAX_OBJECTS; i++) finished[i] = enqueued[i];
+}
+
 #define MAX_ALLOCS 4096
 static struct { char *base; size_t bytes; int device; } allocs[MAX_ALLOCS];
 
@@ -131,7 +200,7 @@ static int *current;
 typedef struct { char *image; } module_t;
 #define MAX_PARAMS 32
 typedef struct { module_t *module; char name[64]; int nparams; int sizes[MAX_PARAMS]; } function_t;
-typedef struct { double ms; int recorded; } event_t;
+typedef struct { double ms; int recorded; void *stream; unsigned long long upto; } event_t;
 typedef struct { void *stream; } cublas_t;
 
 static int launches;
@@ -175,6 +244,12 @@ EXPORT void fake_reset(void) {
     gemm_calls = 0;
     memset(last_launch, 0, sizeof last_launch);
     memset(last_gemm, 0, sizeof last_gemm);
+    memset(enqueued, 0, sizeof enqueued);
+    memset(finished, 0, sizeof finished);
+    memset(non_blocking, 0, sizeof non_blocking);
+    hazards = 0;
+    last_hazard[0] = 0;
+    memset(counted, 0, sizeof counted);
     read_env();
 }
 
@@ -214,6 +289,15 @@ EXPORT int fake_launch_log(int index, char *name, int cap, unsigned *dims, unsig
     memcpy(args, launch_log[slot].args, (size_t)launch_log[slot].nargs * sizeof args[0]);
     return launch_log[slot].nargs;
 }
+/* Calls of one entry point since the last reset (scripted failures included). */
+EXPORT int fake_calls(const char *symbol) {
+    for (int i = 0; i < MAX_COUNTED && counted[i].symbol; i++)
+        if (strcmp(counted[i].symbol, symbol) == 0) return counted[i].calls;
+    return 0;
+}
+/* Ordering hazards since the last reset (see the top of this file), and a description of the last one ("" if none). */
+EXPORT int fake_hazards(void) { return hazards; }
+EXPORT const char *fake_last_hazard(void) { return last_hazard; }
 EXPORT void fake_scalars(double *d, long long *l, unsigned *u) { *d = scalar_d; *l = scalar_l; *u = scalar_u; }
 EXPORT int fake_gemm_calls(void) { return gemm_calls; }
 /* out[0..9]: transa, transb, m, n, k, lda, ldb, ldc, compute type (0 for cublasSgemm_v2), stream set (0/1). */
@@ -338,6 +422,16 @@ EXPORT CUresult cuDevicePrimaryCtxRelease_v2(int device) {
     return OK;
 }
 
+EXPORT CUresult cuDevicePrimaryCtxGetState(int device, unsigned *flags, int *active) {
+    ENTER();
+    if (!initialized) return NOT_INITIALIZED;
+    if (bad_device(device)) return INVALID_DEVICE;
+    if (!flags || !active) return INVALID_VALUE;
+    *flags = 0;
+    *active = primary_refs[device] > 0;
+    return OK;
+}
+
 EXPORT CUresult cuCtxSetCurrent(void *ctx) {
     ENTER();
     if (!initialized) return NOT_INITIALIZED;
@@ -349,7 +443,9 @@ EXPORT CUresult cuCtxSetCurrent(void *ctx) {
 
 EXPORT CUresult cuCtxSynchronize(void) {
     ENTER();
-    return need_context();
+    CUresult r = need_context();
+    if (!r) finish_all();
+    return r;
 }
 
 /* ---------------------------------------------------------------- memory */
@@ -404,23 +500,39 @@ static CUresult copy_out(void *dst, CUdeviceptr src, size_t bytes) {
     return OK;
 }
 
-EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t bytes) { ENTER(); return copy_in(dst, src, bytes); }
-EXPORT CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t bytes) { ENTER(); return copy_out(dst, src, bytes); }
+/* From pageable memory the synchronous upload returns once the data is staged, before the copy is done. */
+EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t bytes) {
+    ENTER();
+    CUresult r = copy_in(dst, src, bytes);
+    if (!r) enqueue(__func__, NULL, 1);
+    return r;
+}
+
+/* The synchronous download returns after it and the legacy stream's earlier work are done. */
+EXPORT CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t bytes) {
+    ENTER();
+    CUresult r = copy_out(dst, src, bytes);
+    if (!r) { enqueue(__func__, NULL, 1); finish(NULL); }
+    return r;
+}
 
 EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t bytes, void *stream) {
     ENTER();
     CUresult r = check_stream(stream);
-    return r ? r : copy_in(dst, src, bytes);
+    if (!r) r = copy_in(dst, src, bytes);
+    if (!r) enqueue(__func__, stream, 1);
+    return r;
 }
 
 EXPORT CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t bytes, void *stream) {
     ENTER();
     CUresult r = check_stream(stream);
-    return r ? r : copy_out(dst, src, bytes);
+    if (!r) r = copy_out(dst, src, bytes);
+    if (!r) enqueue(__func__, stream, 1);
+    return r;
 }
 
-EXPORT CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
-    ENTER();
+static CUresult copy_dd(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
     CUresult r = need_context();
     if (r) return r;
     if (find_alloc(dst, bytes) < 0 || find_alloc(src, bytes) < 0) return INVALID_VALUE;
@@ -428,10 +540,20 @@ EXPORT CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes) 
     return OK;
 }
 
+/* Device to device, even the "synchronous" call returns before the copy is done. */
+EXPORT CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
+    ENTER();
+    CUresult r = copy_dd(dst, src, bytes);
+    if (!r) enqueue(__func__, NULL, 1);
+    return r;
+}
+
 EXPORT CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes, void *stream) {
     ENTER();
     CUresult r = check_stream(stream);
-    return r ? r : cuMemcpyDtoD_v2(dst, src, bytes);
+    if (!r) r = copy_dd(dst, src, bytes);
+    if (!r) enqueue(__func__, stream, 1);
+    return r;
 }
 
 static CUresult fill32(CUdeviceptr dst, unsigned value, size_t n) {
@@ -443,12 +565,20 @@ static CUresult fill32(CUdeviceptr dst, unsigned value, size_t n) {
     return OK;
 }
 
-EXPORT CUresult cuMemsetD32_v2(CUdeviceptr dst, unsigned value, size_t n) { ENTER(); return fill32(dst, value, n); }
+/* Asynchronous with respect to the host for device memory, like the real call. */
+EXPORT CUresult cuMemsetD32_v2(CUdeviceptr dst, unsigned value, size_t n) {
+    ENTER();
+    CUresult r = fill32(dst, value, n);
+    if (!r) enqueue(__func__, NULL, 1);
+    return r;
+}
 
 EXPORT CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned value, size_t n, void *stream) {
     ENTER();
     CUresult r = check_stream(stream);
-    return r ? r : fill32(dst, value, n);
+    if (!r) r = fill32(dst, value, n);
+    if (!r) enqueue(__func__, stream, 1);
+    return r;
 }
 
 /* ---------------------------------------------------------------- modules and launches */
@@ -458,6 +588,68 @@ EXPORT CUresult cuModuleLoadData(void **module, const void *image) {
     CUresult r = need_context();
     if (r) return r;
     if (!image || !*(const char *)image) return INVALID_IMAGE;
+    module_t *m = malloc(sizeof *m);
+    m->image = strdup(image);
+    reg_add(K_MODULE, m);
+    *module = m;
+    return OK;
+}
+
+static int count_entries(const char *image) {
+    int n = 0;
+    for (const char *q = image; (q = strstr(q, ".entry ")); q += 7) n++;
+    return n;
+}
+
+/* Writes text into a JIT log buffer of *size bytes (NUL-terminated, capped) and stores the bytes written there. */
+static void jit_log(char *buffer, uintptr_t *size, const char *text) {
+    if (!buffer || !size || *size == 0) return;
+    size_t n = strlen(text);
+    if (n >= *size) n = *size - 1;
+    memcpy(buffer, text, n);
+    buffer[n] = 0;
+    *size = n + 1;
+}
+
+/* CU_JIT_INFO_LOG_BUFFER = 3, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES = 4, CU_JIT_ERROR_LOG_BUFFER = 5,
+   CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6; a size option's value is the number itself, in the pointer slot. */
+EXPORT CUresult cuModuleLoadDataEx(void **module, const void *image, unsigned count, const int *options, void **values) {
+    ENTER();
+    CUresult r = need_context();
+    if (r) return r;
+    if (count && (!options || !values)) return INVALID_VALUE;
+    char *info = NULL, *error = NULL;
+    uintptr_t *info_size = NULL, *error_size = NULL;
+    for (unsigned i = 0; i < count; i++) {
+        switch (options[i]) {
+        case 3: info = values[i]; break;
+        case 4: info_size = (uintptr_t *)&values[i]; break;
+        case 5: error = values[i]; break;
+        case 6: error_size = (uintptr_t *)&values[i]; break;
+        default: return INVALID_VALUE;
+        }
+    }
+    char text[256];
+    if (!image || !*(const char *)image) {
+        jit_log(error, error_size, "fake JIT: empty image");
+        jit_log(info, info_size, "");
+        return INVALID_IMAGE;
+    }
+    const char *marker = strstr(image, "// FAKE_JIT_ERROR: ");
+    if (marker) {
+        int line = 1;
+        for (const char *q = image; q < marker; q++) line += *q == '\n';
+        const char *msg = marker + strlen("// FAKE_JIT_ERROR: ");
+        int len = (int)strcspn(msg, "\n");
+        snprintf(text, sizeof text, "ptxas application ptx input, line %d; error   : %.*s", line, len, msg);
+        jit_log(error, error_size, text);
+        snprintf(text, sizeof text, "ptxas info    : 0 of %d entry function(s) compiled", count_entries(image));
+        jit_log(info, info_size, text);
+        return INVALID_PTX;
+    }
+    jit_log(error, error_size, "");
+    snprintf(text, sizeof text, "ptxas info    : %d entry function(s) compiled for sm_86", count_entries(image));
+    jit_log(info, info_size, text);
     module_t *m = malloc(sizeof *m);
     m->image = strdup(image);
     reg_add(K_MODULE, m);
@@ -509,6 +701,7 @@ EXPORT CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigne
     if (!reg_has(K_FUNCTION, f) || !reg_has(K_MODULE, f->module)) return INVALID_HANDLE;
     if ((r = check_stream(stream))) return r;
     if (!gx || !gy || !gz || !bx || !by || !bz || extra) return INVALID_VALUE;
+    enqueue(__func__, stream, 1);
     unsigned dims[7] = { gx, gy, gz, bx, by, bz, shared };
     int slot = launches % LOG_SIZE;
     launches++;
@@ -550,6 +743,8 @@ EXPORT CUresult cuStreamCreate(void **stream, unsigned flags) {
     if (flags > 1) return INVALID_VALUE;
     void *s = malloc(1);
     reg_add(K_STREAM, s);
+    int slot = stream_slot(s);
+    if (slot >= 0) { enqueued[slot] = finished[slot] = 0; non_blocking[slot] = (int)flags; }
     *stream = s;
     return OK;
 }
@@ -564,7 +759,9 @@ EXPORT CUresult cuStreamDestroy_v2(void *stream) {
 EXPORT CUresult cuStreamSynchronize(void *stream) {
     ENTER();
     CUresult r = need_context();
-    return r ? r : check_stream(stream);
+    if (!r) r = check_stream(stream);
+    if (!r) finish(stream);
+    return r;
 }
 
 EXPORT CUresult cuEventCreate(void **event, unsigned flags) {
@@ -584,9 +781,14 @@ EXPORT CUresult cuEventRecord(void *event, void *stream) {
     if (r) return r;
     if (!reg_has(K_EVENT, event)) return INVALID_HANDLE;
     if ((r = check_stream(stream))) return r;
+    /* Not work of its own, but an event on one stream does not cover the other's work: a hazard all the same. */
+    enqueue(__func__, stream, 0);
     event_t *e = event;
     e->ms = now_ms();
     e->recorded = 1;
+    e->stream = stream;
+    int slot = stream_slot(stream);
+    e->upto = slot >= 0 ? enqueued[slot] : 0;
     return OK;
 }
 
@@ -594,7 +796,11 @@ EXPORT CUresult cuEventSynchronize(void *event) {
     ENTER();
     CUresult r = need_context();
     if (r) return r;
-    return reg_has(K_EVENT, event) ? OK : INVALID_HANDLE;
+    if (!reg_has(K_EVENT, event)) return INVALID_HANDLE;
+    event_t *e = event;
+    int slot = e->recorded ? stream_slot(e->stream) : -1;
+    if (slot >= 0 && finished[slot] < e->upto) finished[slot] = e->upto;
+    return OK;
 }
 
 EXPORT CUresult cuEventElapsedTime(float *ms, void *start, void *end) {
@@ -649,6 +855,7 @@ static int gemm(void *handle, int ta, int tb, int m, int n, int k, const float *
     int aRows = ta ? k : m, aCols = ta ? m : k, bRows = tb ? n : k, bCols = tb ? k : n;
     if (lda < imax(1, aRows) || ldb < imax(1, bRows) || ldc < imax(1, m)) return BLAS_INVALID_VALUE;
     gemm_calls++;
+    enqueue("cublasGemm", ((cublas_t *)handle)->stream, 1);
     int record[10] = { ta, tb, m, n, k, lda, ldb, ldc, compute, ((cublas_t *)handle)->stream != NULL };
     memcpy(last_gemm, record, sizeof record);
     if (m == 0 || n == 0) return BLAS_OK;
