@@ -72,7 +72,9 @@ let private make (id: string) : MuJoCoEnvironment =
     | Hopper.EnvironmentId -> new Hopper()
     | Walker2d.EnvironmentId -> new Walker2d()
     | Ant.EnvironmentId -> new Ant()
+    | Ant.V5EnvironmentId -> new Ant(id)
     | Humanoid.EnvironmentId -> new Humanoid()
+    | Humanoid.V5EnvironmentId -> new Humanoid(id)
     | _ -> failwith id
 
 [<MuJoCoFact>]
@@ -408,16 +410,10 @@ let private v5Facts =
     [ Ant.V5EnvironmentId, Ant.EnvironmentId, 15, 14, 8, 105, 1.0f, 0.05
       Humanoid.V5EnvironmentId, Humanoid.EnvironmentId, 24, 23, 17, 348, 0.4f, 0.015 ]
 
-let private makeVersion (id: string) : MuJoCoEnvironment =
-    match id with
-    | Ant.EnvironmentId | Ant.V5EnvironmentId -> new Ant(id)
-    | Humanoid.EnvironmentId | Humanoid.V5EnvironmentId -> new Humanoid(id)
-    | _ -> failwith id
-
 [<MuJoCoFact>]
 let ``Ant-v5 and Humanoid-v5 load with Gymnasium's sizes, bounds, dt and limit, registered and preset as their v4 tasks`` () =
     for id, v4, nq, nv, nu, obs, bound, dt in v5Facts do
-        use env = makeVersion id
+        use env = make id
         let sim = env.Simulation
         Assert.Equal(id, env.Id)
         Assert.True((nq, nv, nu) = (sim.Nq, sim.Nv, sim.Nu), $"{id}: nq/nv/nu {sim.Nq}/{sim.Nv}/{sim.Nu}")
@@ -428,7 +424,7 @@ let ``Ant-v5 and Humanoid-v5 load with Gymnasium's sizes, bounds, dt and limit, 
         Assert.All(env.ActionSpace.High, fun h -> Assert.Equal(bound, h))
         Assert.Equal(dt, env.Dt, 12)
         Assert.Equal(5, env.FrameSkip)
-        use old = makeVersion v4
+        use old = make v4
         Assert.Equal(old.ResetNoiseScale, env.ResetNoiseScale)
         Assert.Equal(old.Simulation.Model.Timestep, sim.Model.Timestep)
         Assert.True(EnvironmentRegistry.IsBuiltIn id)
@@ -551,8 +547,8 @@ let ``the v5 observations are the v4 ones without the world body's rows (and Hum
         [ Ant.V5EnvironmentId, Ant.EnvironmentId, 12, []
           // v4's Humanoid observation: qpos[2:] 22, qvel 23, cinert 140, cvel 84, qfrc_actuator 23, cfrc_ext 84.
           Humanoid.V5EnvironmentId, Humanoid.EnvironmentId, 12, [ 45 .. 54 ] @ [ 185 .. 190 ] @ [ 269 .. 274 ] @ [ 292 .. 297 ] ] do
-        use a = makeVersion v5
-        use b = makeVersion v4
+        use a = make v5
+        use b = make v4
         let oa = Array.zeroCreate<float32> a.ObservationSpace.Dimension
         let ob = Array.zeroCreate<float32> b.ObservationSpace.Dimension
         a.Reset(Nullable 5UL, Span oa)
@@ -593,7 +589,7 @@ let ``Ant-v5 and Humanoid-v5 terminate outside their healthy ranges, without the
     // A step that leaves the range terminates and pays no healthy reward in v5 (v4 pays it on that step too).
     for v5, v4, z, vz, bonus in [ Ant.V5EnvironmentId, Ant.EnvironmentId, 0.99, 2.0, 1.0; Humanoid.V5EnvironmentId, Humanoid.EnvironmentId, 1.95, 5.0, 5.0 ] do
         for id, healthy in [ v5, 0.0; v4, bonus ] do
-            use env = makeVersion id
+            use env = make id
             let q = env.Simulation.Model.Qpos0.ToArray()
             q.[2] <- z
             let v = Array.zeroCreate<float> env.Simulation.Nv
@@ -612,29 +608,15 @@ let ``Ant-v5 and Humanoid-v5 terminate outside their healthy ranges, without the
 
 [<MuJoCoFact>]
 let ``Ant-v5 and Humanoid-v5: the same seed gives the same trajectory bit for bit, another seed another one`` () =
-    let rolloutV (id: string) (seed: uint64) (steps: int) =
-        use env = makeVersion id
-        let obs = Array.zeroCreate<float32> env.ObservationSpace.Dimension
-        let trace = ResizeArray<float32>()
-        env.Reset(Nullable seed, Span obs)
-        trace.AddRange obs
-        let a = Array.zeroCreate<float32> env.ActionSpace.Dimension
-        for t in 1 .. steps do
-            for i in 0 .. a.Length - 1 do a.[i] <- env.ActionSpace.High.[i] * float32 (sin (0.3 * float (t + 5 * i)))
-            let r = env.Step(ReadOnlySpan a, Span obs)
-            trace.AddRange obs
-            trace.Add r.Reward
-            if r.Terminated then env.Reset(Nullable(), Span obs)
-        trace.ToArray()
     let prop (seed: uint64) =
         [ Ant.V5EnvironmentId; Humanoid.V5EnvironmentId ]
-        |> List.forall (fun id -> rolloutV id seed 60 = rolloutV id seed 60 && rolloutV id seed 5 <> rolloutV id (seed + 1UL) 5)
+        |> List.forall (fun id -> rollout id seed 60 = rollout id seed 60 && rollout id seed 5 <> rollout id (seed + 1UL) 5)
     Check.One(Config.QuickThrowOnFailure.WithMaxTest(6), Prop.forAll (Arb.fromGen (Gen.choose (0, Int32.MaxValue) |> Gen.map uint64)) prop)
 
 [<MuJoCoFact>]
 let ``Ant-v5 and Humanoid-v5 step without allocating`` () =
     for id, _, _, _, _, _, _, _ in v5Facts do
-        use env = makeVersion id
+        use env = make id
         let obs = Array.zeroCreate<float32> env.ObservationSpace.Dimension
         let a = Array.create env.ActionSpace.Dimension 0.05f
         env.Reset(Nullable 3UL, Span obs)
