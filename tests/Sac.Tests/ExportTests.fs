@@ -70,32 +70,12 @@ let private referenceSample (bound: LogStdRange) (out: float32[]) (eps: float32[
 
 let private sacConfig = SacConfig(Seed = 4UL, HiddenSizes = [| 16; 16 |], BatchSize = 32, LearningStarts = 64, EvalInterval = 0)
 
-/// Debian's python3 with its onnx module (python3-onnx), or why there is none.
-let private onnxPython =
-    lazy (
-        match [ "/usr/bin/python3"; "/usr/local/bin/python3" ] |> List.tryFind File.Exists with
-        | None -> Error "no python3 on this machine"
-        | Some python ->
-            let psi = ProcessStartInfo(python, "-c \"import onnx\"", RedirectStandardError = true, UseShellExecute = false)
-            use p = nonNull (Process.Start psi)
-            p.StandardError.ReadToEnd() |> ignore
-            p.WaitForExit()
-            if p.ExitCode = 0 then Ok python else Error $"{python} has no onnx module (apt-get install python3-onnx)")
-
-/// A fact that runs only where python3-onnx is importable, and says so when skipped.
-type OnnxCheckerFactAttribute() =
-    inherit FactAttribute()
-    do
-        match onnxPython.Force() with
-        | Error reason -> base.Skip <- "ONNX checker unavailable: " + reason
-        | Ok _ -> ()
-
-/// A python3 that imports numpy, or why there is none.
-let private numpyPython =
+/// A python3 that imports every module in <c>modules</c> (comma-separated), or why there is none.
+let private pythonWith (modules: string) (install: string) =
     lazy (
         let candidates = [ "/usr/bin/python3"; "/usr/local/bin/python3" ] |> List.filter File.Exists
         let imports python =
-            let psi = ProcessStartInfo(python, "-c \"import numpy\"", RedirectStandardError = true, UseShellExecute = false)
+            let psi = ProcessStartInfo(python, $"-c \"import {modules}\"", RedirectStandardError = true, UseShellExecute = false)
             use p = nonNull (Process.Start psi)
             p.StandardError.ReadToEnd() |> ignore
             p.WaitForExit()
@@ -103,15 +83,36 @@ let private numpyPython =
         match candidates |> List.tryFind imports with
         | Some python -> Ok python
         | None when candidates.IsEmpty -> Error "no python3 on this machine"
-        | None -> Error "python3 has no numpy (apt-get install python3-numpy)")
+        | None -> Error $"python3 cannot import {modules} (apt-get install {install})")
 
-/// A fact that runs only where python3 with numpy exists, and says so when skipped.
-type NumpyFactAttribute() =
+/// Debian's python3 with its onnx module, or why there is none.
+let private onnxPython = pythonWith "onnx" "python3-onnx"
+
+/// A python3 with numpy, or why there is none.
+let private numpyPython = pythonWith "numpy" "python3-numpy"
+
+/// A python3 with numpy and PyTorch, or why there is none.
+let private torchPython = pythonWith "numpy, torch" "python3-numpy python3-torch"
+
+/// A fact that runs only where <c>python</c> is found, and says so when skipped.
+type PythonFactAttribute(what: string, python: Lazy<Result<string, string>>) =
     inherit FactAttribute()
     do
-        match numpyPython.Force() with
-        | Error reason -> base.Skip <- "NumPy unavailable: " + reason
+        match python.Force() with
+        | Error reason -> base.Skip <- $"{what} unavailable: {reason}"
         | Ok _ -> ()
+
+/// A fact that runs only where python3-onnx is importable.
+type OnnxCheckerFactAttribute() =
+    inherit PythonFactAttribute("ONNX checker", onnxPython)
+
+/// A fact that runs only where python3 with numpy exists.
+type NumpyFactAttribute() =
+    inherit PythonFactAttribute("NumPy", numpyPython)
+
+/// A fact that runs only where python3 with numpy and PyTorch exists.
+type TorchFactAttribute() =
+    inherit PythonFactAttribute("PyTorch", torchPython)
 
 /// A file of the repository, found by walking up from the test assembly.
 let private repoFile (relative: string) =
@@ -143,12 +144,12 @@ let private jsonMatrix (e: System.Text.Json.JsonElement) =
 
 type OnnxExportTests(output: ITestOutputHelper) =
 
-    [<NumpyFact>]
-    member _.``examples/python/load_policy.py reads the actor from final.ckpt and computes sac's actions and log-probabilities``() =
+    /// A Python policy script against the agent: deterministic actions, and seeded draws with their log-probabilities.
+    member private _.CheckPythonPolicy(python: Lazy<Result<string, string>>, script: string, name: string) =
         let dir = Directory.CreateTempSubdirectory("sac-export-py-").FullName
         try
-            let python = match numpyPython.Force() with Ok p -> p | Error e -> failwith e
-            let script = repoFile "examples/python/load_policy.py"
+            let python = match python.Force() with Ok p -> p | Error e -> failwith e
+            let script = repoFile script
             let ckpt = Path.Combine(dir, "final.ckpt")
             use agent = SacAgent.Create("Pendulum-v1", sacConfig)
             agent.Learn(300L) |> ignore
@@ -167,11 +168,18 @@ type OnnxExportTests(output: ITestOutputHelper) =
             let out = forward trainer.Context.Networks.Actor agent.State.Learner.Actor obs rows
             let _, expectedLogp = referenceSample trainer.Context.LogStd out eps rows 1 [| -2.0f |] [| 2.0f |]
             let dl = maxDeviation expectedLogp (jsonMatrix (doc.RootElement.GetProperty "log_probs"))
-            output.WriteLine($"NumPy: max deviation deterministic {d:E2}, stochastic action {da:E2}, log_prob {dl:E2}")
+            output.WriteLine($"{name}: max deviation deterministic {d:E2}, stochastic action {da:E2}, log_prob {dl:E2}")
             Assert.True(da <= tolerance && dl <= tolerance, $"stochastic: action {da}, log_prob {dl}")
         finally
             Directory.Delete(dir, true)
 
+    [<NumpyFact>]
+    member this.``examples/python/load_policy.py reads the actor from final.ckpt and computes sac's actions and log-probabilities``() =
+        this.CheckPythonPolicy(numpyPython, "examples/python/load_policy.py", "NumPy")
+
+    [<TorchFact>]
+    member this.``examples/python/to_torch.py builds the actor as a torch module that computes sac's actions and log-probabilities``() =
+        this.CheckPythonPolicy(torchPython, "examples/python/to_torch.py", "PyTorch")
 
     [<Fact>]
     member _.``a SAC agent's deterministic ONNX policy matches Predict at batch 1, 7 and 256``() =
