@@ -15,6 +15,11 @@ let export (checkpoint: string) (onnx: string) (stochastic: bool) : int =
     let metadata =
         try Checkpoint.ReadMetadata checkpoint
         with :? CheckpointException as e -> raise (UsageError e.Message)
+    // --stochastic selects SAC's model with a noise input; saying it of another algorithm would be silently ignored.
+    match metadata.TryGetValue "algorithm" with
+    | true, algorithm when stochastic && algorithm <> "sac" ->
+        raise (UsageError $"--stochastic: {checkpoint} is a {algorithm} checkpoint; only SAC has a stochastic model (a sql model always takes a noise input, a DQN-family model has none)")
+    | _ -> ()
     // Name an unknown environment (a plugin's, without --plugin) before loading fails on it less clearly.
     match metadata.TryGetValue "environment_id" with
     | true, env -> checkEnvironment $"{checkpoint}: environment" env
@@ -28,7 +33,7 @@ let export (checkpoint: string) (onnx: string) (stochastic: bool) : int =
         | :? IOException as e -> raise (UsageError $"--onnx {onnx}: {e.Message}")
         | :? UnauthorizedAccessException as e -> raise (UsageError $"--onnx {onnx}: {e.Message}")
         | :? ArgumentException as e -> raise (UsageError $"--onnx {onnx}: {e.Message}")
-    let stochasticModel = if stochastic && agent.Algorithm = "sac" then "true" else "false"
+    let stochasticModel = if stochastic then "true" else "false"
     let file = JsonSerializer.Serialize(Path.GetFullPath onnx)
     let algorithm = JsonSerializer.Serialize agent.Algorithm
     Console.Out.WriteLine($"{{\"onnx\":{file},\"algorithm\":{algorithm},\"bytes\":{bytes},\"stochastic\":{stochasticModel}}}")

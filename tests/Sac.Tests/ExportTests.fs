@@ -366,6 +366,14 @@ type OnnxExportTests(output: ITestOutputHelper) =
             Assert.Equal(2, sac [ "export"; "--checkpoint"; ckpt; "--onnx"; Path.Combine(dir, "no", "such", "dir", "p.onnx") ])
             Assert.Equal(2, sac [ "export"; "--checkpoint"; ckpt; "--onnx"; dir ])
             Assert.Equal(2, sac [ "export"; "--checkpoint"; ckpt ])
+            // --stochastic is SAC's: refused for a DQN checkpoint rather than ignored.
+            let dqnCkpt = Path.Combine(dir, "dqn.ckpt")
+            do
+                use agent = DqnAgent.Create("CartPole-v1", DqnConfig(Seed = 1UL, HiddenSizes = [| 8 |], BatchSize = 16, LearningStarts = 50, EvalInterval = 0))
+                agent.Learn(60L) |> ignore
+                agent.Save dqnCkpt
+            Assert.Equal(2, sac [ "export"; "--checkpoint"; dqnCkpt; "--onnx"; Path.Combine(dir, "d.onnx"); "--stochastic" ])
+            Assert.Equal(0, sac [ "export"; "--checkpoint"; dqnCkpt; "--onnx"; Path.Combine(dir, "d.onnx") ])
             Assert.False(File.Exists(Path.Combine(dir, "g.onnx")))
             Assert.Empty(Directory.GetFiles(dir, "*.tmp"))
         finally
