@@ -8,14 +8,6 @@ open Sac.Core.Random
 [<RequireQualifiedAccess>]
 module GoalEvaluation =
 
-    /// <summary>The shared rollout, <see cref="Rollout.run"/> (kept under this name for scripts).</summary>
-    /// <param name="env">The environment, in the action coordinates the policy writes.</param>
-    /// <param name="episodes">At least 1.</param>
-    /// <param name="seed">Reset seed of the first episode.</param>
-    /// <param name="policy">Writes each action.</param>
-    [<CompiledName("Run")>]
-    let run (env: IEnvironment) (episodes: int) (seed: uint64) (policy: RolloutPolicy) : EvaluationResult = Rollout.run env episodes seed policy
-
     /// <summary>The key of the action noise of an evaluation with <paramref name="seed"/> (what <see cref="sql"/> and a
     /// stochastic <see cref="sac"/> use): <c>PhiloxKey.FromSeed(seed).FoldIn("EVAL")</c>.</summary>
     /// <param name="seed">The evaluation seed.</param>
@@ -37,7 +29,7 @@ module GoalEvaluation =
         let key = noiseKey seed
         let step (index: int64) (observation: float32[]) (action: float32[]) =
             SoftQLearning.act ctx ws sampler (Stochastic(key, uint64 index)) (ReadOnlySpan observation) (Span action)
-        run env episodes seed (RolloutPolicy(fun index observation action -> step index observation action))
+        Rollout.run env episodes seed (RolloutPolicy(fun index observation action -> step index observation action))
 
     /// <summary>
     /// Rollouts of a SAC actor, with per-goal counts on MultiGoal: the mean action <c>tanh(mu)</c> when
@@ -57,4 +49,4 @@ module GoalEvaluation =
         let step (index: int64) (observation: float32[]) (action: float32[]) =
             let mode = if stochastic then Stochastic(key, uint64 index) else Deterministic
             Policy.act ctx ws actor mode (ReadOnlySpan observation) (Span action)
-        run env episodes seed (RolloutPolicy(fun index observation action -> step index observation action))
+        Rollout.run env episodes seed (RolloutPolicy(fun index observation action -> step index observation action))

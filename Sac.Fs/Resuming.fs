@@ -39,15 +39,6 @@ module Resuming =
     let requireEnvironment (expected: string) (actual: string) =
         if actual <> expected then fail $"it was trained on {actual}, not {expected}"
 
-    /// <summary>Fails unless the checkpoint's layer widths equal the configuration's.</summary>
-    /// <param name="what">Which widths, as the message names them (e.g. "hidden sizes").</param>
-    /// <param name="expected">The configuration's widths.</param>
-    /// <param name="actual">The checkpoint's widths.</param>
-    [<CompiledName("RequireSizes")>]
-    let requireSizes (what: string) (expected: seq<int>) (actual: seq<int>) =
-        if Seq.toArray actual <> Seq.toArray expected then
-            fail $"""its {what} [{String.Join(", ", actual)}] differ from the configuration's [{String.Join(", ", expected)}]"""
-
     /// <summary>The first reason in <paramref name="checks"/> (pairs of "does not fit" and why), or None.</summary>
     /// <param name="checks">Each check: whether it fails, and the reason the message gives.</param>
     [<CompiledName("FirstMismatch")>]

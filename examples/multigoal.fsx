@@ -41,7 +41,7 @@ let sqlDeterministic =
     let ws = SqlPolicyWorkspace(sqlTrainer.Context.Networks)
     let act (obs: float32[]) (action: float32[]) =
         SoftQLearning.act sqlTrainer.Context ws sqlFinal.Learner.Sampler Deterministic (ReadOnlySpan obs) (Span action)
-    GoalEvaluation.run sqlTrainer.EvaluationEnvironment rollouts evalSeed (RolloutPolicy(fun _ obs action -> act obs action))
+    Rollout.run sqlTrainer.EvaluationEnvironment rollouts evalSeed (RolloutPolicy(fun _ obs action -> act obs action))
 
 // ---- SAC: the environment's preset (SB3 defaults unless the presets name MultiGoal), same seed and step budget. ----
 let preset = Presets.forEnvironment env

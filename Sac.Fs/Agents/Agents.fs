@@ -10,10 +10,8 @@ open Sac.Core.Runs
 /// What loading an agent shares across algorithms: the checkpoint's algorithm, environment and configuration.
 module internal AgentFile =
 
-    let private managed () = new ManagedGemm(1) :> IGemm
-
     /// A fresh GEMM provider for an agent (one thread of the managed GEMM).
-    let gemm () = managed ()
+    let gemm () = new ManagedGemm(1) :> IGemm
 
     /// The environment id and configuration of a checkpoint written by an agent or `sac train`, after checking that
     /// one of the algorithms accepted wrote it.

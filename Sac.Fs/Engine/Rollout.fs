@@ -76,11 +76,6 @@ module Rollout =
 [<RequireQualifiedAccess>]
 module Evaluation =
 
-    /// <summary>Mean and standard deviation of a sample (population form; 0 for one value).</summary>
-    /// <param name="returns">Each episode's return.</param>
-    [<CompiledName("OfReturns")>]
-    let ofReturns (returns: float[]) = Rollout.summarize returns Array.empty
-
     /// <summary>
     /// Runs <paramref name="episodes"/> episodes with the mean action tanh(mu) (see <see cref="Rollout.run"/>);
     /// episode k is reset with seed <c>seed + k</c>.

@@ -619,11 +619,11 @@ let ``SQL learns MultiGoal far beyond a random policy and reaches several goals`
 [<Fact>]
 let ``goal evaluation counts nothing on other environments`` () =
     let env = RescaleAction(EnvironmentRegistry.Make "PointGoal-v0")
-    let r = GoalEvaluation.run env 3 0UL (RolloutPolicy(fun _ _ a -> a.[0] <- 0.0f; a.[1] <- 0.0f))
+    let r = Rollout.run env 3 0UL (RolloutPolicy(fun _ _ a -> a.[0] <- 0.0f; a.[1] <- 0.0f))
     Assert.Empty(r.Goals)
     Assert.Equal(3, r.Returns.Length)
     let mg = RescaleAction(EnvironmentRegistry.Make "MultiGoal-v0")
-    let r = GoalEvaluation.run mg 4 0UL (RolloutPolicy(fun _ _ a -> a.[0] <- 0.0f; a.[1] <- -1.0f))
+    let r = Rollout.run mg 4 0UL (RolloutPolicy(fun _ _ a -> a.[0] <- 0.0f; a.[1] <- -1.0f))
     Assert.Equal<int[]>([| 0; 0; 0; 4 |], r.Goals)
 
 // ---------- checkpoints ----------
