@@ -113,36 +113,6 @@ let private sacUpdateLine (g: IGemm) seconds (replay: Sac.Core.Data.ReplayBuffer
     sprintf """{"name":"sac_update","obs":%d,"act":%d,"hidden":256,"batch":%d,"threads":%d,"updates_per_sec":%s,"device":"%s","provider":"%s"}"""
         obs act batchSize g.Threads (fmt perSec) device provider
 
-/// The one-SAC-update question: the CPU update (Sac.update) against the update written against the hardware seam
-/// (DeviceSac.update) run on the host backend with the same GEMM, which computes bitwise the same. Rounds alternate
-/// between the two so that a shared, noisy machine slows both alike; the ratio is seam over CPU.
-let private sacSeamLine (g: IGemm) seconds (replay: Sac.Core.Data.ReplayBuffer) (obs: int, act: int) (batchSize: int) =
-    let cfg = Sac.Core.Config.SacConfig(BatchSize = batchSize)
-    let ctx = Sac.Fs.SacContext(cfg, obs, act, g)
-    let key = PhiloxKey.FromSeed 8UL
-    let batch = Sac.Core.Data.Batch(cfg.BatchSize, obs, act)
-    let mutable draw = 0UL
-    let sample () =
-        replay.Sample(key, draw, batch)
-        draw <- draw + 1UL
-    let mutable state = Sac.Fs.Sac.init ctx 9UL
-    use backend = new Sac.Fs.HostBackend(g)
-    use dev = new Sac.Fs.DeviceSacContext(cfg, obs, act, backend)
-    use learner = Sac.Fs.DeviceSac.upload dev (Sac.Fs.Sac.init ctx 9UL)
-    let rounds = 4
-    let mutable cpu, seam = 0.0, 0.0
-    for _ in 1 .. rounds do
-        cpu <- cpu + rate (seconds / float rounds) (fun () ->
-            sample ()
-            let struct (next, _) = Sac.Fs.Sac.update ctx batch state
-            state <- next)
-        seam <- seam + rate (seconds / float rounds) (fun () ->
-            sample ()
-            Sac.Fs.DeviceSac.update dev batch learner |> ignore)
-    let cpu, seam = cpu / float rounds, seam / float rounds
-    sprintf """{"name":"sac_update_seam","obs":%d,"act":%d,"hidden":256,"batch":%d,"threads":%d,"cpu_updates_per_sec":%s,"seam_updates_per_sec":%s,"seam_over_cpu":%s,"provider":"%s"}"""
-        obs act batchSize g.Threads (fmt cpu) (fmt seam) (fmt (seam / cpu)) g.Name
-
 /// A short, fixed SAC run through the whole engine (acting, environment, replay, updates, a metrics callback): its
 /// environment steps per second and each phase's share of the wall time. 1000 warm-up steps, then 2000 steps with one
 /// update each, the environment's preset otherwise; MuJoCo tasks only where the library loads.
@@ -300,8 +270,6 @@ let run (opts: BenchOptions) (print: string -> unit) =
                 // The CPU at the large batch, to read the GPU's ratio from one run.
                 for shape in sacShapes do print (sacUpdateLine g opts.Seconds (replayOf shape) shape 4096 None)
             if wanted "train_loop" then trainLoopLines g print
-            if wanted "sac_update_seam" then
-                for shape in sacShapes do print (sacSeamLine g opts.Seconds (replayOf shape) shape 256)
         for g in providers do
             match g with
             | :? IDisposable as d -> d.Dispose()

@@ -197,8 +197,8 @@ let internal optionProblems (req: TrainRequest) =
       | _ -> ()
       match req.Device with
       | "cpu" | "auto" -> ()
-      | "cuda" when req.Resume.IsNone && req.Algo <> "sac" ->
-          $"--device cuda: the CUDA backend runs SAC v2 (--algo sac) only, not {req.Algo}; use --device cpu or auto"
+      | "cuda" when req.Resume.IsNone && req.Algo <> "sac" && req.Algo <> "sac-v1" ->
+          $"--device cuda: the CUDA backend runs SAC (--algo sac or sac-v1) only, not {req.Algo}; use --device cpu or auto"
       | "cuda" -> ()
       | d -> $"--device {d}: expected cpu, cuda or auto" ]
 

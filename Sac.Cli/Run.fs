@@ -123,22 +123,22 @@ let private resumedConfig<'T when 'T: not struct and 'T: not null and 'T :> ICon
 
 let private sameSizes (a: Collections.Generic.IReadOnlyList<int>) (b: Collections.Generic.IReadOnlyList<int>) = Seq.toArray a = Seq.toArray b
 
-/// The backend --device asks for, opened before any work: cuda without a usable GPU, or for anything but SAC v2, is a
+/// The backend --device asks for, opened before any work: cuda without a usable GPU, or for anything but SAC, is a
 /// usage error; auto falls back to the CPU with one line saying why. None means the CPU.
-let private openDevice (req: TrainRequest) (algorithm: string) (sacV2: bool) : Sac.Cuda.Backend.CudaBackend option =
+let private openDevice (req: TrainRequest) (algorithm: string) (sac: bool) : Sac.Cuda.Backend.CudaBackend option =
     let tryOpen () =
         match Sac.Cuda.Backend.CudaBackend.TryCreate 0 with
         | true, b, _ -> Ok(nonNull b)
         | false, _, reason -> Error reason
     match req.Device with
-    | "cuda" when not sacV2 ->
-        raise (UsageError $"--device cuda: the CUDA backend runs SAC v2 (--algo sac) only, not {algorithm}; use --device cpu or auto")
+    | "cuda" when not sac ->
+        raise (UsageError $"--device cuda: the CUDA backend runs SAC (--algo sac or sac-v1) only, not {algorithm}; use --device cpu or auto")
     | "cuda" ->
         match tryOpen () with
         | Ok b -> Some b
         | Error reason -> raise (UsageError $"--device cuda: {reason}")
-    | "auto" when not sacV2 ->
-        say req $"--device auto: {algorithm} runs on the CPU (the CUDA backend runs SAC v2 only)"
+    | "auto" when not sac ->
+        say req $"--device auto: {algorithm} runs on the CPU (the CUDA backend runs SAC only)"
         None
     | "auto" ->
         match tryOpen () with
@@ -329,7 +329,7 @@ let private resumeRun (req: TrainRequest) (dir: string) =
     let steps = defaultArg req.Steps info.TotalSteps
     let info = RunInfo(info.Algorithm, info.EnvironmentId, info.Steps, info.Seed, info.Device, config,
                        ExtendedTo = (if steps = info.Steps then Nullable() else Nullable steps))
-    let backend = openDevice req info.Algorithm (config.Variant = SacVariant.V2)
+    let backend = openDevice req info.Algorithm true
     trainSac { req with Env = info.EnvironmentId; Algo = info.Algorithm; Seed = info.Seed } dir (Some(config, info)) backend
 
 /// `sac train`: trains, writing config.json, metrics.csv, checkpoints, final.ckpt and curve.svg into the run directory.
@@ -361,7 +361,7 @@ let train (req: TrainRequest) =
     let req = { req with Seed = seed; SeedGiven = true; Algo = algo; AlgoGiven = true }
     let steps = defaultArg req.Steps (defaultArg configuredSteps (defaultSteps req.Env))
     let out = defaultArg req.Out (Path.Combine("runs", $"{req.Env}_{req.Algo}_s{req.Seed}"))
-    let sacV2 = req.Algo = "sac"
+    let sac = req.Algo = "sac" || req.Algo = "sac-v1"
     // SAC opens its backend after its configuration is resolved (and validated); the others run on the CPU.
     let device = "cpu"
     if req.Algo = "sql" || isDqn req.Algo then openDevice req req.Algo false |> ignore
@@ -376,7 +376,7 @@ let train (req: TrainRequest) =
         let trainer = DqnTrainer(req.Env, config, GemmProvider.Create req.Threads)
         trainRun req out req.Env steps (runJson req steps None device (ConfigJson.Serialize config)) false trainer
     else
-        let backend = openDevice req req.Algo sacV2
+        let backend = openDevice req req.Algo sac
         freshDirectory out
         trainSac { req with Steps = Some steps } out None backend
     0

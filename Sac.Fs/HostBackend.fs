@@ -8,10 +8,14 @@ open Sac.Core.Random
 open Sac.Cuda.Backend
 
 /// <summary>A <see cref="T:Sac.Cuda.Backend.DeviceArray"/> of the host backend: a plain managed array.</summary>
+/// <param name="data">The elements, used in place (not copied): a learner's own arrays can be the backend's.</param>
 [<Sealed>]
-type HostArray(length: int) =
-    inherit DeviceArray(length)
-    let data = Array.zeroCreate<float32> length
+type HostArray(data: float32[]) =
+    inherit DeviceArray(data.Length)
+
+    /// <summary>A new zeroed array of <paramref name="length"/> elements.</summary>
+    /// <param name="length">The element count.</param>
+    new(length: int) = new HostArray(Array.zeroCreate<float32> length)
 
     /// <summary>The elements (length <c>Length</c>); readable and writable by any host code.</summary>
     member _.Data : float32[] = data
@@ -93,7 +97,7 @@ type HostBackend(gemm: IGemm) =
             sameLength "left" (rows * leftCols) left.Length
             sameLength "right" (rows * rightCols) right.Length
             sameLength "dest" (rows * (leftCols + rightCols)) dest.Length
-            Sac.concatRows rows leftCols rightCols (read left) (read right) (span dest)
+            Rows.concat rows leftCols rightCols (read left) (read right) (span dest)
 
         member _.SumColumnBlock(rows, width, offset, cols, x1, x2, dest) =
             if offset < 0 || cols < 0 || offset + cols > width then
@@ -101,7 +105,7 @@ type HostBackend(gemm: IGemm) =
             sameLength "x1" (rows * width) x1.Length
             sameLength "x2" (rows * width) x2.Length
             sameLength "dest" (rows * cols) dest.Length
-            Sac.sumColumnBlock rows width offset cols (read x1) (read x2) (span dest)
+            Rows.sumColumnBlock rows width offset cols (read x1) (read x2) (span dest)
 
         member _.TanhGaussianForward(bound: LogStdBound, logStdMin, logStdMax, rows, actDim, actorOutput, noise, action, sigma, logStdGrad, logPi) =
             let struct (isClamp, lo, hi) = TanhGaussian.unpackKind bound logStdMin logStdMax

@@ -70,15 +70,14 @@ module NumericalCheck =
     /// <summary>
     /// Checks one SAC update in the order it computed things: the policy's entropy estimate, the temperature loss and
     /// log alpha, the value loss, gradient and parameters (v1), the critic loss, gradient and parameters, the actor
-    /// loss, gradient and parameters, then the target networks. Reads the gradients the context's workspace still holds.
+    /// loss, gradient and parameters, then the target networks. Reads the gradients the context still holds.
     /// </summary>
-    /// <param name="ctx">The learner's context (its workspace holds the update's gradients).</param>
+    /// <param name="ctx">The learner's context (it holds the update's gradients).</param>
     /// <param name="step">The environment step whose update this was.</param>
     /// <param name="state">The learner after the update.</param>
     /// <param name="metrics">The update's metrics.</param>
     [<CompiledName("RequireFiniteSacUpdate")>]
     let sacUpdate (ctx: SacContext) (step: int64) (state: LearnerState) (metrics: SacMetrics) =
-        let ws = ctx.Workspace
         let u = state.Step
         requireScalar "policy entropy estimate" step u metrics.Entropy
         requireScalar "temperature loss" step u metrics.AlphaLoss
@@ -87,14 +86,14 @@ module NumericalCheck =
         | null -> ()
         | value ->
             requireScalar "value loss" step u metrics.ValueLoss
-            require "value gradient" step u (ReadOnlySpan ws.ValueParameterGrad)
+            require "value gradient" step u (ReadOnlySpan ctx.ValueGradient)
             require "value parameters" step u (ReadOnlySpan value)
         requireScalar "critic loss" step u metrics.CriticLoss
         requireScalar "mean Q" step u metrics.MeanQ
-        require "critic gradient" step u (ReadOnlySpan ws.CriticParameterGrad)
+        require "critic gradient" step u (ReadOnlySpan ctx.CriticGradient)
         require "critic parameters" step u (ReadOnlySpan state.Critic)
         requireScalar "actor loss" step u metrics.ActorLoss
-        require "actor gradient" step u (ReadOnlySpan ws.ActorParameterGrad)
+        require "actor gradient" step u (ReadOnlySpan ctx.ActorGradient)
         require "actor parameters" step u (ReadOnlySpan state.Actor)
         require "target critic parameters" step u (ReadOnlySpan state.TargetCritic)
         match state.TargetValue with

@@ -158,7 +158,7 @@ module SoftQLearning =
     let qStep (ctx: SqlContext) (batch: Batch) (state: SqlLearnerState) : struct (SqlLearnerState * float32 * float32) =
         let ws = ctx.Workspace
         let b, o, a = batch.Size, ctx.Networks.ObservationSize, ctx.Networks.ActionSize
-        Sac.concatRows b o a (ReadOnlySpan batch.Observations) (ReadOnlySpan batch.Actions) (Span ws.QInput)
+        Rows.concat b o a (ReadOnlySpan batch.Observations) (ReadOnlySpan batch.Actions) (Span ws.QInput)
         let q = Mlp.Forward(ctx.Gemm, ctx.Networks.Q, ReadOnlySpan state.Q, ReadOnlySpan(ws.QInput, 0, b * (o + a)), b, ws.QOnBatch)
         let meanQ = System.Numerics.Tensors.TensorPrimitives.Sum q / float32 b
         let loss = qLoss b (q, ReadOnlySpan(ws.Targets, 0, b), Span ws.QGrad)

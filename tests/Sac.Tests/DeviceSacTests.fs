@@ -149,14 +149,14 @@ let ``host Sum is the CPU update's reduction and FillNormal is Philox's stream``
         holds "noise" expected noise))
 
 [<Fact>]
-let ``host ConcatColumns is Sac.concatRows and SumColumnBlock adds one column block`` () =
+let ``host ConcatColumns is Rows.concat and SumColumnBlock adds one column block`` () =
     let case = gen { let! rows = Gen.choose (1, 8) in let! o = Gen.choose (1, 6) in let! a = Gen.choose (1, 4) in let! off = offsets in let! seed = Gen.choose (0, 1000000) in return rows, o, a, off, seed }
     Check.One(config, Prop.forAll (Arb.fromGen case) (fun (rows, o, a, off, seed) ->
         let w = o + a
         let left = randomFloats seed (rows * o) 1.0
         let right = randomFloats (seed + 1) (rows * a) 1.0
         let expected = Array.zeroCreate<float32> (rows * w)
-        Sac.concatRows rows o a (ReadOnlySpan left) (ReadOnlySpan right) (Span expected)
+        Rows.concat rows o a (ReadOnlySpan left) (ReadOnlySpan right) (Span expected)
         // Independent of concatRows: row i is left's row i, then right's row i.
         for i in 0 .. rows - 1 do
             same "row" (Array.append left.[i * o .. i * o + o - 1] right.[i * a .. i * a + a - 1]) expected.[i * w .. i * w + w - 1]
@@ -333,7 +333,7 @@ let private sameAdam (what: string) (e: AdamState) (a: AdamState) =
     same (what + ".m") e.FirstMoment a.FirstMoment
     same (what + ".v") e.SecondMoment a.SecondMoment
 
-/// Every field of two v2 learner states, bitwise.
+/// Every field of two learner states, bitwise (the value network too, for v1).
 let private sameState (what: string) (e: LearnerState) (a: LearnerState) =
     same (what + " actor") e.Actor a.Actor
     same (what + " critic") e.Critic a.Critic
@@ -344,7 +344,12 @@ let private sameState (what: string) (e: LearnerState) (a: LearnerState) =
     Assert.True(BitConverter.SingleToInt32Bits e.LogAlpha = BitConverter.SingleToInt32Bits a.LogAlpha, $"{what} log alpha {a.LogAlpha}, expected {e.LogAlpha}")
     Assert.Equal(e.Step, a.Step)
     Assert.Equal(e.Key, a.Key)
-    Assert.True(isNull a.Value && isNull a.TargetValue && not a.ValueOptimizer.HasValue, $"{what}: a v2 state holds no value network")
+    match e.Value, e.TargetValue with
+    | null, _ | _, null -> Assert.True(isNull a.Value && isNull a.TargetValue && not a.ValueOptimizer.HasValue, $"{what}: a v2 state holds no value network")
+    | v, t ->
+        same (what + " value") v (nonNull a.Value)
+        same (what + " target value") t (nonNull a.TargetValue)
+        sameAdam (what + " value Adam") e.ValueOptimizer.Value a.ValueOptimizer.Value
 
 let private near (what: string) (expected: float32) (actual: float32) =
     Assert.True(abs (actual - expected) <= 1e-4f * max 1.0f (abs expected), $"{what} = {actual}, expected {expected}")
@@ -416,11 +421,20 @@ let ``upload then download gives back the learner, and downloadActor its actor``
     Assert.ThrowsAny<ArgumentException>(fun () -> DeviceSac.downloadActor dev learner (Array.zeroCreate 3)) |> ignore
 
 [<Fact>]
-let ``a SAC v1 configuration is refused when the context is built, naming the variant`` () =
+let ``a SAC v1 learner round-trips through upload and download, and a learner of the other variant is refused`` () =
     let cfg = SacConfig(HiddenSizes = [| 8 |], BatchSize = 4, BufferSize = 10, Variant = SacVariant.V1)
-    let ex = Assert.Throws<NotSupportedException>(fun () -> new DeviceSacContext(cfg, 3, 1, backend) |> ignore)
-    Assert.Contains("V1", ex.Message)
-    Assert.Contains("SAC v2 only", ex.Message)
+    let cpu = SacContext(cfg, 3, 1, gemm)
+    let mutable state = Sac.init cpu 2UL
+    for k in 0 .. 1 do
+        let struct (next, _) = Sac.update cpu (randomBatch 4 3 1 (uint64 k)) state
+        state <- next
+    use dev = new DeviceSacContext(cfg, 3, 1, backend)
+    let snapshot = state.DeepCopy()
+    use learner = DeviceSac.upload dev state
+    sameState "v1 round trip" snapshot (DeviceSac.download dev learner)
+    use v2 = new DeviceSacContext(SacConfig(HiddenSizes = [| 8 |], BatchSize = 4, BufferSize = 10), 3, 1, backend)
+    let ex = Assert.ThrowsAny<ArgumentException>(fun () -> DeviceSac.upload v2 state |> ignore)
+    Assert.Contains("value network", ex.Message)
 
 [<Fact>]
 let ``a batch of the wrong shape or size is refused`` () =

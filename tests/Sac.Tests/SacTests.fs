@@ -31,30 +31,36 @@ let private setup variant =
     let ctx = SacContext(cfg, 3, 2, gemm)
     ctx, Sac.init ctx 11UL, randomBatch 5 3 2 7UL
 
+/// A learner on the host backend over the state's own arrays, its batch prepared: uploaded, noise drawn, policy sampled at s.
+let private prepared variant =
+    let ctx, state, batch = setup variant
+    let learner = ctx.Bind state
+    DeviceSac.prepare ctx.Device batch learner
+    ctx, state, batch, learner
+
 [<Fact>]
 let ``the actor step never changes critic or target parameters`` () =
-    let ctx, state, batch = setup SacVariant.V2
-    let ws = ctx.Workspace
-    Philox.FillNormal(PhiloxKey.FromSeed 1UL, 0UL, Span ws.NoiseObs)
-    Sac.samplePolicy ctx state.Actor ws.ActorOnObs batch.Size (ReadOnlySpan batch.Observations) ws.NoiseObs ws.PolicyOnObs
+    let ctx, state, batch, learner = prepared SacVariant.V2
     let critic, target, actor = Array.copy state.Critic, Array.copy state.TargetCritic, Array.copy state.Actor
-    let struct (next, _) = Sac.actorStep ctx batch 0.2f state
-    Assert.Equal<float32[]>(critic, next.Critic)
-    Assert.Equal<float32[]>(target, next.TargetCritic)
-    Assert.NotEqual<float32[]>(actor, next.Actor)
-    Assert.Equal(1L, next.ActorOptimizer.Step)
-    Assert.Equal(0L, next.CriticOptimizer.Step)
+    DeviceSac.actorStep ctx.Device batch.Size 0.2f learner
+    // The stages update the state's arrays in place.
+    Assert.Equal<float32[]>(critic, state.Critic)
+    Assert.Equal<float32[]>(target, state.TargetCritic)
+    Assert.NotEqual<float32[]>(actor, state.Actor)
+    Assert.Equal(1L, learner.ActorOptimizerStep)
+    Assert.Equal(0L, learner.CriticOptimizerStep)
 
 [<Fact>]
 let ``the critic step changes only the critics`` () =
-    let ctx, state, batch = setup SacVariant.V2
-    Array.fill ctx.Workspace.Targets 0 5 1.5f
+    let ctx, state, batch, learner = prepared SacVariant.V2
+    DeviceSac.softTargets ctx.Device batch.Size 0.2f learner
     let actor, target, critic = Array.copy state.Actor, Array.copy state.TargetCritic, Array.copy state.Critic
-    let struct (next, loss, _) = Sac.criticStep ctx batch state
-    Assert.Equal<float32[]>(actor, next.Actor)
-    Assert.Equal<float32[]>(target, next.TargetCritic)
-    Assert.NotEqual<float32[]>(critic, next.Critic)
-    Assert.True(loss > 0.0f)
+    DeviceSac.criticStep ctx.Device batch.Size learner
+    Assert.Equal<float32[]>(actor, state.Actor)
+    Assert.Equal<float32[]>(target, state.TargetCritic)
+    Assert.NotEqual<float32[]>(critic, state.Critic)
+    Assert.Equal(1L, learner.CriticOptimizerStep)
+    Assert.Equal(0L, learner.ActorOptimizerStep)
 
 /// The actor loss at parameters `theta`, recomputed from public pieces with the same noise and critics.
 let private actorLossAt (ctx: SacContext) (critic: float32[]) (batch: Batch) (noise: float32[]) (alpha: float32) (theta: float32[]) =
@@ -66,7 +72,7 @@ let private actorLossAt (ctx: SacContext) (critic: float32[]) (batch: Batch) (no
     let head = TanhGaussianWorkspace(b, a)
     TanhGaussian.sampleForward ctx.LogStd (b, a) (ReadOnlySpan mu, ReadOnlySpan raw, ReadOnlySpan noise, head)
     let input = Array.zeroCreate (b * (o + a))
-    Sac.concatRows b o a (ReadOnlySpan batch.Observations) head.Action (Span input)
+    Rows.concat b o a (ReadOnlySpan batch.Observations) head.Action (Span input)
     let p = n.CriticParameters
     let q i = (Mlp.Forward(gemm, n.Critic, ReadOnlySpan(critic, i * p, p), ReadOnlySpan input, b, MlpWorkspace(n.Critic, b))).ToArray()
     let scratch () = Array.zeroCreate<float32> b
@@ -75,16 +81,14 @@ let private actorLossAt (ctx: SacContext) (critic: float32[]) (batch: Batch) (no
 [<Fact>]
 let ``the actor gradient through the critics and the tanh-Gaussian matches finite differences`` () =
     for variant in [ SacVariant.V2 ] do
-        let ctx, state, batch = setup variant
-        let ws = ctx.Workspace
-        Philox.FillNormal(PhiloxKey.FromSeed 5UL, 0UL, Span ws.NoiseObs)
-        let noise = Array.sub ws.NoiseObs 0 (batch.Size * 2)
+        let ctx, state, batch, learner = prepared variant
+        // The noise the update drew for the sample at s.
+        let noise = Array.zeroCreate<float32> (batch.Size * 2)
+        Philox.FillNormal(DeviceSac.stepKeyAt state.Key state.Step, 0UL, Span noise)
         let theta0 = Array.copy state.Actor
         let alpha = 0.3f
-        Sac.samplePolicy ctx state.Actor ws.ActorOnObs batch.Size (ReadOnlySpan batch.Observations) ws.NoiseObs ws.PolicyOnObs
-        let analytic = ws.ActorParameterGrad
-        Sac.actorStep ctx batch alpha state |> ignore
-        let grad = Array.copy analytic
+        DeviceSac.actorStep ctx.Device batch.Size alpha learner
+        let grad = Array.copy ctx.ActorGradient
         // Small enough that no ReLU kink lies within +-h of any pre-activation here, large enough for float32.
         let h = 1e-3f
         let mutable worst = 0.0f
@@ -96,6 +100,53 @@ let ``the actor gradient through the critics and the tanh-Gaussian matches finit
             let err = abs (fd - grad.[i]) / max 0.05f (abs fd)
             worst <- max worst err
         Assert.True(worst < 0.02f, sprintf "worst relative error %g over %d actor parameters" worst theta0.Length)
+
+/// The policy sample at s that an update of `state` draws, recomputed from public pieces: actions and log pi.
+let private policyAtObservations (ctx: SacContext) (state: LearnerState) (batch: Batch) =
+    let n = ctx.Networks
+    let b, a = batch.Size, n.ActionSize
+    let noise = Array.zeroCreate<float32> (b * a)
+    Philox.FillNormal(DeviceSac.stepKeyAt state.Key state.Step, 0UL, Span noise)
+    let out = (Mlp.Forward(gemm, n.Actor, ReadOnlySpan state.Actor, ReadOnlySpan batch.Observations, b, MlpWorkspace(n.Actor, b))).ToArray()
+    let mu = Array.init (b * a) (fun k -> out.[(k / a) * 2 * a + k % a])
+    let raw = Array.init (b * a) (fun k -> out.[(k / a) * 2 * a + a + k % a])
+    let head = TanhGaussianWorkspace(b, a)
+    TanhGaussian.sampleForward ctx.LogStd (b, a) (ReadOnlySpan mu, ReadOnlySpan raw, ReadOnlySpan noise, head)
+    head.Action.ToArray(), head.LogPi.ToArray()
+
+[<Fact>]
+let ``SAC v1 on the seam: the value step's gradient is Losses.value's, and the Q targets are r + gamma (1 - terminated) V_target(s')`` () =
+    let ctx, state, batch, learner = prepared SacVariant.V1
+    let n = ctx.Networks
+    let b, o, a = batch.Size, n.ObservationSize, n.ActionSize
+    let alpha = 0.3f
+    let actions, logPi = policyAtObservations ctx state batch
+    let input = Array.zeroCreate<float32> (b * (o + a))
+    Rows.concat b o a (ReadOnlySpan batch.Observations) (ReadOnlySpan actions) (Span input)
+    let p = n.CriticParameters
+    let q i = (Mlp.Forward(gemm, n.Critic, ReadOnlySpan(state.Critic, i * p, p), ReadOnlySpan input, b, MlpWorkspace(n.Critic, b))).ToArray()
+    let q1, q2 = q 0, q 1
+    let valueLossAt (psi: float32[]) =
+        let v = (Mlp.Forward(gemm, n.Value, ReadOnlySpan psi, ReadOnlySpan batch.Observations, b, MlpWorkspace(n.Value, b))).ToArray()
+        Losses.value alpha b (ReadOnlySpan v, ReadOnlySpan q1, ReadOnlySpan q2, ReadOnlySpan logPi, Span(Array.zeroCreate<float32> b))
+    let psi0 = Array.copy (nonNull state.Value)
+    DeviceSac.valueStep ctx.Device b alpha learner
+    let grad = Array.copy (nonNull ctx.ValueGradient)
+    let h = 1e-3f
+    let mutable worst = 0.0f
+    for i in 0 .. psi0.Length - 1 do
+        let plus, minus = Array.copy psi0, Array.copy psi0
+        plus.[i] <- plus.[i] + h
+        minus.[i] <- minus.[i] - h
+        let fd = (valueLossAt plus - valueLossAt minus) / (2.0f * h)
+        worst <- max worst (abs (fd - grad.[i]) / max 0.05f (abs fd))
+    Assert.True(worst < 0.02f, sprintf "worst relative error %g over %d value parameters" worst psi0.Length)
+    Assert.NotEqual<float32[]>(psi0, nonNull state.Value)
+    // Q targets from the target V, exactly as SoftBellman.target forms them.
+    DeviceSac.valueTargets ctx.Device b learner
+    let vNext = (Mlp.Forward(gemm, n.Value, ReadOnlySpan(nonNull state.TargetValue), ReadOnlySpan batch.NextObservations, b, MlpWorkspace(n.Value, b))).ToArray()
+    let expected = Array.init b (fun i -> SoftBellman.target ctx.Config.Gamma batch.Rewards.[i] batch.Terminated.[i] vNext.[i])
+    Assert.Equal<float32[]>(expected, (HostBackend.Span(ctx.Device.Targets.Slice(0, b))).ToArray())
 
 [<Fact>]
 let ``a whole update allocates nothing once warm`` () =

@@ -481,7 +481,7 @@ let ``the Q-loss gradient matches finite differences and the target stays a cons
     Assert.Equal(0L, next.SamplerOptimizer.Step)
     let n = ctx.Networks
     let input = Array.zeroCreate<float32> (batch.Size * 4)
-    Sac.concatRows batch.Size 2 2 (ReadOnlySpan batch.Observations) (ReadOnlySpan batch.Actions) (Span input)
+    Rows.concat batch.Size 2 2 (ReadOnlySpan batch.Observations) (ReadOnlySpan batch.Actions) (Span input)
     let lossAt (theta: float32[]) =
         let q = (Mlp.Forward(gemm, n.Q, ReadOnlySpan theta, ReadOnlySpan input, batch.Size, MlpWorkspace(n.Q, batch.Size))).ToArray()
         let mutable s = 0.0
