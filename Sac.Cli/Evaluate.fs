@@ -18,13 +18,22 @@ let private printEvaluation (mean: float) (std: float) (goals: int[]) episodes =
 let private misfit (checkpoint: string) (trainedOn: string) (obs: int) (act: string) (env: string) (envObs: int) (envAct: string) =
     UsageError $"{checkpoint}: trained on {trainedOn} (observation {obs}, actions {act}), which does not fit {env} (observation {envObs}, actions {envAct})"
 
+/// Loads a checkpoint, a damaged or foreign file being a usage error naming what was wrong.
+let private load (read: string -> 'T) (checkpoint: string) : 'T =
+    try read checkpoint
+    with :? CheckpointException as e -> raise (UsageError e.Message)
+
+/// The environment to evaluate a continuous-action checkpoint on, in [-1, 1] action coordinates, once its spaces are
+/// known to fit the checkpoint's.
+let private continuousEnvironment (checkpoint: string) (trainedOn: string) (obs: int) (act: int) (env: string) =
+    let e = RescaleAction(EnvironmentRegistry.Make env) :> IEnvironment
+    if e.ObservationSpace.Dimension <> obs || e.ActionSpace.Dimension <> act then
+        raise (misfit checkpoint trainedOn obs (string act) env e.ObservationSpace.Dimension (string e.ActionSpace.Dimension))
+    e
+
 let private evalSac (checkpoint: string) (env: string) (episodes: int) (seed: uint64) =
-    let struct (header, state, _) =
-        try Checkpoint.Load checkpoint
-        with :? CheckpointException as e -> raise (UsageError e.Message)
-    let envInstance = RescaleAction(EnvironmentRegistry.Make env) :> IEnvironment
-    if envInstance.ObservationSpace.Dimension <> header.ObservationSize || envInstance.ActionSpace.Dimension <> header.ActionSize then
-        raise (misfit checkpoint header.EnvironmentId header.ObservationSize (string header.ActionSize) env envInstance.ObservationSpace.Dimension (string envInstance.ActionSpace.Dimension))
+    let struct (header, state, _) = load Checkpoint.Load checkpoint
+    let envInstance = continuousEnvironment checkpoint header.EnvironmentId header.ObservationSize header.ActionSize env
     let config = SacConfig(HiddenSizes = Seq.toArray header.HiddenSizes, BatchSize = 1, BufferSize = 1)
     let ctx = SacContext(config, header.ObservationSize, header.ActionSize, new ManagedGemm(1))
     // The deterministic evaluation policy, the mean action; MultiGoal also counts the goals reached.
@@ -32,12 +41,8 @@ let private evalSac (checkpoint: string) (env: string) (episodes: int) (seed: ui
     r.Mean, r.Std, r.Goals
 
 let private evalSql (checkpoint: string) (env: string) (episodes: int) (seed: uint64) =
-    let struct (header, state, _) =
-        try SqlCheckpoint.Load checkpoint
-        with :? CheckpointException as e -> raise (UsageError e.Message)
-    let envInstance = RescaleAction(EnvironmentRegistry.Make env) :> IEnvironment
-    if envInstance.ObservationSpace.Dimension <> header.ObservationSize || envInstance.ActionSpace.Dimension <> header.ActionSize then
-        raise (misfit checkpoint header.EnvironmentId header.ObservationSize (string header.ActionSize) env envInstance.ObservationSpace.Dimension (string envInstance.ActionSpace.Dimension))
+    let struct (header, state, _) = load SqlCheckpoint.Load checkpoint
+    let envInstance = continuousEnvironment checkpoint header.EnvironmentId header.ObservationSize header.ActionSize env
     let config = SqlConfig(HiddenSizes = Seq.toArray header.HiddenSizes, SamplerHiddenSizes = Seq.toArray header.SamplerHiddenSizes)
     let ctx = SqlContext(config, header.ObservationSize, header.ActionSize, new ManagedGemm(1))
     // The SQL policy is its sampler: rollouts are stochastic, a = f(xi; s).
@@ -45,9 +50,7 @@ let private evalSql (checkpoint: string) (env: string) (episodes: int) (seed: ui
     r.Mean, r.Std, r.Goals
 
 let private evalDqn (checkpoint: string) (env: string) (episodes: int) (seed: uint64) =
-    let struct (header, state) =
-        try DqnCheckpoint.Load checkpoint
-        with :? CheckpointException as e -> raise (UsageError e.Message)
+    let struct (header, state) = load DqnCheckpoint.Load checkpoint
     let envInstance = EnvironmentRegistry.Make env
     let actions = DiscreteActions.TryGetActionCount envInstance
     if not actions.HasValue then
@@ -65,18 +68,14 @@ let private evalDqn (checkpoint: string) (env: string) (episodes: int) (seed: ui
 /// Without --env the checkpoint's own environment; with another one, only under --force-env (the spaces must still fit).
 let evaluate (checkpoint: string) (env: string) (forceEnv: bool) (episodes: int) (seed: uint64) =
     if episodes < 1 then raise (UsageError $"--episodes must be at least 1, got {episodes}")
-    let metadata =
-        try Checkpoint.ReadMetadata checkpoint
-        with :? CheckpointException as e -> raise (UsageError e.Message)
+    let metadata = load Checkpoint.ReadMetadata checkpoint
     let trainedOn = match metadata.TryGetValue "environment_id" with | true, id -> id | _ -> ""
     let env = if String.IsNullOrEmpty env then trainedOn else env
     if String.IsNullOrEmpty env then raise (UsageError $"{checkpoint}: the checkpoint names no environment; pass --env")
     if env <> trainedOn && not forceEnv then
         raise (UsageError $"{checkpoint}: trained on {trainedOn}, not {env}; leave out --env to evaluate on {trainedOn}, or add --force-env to evaluate on {env} anyway")
     checkEnvironment "--env" env
-    let algorithm =
-        try Checkpoint.ReadAlgorithm checkpoint
-        with :? CheckpointException as e -> raise (UsageError e.Message)
+    let algorithm = load Checkpoint.ReadAlgorithm checkpoint
     let mean, std, goals =
         match algorithm with
         | "sac" -> evalSac checkpoint env episodes seed

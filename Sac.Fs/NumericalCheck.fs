@@ -56,13 +56,13 @@ module NumericalCheck =
     /// <param name="samplerGradient">The update's sampler parameter gradient (its workspace's <c>SamplerParameterGrad</c>).</param>
     /// <param name="metrics">The update's metrics (<c>CriticLoss</c> the Q loss, <c>ActorLoss</c> the SVGD surrogate).</param>
     [<CompiledName("RequireFiniteSqlUpdate")>]
-    let sqlUpdate (step: int64) (state: SqlLearnerState) (qGradient: float32[]) (samplerGradient: float32[]) (metrics: SacMetrics) =
+    let sqlUpdate (step: int64) (state: SqlLearnerState) (qGradient: float32[]) (samplerGradient: float32[]) (metrics: SqlMetrics) =
         let u = state.Step
-        requireScalar "Q loss" step u metrics.CriticLoss
+        requireScalar "Q loss" step u metrics.QLoss
         requireScalar "mean Q" step u metrics.MeanQ
         require "Q gradient" step u (ReadOnlySpan qGradient)
         require "Q parameters" step u (ReadOnlySpan state.Q)
-        requireScalar "SVGD surrogate" step u metrics.ActorLoss
+        requireScalar "SVGD surrogate" step u metrics.SvgdLoss
         require "sampler gradient" step u (ReadOnlySpan samplerGradient)
         require "sampler parameters" step u (ReadOnlySpan state.Sampler)
         require "target Q parameters" step u (ReadOnlySpan state.TargetQ)

@@ -238,14 +238,14 @@ module SoftQLearning =
     /// <summary>
     /// One Soft Q-Learning gradient step on <paramref name="batch"/>: soft targets from the target network, the Q step,
     /// the SVGD sampler step against the updated Q, the target update. Returns the next state (owning the same,
-    /// updated, arrays) and the step's metrics: <c>CriticLoss</c> is the Q loss, <c>ActorLoss</c> the SVGD surrogate,
-    /// <c>Alpha</c> the configured temperature, <c>MeanQ</c> the mean Q(s, a); the other fields are 0. Allocates nothing.
+    /// updated, arrays) and the step's metrics (the Q loss, the SVGD surrogate, the mean Q(s, a), the configured
+    /// temperature). Allocates nothing.
     /// </summary>
     /// <param name="ctx">The learner's fixed parts.</param>
     /// <param name="batch">The minibatch, at most the configured batch size.</param>
     /// <param name="state">The learner.</param>
     [<CompiledName("Update")>]
-    let update (ctx: SqlContext) (batch: Batch) (state: SqlLearnerState) : struct (SqlLearnerState * SacMetrics) =
+    let update (ctx: SqlContext) (batch: Batch) (state: SqlLearnerState) : struct (SqlLearnerState * SqlMetrics) =
         let ws = ctx.Workspace
         let b, o, a = batch.Size, ctx.Networks.ObservationSize, ctx.Networks.ActionSize
         if b > ws.BatchSize then invalidArg (nameof batch) $"The batch has {b} rows but the learner was built for at most {ws.BatchSize}."
@@ -258,8 +258,7 @@ module SoftQLearning =
         targetStep ctx state
         let next = state.WithStep(state.Step + 1L)
         struct (next,
-                { CriticLoss = qLossValue; ActorLoss = surrogate; AlphaLoss = 0.0f; ValueLoss = 0.0f
-                  Alpha = ctx.Config.Alpha; Entropy = 0.0f; MeanQ = meanQ })
+                { QLoss = qLossValue; SvgdLoss = surrogate; MeanQ = meanQ; Alpha = ctx.Config.Alpha })
 
     /// <summary>
     /// Writes the action for one observation: the policy IS the sampler, <c>a = f(xi; s)</c>. <c>Stochastic(key, index)</c>

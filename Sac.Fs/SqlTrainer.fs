@@ -43,7 +43,7 @@ type SqlAlgorithm(config: SqlConfig, observationSize: int, actionSize: int, gemm
                 [ Resuming.sizesDiffer "Q hidden sizes" config.HiddenSizes h.HiddenSizes
                   Resuming.sizesDiffer "sampler hidden sizes" config.SamplerHiddenSizes h.SamplerHiddenSizes ] }
 
-    interface IOffPolicyAlgorithm<SqlLearnerState, SacMetrics> with
+    interface IOffPolicyAlgorithm<SqlLearnerState, SqlMetrics> with
         member _.Name = SqlCheckpoint.AlgorithmName
         member _.Schedule = OffPolicySchedule.Of config
         member _.ReplayActionSize = a
@@ -68,13 +68,11 @@ type SqlAlgorithm(config: SqlConfig, observationSize: int, actionSize: int, gemm
         member _.Synced(_, learner) = learner
         // The soft Q residual and the SVGD sampler's surrogate loss; alpha is the fixed temperature.
         member _.MetricNames = [| "q_loss"; "svgd_loss"; "mean_q"; "alpha" |]
-        member _.Report(_, m) = [| m.CriticLoss; m.ActorLoss; m.MeanQ; m.Alpha |]
-        // Saved in order: Q loss, SVGD surrogate, alpha, mean Q (the fields an update sets; the others are always 0).
-        member _.MetricValues m = [| m.CriticLoss; m.ActorLoss; m.Alpha; m.MeanQ |]
+        member _.Report(_, m) = [| m.QLoss; m.SvgdLoss; m.MeanQ; m.Alpha |]
+        // Saved in order: Q loss, SVGD surrogate, alpha, mean Q (the order checkpoints have always kept).
+        member _.MetricValues m = [| m.QLoss; m.SvgdLoss; m.Alpha; m.MeanQ |]
         member _.MetricCount = 4
-        member _.MetricsOf values =
-            { CriticLoss = values.[0]; ActorLoss = values.[1]; AlphaLoss = 0.0f; ValueLoss = 0.0f
-              Alpha = values.[2]; Entropy = 0.0f; MeanQ = values.[3] }
+        member _.MetricsOf values = { QLoss = values.[0]; SvgdLoss = values.[1]; Alpha = values.[2]; MeanQ = values.[3] }
 
         // Stochastic rollouts: the SQL policy is the sampler; its noise stream is keyed by the evaluation seed.
         member _.Evaluate(learner, env, episodes, seed) = GoalEvaluation.sql ctx learner.Sampler env episodes seed
@@ -92,13 +90,13 @@ type SqlAlgorithm(config: SqlConfig, observationSize: int, actionSize: int, gemm
         member _.Dispose() = ()
 
 /// <summary>The state a Soft Q-Learning run folds over.</summary>
-type SqlTrainingState = OffPolicyState<SqlLearnerState, SacMetrics>
+type SqlTrainingState = OffPolicyState<SqlLearnerState, SqlMetrics>
 
 /// <summary>A Soft Q-Learning training run: <see cref="T:Sac.Fs.OffPolicyTrainer`2"/> with <see cref="SqlAlgorithm"/>,
 /// on environments in [-1, 1] action coordinates.</summary>
 [<Sealed>]
 type SqlTrainer private (environmentId: string, env: IEnvironment, evalEnv: IEnvironment, algorithm: SqlAlgorithm) =
-    inherit OffPolicyTrainer<SqlLearnerState, SacMetrics>(environmentId, env, evalEnv, algorithm)
+    inherit OffPolicyTrainer<SqlLearnerState, SqlMetrics>(environmentId, env, evalEnv, algorithm)
 
     /// <summary>A trainer on the registered environment <paramref name="environmentId"/>.</summary>
     /// <param name="environmentId">A registered environment id.</param>

@@ -70,7 +70,7 @@ type SacAgent private (trainer: Trainer, gemm: IGemm, initial: TrainingState) =
 /// deterministic ones use it at zero noise.</summary>
 [<Sealed>]
 type SqlAgent private (trainer: SqlTrainer, gemm: IGemm, initial: SqlTrainingState) =
-    inherit Agent<SqlLearnerState, SacMetrics>(trainer, gemm, initial)
+    inherit Agent<SqlLearnerState, SqlMetrics>(trainer, gemm, initial)
 
     /// <summary>A fresh agent for a registered environment id.</summary>
     /// <param name="environmentId">The environment's id.</param>

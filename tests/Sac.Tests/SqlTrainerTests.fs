@@ -84,17 +84,17 @@ let ``the SQL update check names the first non-finite quantity in the order the 
         let array n = Array.init n (fun _ -> float32 (rng.NextDouble() - 0.5))
         let q, target, sampler, qGrad, sGrad = array 7, array 7, array 5, array 7, array 5
         let at (arr: float32[]) = rng.Next arr.Length
-        let mutable metrics = { CriticLoss = 0.5f; ActorLoss = -0.25f; AlphaLoss = 0.0f; ValueLoss = 0.0f; Alpha = 1.0f; Entropy = 0.0f; MeanQ = 2.0f }
+        let mutable metrics = { QLoss = 0.5f; SvgdLoss = -0.25f; MeanQ = 2.0f; Alpha = 1.0f }
         let positions = Collections.Generic.Dictionary<int, int>()
         for i in 0 .. names.Length - 1 do
             if poisoned.[i] then
                 let poison (arr: float32[]) = let p = at arr in arr.[p] <- bad; positions.[i] <- p
                 match i with
-                | 0 -> metrics <- { metrics with CriticLoss = bad }
+                | 0 -> metrics <- { metrics with QLoss = bad }
                 | 1 -> metrics <- { metrics with MeanQ = bad }
                 | 2 -> poison qGrad
                 | 3 -> poison q
-                | 4 -> metrics <- { metrics with ActorLoss = bad }
+                | 4 -> metrics <- { metrics with SvgdLoss = bad }
                 | 5 -> poison sGrad
                 | 6 -> poison sampler
                 | _ -> poison target
