@@ -37,7 +37,7 @@ type DqnAlgorithm(config: DqnConfig, observationSize: int, actionCount: int, gem
 
     /// <summary>Where a DQN-family training checkpoint puts a run, and whether this configuration can continue it.</summary>
     /// <param name="checkpoint">What <see cref="M:Sac.Core.Runs.DqnCheckpoint.LoadTraining(System.String)"/> read.</param>
-    member _.Restore(checkpoint: DqnTrainingCheckpoint) : ResumePoint<DqnLearnerState> =
+    member _.Restore(checkpoint: TrainingCheckpoint<DqnCheckpointHeader, DqnLearnerState>) : ResumePoint<DqnLearnerState> =
         let h = checkpoint.Header
         { Learner = checkpoint.State; EnvironmentId = h.EnvironmentId; ObservationSize = h.ObservationSize
           ActionSize = h.ActionCount; EnvironmentSteps = h.EnvironmentSteps
@@ -141,7 +141,7 @@ type DqnTrainer private (environmentId: string, env: IEnvironment, evalEnv: IEnv
 
     /// <summary>Brings the trainer to a checkpoint <see cref="M:Sac.Core.Runs.DqnCheckpoint.LoadTraining(System.String)"/> read.</summary>
     /// <param name="checkpoint">The checkpoint.</param>
-    member this.Resume(checkpoint: DqnTrainingCheckpoint) : DqnTrainingState = this.Resume(algorithm.Restore checkpoint)
+    member this.Resume(checkpoint: TrainingCheckpoint<DqnCheckpointHeader, DqnLearnerState>) : DqnTrainingState = this.Resume(algorithm.Restore checkpoint)
 
 /// <summary>DQN-family training entry points for scripts: one call from a configuration to a trained learner.</summary>
 [<RequireQualifiedAccess>]

@@ -44,7 +44,7 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
 
     /// <summary>Where a SAC training checkpoint puts a run, and whether this configuration can continue it.</summary>
     /// <param name="checkpoint">What <see cref="M:Sac.Core.Runs.Checkpoint.LoadTraining(System.String)"/> read.</param>
-    member _.Restore(checkpoint: TrainingCheckpoint) : ResumePoint<LearnerState> =
+    member _.Restore(checkpoint: TrainingCheckpoint<CheckpointHeader, LearnerState>) : ResumePoint<LearnerState> =
         let h = checkpoint.Header
         { Learner = checkpoint.State; EnvironmentId = h.EnvironmentId; ObservationSize = h.ObservationSize
           ActionSize = h.ActionSize; EnvironmentSteps = h.EnvironmentSteps; Progress = h.Progress
@@ -181,7 +181,7 @@ type Trainer private (environmentId: string, env: IEnvironment, evalEnv: IEnviro
     /// <summary>Brings the trainer to a checkpoint <see cref="M:Sac.Core.Runs.Checkpoint.LoadTraining(System.String)"/> read
     /// (see <see cref="M:Sac.Fs.OffPolicyTrainer`2.Resume(Sac.Fs.ResumePoint{`0})"/>).</summary>
     /// <param name="checkpoint">The checkpoint.</param>
-    member this.Resume(checkpoint: TrainingCheckpoint) : TrainingState = this.Resume(algorithm.Restore checkpoint)
+    member this.Resume(checkpoint: TrainingCheckpoint<CheckpointHeader, LearnerState>) : TrainingState = this.Resume(algorithm.Restore checkpoint)
 
     interface IDisposable with
         member this.Dispose() = this.Dispose()

@@ -33,7 +33,7 @@ type SqlAlgorithm(config: SqlConfig, observationSize: int, actionSize: int, gemm
 
     /// <summary>Where a Soft Q-Learning training checkpoint puts a run, and whether this configuration can continue it.</summary>
     /// <param name="checkpoint">What <see cref="M:Sac.Core.Runs.SqlCheckpoint.LoadTraining(System.String)"/> read.</param>
-    member _.Restore(checkpoint: SqlTrainingCheckpoint) : ResumePoint<SqlLearnerState> =
+    member _.Restore(checkpoint: TrainingCheckpoint<SqlCheckpointHeader, SqlLearnerState>) : ResumePoint<SqlLearnerState> =
         let h = checkpoint.Header
         { Learner = checkpoint.State; EnvironmentId = h.EnvironmentId; ObservationSize = h.ObservationSize
           ActionSize = h.ActionSize; EnvironmentSteps = h.EnvironmentSteps; Progress = h.Progress
@@ -121,7 +121,7 @@ type SqlTrainer private (environmentId: string, env: IEnvironment, evalEnv: IEnv
 
     /// <summary>Brings the trainer to a checkpoint <see cref="M:Sac.Core.Runs.SqlCheckpoint.LoadTraining(System.String)"/> read.</summary>
     /// <param name="checkpoint">The checkpoint.</param>
-    member this.Resume(checkpoint: SqlTrainingCheckpoint) : SqlTrainingState = this.Resume(algorithm.Restore checkpoint)
+    member this.Resume(checkpoint: TrainingCheckpoint<SqlCheckpointHeader, SqlLearnerState>) : SqlTrainingState = this.Resume(algorithm.Restore checkpoint)
 
 /// <summary>Soft Q-Learning training entry points for scripts.</summary>
 [<RequireQualifiedAccess>]

@@ -1,47 +1,34 @@
 using System;
 using System.Collections.Generic;
-using System.Buffers;
-using System.Buffers.Binary;
 using System.IO;
-using System.Text;
-using System.Text.Json;
 using Sac.Core.Config;
 using Sac.Core.Data;
 using Sac.Core.Networks;
 using Sac.Core.Optim;
-using Sac.Core.Random;
-
-using static Sac.Core.Runs.CheckpointFraming;
 
 namespace Sac.Core.Runs;
 
 /// <summary>
-/// Saves and loads a SAC learner (and optionally its replay buffer) as a versioned, checksummed binary file. Saving is
-/// atomic; loading checks everything and reports any problem as a <see cref="CheckpointException"/>.
+/// Saves and loads a SAC learner (and optionally its replay buffer) as a checkpoint: a safetensors-compatible
+/// <see cref="TensorFile"/>, the one format every algorithm shares. Saving is atomic; loading checks everything and
+/// reports any problem as a <see cref="CheckpointException"/>.
 /// </summary>
 /// <remarks>
 /// <para>
-/// <b>Format, version 1.</b> All integers and floats are little-endian.
-/// <list type="number">
-/// <item>Preamble: the 8 bytes <c>SACFCKPT</c>; the format version (uint32, 1); the total file length in bytes
-/// (uint64), so a file cut short is told apart from a damaged one.</item>
-/// <item>Header: its length (uint32) and a UTF-8 JSON object, <see cref="CheckpointHeader"/> with camelCase keys.</item>
-/// <item>Sections, each a name (one length byte and ASCII), an element type (one byte: 1 float32, 2 int64,
-/// 3 uint32), an element count (uint64) and the elements, in this order: <c>actor</c>, <c>critic</c>,
-/// <c>target_critic</c>, then for V1 only <c>value</c> and <c>target_value</c>; for each optimizer (<c>actor_optimizer</c>,
-/// <c>critic_optimizer</c>, <c>alpha_optimizer</c>, and for V1 <c>value_optimizer</c>) the sections
-/// <c>NAME.step</c> (int64), <c>NAME.first_moment</c> and <c>NAME.second_moment</c>; <c>log_alpha</c> (one float32),
-/// <c>step</c> (one int64), <c>key</c> (uint32 <c>K0</c>, <c>K1</c>). When a replay buffer is saved, there follow
-/// <c>replay.shape</c> (int64 capacity, observation size, action size, total added), <c>replay.observations</c>,
-/// <c>replay.actions</c>, <c>replay.rewards</c>, <c>replay.next_observations</c>, <c>replay.terminated</c> and
-/// <c>replay.truncated</c> (float32, the buffer's stored slots).</item>
-/// <item>The CRC-32 (IEEE, <see cref="Crc32"/>) of every byte before it, as uint32.</item>
-/// </list>
+/// <b>Format, version 2.</b> The file's metadata holds <c>format</c> (<c>sac-functional-checkpoint</c>),
+/// <c>format_version</c>, <c>checkpoint</c> (<c>SAC</c>), <c>header</c> (a <see cref="CheckpointHeader"/> as camelCase
+/// JSON), copies of the algorithm, environment id and sizes, anything the writer added (such as
+/// <see cref="ConfigMetadataKey"/>) and the CRC-32. The tensors, in order: <c>actor</c>, <c>critic</c>,
+/// <c>target_critic</c>, then for V1 only <c>value</c> and <c>target_value</c>; for each optimizer
+/// (<c>actor_optimizer</c>, <c>critic_optimizer</c>, <c>alpha_optimizer</c>, and for V1 <c>value_optimizer</c>)
+/// <c>NAME.step</c> (int64), <c>NAME.first_moment</c> and <c>NAME.second_moment</c>; <c>log_alpha</c>; <c>step</c>
+/// (int64); <c>key</c> (uint32 <c>K0</c>, <c>K1</c>); with progress, <c>episode.actions</c>; with a replay buffer,
+/// <c>replay.shape</c> (int64 capacity, observation size, action size, total added) and the six <c>replay.*</c>
+/// arrays of its stored slots.
 /// </para>
 /// <para>
 /// Array lengths follow from the header: the actor is the MLP <c>[obs, hidden..., 2 * act]</c>, each Q-network
-/// <c>[obs + act, hidden..., 1]</c> (the twin critic is two of them), the value network <c>[obs, hidden..., 1]</c>, with
-/// <see cref="MlpSpec.ParameterCount"/> parameters each.
+/// <c>[obs + act, hidden..., 1]</c> (the twin critic is two of them), the value network <c>[obs, hidden..., 1]</c>.
 /// </para>
 /// </remarks>
 public static class Checkpoint
@@ -97,24 +84,8 @@ public static class Checkpoint
     /// <param name="replay">The replay buffer, or null.</param>
     /// <param name="episodeActions">The running episode's actions (with progress), or empty.</param>
     /// <param name="metadata">Extra metadata; the format's own keys cannot be overridden.</param>
-    public static void Save(string path, CheckpointHeader header, LearnerState state, ReplayBuffer? replay, ReadOnlyMemory<float> episodeActions, IReadOnlyDictionary<string, string>? metadata)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        ArgumentNullException.ThrowIfNull(header);
-        Shapes shapes;
-        try
-        {
-            shapes = new Shapes(header);
-        }
-        catch (ArgumentException e)
-        {
-            throw new ArgumentException($"The header's sizes cannot describe networks: {e.Message}", nameof(header), e);
-        }
-        CheckState(header, shapes, state, replay);
-        CheckEpisodeActions(header.Progress, header.ActionSize, episodeActions.Length);
-        byte[] headerJson = JsonSerializer.SerializeToUtf8Bytes(header, HeaderJson);
-        Write(path, "SAC", headerJson, w => Emit(w, header, state, replay, episodeActions.Span), metadata);
-    }
+    public static void Save(string path, CheckpointHeader header, LearnerState state, ReplayBuffer? replay, ReadOnlyMemory<float> episodeActions, IReadOnlyDictionary<string, string>? metadata) =>
+        Schema.Save(path, header, state, replay, episodeActions, metadata);
 
     /// <summary>
     /// Reads a checkpoint written by <see cref="Save(string, CheckpointHeader, LearnerState, ReplayBuffer?, ReadOnlyMemory{float})"/>, checking the magic bytes, version, length, checksum, header
@@ -132,8 +103,8 @@ public static class Checkpoint
     /// <exception cref="UnauthorizedAccessException">The file exists but this process may not read it.</exception>
     public static (CheckpointHeader Header, LearnerState State, ReplayBuffer? Replay) Load(string path)
     {
-        var (header, state, replay, _) = ReadChecked(path, r => Read(r));
-        return (header, state, replay);
+        var c = Schema.Load(path);
+        return (c.Header, c.State, c.Replay);
     }
 
     /// <summary>
@@ -146,233 +117,115 @@ public static class Checkpoint
     /// <exception cref="CheckpointException">The file is missing, damaged or inconsistent, as for <see cref="Load"/>.</exception>
     /// <exception cref="IOException">The file exists but cannot be read.</exception>
     /// <exception cref="UnauthorizedAccessException">The file exists but this process may not read it.</exception>
-    public static TrainingCheckpoint LoadTraining(string path)
-    {
-        var (header, state, replay, actions) = ReadChecked(path, r => Read(r));
-        return new TrainingCheckpoint(header, state, replay, actions);
-    }
-
-    static void Emit(CheckpointWriter w, CheckpointHeader header, LearnerState s, ReplayBuffer? replay, ReadOnlySpan<float> episodeActions)
-    {
-        w.Floats("actor", s.Actor);
-        w.Floats("critic", s.Critic);
-        w.Floats("target_critic", s.TargetCritic);
-        bool v1 = IsV1(header);
-        if (v1)
-        {
-            w.Floats("value", s.Value!);
-            w.Floats("target_value", s.TargetValue!);
-        }
-        EmitAdam(w, "actor_optimizer", s.ActorOptimizer);
-        EmitAdam(w, "critic_optimizer", s.CriticOptimizer);
-        EmitAdam(w, "alpha_optimizer", s.AlphaOptimizer);
-        if (v1) EmitAdam(w, "value_optimizer", s.ValueOptimizer!.Value);
-        w.Floats("log_alpha", [s.LogAlpha]);
-        w.Int64s("step", [s.Step]);
-        w.UInt32s("key", [s.Key.K0, s.Key.K1]);
-        if (header.Progress is not null) w.Floats("episode.actions", episodeActions);
-
-        if (replay is not null) ReplaySections.Emit(w, replay);
-    }
-
-    static bool IsV1(CheckpointHeader header) => header.Variant == nameof(SacVariant.V1);
-
-    // ---------- Save-side checks: the caller's arguments, reported as ArgumentException ----------
-
-    static void CheckState(CheckpointHeader header, Shapes shapes, LearnerState s, ReplayBuffer? replay)
-    {
-        CheckArray(s.Actor, "state.Actor", shapes.Actor, shapes);
-        CheckArray(s.Critic, "state.Critic", shapes.Critic, shapes);
-        CheckArray(s.TargetCritic, "state.TargetCritic", shapes.Critic, shapes);
-        CheckAdam(s.ActorOptimizer, "state.ActorOptimizer", shapes.Actor, shapes);
-        CheckAdam(s.CriticOptimizer, "state.CriticOptimizer", shapes.Critic, shapes);
-        CheckAdam(s.AlphaOptimizer, "state.AlphaOptimizer", Shapes.LogAlpha, shapes);
-
-        if (IsV1(header))
-        {
-            string missing = s.Value is null ? "state.Value" : s.TargetValue is null ? "state.TargetValue" : s.ValueOptimizer is null ? "state.ValueOptimizer" : "";
-            if (missing.Length > 0)
-                throw new ArgumentException($"{missing} is null, but the header's variant is V1, whose checkpoint includes the value network.", "state");
-            CheckArray(s.Value, "state.Value", shapes.Value, shapes);
-            CheckArray(s.TargetValue, "state.TargetValue", shapes.Value, shapes);
-            CheckAdam(s.ValueOptimizer!.Value, "state.ValueOptimizer", shapes.Value, shapes);
-        }
-        else if (s.Value is not null || s.TargetValue is not null || s.ValueOptimizer is not null)
-        {
-            throw new ArgumentException(
-                $"The state has a value network (Value, TargetValue or ValueOptimizer is set), but the header's variant is {header.Variant}, which has none; use \"V1\" or drop them.",
-                "state");
-        }
-
-        if (s.Step < 0)
-            throw new ArgumentException($"state.Step must be zero or more, got {s.Step}.", "state");
-
-        if (replay is not null && (replay.ObservationSize != header.ObservationSize || replay.ActionSize != header.ActionSize))
-            throw new ArgumentException(
-                $"The replay buffer stores observations of {replay.ObservationSize} and actions of {replay.ActionSize}, but the header says {header.ObservationSize} and {header.ActionSize}.",
-                nameof(replay));
-    }
-
-    static void CheckArray(float[]? values, string name, Expected expected, Shapes shapes)
-    {
-        if (values is null)
-            throw new ArgumentException($"{name} is null; a checkpoint needs {expected.Description} floats there.", "state");
-        if (values.Length != expected.Count)
-            throw new ArgumentException(
-                $"{name} has {values.Length} floats, but the header {shapes.Context} needs {expected.Description}.", "state");
-    }
-
-    static void CheckAdam(AdamState adam, string name, Expected expected, Shapes shapes)
-    {
-        CheckArray(adam.FirstMoment, name + ".FirstMoment", expected, shapes);
-        CheckArray(adam.SecondMoment, name + ".SecondMoment", expected, shapes);
-        if (adam.Step < 0)
-            throw new ArgumentException($"{name}.Step must be zero or more, got {adam.Step}.", "state");
-    }
-
-    // ---------- Load ----------
+    public static TrainingCheckpoint<CheckpointHeader, LearnerState> LoadTraining(string path) => Schema.Load(path);
 
     /// <summary>
     /// The algorithm a checkpoint file was written by (its header's <c>algorithm</c>, such as <c>"sac"</c>), after the
     /// same preamble and checksum checks as <see cref="Load"/>; lets a caller pick the loader before loading.
     /// </summary>
     /// <exception cref="CheckpointException">The file is missing, not a checkpoint, damaged, or its header names no algorithm.</exception>
-    public static string ReadAlgorithm(string path) =>
-        ReadChecked(path, r =>
+    public static string ReadAlgorithm(string path) => CheckpointFraming.ReadChecked(path, r => CheckpointFraming.AlgorithmOf(r, r.HeaderJson));
+
+    static readonly SacSchema Schema = new();
+
+    /// <summary>SAC's learner to and from named tensors; the V1 variant adds the value networks.</summary>
+    sealed class SacSchema : CheckpointSchema<CheckpointHeader, LearnerState, SacShapes>
+    {
+        protected override string Format => "SAC";
+
+        protected override string Kind => "SAC";
+
+        protected override IReadOnlyList<string> Algorithms { get; } = ["sac"];
+
+        protected override int StoredActionSize(CheckpointHeader header) => header.ActionSize;
+
+        protected override SacShapes ShapesOf(CheckpointHeader header) => new(header);
+
+        protected override void Check(CheckpointHeader header, SacShapes shapes, LearnerState s)
         {
-            byte[] json = r.HeaderJson;
-            try
+            shapes.Check(s.Actor, "state.Actor", shapes.Actor);
+            shapes.Check(s.Critic, "state.Critic", shapes.Critic);
+            shapes.Check(s.TargetCritic, "state.TargetCritic", shapes.Critic);
+            shapes.Check(s.ActorOptimizer, "state.ActorOptimizer", shapes.Actor);
+            shapes.Check(s.CriticOptimizer, "state.CriticOptimizer", shapes.Critic);
+            shapes.Check(s.AlphaOptimizer, "state.AlphaOptimizer", SacShapes.LogAlpha);
+            if (IsV1(header))
             {
-                using var doc = JsonDocument.Parse(json);
-                if (doc.RootElement.ValueKind == JsonValueKind.Object
-                    && doc.RootElement.TryGetProperty("algorithm", out var a) && a.ValueKind == JsonValueKind.String
-                    && a.GetString() is { Length: > 0 } name)
-                    return name;
+                string missing = s.Value is null ? "state.Value" : s.TargetValue is null ? "state.TargetValue" : s.ValueOptimizer is null ? "state.ValueOptimizer" : "";
+                if (missing.Length > 0)
+                    throw new ArgumentException($"{missing} is null, but the header's variant is V1, whose checkpoint includes the value network.", "state");
+                shapes.Check(s.Value, "state.Value", shapes.Value);
+                shapes.Check(s.TargetValue, "state.TargetValue", shapes.Value);
+                shapes.Check(s.ValueOptimizer!.Value, "state.ValueOptimizer", shapes.Value);
             }
-            catch (JsonException e)
+            else if (s.Value is not null || s.TargetValue is not null || s.ValueOptimizer is not null)
             {
-                throw new CheckpointException(path, CheckpointFailure.Malformed, $"the header is not valid JSON: {e.Message}", e);
+                throw new ArgumentException(
+                    $"The state has a value network (Value, TargetValue or ValueOptimizer is set), but the header's variant is {header.Variant}, which has none; use \"V1\" or drop them.",
+                    "state");
             }
-            throw new CheckpointException(path, CheckpointFailure.Malformed, "the header names no algorithm.");
-        });
-
-    static (CheckpointHeader, LearnerState, ReplayBuffer?, float[]) Read(CheckpointReader r)
-    {
-        CheckpointHeader header = ParseHeader(r, r.HeaderJson);
-        Shapes shapes;
-        try
-        {
-            shapes = new Shapes(header);
-        }
-        catch (ArgumentException e)
-        {
-            throw r.Fail(CheckpointFailure.ShapeMismatch, $"the header's sizes do not describe networks this build can hold: {e.Message}");
+            StateShapes.CheckStep(s.Step, "state.Step");
         }
 
-        float[] actor = Floats(r, "actor", shapes.Actor, shapes);
-        float[] critic = Floats(r, "critic", shapes.Critic, shapes);
-        float[] targetCritic = Floats(r, "target_critic", shapes.Critic, shapes);
-        bool v1 = IsV1(header);
-        float[]? value = v1 ? Floats(r, "value", shapes.Value, shapes) : null;
-        float[]? targetValue = v1 ? Floats(r, "target_value", shapes.Value, shapes) : null;
-        AdamState actorAdam = ReadAdam(r, "actor_optimizer", shapes.Actor, shapes);
-        AdamState criticAdam = ReadAdam(r, "critic_optimizer", shapes.Critic, shapes);
-        AdamState alphaAdam = ReadAdam(r, "alpha_optimizer", Shapes.LogAlpha, shapes);
-        AdamState? valueAdam = v1 ? ReadAdam(r, "value_optimizer", shapes.Value, shapes) : null;
-        float logAlpha = Floats(r, "log_alpha", Shapes.LogAlpha, shapes)[0];
-        long step = NonNegative(r, "step", Int64s(r, "step", 1)[0]);
-        long at = r.Position;
-        long keyCount = r.SectionHead("key", CheckpointSectionType.UInt32);
-        if (keyCount != 2)
-            throw r.Fail(CheckpointFailure.Malformed, $"section 'key' (section {at}) has {keyCount} elements, expected 2 (K0, K1).");
-        uint[] key = r.UInt32s("key", keyCount);
-        float[] episodeActions = header.Progress is { } progress
-            ? Floats(r, "episode.actions",
-                new Expected((long)progress.EpisodeLength * header.ActionSize,
-                    $"{(long)progress.EpisodeLength * header.ActionSize} (the running episode's {progress.EpisodeLength} steps x action size {header.ActionSize})",
-                    CheckpointFailure.ShapeMismatch), shapes)
-            : [];
+        protected override void Emit(CheckpointWriter w, CheckpointHeader header, LearnerState s)
+        {
+            w.Floats("actor", s.Actor);
+            w.Floats("critic", s.Critic);
+            w.Floats("target_critic", s.TargetCritic);
+            bool v1 = IsV1(header);
+            if (v1)
+            {
+                w.Floats("value", s.Value!);
+                w.Floats("target_value", s.TargetValue!);
+            }
+            StateShapes.Emit(w, "actor_optimizer", s.ActorOptimizer);
+            StateShapes.Emit(w, "critic_optimizer", s.CriticOptimizer);
+            StateShapes.Emit(w, "alpha_optimizer", s.AlphaOptimizer);
+            if (v1) StateShapes.Emit(w, "value_optimizer", s.ValueOptimizer!.Value);
+            w.Floats("log_alpha", [s.LogAlpha]);
+            StateShapes.Emit(w, s.Step, s.Key);
+        }
 
-        ReplayBuffer? replay = r.Remaining > 0 ? ReplaySections.Read(r, header.ObservationSize, header.ActionSize, shapes.Context) : null;
-        if (r.Remaining != 0)
-            throw r.Fail(CheckpointFailure.Malformed, $"{r.Remaining} unexpected sections follow the last one, from section {r.Position}.");
+        protected override LearnerState Read(CheckpointReader r, CheckpointHeader header, SacShapes shapes)
+        {
+            float[] actor = shapes.Floats(r, "actor", shapes.Actor);
+            float[] critic = shapes.Floats(r, "critic", shapes.Critic);
+            float[] targetCritic = shapes.Floats(r, "target_critic", shapes.Critic);
+            bool v1 = IsV1(header);
+            float[]? value = v1 ? shapes.Floats(r, "value", shapes.Value) : null;
+            float[]? targetValue = v1 ? shapes.Floats(r, "target_value", shapes.Value) : null;
+            AdamState actorAdam = shapes.Adam(r, "actor_optimizer", shapes.Actor);
+            AdamState criticAdam = shapes.Adam(r, "critic_optimizer", shapes.Critic);
+            AdamState alphaAdam = shapes.Adam(r, "alpha_optimizer", SacShapes.LogAlpha);
+            AdamState? valueAdam = v1 ? shapes.Adam(r, "value_optimizer", shapes.Value) : null;
+            float logAlpha = shapes.Floats(r, "log_alpha", SacShapes.LogAlpha)[0];
+            var (step, key) = StateShapes.StepAndKey(r);
+            return new LearnerState(actor, critic, targetCritic, value, targetValue,
+                actorAdam, criticAdam, alphaAdam, valueAdam, logAlpha, step, key);
+        }
 
-        var state = new LearnerState(
-            actor, critic, targetCritic, value, targetValue,
-            actorAdam, criticAdam, alphaAdam, valueAdam,
-            logAlpha, step, new PhiloxKey(key[0], key[1]));
-        return (header, state, replay, episodeActions);
+        static bool IsV1(CheckpointHeader header) => header.Variant == nameof(SacVariant.V1);
     }
 
-    static CheckpointHeader ParseHeader(CheckpointReader r, byte[] json)
-    {
-        try
-        {
-            string text = StrictUtf8.GetString(json);
-            return JsonSerializer.Deserialize<CheckpointHeader>(text, HeaderJson)
-                ?? throw r.Fail(CheckpointFailure.Malformed, "the header is JSON null, not an object.");
-        }
-        catch (DecoderFallbackException e)
-        {
-            throw r.Fail(CheckpointFailure.Malformed, $"the header is not valid UTF-8: {e.Message}", e);
-        }
-        catch (JsonException e)
-        {
-            throw r.Fail(CheckpointFailure.Malformed, $"the header is not a valid checkpoint header: {e.Message}", e);
-        }
-        catch (ArgumentException e)
-        {
-            throw r.Fail(CheckpointFailure.Malformed, $"the header has an invalid field: {e.Message}", e);
-        }
-    }
-
-    static float[] Floats(CheckpointReader r, string name, Expected expected, Shapes shapes)
-    {
-        long count = r.SectionHead(name, CheckpointSectionType.Float32);
-        if (count != expected.Count)
-            throw r.Fail(expected.Reason,
-                $"section '{name}' has {count} floats, expected {expected.Description} {shapes.Context}.");
-        return r.Floats(name, count);
-    }
-
-    static AdamState ReadAdam(CheckpointReader r, string name, Expected expected, Shapes shapes)
-    {
-        long step = NonNegative(r, name + ".step", Int64s(r, name + ".step", 1)[0]);
-        float[] first = Floats(r, name + ".first_moment", expected, shapes);
-        float[] second = Floats(r, name + ".second_moment", expected, shapes);
-        return new AdamState(step, first, second);
-    }
-
-    /// <summary>A length the header implies, how to explain it, and what a mismatch is called.</summary>
-    readonly record struct Expected(long Count, string Description, CheckpointFailure Reason);
-
-    /// <summary>The array lengths a header implies, with the wording the error messages use.</summary>
-    sealed class Shapes
+    /// <summary>The array lengths a SAC header implies.</summary>
+    sealed class SacShapes : StateShapes
     {
         public static readonly Expected LogAlpha = new(1, "1 (log alpha is a single number)", CheckpointFailure.Malformed);
 
-        public Shapes(CheckpointHeader header)
+        public SacShapes(CheckpointHeader h)
+            : base($"for observation size {h.ObservationSize}, action size {h.ActionSize}, hidden [{string.Join(", ", h.HiddenSizes)}]")
         {
-            int obs = header.ObservationSize, act = header.ActionSize;
-            int[] hidden = [.. header.HiddenSizes];
-            string hiddenText = string.Join(", ", hidden);
-            Context = $"for observation size {obs}, action size {act}, hidden [{hiddenText}]";
+            int obs = h.ObservationSize, act = h.ActionSize;
             // Sums in long: an int overflow here would make a bogus header look consistent.
             if ((long)obs + act > int.MaxValue || 2L * act > int.MaxValue)
                 throw new ArgumentException($"observation size {obs} and action size {act} are too large for a network input or output.");
-
-            int[] actorSizes = [obs, .. hidden, 2 * act];
-            int[] qSizes = [obs + act, .. hidden, 1];
-            int[] valueSizes = [obs, .. hidden, 1];
-            int actorCount = new MlpSpec(actorSizes).ParameterCount;
+            int[] qSizes = [obs + act, .. h.HiddenSizes, 1];
+            Actor = Expected.Network("actor", [obs, .. h.HiddenSizes, 2 * act]);
             int qCount = new MlpSpec(qSizes).ParameterCount;
-            int valueCount = new MlpSpec(valueSizes).ParameterCount;
             if (2L * qCount > Array.MaxLength)
                 throw new ArgumentException($"two Q-networks of {qCount} parameters exceed the largest array.");
-
-            Actor = new(actorCount, $"{actorCount} (the actor MLP [{string.Join(", ", actorSizes)}])", CheckpointFailure.ShapeMismatch);
-            Critic = new(2L * qCount, $"2 x {qCount} = {2L * qCount} (twin Q MLPs [{string.Join(", ", qSizes)}])", CheckpointFailure.ShapeMismatch);
-            Value = new(valueCount, $"{valueCount} (the value MLP [{string.Join(", ", valueSizes)}])", CheckpointFailure.ShapeMismatch);
+            Critic = new(2L * qCount, $"2 x {qCount} = {2L * qCount} (twin Q MLPs [{string.Join(", ", qSizes)}])");
+            Value = Expected.Network("value", [obs, .. h.HiddenSizes, 1]);
         }
 
         public Expected Actor { get; }
@@ -380,8 +233,5 @@ public static class Checkpoint
         public Expected Critic { get; }
 
         public Expected Value { get; }
-
-        /// <summary>The sizes behind the expectations, for messages: "for observation size 3, action size 1, hidden [8, 8]".</summary>
-        public string Context { get; }
     }
 }

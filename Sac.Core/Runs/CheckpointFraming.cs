@@ -22,32 +22,6 @@ internal static class CheckpointFraming
     /// <summary>The metadata key of the format's JSON header.</summary>
     internal const string HeaderKey = "header";
 
-    /// <summary>Builds a checkpoint with <paramref name="emit"/> and writes it atomically.</summary>
-    internal static void Write(string path, string format, byte[] headerJson, Action<CheckpointWriter> emit, IReadOnlyDictionary<string, string>? metadata = null)
-    {
-        var writer = new CheckpointWriter(format, headerJson, metadata);
-        emit(writer);
-        writer.Save(path);
-    }
-
-    /// <summary>
-    /// Checks the running episode's actions against a header's progress: <c>EpisodeLength x actionSize</c> floats with
-    /// progress, none without (the caller's argument, reported as <see cref="ArgumentException"/>).
-    /// </summary>
-    /// <param name="progress">The header's progress, or null.</param>
-    /// <param name="actionSize">Floats per action.</param>
-    /// <param name="length">Floats given.</param>
-    internal static void CheckEpisodeActions(TrainingProgress? progress, int actionSize, int length)
-    {
-        long expected = progress is { } p ? (long)p.EpisodeLength * actionSize : 0;
-        if (length != expected)
-            throw new ArgumentException(
-                progress is null
-                    ? $"episodeActions has {length} floats, but the header has no Progress; only a checkpoint with progress stores the running episode's actions."
-                    : $"episodeActions has {length} floats, but the header's progress says the running episode has {progress.EpisodeLength} steps of {actionSize} actions ({expected} floats).",
-                "episodeActions");
-    }
-
     /// <summary>The first bytes of the older (format version 1) binary checkpoints, recognised to name them in errors.</summary>
     internal static ReadOnlySpan<byte> Magic => "SACFCKPT"u8;
 
@@ -61,13 +35,6 @@ internal static class CheckpointFraming
     };
 
     internal static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
-    internal static void EmitAdam(CheckpointWriter w, string name, AdamState adam)
-    {
-        w.Int64s(name + ".step", [adam.Step]);
-        w.Floats(name + ".first_moment", adam.FirstMoment);
-        w.Floats(name + ".second_moment", adam.SecondMoment);
-    }
 
     internal static long[] Int64s(CheckpointReader r, string name, long expectedCount)
     {
@@ -97,5 +64,27 @@ internal static class CheckpointFraming
             throw new CheckpointException(path, CheckpointFailure.UnsupportedVersion,
                 $"the checkpoint has format version {version}; this build reads version {Checkpoint.FormatVersion} only.");
         return body(new CheckpointReader(path, file));
+    }
+
+    /// <summary>The header's <c>algorithm</c> string, read without binding the rest, so any algorithm's header is accepted.</summary>
+    internal static string AlgorithmOf(CheckpointReader r, byte[] json)
+    {
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(StrictUtf8.GetString(json));
+            if (doc.RootElement.ValueKind == JsonValueKind.Object
+                && doc.RootElement.TryGetProperty("algorithm", out JsonElement a) && a.ValueKind == JsonValueKind.String
+                && a.GetString() is { Length: > 0 } name)
+                return name;
+        }
+        catch (DecoderFallbackException e)
+        {
+            throw r.Fail(CheckpointFailure.Malformed, $"the header is not valid UTF-8: {e.Message}", e);
+        }
+        catch (JsonException e)
+        {
+            throw r.Fail(CheckpointFailure.Malformed, $"the header is not valid JSON: {e.Message}", e);
+        }
+        throw r.Fail(CheckpointFailure.Malformed, "the header names no algorithm.");
     }
 }

@@ -25,12 +25,13 @@ public sealed record CheckpointHeader(
     IReadOnlyList<int> HiddenSizes,
     string Variant,
     long EnvironmentSteps)
+    : ICheckpointHeader
 {
     /// <summary>The algorithm that produced the learner, such as <c>"sac"</c>; not blank.</summary>
-    public string Algorithm { get; init => field = NotBlank(value, nameof(Algorithm)); } = NotBlank(Algorithm, nameof(Algorithm));
+    public string Algorithm { get; init => field = HeaderChecks.NotBlank(value, nameof(Algorithm)); } = HeaderChecks.NotBlank(Algorithm, nameof(Algorithm));
 
     /// <summary>The environment the learner was trained on, such as <c>"Pendulum-v1"</c>; not blank.</summary>
-    public string EnvironmentId { get; init => field = NotBlank(value, nameof(EnvironmentId)); } = NotBlank(EnvironmentId, nameof(EnvironmentId));
+    public string EnvironmentId { get; init => field = HeaderChecks.NotBlank(value, nameof(EnvironmentId)); } = HeaderChecks.NotBlank(EnvironmentId, nameof(EnvironmentId));
 
     /// <summary>Length of one observation; at least 1.</summary>
     public int ObservationSize { get; init => field = ConfigChecks.AtLeast(value, 1, nameof(ObservationSize)); }
@@ -48,8 +49,8 @@ public sealed record CheckpointHeader(
     public string Variant { get; init => field = CheckVariant(value); } = CheckVariant(Variant);
 
     /// <summary>Environment steps taken when the checkpoint was written; zero or more.</summary>
-    public long EnvironmentSteps { get; init => field = NotNegative(value, nameof(EnvironmentSteps)); }
-        = NotNegative(EnvironmentSteps, nameof(EnvironmentSteps));
+    public long EnvironmentSteps { get; init => field = HeaderChecks.NotNegative(value, nameof(EnvironmentSteps)); }
+        = HeaderChecks.NotNegative(EnvironmentSteps, nameof(EnvironmentSteps));
 
     /// <summary>
     /// The training loop's counters when the checkpoint was written, for <c>--resume</c>; null in a checkpoint of a
@@ -58,12 +59,6 @@ public sealed record CheckpointHeader(
     /// </summary>
     public TrainingProgress? Progress { get; init; }
 
-    static string NotBlank(string value, string name)
-    {
-        if (string.IsNullOrWhiteSpace(value))
-            throw new ArgumentException($"{name} must not be null or blank, got {(value is null ? "null" : $"'{value}'")}.", name);
-        return value;
-    }
 
     static string CheckVariant(string value)
     {
@@ -74,7 +69,4 @@ public sealed record CheckpointHeader(
                 nameof(Variant));
         return value;
     }
-
-    static long NotNegative(long value, string name) =>
-        value >= 0 ? value : throw new ArgumentException($"{name} must be zero or more, got {value}.", name);
 }

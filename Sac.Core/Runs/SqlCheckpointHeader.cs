@@ -25,12 +25,13 @@ public sealed record SqlCheckpointHeader(
     IReadOnlyList<int> HiddenSizes,
     IReadOnlyList<int> SamplerHiddenSizes,
     long EnvironmentSteps)
+    : ICheckpointHeader
 {
     /// <summary>Always <c>"sql"</c>: the header of another algorithm's checkpoint is rejected.</summary>
     public string Algorithm { get; init => field = CheckAlgorithm(value); } = CheckAlgorithm(Algorithm);
 
     /// <summary>The environment the learner was trained on; not blank.</summary>
-    public string EnvironmentId { get; init => field = NotBlank(value, nameof(EnvironmentId)); } = NotBlank(EnvironmentId, nameof(EnvironmentId));
+    public string EnvironmentId { get; init => field = HeaderChecks.NotBlank(value, nameof(EnvironmentId)); } = HeaderChecks.NotBlank(EnvironmentId, nameof(EnvironmentId));
 
     /// <summary>Length of one observation; at least 1.</summary>
     public int ObservationSize { get; init => field = ConfigChecks.AtLeast(value, 1, nameof(ObservationSize)); }
@@ -49,8 +50,8 @@ public sealed record SqlCheckpointHeader(
         = ConfigChecks.Sizes(SamplerHiddenSizes, nameof(SamplerHiddenSizes));
 
     /// <summary>Environment steps taken when the checkpoint was written; zero or more.</summary>
-    public long EnvironmentSteps { get; init => field = NotNegative(value, nameof(EnvironmentSteps)); }
-        = NotNegative(EnvironmentSteps, nameof(EnvironmentSteps));
+    public long EnvironmentSteps { get; init => field = HeaderChecks.NotNegative(value, nameof(EnvironmentSteps)); }
+        = HeaderChecks.NotNegative(EnvironmentSteps, nameof(EnvironmentSteps));
 
     /// <summary>
     /// The training loop's counters when the checkpoint was written, for resuming; null in a checkpoint of a learner
@@ -82,14 +83,4 @@ public sealed record SqlCheckpointHeader(
             : throw new ArgumentException(
                 $"{nameof(Algorithm)} must be \"{SqlCheckpoint.AlgorithmName}\" in a Soft Q-Learning checkpoint, got {(value is null ? "null" : $"\"{value}\"")}.",
                 nameof(Algorithm));
-
-    static string NotBlank(string value, string name)
-    {
-        if (string.IsNullOrWhiteSpace(value))
-            throw new ArgumentException($"{name} must not be null or blank, got {(value is null ? "null" : $"'{value}'")}.", name);
-        return value;
-    }
-
-    static long NotNegative(long value, string name) =>
-        value >= 0 ? value : throw new ArgumentException($"{name} must be zero or more, got {value}.", name);
 }

@@ -61,10 +61,3 @@ public sealed record TrainingProgress(
             ? value
             : throw new ArgumentException($"{nameof(LastMetrics)} may hold at most {MaxMetrics} values, got {value.Count}.", nameof(LastMetrics));
 }
-
-/// <summary>Everything a SAC checkpoint written during training holds.</summary>
-/// <param name="Header">Algorithm, environment, sizes and, for a training checkpoint, the loop's progress.</param>
-/// <param name="State">The learner, owning fresh arrays.</param>
-/// <param name="Replay">The replay buffer when it was saved, otherwise null.</param>
-/// <param name="EpisodeActions">The running episode's actions, <c>EpisodeLength x ActionSize</c> (empty without progress).</param>
-public sealed record TrainingCheckpoint(CheckpointHeader Header, Sac.Core.Data.LearnerState State, Sac.Core.Data.ReplayBuffer? Replay, float[] EpisodeActions);

@@ -589,7 +589,7 @@ let ``truncated or damaged DQN checkpoints fail with CheckpointException, never 
         Assert.Equal("sac", DqnCheckpoint.PeekAlgorithm damaged)
         let e = Assert.Throws<CheckpointException>(fun () -> DqnCheckpoint.Load damaged |> ignore)
         Assert.Equal(CheckpointFailure.Malformed, e.Reason)
-        Assert.Contains("'sac'", e.Message)
+        Assert.Contains("\"sac\" checkpoint, not a DQN-family one", e.Message)
     finally
         File.Delete path
         File.Delete trainingPath

@@ -54,7 +54,7 @@ let ``resuming checks that the checkpoint fits the trainer, with a clear message
         let s = t.RunTo(t.Start(), 130L, []).State
         let path = Path.Combine(dir, "c.ckpt")
         t.Save(path, s, 600L, true)
-        let resumeWith (c: DqnConfig) (ckpt: DqnTrainingCheckpoint) =
+        let resumeWith (c: DqnConfig) (ckpt: TrainingCheckpoint<DqnCheckpointHeader, DqnLearnerState>) =
             Assert.Throws<ArgumentException>(fun () -> DqnTrainer("CartPole-v1", c, gemm).Resume ckpt |> ignore).Message
         let ckpt = DqnCheckpoint.LoadTraining path
         let other = DqnConfig(HiddenSizes = [| 8 |], BatchSize = 16, BufferSize = 1000, LearningStarts = 100, Seed = 7UL)
@@ -64,7 +64,7 @@ let ``resuming checks that the checkpoint fits the trainer, with a clear message
         let smallBuffer = DqnConfig(HiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 500)
         Assert.Contains("BufferSize", resumeWith smallBuffer ckpt)
         let h, p = ckpt.Header, nonNull ckpt.Header.Progress
-        let withHeader (header: DqnCheckpointHeader) = DqnTrainingCheckpoint(header, ckpt.State, ckpt.Replay, ckpt.EpisodeActions)
+        let withHeader (header: DqnCheckpointHeader) = TrainingCheckpoint<DqnCheckpointHeader, DqnLearnerState>(header, ckpt.State, ckpt.Replay, ckpt.EpisodeActions)
         // Another environment, and another shape of the same one.
         let elsewhere = DqnCheckpointHeader(h.Algorithm, "Acrobot-v1", h.ObservationSize, h.ActionCount, h.HiddenSizes, h.EnvironmentSteps, Progress = p)
         let message = resumeWith cfg (withHeader elsewhere)
@@ -74,7 +74,7 @@ let ``resuming checks that the checkpoint fits the trainer, with a clear message
         Assert.Contains("observation 6, actions 3", resumeWith cfg (withHeader reshaped))
         // A learner alone (no progress) is not a training checkpoint.
         let bare = DqnCheckpointHeader(h.Algorithm, h.EnvironmentId, h.ObservationSize, h.ActionCount, h.HiddenSizes, h.EnvironmentSteps)
-        Assert.Contains("no training progress", resumeWith cfg (DqnTrainingCheckpoint(bare, ckpt.State, null, [||])))
+        Assert.Contains("no training progress", resumeWith cfg (TrainingCheckpoint<DqnCheckpointHeader, DqnLearnerState>(bare, ckpt.State, null, [||])))
         // A tampered progress record (episode return) is caught by replaying the running episode.
         let tampered = TrainingProgress(p.TotalSteps, p.Episodes, p.EpisodeReturn + 1.0, p.EpisodeLength, p.Draws, p.LastMetrics)
         let header = DqnCheckpointHeader(h.Algorithm, h.EnvironmentId, h.ObservationSize, h.ActionCount, h.HiddenSizes, h.EnvironmentSteps, Progress = tampered)

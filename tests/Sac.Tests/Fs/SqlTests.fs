@@ -780,6 +780,7 @@ let ``SQL and SAC checkpoints are told apart`` = testCase "SQL and SAC checkpoin
     Assert.Contains("\"sac\" checkpoint", ex.Message)
     let ex = Assert.Throws<CheckpointException>(fun () -> Checkpoint.Load sqlPath |> ignore)
     Assert.Equal(CheckpointFailure.Malformed, ex.Reason)
+    Assert.Contains("\"sql\" checkpoint, not a SAC one", ex.Message)
     Assert.Equal(CheckpointFailure.NotFound, (Assert.Throws<CheckpointException>(fun () -> SqlCheckpoint.Load(dir.File "none.ckpt") |> ignore)).Reason)
     File.WriteAllText(dir.File "text.ckpt", "not a checkpoint at all, really")
     let ex = Assert.Throws<CheckpointException>(fun () -> SqlCheckpoint.PeekAlgorithm(dir.File "text.ckpt") |> ignore)

@@ -1,0 +1,17 @@
+using System;
+
+namespace Sac.Core.Runs;
+
+/// <summary>The field checks every checkpoint header shares; each names the field in its <see cref="ArgumentException"/>.</summary>
+internal static class HeaderChecks
+{
+    internal static string NotBlank(string value, string name)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+            throw new ArgumentException($"{name} must not be null or blank, got {(value is null ? "null" : $"'{value}'")}.", name);
+        return value;
+    }
+
+    internal static long NotNegative(long value, string name) =>
+        value >= 0 ? value : throw new ArgumentException($"{name} must be zero or more, got {value}.", name);
+}
