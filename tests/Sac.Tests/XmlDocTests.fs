@@ -11,6 +11,7 @@ open System.Runtime.CompilerServices
 open System.Xml.Linq
 open Microsoft.FSharp.Reflection
 open Xunit
+open Expecto
 open FsCheck
 open FsCheck.FSharp
 
@@ -194,19 +195,15 @@ let private assertNoGaps (asm: Assembly) =
     let gaps = XmlDocCheck.gaps asm
     Assert.True(gaps.IsEmpty, sprintf "%s: %d undocumented:\n%s" (asm.GetName().Name) gaps.Length (String.Join("\n", gaps)))
 
-[<Fact>]
-let ``each library's XML documentation file is beside it in the test output`` () =
+let ``each library's XML documentation file is beside it in the test output`` = testCase "each library's XML documentation file is beside it in the test output" <| fun () ->
     for asm in libraries do
         Assert.True(File.Exists(XmlDocCheck.docFile asm), XmlDocCheck.docFile asm)
 
-[<Fact>]
-let ``Sac.Core documents every public type and member`` () = assertNoGaps libraries.[0]
+let ``Sac.Core documents every public type and member`` = testCase "Sac.Core documents every public type and member" <| fun () -> assertNoGaps libraries.[0]
 
-[<Fact>]
-let ``Sac.Cuda documents every public type and member`` () = assertNoGaps libraries.[1]
+let ``Sac.Cuda documents every public type and member`` = testCase "Sac.Cuda documents every public type and member" <| fun () -> assertNoGaps libraries.[1]
 
-[<Fact>]
-let ``Sac.Fs documents every public type, union case, record field and member`` () = assertNoGaps libraries.[2]
+let ``Sac.Fs documents every public type, union case, record field and member`` = testCase "Sac.Fs documents every public type, union case, record field and member" <| fun () -> assertNoGaps libraries.[2]
 
 let private fsAssembly = libraries.[2]
 
@@ -229,8 +226,7 @@ let private editedFsDoc (id: string) (edit: XElement -> unit) =
     edit e
     doc
 
-[<Fact>]
-let ``what must be documented includes union cases, record fields, literals and module functions`` () =
+let ``what must be documented includes union cases, record fields, literals and module functions`` = testCase "what must be documented includes union cases, record fields, literals and module functions" <| fun () ->
     let required = set fsRequired.Value
     for id in [ "T:Sac.Fs.LogStdRange.Clamp"
                 "T:Sac.Fs.CallbackDecision.Continue"
@@ -241,8 +237,7 @@ let ``what must be documented includes union cases, record fields, literals and 
                 "M:Sac.Fs.Trainer.#ctor(System.String,Sac.Core.Config.SacConfig,Sac.Core.Compute.IGemm,Sac.Cuda.Backend.ISacBackend)" ] do
         Assert.Contains(id, required)
 
-[<Fact>]
-let ``what the compilers generate is not required`` () =
+let ``what the compilers generate is not required`` = testCase "what the compilers generate is not required" <| fun () ->
     let fs = set fsRequired.Value
     for id in [ "M:Sac.Fs.LogStdRange.NewClamp(System.Single,System.Single)"
                 "P:Sac.Fs.LogStdRange.Tag"
@@ -259,28 +254,37 @@ let ``what the compilers generate is not required`` () =
         Assert.DoesNotContain(id, core)
     Assert.Contains("T:Sac.Core.Config.SacConfig", core)
 
-[<Fact>]
-let ``removing any required entry is reported`` () =
+let ``removing any required entry is reported`` =
     let prop =
         Prop.forAll (Arb.fromGen (Gen.elements documentedNonConstructors.Value)) (fun id ->
             let gaps = XmlDocCheck.gapsIn fsAssembly (editedFsDoc id (fun e -> e.Remove()))
             gaps |> List.contains (id + ": no documentation"))
-    Check.One(Config.QuickThrowOnFailure.WithMaxTest 40, prop)
+    testPropertyWithConfig (Properties.ofFsCheck (Config.QuickThrowOnFailure.WithMaxTest 40)) "removing any required entry is reported" (prop)
 
-[<Fact>]
-let ``an empty or placeholder summary is reported`` () =
+let ``an empty or placeholder summary is reported`` =
     let texts = Array.append [| ""; "   "; "..."; "…" |] (XmlDocCheck.placeholders |> Array.map (fun p -> p + ": describe this."))
     let prop =
         Prop.forAll (Arb.fromGen (Gen.zip (Gen.elements documentedNonConstructors.Value) (Gen.elements texts))) (fun (id, text) ->
             let doc = editedFsDoc id (fun e -> e.RemoveNodes(); e.Add(XElement(XName.Get "summary", text)))
             let gaps = XmlDocCheck.gapsIn fsAssembly doc
             gaps |> List.exists (fun g -> g.StartsWith(id + ": ") && (g.Contains "empty" || g.Contains "placeholder")))
-    Check.One(Config.QuickThrowOnFailure.WithMaxTest 40, prop)
+    testPropertyWithConfig (Properties.ofFsCheck (Config.QuickThrowOnFailure.WithMaxTest 40)) "an empty or placeholder summary is reported" (prop)
 
-[<Fact>]
-let ``a summary-less entry is reported and an inheritdoc entry is accepted`` () =
+let ``a summary-less entry is reported and an inheritdoc entry is accepted`` = testCase "a summary-less entry is reported and an inheritdoc entry is accepted" <| fun () ->
     let id = "P:Sac.Fs.EvaluationResult.Mean"
     let noSummary = editedFsDoc id (fun e -> e.RemoveNodes(); e.Add(XElement(XName.Get "remarks", "The mean.")))
     Assert.Contains(id + ": no <summary>", XmlDocCheck.gapsIn fsAssembly noSummary)
     let inherits = editedFsDoc id (fun e -> e.RemoveNodes(); e.Add(XElement(XName.Get "inheritdoc")))
     Assert.Empty(XmlDocCheck.gapsIn fsAssembly inherits)
+
+let tests = testList "XmlDoc" [
+    ``each library's XML documentation file is beside it in the test output``
+    ``Sac.Core documents every public type and member``
+    ``Sac.Cuda documents every public type and member``
+    ``Sac.Fs documents every public type, union case, record field and member``
+    ``what must be documented includes union cases, record fields, literals and module functions``
+    ``what the compilers generate is not required``
+    ``removing any required entry is reported``
+    ``an empty or placeholder summary is reported``
+    ``a summary-less entry is reported and an inheritdoc entry is accepted``
+]

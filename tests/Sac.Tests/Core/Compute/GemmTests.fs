@@ -1,0 +1,144 @@
+module GemmTests
+
+open System
+open Xunit
+open Expecto
+open FsCheck
+open FsCheck.FSharp
+open Sac.Core.Compute
+
+type Case =
+    { TA: Transpose; TB: Transpose; M: int; N: int; K: int
+      Alpha: float32; Beta: float32; PadA: int; PadB: int; PadC: int; Seed: int }
+
+let private dims = Gen.frequency [ 3, Gen.choose (1, 40); 1, Gen.elements [ 1; 8; 15; 16; 17; 31; 32; 33; 64; 65 ] ]
+
+let private caseGen =
+    gen {
+        let! ta = Gen.elements [ Transpose.No; Transpose.Yes ]
+        let! tb = Gen.elements [ Transpose.No; Transpose.Yes ]
+        let! m = dims
+        let! n = dims
+        let! k = dims
+        let! alpha = Gen.elements [ 1.0f; -0.5f; 2.0f ]
+        let! beta = Gen.elements [ 0.0f; 1.0f; 0.25f ]
+        let! pa = Gen.choose (0, 3)
+        let! pb = Gen.choose (0, 3)
+        let! pc = Gen.choose (0, 3)
+        let! seed = Gen.choose (0, 1_000_000)
+        return { TA = ta; TB = tb; M = m; N = n; K = k; Alpha = alpha; Beta = beta; PadA = pa; PadB = pb; PadC = pc; Seed = seed }
+    }
+
+let private fill (rnd: Random) n = Array.init n (fun _ -> float32 (rnd.NextDouble() * 2.0 - 1.0))
+
+/// Runs one case on a provider; returns (result, reference result computed in double, error bound).
+let private run (g: IGemm) (c: Case) =
+    let rnd = Random c.Seed
+    let aRows, aCols = if c.TA = Transpose.No then c.M, c.K else c.K, c.M
+    let bRows, bCols = if c.TB = Transpose.No then c.K, c.N else c.N, c.K
+    let lda, ldb, ldc = aCols + c.PadA, bCols + c.PadB, c.N + c.PadC
+    let a, b = fill rnd (aRows * lda), fill rnd (bRows * ldb)
+    let c0 = fill rnd (c.M * ldc)
+    let out = Array.copy c0
+    g.Sgemm(c.TA, c.TB, c.M, c.N, c.K, c.Alpha, ReadOnlySpan a, lda, ReadOnlySpan b, ldb, c.Beta, Span out, ldc)
+    let expected = Array.copy c0
+    ReferenceGemm.Instance.Sgemm(c.TA, c.TB, c.M, c.N, c.K, c.Alpha, ReadOnlySpan a, lda, ReadOnlySpan b, ldb, c.Beta, Span expected, ldc)
+    out, expected, ldc
+
+let private agrees (g: IGemm) (c: Case) =
+    let out, expected, ldc = run g c
+    // float32 accumulation over k terms of magnitude <= 1: error grows like k * eps.
+    let tol = 1e-5f * float32 (c.K + 4) * (abs c.Alpha + 1.0f)
+    let bad =
+        [ for i in 0 .. c.M - 1 do
+            for j in 0 .. ldc - 1 do
+                let idx = i * ldc + j
+                if j >= c.N then
+                    if out.[idx] <> expected.[idx] then yield (i, j, "padding written")
+                elif abs (out.[idx] - expected.[idx]) > tol then yield (i, j, sprintf "%g vs %g" out.[idx] expected.[idx]) ]
+    if not bad.IsEmpty then failwithf "%s %A: %A" (TestProviders.label g) c (List.truncate 3 bad)
+    true
+
+let ``every provider matches the reference on random shapes, transposes and strides`` = testCase "every provider matches the reference on random shapes, transposes and strides" <| fun () ->
+    for g in TestProviders.gemms do
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(60), Prop.forAll (Arb.fromGen caseGen) (agrees g))
+
+let ``deep K crosses the K-block boundary and still matches`` = testCase "deep K crosses the K-block boundary and still matches" <| fun () ->
+    for g in TestProviders.gemms do
+        for (m, n, k) in [ (9, 33, ManagedGemm.KBlock + 1); (40, 17, 2 * ManagedGemm.KBlock + 7) ] do
+            for ta in [ Transpose.No; Transpose.Yes ] do
+                for tb in [ Transpose.No; Transpose.Yes ] do
+                    agrees g { TA = ta; TB = tb; M = m; N = n; K = k; Alpha = 1.0f; Beta = 0.5f; PadA = 1; PadB = 0; PadC = 2; Seed = m + n + k } |> ignore
+
+let ``matrix-vector shapes (n = 1 or m = 1) match the reference`` = testCase "matrix-vector shapes (n = 1 or m = 1) match the reference" <| fun () ->
+    for g in TestProviders.gemms do
+        for (m, n, k) in [ (256, 1, 256); (1, 256, 256); (1, 1, 37); (5, 1, 1); (1, 7, 1) ] do
+            for ta in [ Transpose.No; Transpose.Yes ] do
+                for tb in [ Transpose.No; Transpose.Yes ] do
+                    for beta in [ 0.0f; 0.75f ] do
+                        agrees g { TA = ta; TB = tb; M = m; N = n; K = k; Alpha = 1.5f; Beta = beta; PadA = 2; PadB = 1; PadC = 1; Seed = 7 } |> ignore
+
+let ``beta = 0 never reads C, so NaN there does not propagate`` = testCase "beta = 0 never reads C, so NaN there does not propagate" <| fun () ->
+    for g in TestProviders.gemms do
+        for (m, n, k) in [ (13, 29, 11); (256, 1, 8); (1, 40, 3); (4, 4, 0) ] do
+            let a, b = Array.create (m * k) 1.0f, Array.create (k * n) 2.0f
+            let c = Array.create (m * n) Single.NaN
+            g.Sgemm(Transpose.No, Transpose.No, m, n, k, 1.0f, ReadOnlySpan a, max k 1, ReadOnlySpan b, n, 0.0f, Span c, n)
+            Assert.True(c |> Array.forall (fun x -> x = 2.0f * float32 k), sprintf "%s %dx%dx%d" (TestProviders.label g) m n k)
+
+let ``managed GEMM is bitwise identical on one and two threads`` = testCase "managed GEMM is bitwise identical on one and two threads" <| fun () ->
+    let rnd = Random 3
+    for kernel in TestProviders.managed |> List.map (fun g -> g.Kernel) |> List.distinct do
+        let one = TestProviders.managed |> List.find (fun g -> g.Kernel = kernel && g.Threads = 1)
+        let two = TestProviders.managed |> List.find (fun g -> g.Kernel = kernel && g.Threads = 2)
+        for (m, n, k) in [ (256, 256, 256); (256, 23, 256); (23, 256, 256); (100, 300, 450) ] do
+            let a, b = fill rnd (m * k), fill rnd (k * n)
+            let c1, c2 = Array.zeroCreate (m * n), Array.zeroCreate (m * n)
+            one.Sgemm(Transpose.No, Transpose.No, m, n, k, 1.0f, ReadOnlySpan a, k, ReadOnlySpan b, n, 0.0f, Span c1, n)
+            two.Sgemm(Transpose.No, Transpose.No, m, n, k, 1.0f, ReadOnlySpan a, k, ReadOnlySpan b, n, 0.0f, Span c2, n)
+            Assert.True((c1 = c2), sprintf "%A %dx%dx%d differs between thread counts" kernel m n k)
+
+let ``bad shapes are rejected with the operand named`` = testCase "bad shapes are rejected with the operand named" <| fun () ->
+    for g in TestProviders.gemms do
+        let a, b, c = Array.zeroCreate 6, Array.zeroCreate 6, Array.zeroCreate 4
+        let ex = Assert.Throws<ArgumentException>(fun () ->
+            g.Sgemm(Transpose.No, Transpose.No, 2, 2, 4, 1.0f, ReadOnlySpan a, 4, ReadOnlySpan b, 2, 0.0f, Span c, 2))
+        Assert.Contains("operand A", ex.Message)
+        let ex = Assert.Throws<ArgumentException>(fun () ->
+            g.Sgemm(Transpose.No, Transpose.No, 2, 2, 3, 1.0f, ReadOnlySpan a, 3, ReadOnlySpan b, 1, 0.0f, Span c, 2))
+        Assert.Contains("operand B", ex.Message)
+        Assert.Throws<ArgumentException>(fun () ->
+            g.Sgemm(Transpose.No, Transpose.No, -1, 2, 3, 1.0f, ReadOnlySpan a, 3, ReadOnlySpan b, 2, 0.0f, Span c, 2)) |> ignore
+
+let ``provider choice honours SAC_GEMM-style names and rejects unknown ones`` = testCase "provider choice honours SAC_GEMM-style names and rejects unknown ones" <| fun () ->
+    Assert.Equal("managed", (GemmProvider.Create(1, "managed")).Name)
+    let ex = Assert.Throws<ArgumentException>(fun () -> GemmProvider.Create(1, "mkl") |> ignore)
+    Assert.Contains("mkl", ex.Message)
+    match TestProviders.openBlas with
+    | Some _ -> Assert.Equal("openblas", (GemmProvider.Create(1, "auto")).Name)
+    | None -> Assert.Equal("managed", (GemmProvider.Create(1, "auto")).Name)
+
+let ``one managed GEMM shared by several threads gives every caller its own right answer`` = testCase "one managed GEMM shared by several threads gives every caller its own right answer" <| fun () ->
+    let g = new ManagedGemm(2)
+    let results =
+        Array.Parallel.init 8 (fun t ->
+            let rnd = Random t
+            [ for _ in 1 .. 20 ->
+                let m, n, k = 40 + t, 70, 50
+                let a, b = fill rnd (m * k), fill rnd (k * n)
+                let c, r = Array.zeroCreate (m * n), Array.zeroCreate (m * n)
+                g.Sgemm(Transpose.No, Transpose.No, m, n, k, 1.0f, ReadOnlySpan a, k, ReadOnlySpan b, n, 0.0f, Span c, n)
+                ReferenceGemm.Instance.Sgemm(Transpose.No, Transpose.No, m, n, k, 1.0f, ReadOnlySpan a, k, ReadOnlySpan b, n, 0.0f, Span r, n)
+                Array.forall2 (fun (x: float32) y -> abs (x - y) < 1e-3f) c r ])
+    Assert.True(results |> Array.forall (List.forall id))
+
+let tests = testList "Gemm" [
+    ``every provider matches the reference on random shapes, transposes and strides``
+    ``deep K crosses the K-block boundary and still matches``
+    ``matrix-vector shapes (n = 1 or m = 1) match the reference``
+    ``beta = 0 never reads C, so NaN there does not propagate``
+    ``managed GEMM is bitwise identical on one and two threads``
+    ``bad shapes are rejected with the operand named``
+    ``provider choice honours SAC_GEMM-style names and rejects unknown ones``
+    ``one managed GEMM shared by several threads gives every caller its own right answer``
+]

@@ -1,0 +1,33 @@
+/// Crc32: the IEEE check value and chaining across chunks.
+module Crc32Tests
+
+open System
+open System.Buffers.Binary
+open System.Collections.Generic
+open System.IO
+open System.Text
+open System.Xml.Linq
+open Xunit
+open Expecto
+open FsCheck
+open FsCheck.FSharp
+open Sac.Core.Config
+open Sac.Core.Data
+open Sac.Core.Networks
+open Sac.Core.Optim
+open Sac.Core.Random
+open Sac.Core.Runs
+open RunsKit
+
+// ---------- CRC-32 ----------
+
+let ``crc32 matches the IEEE check value and chains across chunks`` = testCase "crc32 matches the IEEE check value and chains across chunks" <| fun () ->
+    let data = Encoding.ASCII.GetBytes "123456789"
+    Assert.Equal(0xCBF43926u, Crc32.Compute(ReadOnlySpan data))
+    Assert.Equal(0u, Crc32.Compute(ReadOnlySpan<byte>.Empty))
+    for cut in 0 .. data.Length do
+        Assert.Equal(0xCBF43926u, Crc32.Append(Crc32.Compute(ReadOnlySpan(data, 0, cut)), ReadOnlySpan(data, cut, data.Length - cut)))
+
+let tests = testList "Crc32" [
+    ``crc32 matches the IEEE check value and chains across chunks``
+]
