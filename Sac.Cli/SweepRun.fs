@@ -21,12 +21,6 @@ let request (order: RunOrder) : TrainRequest =
         SaveReplay = true
         CheckpointEvery = Option.ofNullable order.CheckpointEvery }
 
-/// The `sac train` command line that trains the same run in one process (for comparison and by hand).
-let command (order: RunOrder) (out: string) =
-    let steps = if order.Steps.HasValue then $" --steps {order.Steps.Value}" else ""
-    let every = if order.CheckpointEvery.HasValue then $" --checkpoint-every {order.CheckpointEvery.Value}" else ""
-    $"sac train --env {order.Environment} --algo {order.Algorithm} --seed {order.Seed}{steps} --config {order.ConfigFile}{every} --save-replay --out {out}"
-
 /// The environment steps a checkpoint was written at, from its header; None when it cannot be read.
 let private stepsOf (checkpoint: string) =
     try

@@ -5,6 +5,7 @@ module Sac.Cli.SweepSummary
 open System
 open System.IO
 open System.Globalization
+open Sac.Core.Runs
 open Sac.Sweeps
 open Sac.Cli.Options
 
@@ -65,7 +66,7 @@ let markdown (rows: Row list) =
               $"| {r.Environment} | {r.Algorithm} | {config} | {r.Seeds} | {r.Finished} | {shown r.Mean} | {shown r.Std} | {shown r.Min} | {shown r.Max} |" ]
     String.Join("\n", lines) + "\n"
 
-/// Draws each configuration's finished runs with `sac plot` (their mean with a min-max band) into SWEEP/plots,
+/// Draws each configuration's finished runs as `sac plot` does (their mean with a min-max band) into SWEEP/plots,
 /// evaluation returns where the runs have them, episode returns otherwise; returns the files written.
 let plots (sweepDirectory: string) (runs: RunOrder list) (statuses: RunStatus list) =
     let folder = Path.Combine(sweepDirectory, "plots")
@@ -78,8 +79,9 @@ let plots (sweepDirectory: string) (runs: RunOrder list) (statuses: RunStatus li
         let name = SweepPlan.FileName($"{env}_{algo}_{config}")
         let out = Path.Combine(folder, name + ".svg")
         let title = $"{algo} on {env}, {config} ({dirs.Length} seeds)"
-        try Plot.plot dirs "eval_return" out (Some title) |> ignore
-        with UsageError _ -> Plot.plot dirs "episode_return" out (Some title) |> ignore
+        let files = dirs |> List.map (fun d -> Path.Combine(d, MetricsCsv.FileName))
+        let draw column = SvgCurve.Write(out, SvgCurveOptions(Title = title, YLabel = column), Plot.series files column)
+        try draw "eval_return" with UsageError _ -> draw "episode_return"
         out)
 
 /// Writes SWEEP/summary.csv and SWEEP/summary.md; returns the Markdown.

@@ -57,6 +57,9 @@ for _ in $(seq 1 600); do
     for i in 1 2; do
       if grep -q '"state": "running"' "$status" && grep -q "\"silo\": \"127.0.0.1:${silo_ports[$i]}\"" "$status" \
          && [ -f "$work/sweep/runs/$run/checkpoint.ckpt" ] && [ ! -f "$work/sweep/runs/$run/final.ckpt" ]; then
+        # Only in the first half of the run, so the kill cannot land just as it finishes.
+        at=$(tail -n 1 "$work/sweep/runs/$run/metrics.csv" | cut -d, -f1)
+        [[ "$at" =~ ^[0-9]+$ ]] && [ "$at" -lt $((steps / 2)) ] || continue
         victim=$i; victim_run=$run; break 3
       fi
     done
