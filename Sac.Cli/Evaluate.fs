@@ -62,11 +62,9 @@ let private evalDqn (checkpoint: string) (env: string) (episodes: int) (seed: ui
     let r = Dqn.evaluate ctx (Sac.Core.Networks.MlpWorkspace(ctx.Spec, 1)) state.QNetwork envInstance episodes seed
     r.Mean, r.Std, Array.empty<int>
 
-/// `sac eval`: loads a checkpoint (of any algorithm this build trains) and prints {"mean":…,"std":…,"episodes":K}
-/// over K episodes, episode k seeded seed + k (SAC: mean action; DQN family: greedy; SQL: its sampler), adding
-/// "goals":[n1,n2,n3,n4] on MultiGoal.
-/// Without --env the checkpoint's own environment; with another one, only under --force-env (the spaces must still fit).
-let evaluate (checkpoint: string) (env: string) (forceEnv: bool) (episodes: int) (seed: uint64) =
+/// The evaluation `sac eval` prints, as numbers: mean, std and (MultiGoal) the episodes that reached each goal; `env`
+/// empty for the checkpoint's own environment, and no other one without `forceEnv`.
+let measure (checkpoint: string) (env: string) (forceEnv: bool) (episodes: int) (seed: uint64) =
     if episodes < 1 then raise (UsageError $"--episodes must be at least 1, got {episodes}")
     let metadata = load Checkpoint.ReadMetadata checkpoint
     let trainedOn = match metadata.TryGetValue "environment_id" with | true, id -> id | _ -> ""
@@ -82,6 +80,14 @@ let evaluate (checkpoint: string) (env: string) (forceEnv: bool) (episodes: int)
         | "sql" -> evalSql checkpoint env episodes seed
         | a when isDqn a -> evalDqn checkpoint env episodes seed
         | a -> raise (UsageError $"{checkpoint}: written by algorithm '{a}', which this build cannot evaluate")
+    mean, std, goals
+
+/// `sac eval`: loads a checkpoint (of any algorithm this build trains) and prints {"mean":…,"std":…,"episodes":K}
+/// over K episodes, episode k seeded seed + k (SAC: mean action; DQN family: greedy; SQL: its sampler), adding
+/// "goals":[n1,n2,n3,n4] on MultiGoal.
+/// Without --env the checkpoint's own environment; with another one, only under --force-env (the spaces must still fit).
+let evaluate (checkpoint: string) (env: string) (forceEnv: bool) (episodes: int) (seed: uint64) =
+    let mean, std, goals = measure checkpoint env forceEnv episodes seed
     printEvaluation mean std goals episodes
     0
 

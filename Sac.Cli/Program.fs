@@ -131,6 +131,8 @@ type SacArgs =
     | [<CliPrefix(CliPrefix.None)>] Envs of ParseResults<EnvsArgs>
     | [<CliPrefix(CliPrefix.None)>] Solve of ParseResults<SolveArgs>
     | [<CliPrefix(CliPrefix.None)>] Check_Device of ParseResults<CheckDeviceArgs>
+    | [<CliPrefix(CliPrefix.None)>] Sweep of ParseResults<Sweep.SweepArgs>
+    | [<CliPrefix(CliPrefix.None)>] Worker of ParseResults<Sweep.WorkerArgs>
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -141,6 +143,8 @@ type SacArgs =
             | Plot _ -> "draw learning curves (SVG) from one or several runs' metrics.csv. e.g. sac plot runs/p1 runs/p2 runs/p3 --out pendulum.svg"
             | Envs _ -> "list the environments with their observation and action spaces. e.g. sac envs"
             | Check_Device _ -> "check the CUDA backend against the CPU: each kernel, Philox, 100 SAC updates; one JSON line per check and a summary; exit 0 all ok, 1 a check failed, 2 no usable GPU. e.g. sac check-device"
+            | Sweep _ -> "run a seed and hyperparameter sweep on a cluster of sac worker silos (each run as sac train, continued elsewhere from its newest checkpoint when a silo is lost); summary CSV/Markdown and plots at the end. e.g. sac sweep --spec sweep.json; sac sweep --spec sweep.json --status"
+            | Worker _ -> "start a silo of a sweep cluster (Microsoft Orleans) serving runs. e.g. sac worker --cluster localhost --port 11112 --gateway-port 30001"
             | Solve _ -> "solve a finite MDP by soft Q-iteration; prints {\"q\":[[…]],\"v\":[…],\"policy\":[[…]],\"iterations\":n}. e.g. sac solve --mdp examples/mdp/gridworld4x4.json --alpha 0.1 --gamma 0.95"
 
 [<EntryPoint>]
@@ -198,6 +202,8 @@ let main argv =
             let updates = c.GetResult(CheckDeviceArgs.Updates, defaultValue = 100)
             if updates < 1 then raise (UsageError $"--updates must be at least 1, got {updates}")
             DeviceCheck.command (c.GetResult(CheckDeviceArgs.Device, defaultValue = 0)) updates (fun l -> Console.Out.WriteLine l; Console.Out.Flush())
+        | Sweep s -> Sweep.sweep s
+        | Worker w -> Sweep.worker w
         | Solve s ->
             Solve.run (s.GetResult SolveArgs.Mdp) (s.GetResult(SolveArgs.Alpha, defaultValue = 1.0)) (s.GetResult(SolveArgs.Gamma, defaultValue = 0.99))
     with

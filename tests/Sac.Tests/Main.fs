@@ -52,7 +52,8 @@ let tests =
           testList "Cli" [
             PlotTests.tests
             // Registers HugeReward-v0 and runs `sac` in-process and as a child it signals.
-            testSequencedGroup "Hardening" HardeningTests.tests ]
+            testSequencedGroup "Hardening" HardeningTests.tests
+            SweepTests.tests ]
           XmlDocTests.tests ],
         Normal
     )
