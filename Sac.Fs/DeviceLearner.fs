@@ -1,8 +1,6 @@
 namespace Sac.Fs
 
 open System
-open Sac.Core.Config
-open Sac.Core.Data
 open Sac.Core.Optim
 open Sac.Core.Random
 open Sac.Cuda.Backend

@@ -2,9 +2,7 @@ namespace Sac.Fs
 
 open System
 open Sac.Core.Config
-open Sac.Core.Data
 open Sac.Core.Optim
-open Sac.Core.Random
 open Sac.Cuda.Backend
 
 /// <summary>

@@ -4,11 +4,6 @@ module ValidationKit
 open System
 open System.Reflection
 open Xunit
-open FsCheck
-open FsCheck.FSharp
-open Sac.Core.Config
-open Sac.Core.Data
-open Sac.Core.Random
 
 let throwsNaming (field: string) (f: unit -> unit) =
     let ex = Assert.ThrowsAny<ArgumentException>(Action f)

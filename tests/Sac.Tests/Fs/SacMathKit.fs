@@ -2,7 +2,6 @@
 module SacMathKit
 
 open System
-open Xunit
 open FsCheck
 open FsCheck.FSharp
 open Sac.Fs

@@ -1,9 +1,7 @@
 module SqlTests
 
 open System
-open System.Buffers.Binary
 open System.IO
-open System.Text
 open Xunit
 open Expecto
 open FsCheck

@@ -5,7 +5,6 @@ open System.IO
 open Xunit
 open Expecto
 open FsCheck
-open FsCheck.FSharp
 open Sac.Core.Compute
 open Sac.Core.Config
 open Sac.Core.Data

@@ -5,11 +5,7 @@ open System
 open System.Reflection
 open Xunit
 open Expecto
-open FsCheck
-open FsCheck.FSharp
 open Sac.Core.Config
-open Sac.Core.Data
-open Sac.Core.Random
 open ValidationKit
 
 // ---------- SacConfig ----------

@@ -7,7 +7,6 @@ open Xunit
 open Expecto
 open FsCheck
 open FsCheck.FSharp
-open Sac.Core.Config
 open Sac.Core.Data
 open Sac.Core.Random
 open ValidationKit

@@ -2,20 +2,11 @@
 module ConfigJsonTests
 
 open System
-open System.Buffers.Binary
-open System.Collections.Generic
-open System.IO
-open System.Text
-open System.Xml.Linq
 open Xunit
 open Expecto
 open FsCheck
 open FsCheck.FSharp
 open Sac.Core.Config
-open Sac.Core.Data
-open Sac.Core.Networks
-open Sac.Core.Optim
-open Sac.Core.Random
 open Sac.Core.Runs
 open RunsKit
 

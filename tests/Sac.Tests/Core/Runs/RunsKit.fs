@@ -2,15 +2,9 @@
 module RunsKit
 
 open System
-open System.Buffers.Binary
-open System.Collections.Generic
 open System.IO
-open System.Text
-open System.Xml.Linq
 open Xunit
 open FsCheck
-open FsCheck.FSharp
-open Sac.Core.Config
 open Sac.Core.Data
 open Sac.Core.Networks
 open Sac.Core.Optim

@@ -278,8 +278,11 @@ let ``TanhGaussianForward matches TanhGaussian sampleForward within float roundi
         let action, sigma, lsGrad, logPi = Array.zeroCreate n, Array.zeroCreate n, Array.zeroCreate n, Array.zeroCreate rows
         KernelReference.TanhGaussianForward(kind, lo, hi, rows, actDim, ro out, ro eps, Span action, Span sigma, Span lsGrad, Span logPi)
         let wantAction, wantSigma, wantLogPi = ws.Action.ToArray(), ws.Sigma.ToArray(), ws.LogPi.ToArray()
+        // sigma = exp(log sigma): an absolute rounding in log sigma, a few ulps of the range's largest bound (the
+        // tanh rescale forms lo + (hi - lo)(t + 1)/2 in float32), is sigma's relative error.
+        let sigmaTolerance = 1e-6 * (1.0 + float (max (abs lo) (abs hi)))
         for k in 0 .. n - 1 do
-            assertClose $"sigma[{k}]" 1e-6 1e-30 wantSigma.[k] sigma.[k]
+            assertClose $"sigma[{k}]" sigmaTolerance 1e-30 wantSigma.[k] sigma.[k]
             // u = mu + sigma eps carries sigma's rounding, scaled by |sigma eps|, into tanh.
             assertClose $"action[{k}]" 1e-6 (float (abs (sigma.[k] * eps.[k])) + 1e-30) wantAction.[k] action.[k]
             let wantGrad = TanhGaussian.logStdGrad range raw.[k]
