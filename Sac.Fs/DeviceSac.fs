@@ -247,7 +247,7 @@ module DeviceSac =
         bk.Sum(terms, slot ctx ValueLoss)
         DeviceMlp.backward bk ctx.Networks.Value value.Parameters.All (v1 ctx.ValueOnObs) b dv (ValueSome (v1 ctx.ValueGradient).All) ValueNone
         value.OptimizerStep <- value.OptimizerStep + 1L
-        bk.Adam(ctx.ValueAdam, value.OptimizerStep, value.Parameters.All, (v1 ctx.ValueGradient).All, value.FirstMoment.All, value.SecondMoment.All)
+        bk.Adam(ctx.ValueAdam, value.OptimizerStep, value.Parameters.All, (v1 ctx.ValueGradient).All, value.FirstMoment.All, value.SecondMoment.All, ctx.LearningRateFactor)
 
     /// <summary>
     /// SAC v1 Q targets (SAC v1, eq. 8): y = r + gamma (1 - terminated) V_target(s'), the soft backup of
@@ -283,7 +283,7 @@ module DeviceSac =
             bk.Sum(terms, slot ctx (CriticLoss1 + i))
             DeviceMlp.backward bk ctx.Networks.Critic (criticSlice ctx learner.Critic i) net b dq (ValueSome (ctx.CriticGradient.Slice(i * p, p))) ValueNone
         learner.CriticOptimizerStep <- learner.CriticOptimizerStep + 1L
-        bk.Adam(ctx.CriticAdam, learner.CriticOptimizerStep, learner.Critic.All, ctx.CriticGradient.All, learner.CriticFirstMoment.All, learner.CriticSecondMoment.All)
+        bk.Adam(ctx.CriticAdam, learner.CriticOptimizerStep, learner.Critic.All, ctx.CriticGradient.All, learner.CriticFirstMoment.All, learner.CriticSecondMoment.All, ctx.LearningRateFactor)
 
     /// <summary>
     /// Actor step (SAC v2, eqs. 9-10): one Adam step of the policy on mean(alpha log pi(f(eps; s)|s) - min(Q1, Q2)(s, f(eps; s)))
@@ -313,7 +313,7 @@ module DeviceSac =
         bk.TanhGaussianBackward(b, a, policy.Action b, policy.Sigma b, ctx.NoiseObs.Slice(0, b * a), policy.LogStdGrad b, da, dLogPi, dOut)
         DeviceMlp.backward bk ctx.Networks.Actor learner.Actor.All ctx.ActorOnObs b dOut (ValueSome ctx.ActorGradient.All) ValueNone
         learner.ActorOptimizerStep <- learner.ActorOptimizerStep + 1L
-        bk.Adam(ctx.ActorAdam, learner.ActorOptimizerStep, learner.Actor.All, ctx.ActorGradient.All, learner.ActorFirstMoment.All, learner.ActorSecondMoment.All)
+        bk.Adam(ctx.ActorAdam, learner.ActorOptimizerStep, learner.Actor.All, ctx.ActorGradient.All, learner.ActorFirstMoment.All, learner.ActorSecondMoment.All, ctx.LearningRateFactor)
 
     // Temperature step (SAC v2, eq. 18, on log alpha), on the host: one Adam step on -log alpha (log pi + H0) over
     // the batch's log pi at s.
@@ -321,7 +321,7 @@ module DeviceSac =
         let struct (loss, grad) = Losses.temperature learner.LogAlpha ctx.TargetEntropy b logPi
         ctx.HostLogAlpha.[0] <- learner.LogAlpha
         ctx.HostLogAlphaGrad.[0] <- grad
-        learner.AlphaOptimizer <- Adam.Update(ctx.AlphaAdam, learner.AlphaOptimizer, ReadOnlySpan ctx.HostLogAlphaGrad, Span ctx.HostLogAlpha)
+        learner.AlphaOptimizer <- Adam.Update(ctx.AlphaAdam, ctx.LearningRateFactor, learner.AlphaOptimizer, ReadOnlySpan ctx.HostLogAlphaGrad, Span ctx.HostLogAlpha)
         learner.LogAlpha <- ctx.HostLogAlpha.[0]
         loss
 
@@ -337,16 +337,17 @@ module DeviceSac =
             | _ -> ctx.Backend.Polyak(ctx.Config.Tau, learner.Critic.All, learner.TargetCritic.All)
 
     /// <summary>
-    /// One SAC gradient step on <paramref name="batch"/>, in place on <paramref name="learner"/> (device state: the
-    /// learner passed in is the learner afterwards), returning the step's metrics. The batch is uploaded once into the
-    /// context's arrays; the metrics (and log pi at s, for the host's temperature step) come back in one download.
-    /// Allocates nothing. The losses are reduced from per-row float32 terms.
+    /// <c>update</c> with every optimizer (actor, critics, temperature, v1 value) at its configured learning rate times
+    /// <paramref name="learningRateFactor"/>: a learning-rate schedule's factor for this update (1: <c>update</c>).
     /// </summary>
     /// <param name="ctx">The context the learner was uploaded with.</param>
+    /// <param name="learningRateFactor">The factor, in [0, 1].</param>
     /// <param name="batch">At most <c>ctx.BatchSize</c> transitions of the context's sizes.</param>
     /// <param name="learner">Updated in place.</param>
-    [<CompiledName("Update")>]
-    let update (ctx: DeviceSacContext) (batch: Batch) (learner: DeviceLearner) : SacMetrics =
+    [<CompiledName("UpdateWith")>]
+    let updateWith (ctx: DeviceSacContext) (learningRateFactor: float32) (batch: Batch) (learner: DeviceLearner) : SacMetrics =
+        Guard.learningRateFactor learningRateFactor
+        ctx.LearningRateFactor <- learningRateFactor
         prepare ctx batch learner
         let bk = ctx.Backend
         let b = batch.Size
@@ -380,3 +381,15 @@ module DeviceSac =
           Alpha = alpha
           Entropy = -(m.[SumLogPi] / float32 b)
           MeanQ = m.[SumQ1] / float32 b }
+
+    /// <summary>
+    /// One SAC gradient step on <paramref name="batch"/>, in place on <paramref name="learner"/> (device state: the
+    /// learner passed in is the learner afterwards), returning the step's metrics. The batch is uploaded once into the
+    /// context's arrays; the metrics (and log pi at s, for the host's temperature step) come back in one download.
+    /// Allocates nothing. The losses are reduced from per-row float32 terms.
+    /// </summary>
+    /// <param name="ctx">The context the learner was uploaded with.</param>
+    /// <param name="batch">At most <c>ctx.BatchSize</c> transitions of the context's sizes.</param>
+    /// <param name="learner">Updated in place.</param>
+    [<CompiledName("Update")>]
+    let update (ctx: DeviceSacContext) (batch: Batch) (learner: DeviceLearner) : SacMetrics = updateWith ctx 1.0f batch learner

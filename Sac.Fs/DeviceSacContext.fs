@@ -85,6 +85,9 @@ type DeviceSacContext(config: SacConfig, observationSize: int, actionSize: int, 
     member val CriticAdam = adam config.CriticLearningRate
     /// <summary>Adam settings of log alpha (never clipped: one scalar).</summary>
     member val AlphaAdam = AdamConfig(config.AlphaLearningRate)
+    /// <summary>The factor on every learning rate that the stages' optimizer steps use, staged by
+    /// <c>DeviceSac.updateWith</c> (a schedule's, in [0, 1]; 1 by default).</summary>
+    member val LearningRateFactor = 1.0f with get, set
     /// <summary>Adam settings of the v1 value network (the critic learning rate, as in SAC v1).</summary>
     member val ValueAdam = adam config.CriticLearningRate
     /// <summary>The target entropy H0 (-|A| unless configured).</summary>

@@ -341,7 +341,7 @@ module Dqn =
             sumQ <- sumQ + float row.[int actions.[i]]
             if soft then sumH <- sumH + float (boltzmannEntropy cfg.Temperature row)
         Mlp.Backward(ctx.Gemm, ctx.Spec, ReadOnlySpan state.QNetwork, ws.OnObs, b, ReadOnlySpan(ws.OutputGrad, 0, b * n), Span ws.ParameterGrad, Span<float32>.Empty)
-        let opt = Adam.Update(ctx.Adam, state.Optimizer, ReadOnlySpan ws.ParameterGrad, Span state.QNetwork)
+        let opt = Adam.Update(ctx.Adam, ws.LearningRateFactor, state.Optimizer, ReadOnlySpan ws.ParameterGrad, Span state.QNetwork)
         struct (state.WithOptimizer opt, loss, float32 (sumQ / float b), float32 (sumH / float b))
 
     /// <summary>
@@ -362,9 +362,11 @@ module Dqn =
     /// then the TD step. Returns the next state (owning the same, updated, arrays) and the step's metrics. The target
     /// network is not touched here: <see cref="syncTarget"/> copies it on the environment-step schedule. Allocates nothing.
     /// </summary>
-    [<CompiledName("Update")>]
-    let update (ctx: DqnContext) (batch: Batch) (state: DqnLearnerState) : struct (DqnLearnerState * DqnMetrics) =
+    [<CompiledName("UpdateWith")>]
+    let updateWith (ctx: DqnContext) (learningRateFactor: float32) (batch: Batch) (state: DqnLearnerState) : struct (DqnLearnerState * DqnMetrics) =
+        Guard.learningRateFactor learningRateFactor
         let ws = ctx.Workspace
+        ws.LearningRateFactor <- learningRateFactor
         let b = batch.Size
         if b > ws.BatchSize then invalidArg (nameof batch) $"The batch has {b} rows but the learner was built for at most {ws.BatchSize}."
         if batch.ObservationSize <> ctx.ObservationSize || batch.ActionSize <> 1 then
@@ -376,6 +378,10 @@ module Dqn =
         let struct (next, loss, meanQ, entropy) = tdStep ctx batch state
         struct (next.WithStep(next.Step + 1L),
                 { TdLoss = loss; MeanQ = meanQ; MeanTarget = float32 (sumY / float b); Entropy = entropy })
+
+    /// <summary>One gradient step at the configured learning rates: <c>updateWith ctx 1 batch state</c>.</summary>
+    [<CompiledName("Update")>]
+    let update (ctx: DqnContext) (batch: Batch) (state: DqnLearnerState) : struct (DqnLearnerState * DqnMetrics) = updateWith ctx 1.0f batch state
 
     /// <summary>
     /// Greedy evaluation: <paramref name="episodes"/> episodes acting argmax_a Q(s, a) (see <see cref="Rollout.run"/>);

@@ -51,6 +51,9 @@ type DqnWorkspace(spec: MlpSpec, batchSize: int) =
     member val Targets = floats batchSize
     /// <summary>dL/dQ(s, .), nonzero only in the taken action's column.</summary>
     member val OutputGrad = floats (batchSize * spec.OutputSize)
+    /// <summary>The factor on every learning rate that the next update's optimizer steps use, staged by
+    /// <c>updateWith</c> (a schedule's, in [0, 1]; 1 by default).</summary>
+    member val LearningRateFactor = 1.0f with get, set
     /// <summary>Parameter gradient of the online network.</summary>
     member val ParameterGrad = floats spec.ParameterCount
 

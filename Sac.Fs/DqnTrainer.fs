@@ -74,8 +74,8 @@ type DqnAlgorithm(config: DqnConfig, observationSize: int, actionCount: int, gem
         // SB3 order: the per-step callback (target update) runs before the training phase that ends the rollout.
         member _.AfterEnvironmentStep(steps, learner) = Dqn.syncTarget ctx steps learner |> ignore
 
-        member _.Update(steps, batch, learner) =
-            let struct (next, m) = Dqn.update ctx batch learner
+        member _.Update(steps, rate, batch, learner) =
+            let struct (next, m) = Dqn.updateWith ctx rate batch learner
             NumericalCheck.dqnUpdate steps next (m.MeanTarget, m.TdLoss, m.MeanQ, m.Entropy) (ReadOnlySpan ctx.Workspace.ParameterGrad)
             struct (next, m)
 

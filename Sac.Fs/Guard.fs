@@ -21,3 +21,8 @@ module internal Guard =
         if n > int64 Int32.MaxValue then
             invalidArg "batch" $"batch * width = {n} does not fit in an Int32."
         int n
+
+    /// <summary>A learning-rate schedule's factor: in [0, 1].</summary>
+    let learningRateFactor (factor: float32) =
+        if not (factor >= 0.0f && factor <= 1.0f) then
+            invalidArg "learningRateFactor" $"The learning-rate factor must lie in [0, 1], got {factor}."

@@ -160,8 +160,8 @@ type HostBackend(gemm: IGemm) =
             sameLength "terms" n terms.Length
             Losses.actorTerms alpha n (read logPi, read q1, read q2, span logPiGrad, span q1Grad, span q2Grad, span terms)
 
-        member _.Adam(config: AdamConfig, step, parameters, gradients, firstMoment, secondMoment) =
-            Adam.Step(config, step, read gradients, span parameters, span firstMoment, span secondMoment)
+        member _.Adam(config: AdamConfig, step, parameters, gradients, firstMoment, secondMoment, learningRateFactor) =
+            Adam.Step(config, learningRateFactor, step, read gradients, span parameters, span firstMoment, span secondMoment)
 
         member _.Polyak(tau, online, target) = Polyak.Update(tau, read online, span target)
 

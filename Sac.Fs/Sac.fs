@@ -122,12 +122,17 @@ module Sac =
                              l.AlphaOptimizer, value, l.LogAlpha).WithStep(l.Step)
 
     /// <summary>
-    /// One SAC gradient step on <paramref name="batch"/> (<c>DeviceSac.update</c> on the host backend): returns the next
-    /// state (which owns the same, updated, arrays) and the step's metrics. Allocates nothing once the context has
-    /// seen the state's arrays.
+    /// One SAC gradient step on <paramref name="batch"/> (<c>DeviceSac.updateWith</c> on the host backend), every
+    /// optimizer at its configured learning rate times <paramref name="learningRateFactor"/> (a schedule's, in [0, 1]):
+    /// returns the next state (which owns the same, updated, arrays) and the step's metrics. Allocates nothing once the
+    /// context has seen the state's arrays.
     /// </summary>
-    [<CompiledName("Update")>]
-    let update (ctx: SacContext) (batch: Batch) (state: LearnerState) : struct (LearnerState * SacMetrics) =
+    [<CompiledName("UpdateWith")>]
+    let updateWith (ctx: SacContext) (learningRateFactor: float32) (batch: Batch) (state: LearnerState) : struct (LearnerState * SacMetrics) =
         let learner = ctx.Bind state
-        let metrics = DeviceSac.update ctx.Device batch learner
+        let metrics = DeviceSac.updateWith ctx.Device learningRateFactor batch learner
         struct (after state learner, metrics)
+
+    /// <summary>One SAC gradient step at the configured learning rates: <c>updateWith ctx 1 batch state</c>.</summary>
+    [<CompiledName("Update")>]
+    let update (ctx: SacContext) (batch: Batch) (state: LearnerState) : struct (LearnerState * SacMetrics) = updateWith ctx 1.0f batch state

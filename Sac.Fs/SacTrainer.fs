@@ -78,14 +78,14 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
 
         member _.AfterEnvironmentStep(_, _) = ()
 
-        member _.Update(steps, batch, learner) =
+        member _.Update(steps, rate, batch, learner) =
             match device, deviceLearner with
             | Some dctx, Some d ->
-                let m = DeviceSac.update dctx batch d
+                let m = DeviceSac.updateWith dctx rate batch d
                 NumericalCheck.sacMetrics steps d.Step m
                 struct (learner, m)
             | _ ->
-                let struct (next, m) = Sac.update ctx batch learner
+                let struct (next, m) = Sac.updateWith ctx rate batch learner
                 NumericalCheck.sacUpdate ctx steps next m
                 struct (next, m)
 

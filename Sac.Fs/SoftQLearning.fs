@@ -163,7 +163,7 @@ module SoftQLearning =
         let meanQ = System.Numerics.Tensors.TensorPrimitives.Sum q / float32 b
         let loss = qLoss b (q, ReadOnlySpan(ws.Targets, 0, b), Span ws.QGrad)
         Mlp.Backward(ctx.Gemm, ctx.Networks.Q, ReadOnlySpan state.Q, ws.QOnBatch, b, ReadOnlySpan(ws.QGrad, 0, b), Span ws.QParameterGrad, Span<float32>.Empty)
-        let opt = Adam.Update(ctx.QAdam, state.QOptimizer, ReadOnlySpan ws.QParameterGrad, Span state.Q)
+        let opt = Adam.Update(ctx.QAdam, ws.LearningRateFactor, state.QOptimizer, ReadOnlySpan ws.QParameterGrad, Span state.Q)
         struct (state.WithOptimizers(opt, state.SamplerOptimizer), loss, meanQ)
 
     /// <summary>
@@ -219,7 +219,7 @@ module SoftQLearning =
 
         let loss = Svgd.svgdSurrogate b nu (ReadOnlySpan ws.Direction, ReadOnlySpan ws.UpdatedActions, Span ws.SamplerOutputGrad)
         Mlp.Backward(ctx.Gemm, n.Sampler, sampler, ws.SamplerUpdated, b * ku, ReadOnlySpan(ws.SamplerOutputGrad, 0, nu), Span ws.SamplerParameterGrad, Span<float32>.Empty)
-        let opt = Adam.Update(ctx.SamplerAdam, state.SamplerOptimizer, ReadOnlySpan ws.SamplerParameterGrad, Span state.Sampler)
+        let opt = Adam.Update(ctx.SamplerAdam, ws.LearningRateFactor, state.SamplerOptimizer, ReadOnlySpan ws.SamplerParameterGrad, Span state.Sampler)
         struct (state.WithOptimizers(state.QOptimizer, opt), loss)
 
     /// <summary>
@@ -242,11 +242,14 @@ module SoftQLearning =
     /// temperature). Allocates nothing.
     /// </summary>
     /// <param name="ctx">The learner's fixed parts.</param>
+    /// <param name="learningRateFactor">The factor on every optimizer's learning rate (a schedule's, in [0, 1]).</param>
     /// <param name="batch">The minibatch, at most the configured batch size.</param>
     /// <param name="state">The learner.</param>
-    [<CompiledName("Update")>]
-    let update (ctx: SqlContext) (batch: Batch) (state: SqlLearnerState) : struct (SqlLearnerState * SqlMetrics) =
+    [<CompiledName("UpdateWith")>]
+    let updateWith (ctx: SqlContext) (learningRateFactor: float32) (batch: Batch) (state: SqlLearnerState) : struct (SqlLearnerState * SqlMetrics) =
+        Guard.learningRateFactor learningRateFactor
         let ws = ctx.Workspace
+        ws.LearningRateFactor <- learningRateFactor
         let b, o, a = batch.Size, ctx.Networks.ObservationSize, ctx.Networks.ActionSize
         if b > ws.BatchSize then invalidArg (nameof batch) $"The batch has {b} rows but the learner was built for at most {ws.BatchSize}."
         if batch.ObservationSize <> o || batch.ActionSize <> a then
@@ -259,6 +262,10 @@ module SoftQLearning =
         let next = state.WithStep(state.Step + 1L)
         struct (next,
                 { QLoss = qLossValue; SvgdLoss = surrogate; MeanQ = meanQ; Alpha = ctx.Config.Alpha })
+
+    /// <summary>One gradient step at the configured learning rates: <c>updateWith ctx 1 batch state</c>.</summary>
+    [<CompiledName("Update")>]
+    let update (ctx: SqlContext) (batch: Batch) (state: SqlLearnerState) : struct (SqlLearnerState * SqlMetrics) = updateWith ctx 1.0f batch state
 
     /// <summary>
     /// Writes the action for one observation: the policy IS the sampler, <c>a = f(xi; s)</c>. <c>Stochastic(key, index)</c>

@@ -105,6 +105,9 @@ type SqlWorkspace(networks: SqlNetworks, config: SqlConfig) =
     member val Direction = floats (b * ku * a)
     /// <summary>dL/df of the SVGD surrogate at the updated particles.</summary>
     member val SamplerOutputGrad = floats (b * ku * a)
+    /// <summary>The factor on every learning rate that the next update's optimizer steps use, staged by
+    /// <c>updateWith</c> (a schedule's, in [0, 1]; 1 by default).</summary>
+    member val LearningRateFactor = 1.0f with get, set
     /// <summary>Q parameter gradient.</summary>
     member val QParameterGrad = floats networks.Q.ParameterCount
     /// <summary>Sampler parameter gradient.</summary>

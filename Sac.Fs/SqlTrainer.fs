@@ -59,8 +59,8 @@ type SqlAlgorithm(config: SqlConfig, observationSize: int, actionSize: int, gemm
 
         member _.AfterEnvironmentStep(_, _) = ()
 
-        member _.Update(steps, batch, learner) =
-            let struct (next, m) = SoftQLearning.update ctx batch learner
+        member _.Update(steps, rate, batch, learner) =
+            let struct (next, m) = SoftQLearning.updateWith ctx rate batch learner
             NumericalCheck.sqlUpdate steps next ctx.Workspace.QParameterGrad ctx.Workspace.SamplerParameterGrad m
             struct (next, m)
 

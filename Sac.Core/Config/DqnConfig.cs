@@ -146,6 +146,10 @@ public sealed record DqnConfig : IOffPolicyConfig
     /// <summary>Episodes per evaluation; at least 1. Default 10.</summary>
     public int EvalEpisodes { get; init => field = ConfigChecks.AtLeast(value, 1, nameof(EvalEpisodes)); } = 10;
 
+    /// <summary>How every optimizer's learning rate changes over a run (Stable-Baselines3's schedules): constant, or
+    /// linear to zero at the run's last step; a defined <see cref="Config.LearningRateSchedule"/> value.</summary>
+    public LearningRateSchedule LearningRateSchedule { get; init => field = ConfigChecks.Defined(value, nameof(LearningRateSchedule)); } = LearningRateSchedule.Constant;
+
     /// <summary>The seed every random stream of a run is derived from. Any value; default 0.</summary>
     public ulong Seed { get; init; }
 
@@ -185,6 +189,7 @@ public sealed record DqnConfig : IOffPolicyConfig
         Add(ConfigChecks.PositiveFiniteProblem(Temperature, nameof(Temperature)));
         Add(ConfigChecks.AtLeastProblem(EvalInterval, 0, nameof(EvalInterval)));
         Add(ConfigChecks.AtLeastProblem(EvalEpisodes, 1, nameof(EvalEpisodes)));
+        Add(ConfigChecks.DefinedProblem(LearningRateSchedule, nameof(LearningRateSchedule)));
         return problems;
     }
 

@@ -26,4 +26,7 @@ public interface IOffPolicyConfig : IConfig
 
     /// <summary>Episodes per evaluation.</summary>
     int EvalEpisodes { get; }
+
+    /// <summary>How every optimizer's learning rate changes over the run.</summary>
+    LearningRateSchedule LearningRateSchedule { get; }
 }

@@ -134,6 +134,10 @@ public sealed record SacConfig : IOffPolicyConfig
     /// <summary>Episodes per evaluation; at least 1. Default 10. SB3's <c>EvalCallback</c> defaults to <c>n_eval_episodes=5</c>.</summary>
     public int EvalEpisodes { get; init => field = ConfigChecks.AtLeast(value, 1, nameof(EvalEpisodes)); } = 10;
 
+    /// <summary>How every optimizer's learning rate changes over a run (Stable-Baselines3's schedules): constant, or
+    /// linear to zero at the run's last step; a defined <see cref="Config.LearningRateSchedule"/> value.</summary>
+    public LearningRateSchedule LearningRateSchedule { get; init => field = ConfigChecks.Defined(value, nameof(LearningRateSchedule)); } = LearningRateSchedule.Constant;
+
     /// <summary>
     /// The seed every random stream of a run is derived from (by <c>PhiloxKey.FromSeed</c> and splitting), so a run
     /// is reproducible from it. Any value. Default 0 (SB3's <c>seed</c> defaults to None, i.e. unseeded).
@@ -196,6 +200,7 @@ public sealed record SacConfig : IOffPolicyConfig
             Add($"{nameof(LogStdMin)} ({LogStdMin}) must be below {nameof(LogStdMax)} ({LogStdMax}).");
         Add(ConfigChecks.AtLeastProblem(EvalInterval, 0, nameof(EvalInterval)));
         Add(ConfigChecks.AtLeastProblem(EvalEpisodes, 1, nameof(EvalEpisodes)));
+        Add(ConfigChecks.DefinedProblem(LearningRateSchedule, nameof(LearningRateSchedule)));
         Add(ConfigChecks.DefinedProblem(Variant, nameof(Variant)));
         if (MaxGradNorm is float maxNorm) Add(ConfigChecks.PositiveFiniteProblem(maxNorm, nameof(MaxGradNorm)));
         return problems;

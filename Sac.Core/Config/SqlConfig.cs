@@ -116,6 +116,10 @@ public sealed record SqlConfig : IOffPolicyConfig
     /// <summary>Episodes per evaluation; at least 1. Reference: 10 (<c>eval_n_episodes</c>).</summary>
     public int EvalEpisodes { get; init => field = ConfigChecks.AtLeast(value, 1, nameof(EvalEpisodes)); } = 10;
 
+    /// <summary>How every optimizer's learning rate changes over a run (Stable-Baselines3's schedules): constant, or
+    /// linear to zero at the run's last step; a defined <see cref="Config.LearningRateSchedule"/> value.</summary>
+    public LearningRateSchedule LearningRateSchedule { get; init => field = ConfigChecks.Defined(value, nameof(LearningRateSchedule)); } = LearningRateSchedule.Constant;
+
     /// <summary>The seed every random stream of a run is derived from. Any value. Default 0.</summary>
     public ulong Seed { get; init; }
 
@@ -168,6 +172,7 @@ public sealed record SqlConfig : IOffPolicyConfig
         Add(ConfigChecks.SizesProblem(SamplerHiddenSizes, nameof(SamplerHiddenSizes)));
         Add(ConfigChecks.AtLeastProblem(EvalInterval, 0, nameof(EvalInterval)));
         Add(ConfigChecks.AtLeastProblem(EvalEpisodes, 1, nameof(EvalEpisodes)));
+        Add(ConfigChecks.DefinedProblem(LearningRateSchedule, nameof(LearningRateSchedule)));
         if (MaxGradNorm is float maxNorm) Add(ConfigChecks.PositiveFiniteProblem(maxNorm, nameof(MaxGradNorm)));
         return problems;
     }

@@ -46,7 +46,7 @@ public sealed record AdamConfig(
 
 /// <summary>
 /// Adam's optimizer state: the step count and the two moment buffers. The buffers are updated in place by
-/// <see cref="Adam.Update"/>, which returns a new state value carrying the incremented step, so threading the
+/// <see cref="Adam.Update(AdamConfig, AdamState, System.ReadOnlySpan{float}, System.Span{float})"/>, which returns a new state value carrying the incremented step, so threading the
 /// state through a training loop allocates nothing.
 /// </summary>
 /// <param name="Step">Number of updates applied so far; zero after <see cref="Adam.Init"/>.</param>
@@ -79,7 +79,21 @@ public static class Adam
     /// <param name="parameters">The parameters, updated in place.</param>
     /// <returns>The state after this step (same buffers, step incremented).</returns>
     /// <exception cref="ArgumentException">A span or buffer length differs from the others, or the state is uninitialized.</exception>
-    public static AdamState Update(AdamConfig config, AdamState state, ReadOnlySpan<float> gradients, Span<float> parameters)
+    public static AdamState Update(AdamConfig config, AdamState state, ReadOnlySpan<float> gradients, Span<float> parameters) =>
+        Update(config, 1f, state, gradients, parameters);
+
+    /// <summary>
+    /// As <see cref="Update(AdamConfig, AdamState, ReadOnlySpan{float}, Span{float})"/>, at the learning rate
+    /// <c>config.LearningRate * learningRateFactor</c> (a schedule's factor; 1 is the configured rate bit for bit).
+    /// </summary>
+    /// <param name="config">The hyperparameters.</param>
+    /// <param name="learningRateFactor">The schedule's factor on the learning rate, in [0, 1].</param>
+    /// <param name="state">The state from <see cref="Init"/> or the previous update; its buffers are overwritten.</param>
+    /// <param name="gradients">The loss gradient at <paramref name="parameters"/>; read only.</param>
+    /// <param name="parameters">The parameters, updated in place.</param>
+    /// <returns>The state after this step (same buffers, step incremented).</returns>
+    /// <exception cref="ArgumentException">A span or buffer length differs from the others, or the state is uninitialized.</exception>
+    public static AdamState Update(AdamConfig config, float learningRateFactor, AdamState state, ReadOnlySpan<float> gradients, Span<float> parameters)
     {
         ArgumentNullException.ThrowIfNull(config);
         float[] m = state.FirstMoment ?? throw new ArgumentException("state.FirstMoment is null; create the state with Adam.Init.", nameof(state));
@@ -89,12 +103,12 @@ public static class Adam
         OptimChecks.SameLength(n, m.Length, "state.FirstMoment");
         OptimChecks.SameLength(n, v.Length, "state.SecondMoment");
         long step = state.Step + 1;
-        Step(config, step, gradients, parameters, m, v);
+        Step(config, learningRateFactor, step, gradients, parameters, m, v);
         return state with { Step = step };
     }
 
     /// <summary>
-    /// The arithmetic of <see cref="Update"/> over caller-owned moment buffers, for callers that keep the moments
+    /// The arithmetic of <see cref="Update(AdamConfig, AdamState, ReadOnlySpan{float}, Span{float})"/> over caller-owned moment buffers, for callers that keep the moments
     /// elsewhere than in an <see cref="AdamState"/> (a sub-range of a larger buffer, a backend array): clips the
     /// gradient if <see cref="AdamConfig.MaxGradNorm"/> is set, updates <paramref name="firstMoment"/> and
     /// <paramref name="secondMoment"/> in place, and writes the bias-corrected step into <paramref name="parameters"/>.
@@ -109,8 +123,26 @@ public static class Adam
     /// <exception cref="ArgumentException">A span length differs from the others.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="step"/> is below 1.</exception>
     public static void Step(AdamConfig config, long step, ReadOnlySpan<float> gradients, Span<float> parameters,
+        Span<float> firstMoment, Span<float> secondMoment) =>
+        Step(config, 1f, step, gradients, parameters, firstMoment, secondMoment);
+
+    /// <summary>
+    /// As <see cref="Step(AdamConfig, long, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float})"/>, at the
+    /// learning rate <c>config.LearningRate * learningRateFactor</c> (1 is the configured rate bit for bit).
+    /// </summary>
+    /// <param name="config">The hyperparameters.</param>
+    /// <param name="learningRateFactor">The schedule's factor on the learning rate, in [0, 1].</param>
+    /// <param name="step">The step number t of this update, 1 for the first.</param>
+    /// <param name="gradients">The loss gradient at <paramref name="parameters"/>; read only.</param>
+    /// <param name="parameters">The parameters, updated in place.</param>
+    /// <param name="firstMoment">m, updated in place.</param>
+    /// <param name="secondMoment">v, updated in place.</param>
+    /// <exception cref="ArgumentException">A span length differs from the others, or the factor is outside [0, 1].</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="step"/> is below 1.</exception>
+    public static void Step(AdamConfig config, float learningRateFactor, long step, ReadOnlySpan<float> gradients, Span<float> parameters,
         Span<float> firstMoment, Span<float> secondMoment)
     {
+        OptimChecks.UnitClosed(learningRateFactor, nameof(learningRateFactor));
         ArgumentNullException.ThrowIfNull(config);
         ArgumentOutOfRangeException.ThrowIfLessThan(step, 1L);
         int n = parameters.Length;
@@ -129,7 +161,7 @@ public static class Adam
         double correction1 = 1.0 - Math.Pow(beta1, step);
         double correction2 = 1.0 - Math.Pow(beta2, step);
         // Adam (Kingma & Ba 2015, Alg. 1), PyTorch form: p -= (lr / c1) * m / (sqrt(v) / sqrt(c2) + eps).
-        float stepSize = (float)(config.LearningRate / correction1);
+        float stepSize = (float)((config.LearningRate * learningRateFactor) / correction1);
         float invSqrtCorrection2 = (float)(1.0 / Math.Sqrt(correction2));
         float eps = config.Epsilon;
 

@@ -144,6 +144,7 @@ public static partial class ConfigJson
     {
         ArgumentNullException.ThrowIfNull(json);
         ArgumentNullException.ThrowIfNull(source);
+        if (typeof(IOffPolicyConfig).IsAssignableFrom(typeof(T))) json = ScheduledRates.Rewrite(json, source, DocumentOptions);
         var problems = CheckStructure(json, source, Options.GetTypeInfo(typeof(T)));
         // Values of the wrong JSON type (a string for a number, an unknown enum name, null for a list), each key read
         // on its own so that every one is named, together with the structural problems: one message for all of them.

@@ -534,11 +534,13 @@ public sealed class CudaBackend : ISacBackend
 
     /// <inheritdoc />
     public void Adam(AdamConfig config, long step, DeviceSlice parameters, DeviceSlice gradients, DeviceSlice firstMoment,
-        DeviceSlice secondMoment)
+        DeviceSlice secondMoment, float learningRateFactor = 1f)
     {
         Enter();
         ArgumentNullException.ThrowIfNull(config);
         ArgumentOutOfRangeException.ThrowIfLessThan(step, 1L);
+        if (!(learningRateFactor >= 0f && learningRateFactor <= 1f))
+            throw new ArgumentException($"learningRateFactor must lie in [0, 1], got {learningRateFactor}.", nameof(learningRateFactor));
         int n = parameters.Length;
         Length(nameof(gradients), n, gradients.Length);
         Length(nameof(firstMoment), n, firstMoment.Length);
@@ -547,7 +549,7 @@ public sealed class CudaBackend : ISacBackend
         ulong m = Ptr(firstMoment, nameof(firstMoment)), v = Ptr(secondMoment, nameof(secondMoment));
         if (n == 0) return;
         // Host side of one step (native/README.md, adam.cu): bias corrections in double, then the optional norm.
-        var (stepSize, invSqrtCorrection2) = KernelReference.AdamStepScalars(config, step);
+        var (stepSize, invSqrtCorrection2) = KernelReference.AdamStepScalars(config, step, learningRateFactor);
         int partialCount = 0;
         float maxNorm = 0f;
         ulong partials = 0;

@@ -196,7 +196,7 @@ public interface ISacBackend : IDisposable
 
     /// <summary>
     /// One fused Adam step at step number <paramref name="step"/> (1-based, after the increment), with
-    /// <see cref="AdamConfig.MaxGradNorm"/> clipping folded in as a scale, as <see cref="Adam.Update"/>.
+    /// <see cref="AdamConfig.MaxGradNorm"/> clipping folded in as a scale, as <see cref="Adam.Update(AdamConfig, AdamState, System.ReadOnlySpan{float}, System.Span{float})"/>.
     /// Kernels <c>sum_squares_partial</c> (only with clipping) and <c>adam</c>.
     /// </summary>
     /// <param name="config">Learning rate, betas, epsilon, clipping.</param>
@@ -205,8 +205,9 @@ public interface ISacBackend : IDisposable
     /// <param name="gradients">Read only.</param>
     /// <param name="firstMoment">m, updated in place.</param>
     /// <param name="secondMoment">v, updated in place.</param>
+    /// <param name="learningRateFactor">A schedule's factor on the learning rate, in [0, 1] (1: the configured rate).</param>
     void Adam(AdamConfig config, long step, DeviceSlice parameters, DeviceSlice gradients, DeviceSlice firstMoment,
-        DeviceSlice secondMoment);
+        DeviceSlice secondMoment, float learningRateFactor = 1f);
 
     /// <summary>Polyak averaging <c>target = clamp(tau online + (1 - tau) target)</c> into the two values' range, as
     /// <see cref="Polyak.Update"/>. Kernel <c>polyak</c>.</summary>

@@ -136,20 +136,21 @@ public static class KernelReference
     }
 
     /// <summary>
-    /// The two step-dependent scalars the host passes to the <c>adam</c> kernel, computed as <see cref="Sac.Core.Optim.Adam.Update"/>
+    /// The two step-dependent scalars the host passes to the <c>adam</c> kernel, computed as <see cref="Sac.Core.Optim.Adam.Update(Sac.Core.Optim.AdamConfig, Sac.Core.Optim.AdamState, System.ReadOnlySpan{float}, System.Span{float})"/>
     /// does: <c>stepSize = (float)(lr / (1 - beta1^t))</c> and <c>invSqrtCorrection2 = (float)(1 / sqrt(1 - beta2^t))</c>,
     /// with the bias corrections in double.
     /// </summary>
     /// <param name="config">Learning rate and betas.</param>
     /// <param name="step">The step number t (1 for the first update).</param>
+    /// <param name="learningRateFactor">A schedule's factor on the learning rate (1: the configured rate).</param>
     /// <returns>The scalars to pass.</returns>
-    public static (float StepSize, float InvSqrtCorrection2) AdamStepScalars(AdamConfig config, long step)
+    public static (float StepSize, float InvSqrtCorrection2) AdamStepScalars(AdamConfig config, long step, float learningRateFactor = 1f)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentOutOfRangeException.ThrowIfLessThan(step, 1L);
         double correction1 = 1.0 - Math.Pow(config.Beta1, step);
         double correction2 = 1.0 - Math.Pow(config.Beta2, step);
-        return ((float)(config.LearningRate / correction1), (float)(1.0 / Math.Sqrt(correction2)));
+        return ((float)((config.LearningRate * learningRateFactor) / correction1), (float)(1.0 / Math.Sqrt(correction2)));
     }
 
     /// <summary>Kernel <c>adam</c>: one Adam step (Kingma &amp; Ba 2015, Alg. 1, PyTorch form) with the gradient scaled

@@ -25,14 +25,17 @@ type OffPolicySchedule =
       /// <summary>Environment steps between evaluations (0: none).</summary>
       EvalInterval: int
       /// <summary>Episodes per evaluation.</summary>
-      EvalEpisodes: int }
+      EvalEpisodes: int
+      /// <summary>How every optimizer's learning rate changes over the run.</summary>
+      LearningRateSchedule: Sac.Core.Config.LearningRateSchedule }
 
     /// <summary>The schedule a configuration sets.</summary>
     /// <param name="config">A SAC, Soft Q-Learning or DQN-family configuration.</param>
     static member Of(config: Sac.Core.Config.IOffPolicyConfig) =
         { Seed = config.Seed; BufferSize = config.BufferSize; BatchSize = config.BatchSize; LearningStarts = config.LearningStarts
           TrainFrequency = config.TrainFrequency; GradientSteps = config.GradientSteps
-          EvalInterval = config.EvalInterval; EvalEpisodes = config.EvalEpisodes }
+          EvalInterval = config.EvalInterval; EvalEpisodes = config.EvalEpisodes
+          LearningRateSchedule = config.LearningRateSchedule }
 
 /// <summary>The noise streams an algorithm acts with, derived from the run's seed (the trainer's replay draws use a
 /// third): the behaviour policy's and the warm-up actions'.</summary>
@@ -106,8 +109,9 @@ type IOffPolicyAlgorithm<'L, 'M> =
     abstract Policy: learner: 'L * mode: ActionMode * observation: ReadOnlySpan<float32> * action: Span<float32> -> unit
     /// <summary>Called after every environment step, before that step's updates (DQN's target copy).</summary>
     abstract AfterEnvironmentStep: steps: int64 * learner: 'L -> unit
-    /// <summary>One checked gradient step (a NaN or infinity raises <see cref="T:Sac.Core.Runs.NumericalFaultException"/>).</summary>
-    abstract Update: steps: int64 * batch: Batch * learner: 'L -> struct ('L * 'M)
+    /// <summary>One checked gradient step (a NaN or infinity raises <see cref="T:Sac.Core.Runs.NumericalFaultException"/>),
+    /// every optimizer at its configured learning rate times <c>learningRateFactor</c> (the schedule's, in [0, 1]).</summary>
+    abstract Update: steps: int64 * learningRateFactor: float32 * batch: Batch * learner: 'L -> struct ('L * 'M)
     /// <summary>The learner after a round of updates, as acting needs it (a device learner copies its policy back).</summary>
     abstract AfterUpdates: steps: int64 * learner: 'L -> 'L
     /// <summary>The whole learner on the host, for checkpoints and the end of a run.</summary>

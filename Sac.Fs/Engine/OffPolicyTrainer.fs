@@ -2,6 +2,7 @@ namespace Sac.Fs
 
 open System
 open System.Diagnostics
+open Sac.Core.Config
 open Sac.Core.Data
 open Sac.Core.Environments
 open Sac.Core.Random
@@ -52,6 +53,8 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
     let action = Array.zeroCreate<float32> a
     let tape = EpisodeTape.For env
     let mutable checkpointEvery = 0L
+    // The run's length, for the learning-rate schedule: set by Run and RunTo (0: unknown, the configured rates).
+    let mutable runLength = 0L
     let clock = TrainingClock()
     let timings = TrainingTimings()
     let learningStarts = int64 schedule.LearningStarts
@@ -74,6 +77,10 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
     member _.EvaluationSeed = schedule.Seed + 1_000_000UL
     /// <summary>Where the wall time of the steps since <see cref="Start"/> or <see cref="Resume"/> went, by phase.</summary>
     member _.Timings = timings
+    /// <summary>The run's length in environment steps, which a linear learning-rate schedule reaches zero at:
+    /// <see cref="Run"/> and <see cref="RunTo"/> set it; set it before calling <see cref="Step"/> directly (0, the
+    /// default, means unknown: the configured rates).</summary>
+    member _.RunLength with get () = runLength and set (v: int64) = runLength <- max 0L v
 
     /// <summary>A fresh learner, an empty replay buffer and the first observation (the environment reset with the run's seed).</summary>
     member _.Start() : OffPolicyState<'L, 'M> =
@@ -121,12 +128,13 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
         let mutable last = state.LastMetrics
         if steps > learningStarts && steps % int64 schedule.TrainFrequency = 0L && enoughData () then
             let t0 = mark
+            let rateFactor = LearningRateSchedules.Factor(schedule.LearningRateSchedule, steps, runLength)
             for _ in 1 .. schedule.GradientSteps do
                 mark <- timings.Add(TrainingPhase.Updating, mark)
                 replay.Sample(sampleKey, draws, batch)
                 draws <- draws + 1UL
                 mark <- timings.Add(TrainingPhase.Sampling, mark)
-                let struct (next, m) = algorithm.Update(steps, batch, learner)
+                let struct (next, m) = algorithm.Update(steps, rateFactor, batch, learner)
                 learner <- next
                 last <- ValueSome m
             learner <- algorithm.AfterUpdates(steps, learner)
@@ -155,6 +163,7 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
     /// <param name="steps">Environment steps to take.</param>
     /// <param name="onRecord">Receives each record.</param>
     member this.Run(state: OffPolicyState<'L, 'M>, steps: int64, onRecord: Action<TrainingRecord>) : OffPolicyState<'L, 'M> =
+        runLength <- state.EnvSteps + steps
         let final = TrainingLoop.run this.Step state steps onRecord
         { final with Learner = algorithm.Synced(final.EnvSteps, final.Learner) }
 
@@ -164,6 +173,7 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
     /// <param name="totalSteps">The environment step count to stop at.</param>
     /// <param name="callbacks">Called after every step, in order.</param>
     member this.RunTo(state: OffPolicyState<'L, 'M>, totalSteps: int64, callbacks: seq<ITrainingCallback<OffPolicyState<'L, 'M>>>) =
+        runLength <- totalSteps
         // The callbacks' time (metrics rows, checkpoints, progress) is counted as their own phase.
         let timed =
             [ for c in callbacks ->

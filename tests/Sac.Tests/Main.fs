@@ -12,7 +12,7 @@ let tests =
             OptimTests.tests
             testList "Networks" [ MlpTests.tests ]
             testList "Data" [ ReplayTests.tests ]
-            testList "Config" [ SacConfigTests.tests ]
+            testList "Config" [ SacConfigTests.tests; LearningRateScheduleTests.tests ]
             testList "Environments" [
                 EnvironmentTests.tests
                 EnvironmentCheckTests.tests
@@ -39,6 +39,7 @@ let tests =
             DqnTrainerTests.tests
             SqlTests.tests
             SqlTrainerTests.tests
+            testList "Engine" [ LearningRateTests.tests ]
             SacAgentTests.tests
             testList "Export" [ ExportTests.tests ]
             // `sac solve` is checked on a redirected Console.Out, which is process-wide: alone, after the rest.

@@ -27,21 +27,22 @@ type private ICaseTest =
 
 let private adam (a: Sac.Core.Optim.AdamState) = [ a.FirstMoment; a.SecondMoment; [| float32 a.Step |] ]
 
-let private sacConfig (variant: SacVariant) =
+let private sacConfig (variant: SacVariant) (schedule: LearningRateSchedule) =
     SacConfig(HiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 1000, LearningStarts = 50, EvalInterval = 150,
-              EvalEpisodes = 1, Seed = 11UL, Variant = variant)
+              EvalEpisodes = 1, Seed = 11UL, Variant = variant, LearningRateSchedule = schedule)
 
-let private sqlConfig =
+let private sqlConfig (schedule: LearningRateSchedule) =
     SqlConfig(HiddenSizes = [| 16; 16 |], SamplerHiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 1000, ValueParticles = 8,
-              KernelParticles = 8, TargetUpdateInterval = 10, LearningStarts = 40, EvalInterval = 70, EvalEpisodes = 1, Seed = 21UL)
+              KernelParticles = 8, TargetUpdateInterval = 10, LearningStarts = 40, EvalInterval = 70, EvalEpisodes = 1, Seed = 21UL,
+              LearningRateSchedule = schedule)
 
-let private dqnConfig (variant: DqnVariant) =
+let private dqnConfig (variant: DqnVariant) (schedule: LearningRateSchedule) =
     DqnConfig(HiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 1000, LearningStarts = 100, TrainFrequency = 4,
               GradientSteps = 2, TargetUpdateInterval = 50, TotalTimesteps = 600L, EvalInterval = 200, EvalEpisodes = 1,
-              LearningRate = 2.3e-3f, Temperature = 0.5f, Seed = 7UL, Variant = variant)
+              LearningRate = 2.3e-3f, Temperature = 0.5f, Seed = 7UL, Variant = variant, LearningRateSchedule = schedule)
 
-let private sacCase (env: string) (variant: SacVariant) =
-    { Make = fun () -> new Trainer(env, sacConfig variant, gemm) :> OffPolicyTrainer<_, _>
+let private sacCase (env: string) (variant: SacVariant) (schedule: LearningRateSchedule) =
+    { Make = fun () -> new Trainer(env, sacConfig variant schedule, gemm) :> OffPolicyTrainer<_, _>
       Arrays = fun (l: LearnerState) ->
           [ l.Actor; l.Critic; l.TargetCritic; [| l.LogAlpha |] ] @ adam l.ActorOptimizer @ adam l.CriticOptimizer @ adam l.AlphaOptimizer
           @ (match l.Value, l.TargetValue with
@@ -49,26 +50,29 @@ let private sacCase (env: string) (variant: SacVariant) =
              | v, tv -> [ v; tv ] @ adam l.ValueOptimizer.Value)
       Updates = fun l -> l.Step }
 
-let private sqlCase =
-    { Make = fun () -> SqlTrainer("MultiGoal-v0", sqlConfig, gemm) :> OffPolicyTrainer<_, _>
+let private sqlCase (schedule: LearningRateSchedule) =
+    { Make = fun () -> SqlTrainer("MultiGoal-v0", sqlConfig schedule, gemm) :> OffPolicyTrainer<_, _>
       Arrays = fun (l: SqlLearnerState) -> [ l.Q; l.TargetQ; l.Sampler ] @ adam l.QOptimizer @ adam l.SamplerOptimizer
       Updates = fun l -> l.Step }
 
-let private dqnCase (variant: DqnVariant) =
-    { Make = fun () -> DqnTrainer("CartPole-v1", dqnConfig variant, gemm) :> OffPolicyTrainer<_, _>
+let private dqnCase (variant: DqnVariant) (schedule: LearningRateSchedule) =
+    { Make = fun () -> DqnTrainer("CartPole-v1", dqnConfig variant schedule, gemm) :> OffPolicyTrainer<_, _>
       Arrays = fun (l: DqnLearnerState) -> [ l.QNetwork; l.TargetQNetwork ] @ adam l.Optimizer
       Updates = fun l -> l.Step }
 
 /// Runs <paramref name="test"/> on the named case.
 let private on (case: string) (test: ICaseTest) =
     match case with
-    | "sac Pendulum-v1" -> test.Run(sacCase "Pendulum-v1" SacVariant.V2)
-    | "sac PointGoal-v0" -> test.Run(sacCase "PointGoal-v0" SacVariant.V2)
-    | "sac-v1 Pendulum-v1" -> test.Run(sacCase "Pendulum-v1" SacVariant.V1)
-    | "sql MultiGoal-v0" -> test.Run sqlCase
-    | "dqn CartPole-v1" -> test.Run(dqnCase DqnVariant.Dqn)
-    | "double-dqn CartPole-v1" -> test.Run(dqnCase DqnVariant.DoubleDqn)
-    | "soft-dqn CartPole-v1" -> test.Run(dqnCase DqnVariant.SoftDqn)
+    | "sac Pendulum-v1" -> test.Run(sacCase "Pendulum-v1" SacVariant.V2 LearningRateSchedule.Constant)
+    | "sac Pendulum-v1, linear rates" -> test.Run(sacCase "Pendulum-v1" SacVariant.V2 LearningRateSchedule.Linear)
+    | "sac PointGoal-v0" -> test.Run(sacCase "PointGoal-v0" SacVariant.V2 LearningRateSchedule.Constant)
+    | "sac-v1 Pendulum-v1" -> test.Run(sacCase "Pendulum-v1" SacVariant.V1 LearningRateSchedule.Constant)
+    | "sql MultiGoal-v0" -> test.Run(sqlCase LearningRateSchedule.Constant)
+    | "sql MultiGoal-v0, linear rates" -> test.Run(sqlCase LearningRateSchedule.Linear)
+    | "dqn CartPole-v1" -> test.Run(dqnCase DqnVariant.Dqn LearningRateSchedule.Constant)
+    | "double-dqn CartPole-v1" -> test.Run(dqnCase DqnVariant.DoubleDqn LearningRateSchedule.Constant)
+    | "double-dqn CartPole-v1, linear rates" -> test.Run(dqnCase DqnVariant.DoubleDqn LearningRateSchedule.Linear)
+    | "soft-dqn CartPole-v1" -> test.Run(dqnCase DqnVariant.SoftDqn LearningRateSchedule.Constant)
     | other -> failwith $"no case {other}"
 
 let private assertSameState (case: Case<'L, 'M>) (a: OffPolicyState<'L, 'M>) (b: OffPolicyState<'L, 'M>) =
@@ -88,9 +92,12 @@ let ``saving at step k and resuming in a fresh trainer gives exactly the uninter
                     let wholeRecords, onWhole = collect ()
                     let uninterrupted = whole.RunTo(whole.Start(), total, [ onWhole ])
 
+                    // A run toward `total`, interrupted at k (the learning-rate schedule runs over `total`).
                     let first = c.Make()
                     let firstRecords, onFirst = collect ()
-                    let atK = first.RunTo(first.Start(), k, [ onFirst ]).State
+                    let interrupt = Callback.create (fun steps _ _ -> if steps >= k then CallbackDecision.Stop "interrupted" else CallbackDecision.Continue)
+                    let atK = first.RunTo(first.Start(), total, [ onFirst; interrupt ]).State
+                    Assert.Equal(k, atK.EnvSteps)
                     let path = Path.Combine(dir, "checkpoint.ckpt")
                     first.Save(path, atK, total, true)
 
@@ -173,6 +180,9 @@ let tests = testList "Resuming" [
         testCase "case: dqn CartPole-v1, k: 337L, total: 600L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("dqn CartPole-v1") 337L 600L
         testCase "case: double-dqn CartPole-v1, k: 263L, total: 600L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("double-dqn CartPole-v1") 263L 600L
         testCase "case: soft-dqn CartPole-v1, k: 71L, total: 600L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("soft-dqn CartPole-v1") 71L 600L
+        testCase "case: sac Pendulum-v1, linear rates, k: 230L, total: 450L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sac Pendulum-v1, linear rates") 230L 450L
+        testCase "case: sql MultiGoal-v0, linear rates, k: 97L, total: 180L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sql MultiGoal-v0, linear rates") 97L 180L
+        testCase "case: double-dqn CartPole-v1, linear rates, k: 263L, total: 600L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("double-dqn CartPole-v1, linear rates") 263L 600L
     ]
     testList "without the replay buffer a resumed run refills it before updating again" [
         testCase "case: sac Pendulum-v1, k: 120L" <| fun () -> ``without the replay buffer a resumed run refills it before updating again`` ("sac Pendulum-v1") 120L

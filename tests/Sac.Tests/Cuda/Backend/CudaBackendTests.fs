@@ -340,7 +340,7 @@ type private Skewed(inner: ISacBackend) =
             for i in 0 .. span.Length - 1 do span.[i] <- span.[i] * 1.0001f + 0.0001f
         member _.CriticLoss(q, y, g, t) = inner.CriticLoss(q, y, g, t)
         member _.ActorLoss(a, lp, q1, q2, lg, g1, g2, t) = inner.ActorLoss(a, lp, q1, q2, lg, g1, g2, t)
-        member _.Adam(c, s, p, g, m, v) = inner.Adam(c, s, p, g, m, v)
+        member _.Adam(c, s, p, g, m, v, f) = inner.Adam(c, s, p, g, m, v, f)
         member _.Polyak(_, _, _) = invalidOp "polyak is broken"
     interface IDisposable with
         member _.Dispose() = ()
