@@ -9,12 +9,25 @@ let tests =
         [ testList "Core" [
             testList "Compute" [ GemmTests.tests; TensorTests.tests; FusedOpsTests.tests ]
             testList "Random" [ PhiloxTests.tests ]
-            OptimTests.tests
+            testList "Optim" [
+                AdamTests.tests
+                SgdTests.tests
+                PolyakTests.tests
+                GradientClippingTests.tests
+                OptimChecksTests.tests ]
             testList "Networks" [ MlpTests.tests ]
             testList "Data" [ ReplayTests.tests ]
-            testList "Config" [ SacConfigTests.tests; LearningRateScheduleTests.tests ]
+            testList "Config" [ SacConfigTests.tests; DqnConfigTests.tests; SqlConfigTests.tests; LearningRateScheduleTests.tests ]
             testList "Environments" [
-                EnvironmentTests.tests
+                BoxTests.tests
+                PendulumTests.tests
+                MountainCarContinuousTests.tests
+                PointGoalTests.tests
+                CartPoleTests.tests
+                MultiGoalTests.tests
+                TimeLimitTests.tests
+                RescaleActionTests.tests
+                IEnvironmentTests.tests
                 EnvironmentCheckTests.tests
                 // Registers environments of its own in the process-wide registry.
                 testSequencedGroup "EnvironmentRegistry" EnvironmentRegistryTests.tests
@@ -26,7 +39,9 @@ let tests =
                 ConfigJsonTests.tests
                 MetricsCsvTests.tests
                 SvgCurveTests.tests
-                TensorFileTests.tests ] ]
+                TensorFileTests.tests
+                DqnCheckpointTests.tests
+                SqlCheckpointTests.tests ] ]
           testList "Fs" [
             TanhGaussianTests.tests
             SoftBellmanTests.tests
@@ -37,9 +52,10 @@ let tests =
             SacTrainerTests.tests
             DqnTests.tests
             DqnTrainerTests.tests
-            SqlTests.tests
+            SoftQLearningTests.tests
+            SvgdTests.tests
             SqlTrainerTests.tests
-            testList "Engine" [ LearningRateTests.tests ]
+            testList "Engine" [ RolloutTests.tests; LearningRateTests.tests ]
             SacAgentTests.tests
             testList "Export" [ ExportTests.tests ]
             // `sac solve` is checked on a redirected Console.Out, which is process-wide: alone, after the rest.

@@ -1,25 +1,19 @@
-/// CartPole-v1 against Gymnasium's equations; the DQN, Double DQN and soft DQN targets, loss and policies against
-/// their definitions and each other; the update, trainer and checkpoint; and a short learning run.
+/// The DQN, Double DQN and soft DQN targets, TD loss, schedule, policies and update against their definitions and each other.
 module DqnTests
 
 open System
-open System.IO
 open Xunit
 open Expecto
-open FsCheck
 open FsCheck.FSharp
 open Sac.Core.Compute
 open Sac.Core.Config
-open Sac.Core.Data
-open Sac.Core.Environments
 open Sac.Core.Networks
 open Sac.Core.Random
-open Sac.Core.Runs
 open Sac.Fs
+open DqnKit
 
 let private fsConfig = FsCheck.Config.QuickThrowOnFailure.WithMaxTest(200)
 let private seeds = Arb.fromGen (Gen.choose (0, Int32.MaxValue))
-let private gemm = ReferenceGemm.Instance :> IGemm
 
 let private ro (a: float32[]) = ReadOnlySpan<float32>(a)
 let private rw (a: float32[]) = Span<float32>(a)
@@ -27,198 +21,6 @@ let private rw (a: float32[]) = Span<float32>(a)
 let private near (what: string) (tol: float) (expected: float) (actual: float) =
     if not (Math.Abs(actual - expected) <= tol) then
         failwithf "%s: expected %.12g, got %.12g (|diff| %.3g > %.3g)" what expected actual (Math.Abs(actual - expected)) tol
-
-// ---------- CartPole-v1 ----------
-
-/// One Gymnasium CartPole step in float64, written out from cartpole.py: (x, xdot, θ, θdot) after pushing with `action`.
-let private cartPoleReference (x: float, xDot: float, th: float, thDot: float) (action: int) =
-    let g, mc, mp, l, fMag, tau = 9.8, 1.0, 0.1, 0.5, 10.0, 0.02
-    let total = mc + mp
-    let pml = mp * l
-    let force = if action = 1 then fMag else -fMag
-    let c, s = Math.Cos th, Math.Sin th
-    let temp = (force + pml * thDot * thDot * s) / total
-    let thAcc = (g * s - c * temp) / (l * (4.0 / 3.0 - mp * c * c / total))
-    let xAcc = temp - pml * thAcc * c / total
-    (x + tau * xDot, xDot + tau * xAcc, th + tau * thDot, thDot + tau * thAcc)
-
-let private cartState (env: CartPole) = (env.X, env.XDot, env.Theta, env.ThetaDot)
-
-let ``CartPole matches hand-computed Gymnasium steps`` = testCase "CartPole matches hand-computed Gymnasium steps" <| fun () ->
-    let env = CartPole()
-    let obs = Array.zeroCreate<float32> 4
-    // By hand from the zero state, pushing right: temp = 100/11, θacc = -(100/11) / (0.5 (4/3 - 1/11)) = -600/41,
-    // xacc = 100/11 + 0.05 (600/41) / 1.1 = 4400/451; so xdot' = 0.02 * 4400/451 = 88/451 and θdot' = -12/41.
-    env.SetState(0.0, 0.0, 0.0, 0.0, Span obs)
-    let r = env.Step(ro [| 1.0f |], rw obs)
-    near "x" 0.0 0.0 env.X
-    near "xdot" 1e-15 (88.0 / 451.0) env.XDot
-    near "theta" 0.0 0.0 env.Theta
-    near "thetadot" 1e-15 (-12.0 / 41.0) env.ThetaDot
-    Assert.Equal(1.0f, r.Reward)
-    Assert.False(r.Terminated || r.Truncated)
-    Assert.Equal<float32[]>([| 0.0f; float32 (88.0 / 451.0); 0.0f; float32 (-12.0 / 41.0) |], obs)
-    // Pushing left mirrors it.
-    env.SetState(0.0, 0.0, 0.0, 0.0, Span obs)
-    env.Step(ro [| 0.0f |], rw obs) |> ignore
-    near "xdot (left)" 1e-15 (-88.0 / 451.0) env.XDot
-    near "thetadot (left)" 1e-15 (12.0 / 41.0) env.ThetaDot
-    // Two transitions printed by Gymnasium (float32 observations), one push each way.
-    for (s0, a, s1) in
-        [ (-0.03783562, 0.22712974, 0.02664461, -0.270979), 1, (-0.03329302, 0.42186156, 0.02122504, -0.55514044)
-          (0.02384843, 1.2023422, -0.05781629, -1.7270179), 0, (0.04789528, 1.007927, -0.09235664, -1.4528707) ] do
-        let (x, xd, th, thd) = s0
-        env.SetState(x, xd, th, thd, Span obs)
-        env.Step(ro [| float32 a |], rw obs) |> ignore
-        let (ex, exd, eth, ethd) = s1
-        for (what, e, got) in [ "x", ex, float obs.[0]; "xdot", exd, float obs.[1]; "theta", eth, float obs.[2]; "thetadot", ethd, float obs.[3] ] do
-            near $"Gymnasium transition {what}" 1e-6 e got
-    // The float64 reference along a long trajectory of random pushes (terminations included).
-    let key = PhiloxKey.FromSeed 3UL
-    env.Reset(Nullable 11UL, Span obs)
-    for t in 0 .. 299 do
-        let a = Philox.UniformInt(key, uint64 t, 2)
-        let expected = cartPoleReference (cartState env) a
-        let r = env.Step(ro [| float32 a |], rw obs)
-        let (ex, exd, eth, ethd) = expected
-        near "x" 1e-14 ex env.X
-        near "xdot" 1e-13 exd env.XDot
-        near "theta" 1e-14 eth env.Theta
-        near "thetadot" 1e-13 ethd env.ThetaDot
-        Assert.Equal<float32[]>([| float32 env.X; float32 env.XDot; float32 env.Theta; float32 env.ThetaDot |], obs)
-        if r.Terminated then env.Reset(Nullable(), Span obs)
-
-let ``CartPole terminates past 2.4 or 12 degrees, rewarding the terminating step and none after it`` = testCase "CartPole terminates past 2.4 or 12 degrees, rewarding the terminating step and none after it" <| fun () ->
-    let env = CartPole()
-    let obs = Array.zeroCreate<float32> 4
-    let thr = 12.0 * 2.0 * Math.PI / 360.0
-    Assert.Equal(thr, CartPole.ThetaThresholdRadians)
-    // Positions are updated with the old velocities, so x' = x + 0.02 xdot and θ' = θ + 0.02 θdot exactly here.
-    let stepFrom (x, xd, th, thd) =
-        env.SetState(x, xd, th, thd, Span obs)
-        env.Step(ro [| 1.0f |], rw obs)
-    for (state, terminated) in
-        [ (2.4, 0.0, 0.0, 0.0), false             // exactly on the threshold: continues
-          (2.4, 0.01, 0.0, 0.0), true             // x' = 2.4002
-          (-2.4, -0.01, 0.0, 0.0), true
-          (2.39, 0.0, 0.0, 0.0), false
-          (0.0, 0.0, thr, 0.0), false
-          (0.0, 0.0, thr, 0.01), true             // θ' just past 12 degrees
-          (0.0, 0.0, -thr, -0.01), true
-          (0.0, 0.0, 0.2, 0.0), false ] do
-        let r = stepFrom state
-        Assert.True((terminated = r.Terminated), sprintf "state %A: terminated %b" state r.Terminated)
-        Assert.False(r.Truncated)
-        Assert.Equal(1.0f, r.Reward)
-    // Stepping on after termination: reward 0 while out of bounds (Gymnasium's steps_beyond_terminated).
-    let r = stepFrom (2.4, 0.01, 0.0, 0.0)
-    Assert.True(r.Terminated)
-    Assert.Equal(1.0f, r.Reward)
-    let r2 = env.Step(ro [| 1.0f |], rw obs)
-    Assert.True(r2.Terminated)
-    Assert.Equal(0.0f, r2.Reward)
-    // Left alone, a random policy's episodes end by termination, with one reward per step.
-    let made = EnvironmentRegistry.Make CartPole.EnvironmentId
-    let key = PhiloxKey.FromSeed 9UL
-    let mutable lengths = []
-    let mutable t = 0
-    for episode in 0 .. 49 do
-        made.Reset(Nullable(uint64 episode), Span obs)
-        let mutable fin = false
-        let mutable total = 0.0f
-        let mutable len = 0
-        while not fin do
-            let r = made.Step(ro [| float32 (Philox.UniformInt(key, uint64 t, 2)) |], rw obs)
-            t <- t + 1
-            len <- len + 1
-            total <- total + r.Reward
-            fin <- r.Terminated || r.Truncated
-            if fin then Assert.True(r.Terminated)
-        Assert.Equal(float32 len, total)
-        lengths <- len :: lengths
-    // A random policy averages about 22 steps on CartPole.
-    let mean = List.averageBy float lengths
-    Assert.InRange(mean, 12.0, 40.0)
-
-let ``CartPole truncates at 500 steps through the registry`` = testCase "CartPole truncates at 500 steps through the registry" <| fun () ->
-    let env = EnvironmentRegistry.Make CartPole.EnvironmentId
-    Assert.Equal(Nullable 500, env.MaxEpisodeSteps)
-    Assert.Equal(Nullable 2, DiscreteActions.TryGetActionCount env)
-    Assert.Equal(2, DiscreteActions.ActionCount env)
-    Assert.Equal(Box.Uniform(1, 0.0f, 1.0f), env.ActionSpace)
-    Assert.Equal(4, env.ObservationSpace.Dimension)
-    let inner = (env :?> TimeLimit).Inner :?> CartPole
-    let obs = Array.zeroCreate<float32> 4
-    env.Reset(Nullable 0UL, Span obs)
-    // Hold the pole upright by setting the state before every step, so only the time limit can end the episode.
-    for t in 1 .. 500 do
-        inner.SetState(0.0, 0.0, 0.0, 0.0, Span obs)
-        let r = env.Step(ro [| float32 (t % 2) |], rw obs)
-        Assert.False(r.Terminated)
-        Assert.Equal(1.0f, r.Reward)
-        Assert.True((r.Truncated = (t = 500)), sprintf "step %d truncated %b" t r.Truncated)
-    // A PD-style controller on the pole keeps a real episode going to the limit as well.
-    env.Reset(Nullable 1UL, Span obs)
-    let mutable steps = 0
-    let mutable fin = false
-    let mutable last = StepResult()
-    while not fin do
-        let push = if float obs.[2] + 0.5 * float obs.[3] + 0.01 * float obs.[0] + 0.1 * float obs.[1] > 0.0 then 1.0f else 0.0f
-        last <- env.Step(ro [| push |], rw obs)
-        steps <- steps + 1
-        fin <- last.Terminated || last.Truncated
-    Assert.Equal(500, steps)
-    Assert.True(last.Truncated)
-    Assert.False(last.Terminated)
-    Assert.False((DiscreteActions.TryGetActionCount(EnvironmentRegistry.Make "Pendulum-v1")).HasValue)
-
-let ``CartPole is deterministic by seed, starts in U(-0.05, 0.05)^4 and refuses bad indices`` = testCase "CartPole is deterministic by seed, starts in U(-0.05, 0.05)^4 and refuses bad indices" <| fun () ->
-    let run seed =
-        let env = EnvironmentRegistry.Make CartPole.EnvironmentId
-        let obs = Array.zeroCreate<float32> 4
-        env.Reset(Nullable seed, Span obs)
-        let key = PhiloxKey.FromSeed 4UL
-        [ yield Array.copy obs
-          for t in 0 .. 199 do
-              let r = env.Step(ro [| float32 (Philox.UniformInt(key, uint64 t, 2)) |], rw obs)
-              yield Array.append obs [| r.Reward; (if r.Terminated then 1.0f else 0.0f) |]
-              if r.Terminated then env.Reset(Nullable(), Span obs) ]
-    Assert.Equal<float32[] list>(run 5UL, run 5UL)
-    Assert.NotEqual<float32[] list>(run 5UL, run 6UL)
-    let env = CartPole()
-    let obs = Array.zeroCreate<float32> 4
-    for s in 0UL .. 199UL do
-        env.Reset(Nullable s, Span obs)
-        for v in obs do Assert.InRange(v, -0.05f, 0.05f)
-    for bad in [ 0.5f; 2.0f; -1.0f; nanf; infinityf; 1.0001f ] do
-        let ex = Assert.Throws<ArgumentException>(fun () -> env.Step(ro [| bad |], rw obs) |> ignore)
-        Assert.Contains("CartPole-v1", ex.Message)
-        Assert.Contains(string bad, ex.Message)
-    // A refused action does not move the state or use up the episode.
-    let limited = EnvironmentRegistry.Make CartPole.EnvironmentId :?> TimeLimit
-    limited.Reset(Nullable 0UL, Span obs)
-    Assert.Throws<ArgumentException>(fun () -> limited.Step(ro [| 0.25f |], rw obs) |> ignore) |> ignore
-    Assert.Equal(0, limited.ElapsedSteps)
-    let ex = Assert.Throws<ArgumentException>(fun () -> DiscreteActions.ActionCount(EnvironmentRegistry.Make "Pendulum-v1") |> ignore)
-    Assert.Contains("Pendulum-v1", ex.Message)
-
-let ``CartPole steps allocate nothing`` = testCase "CartPole steps allocate nothing" <| fun () ->
-    let env = EnvironmentRegistry.Make CartPole.EnvironmentId
-    let obs = Array.zeroCreate<float32> 4
-    let action = Array.zeroCreate<float32> 1
-    let key = PhiloxKey.FromSeed 2UL
-    let run n =
-        for t in 0 .. n - 1 do
-            action.[0] <- float32 (Philox.UniformInt(key, uint64 t, 2))
-            let r = env.Step(ReadOnlySpan action, Span obs)
-            if r.Done then env.Reset(Nullable(), Span obs)
-    env.Reset(Nullable 1UL, Span obs)
-    run 3000
-    let before = GC.GetAllocatedBytesForCurrentThread()
-    run 2000
-    Assert.Equal(0L, GC.GetAllocatedBytesForCurrentThread() - before)
-
-// ---------- targets ----------
 
 /// A random transition: gamma, reward, terminated, |A| and two rows of Q-values (online, target) at s'.
 let private transition (seed: int) =
@@ -330,22 +132,6 @@ let ``the TD loss gradient reaches only the taken action's output and matches fi
         acts.[2] <- bad
         Assert.Throws<ArgumentException>(fun () -> Dqn.tdLoss TdLoss.Huber b n (ro q, ro acts, ro y, rw (Array.zeroCreate (b * n))) |> ignore) |> ignore
 
-let private smallConfigWith (hidden: int[]) variant =
-    DqnConfig(Variant = variant, HiddenSizes = hidden, BatchSize = 5, BufferSize = 100, Seed = 3UL, Temperature = 0.5f)
-
-let private smallConfig variant = smallConfigWith [| 8; 8 |] variant
-
-/// A batch of random transitions with action indices (every third one terminated).
-let private randomBatch (b: int) o n seed =
-    let batch = Batch(b, o, 1)
-    let key = PhiloxKey.FromSeed seed
-    Philox.FillNormal(key, 0UL, Span batch.Observations)
-    Philox.FillNormal(key, 1000UL, Span batch.NextObservations)
-    for i in 0 .. b - 1 do batch.Actions.[i] <- float32 (Philox.UniformInt(key, uint64 i, n))
-    Philox.FillNormal(key, 3000UL, Span batch.Rewards)
-    for i in 0 .. b - 1 do batch.Terminated.[i] <- (if i % 3 = 0 then 1.0f else 0.0f)
-    batch
-
 let ``the TD-loss parameter gradient through the Q-network matches finite differences`` = testCase "the TD-loss parameter gradient through the Q-network matches finite differences" <| fun () ->
     let ctx = DqnContext(smallConfig DqnVariant.Dqn, 4, 3, gemm)
     let state = Dqn.init ctx 5UL
@@ -451,190 +237,7 @@ let ``an update moves only the online network, the target follows every TargetUp
         Assert.Equal(0L, GC.GetAllocatedBytesForCurrentThread() - before)
         Assert.Equal(26L, s.Step)
 
-let ``DqnConfig defaults are RL Zoo's CartPole-v1 entry and every bad field is named`` = testCase "DqnConfig defaults are RL Zoo's CartPole-v1 entry and every bad field is named" <| fun () ->
-    let c = DqnConfig()
-    Assert.Equal(2.3e-3f, c.LearningRate)
-    Assert.Equal(64, c.BatchSize)
-    Assert.Equal(100_000, c.BufferSize)
-    Assert.Equal(1000, c.LearningStarts)
-    Assert.Equal(0.99f, c.Gamma)
-    Assert.Equal(10, c.TargetUpdateInterval)
-    Assert.Equal(256, c.TrainFrequency)
-    Assert.Equal(128, c.GradientSteps)
-    Assert.Equal(0.16f, c.ExplorationFraction)
-    Assert.Equal(1.0f, c.ExplorationInitialEps)
-    Assert.Equal(0.04f, c.ExplorationFinalEps)
-    Assert.Equal<int seq>([ 256; 256 ], c.HiddenSizes)
-    Assert.Equal(Nullable 10.0f, c.MaxGradNorm)
-    Assert.Equal(TdLoss.Huber, c.Loss)
-    Assert.Equal(1.0f, c.Tau)
-    Assert.Equal(DqnVariant.Dqn, c.Variant)
-    Assert.Empty(c.Validate())
-    Assert.Equal(c, DqnConfig(HiddenSizes = [| 256; 256 |]))
-    for (name, make) in
-        [ "LearningRate", (fun () -> DqnConfig(LearningRate = 0.0f))
-          "BatchSize", (fun () -> DqnConfig(BatchSize = 0))
-          "Gamma", (fun () -> DqnConfig(Gamma = 1.5f))
-          "ExplorationFinalEps", (fun () -> DqnConfig(ExplorationFinalEps = -0.1f))
-          "TotalTimesteps", (fun () -> DqnConfig(TotalTimesteps = 0L))
-          "HiddenSizes", (fun () -> DqnConfig(HiddenSizes = [||]))
-          "Temperature", (fun () -> DqnConfig(Temperature = nanf))
-          "Tau", (fun () -> DqnConfig(Tau = 0.0f))
-          "Variant", (fun () -> DqnConfig(Variant = enum<DqnVariant> 7)) ] do
-        let ex = Assert.Throws<ArgumentException>(fun () -> make () |> ignore)
-        Assert.Equal(name, ex.ParamName)
-    let problems = DqnConfig(BatchSize = 500, BufferSize = 100).Validate()
-    Assert.Single(problems) |> ignore
-    Assert.Contains("BatchSize", problems.[0])
-    Assert.Throws<ArgumentException>(fun () -> DqnConfig(BatchSize = 500, BufferSize = 100).ThrowIfInvalid() |> ignore) |> ignore
-    let ex = Assert.Throws<ArgumentException>(fun () -> DqnTrainer("Pendulum-v1", DqnConfig(), gemm) |> ignore)
-    Assert.Contains("Pendulum-v1", ex.Message)
-
-// ---------- checkpoints ----------
-
-let private trainedLearnerWith (hidden: int[]) variant =
-    let ctx = DqnContext(smallConfigWith hidden variant, 4, 3, gemm)
-    let batch = randomBatch 5 4 3 31UL
-    let mutable s = Dqn.init ctx 6UL
-    for t in 1 .. 7 do
-        let struct (n, _) = Dqn.update ctx batch s
-        s <- n
-        Dqn.syncTarget ctx (int64 t * 5L) s |> ignore
-    ctx, batch, s
-
-let private trainedLearner variant = trainedLearnerWith [| 8; 8 |] variant
-
-let private header algorithm = DqnCheckpointHeader(algorithm, "CartPole-v1", 4, 3, [| 8; 8 |], 1234L)
-
-let private tempFile () = Path.Combine(Path.GetTempPath(), $"dqn-{Guid.NewGuid():N}.ckpt")
-
-let ``a DQN checkpoint round-trips the learner exactly, and training continues identically`` = testCase "a DQN checkpoint round-trips the learner exactly, and training continues identically" <| fun () ->
-    for variant in [ DqnVariant.Dqn; DqnVariant.DoubleDqn; DqnVariant.SoftDqn ] do
-        let ctx, batch, s = trainedLearner variant
-        let name = DqnCheckpoint.AlgorithmName variant
-        Assert.Equal(variant, DqnCheckpoint.VariantOf name)
-        let path = tempFile ()
-        try
-            DqnCheckpoint.Save(path, header name, s)
-            Assert.Equal(name, DqnCheckpoint.PeekAlgorithm path)
-            let struct (h, loaded) = DqnCheckpoint.Load path
-            Assert.Equal(header name, h)
-            Assert.Equal(variant, h.Variant)
-            Assert.Equal<float32[]>(s.QNetwork, loaded.QNetwork)
-            Assert.Equal<float32[]>(s.TargetQNetwork, loaded.TargetQNetwork)
-            Assert.Equal(s.Optimizer.Step, loaded.Optimizer.Step)
-            Assert.Equal<float32[]>(s.Optimizer.FirstMoment, loaded.Optimizer.FirstMoment)
-            Assert.Equal<float32[]>(s.Optimizer.SecondMoment, loaded.Optimizer.SecondMoment)
-            Assert.Equal(s.Step, loaded.Step)
-            Assert.Equal(s.Key, loaded.Key)
-            let struct (a, _) = Dqn.update ctx batch (s.DeepCopy())
-            let struct (b, _) = Dqn.update ctx batch loaded
-            Assert.Equal<float32[]>(a.QNetwork, b.QNetwork)
-            // SAC's loader refuses it cleanly (its header has DQN fields), as DQN's loader refuses a SAC file.
-            Assert.Throws<CheckpointException>(fun () -> Checkpoint.Load path |> ignore) |> ignore
-        finally
-            File.Delete path
-    // Mismatched arrays are the caller's error, reported before anything is written.
-    let _, _, s = trainedLearner DqnVariant.Dqn
-    let path = tempFile ()
-    let ex = Assert.Throws<ArgumentException>(fun () -> DqnCheckpoint.Save(path, DqnCheckpointHeader("dqn", "CartPole-v1", 4, 3, [| 8; 9 |], 0L), s))
-    Assert.Contains("QNetwork", ex.Message)
-    Assert.False(File.Exists path)
-    Assert.Throws<ArgumentException>(fun () -> DqnCheckpointHeader("sac", "CartPole-v1", 4, 3, [| 8 |], 0L) |> ignore) |> ignore
-
-let ``truncated or damaged DQN checkpoints fail with CheckpointException, never another exception`` = testCase "truncated or damaged DQN checkpoints fail with CheckpointException, never another exception" <| fun () ->
-    // Small networks keep the files short, so every prefix and every byte can be tried.
-    let _, _, s = trainedLearnerWith [| 3 |] DqnVariant.SoftDqn
-    let path = tempFile ()
-    let trainingPath = tempFile ()
-    let damaged = tempFile ()
-    try
-        DqnCheckpoint.Save(path, DqnCheckpointHeader("soft-dqn", "CartPole-v1", 4, 3, [| 3 |], 99L), s)
-        // A training checkpoint: progress with metrics in the header, the running episode's actions and a replay buffer.
-        let cfg = DqnConfig(HiddenSizes = [| 3 |], BatchSize = 4, BufferSize = 4, LearningStarts = 4, TrainFrequency = 1,
-                            GradientSteps = 1, EvalInterval = 0, Seed = 2UL)
-        let trainer = DqnTrainer("CartPole-v1", cfg, gemm)
-        let state = trainer.RunTo(trainer.Start(), 7L, []).State
-        trainer.Save(trainingPath, state, 50L, true)
-        let full = DqnCheckpoint.LoadTraining trainingPath
-        Assert.NotNull((nonNull full.Header.Progress).LastMetrics)
-        Assert.Equal(4, (nonNull full.Replay).Count)
-        Assert.NotEmpty(full.EpisodeActions)
-        for source in [ path; trainingPath ] do
-            let bytes = File.ReadAllBytes source
-            let expectFailure (what: string) (content: byte[]) =
-                File.WriteAllBytes(damaged, content)
-                let attempt (load: string -> unit) =
-                    try
-                        load damaged
-                        failwithf "%s: loaded without error" what
-                    with
-                    | :? CheckpointException as e -> e
-                    | e -> failwithf "%s: %s instead of CheckpointException: %s" what (e.GetType().Name) e.Message
-                // The learner-only file through Load, the training one through LoadTraining (both share the reader).
-                attempt (if source = path then DqnCheckpoint.Load >> ignore else DqnCheckpoint.LoadTraining >> ignore)
-            // Every proper prefix: cut short, whatever the length.
-            for n in 0 .. bytes.Length - 1 do
-                let e = expectFailure $"prefix of {n} bytes" bytes.[.. n - 1]
-                Assert.Equal(CheckpointFailure.Truncated, e.Reason)
-            // A flipped bit anywhere.
-            for i in 0 .. bytes.Length - 1 do
-                let copy = Array.copy bytes
-                copy.[i] <- copy.[i] ^^^ 0x10uy
-                expectFailure $"bit flip at {i}" copy |> ignore
-        Assert.Equal(CheckpointFailure.NotFound, (Assert.Throws<CheckpointException>(fun () -> DqnCheckpoint.Load(path + ".missing") |> ignore)).Reason)
-        // A SAC checkpoint is named for what it is.
-        let sacCtx = SacContext(SacConfig(HiddenSizes = [| 8 |]), 3, 1, gemm)
-        Checkpoint.Save(damaged, CheckpointHeader("sac", "Pendulum-v1", 3, 1, [| 8 |], "V2", 0L), Sac.init sacCtx 1UL)
-        Assert.Equal("sac", DqnCheckpoint.PeekAlgorithm damaged)
-        let e = Assert.Throws<CheckpointException>(fun () -> DqnCheckpoint.Load damaged |> ignore)
-        Assert.Equal(CheckpointFailure.Malformed, e.Reason)
-        Assert.Contains("\"sac\" checkpoint, not a DQN-family one", e.Message)
-    finally
-        File.Delete path
-        File.Delete trainingPath
-        File.Delete damaged
-
-// ---------- training ----------
-
-let ``the trainer is reproducible from its seed and reports TD metrics through TrainingRecord`` = testCase "the trainer is reproducible from its seed and reports TD metrics through TrainingRecord" <| fun () ->
-    let cfg = DqnConfig(HiddenSizes = [| 16; 16 |], LearningStarts = 200, TrainFrequency = 50, GradientSteps = 10, BatchSize = 16,
-                        TotalTimesteps = 1000L, EvalInterval = 500, EvalEpisodes = 2, Seed = 4UL, Variant = DqnVariant.SoftDqn, Temperature = 0.1f)
-    let run () =
-        use g = new ManagedGemm(1)
-        let records = ResizeArray<TrainingRecord>()
-        let trainer, final = DqnTraining.train g "CartPole-v1" cfg 1000L records.Add
-        final, records
-    let a, recA = run ()
-    let b, _ = run ()
-    Assert.Equal<float32[]>(a.Learner.QNetwork, b.Learner.QNetwork)
-    Assert.Equal(1000L, a.EnvSteps)
-    Assert.Equal(160L, a.Learner.Step)   // (1000 - 200) / 50 phases of 10 steps
-    let evals = recA |> Seq.filter (fun r -> r.EvalReturn.IsSome) |> List.ofSeq
-    Assert.Equal<int64 list>([ 500L; 1000L ], evals |> List.map (fun r -> r.Step))
-    let m = (List.last evals).Metrics.Value
-    Assert.Equal<string[]>([| "td_loss"; "mean_q"; "entropy"; "temperature" |], m.Names)
-    Assert.Equal(0.1f, m.["temperature"])
-    Assert.True(m.["td_loss"] >= 0.0f && m.["entropy"] >= 0.0f && Single.IsFinite m.["mean_q"])
-    Assert.True(recA |> Seq.forall (fun r -> r.EpisodeReturn.IsNone || r.EpisodeReturn = (r.EpisodeLength |> Option.map float)))
-
-let ``DQN, Double DQN and soft DQN learn CartPole far beyond a random policy in 30k steps`` = testCase "DQN, Double DQN and soft DQN learn CartPole far beyond a random policy in 30k steps" <| fun () ->
-    use g = new ManagedGemm(1)
-    for variant in [ DqnVariant.Dqn; DqnVariant.DoubleDqn; DqnVariant.SoftDqn ] do
-        let cfg = DqnConfig(Variant = variant, HiddenSizes = [| 64; 64 |], TotalTimesteps = 30_000L, EvalInterval = 2500,
-                            EvalEpisodes = 10, Seed = 0UL)
-        let evals = ResizeArray<float>()
-        DqnTraining.train g "CartPole-v1" cfg 30_000L (fun r -> r.EvalReturn |> Option.iter evals.Add) |> ignore
-        // A uniformly random policy averages about 22 on CartPole-v1; 150 needs a policy that balances.
-        let best = Seq.max evals
-        Assert.True(best >= 150.0, sprintf "%A: best evaluation mean %.1f over %A" variant best (List.ofSeq evals))
-
 let tests = testList "Dqn" [
-    ``CartPole matches hand-computed Gymnasium steps``
-    ``CartPole terminates past 2.4 or 12 degrees, rewarding the terminating step and none after it``
-    ``CartPole truncates at 500 steps through the registry``
-    ``CartPole is deterministic by seed, starts in U(-0.05, 0.05)^4 and refuses bad indices``
-    ``CartPole steps allocate nothing``
     ``for the same networks the Double DQN target never exceeds the DQN target``
     ``the soft target lies within [hard, hard + gamma (1 - d) alpha log |A|] and tends to the hard target as alpha falls``
     ``terminated transitions target the reward alone``
@@ -643,9 +246,4 @@ let tests = testList "Dqn" [
     ``the TD-loss parameter gradient through the Q-network matches finite differences``
     ``epsilon follows SB3's linear schedule and the behaviour policies have the stated distributions``
     ``an update moves only the online network, the target follows every TargetUpdateInterval steps, and nothing allocates``
-    ``DqnConfig defaults are RL Zoo's CartPole-v1 entry and every bad field is named``
-    ``a DQN checkpoint round-trips the learner exactly, and training continues identically``
-    ``truncated or damaged DQN checkpoints fail with CheckpointException, never another exception``
-    ``the trainer is reproducible from its seed and reports TD metrics through TrainingRecord``
-    ``DQN, Double DQN and soft DQN learn CartPole far beyond a random policy in 30k steps``
 ]

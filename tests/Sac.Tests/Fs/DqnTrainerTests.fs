@@ -1,5 +1,6 @@
 /// The DQN-family trainer (exact resume is in ResumeTests, with the other algorithms): thread determinism, the checks
-/// of its own checkpoint fields, learner-only checkpoints, the numerical check of every update, and the callbacks.
+/// of its own checkpoint fields, learner-only checkpoints, the numerical check of every update, the callbacks, the
+/// records of DqnTraining.train, and learning CartPole.
 module DqnTrainerTests
 
 open System
@@ -164,6 +165,38 @@ let ``RunTo passes every step to the callbacks; Every, a reward threshold and Ch
         t.Start() |> ignore
         Assert.Equal(0, t.Replay.Count))
 
+let ``the trainer is reproducible from its seed and reports TD metrics through TrainingRecord`` = testCase "the trainer is reproducible from its seed and reports TD metrics through TrainingRecord" <| fun () ->
+    let cfg = DqnConfig(HiddenSizes = [| 16; 16 |], LearningStarts = 200, TrainFrequency = 50, GradientSteps = 10, BatchSize = 16,
+                        TotalTimesteps = 1000L, EvalInterval = 500, EvalEpisodes = 2, Seed = 4UL, Variant = DqnVariant.SoftDqn, Temperature = 0.1f)
+    let run () =
+        use g = new ManagedGemm(1)
+        let records = ResizeArray<TrainingRecord>()
+        let trainer, final = DqnTraining.train g "CartPole-v1" cfg 1000L records.Add
+        final, records
+    let a, recA = run ()
+    let b, _ = run ()
+    Assert.Equal<float32[]>(a.Learner.QNetwork, b.Learner.QNetwork)
+    Assert.Equal(1000L, a.EnvSteps)
+    Assert.Equal(160L, a.Learner.Step)   // (1000 - 200) / 50 phases of 10 steps
+    let evals = recA |> Seq.filter (fun r -> r.EvalReturn.IsSome) |> List.ofSeq
+    Assert.Equal<int64 list>([ 500L; 1000L ], evals |> List.map (fun r -> r.Step))
+    let m = (List.last evals).Metrics.Value
+    Assert.Equal<string[]>([| "td_loss"; "mean_q"; "entropy"; "temperature" |], m.Names)
+    Assert.Equal(0.1f, m.["temperature"])
+    Assert.True(m.["td_loss"] >= 0.0f && m.["entropy"] >= 0.0f && Single.IsFinite m.["mean_q"])
+    Assert.True(recA |> Seq.forall (fun r -> r.EpisodeReturn.IsNone || r.EpisodeReturn = (r.EpisodeLength |> Option.map float)))
+
+let ``DQN, Double DQN and soft DQN learn CartPole far beyond a random policy in 30k steps`` = testCase "DQN, Double DQN and soft DQN learn CartPole far beyond a random policy in 30k steps" <| fun () ->
+    use g = new ManagedGemm(1)
+    for variant in [ DqnVariant.Dqn; DqnVariant.DoubleDqn; DqnVariant.SoftDqn ] do
+        let cfg = DqnConfig(Variant = variant, HiddenSizes = [| 64; 64 |], TotalTimesteps = 30_000L, EvalInterval = 2500,
+                            EvalEpisodes = 10, Seed = 0UL)
+        let evals = ResizeArray<float>()
+        DqnTraining.train g "CartPole-v1" cfg 30_000L (fun r -> r.EvalReturn |> Option.iter evals.Add) |> ignore
+        // A uniformly random policy averages about 22 on CartPole-v1; 150 needs a policy that balances.
+        let best = Seq.max evals
+        Assert.True(best >= 150.0, sprintf "%A: best evaluation mean %.1f over %A" variant best (List.ofSeq evals))
+
 let tests = testList "DqnTrainer" [
     ``the same seed gives bitwise-identical DQN runs on one and two threads``
     ``resuming checks that the checkpoint fits the trainer, with a clear message``
@@ -171,4 +204,6 @@ let tests = testList "DqnTrainer" [
     ``a diverging learner stops at the first bad update, naming the quantity and the step``
     ``the DQN update check names the first non-finite quantity in the order the update computes them``
     ``RunTo passes every step to the callbacks; Every, a reward threshold and CheckpointEvery fire when they should``
+    ``the trainer is reproducible from its seed and reports TD metrics through TrainingRecord``
+    ``DQN, Double DQN and soft DQN learn CartPole far beyond a random policy in 30k steps``
 ]

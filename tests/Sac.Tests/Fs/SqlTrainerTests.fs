@@ -1,3 +1,4 @@
+/// The Soft Q-Learning trainer: thread determinism, its checkpoint fields, update checks, the callbacks and learning MultiGoal.
 module SqlTrainerTests
 
 open System
@@ -8,11 +9,13 @@ open FsCheck
 open Sac.Core.Compute
 open Sac.Core.Config
 open Sac.Core.Data
+open Sac.Core.Environments
 open Sac.Core.Optim
 open Sac.Core.Random
 open Sac.Core.Runs
 open Sac.Fs
 open TrainingKit
+open EnvironmentsKit
 
 let private gemm = new ManagedGemm(1) :> IGemm
 
@@ -132,9 +135,42 @@ let ``RunTo passes every step to the callbacks; Every, a reward threshold and Ch
         Assert.Equal(70L, stop.State.EnvSteps)
         Assert.Contains("threshold", stop.StopReason.Value))
 
+let ``the same seed gives bitwise-identical SQL learners on one and two threads`` = testCase "the same seed gives bitwise-identical SQL learners on one and two threads" <| fun () ->
+    let cfg = SqlConfig(HiddenSizes = [| 16; 16 |], SamplerHiddenSizes = [| 16; 16 |], BatchSize = 16, KernelParticles = 8,
+                        ValueParticles = 8, LearningStarts = 50, EvalInterval = 0, Seed = 5UL)
+    let run threads =
+        use g = new ManagedGemm(threads)
+        let trainer, final = SqlTraining.train g "MultiGoal-v0" cfg 200L ignore
+        final.Learner, trainer.Evaluate(final, 5, 77UL)
+    let (a, ea), (b, eb), (c, ec) = run 1, run 1, run 2
+    Assert.Equal<float32[]>(a.Q, b.Q)
+    Assert.Equal<float32[]>(a.Sampler, b.Sampler)
+    Assert.Equal<float32[]>(a.Q, c.Q)
+    Assert.Equal<float32[]>(a.Sampler, c.Sampler)
+    Assert.Equal<float[]>(ea.Returns, ec.Returns)
+    Assert.Equal<int[]>(ea.Goals, eb.Goals)
+    Assert.Equal(150L, a.Step)
+
+let ``SQL learns MultiGoal far beyond a random policy and reaches several goals`` = testCase "SQL learns MultiGoal far beyond a random policy and reaches several goals" <| fun () ->
+    use g = new ManagedGemm(1)
+    let cfg = SqlConfig(HiddenSizes = [| 64; 64 |], SamplerHiddenSizes = [| 64; 64 |], EvalInterval = 0, Seed = 1UL)
+    let clock = Diagnostics.Stopwatch.StartNew()
+    let mutable episodes = 0
+    let trainer, final = SqlTraining.train g "MultiGoal-v0" cfg 2500L (fun r -> if r.EpisodeReturn.IsSome then episodes <- episodes + 1)
+    let learned = trainer.Evaluate(final, 50, 4242UL)
+    let randomMean, _ = multiGoalRollouts 50 (randomPolicy 4242UL)
+    let reached = learned.Goals |> Array.filter (fun n -> n > 0) |> Array.length
+    Console.WriteLine(sprintf "SQL MultiGoal after 2500 steps (%d episodes, %.1f s): mean %.1f (random %.1f), goals %A"
+                          episodes clock.Elapsed.TotalSeconds learned.Mean randomMean learned.Goals)
+    Assert.Equal(MultiGoal.GoalCount, learned.Goals.Length)
+    Assert.True(learned.Mean > randomMean + 250.0, sprintf "mean %.1f vs random %.1f" learned.Mean randomMean)
+    Assert.True(reached >= 2, sprintf "goals reached %A" learned.Goals)
+
 let tests = testList "SqlTrainer" [
     ``resuming checks Soft Q-Learning's own fields: both networks' hidden sizes``
     ``a diverging learner stops at the first bad update, naming the quantity and the step``
     ``the SQL update check names the first non-finite quantity in the order the update computes them``
     ``RunTo passes every step to the callbacks; Every, a reward threshold and CheckpointEvery fire when they should``
+    ``the same seed gives bitwise-identical SQL learners on one and two threads``
+    ``SQL learns MultiGoal far beyond a random policy and reaches several goals``
 ]
