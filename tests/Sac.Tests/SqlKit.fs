@@ -6,8 +6,8 @@ open FsCheck
 open Sac.Core.Compute
 open Sac.Core.Config
 open Sac.Core.Data
-open Sac.Core.Random
 open Sac.Fs
+open TrainingKit
 
 let gemm = ReferenceGemm.Instance :> IGemm
 let fsConfig = Config.QuickThrowOnFailure.WithMaxTest(100)
@@ -18,18 +18,6 @@ let smallConfigWith (squash: bool) (tau: float32) (interval: int) =
               KernelParticles = 6, TargetUpdateInterval = interval, Tau = tau, SquashCorrection = squash, Alpha = 0.7f, Seed = 3UL)
 
 let smallConfig () = smallConfigWith true 1.0f 3
-
-/// A batch of random MultiGoal-like transitions (every third one terminated).
-let randomBatch (b: int) o a seed =
-    let batch = Batch(b, o, a)
-    let key = PhiloxKey.FromSeed seed
-    Philox.FillNormal(key, 0UL, Span batch.Observations)
-    Philox.FillNormal(key, 1000UL, Span batch.NextObservations)
-    Philox.FillUniform(key, 2000UL, Span batch.Actions)
-    for i in 0 .. batch.Actions.Length - 1 do batch.Actions.[i] <- 2.0f * batch.Actions.[i] - 1.0f
-    Philox.FillNormal(key, 3000UL, Span batch.Rewards)
-    for i in 0 .. b - 1 do batch.Terminated.[i] <- (if i % 3 = 0 then 1.0f else 0.0f)
-    batch
 
 let setup (cfg: SqlConfig) =
     let ctx = SqlContext(cfg, 2, 2, gemm)

@@ -9,23 +9,12 @@ open Sac.Core.Data
 open Sac.Core.Networks
 open Sac.Core.Random
 open Sac.Fs
+open TrainingKit
 
 let private gemm = ReferenceGemm.Instance :> IGemm
 
 let private smallConfig variant =
     SacConfig(HiddenSizes = [| 8; 8 |], BatchSize = 5, BufferSize = 100, Variant = variant, Seed = 3UL)
-
-/// A batch of random transitions (every third one terminated).
-let private randomBatch (b: int) o a seed =
-    let batch = Batch(b, o, a)
-    let key = PhiloxKey.FromSeed seed
-    Philox.FillNormal(key, 0UL, Span batch.Observations)
-    Philox.FillNormal(key, 1000UL, Span batch.NextObservations)
-    Philox.FillUniform(key, 2000UL, Span batch.Actions)
-    for i in 0 .. batch.Actions.Length - 1 do batch.Actions.[i] <- 2.0f * batch.Actions.[i] - 1.0f
-    Philox.FillNormal(key, 3000UL, Span batch.Rewards)
-    for i in 0 .. b - 1 do batch.Terminated.[i] <- (if i % 3 = 0 then 1.0f else 0.0f)
-    batch
 
 let private setup variant =
     let cfg = smallConfig variant
