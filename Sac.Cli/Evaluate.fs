@@ -34,7 +34,8 @@ let private continuousEnvironment (checkpoint: string) (trainedOn: string) (obs:
 let private evalSac (checkpoint: string) (env: string) (episodes: int) (seed: uint64) =
     let struct (header, state, _) = load Checkpoint.Load checkpoint
     let envInstance = continuousEnvironment checkpoint header.EnvironmentId header.ObservationSize header.ActionSize env
-    let config = SacConfig(HiddenSizes = Seq.toArray header.HiddenSizes, BatchSize = 1, BufferSize = 1)
+    let config = SacConfig(HiddenSizes = Seq.toArray header.HiddenSizes, ActorHiddenSizes = header.ActorHiddenSizes,
+                           CriticHiddenSizes = header.CriticHiddenSizes, BatchSize = 1, BufferSize = 1)
     let ctx = SacContext(config, header.ObservationSize, header.ActionSize, new ManagedGemm(1))
     // The deterministic evaluation policy, the mean action; MultiGoal also counts the goals reached.
     let r = GoalEvaluation.sac ctx state.Actor false envInstance episodes seed

@@ -205,13 +205,13 @@ let internal optionProblems (req: TrainRequest) =
 /// Whether a SAC run of this configuration can be built here: networks a flat parameter array can hold, and the
 /// preallocated replay buffer and learner within the memory this process may use.
 let private sacSizeProblems (config: SacConfig) (obs: int) (act: int) =
-    [ let hidden = Seq.toList config.HiddenSizes
-      let hiddenText = "[" + String.Join(", ", hidden) + "]"
-      let specs = [ "actor", [ obs ] @ hidden @ [ 2 * act ]; "critic", [ obs + act ] @ hidden @ [ 1 ] ]
+    [ let text (sizes: int list) = "[" + String.Join(", ", sizes) + "]"
+      let actorHidden, criticHidden = Seq.toList config.ResolvedActorHiddenSizes, Seq.toList config.ResolvedCriticHiddenSizes
+      let specs = [ "actor", actorHidden, [ obs ] @ actorHidden @ [ 2 * act ]; "critic", criticHidden, [ obs + act ] @ criticHidden @ [ 1 ] ]
       let parameters =
-          [ for name, sizes in specs ->
+          [ for name, hidden, sizes in specs ->
               try Ok(int64 (Sac.Core.Networks.MlpSpec(Array.ofList sizes)).ParameterCount)
-              with :? ArgumentException as e -> Error $"hiddenSizes {hiddenText}: the {name} network cannot be built ({plainMessage e})" ]
+              with :? ArgumentException as e -> Error $"hidden sizes {text hidden}: the {name} network cannot be built ({plainMessage e})" ]
       match parameters |> List.tryPick (function Error m -> Some m | Ok _ -> None) with
       | Some problem -> problem
       | None ->
@@ -222,7 +222,7 @@ let private sacSizeProblems (config: SacConfig) (obs: int) (act: int) =
           let available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes
           let gb (b: int64) = (float b / 1e9).ToString("0.##", Globalization.CultureInfo.InvariantCulture)
           if learnerBytes + replayBytes > available then
-              $"hiddenSizes {hiddenText} and bufferSize {config.BufferSize} need about {gb (learnerBytes + replayBytes)} GB (networks {gb learnerBytes} GB, replay buffer {gb replayBytes} GB), more than the {gb available} GB this process may use" ]
+              $"hiddenSizes {text (Seq.toList config.HiddenSizes)} and bufferSize {config.BufferSize} need about {gb (learnerBytes + replayBytes)} GB (networks {gb learnerBytes} GB, replay buffer {gb replayBytes} GB), more than the {gb available} GB this process may use" ]
 
 /// Problems with the environment and algorithm and the options only some algorithms take.
 let internal algorithmProblems (req: TrainRequest) =

@@ -323,6 +323,8 @@ let private resumeRun (req: TrainRequest) (dir: string) =
     let config =
         resumedConfig req info.Config info.Seed (fun stored merged ->
             [ "hiddenSizes", sameSizes merged.HiddenSizes stored.HiddenSizes
+              "actorHiddenSizes", sameSizes merged.ResolvedActorHiddenSizes stored.ResolvedActorHiddenSizes
+              "criticHiddenSizes", sameSizes merged.ResolvedCriticHiddenSizes stored.ResolvedCriticHiddenSizes
               "bufferSize", (merged.BufferSize = stored.BufferSize)
               "variant", (merged.Variant = stored.Variant) ])
     // config.json keeps the length the run was started with; a longer or shorter --steps is recorded as extendedTo.

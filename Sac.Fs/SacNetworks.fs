@@ -8,18 +8,19 @@ open Sac.Core.Networks
 /// <remarks>
 /// Actor: observation -> hidden... -> 2|A| (mean and raw log-std as one output layer, SB3's two heads side by side).
 /// Critic: [observation, action] -> hidden... -> 1, twice (Q1 then Q2 in one parameter vector).
-/// Value (SAC v1): observation -> hidden... -> 1. ReLU hidden layers, linear outputs.
+/// Value (SAC v1): observation -> hidden... -> 1. ReLU hidden layers, linear outputs. The actor's hidden layers are
+/// <c>ResolvedActorHiddenSizes</c>, the critics' and V's <c>ResolvedCriticHiddenSizes</c>.
 /// </remarks>
 [<Sealed>]
 type SacNetworks(config: SacConfig, observationSize: int, actionSize: int) =
     do
         if observationSize < 1 then invalidArg (nameof observationSize) $"observationSize must be at least 1, got {observationSize}."
         if actionSize < 1 then invalidArg (nameof actionSize) $"actionSize must be at least 1, got {actionSize}."
-    let hidden = Seq.toArray config.HiddenSizes
-    let mlp input output = MlpSpec(Array.concat [ [| input |]; hidden; [| output |] ], Activation.Relu, Activation.Identity)
-    let actor = mlp observationSize (2 * actionSize)
-    let critic = mlp (observationSize + actionSize) 1
-    let value = mlp observationSize 1
+    let mlp (hidden: int seq) input output =
+        MlpSpec(Array.concat [ [| input |]; Seq.toArray hidden; [| output |] ], Activation.Relu, Activation.Identity)
+    let actor = mlp config.ResolvedActorHiddenSizes observationSize (2 * actionSize)
+    let critic = mlp config.ResolvedCriticHiddenSizes (observationSize + actionSize) 1
+    let value = mlp config.ResolvedCriticHiddenSizes observationSize 1
 
     /// <summary>Observation length |S|.</summary>
     member _.ObservationSize = observationSize

@@ -52,7 +52,8 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
           Mismatch =
             Resuming.firstMismatch
                 [ h.Algorithm <> "sac", (fun () -> $"it was written by '{h.Algorithm}', not sac")
-                  Resuming.sizesDiffer "hidden sizes" config.HiddenSizes h.HiddenSizes
+                  Resuming.sizesDiffer "actor hidden sizes" config.ResolvedActorHiddenSizes (match h.ActorHiddenSizes with null -> h.HiddenSizes | s -> s)
+                  Resuming.sizesDiffer "critic hidden sizes" config.ResolvedCriticHiddenSizes (match h.CriticHiddenSizes with null -> h.HiddenSizes | s -> s)
                   h.Variant <> config.Variant.ToString(), (fun () -> $"it is SAC {h.Variant}, the configuration asks for {config.Variant}") ] }
 
     interface IOffPolicyAlgorithm<LearnerState, SacMetrics> with
@@ -121,7 +122,9 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
         member _.Evaluate(learner, env, episodes, seed) = Evaluation.run ctx policyWs learner.Actor env episodes seed
 
         member _.Save(path, learner, environmentId, environmentSteps, progress, replay, episodeActions) =
-            let header = CheckpointHeader("sac", environmentId, o, a, config.HiddenSizes, config.Variant.ToString(), environmentSteps, Progress = progress)
+            let header =
+                CheckpointHeader("sac", environmentId, o, a, config.HiddenSizes, config.Variant.ToString(), environmentSteps, Progress = progress,
+                                 ActorHiddenSizes = config.ActorHiddenSizes, CriticHiddenSizes = config.CriticHiddenSizes)
             Checkpoint.Save(path, header, learner, replay, episodeActions,
                             Collections.Generic.Dictionary(dict [ Checkpoint.ConfigMetadataKey, ConfigJson.Serialize config ]))
 

@@ -97,6 +97,20 @@ public sealed record SacConfig : IOffPolicyConfig
     public IReadOnlyList<int> HiddenSizes { get; init => field = ConfigChecks.Sizes(value, nameof(HiddenSizes)); }
         = new SizeList([256, 256]);
 
+    /// <summary>The actor's own hidden layer widths, or null for <see cref="HiddenSizes"/> (SB3's <c>net_arch=dict(pi=...)</c>).</summary>
+    public IReadOnlyList<int>? ActorHiddenSizes { get; init => field = ConfigChecks.OptionalSizes(value, nameof(ActorHiddenSizes)); }
+
+    /// <summary>The Q-networks' (and V's) own hidden layer widths, or null for <see cref="HiddenSizes"/> (SB3's <c>net_arch=dict(qf=...)</c>).</summary>
+    public IReadOnlyList<int>? CriticHiddenSizes { get; init => field = ConfigChecks.OptionalSizes(value, nameof(CriticHiddenSizes)); }
+
+    /// <summary>The actor's hidden layer widths in effect: <see cref="ActorHiddenSizes"/>, else <see cref="HiddenSizes"/>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<int> ResolvedActorHiddenSizes => ActorHiddenSizes ?? HiddenSizes;
+
+    /// <summary>The critics' (and V's) hidden layer widths in effect: <see cref="CriticHiddenSizes"/>, else <see cref="HiddenSizes"/>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<int> ResolvedCriticHiddenSizes => CriticHiddenSizes ?? HiddenSizes;
+
     /// <summary>
     /// Entropy target of the temperature loss <c>-log_alpha * (log pi + target_entropy)</c>; finite when set.
     /// <see langword="null"/> means <c>-|A|</c>, minus the action dimension (see <see cref="ResolvedTargetEntropy"/>).
@@ -191,6 +205,8 @@ public sealed record SacConfig : IOffPolicyConfig
         Add(ConfigChecks.AtLeastProblem(GradientSteps, 1, nameof(GradientSteps)));
         Add(ConfigChecks.AtLeastProblem(TargetUpdateInterval, 1, nameof(TargetUpdateInterval)));
         Add(ConfigChecks.SizesProblem(HiddenSizes, nameof(HiddenSizes)));
+        if (ActorHiddenSizes is not null) Add(ConfigChecks.SizesProblem(ActorHiddenSizes, nameof(ActorHiddenSizes)));
+        if (CriticHiddenSizes is not null) Add(ConfigChecks.SizesProblem(CriticHiddenSizes, nameof(CriticHiddenSizes)));
         if (TargetEntropy is float target) Add(ConfigChecks.FiniteProblem(target, nameof(TargetEntropy)));
         Add(ConfigChecks.PositiveFiniteProblem(InitialAlpha, nameof(InitialAlpha)));
         Add(ConfigChecks.DefinedProblem(LogStdBound, nameof(LogStdBound)));
@@ -290,6 +306,9 @@ internal static class ConfigChecks
             if (sizes[i] < 1) return $"{name}[{i}] must be at least 1, got {sizes[i]}.";
         return null;
     }
+
+    internal static IReadOnlyList<int>? OptionalSizes(IReadOnlyList<int>? sizes, string name) =>
+        sizes is null ? null : Sizes(sizes, name);
 
     internal static IReadOnlyList<int> Sizes(IReadOnlyList<int>? sizes, string name)
     {

@@ -213,19 +213,22 @@ public static class Checkpoint
         public static readonly Expected LogAlpha = new(1, "1 (log alpha is a single number)", CheckpointFailure.Malformed);
 
         public SacShapes(CheckpointHeader h)
-            : base($"for observation size {h.ObservationSize}, action size {h.ActionSize}, hidden [{string.Join(", ", h.HiddenSizes)}]")
+            : base($"for observation size {h.ObservationSize}, action size {h.ActionSize}, hidden [{string.Join(", ", h.HiddenSizes)}]"
+                   + (h.ActorHiddenSizes is { } ah ? $", actor hidden [{string.Join(", ", ah)}]" : "")
+                   + (h.CriticHiddenSizes is { } ch ? $", critic hidden [{string.Join(", ", ch)}]" : ""))
         {
             int obs = h.ObservationSize, act = h.ActionSize;
             // Sums in long: an int overflow here would make a bogus header look consistent.
             if ((long)obs + act > int.MaxValue || 2L * act > int.MaxValue)
                 throw new ArgumentException($"observation size {obs} and action size {act} are too large for a network input or output.");
-            int[] qSizes = [obs + act, .. h.HiddenSizes, 1];
-            Actor = Expected.Network("actor", [obs, .. h.HiddenSizes, 2 * act]);
+            IReadOnlyList<int> actorHidden = h.ActorHiddenSizes ?? h.HiddenSizes, criticHidden = h.CriticHiddenSizes ?? h.HiddenSizes;
+            int[] qSizes = [obs + act, .. criticHidden, 1];
+            Actor = Expected.Network("actor", [obs, .. actorHidden, 2 * act]);
             int qCount = new MlpSpec(qSizes).ParameterCount;
             if (2L * qCount > Array.MaxLength)
                 throw new ArgumentException($"two Q-networks of {qCount} parameters exceed the largest array.");
             Critic = new(2L * qCount, $"2 x {qCount} = {2L * qCount} (twin Q MLPs [{string.Join(", ", qSizes)}])");
-            Value = Expected.Network("value", [obs, .. h.HiddenSizes, 1]);
+            Value = Expected.Network("value", [obs, .. criticHidden, 1]);
         }
 
         public Expected Actor { get; }

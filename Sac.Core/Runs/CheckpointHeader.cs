@@ -52,6 +52,16 @@ public sealed record CheckpointHeader(
     public long EnvironmentSteps { get; init => field = HeaderChecks.NotNegative(value, nameof(EnvironmentSteps)); }
         = HeaderChecks.NotNegative(EnvironmentSteps, nameof(EnvironmentSteps));
 
+    /// <summary>The actor's own hidden layer widths when they differ from <see cref="HiddenSizes"/>; null (and absent
+    /// from the file) otherwise.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<int>? ActorHiddenSizes { get; init => field = ConfigChecks.OptionalSizes(value, nameof(ActorHiddenSizes)); }
+
+    /// <summary>The critics' (and V's) own hidden layer widths when they differ from <see cref="HiddenSizes"/>; null
+    /// (and absent from the file) otherwise.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<int>? CriticHiddenSizes { get; init => field = ConfigChecks.OptionalSizes(value, nameof(CriticHiddenSizes)); }
+
     /// <summary>
     /// The training loop's counters when the checkpoint was written, for <c>--resume</c>; null in a checkpoint of a
     /// learner alone (such as one written by a script). A checkpoint with progress also stores the running episode's

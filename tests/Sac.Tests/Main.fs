@@ -46,6 +46,7 @@ let tests =
             TanhGaussianTests.tests
             SoftBellmanTests.tests
             LossesTests.tests
+            SacNetworksTests.tests
             SacTests.tests
             DeviceSacTests.tests
             ResumeTests.tests
