@@ -74,7 +74,9 @@ public sealed record DqnConfig : IOffPolicyConfig
     /// Environment steps between hard copies of the online network into the target network (<c>tau = 1</c>), counted
     /// in environment steps as SB3 counts <c>target_update_interval</c> (its <c>_on_step</c> runs once per step, whether
     /// or not a training phase follows); at least 1. RL Zoo CartPole-v1: 10. With train frequency 256 this means the
-    /// target is the online network as it was at the end of the previous training phase.
+    /// target is the online network as it was at the end of the previous training phase, so each phase adds one Bellman
+    /// backup: after <c>k</c> phases Q is near <c>(1 - gamma^k) / (1 - gamma)</c>, about 85 of CartPole's 100 at 50k
+    /// steps (k = 192), and still rising when the run ends.
     /// </summary>
     public int TargetUpdateInterval { get; init => field = ConfigChecks.AtLeast(value, 1, nameof(TargetUpdateInterval)); } = 10;
 

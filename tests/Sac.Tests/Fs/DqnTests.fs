@@ -7,6 +7,7 @@ open Expecto
 open FsCheck.FSharp
 open Sac.Core.Compute
 open Sac.Core.Config
+open Sac.Core.Data
 open Sac.Core.Networks
 open Sac.Core.Random
 open Sac.Fs
@@ -237,7 +238,35 @@ let ``an update moves only the online network, the target follows every TargetUp
         Assert.Equal(0L, GC.GetAllocatedBytesForCurrentThread() - before)
         Assert.Equal(26L, s.Step)
 
+// A 500-step CartPole truncation stored as terminal would teach a perfect policy that its best states are worth 1.
+let ``a truncated transition bootstraps through the replay buffer into every variant's target, a terminated one does not`` = testCase "a truncated transition bootstraps through the replay buffer into every variant's target, a terminated one does not" <| fun () ->
+    let obs = [| 0.01f; -0.02f; 0.03f; 0.04f |]
+    let next = [| 0.02f; 0.01f; -0.01f; 0.05f |]
+    for variant in [ DqnVariant.Dqn; DqnVariant.DoubleDqn; DqnVariant.SoftDqn ] do
+        let cfg = smallConfig variant
+        let ctx = DqnContext(cfg, 4, 2, gemm)
+        let state = Dqn.init ctx 3UL
+        let qNext = (Dqn.qValues ctx (MlpWorkspace(ctx.Spec, 1)) state.TargetQNetwork (ro next)).ToArray()
+        let targetOf (terminated: bool) =
+            let replay = ReplayBuffer(1, 4, 1)
+            replay.Add(ro obs, ro [| 1.0f |], 1.0f, ro next, terminated, true)
+            let batch = Batch(cfg.BatchSize, 4, 1)
+            replay.Sample(PhiloxKey.FromSeed 5UL, 0UL, batch)
+            Assert.Equal((if terminated then 1.0f else 0.0f), batch.Terminated.[0])
+            Assert.Equal(1.0f, batch.Truncated.[0])
+            Dqn.targets ctx batch state
+            ctx.Workspace.Targets.[0]
+        // The online and target networks are equal after init, so Double DQN's bootstrap is the hard one here.
+        let bootstrap =
+            match variant with
+            | DqnVariant.SoftDqn -> Dqn.softDqnTarget cfg.Gamma cfg.Temperature (1.0f, 0.0f, ro qNext)
+            | _ -> Dqn.dqnTarget cfg.Gamma (1.0f, 0.0f, ro qNext)
+        Assert.True(abs (bootstrap - 1.0f) > 1e-3f, sprintf "%A: the next state's value should be visible, got %g" variant bootstrap)
+        Assert.Equal(bootstrap, targetOf false)
+        Assert.Equal(1.0f, targetOf true)
+
 let tests = testList "Dqn" [
+    ``a truncated transition bootstraps through the replay buffer into every variant's target, a terminated one does not``
     ``for the same networks the Double DQN target never exceeds the DQN target``
     ``the soft target lies within [hard, hard + gamma (1 - d) alpha log |A|] and tends to the hard target as alpha falls``
     ``terminated transitions target the reward alone``
