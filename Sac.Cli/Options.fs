@@ -114,6 +114,11 @@ let private asObject (json: string) (source: string) =
         o
     | _ -> raise (UsageError $"{source}: expected a JSON object of configuration keys")
 
+/// One layer's `lin_` learning rates written out, before the layers meet (the preset states a Constant schedule).
+let private expandSchedules (json: string) (source: string) =
+    try ConfigJson.ExpandLearningRateSchedules(json, source)
+    with :? FormatException as e -> raise (UsageError e.Message)
+
 /// Layers JSON objects of configuration keys: a base (the preset), the user's file, then the command line's keys;
 /// the result is read back through the record's own validation, so every layer is checked the same way.
 let internal resolve<'T when 'T: not struct and 'T: not null and 'T :> IConfig> (basis: string) (req: TrainRequest) (cli: (string * (JsonNode | null)) list) : 'T =
@@ -124,9 +129,10 @@ let internal resolve<'T when 'T: not struct and 'T: not null and 'T :> IConfig> 
         | Some path ->
             if Directory.Exists path then raise (UsageError $"--config {path}: is a directory, not a configuration file")
             if not (File.Exists path) then raise (UsageError $"--config {path}: no such file")
-            overlayJson basis (asObject (File.ReadAllText path) path)
+            overlayJson basis (asObject (expandSchedules (File.ReadAllText path) path) path)
     let top = JsonObject()
     for k, v in cli do top[k] <- v
+    let top = asObject (expandSchedules (top.ToJsonString()) "configuration") "configuration"
     let json = (overlayJson withFile top).ToJsonString()
     try ConfigJson.Deserialize<'T>(json, defaultArg req.ConfigFile "configuration")
     with :? ArgumentException | :? FormatException as e -> raise (UsageError(plainMessage e))

@@ -140,6 +140,22 @@ public static partial class ConfigJson
         return info;
     }
 
+    /// <summary>
+    /// RL Zoo's written schedules in one layer of configuration keys: every learning rate given as <c>"lin_RATE"</c>
+    /// becomes the number, with <c>"learningRateSchedule": "Linear"</c> added. For callers that layer configurations
+    /// (a preset under a user's file), so that the user's schedule is expanded before the layers meet.
+    /// </summary>
+    /// <param name="json">One JSON object of configuration keys.</param>
+    /// <param name="source">Where the text came from; error messages start with it.</param>
+    /// <returns>The text, rewritten when it holds a <c>lin_</c> rate.</returns>
+    /// <exception cref="FormatException">A <c>lin_</c> value is not a number, or the text also sets another schedule.</exception>
+    public static string ExpandLearningRateSchedules(string json, string source)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        ArgumentNullException.ThrowIfNull(source);
+        return ScheduledRates.Rewrite(json, source, DocumentOptions);
+    }
+
     static T Read<T>(string json, string source) where T : class
     {
         ArgumentNullException.ThrowIfNull(json);

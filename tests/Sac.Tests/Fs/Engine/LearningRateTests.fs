@@ -8,6 +8,7 @@ open Expecto
 open Sac.Core.Compute
 open Sac.Core.Config
 open Sac.Core.Data
+open Sac.Core.Runs
 open Sac.Fs
 
 let private gemm = ReferenceGemm.Instance :> IGemm
@@ -83,10 +84,23 @@ let ``a linear run's last update moves no online parameter, and a linear run dif
     let c = constant.RunTo(constant.Start(), total, []).State
     Assert.NotEqual<float32[]>(c.Learner.Actor, last.Learner.Actor)
 
+let ``sac train takes RL Zoo's lin_ rates over the preset and records the linear schedule in config.json`` = testCase "sac train takes RL Zoo's lin_ rates over the preset and records the linear schedule in config.json" <| fun () ->
+    TrainingKit.withTempDir (fun dir ->
+        let config = IO.Path.Combine(dir, "lin.json")
+        IO.File.WriteAllText(config, """{ "actorLearningRate": "lin_7.3e-4", "learningStarts": 50, "hiddenSizes": [16] }""")
+        let out = IO.Path.Combine(dir, "run")
+        Assert.Equal(0, Sac.Cli.Program.main [| "train"; "--env"; "Pendulum-v1"; "--steps"; "120"; "--config"; config; "--out"; out; "--quiet" |])
+        let stored = ConfigJson.DeserializeRun(IO.File.ReadAllText(IO.Path.Combine(out, "config.json")), "config.json").Config
+        Assert.Equal((7.3e-4f, LearningRateSchedule.Linear), (stored.ActorLearningRate, stored.LearningRateSchedule))
+        // A lin_ value that is no number is a usage error naming the file and the key.
+        IO.File.WriteAllText(config, """{ "criticLearningRate": "lin_soon" }""")
+        Assert.Equal(2, Sac.Cli.Program.main [| "train"; "--env"; "Pendulum-v1"; "--steps"; "120"; "--config"; config; "--out"; out + "2"; "--quiet" |]))
+
 let tests = testList "LearningRate" [
     ``SAC at factor 0.5 is SAC with every learning rate halved (v2 and v1)``
     ``Soft Q-Learning at factor 0.5 is Soft Q-Learning with both learning rates halved``
     ``the DQN family at factor 0.5 is the DQN family with the learning rate halved``
     ``a factor outside [0, 1] is refused by every algorithm``
     ``a linear run's last update moves no online parameter, and a linear run differs from a constant one``
+    ``sac train takes RL Zoo's lin_ rates over the preset and records the linear schedule in config.json``
 ]
