@@ -52,8 +52,8 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
           Mismatch =
             Resuming.firstMismatch
                 [ h.Algorithm <> "sac", (fun () -> $"it was written by '{h.Algorithm}', not sac")
-                  Resuming.sizesDiffer "actor hidden sizes" config.ResolvedActorHiddenSizes (match h.ActorHiddenSizes with null -> h.HiddenSizes | s -> s)
-                  Resuming.sizesDiffer "critic hidden sizes" config.ResolvedCriticHiddenSizes (match h.CriticHiddenSizes with null -> h.HiddenSizes | s -> s)
+                  Resuming.sizesDiffer "actor hidden sizes" config.ResolvedActorHiddenSizes h.ResolvedActorHiddenSizes
+                  Resuming.sizesDiffer "critic hidden sizes" config.ResolvedCriticHiddenSizes h.ResolvedCriticHiddenSizes
                   h.Variant <> config.Variant.ToString(), (fun () -> $"it is SAC {h.Variant}, the configuration asks for {config.Variant}") ] }
 
     interface IOffPolicyAlgorithm<LearnerState, SacMetrics> with

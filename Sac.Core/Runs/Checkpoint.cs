@@ -221,7 +221,7 @@ public static class Checkpoint
             // Sums in long: an int overflow here would make a bogus header look consistent.
             if ((long)obs + act > int.MaxValue || 2L * act > int.MaxValue)
                 throw new ArgumentException($"observation size {obs} and action size {act} are too large for a network input or output.");
-            IReadOnlyList<int> actorHidden = h.ActorHiddenSizes ?? h.HiddenSizes, criticHidden = h.CriticHiddenSizes ?? h.HiddenSizes;
+            IReadOnlyList<int> actorHidden = h.ResolvedActorHiddenSizes, criticHidden = h.ResolvedCriticHiddenSizes;
             int[] qSizes = [obs + act, .. criticHidden, 1];
             Actor = Expected.Network("actor", [obs, .. actorHidden, 2 * act]);
             int qCount = new MlpSpec(qSizes).ParameterCount;

@@ -62,6 +62,14 @@ public sealed record CheckpointHeader(
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public IReadOnlyList<int>? CriticHiddenSizes { get; init => field = ConfigChecks.OptionalSizes(value, nameof(CriticHiddenSizes)); }
 
+    /// <summary>The actor's hidden layer widths in effect: <see cref="ActorHiddenSizes"/>, else <see cref="HiddenSizes"/>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<int> ResolvedActorHiddenSizes => ActorHiddenSizes ?? HiddenSizes;
+
+    /// <summary>The critics' (and V's) hidden layer widths in effect: <see cref="CriticHiddenSizes"/>, else <see cref="HiddenSizes"/>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<int> ResolvedCriticHiddenSizes => CriticHiddenSizes ?? HiddenSizes;
+
     /// <summary>
     /// The training loop's counters when the checkpoint was written, for <c>--resume</c>; null in a checkpoint of a
     /// learner alone (such as one written by a script). A checkpoint with progress also stores the running episode's

@@ -14,7 +14,7 @@ open Sac.Fs
 let private gemm = ReferenceGemm.Instance :> IGemm
 let private batch rows o a seed = Sac.Cli.DeviceCheck.randomBatch rows o a seed
 
-/// Three updates of `update` from the same start, at factor 0.5 on `halvedFrom` and at factor 1 on `halved`.
+/// The arrays after `run` at factor 0.5 equal those after `runHalved` (the same algorithm with every rate halved) at factor 1.
 let private sameAsHalvedRates (run: float32 -> float32[] list) (runHalved: float32 -> float32[] list) =
     let atFactor = run 0.5f
     let atHalfRates = runHalved 1.0f
