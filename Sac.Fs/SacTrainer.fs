@@ -54,7 +54,9 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
                 [ h.Algorithm <> "sac", (fun () -> $"it was written by '{h.Algorithm}', not sac")
                   Resuming.sizesDiffer "actor hidden sizes" config.ResolvedActorHiddenSizes h.ResolvedActorHiddenSizes
                   Resuming.sizesDiffer "critic hidden sizes" config.ResolvedCriticHiddenSizes h.ResolvedCriticHiddenSizes
-                  h.Variant <> config.Variant.ToString(), (fun () -> $"it is SAC {h.Variant}, the configuration asks for {config.Variant}") ] }
+                  h.Variant <> config.Variant.ToString(), (fun () -> $"it is SAC {h.Variant}, the configuration asks for {config.Variant}")
+                  h.ResolvedActivation <> config.Activation,
+                  (fun () -> $"its networks use the {h.ResolvedActivation} activation, the configuration asks for {config.Activation}") ] }
 
     interface IOffPolicyAlgorithm<LearnerState, SacMetrics> with
         member _.Name = "sac"
@@ -124,7 +126,8 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
         member _.Save(path, learner, environmentId, environmentSteps, progress, replay, episodeActions) =
             let header =
                 CheckpointHeader("sac", environmentId, o, a, config.HiddenSizes, config.Variant.ToString(), environmentSteps, Progress = progress,
-                                 ActorHiddenSizes = config.ActorHiddenSizes, CriticHiddenSizes = config.CriticHiddenSizes)
+                                 ActorHiddenSizes = config.ActorHiddenSizes, CriticHiddenSizes = config.CriticHiddenSizes,
+                                 Activation = Nullable config.Activation)
             Checkpoint.Save(path, header, learner, replay, episodeActions,
                             Collections.Generic.Dictionary(dict [ Checkpoint.ConfigMetadataKey, ConfigJson.Serialize config ]))
 

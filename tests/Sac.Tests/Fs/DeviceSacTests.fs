@@ -101,7 +101,7 @@ let private matrixCase =
     gen {
         let! rows = Gen.choose (1, 7)
         let! cols = Gen.oneof [ Gen.choose (1, 20); Gen.elements [ 16; 17; 65 ] ]
-        let! act = Gen.elements [ Activation.Identity; Activation.Relu; Activation.Tanh ]
+        let! act = Gen.elements [ Activation.Identity; Activation.Relu; Activation.Tanh; Activation.Elu; Activation.LeakyRelu ]
         let! off = offsets
         let! seed = Gen.choose (0, 1000000)
         return rows, cols, act, off, seed
@@ -291,14 +291,15 @@ let ``DeviceMlp on the host backend is Mlp.Forward and Mlp.Backward bit for bit`
     let case =
         gen {
             let! sizes = Gen.elements [ [| 3; 8; 2 |]; [| 5; 16; 16; 1 |]; [| 4; 7; 3; 6 |] ]
+            let! hidden = Gen.elements [ Activation.Relu; Activation.Tanh; Activation.Elu; Activation.LeakyRelu ]
             let! output = Gen.elements [ Activation.Identity; Activation.Tanh ]
             let! batch = Gen.choose (1, 9)
             let! off = offsets
             let! seed = Gen.choose (0, 1000000)
-            return sizes, output, batch, off, seed
+            return sizes, hidden, output, batch, off, seed
         }
-    testPropertyWithConfig (Properties.ofFsCheck config) "DeviceMlp on the host backend is Mlp.Forward and Mlp.Backward bit for bit" (Prop.forAll (Arb.fromGen case) (fun (sizes, output, batch, off, seed) ->
-        let spec = MlpSpec(sizes, Activation.Relu, output)
+    testPropertyWithConfig (Properties.ofFsCheck config) "DeviceMlp on the host backend is Mlp.Forward and Mlp.Backward bit for bit" (Prop.forAll (Arb.fromGen case) (fun (sizes, hidden, output, batch, off, seed) ->
+        let spec = MlpSpec(sizes, hidden, output)
         let theta = Mlp.InitParameters(spec, PhiloxKey.FromSeed(uint64 seed))
         let x = randomFloats seed (batch * spec.InputSize) 1.0
         let dy = randomFloats (seed + 1) (batch * spec.OutputSize) 1.0
