@@ -13,11 +13,12 @@ namespace Sac.Cuda.Backend;
 /// <summary>
 /// <see cref="ISacBackend"/> on a CUDA device: arrays are <see cref="CudaDeviceArray"/>s, every operation is enqueued
 /// on one stream (kernels from native/, launched as native/README.md prescribes; GEMM through cuBLAS on the same
-/// stream), and only <see cref="Download"/> and <see cref="Synchronize"/> wait.
+/// stream), and only <see cref="Download"/> and <see cref="Synchronize"/> wait for the stream (an upload waits at
+/// most for the copies of a staging half it reuses; see the remarks).
 /// </summary>
 /// <remarks>
 /// <para>Nothing is allocated on the device or the managed heap per operation: the Adam partial sums use one scratch
-/// buffer made at construction, and kernel arguments are built on the stack. The context is made current again when
+/// buffer made at construction, the upload staging is made once, and kernel arguments are built on the stack. The context is made current again when
 /// an operation comes from another thread than the last one. Not thread-safe: one caller at a time.</para>
 /// <para>Uploads of up to <see cref="StagingCapacity"/> floats go through page-locked staging memory (two halves,
 /// made at the first such upload): the data is copied there, the device copies it from there asynchronously, and an
@@ -27,7 +28,7 @@ namespace Sac.Cuda.Backend;
 /// host (<see cref="Allocate"/>, <see cref="Upload"/>, <see cref="Download"/>, <see cref="Synchronize"/>) is captured
 /// from the stream into a CUDA graph and launched as one (see <see cref="CaptureGraphs"/>).</para>
 /// </remarks>
-public sealed unsafe class CudaBackend : ISacBackend
+public sealed class CudaBackend : ISacBackend
 {
     /// <summary>Threads per block for every kernel (native/README.md, launch conventions).</summary>
     public const int BlockSize = 256;
@@ -53,18 +54,8 @@ public sealed unsafe class CudaBackend : ISacBackend
     readonly DeviceBuffer _partials;
     int _thread;
     bool _disposed;
-    // Pinned upload staging: two halves of _stagingCapacity floats, each guarded by the event recorded after its last copy.
-    int _stagingCapacity = DefaultStagingCapacity;
-    PinnedHostBuffer? _staging;
-    CudaEvent? _stagingDone0, _stagingDone1;
-    bool _stagingRecorded0, _stagingRecorded1;
-    int _stagingHalf, _stagingCursor;
-    // Graph capture: whether on, whether the stream is capturing, whether the current run of device work was let run
-    // eagerly (the first after capture is turned on), and the instantiated graph reused across captures.
-    bool _captureGraphs, _capturing, _eagerOpen;
-    int _eagerSegments;
-    nint _graphExec;
-    long _captures, _instantiations, _updates, _graphLaunches;
+    readonly UploadStaging _staging;
+    readonly StreamGraphCapture _graphs;
 
     /// <summary>A backend on <paramref name="context"/> with the kernels embedded in this build
     /// (<see cref="KernelImages"/>) and cuBLAS from its default location.</summary>
@@ -126,6 +117,8 @@ public sealed unsafe class CudaBackend : ISacBackend
             _actorLoss = functions["actor_loss"];
             _sumReduce = functions["sum_reduce"];
             _partials = Keep(context.Allocate(2 * MaxPartials));
+            _staging = Keep(new UploadStaging(context, Stream, DefaultStagingCapacity));
+            _graphs = new StreamGraphCapture(context, Stream);
         }
         catch
         {
@@ -221,87 +214,28 @@ public sealed unsafe class CudaBackend : ISacBackend
     }
 
     /// <summary><see cref="Enter"/> for an operation that only enqueues device work: with <see cref="CaptureGraphs"/>
-    /// on, begins capturing the stream unless it already is (or the run is the eager warm-up one).</summary>
+    /// on, it is captured.</summary>
     void EnterDevice()
     {
         Enter();
-        if (!_captureGraphs || _capturing || _eagerOpen) return;
-        if (_eagerSegments > 0)
-        {
-            _eagerSegments--;
-            _eagerOpen = true;
-            return;
-        }
-        var driver = Context.Driver;
-        driver.Check(driver.Api.cuStreamBeginCapture_v2(Stream.Handle, DriverApi.CaptureModeThreadLocal), "cuStreamBeginCapture_v2");
-        _capturing = true;
-        _captures++;
+        _graphs.BeginIfEnabled();
     }
 
-    /// <summary><see cref="Enter"/> for an operation that involves the host: ends a capture in progress first,
-    /// launching its graph, so the operation is ordered after the captured work.</summary>
+    /// <summary><see cref="Enter"/> for an operation that involves the host: a capture in progress is ended and its
+    /// graph launched first, so the operation is ordered after the captured work.</summary>
     void EnterHost()
     {
         Enter();
-        EndCapture(launch: true);
-    }
-
-    /// <summary>
-    /// Ends the stream's capture, if one is in progress, and (with <paramref name="launch"/>) launches it: the graph
-    /// updates the instantiated one in place (<c>cuGraphExecUpdate_v2</c>) where the topology is unchanged, else is
-    /// instantiated afresh (<c>cuGraphInstantiateWithFlags</c>), then <c>cuGraphLaunch</c> on the stream.
-    /// </summary>
-    void EndCapture(bool launch)
-    {
-        _eagerOpen = false;
-        if (!_capturing) return;
-        _capturing = false;
-        var driver = Context.Driver;
-        var api = driver.Api;
-        nint graph;
-        driver.Check(api.cuStreamEndCapture(Stream.Handle, &graph), "cuStreamEndCapture");
-        try
-        {
-            if (!launch) return;
-            if (_graphExec != 0)
-            {
-                GraphExecUpdateResultInfo info;
-                int status = api.cuGraphExecUpdate_v2(_graphExec, graph, &info);
-                if (status == 0) _updates++;
-                else if (status == DriverApi.ErrorGraphExecUpdateFailure) DestroyGraphExec();
-                else driver.Check(status, "cuGraphExecUpdate_v2");
-            }
-            if (_graphExec == 0)
-            {
-                nint exec;
-                driver.Check(api.cuGraphInstantiateWithFlags(&exec, graph, 0), "cuGraphInstantiateWithFlags");
-                _graphExec = exec;
-                _instantiations++;
-            }
-            driver.Check(api.cuGraphLaunch(_graphExec, Stream.Handle), "cuGraphLaunch");
-            _graphLaunches++;
-        }
-        finally
-        {
-            api.cuGraphDestroy(graph);
-        }
-    }
-
-    void DestroyGraphExec()
-    {
-        if (_graphExec == 0) return;
-        nint exec = _graphExec;
-        _graphExec = 0;
-        Context.Driver.Check(Context.Driver.Api.cuGraphExecDestroy(exec), "cuGraphExecDestroy");
+        _graphs.End(launch: true);
     }
 
     /// <summary>Whether the driver has what <see cref="CaptureGraphs"/> needs (stream capture, and graph update in
     /// place, from CUDA 12.0); if not, <see cref="GraphsUnsupportedReason"/> says which entry point it lacks.</summary>
-    public bool GraphsSupported => Context.Driver.Api.MissingGraphExport is null;
+    public bool GraphsSupported => _graphs.MissingExport is null;
 
     /// <summary>Why <see cref="CaptureGraphs"/> cannot be turned on; empty when it can.</summary>
     public string GraphsUnsupportedReason =>
-        Context.Driver.Api.MissingGraphExport is string name
+        _graphs.MissingExport is string name
             ? $"the CUDA driver {Context.Driver.LibraryPath} does not export {name} (CUDA graphs need a driver of CUDA 12.0 or later)"
             : "";
 
@@ -317,22 +251,18 @@ public sealed unsafe class CudaBackend : ISacBackend
     /// <exception cref="NotSupportedException">Turned on where <see cref="GraphsSupported"/> is false.</exception>
     public bool CaptureGraphs
     {
-        get => _captureGraphs;
+        get => _graphs.Enabled;
         set
         {
             Enter();
             if (value && !GraphsSupported) throw new NotSupportedException("CUDA graph capture is unavailable: " + GraphsUnsupportedReason + ".");
-            if (value == _captureGraphs) return;
-            EndCapture(launch: true);
-            if (!value) DestroyGraphExec();
-            _eagerSegments = value ? 1 : 0;
-            _captureGraphs = value;
+            _graphs.Enabled = value;
         }
     }
 
     /// <summary>Captures begun, graphs instantiated, instantiated graphs updated in place, and graph launches, since
     /// the backend was made.</summary>
-    public CudaGraphCounts GraphCounts => new(_captures, _instantiations, _updates, _graphLaunches);
+    public CudaGraphCounts GraphCounts => _graphs.Counts;
 
     /// <summary>
     /// Floats per half of the page-locked upload staging: uploads of at most this many floats are staged there
@@ -342,70 +272,14 @@ public sealed unsafe class CudaBackend : ISacBackend
     /// <exception cref="ArgumentOutOfRangeException">Negative, or above <see cref="MaxStagingCapacity"/>.</exception>
     public int StagingCapacity
     {
-        get => _stagingCapacity;
+        get => _staging.Capacity;
         set
         {
             ArgumentOutOfRangeException.ThrowIfNegative(value);
             ArgumentOutOfRangeException.ThrowIfGreaterThan(value, MaxStagingCapacity);
             EnterHost();
-            if (_staging is not null)
-            {
-                Stream.Synchronize();
-                FreeStaging();
-            }
-            _stagingCapacity = value;
+            _staging.Capacity = value;
         }
-    }
-
-    void FreeStaging()
-    {
-        var staging = _staging;
-        var done0 = _stagingDone0;
-        var done1 = _stagingDone1;
-        _staging = null;
-        _stagingDone0 = _stagingDone1 = null;
-        _stagingRecorded0 = _stagingRecorded1 = false;
-        _stagingHalf = _stagingCursor = 0;
-        try { staging?.Dispose(); }
-        finally
-        {
-            try { done0?.Dispose(); }
-            finally { done1?.Dispose(); }
-        }
-    }
-
-    /// <summary>Where in the staging memory the next n floats go (n &lt;= capacity): the current half if it has room,
-    /// else the other one, once the copies from it have completed.</summary>
-    int StageAt(int n)
-    {
-        if (_staging is null)
-        {
-            var staging = new PinnedHostBuffer(Context, 2 * _stagingCapacity);
-            try
-            {
-                _stagingDone0 = Context.CreateEvent();
-                _stagingDone1 = Context.CreateEvent();
-            }
-            catch
-            {
-                _stagingDone0?.Dispose();
-                _stagingDone0 = null;
-                staging.Dispose();
-                throw;
-            }
-            _staging = staging;
-        }
-        if (_stagingCursor + n > _stagingCapacity)
-        {
-            _stagingHalf ^= 1;
-            _stagingCursor = 0;
-            // The device reads pinned memory when the copy runs, not when it is enqueued: the half's earlier copies
-            // must have completed before the host writes it again.
-            ref bool recorded = ref _stagingHalf == 0 ? ref _stagingRecorded0 : ref _stagingRecorded1;
-            if (recorded) (_stagingHalf == 0 ? _stagingDone0 : _stagingDone1)!.Synchronize();
-            recorded = false;
-        }
-        return _stagingHalf * _stagingCapacity + _stagingCursor;
     }
 
     /// <summary>The array behind a slice, refused unless this backend's context allocated it.</summary>
@@ -450,28 +324,8 @@ public sealed unsafe class CudaBackend : ISacBackend
         EnterHost();
         Length("source", dest.Length, source.Length);
         var buffer = Own(dest, nameof(dest)).Buffer;
-        int n = source.Length;
-        if (n == 0) return;
-        if (n > _stagingCapacity)
-        {
-            buffer.Upload(source, dest.Offset, Stream);
-            return;
-        }
-        int at = StageAt(n);
-        var staging = _staging!;
-        source.CopyTo(staging.Span.Slice(at, n));
-        buffer.Upload(staging, at, dest.Offset, n, Stream);
-        _stagingCursor += n;
-        if (_stagingHalf == 0)
-        {
-            _stagingDone0!.Record(Stream);
-            _stagingRecorded0 = true;
-        }
-        else
-        {
-            _stagingDone1!.Record(Stream);
-            _stagingRecorded1 = true;
-        }
+        // Larger than a staging half: the driver stages it from pageable memory before returning.
+        if (!_staging.TryUpload(source, buffer, dest.Offset)) buffer.Upload(source, dest.Offset, Stream);
     }
 
     /// <inheritdoc />
@@ -854,7 +708,7 @@ public sealed unsafe class CudaBackend : ISacBackend
             if (live)
             {
                 Context.MakeCurrent();
-                EndCapture(launch: false);
+                _graphs.End(launch: false);
                 Stream.Synchronize();
             }
         }
@@ -864,8 +718,7 @@ public sealed unsafe class CudaBackend : ISacBackend
         }
         try
         {
-            if (live) DestroyGraphExec();
-            FreeStaging();
+            if (live) _graphs.DestroyExec();
         }
         catch (CudaException)
         {
@@ -875,11 +728,3 @@ public sealed unsafe class CudaBackend : ISacBackend
         if (_ownsContext) Context.Dispose();
     }
 }
-
-/// <summary>How often a <see cref="CudaBackend"/> with <see cref="CudaBackend.CaptureGraphs"/> captured, instantiated,
-/// updated and launched CUDA graphs.</summary>
-/// <param name="Captures">Stream captures begun.</param>
-/// <param name="Instantiations">Graphs instantiated (the first capture, and each whose shape differed from the last).</param>
-/// <param name="Updates">Captures applied to the instantiated graph in place.</param>
-/// <param name="Launches">Graph launches.</param>
-public readonly record struct CudaGraphCounts(long Captures, long Instantiations, long Updates, long Launches);
