@@ -438,6 +438,16 @@ module OnFake =
         Assert.False bk.CaptureGraphs
         Assert.Equal(0, fake.Live "graph_execs")
 
+    let ``the device check of graph capture compares the same updates without and with graphs`` = kernelsCase "the device check of graph capture compares the same updates without and with graphs" <| fun () ->
+        let fake, bk = openBackend ()
+        use bk = bk
+        let r = DeviceCheck.graphTracking bk 4
+        Assert.True(r.Ok, DeviceCheck.toJson r)
+        Assert.Equal(0.0, r.MaxRelErr)
+        Assert.Equal("3 graph launches over 4 updates", r.Error)
+        Assert.Equal(3, fake.GraphLaunches)
+        Assert.False bk.CaptureGraphs
+
     let ``arrays of another backend are refused by name`` = kernelsCase "arrays of another backend are refused by name" <| fun () ->
         let _, bk = openBackend ()
         use bk = bk
@@ -488,6 +498,7 @@ module OnFake =
         ``graph capture is refused where the driver lacks it, and a refused capture surfaces as a CudaException``
         ``every failing graph call becomes a CudaException naming it``
         ``the graph bench line measures the update with and without capture and leaves capture off``
+        ``the device check of graph capture compares the same updates without and with graphs``
         ``arrays of another backend are refused by name``
         ``missing kernels are reported with the reason, releasing what was made``
     ]
