@@ -236,6 +236,19 @@ module DeviceSac =
     let private ActorValues = 3
     [<Literal>]
     let private ActorInputGradients = 4
+    [<Literal>]
+    let private ActorAdamHalves = 5
+    [<Literal>]
+    let private PolyakPerCritic = 6
+
+    // Half i of the actor's parameters (Adam is element-wise: two halves stepped apart equal one step over all).
+    let private actorAdamHalf (ctx: DeviceSacContext) (lane: ISacBackend) (learner: DeviceLearner) (i: int) =
+        let n = learner.Actor.Length
+        let lo = if i = 0 then 0 else n / 2
+        let len = if i = 0 then n / 2 else n - n / 2
+        let part (d: DeviceArray) = d.Slice(lo, len)
+        lane.Adam(ctx.ActorAdam, learner.ActorOptimizerStep, part learner.Actor, part ctx.ActorGradient,
+                  part learner.ActorFirstMoment, part learner.ActorSecondMoment, ctx.LearningRateFactor)
 
     [<Sealed>]
     type private Pairs(ctx: DeviceSacContext) =
@@ -248,6 +261,8 @@ module DeviceSac =
                 | CriticSteps -> criticStepOf ctx lane learner i b
                 | ActorValues -> criticValues ctx lane learner.Critic i b |> ignore
                 | ActorInputGradients -> criticInputGradientOf ctx lane learner i b
+                | ActorAdamHalves -> actorAdamHalf ctx lane learner i
+                | PolyakPerCritic -> lane.Polyak(ctx.Config.Tau, criticSlice ctx learner.Critic i, criticSlice ctx learner.TargetCritic i)
                 | stage -> invalidOp $"Unknown pair stage {stage}."
 
     // Runs a stage's two branches through the backend, side by side where it can.
@@ -391,7 +406,10 @@ module DeviceSac =
         bk.TanhGaussianBackward(b, a, policy.Action b, policy.Sigma b, ctx.NoiseObs.Slice(0, b * a), policy.LogStdGrad b, da, dLogPi, dOut)
         DeviceMlp.backward bk ctx.Networks.Actor learner.Actor.All ctx.ActorOnObs b dOut (ValueSome ctx.ActorGradient.All) ValueNone
         learner.ActorOptimizerStep <- learner.ActorOptimizerStep + 1L
-        bk.Adam(ctx.ActorAdam, learner.ActorOptimizerStep, learner.Actor.All, ctx.ActorGradient.All, learner.ActorFirstMoment.All, learner.ActorSecondMoment.All, ctx.LearningRateFactor)
+        // A global gradient norm couples the halves.
+        if ctx.ActorAdam.MaxGradNorm.HasValue then
+            bk.Adam(ctx.ActorAdam, learner.ActorOptimizerStep, learner.Actor.All, ctx.ActorGradient.All, learner.ActorFirstMoment.All, learner.ActorSecondMoment.All, ctx.LearningRateFactor)
+        else pair ctx ActorAdamHalves learner b
 
     // Temperature step (SAC v2, eq. 18, on log alpha), on the host: one Adam step on -log alpha (log pi + H0) over
     // the batch's log pi at s.
@@ -412,7 +430,7 @@ module DeviceSac =
             | SacVariant.V1 ->
                 let value = valueOf learner
                 ctx.Backend.Polyak(ctx.Config.Tau, value.Parameters.All, value.Target.All)
-            | _ -> ctx.Backend.Polyak(ctx.Config.Tau, learner.Critic.All, learner.TargetCritic.All)
+            | _ -> pair ctx PolyakPerCritic learner 0
 
     /// <summary>
     /// <c>update</c> with every optimizer (actor, critics, temperature, v1 value) at its configured learning rate times
