@@ -50,8 +50,8 @@ module DeviceSac =
     let private checkLearner (ctx: DeviceSacContext) (learner: DeviceLearner) =
         ArgumentNullException.ThrowIfNull learner
         let n = ctx.Networks
-        if learner.Actor.Length <> n.Actor.ParameterCount || learner.Critic.Length <> 2 * n.CriticParameters then
-            invalidArg (nameof learner) $"The learner holds {learner.Actor.Length} actor and {learner.Critic.Length} critic parameters; the context needs {n.Actor.ParameterCount} and {2 * n.CriticParameters}."
+        if learner.Actor.Length <> n.ActorParameters || learner.Critic.Length <> 2 * n.CriticParameters then
+            invalidArg (nameof learner) $"The learner holds {learner.Actor.Length} actor and {learner.Critic.Length} critic parameters; the context needs {n.ActorParameters} and {2 * n.CriticParameters}."
         if (ctx.Config.Variant = SacVariant.V1) = isNull learner.Value then
             let has = if isNull learner.Value then "has no" else "has a"
             invalidArg (nameof learner) $"The learner {has} value network, but the configuration is SAC {ctx.Config.Variant}."
@@ -67,7 +67,7 @@ module DeviceSac =
     [<CompiledName("CheckState")>]
     let checkState (ctx: DeviceSacContext) (state: LearnerState) =
         let n = ctx.Networks
-        let p, cp = n.Actor.ParameterCount, 2 * n.CriticParameters
+        let p, cp = n.ActorParameters, 2 * n.CriticParameters
         let need (name: string) (expected: int) (arr: float32[] | null) =
             let length = match arr with null -> 0 | a -> a.Length
             if length <> expected then
@@ -166,18 +166,36 @@ module DeviceSac =
             invalidArg (nameof dest) $"dest has {dest.Length} elements; the actor has {learner.Actor.Length} parameters."
         ctx.Backend.Download(learner.Actor.All, Span dest)
 
+    /// <summary>The stream, under a step's key, of the update's gSDE noise matrix eps.</summary>
+    [<Literal>]
+    let GsdeStream = 0x47534445u
+
     /// <summary>The key of step <paramref name="step"/>'s noise under the root <paramref name="key"/>: independent per step, reproducible from the root key.</summary>
     [<CompiledName("StepKeyAt")>]
     let stepKeyAt (key: PhiloxKey) (step: int64) = key.FoldIn(uint32 step).FoldIn(uint32 (step >>> 32))
 
-    // Policy sample (SAC v2, eq. 8): actor forward on obs, then a = tanh(mu + sigma eps) and log pi from its output rows.
+    // The actor's MLP parameters and, with gSDE, its log-std matrix after them.
+    let private actorMlp (ctx: DeviceSacContext) (actor: DeviceSlice) = actor.Slice(0, ctx.Networks.Actor.ParameterCount)
+    let private actorLogStd (ctx: DeviceSacContext) (actor: DeviceSlice) =
+        actor.Slice(ctx.Networks.Actor.ParameterCount, ctx.Networks.LogStdParameters)
+
+    // phi(s): the actor's last hidden activations of the last forward pass on the workspace.
+    let private latentOf (ctx: DeviceSacContext) (net: DeviceMlpWorkspace) = net.Output(ctx.Networks.Actor.LayerCount - 2)
+
+    // Policy sample (SAC v2, eq. 8): actor forward on obs, then a = tanh(mu + sigma eps) and log pi from its output
+    // rows; with gSDE (Raffin et al. 2021) a = tanh(clip(mu) + phi(s) E) with the update's exploration matrix E.
     let private samplePolicy (ctx: DeviceSacContext) (learner: DeviceLearner) (net: DeviceMlpWorkspace) (rows: int)
                              (obs: DeviceSlice) (noise: DeviceSlice) (policy: DevicePolicySample) =
         let bk = ctx.Backend
         let cfg = ctx.Config
-        let out = DeviceMlp.forward bk ctx.Networks.Actor learner.Actor.All obs rows net
-        bk.TanhGaussianForward(cfg.LogStdBound, cfg.LogStdMin, cfg.LogStdMax, rows, ctx.Networks.ActionSize, out, noise,
-                               policy.Action rows, policy.Sigma rows, policy.LogStdGrad rows, policy.LogPi rows)
+        let n = ctx.Networks
+        let out = DeviceMlp.forward bk n.Actor (actorMlp ctx learner.Actor.All) obs rows net
+        if n.Gsde then
+            bk.GsdeForward(rows, n.LatentSize, n.ActionSize, latentOf ctx net, out, ctx.GsdeStd.All, ctx.GsdeExploration.All,
+                           policy.Action rows, policy.Noise rows, policy.Variance rows, policy.LogPi rows)
+        else
+            bk.TanhGaussianForward(cfg.LogStdBound, cfg.LogStdMin, cfg.LogStdMax, rows, n.ActionSize, out, noise,
+                                   policy.Action rows, policy.Sigma rows, policy.LogStdGrad rows, policy.LogPi rows)
 
     /// <summary>
     /// The update's first stage: uploads <paramref name="batch"/> into the context, draws step <c>learner.Step</c>'s
@@ -202,8 +220,15 @@ module DeviceSac =
         bk.Upload(ReadOnlySpan(batch.Terminated, 0, b), ctx.Terminated.Slice(0, b))
         let key = stepKeyAt learner.Key learner.Step
         let n = b * a
-        bk.FillNormal(key, 0UL, ctx.NoiseObs.Slice(0, n))
-        bk.FillNormal(key, uint64 n, ctx.NoiseNext.Slice(0, n))
+        let nets = ctx.Networks
+        if nets.Gsde then
+            // SB3 draws one exploration matrix per gradient step, shared by the samples at s and at s'.
+            bk.FillNormal(key.FoldIn GsdeStream, 0UL, ctx.GsdeEps.All)
+            bk.GsdeExploration(ctx.Config.FullStd, ctx.Config.UseExpln, nets.LatentSize, a, actorLogStd ctx learner.Actor.All,
+                               ctx.GsdeEps.All, ctx.GsdeStd.All, ctx.GsdeExploration.All)
+        else
+            bk.FillNormal(key, 0UL, ctx.NoiseObs.Slice(0, n))
+            bk.FillNormal(key, uint64 n, ctx.NoiseNext.Slice(0, n))
         samplePolicy ctx learner ctx.ActorOnObs b (ctx.Observations.Slice(0, b * o)) (ctx.NoiseObs.Slice(0, n)) ctx.PolicyOnObs
 
     /// <summary>
@@ -309,9 +334,20 @@ module DeviceSac =
         DeviceMlp.backward bk ctx.Networks.Critic (criticSlice ctx learner.Critic 1) ctx.Critic2 b dq2 ValueNone (ValueSome g2)
         let da = ctx.ActionGrad.Slice(0, b * a)
         bk.SumColumnBlock(b, w, o, a, g1, g2, da)
-        let dOut = ctx.ActorOutputGrad.Slice(0, b * 2 * a)
-        bk.TanhGaussianBackward(b, a, policy.Action b, policy.Sigma b, ctx.NoiseObs.Slice(0, b * a), policy.LogStdGrad b, da, dLogPi, dOut)
-        DeviceMlp.backward bk ctx.Networks.Actor learner.Actor.All ctx.ActorOnObs b dOut (ValueSome ctx.ActorGradient.All) ValueNone
+        let n = ctx.Networks
+        let mlp = actorMlp ctx learner.Actor.All
+        if n.Gsde then
+            // gSDE: the mean head's gradient into the MLP; the log-std's straight into its slots after the MLP's.
+            let dOut = ctx.ActorOutputGrad.Slice(0, b * a)
+            bk.GsdeBackward(b, n.LatentSize, a, ctx.Config.FullStd, ctx.Config.UseExpln, latentOf ctx ctx.ActorOnObs,
+                            ctx.ActorOnObs.Output(n.Actor.LayerCount - 1), actorLogStd ctx learner.Actor.All, ctx.GsdeEps.All,
+                            ctx.GsdeStd.All, policy.Action b, policy.Noise b, policy.Variance b, da, dLogPi, dOut,
+                            actorLogStd ctx ctx.ActorGradient.All)
+            DeviceMlp.backward bk n.Actor mlp ctx.ActorOnObs b dOut (ValueSome (actorMlp ctx ctx.ActorGradient.All)) ValueNone
+        else
+            let dOut = ctx.ActorOutputGrad.Slice(0, b * 2 * a)
+            bk.TanhGaussianBackward(b, a, policy.Action b, policy.Sigma b, ctx.NoiseObs.Slice(0, b * a), policy.LogStdGrad b, da, dLogPi, dOut)
+            DeviceMlp.backward bk n.Actor mlp ctx.ActorOnObs b dOut (ValueSome ctx.ActorGradient.All) ValueNone
         learner.ActorOptimizerStep <- learner.ActorOptimizerStep + 1L
         bk.Adam(ctx.ActorAdam, learner.ActorOptimizerStep, learner.Actor.All, ctx.ActorGradient.All, learner.ActorFirstMoment.All, learner.ActorSecondMoment.All, ctx.LearningRateFactor)
 

@@ -39,12 +39,21 @@ public static partial class ConfigJson
             RespectRequiredConstructorParameters = true,
             ReadCommentHandling = JsonCommentHandling.Skip,
             AllowTrailingCommas = true,
-            TypeInfoResolver = new DefaultJsonTypeInfoResolver(),
+            TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { OmitSdeKeysWhenOff } },
         };
         // Names only: an integer would bypass the names users read in the file and in the docs.
         options.Converters.Add(new JsonStringEnumConverter(namingPolicy: null, allowIntegerValues: false));
         options.MakeReadOnly();
         return options;
+    }
+
+    // SacConfig's gSDE keys are written only when UseSde is on: files without gSDE stay as they were before the keys.
+    static void OmitSdeKeysWhenOff(JsonTypeInfo type)
+    {
+        if (type.Type != typeof(SacConfig)) return;
+        foreach (JsonPropertyInfo property in type.Properties)
+            if (Array.Exists(SacConfig.SdeKeys, k => JsonNamingPolicy.CamelCase.ConvertName(k) == property.Name))
+                property.ShouldSerialize = static (config, _) => ((SacConfig)config).UseSde;
     }
 
     static readonly JsonDocumentOptions DocumentOptions = new()

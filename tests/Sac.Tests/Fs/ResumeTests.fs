@@ -31,6 +31,12 @@ let private sacConfig (variant: SacVariant) (schedule: LearningRateSchedule) =
     SacConfig(HiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 1000, LearningStarts = 50, EvalInterval = 150,
               EvalEpisodes = 1, Seed = 11UL, Variant = variant, LearningRateSchedule = schedule)
 
+// gSDE with a sample frequency inside the collection phases, so a resume lands between draws of the acting matrix.
+let private gsdeConfig () =
+    SacConfig(HiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 1000, LearningStarts = 50, EvalInterval = 150,
+              EvalEpisodes = 1, Seed = 11UL, TrainFrequency = 8, GradientSteps = 2, UseSde = true, SdeSampleFrequency = 3,
+              FullStd = false, UseExpln = true, LogStdInit = -1.0f)
+
 let private sqlConfig (schedule: LearningRateSchedule) =
     SqlConfig(HiddenSizes = [| 16; 16 |], SamplerHiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 1000, ValueParticles = 8,
               KernelParticles = 8, TargetUpdateInterval = 10, LearningStarts = 40, EvalInterval = 70, EvalEpisodes = 1, Seed = 21UL,
@@ -41,14 +47,17 @@ let private dqnConfig (variant: DqnVariant) (schedule: LearningRateSchedule) =
               GradientSteps = 2, TargetUpdateInterval = 50, TotalTimesteps = 600L, EvalInterval = 200, EvalEpisodes = 1,
               LearningRate = 2.3e-3f, Temperature = 0.5f, Seed = 7UL, Variant = variant, LearningRateSchedule = schedule)
 
-let private sacCase (env: string) (variant: SacVariant) (schedule: LearningRateSchedule) =
-    { Make = fun () -> new Trainer(env, sacConfig variant schedule, gemm) :> OffPolicyTrainer<_, _>
+let private sacCaseWith (env: string) (config: unit -> SacConfig) =
+    { Make = fun () -> new Trainer(env, config (), gemm) :> OffPolicyTrainer<_, _>
       Arrays = fun (l: LearnerState) ->
           [ l.Actor; l.Critic; l.TargetCritic; [| l.LogAlpha |] ] @ adam l.ActorOptimizer @ adam l.CriticOptimizer @ adam l.AlphaOptimizer
           @ (match l.Value, l.TargetValue with
              | null, _ | _, null -> []
              | v, tv -> [ v; tv ] @ adam l.ValueOptimizer.Value)
       Updates = fun l -> l.Step }
+
+let private sacCase (env: string) (variant: SacVariant) (schedule: LearningRateSchedule) =
+    sacCaseWith env (fun () -> sacConfig variant schedule)
 
 let private sqlCase (schedule: LearningRateSchedule) =
     { Make = fun () -> SqlTrainer("MultiGoal-v0", sqlConfig schedule, gemm) :> OffPolicyTrainer<_, _>
@@ -67,6 +76,7 @@ let private on (case: string) (test: ICaseTest) =
     | "sac Pendulum-v1, linear rates" -> test.Run(sacCase "Pendulum-v1" SacVariant.V2 LearningRateSchedule.Linear)
     | "sac PointGoal-v0" -> test.Run(sacCase "PointGoal-v0" SacVariant.V2 LearningRateSchedule.Constant)
     | "sac-v1 Pendulum-v1" -> test.Run(sacCase "Pendulum-v1" SacVariant.V1 LearningRateSchedule.Constant)
+    | "sac gSDE Pendulum-v1" -> test.Run(sacCaseWith "Pendulum-v1" gsdeConfig)
     | "sql MultiGoal-v0" -> test.Run(sqlCase LearningRateSchedule.Constant)
     | "sql MultiGoal-v0, linear rates" -> test.Run(sqlCase LearningRateSchedule.Linear)
     | "dqn CartPole-v1" -> test.Run(dqnCase DqnVariant.Dqn LearningRateSchedule.Constant)
@@ -175,6 +185,7 @@ let tests = testList "Resuming" [
         testCase "case: sac Pendulum-v1, k: 230L, total: 450L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sac Pendulum-v1") 230L 450L
         testCase "case: sac PointGoal-v0, k: 173L, total: 400L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sac PointGoal-v0") 173L 400L
         testCase "case: sac-v1 Pendulum-v1, k: 230L, total: 400L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sac-v1 Pendulum-v1") 230L 400L
+        testCase "case: sac gSDE Pendulum-v1, k: 230L, total: 450L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sac gSDE Pendulum-v1") 230L 450L
         testCase "case: sql MultiGoal-v0, k: 97L, total: 180L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sql MultiGoal-v0") 97L 180L
         testCase "case: sql MultiGoal-v0, k: 23L, total: 150L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sql MultiGoal-v0") 23L 150L
         testCase "case: dqn CartPole-v1, k: 337L, total: 600L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("dqn CartPole-v1") 337L 600L
