@@ -110,10 +110,18 @@ module DeviceMlp =
     /// <param name="outputGrad"><c>dL/dY</c>, <c>[batch, OutputSize]</c>.</param>
     /// <param name="parameterGrad">Receives <c>dL/dparameters</c> (overwritten), exactly <c>ParameterCount</c> floats; ValueNone skips it.</param>
     /// <param name="inputGrad">Receives <c>dL/dinput</c>, <c>[batch, InputSize]</c>; ValueNone skips it.</param>
-    [<CompiledName("Backward")>]
-    let backward (backend: ISacBackend) (spec: MlpSpec) (parameters: DeviceSlice) (ws: DeviceMlpWorkspace) (batch: int)
-                 (outputGrad: DeviceSlice) (parameterGrad: DeviceSlice voption) (inputGrad: DeviceSlice voption) : unit =
+    /// <param name="lastHiddenGrad">A further <c>dL/dY</c> at the last hidden layer's output, <c>[batch, FanOut(LayerCount - 2)]</c>,
+    /// added to what flows back from the output layer (a loss that also reads those features); ValueNone adds nothing.</param>
+    [<CompiledName("BackwardAdding")>]
+    let backwardAdding (backend: ISacBackend) (spec: MlpSpec) (parameters: DeviceSlice) (ws: DeviceMlpWorkspace) (batch: int)
+                       (outputGrad: DeviceSlice) (lastHiddenGrad: DeviceSlice voption) (parameterGrad: DeviceSlice voption)
+                       (inputGrad: DeviceSlice voption) : unit =
         check spec parameters ws batch
+        match lastHiddenGrad with
+        | ValueSome g when spec.LayerCount < 2 -> invalidArg "lastHiddenGrad" "The network has no hidden layer."
+        | ValueSome g when g.Length <> batch * spec.FanOut(spec.LayerCount - 2) ->
+            invalidArg "lastHiddenGrad" $"lastHiddenGrad has {g.Length} elements, expected batch * {spec.FanOut(spec.LayerCount - 2)}."
+        | _ -> ()
         if ws.LastBatch <> batch then
             invalidArg "batch" $"batch is {batch} but the last completed forward pass on this workspace used {ws.LastBatch}."
         if outputGrad.Length <> batch * spec.OutputSize then
@@ -151,7 +159,11 @@ module DeviceMlp =
                 let w = parameters.Slice(spec.WeightOffset l, fo * fi)
                 if l > 0 then
                     let dx = next.Slice(0, batch * fi)
-                    backend.Gemm(Transpose.No, Transpose.No, batch, fi, fo, 1.0f, dz, fo, w, fi, 0.0f, dx, fi)   // dY_{l-1} = dZ W
+                    match lastHiddenGrad with
+                    | ValueSome g when l = last ->
+                        backend.Copy(g, dx)
+                        backend.Gemm(Transpose.No, Transpose.No, batch, fi, fo, 1.0f, dz, fo, w, fi, 1.0f, dx, fi)   // dY_{l-1} = dZ W + the given dY
+                    | _ -> backend.Gemm(Transpose.No, Transpose.No, batch, fi, fo, 1.0f, dz, fo, w, fi, 0.0f, dx, fi)   // dY_{l-1} = dZ W
                     backend.ActivationBackward(x, dx, spec.Hidden)   // dZ_{l-1} = dY_{l-1} * act'(Y_{l-1})
                     dz <- dx
                     let t = next
@@ -161,3 +173,20 @@ module DeviceMlp =
                     match inputGrad with
                     | ValueSome ig -> backend.Gemm(Transpose.No, Transpose.No, batch, fi, fo, 1.0f, dz, fo, w, fi, 0.0f, ig, fi)   // dX = dZ W
                     | ValueNone -> ()
+
+    /// <summary>
+    /// The vector-Jacobian product of the last <c>forward</c> on <paramref name="ws"/>: <c>backwardAdding</c> with no
+    /// further gradient at the last hidden layer.
+    /// </summary>
+    /// <param name="backend">The backend that owns every array.</param>
+    /// <param name="spec">The network shape; equal to <c>ws.Spec</c>.</param>
+    /// <param name="parameters">The parameters the forward pass used.</param>
+    /// <param name="ws">The workspace the forward pass filled.</param>
+    /// <param name="batch">The forward pass's batch.</param>
+    /// <param name="outputGrad"><c>dL/dY</c>, <c>[batch, OutputSize]</c>.</param>
+    /// <param name="parameterGrad">Receives <c>dL/dparameters</c> (overwritten), exactly <c>ParameterCount</c> floats; ValueNone skips it.</param>
+    /// <param name="inputGrad">Receives <c>dL/dinput</c>, <c>[batch, InputSize]</c>; ValueNone skips it.</param>
+    [<CompiledName("Backward")>]
+    let backward (backend: ISacBackend) (spec: MlpSpec) (parameters: DeviceSlice) (ws: DeviceMlpWorkspace) (batch: int)
+                 (outputGrad: DeviceSlice) (parameterGrad: DeviceSlice voption) (inputGrad: DeviceSlice voption) : unit =
+        backwardAdding backend spec parameters ws batch outputGrad ValueNone parameterGrad inputGrad

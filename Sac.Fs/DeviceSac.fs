@@ -337,13 +337,16 @@ module DeviceSac =
         let n = ctx.Networks
         let mlp = actorMlp ctx learner.Actor.All
         if n.Gsde then
-            // gSDE: the mean head's gradient into the MLP; the log-std's straight into its slots after the MLP's.
+            // gSDE: the mean head's gradient into the MLP (with SB3's learn_features, phi's too, at the last hidden
+            // layer); the log-std's straight into its slots after the MLP's.
             let dOut = ctx.ActorOutputGrad.Slice(0, b * a)
+            let dPhi = ctx.GsdeLatentGrad.Slice(0, b * n.LatentSize)
             bk.GsdeBackward(b, n.LatentSize, a, ctx.Config.FullStd, ctx.Config.UseExpln, latentOf ctx ctx.ActorOnObs,
                             ctx.ActorOnObs.Output(n.Actor.LayerCount - 1), actorLogStd ctx learner.Actor.All, ctx.GsdeEps.All,
                             ctx.GsdeStd.All, policy.Action b, policy.Noise b, policy.Variance b, da, dLogPi, dOut,
-                            actorLogStd ctx ctx.ActorGradient.All)
-            DeviceMlp.backward bk n.Actor mlp ctx.ActorOnObs b dOut (ValueSome (actorMlp ctx ctx.ActorGradient.All)) ValueNone
+                            actorLogStd ctx ctx.ActorGradient.All, dPhi)
+            let hidden = if ctx.Config.SdeLearnFeatures then ValueSome dPhi else ValueNone
+            DeviceMlp.backwardAdding bk n.Actor mlp ctx.ActorOnObs b dOut hidden (ValueSome (actorMlp ctx ctx.ActorGradient.All)) ValueNone
         else
             let dOut = ctx.ActorOutputGrad.Slice(0, b * 2 * a)
             bk.TanhGaussianBackward(b, a, policy.Action b, policy.Sigma b, ctx.NoiseObs.Slice(0, b * a), policy.LogStdGrad b, da, dLogPi, dOut)

@@ -78,6 +78,7 @@ type DeviceSacContext(config: SacConfig, observationSize: int, actionSize: int, 
             arrays.Add d
             Some d
         else None
+    let gsdeLatentGrad = if config.UseSde then Some(keep (perRow networks.LatentSize)) else None
     let gsdeEps = gsdeArray ()
     let gsdeStd = gsdeArray ()
     let gsdeExploration = gsdeArray ()
@@ -144,6 +145,7 @@ type DeviceSacContext(config: SacConfig, observationSize: int, actionSize: int, 
     member internal _.ValueGrad = valueGrad
     member internal _.Zeros = zeros
     member internal _.GsdeEps : DeviceArray = ifGsdeArray gsdeEps
+    member internal _.GsdeLatentGrad : DeviceArray = ifGsdeArray gsdeLatentGrad
     member internal _.GsdeStd : DeviceArray = ifGsdeArray gsdeStd
     member internal _.GsdeExploration : DeviceArray = ifGsdeArray gsdeExploration
     member internal _.Metrics = metrics

@@ -130,8 +130,9 @@ module Gsde =
 
     /// <summary>
     /// Back-propagation through <see cref="forwardRows"/> with eps fixed: from dL/da and dL/dlog pi, writes dL/d(mean
-    /// head output) (zero where the clip is active) and dL/dlog-std, through the noise (E = std eps) and sigma. phi is
-    /// detached (SB3's <c>learn_features=False</c>): no gradient to the trunk but through the mean.
+    /// head output) (zero where the clip is active), dL/dlog-std through the noise (E = std eps) and sigma, and
+    /// dL/dphi through the noise and sigma (used by the caller only when the features are learned, SB3's
+    /// <c>learn_features</c>; otherwise phi is detached there and the trunk learns through the mean alone).
     /// </summary>
     /// <param name="rows">Rows B.</param>
     /// <param name="latentDim">Latent features L.</param>
@@ -150,12 +151,14 @@ module Gsde =
     /// <param name="logPiGrad">dL/dlog pi, B.</param>
     /// <param name="meanGrad">Receives dL/d(mean head output), B x A.</param>
     /// <param name="logStdGrad">Receives dL/dlog-std (overwritten), the log-std's length.</param>
+    /// <param name="latentGrad">Receives dL/dphi through the noise and the variance, B x L.</param>
     [<CompiledName("BackwardRows")>]
     let backwardRows (rows: int) (latentDim: int) (actDim: int) (fullStd: bool) (expln: bool)
                      (latent: ReadOnlySpan<float32>) (meanRaw: ReadOnlySpan<float32>) (logStd: ReadOnlySpan<float32>)
                      (eps: ReadOnlySpan<float32>) (stdMatrix: ReadOnlySpan<float32>) (action: ReadOnlySpan<float32>)
                      (noise: ReadOnlySpan<float32>) (variance: ReadOnlySpan<float32>) (actionGrad: ReadOnlySpan<float32>)
-                     (logPiGrad: ReadOnlySpan<float32>) (meanGrad: Span<float32>) (logStdGrad: Span<float32>) =
+                     (logPiGrad: ReadOnlySpan<float32>) (meanGrad: Span<float32>) (logStdGrad: Span<float32>)
+                     (latentGrad: Span<float32>) =
         let n = rows * actDim
         let la = latentDim * actDim
         need "latent" (rows * latentDim) latent.Length
@@ -170,7 +173,9 @@ module Gsde =
         need "logPiGrad" rows logPiGrad.Length
         need "meanGrad" n meanGrad.Length
         need "logStdGrad" logStd.Length logStdGrad.Length
+        need "latentGrad" (rows * latentDim) latentGrad.Length
         logStdGrad.Clear()
+        latentGrad.Clear()
         // First dL/dstd summed into the log-std's slots (a shared entry's std is the same for every action), then
         // times d std / d log-std.
         for i in 0 .. rows - 1 do
@@ -191,7 +196,10 @@ module Gsde =
                     let kj = k * actDim + j
                     // dn/dE_kj = phi_k, dE_kj/dstd_kj = eps_kj; dv/dstd_kj = 2 phi_k^2 std_kj.
                     let slot = logStdIndex fullStd actDim k j
-                    logStdGrad.[slot] <- logStdGrad.[slot] + phi * (dn * eps.[kj] + 2.0f * phi * stdMatrix.[kj] * dv)
+                    let s = stdMatrix.[kj]
+                    logStdGrad.[slot] <- logStdGrad.[slot] + phi * (dn * eps.[kj] + 2.0f * phi * s * dv)
+                    // dn/dphi_k = E_kj = std_kj eps_kj; dv/dphi_k = 2 phi_k std_kj^2.
+                    latentGrad.[i * latentDim + k] <- latentGrad.[i * latentDim + k] + dn * s * eps.[kj] + 2.0f * phi * s * s * dv
         for s in 0 .. logStd.Length - 1 do
             logStdGrad.[s] <- logStdGrad.[s] * stdDerivative expln logStd.[s]
 

@@ -142,10 +142,10 @@ type HostBackend(gemm: IGemm) =
                 (span noise) (span variance) (span logPi)
 
         member _.GsdeBackward(rows, latentDim, actDim, fullStd, expln, latent, meanRaw, logStd, eps, std, action, noise,
-                              variance, actionGrad, logPiGrad, meanGrad, logStdGrad) =
+                              variance, actionGrad, logPiGrad, meanGrad, logStdGrad, latentGrad) =
             Gsde.backwardRows rows latentDim actDim fullStd expln (read latent) (read meanRaw) (read logStd) (read eps)
                 (read std) (read action) (read noise) (read variance) (read actionGrad) (read logPiGrad) (span meanGrad)
-                (span logStdGrad)
+                (span logStdGrad) (span latentGrad)
 
         member _.SoftTarget(gamma, alpha, reward, terminated, q1, q2, logPi, target) =
             let n = target.Length

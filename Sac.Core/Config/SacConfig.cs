@@ -195,6 +195,14 @@ public sealed record SacConfig : IOffPolicyConfig
     /// grows only logarithmically; false: std = exp(log_std). SB3 default: false (<c>use_expln</c>).</summary>
     public bool UseExpln { get; init; }
 
+    /// <summary>
+    /// With <see cref="UseSde"/>: let the actor loss's gradient reach the trunk through the latent features phi(s) in
+    /// the noise phi(s) E and the variance phi(s)^2 std^2, as SB3's SAC actor does (its gSDE distribution is built with
+    /// <c>learn_features=True</c>); false detaches phi there, so the trunk learns only through the mean (the default of
+    /// SB3's on-policy algorithms). Default: true.
+    /// </summary>
+    public bool SdeLearnFeatures { get; init; } = true;
+
     /// <summary>With <see cref="UseSde"/>: act with the gSDE policy during the <see cref="LearningStarts"/> warm-up instead of
     /// uniformly random actions. SB3 default: false (<c>use_sde_at_warmup</c>).</summary>
     public bool UseSdeAtWarmup { get; init; }
@@ -202,7 +210,7 @@ public sealed record SacConfig : IOffPolicyConfig
     /// <summary>The JSON names of the gSDE keys, written only when <see cref="UseSde"/> is on so that configurations
     /// without gSDE serialize as they did before the keys existed.</summary>
     internal static readonly string[] SdeKeys =
-        [nameof(UseSde), nameof(SdeSampleFrequency), nameof(LogStdInit), nameof(FullStd), nameof(UseExpln), nameof(UseSdeAtWarmup)];
+        [nameof(UseSde), nameof(SdeSampleFrequency), nameof(LogStdInit), nameof(FullStd), nameof(UseExpln), nameof(UseSdeAtWarmup), nameof(SdeLearnFeatures)];
 
     /// <summary>The entropy target actually used: <see cref="TargetEntropy"/> when set, otherwise <c>-actionSize</c> (<c>-|A|</c>).</summary>
     /// <param name="actionSize">The action dimension <c>|A|</c>; at least 1.</param>

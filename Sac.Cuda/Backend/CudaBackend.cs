@@ -456,7 +456,7 @@ public sealed class CudaBackend : ISacBackend
     public void GsdeBackward(int rows, int latentDim, int actDim, bool fullStd, bool expln, DeviceSlice latent,
         DeviceSlice meanRaw, DeviceSlice logStd, DeviceSlice eps, DeviceSlice std, DeviceSlice action,
         DeviceSlice noise, DeviceSlice variance, DeviceSlice actionGrad, DeviceSlice logPiGrad, DeviceSlice meanGrad,
-        DeviceSlice logStdGrad) => throw GsdeOnHostOnly();
+        DeviceSlice logStdGrad, DeviceSlice latentGrad) => throw GsdeOnHostOnly();
 
     /// <inheritdoc />
     public void TanhGaussianBackward(int rows, int actDim, DeviceSlice action, DeviceSlice sigma, DeviceSlice noise,

@@ -193,7 +193,7 @@ public interface ISacBackend : IDisposable
 
     /// <summary>
     /// Back-propagation through <see cref="GsdeForward"/> with eps fixed and phi detached, as <c>Gsde.backwardRows</c>:
-    /// dL/d(mean head output) and dL/dlog-std. Host only.
+    /// dL/d(mean head output), dL/dlog-std, and dL/dphi through the noise and variance. Host only.
     /// </summary>
     /// <param name="rows">Rows B.</param>
     /// <param name="latentDim">Latent features L.</param>
@@ -212,10 +212,11 @@ public interface ISacBackend : IDisposable
     /// <param name="logPiGrad">dL/dlog pi, B.</param>
     /// <param name="meanGrad">Receives dL/d(mean head output), B x A.</param>
     /// <param name="logStdGrad">Receives dL/dlog-std.</param>
+    /// <param name="latentGrad">Receives dL/dphi through the noise and the variance, B x L.</param>
     void GsdeBackward(int rows, int latentDim, int actDim, bool fullStd, bool expln, DeviceSlice latent,
         DeviceSlice meanRaw, DeviceSlice logStd, DeviceSlice eps, DeviceSlice std, DeviceSlice action,
         DeviceSlice noise, DeviceSlice variance, DeviceSlice actionGrad, DeviceSlice logPiGrad, DeviceSlice meanGrad,
-        DeviceSlice logStdGrad);
+        DeviceSlice logStdGrad, DeviceSlice latentGrad);
 
     /// <summary>
     /// Fused soft Q target (SAC v2, eqs. 2-3): <c>y = r + gamma (1 - terminated) (min(q1, q2) - alpha logPi)</c>

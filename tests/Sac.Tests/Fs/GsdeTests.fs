@@ -109,13 +109,15 @@ let ``gradients to the mean head and log-std match central differences (full and
             let rng = Random(seed + 1)
             let da = uniform rng (c.B * c.A) -1.0 1.0
             let dl = uniform rng c.B -0.5 0.5
-            let objective (mean: float32[]) (logStd: float32[]) =
-                let a, _, lp = reference c mean logStd c.Phi
+            let objectiveAt (mean: float32[]) (logStd: float32[]) (phi: float32[]) =
+                let a, _, lp = reference c mean logStd phi
                 Array.fold2 (fun s (w: float32) x -> s + float w * x) 0.0 da a + Array.fold2 (fun s (w: float32) x -> s + float w * x) 0.0 dl lp
+            let objective mean logStd = objectiveAt mean logStd c.Phi
             let std, _, action, noise, variance, _ = forward c
             let meanGrad, logStdGrad = Array.zeroCreate<float32> (c.B * c.A), Array.zeroCreate<float32> c.LogStd.Length
+            let latentGrad = Array.zeroCreate<float32> (c.B * c.L)
             Gsde.backwardRows c.B c.L c.A full expln (ro c.Phi) (ro c.MeanRaw) (ro c.LogStd) (ro c.Eps) (ro std) (ro action)
-                (ro noise) (ro variance) (ro da) (ro dl) (rw meanGrad) (rw logStdGrad)
+                (ro noise) (ro variance) (ro da) (ro dl) (rw meanGrad) (rw logStdGrad) (rw latentGrad)
             let h = 1e-3f
             let fd (f: float32[] -> float) (x: float32[]) k =
                 let p, m = Array.copy x, Array.copy x
@@ -128,7 +130,11 @@ let ``gradients to the mean head and log-std match central differences (full and
                 if abs c.MeanRaw.[k] > 2.0f then Assert.Equal(0.0f, meanGrad.[k])
             for k in 0 .. logStdGrad.Length - 1 do
                 let expected = fd (fun s -> objective c.MeanRaw s) c.LogStd k
-                near $"dlog_std {k} (full {full}, expln {expln})" 2e-3 2e-4 expected (float logStdGrad.[k])))
+                near $"dlog_std {k} (full {full}, expln {expln})" 2e-3 2e-4 expected (float logStdGrad.[k])
+            // phi through the noise and the variance (the mean is an input here).
+            for k in 0 .. latentGrad.Length - 1 do
+                let expected = fd (fun phi -> objectiveAt c.MeanRaw c.LogStd phi) c.Phi k
+                near $"dphi {k} (full {full}, expln {expln})" 2e-3 2e-4 expected (float latentGrad.[k])))
 
 let ``expln std is positive, continuous at 0 with a continuous derivative, and exp below 0`` =
     testPropertyWithConfig (Properties.ofFsCheck config) "expln std is positive, continuous at 0 with a continuous derivative, and exp below 0" (Prop.forAll (Arb.fromGen (floatIn -20.0 20.0)) (fun x ->
@@ -175,17 +181,19 @@ let ``resampleStep on RL Zoo's MountainCar schedule`` = testCase "resampleStep o
     Assert.Equal(37L, Gsde.resampleStep 32 5 37L)
     Assert.ThrowsAny<ArgumentException>(fun () -> Gsde.resampleStep 0 -1 3L |> ignore) |> ignore
 
-let private gsdeConfig (full: bool) (expln: bool) =
+let private gsdeConfig (full: bool) (expln: bool) (learnFeatures: bool) =
     SacConfig(HiddenSizes = [| 8; 6 |], BatchSize = 5, BufferSize = 100, Seed = 3UL, UseSde = true, FullStd = full,
-              UseExpln = expln, LogStdInit = -0.7f)
+              UseExpln = expln, LogStdInit = -0.7f, SdeLearnFeatures = learnFeatures)
 
-/// The actor loss at actor parameters theta with the update's eps and critics, phi held at `phi0` in the noise and
-/// sigma (SB3's detached latent) while the mean follows theta.
-let private actorLossAt (ctx: SacContext) (critic: float32[]) (batch: Batch) (eps: float32[]) (phi0: float32[]) (alpha: float32) (theta: float32[]) =
+/// The actor loss at actor parameters theta with the update's eps and critics; phi in the noise and sigma follows theta
+/// too, or with `detached` stays at `phi0` (SB3's learn_features=False) while the mean follows theta.
+let private actorLossAt (ctx: SacContext) (critic: float32[]) (batch: Batch) (eps: float32[]) (detached: float32[] option) (alpha: float32) (theta: float32[]) =
     let n = ctx.Networks
     let b, o, a, l = batch.Size, n.ObservationSize, n.ActionSize, n.LatentSize
     let mlp = n.Actor.ParameterCount
-    let mean = (Mlp.Forward(gemm, n.Actor, ReadOnlySpan(theta, 0, mlp), ReadOnlySpan batch.Observations, b, MlpWorkspace(n.Actor, b))).ToArray()
+    let ws = MlpWorkspace(n.Actor, b)
+    let mean = (Mlp.Forward(gemm, n.Actor, ReadOnlySpan(theta, 0, mlp), ReadOnlySpan batch.Observations, b, ws)).ToArray()
+    let phi0 = match detached with Some p -> p | None -> ws.LayerOutput(n.Actor.LayerCount - 2).ToArray()
     let std, e = Array.zeroCreate<float32> (l * a), Array.zeroCreate<float32> (l * a)
     Gsde.exploration ctx.Config.FullStd ctx.Config.UseExpln l a (ReadOnlySpan(theta, mlp, n.LogStdParameters)) (ro eps) (rw std) (rw e)
     let action, noise, variance, logPi = Array.zeroCreate (b * a), Array.zeroCreate (b * a), Array.zeroCreate (b * a), Array.zeroCreate b
@@ -197,9 +205,9 @@ let private actorLossAt (ctx: SacContext) (critic: float32[]) (batch: Batch) (ep
     let scratch () = Array.zeroCreate<float32> b
     Losses.actor alpha b (ro logPi, ReadOnlySpan(q 0), ReadOnlySpan(q 1), Span(scratch ()), Span(scratch ()), Span(scratch ()))
 
-let ``the actor step's gradient to trunk, mean head and log-std matches finite differences`` = testCase "the actor step's gradient to trunk, mean head and log-std matches finite differences" <| fun () ->
-    for full, expln in combos do
-        let cfg = gsdeConfig full expln
+let ``the actor step's gradient to trunk, mean head and log-std matches finite differences, features learned or detached`` = testCase "the actor step's gradient to trunk, mean head and log-std matches finite differences, features learned or detached" <| fun () ->
+    for (full, expln), learn in List.allPairs combos [ true; false ] do
+        let cfg = gsdeConfig full expln learn
         let ctx = SacContext(cfg, 3, 2, gemm)
         let state = Sac.init ctx 11UL
         let batch = randomBatch 5 3 2 7UL
@@ -223,15 +231,15 @@ let ``the actor step's gradient to trunk, mean head and log-std matches finite d
             let plus, minus = Array.copy theta0, Array.copy theta0
             plus.[i] <- plus.[i] + h
             minus.[i] <- minus.[i] - h
-            let f = actorLossAt ctx state.Critic batch eps phi0 alpha
+            let f = actorLossAt ctx state.Critic batch eps (if learn then None else Some phi0) alpha
             let fd = (f plus - f minus) / (2.0f * h)
             worst <- max worst (abs (fd - grad.[i]) / max 0.05f (abs fd))
-        Assert.True(worst < 0.02f, sprintf "full %b, expln %b: worst relative error %g over %d actor parameters" full expln worst theta0.Length)
+        Assert.True(worst < 0.02f, sprintf "full %b, expln %b, learn features %b: worst relative error %g over %d actor parameters" full expln learn worst theta0.Length)
         // The log-std is trained: its gradient is not all zero.
         Assert.Contains(grad.[n.Actor.ParameterCount..], fun g -> g <> 0.0f)
 
 let ``a gSDE update on the host backend allocates nothing once warm`` = testCase "a gSDE update on the host backend allocates nothing once warm" <| fun () ->
-    let cfg = gsdeConfig true false
+    let cfg = gsdeConfig true false true
     let ctx = SacContext(cfg, 3, 2, gemm)
     let batch = randomBatch 5 3 2 9UL
     let mutable state = Sac.init ctx 3UL
@@ -294,9 +302,10 @@ let ``gSDE config: validation, JSON keys only when on, and the MountainCar prese
         Assert.Contains("SdeSampleFrequency", e.Message)
     Assert.ThrowsAny<ArgumentException>(fun () -> SacConfig(LogStdInit = nanf) |> ignore) |> ignore
     let plain = ConfigJson.Serialize(SacConfig())
-    for key in [ "useSde"; "sdeSampleFrequency"; "logStdInit"; "fullStd"; "useExpln"; "useSdeAtWarmup" ] do
+    for key in [ "useSde"; "sdeSampleFrequency"; "logStdInit"; "fullStd"; "useExpln"; "useSdeAtWarmup"; "sdeLearnFeatures" ] do
         Assert.DoesNotContain($"\"{key}\"", plain)
-    let on = SacConfig(UseSde = true, SdeSampleFrequency = 4, LogStdInit = -2.5f, FullStd = false, UseExpln = true, UseSdeAtWarmup = true)
+    let on = SacConfig(UseSde = true, SdeSampleFrequency = 4, LogStdInit = -2.5f, FullStd = false, UseExpln = true, UseSdeAtWarmup = true,
+                       SdeLearnFeatures = false)
     let json = ConfigJson.Serialize on
     Assert.Contains("\"sdeSampleFrequency\": 4", json)
     Assert.Equal(on, (ConfigJson.Deserialize(json, "test") : SacConfig))
@@ -304,7 +313,7 @@ let ``gSDE config: validation, JSON keys only when on, and the MountainCar prese
     let preset = Presets.forEnvironment "MountainCarContinuous-v0"
     Assert.True(preset.UseSde)
     Assert.Equal(-3.67f, preset.LogStdInit)
-    Assert.Equal((-1, true, false, false), (preset.SdeSampleFrequency, preset.FullStd, preset.UseExpln, preset.UseSdeAtWarmup))
+    Assert.Equal((-1, true, false, false, true), (preset.SdeSampleFrequency, preset.FullStd, preset.UseExpln, preset.UseSdeAtWarmup, preset.SdeLearnFeatures))
     Assert.Equal((512, 50_000, 32, 32, 0, 0.9999f, 0.01f, false, 0.1f), (preset.BatchSize, preset.BufferSize, preset.TrainFrequency, preset.GradientSteps,
                                                                       preset.LearningStarts, preset.Gamma, preset.Tau, preset.AutoAlpha, preset.InitialAlpha))
 
@@ -355,8 +364,8 @@ let ``a gSDE context refuses a backend other than the host's`` = testCase "a gSD
             member _.TanhGaussianBackward(r, a, act, s, n, g, ag, lg, og) = host.TanhGaussianBackward(r, a, act, s, n, g, ag, lg, og)
             member _.GsdeExploration(f, e, l, a, ls, eps, s, x) = host.GsdeExploration(f, e, l, a, ls, eps, s, x)
             member _.GsdeForward(r, l, a, phi, mu, s, x, act, n, v, lp) = host.GsdeForward(r, l, a, phi, mu, s, x, act, n, v, lp)
-            member _.GsdeBackward(r, l, a, f, e, phi, mu, ls, eps, s, act, n, v, ag, lg, mg, sg) =
-                host.GsdeBackward(r, l, a, f, e, phi, mu, ls, eps, s, act, n, v, ag, lg, mg, sg)
+            member _.GsdeBackward(r, l, a, f, e, phi, mu, ls, eps, s, act, n, v, ag, lg, mg, sg, pg) =
+                host.GsdeBackward(r, l, a, f, e, phi, mu, ls, eps, s, act, n, v, ag, lg, mg, sg, pg)
             member _.SoftTarget(g, a, r, t, q1, q2, lp, y) = host.SoftTarget(g, a, r, t, q1, q2, lp, y)
             member _.CriticLoss(q, y, g, t) = host.CriticLoss(q, y, g, t)
             member _.ActorLoss(a, lp, q1, q2, lg, g1, g2, t) = host.ActorLoss(a, lp, q1, q2, lg, g1, g2, t)
@@ -376,7 +385,7 @@ let tests = testList "Gsde" [
     ``expln std is positive, continuous at 0 with a continuous derivative, and exp below 0``
     ``the acting matrix is drawn at each collection phase and every sde_sample_freq steps, as SB3's loop``
     ``resampleStep on RL Zoo's MountainCar schedule``
-    ``the actor step's gradient to trunk, mean head and log-std matches finite differences``
+    ``the actor step's gradient to trunk, mean head and log-std matches finite differences, features learned or detached``
     ``a gSDE update on the host backend allocates nothing once warm``
     ``acting keeps one exploration matrix per phase and sde_sample_freq, and the deterministic action is tanh(clip(mu))``
     ``the ONNX export of a gSDE actor is tanh(clip(mu)), clip active or not``

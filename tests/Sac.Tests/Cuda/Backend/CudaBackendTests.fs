@@ -336,8 +336,8 @@ type private Skewed(inner: ISacBackend) =
         member _.TanhGaussianBackward(r, a, act, s, n, g, ag, lg, og) = inner.TanhGaussianBackward(r, a, act, s, n, g, ag, lg, og)
         member _.GsdeExploration(f, e, l, a, ls, eps, s, x) = inner.GsdeExploration(f, e, l, a, ls, eps, s, x)
         member _.GsdeForward(r, l, a, phi, mu, s, x, act, n, v, lp) = inner.GsdeForward(r, l, a, phi, mu, s, x, act, n, v, lp)
-        member _.GsdeBackward(r, l, a, f, e, phi, mu, ls, eps, s, act, n, v, ag, lg, mg, sg) =
-            inner.GsdeBackward(r, l, a, f, e, phi, mu, ls, eps, s, act, n, v, ag, lg, mg, sg)
+        member _.GsdeBackward(r, l, a, f, e, phi, mu, ls, eps, s, act, n, v, ag, lg, mg, sg, pg) =
+            inner.GsdeBackward(r, l, a, f, e, phi, mu, ls, eps, s, act, n, v, ag, lg, mg, sg, pg)
         member _.SoftTarget(g, a, r, t, q1, q2, lp, y) =
             inner.SoftTarget(g, a, r, t, q1, q2, lp, y)
             let span = HostBackend.Span y
