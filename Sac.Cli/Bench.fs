@@ -113,6 +113,81 @@ let private sacUpdateLine (g: IGemm) seconds (replay: Sac.Core.Data.ReplayBuffer
     sprintf """{"name":"sac_update","obs":%d,"act":%d,"hidden":256,"batch":%d,"threads":%d,"updates_per_sec":%s,"device":"%s","provider":"%s"}"""
         obs act batchSize g.Threads (fmt perSec) device provider
 
+/// Updates per second of `step` over about `seconds`, without a warm-up of its own.
+let private timedRate (seconds: float) (step: unit -> unit) =
+    let sw = Stopwatch.StartNew()
+    let mutable calls = 0L
+    while sw.Elapsed.TotalSeconds < seconds do
+        step ()
+        calls <- calls + 1L
+    float calls / sw.Elapsed.TotalSeconds
+
+/// A SAC v2 learner on the CPU with `g`, and a step that samples a batch and updates it in place.
+let private cpuUpdater (g: IGemm) (replay: Sac.Core.Data.ReplayBuffer) (obs: int, act: int) =
+    let cfg = Sac.Core.Config.SacConfig(BatchSize = 256)
+    let ctx = Sac.Fs.SacContext(cfg, obs, act, g)
+    let key = PhiloxKey.FromSeed 8UL
+    let batch = Sac.Core.Data.Batch(cfg.BatchSize, obs, act)
+    let mutable state = Sac.Fs.Sac.init ctx 9UL
+    let mutable draw = 0UL
+    ctx, batch, fun () ->
+        replay.Sample(key, draw, batch)
+        draw <- draw + 1UL
+        let struct (next, _) = Sac.Fs.Sac.update ctx batch state
+        state <- next
+
+/// The two-thread SAC v2 update against the one-thread update (managed GEMM, batch 256), alternated in `rounds`
+/// rounds in one process so both see the same machine: each rate, and the 2-thread/1-thread ratio's min, median and
+/// max over the rounds.
+let private sacScalingLine seconds (replay: Sac.Core.Data.ReplayBuffer) (obs: int, act: int) =
+    use g1 = new ManagedGemm(1)
+    use g2 = new ManagedGemm(2)
+    let _, _, one = cpuUpdater g1 replay (obs, act)
+    let _, _, two = cpuUpdater g2 replay (obs, act)
+    let rounds = 5
+    let slice = max 0.2 (seconds / float rounds)
+    timedRate 0.5 one |> ignore
+    timedRate 0.5 two |> ignore
+    let pairs = [ for _ in 1 .. rounds -> let r1 = timedRate slice one in r1, timedRate slice two ]
+    let ratios = pairs |> List.map (fun (r1, r2) -> r2 / r1) |> List.sort
+    let mean f = pairs |> List.averageBy f
+    sprintf """{"name":"sac_update_scaling","obs":%d,"act":%d,"hidden":256,"batch":256,"rounds":%d,"updates_per_sec_1":%s,"updates_per_sec_2":%s,"ratio_min":%s,"ratio_median":%s,"ratio_max":%s,"provider":"managed"}"""
+        obs act rounds (fmt (mean fst)) (fmt (mean snd)) (fmt ratios.Head) (fmt ratios.[rounds / 2]) (fmt (List.last ratios))
+
+/// Where one SAC v2 update's time goes (batch 256, managed GEMM at `threads`): milliseconds per update in each of
+/// DeviceSac's stages, run one after another as the update runs them.
+let private sacStagesLine seconds (replay: Sac.Core.Data.ReplayBuffer) (obs: int, act: int) (threads: int) =
+    use g = new ManagedGemm(threads)
+    let ctx, batch, step = cpuUpdater g replay (obs, act)
+    // Warm up the whole update, then drive the stages of one learner directly.
+    timedRate 0.5 step |> ignore
+    let dev = ctx.Device
+    use learner = Sac.Fs.DeviceSac.upload dev (Sac.Fs.Sac.init ctx 9UL)
+    let key = PhiloxKey.FromSeed 8UL
+    let names = [| "sample_s"; "soft_targets"; "critic_step"; "actor_step"; "target_step" |]
+    let spent = Array.zeroCreate<int64> names.Length
+    let clock = Stopwatch()
+    let timed i (f: unit -> unit) =
+        clock.Restart()
+        f ()
+        spent.[i] <- spent.[i] + clock.ElapsedTicks
+    let b = batch.Size
+    let alpha = 0.2f
+    let total = Stopwatch.StartNew()
+    let mutable n = 0L
+    while total.Elapsed.TotalSeconds < seconds do
+        replay.Sample(key, uint64 n, batch)
+        timed 0 (fun () -> Sac.Fs.DeviceSac.prepare dev batch learner)
+        timed 1 (fun () -> Sac.Fs.DeviceSac.softTargets dev b alpha learner)
+        timed 2 (fun () -> Sac.Fs.DeviceSac.criticStep dev b learner)
+        timed 3 (fun () -> Sac.Fs.DeviceSac.actorStep dev b alpha learner)
+        timed 4 (fun () -> Sac.Fs.DeviceSac.targetStep dev learner)
+        n <- n + 1L
+    let ms i = 1000.0 * float spent.[i] / float Stopwatch.Frequency / float n
+    let fields = names |> Array.mapi (fun i name -> sprintf "\"%s\":%s" name (fmt (ms i)))
+    sprintf """{"name":"sac_update_stages","obs":%d,"act":%d,"hidden":256,"batch":256,"threads":%d,"updates":%d,"ms":{%s},"provider":"managed"}"""
+        obs act threads n (String.Join(",", fields))
+
 /// A short, fixed SAC run through the whole engine (acting, environment, replay, updates, a metrics callback): its
 /// environment steps per second and each phase's share of the wall time. 1000 warm-up steps, then 2000 steps with one
 /// update each, the environment's preset otherwise; MuJoCo tasks only where the library loads.
@@ -270,10 +345,14 @@ let run (opts: BenchOptions) (print: string -> unit) =
                 // The CPU at the large batch, to read the GPU's ratio from one run.
                 for shape in sacShapes do print (sacUpdateLine g opts.Seconds (replayOf shape) shape 4096 None)
             if wanted "train_loop" then trainLoopLines g print
+        if wanted "sac_update_stages" then
+            for shape in sacShapes do print (sacStagesLine opts.Seconds (replayOf shape) shape t)
         for g in providers do
             match g with
             | :? IDisposable as d -> d.Dispose()
             | _ -> ()
+    if wanted "sac_update_scaling" then
+        for shape in sacShapes do print (sacScalingLine (2.0 * opts.Seconds) (replayOf shape) shape)
     if List.exists wantedCuda [ "copy_bandwidth"; "polyak"; "adam"; "sac_update" ] then
         match Sac.Cuda.Backend.CudaBackend.TryCreate 0 with
         | false, _, reason -> print (sprintf """{"name":"cuda","skipped":%s}""" (Text.Json.JsonSerializer.Serialize reason))

@@ -183,14 +183,14 @@ let private checkMlpOps (bk: ISacBackend) (rng: Random) =
     let bias = uniform rng cols -1.0 1.0
     use s = new Scope(bk)
     let forward =
-        [ for act in [ Activation.Identity; Activation.Relu; Activation.Tanh ] do
+        [ for act in [ Activation.Identity; Activation.Relu; Activation.Tanh; Activation.Elu; Activation.LeakyRelu ] do
             let z = uniform rng (rows * cols) -3.0 3.0
             let zs = s.Up z
             bk.BiasActivationForward(zs, rows, cols, s.Up bias, act)
             KernelReference.BiasActivationForward(rows, cols, act, ReadOnlySpan bias, Span z)
             yield z, s.Down zs ]
     let backward =
-        [ for act in [ Activation.Relu; Activation.Tanh ] do
+        [ for act in [ Activation.Relu; Activation.Tanh; Activation.Elu; Activation.LeakyRelu ] do
             let y = uniform rng (rows * cols) -1.0 1.0
             let dy = uniform rng (rows * cols) -1.0 1.0
             let dys = s.Up dy

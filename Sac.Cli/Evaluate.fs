@@ -35,7 +35,7 @@ let private evalSac (checkpoint: string) (env: string) (episodes: int) (seed: ui
     let struct (header, state, _) = load Checkpoint.Load checkpoint
     let envInstance = continuousEnvironment checkpoint header.EnvironmentId header.ObservationSize header.ActionSize env
     let config = SacConfig(HiddenSizes = Seq.toArray header.HiddenSizes, ActorHiddenSizes = header.ActorHiddenSizes,
-                           CriticHiddenSizes = header.CriticHiddenSizes, BatchSize = 1, BufferSize = 1,
+                           CriticHiddenSizes = header.CriticHiddenSizes, Activation = header.ResolvedActivation, BatchSize = 1, BufferSize = 1,
                            // A gSDE actor: the mean head alone, then its log-std matrix (1 or |A| columns).
                            UseSde = header.GsdeLogStdColumns.HasValue,
                            FullStd = (not header.GsdeLogStdColumns.HasValue || header.GsdeLogStdColumns.Value = header.ActionSize))
@@ -47,7 +47,8 @@ let private evalSac (checkpoint: string) (env: string) (episodes: int) (seed: ui
 let private evalSql (checkpoint: string) (env: string) (episodes: int) (seed: uint64) =
     let struct (header, state, _) = load SqlCheckpoint.Load checkpoint
     let envInstance = continuousEnvironment checkpoint header.EnvironmentId header.ObservationSize header.ActionSize env
-    let config = SqlConfig(HiddenSizes = Seq.toArray header.HiddenSizes, SamplerHiddenSizes = Seq.toArray header.SamplerHiddenSizes)
+    let config = SqlConfig(HiddenSizes = Seq.toArray header.HiddenSizes, SamplerHiddenSizes = Seq.toArray header.SamplerHiddenSizes,
+                           Activation = header.ResolvedActivation)
     let ctx = SqlContext(config, header.ObservationSize, header.ActionSize, new ManagedGemm(1))
     // The SQL policy is its sampler: rollouts are stochastic, a = f(xi; s).
     let r = GoalEvaluation.sql ctx state.Sampler envInstance episodes seed
@@ -61,7 +62,7 @@ let private evalDqn (checkpoint: string) (env: string) (episodes: int) (seed: ui
         raise (UsageError $"{checkpoint}: a {header.Algorithm} checkpoint needs discrete actions, but {env} has continuous ones")
     if envInstance.ObservationSpace.Dimension <> header.ObservationSize || actions.Value <> header.ActionCount then
         raise (misfit checkpoint header.EnvironmentId header.ObservationSize $"Discrete({header.ActionCount})" env envInstance.ObservationSpace.Dimension $"Discrete({actions.Value})")
-    let config = DqnConfig(HiddenSizes = Seq.toArray header.HiddenSizes, BatchSize = 1, BufferSize = 1, LearningStarts = 0)
+    let config = DqnConfig(HiddenSizes = Seq.toArray header.HiddenSizes, Activation = header.ResolvedActivation, BatchSize = 1, BufferSize = 1, LearningStarts = 0)
     let ctx = DqnContext(config, header.ObservationSize, header.ActionCount, new ManagedGemm(1))
     let r = Dqn.evaluate ctx (Sac.Core.Networks.MlpWorkspace(ctx.Spec, 1)) state.QNetwork envInstance episodes seed
     r.Mean, r.Std, Array.empty<int>

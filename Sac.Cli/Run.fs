@@ -312,12 +312,14 @@ let private resumeRun (req: TrainRequest) (dir: string) =
             (fun stored (merged: SqlConfig) ->
                 [ "hiddenSizes", sameSizes merged.HiddenSizes stored.HiddenSizes
                   "samplerHiddenSizes", sameSizes merged.SamplerHiddenSizes stored.SamplerHiddenSizes
+                  "activation", (merged.Activation = stored.Activation)
                   "bufferSize", (merged.BufferSize = stored.BufferSize) ])
             (fun env config -> SqlTrainer(env, config, GemmProvider.Create req.Threads) :> OffPolicyTrainer<_, _>)
     elif isDqn algorithm then
         resumeFromRunJson req dir configPath text algorithm
             (fun stored (merged: DqnConfig) ->
                 [ "hiddenSizes", sameSizes merged.HiddenSizes stored.HiddenSizes
+                  "activation", (merged.Activation = stored.Activation)
                   "bufferSize", (merged.BufferSize = stored.BufferSize)
                   "variant", (merged.Variant = stored.Variant) ])
             (fun env config -> DqnTrainer(env, config, GemmProvider.Create req.Threads) :> OffPolicyTrainer<_, _>)
@@ -330,6 +332,7 @@ let private resumeRun (req: TrainRequest) (dir: string) =
             [ "hiddenSizes", sameSizes merged.HiddenSizes stored.HiddenSizes
               "actorHiddenSizes", sameSizes merged.ResolvedActorHiddenSizes stored.ResolvedActorHiddenSizes
               "criticHiddenSizes", sameSizes merged.ResolvedCriticHiddenSizes stored.ResolvedCriticHiddenSizes
+              "activation", (merged.Activation = stored.Activation)
               "bufferSize", (merged.BufferSize = stored.BufferSize)
               "variant", (merged.Variant = stored.Variant) ])
     // config.json keeps the length the run was started with; a longer or shorter --steps is recorded as extendedTo.

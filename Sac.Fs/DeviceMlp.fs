@@ -5,6 +5,44 @@ open Sac.Core.Compute
 open Sac.Core.Networks
 open Sac.Cuda.Backend
 
+// One layer's backward step in its two independent halves.
+module internal LayerBackward =
+    // dW = dZ^T X and db = 1^T dZ, into the layer's slices of the parameter gradient.
+    let parameters (lane: ISacBackend) (spec: MlpSpec) (l: int) (batch: int) (dz: DeviceSlice) (x: DeviceSlice) (pg: DeviceSlice) =
+        let fi, fo = spec.FanIn l, spec.FanOut l
+        lane.Gemm(Transpose.Yes, Transpose.No, fo, fi, batch, 1.0f, dz, fo, x, fi, 0.0f, pg.Slice(spec.WeightOffset l, fo * fi), fi)   // dW = dZ^T X
+        lane.ColumnSums(dz, batch, fo, pg.Slice(spec.BiasOffset l, fo), false)   // db = 1^T dZ
+
+    // dZ_{l-1} = (dZ W) * act'(Y_{l-1}): the gradient handed to the layer below, whose output is x.
+    let below (lane: ISacBackend) (spec: MlpSpec) (l: int) (batch: int) (dz: DeviceSlice) (w: DeviceSlice) (x: DeviceSlice) (dx: DeviceSlice) =
+        let fi, fo = spec.FanIn l, spec.FanOut l
+        lane.Gemm(Transpose.No, Transpose.No, batch, fi, fo, 1.0f, dz, fo, w, fi, 0.0f, dx, fi)   // dY_{l-1} = dZ W
+        lane.ActivationBackward(x, dx, spec.Hidden)   // dZ_{l-1} = dY_{l-1} * act'(Y_{l-1})
+
+    // below, with a further dL/dY_{l-1} added before the activation's derivative (a loss that also reads layer l-1's output).
+    let belowAdding (lane: ISacBackend) (spec: MlpSpec) (l: int) (batch: int) (dz: DeviceSlice) (w: DeviceSlice) (x: DeviceSlice) (dx: DeviceSlice) (added: DeviceSlice) =
+        let fi, fo = spec.FanIn l, spec.FanOut l
+        lane.Copy(added, dx)
+        lane.Gemm(Transpose.No, Transpose.No, batch, fi, fo, 1.0f, dz, fo, w, fi, 1.0f, dx, fi)   // dY_{l-1} = dZ W + the given dY
+        lane.ActivationBackward(x, dx, spec.Hidden)
+
+// The two halves as a pair the backend may run side by side (parameters on branch 0, the layer below on branch 1);
+// its fields are set before each RunPair, so one object per workspace serves every layer.
+[<Sealed>]
+type internal LayerGradients() =
+    member val Spec = Unchecked.defaultof<MlpSpec> with get, set
+    member val Layer = 0 with get, set
+    member val Batch = 0 with get, set
+    member val OutputGrad = Unchecked.defaultof<DeviceSlice> with get, set
+    member val Input = Unchecked.defaultof<DeviceSlice> with get, set
+    member val Weights = Unchecked.defaultof<DeviceSlice> with get, set
+    member val ParameterGrad = Unchecked.defaultof<DeviceSlice> with get, set
+    member val InputGrad = Unchecked.defaultof<DeviceSlice> with get, set
+    interface IPairWork with
+        member this.Execute(lane, branch) =
+            if branch = 0 then LayerBackward.parameters lane this.Spec this.Layer this.Batch this.OutputGrad this.Input this.ParameterGrad
+            else LayerBackward.below lane this.Spec this.Layer this.Batch this.OutputGrad this.Weights this.Input this.InputGrad
+
 /// <summary>
 /// Backend arrays for <c>DeviceMlp.forward</c> and <c>DeviceMlp.backward</c> on one <see cref="T:Sac.Core.Networks.MlpSpec"/>,
 /// sized for batches of up to <paramref name="maxBatch"/> rows: every layer's post-activation output and two
@@ -45,6 +83,7 @@ type DeviceMlpWorkspace(backend: ISacBackend, spec: MlpSpec, maxBatch: int) =
     member internal _.Outputs = outputs
     member internal _.GradA = gradA
     member internal _.GradB = gradB
+    member val internal LayerGradients = LayerGradients()
 
     interface IDisposable with
         /// <summary>Releases the backend arrays.</summary>
@@ -118,7 +157,7 @@ module DeviceMlp =
                        (inputGrad: DeviceSlice voption) : unit =
         check spec parameters ws batch
         match lastHiddenGrad with
-        | ValueSome g when spec.LayerCount < 2 -> invalidArg "lastHiddenGrad" "The network has no hidden layer."
+        | ValueSome _ when spec.LayerCount < 2 -> invalidArg "lastHiddenGrad" "The network has no hidden layer."
         | ValueSome g when g.Length <> batch * spec.FanOut(spec.LayerCount - 2) ->
             invalidArg "lastHiddenGrad" $"lastHiddenGrad has {g.Length} elements, expected batch * {spec.FanOut(spec.LayerCount - 2)}."
         | _ -> ()
@@ -151,21 +190,30 @@ module DeviceMlp =
             for l = last downto 0 do
                 let fi, fo = spec.FanIn l, spec.FanOut l
                 let x = if l = 0 then ws.Input else ws.Outputs.[l - 1].Slice(0, batch * fi)
-                match parameterGrad with
-                | ValueSome pg ->
-                    backend.Gemm(Transpose.Yes, Transpose.No, fo, fi, batch, 1.0f, dz, fo, x, fi, 0.0f, pg.Slice(spec.WeightOffset l, fo * fi), fi)   // dW = dZ^T X
-                    backend.ColumnSums(dz, batch, fo, pg.Slice(spec.BiasOffset l, fo), false)   // db = 1^T dZ
-                | ValueNone -> ()
                 let w = parameters.Slice(spec.WeightOffset l, fo * fi)
+                match lastHiddenGrad, parameterGrad with
+                | ValueSome g, _ when l = last ->
+                    // The output layer with a further gradient at its input: its two halves one after the other.
+                    match parameterGrad with
+                    | ValueSome pg -> LayerBackward.parameters backend spec l batch dz x pg
+                    | ValueNone -> ()
+                    LayerBackward.belowAdding backend spec l batch dz w x (next.Slice(0, batch * fi)) g
+                | _, ValueSome pg when l > 0 ->
+                    // The weight gradient and the gradient to the layer below are independent: a pair.
+                    let step = ws.LayerGradients
+                    step.Spec <- spec
+                    step.Layer <- l
+                    step.Batch <- batch
+                    step.OutputGrad <- dz
+                    step.Input <- x
+                    step.Weights <- w
+                    step.ParameterGrad <- pg
+                    step.InputGrad <- next.Slice(0, batch * fi)
+                    backend.RunPair step
+                | _, ValueSome pg -> LayerBackward.parameters backend spec l batch dz x pg
+                | _, ValueNone -> if l > 0 then LayerBackward.below backend spec l batch dz w x (next.Slice(0, batch * fi))
                 if l > 0 then
-                    let dx = next.Slice(0, batch * fi)
-                    match lastHiddenGrad with
-                    | ValueSome g when l = last ->
-                        backend.Copy(g, dx)
-                        backend.Gemm(Transpose.No, Transpose.No, batch, fi, fo, 1.0f, dz, fo, w, fi, 1.0f, dx, fi)   // dY_{l-1} = dZ W + the given dY
-                    | _ -> backend.Gemm(Transpose.No, Transpose.No, batch, fi, fo, 1.0f, dz, fo, w, fi, 0.0f, dx, fi)   // dY_{l-1} = dZ W
-                    backend.ActivationBackward(x, dx, spec.Hidden)   // dZ_{l-1} = dY_{l-1} * act'(Y_{l-1})
-                    dz <- dx
+                    dz <- next.Slice(0, batch * fi)
                     let t = next
                     next <- spare
                     spare <- t

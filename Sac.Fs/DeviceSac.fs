@@ -166,13 +166,13 @@ module DeviceSac =
             invalidArg (nameof dest) $"dest has {dest.Length} elements; the actor has {learner.Actor.Length} parameters."
         ctx.Backend.Download(learner.Actor.All, Span dest)
 
-    /// <summary>The stream, under a step's key, of the update's gSDE noise matrix eps.</summary>
-    [<Literal>]
-    let GsdeStream = 0x47534445u
-
     /// <summary>The key of step <paramref name="step"/>'s noise under the root <paramref name="key"/>: independent per step, reproducible from the root key.</summary>
     [<CompiledName("StepKeyAt")>]
     let stepKeyAt (key: PhiloxKey) (step: int64) = key.FoldIn(uint32 step).FoldIn(uint32 (step >>> 32))
+
+    /// <summary>The stream, under a step's key, of the update's gSDE noise matrix eps.</summary>
+    [<Literal>]
+    let GsdeStream = 0x47534445u
 
     // The actor's MLP parameters and, with gSDE, its log-std matrix after them.
     let private actorMlp (ctx: DeviceSacContext) (actor: DeviceSlice) = actor.Slice(0, ctx.Networks.Actor.ParameterCount)
@@ -184,28 +184,106 @@ module DeviceSac =
 
     // Policy sample (SAC v2, eq. 8): actor forward on obs, then a = tanh(mu + sigma eps) and log pi from its output
     // rows; with gSDE (Raffin et al. 2021) a = tanh(clip(mu) + phi(s) E) with the update's exploration matrix E.
-    let private samplePolicy (ctx: DeviceSacContext) (learner: DeviceLearner) (net: DeviceMlpWorkspace) (rows: int)
-                             (obs: DeviceSlice) (noise: DeviceSlice) (policy: DevicePolicySample) =
-        let bk = ctx.Backend
+    let private samplePolicy (ctx: DeviceSacContext) (lane: ISacBackend) (learner: DeviceLearner) (net: DeviceMlpWorkspace)
+                             (rows: int) (obs: DeviceSlice) (noise: DeviceSlice) (policy: DevicePolicySample) =
         let cfg = ctx.Config
         let n = ctx.Networks
-        let out = DeviceMlp.forward bk n.Actor (actorMlp ctx learner.Actor.All) obs rows net
+        let out = DeviceMlp.forward lane n.Actor (actorMlp ctx learner.Actor.All) obs rows net
         if n.Gsde then
-            bk.GsdeForward(rows, n.LatentSize, n.ActionSize, latentOf ctx net, out, ctx.GsdeStd.All, ctx.GsdeExploration.All,
-                           policy.Action rows, policy.Noise rows, policy.Variance rows, policy.LogPi rows)
+            lane.GsdeForward(rows, n.LatentSize, n.ActionSize, latentOf ctx net, out, ctx.GsdeStd.All, ctx.GsdeExploration.All,
+                             policy.Action rows, policy.Noise rows, policy.Variance rows, policy.LogPi rows)
         else
-            bk.TanhGaussianForward(cfg.LogStdBound, cfg.LogStdMin, cfg.LogStdMax, rows, n.ActionSize, out, noise,
-                                   policy.Action rows, policy.Sigma rows, policy.LogStdGrad rows, policy.LogPi rows)
+            lane.TanhGaussianForward(cfg.LogStdBound, cfg.LogStdMin, cfg.LogStdMax, rows, n.ActionSize, out, noise,
+                                     policy.Action rows, policy.Sigma rows, policy.LogStdGrad rows, policy.LogPi rows)
 
-    /// <summary>
-    /// The update's first stage: uploads <paramref name="batch"/> into the context, draws step <c>learner.Step</c>'s
-    /// noise, and samples the policy at s (SAC v2, eq. 8), whose actions and log pi the later stages read.
-    /// </summary>
-    /// <param name="ctx">The learner's context.</param>
-    /// <param name="batch">At most <c>ctx.BatchSize</c> transitions of the context's sizes.</param>
-    /// <param name="learner">The learner; unchanged.</param>
-    [<CompiledName("Prepare")>]
-    let prepare (ctx: DeviceSacContext) (batch: Batch) (learner: DeviceLearner) : unit =
+    // The policy sample at s (for the actor step, the temperature and SAC v1's value step).
+    let private sampleAtObs (ctx: DeviceSacContext) (lane: ISacBackend) (learner: DeviceLearner) (b: int) =
+        let o, a = ctx.Networks.ObservationSize, ctx.Networks.ActionSize
+        samplePolicy ctx lane learner ctx.ActorOnObs b (ctx.Observations.Slice(0, b * o)) (ctx.NoiseObs.Slice(0, b * a)) ctx.PolicyOnObs
+
+    // The fresh policy sample at s' (for the soft targets).
+    let private sampleAtNext (ctx: DeviceSacContext) (lane: ISacBackend) (learner: DeviceLearner) (b: int) =
+        let o, a = ctx.Networks.ObservationSize, ctx.Networks.ActionSize
+        samplePolicy ctx lane learner ctx.ActorOnNext b (ctx.NextObservations.Slice(0, b * o)) (ctx.NoiseNext.Slice(0, b * a)) ctx.PolicyOnNext
+
+    // Critic i's own arrays: its workspace, dL/dQ_i, its loss terms and its input gradient.
+    let private criticNet (ctx: DeviceSacContext) (i: int) = if i = 0 then ctx.Critic1 else ctx.Critic2
+    let private qGrad (ctx: DeviceSacContext) (i: int) = if i = 0 then ctx.Q1Grad else ctx.Q2Grad
+    let private criticTerms (ctx: DeviceSacContext) (i: int) = if i = 0 then ctx.Terms else ctx.Terms2
+    let private criticInputGrad (ctx: DeviceSacContext) (i: int) = if i = 0 then ctx.CriticInputGrad1 else ctx.CriticInputGrad2
+
+    // Q_i (online or target parameters) at the context's critic input, into critic i's workspace.
+    let private criticValues (ctx: DeviceSacContext) (lane: ISacBackend) (parameters: DeviceArray) (i: int) (b: int) =
+        let input = ctx.CriticInput.Slice(0, b * (ctx.Networks.ObservationSize + ctx.Networks.ActionSize))
+        DeviceMlp.forward lane ctx.Networks.Critic (criticSlice ctx parameters i) input b (criticNet ctx i)
+
+    // The Adam moments and parameters of critic i alone: Adam is element-wise, so the two halves stepped apart equal
+    // one step over both, unless a global gradient norm couples them.
+    let private criticsApart (ctx: DeviceSacContext) = ctx.CriticAdam.MaxGradNorm.HasValue |> not
+
+    let private criticAdam (ctx: DeviceSacContext) (lane: ISacBackend) (learner: DeviceLearner) (offset: int) (length: int) =
+        let part (d: DeviceArray) = d.Slice(offset, length)
+        lane.Adam(ctx.CriticAdam, learner.CriticOptimizerStep, part learner.Critic, part ctx.CriticGradient,
+                  part learner.CriticFirstMoment, part learner.CriticSecondMoment, ctx.LearningRateFactor)
+
+    // Critic i's half of the critic step (SAC v2, eq. 5): Q_i(s, a), its loss against the targets, its gradient, and
+    // its Adam step when the critics step apart.
+    let private criticStepOf (ctx: DeviceSacContext) (lane: ISacBackend) (learner: DeviceLearner) (i: int) (b: int) =
+        let p = ctx.Networks.CriticParameters
+        let dq, terms = (qGrad ctx i).Slice(0, b), (criticTerms ctx i).Slice(0, b)
+        let q = criticValues ctx lane learner.Critic i b
+        if i = 0 then lane.Sum(q, slot ctx SumQ1)
+        lane.CriticLoss(q, ctx.Targets.Slice(0, b), dq, terms)
+        lane.Sum(terms, slot ctx (CriticLoss1 + i))
+        DeviceMlp.backward lane ctx.Networks.Critic (criticSlice ctx learner.Critic i) (criticNet ctx i) b dq (ValueSome (ctx.CriticGradient.Slice(i * p, p))) ValueNone
+        if criticsApart ctx then criticAdam ctx lane learner (i * p) p
+
+    // dQ_i/d(s, a) at the actor step's input, from dL/dQ_i; critic i's parameters are read, never changed.
+    let private criticInputGradientOf (ctx: DeviceSacContext) (lane: ISacBackend) (learner: DeviceLearner) (i: int) (b: int) =
+        let w = ctx.Networks.ObservationSize + ctx.Networks.ActionSize
+        DeviceMlp.backward lane ctx.Networks.Critic (criticSlice ctx learner.Critic i) (criticNet ctx i) b ((qGrad ctx i).Slice(0, b)) ValueNone (ValueSome ((criticInputGrad ctx i).Slice(0, b * w)))
+
+    // The stages whose two branches are independent: the policy samples at s and s', and the twin critics' passes.
+    [<Literal>]
+    let private SamplePolicies = 0
+    [<Literal>]
+    let private TargetValues = 1
+    [<Literal>]
+    let private CriticSteps = 2
+    [<Literal>]
+    let private ActorValues = 3
+    [<Literal>]
+    let private ActorInputGradients = 4
+
+    [<Sealed>]
+    type private Pairs(ctx: DeviceSacContext) =
+        interface IPairWork with
+            member _.Execute(lane, i) =
+                let learner, b = nonNull ctx.PairLearner, ctx.PairRows
+                match ctx.PairStage with
+                | SamplePolicies -> if i = 0 then sampleAtObs ctx lane learner b else sampleAtNext ctx lane learner b
+                | TargetValues -> criticValues ctx lane learner.TargetCritic i b |> ignore
+                | CriticSteps -> criticStepOf ctx lane learner i b
+                | ActorValues -> criticValues ctx lane learner.Critic i b |> ignore
+                | ActorInputGradients -> criticInputGradientOf ctx lane learner i b
+                | stage -> invalidOp $"Unknown pair stage {stage}."
+
+    // Runs a stage's two branches through the backend, side by side where it can.
+    let private pair (ctx: DeviceSacContext) (stage: int) (learner: DeviceLearner) (b: int) =
+        let work =
+            match ctx.PairWork with
+            | null ->
+                let w = Pairs ctx :> IPairWork
+                ctx.PairWork <- w
+                w
+            | w -> w
+        ctx.PairStage <- stage
+        ctx.PairLearner <- learner
+        ctx.PairRows <- b
+        ctx.Backend.RunPair work
+
+    // Uploads the batch and draws step learner.Step's noise for s and s'; returns the batch rows.
+    let private load (ctx: DeviceSacContext) (batch: Batch) (learner: DeviceLearner) : int =
         ArgumentNullException.ThrowIfNull batch
         checkLearner ctx learner
         let bk = ctx.Backend
@@ -229,7 +307,29 @@ module DeviceSac =
         else
             bk.FillNormal(key, 0UL, ctx.NoiseObs.Slice(0, n))
             bk.FillNormal(key, uint64 n, ctx.NoiseNext.Slice(0, n))
-        samplePolicy ctx learner ctx.ActorOnObs b (ctx.Observations.Slice(0, b * o)) (ctx.NoiseObs.Slice(0, n)) ctx.PolicyOnObs
+        b
+
+    /// <summary>
+    /// The update's first stage: uploads <paramref name="batch"/> into the context, draws step <c>learner.Step</c>'s
+    /// noise, and samples the policy at s (SAC v2, eq. 8), whose actions and log pi the later stages read.
+    /// </summary>
+    /// <param name="ctx">The learner's context.</param>
+    /// <param name="batch">At most <c>ctx.BatchSize</c> transitions of the context's sizes.</param>
+    /// <param name="learner">The learner; unchanged.</param>
+    [<CompiledName("Prepare")>]
+    let prepare (ctx: DeviceSacContext) (batch: Batch) (learner: DeviceLearner) : unit =
+        let b = load ctx batch learner
+        sampleAtObs ctx ctx.Backend learner b
+
+    // Soft Q targets from the policy sample at s' already drawn: the twin target critics side by side, then the backup.
+    let private targetsFromNextSample (ctx: DeviceSacContext) (b: int) (alpha: float32) (learner: DeviceLearner) =
+        let bk = ctx.Backend
+        let o, a = ctx.Networks.ObservationSize, ctx.Networks.ActionSize
+        let policy = ctx.PolicyOnNext
+        bk.ConcatColumns(b, ctx.NextObservations.Slice(0, b * o), o, policy.Action b, a, ctx.CriticInput.Slice(0, b * (o + a)))
+        pair ctx TargetValues learner b
+        bk.SoftTarget(ctx.Config.Gamma, alpha, ctx.Rewards.Slice(0, b), ctx.Terminated.Slice(0, b), ctx.Critic1.Output(ctx.Critic1.Spec.LayerCount - 1),
+                      ctx.Critic2.Output(ctx.Critic2.Spec.LayerCount - 1), policy.LogPi b, ctx.Targets.Slice(0, b))
 
     /// <summary>
     /// Soft Q targets (SAC v2, eqs. 2-3): y = r + gamma (1 - terminated) (min(Q1', Q2')(s', a') - alpha log pi(a'|s')),
@@ -237,16 +337,8 @@ module DeviceSac =
     /// </summary>
     [<CompiledName("SoftTargets")>]
     let softTargets (ctx: DeviceSacContext) (b: int) (alpha: float32) (learner: DeviceLearner) =
-        let bk = ctx.Backend
-        let o, a = ctx.Networks.ObservationSize, ctx.Networks.ActionSize
-        let next = ctx.NextObservations.Slice(0, b * o)
-        let policy = ctx.PolicyOnNext
-        samplePolicy ctx learner ctx.ActorOnNext b next (ctx.NoiseNext.Slice(0, b * a)) policy
-        let input = ctx.CriticInput.Slice(0, b * (o + a))
-        bk.ConcatColumns(b, next, o, policy.Action b, a, input)
-        let q1 = DeviceMlp.forward bk ctx.Networks.Critic (criticSlice ctx learner.TargetCritic 0) input b ctx.Critic1
-        let q2 = DeviceMlp.forward bk ctx.Networks.Critic (criticSlice ctx learner.TargetCritic 1) input b ctx.Critic2
-        bk.SoftTarget(ctx.Config.Gamma, alpha, ctx.Rewards.Slice(0, b), ctx.Terminated.Slice(0, b), q1, q2, policy.LogPi b, ctx.Targets.Slice(0, b))
+        sampleAtNext ctx ctx.Backend learner b
+        targetsFromNextSample ctx b alpha learner
 
     /// <summary>
     /// SAC v1 value step (SAC v1, eq. 5): one Adam step of V_psi on mean 0.5 (V(s) - (min Q(s, a) - alpha log pi(a|s)))^2,
@@ -288,27 +380,17 @@ module DeviceSac =
 
     /// <summary>
     /// Critic step (SAC v2, eq. 5): one Adam step of both critics on the sum of their mean 0.5 (Q(s, a) - y)^2 against
-    /// the context's targets, which are constants.
+    /// the context's targets, which are constants. The two critics' passes are independent and run side by side where
+    /// the backend can.
     /// </summary>
     [<CompiledName("CriticStep")>]
     let criticStep (ctx: DeviceSacContext) (b: int) (learner: DeviceLearner) =
         let bk = ctx.Backend
         let o, a = ctx.Networks.ObservationSize, ctx.Networks.ActionSize
-        let p = ctx.Networks.CriticParameters
-        let input = ctx.CriticInput.Slice(0, b * (o + a))
-        bk.ConcatColumns(b, ctx.Observations.Slice(0, b * o), o, ctx.Actions.Slice(0, b * a), a, input)
-        let targets = ctx.Targets.Slice(0, b)
-        let terms = ctx.Terms.Slice(0, b)
-        for i in 0 .. 1 do
-            let net = if i = 0 then ctx.Critic1 else ctx.Critic2
-            let dq = (if i = 0 then ctx.Q1Grad else ctx.Q2Grad).Slice(0, b)
-            let q = DeviceMlp.forward bk ctx.Networks.Critic (criticSlice ctx learner.Critic i) input b net
-            if i = 0 then bk.Sum(q, slot ctx SumQ1)
-            bk.CriticLoss(q, targets, dq, terms)
-            bk.Sum(terms, slot ctx (CriticLoss1 + i))
-            DeviceMlp.backward bk ctx.Networks.Critic (criticSlice ctx learner.Critic i) net b dq (ValueSome (ctx.CriticGradient.Slice(i * p, p))) ValueNone
+        bk.ConcatColumns(b, ctx.Observations.Slice(0, b * o), o, ctx.Actions.Slice(0, b * a), a, ctx.CriticInput.Slice(0, b * (o + a)))
         learner.CriticOptimizerStep <- learner.CriticOptimizerStep + 1L
-        bk.Adam(ctx.CriticAdam, learner.CriticOptimizerStep, learner.Critic.All, ctx.CriticGradient.All, learner.CriticFirstMoment.All, learner.CriticSecondMoment.All, ctx.LearningRateFactor)
+        pair ctx CriticSteps learner b
+        if not (criticsApart ctx) then criticAdam ctx bk learner 0 (2 * ctx.Networks.CriticParameters)
 
     /// <summary>
     /// Actor step (SAC v2, eqs. 9-10): one Adam step of the policy on mean(alpha log pi(f(eps; s)|s) - min(Q1, Q2)(s, f(eps; s)))
@@ -321,19 +403,15 @@ module DeviceSac =
         let o, a = ctx.Networks.ObservationSize, ctx.Networks.ActionSize
         let w = o + a
         let policy = ctx.PolicyOnObs
-        let input = ctx.CriticInput.Slice(0, b * w)
-        bk.ConcatColumns(b, ctx.Observations.Slice(0, b * o), o, policy.Action b, a, input)
-        let q1 = DeviceMlp.forward bk ctx.Networks.Critic (criticSlice ctx learner.Critic 0) input b ctx.Critic1
-        let q2 = DeviceMlp.forward bk ctx.Networks.Critic (criticSlice ctx learner.Critic 1) input b ctx.Critic2
-        let dq1, dq2, dLogPi = ctx.Q1Grad.Slice(0, b), ctx.Q2Grad.Slice(0, b), ctx.LogPiGrad.Slice(0, b)
-        let terms = ctx.Terms.Slice(0, b)
-        bk.ActorLoss(alpha, policy.LogPi b, q1, q2, dLogPi, dq1, dq2, terms)
+        bk.ConcatColumns(b, ctx.Observations.Slice(0, b * o), o, policy.Action b, a, ctx.CriticInput.Slice(0, b * w))
+        pair ctx ActorValues learner b
+        let q1, q2 = ctx.Critic1.Output(ctx.Critic1.Spec.LayerCount - 1), ctx.Critic2.Output(ctx.Critic2.Spec.LayerCount - 1)
+        let dLogPi, terms = ctx.LogPiGrad.Slice(0, b), ctx.Terms.Slice(0, b)
+        bk.ActorLoss(alpha, policy.LogPi b, q1, q2, dLogPi, ctx.Q1Grad.Slice(0, b), ctx.Q2Grad.Slice(0, b), terms)
         bk.Sum(terms, slot ctx ActorLoss)
-        let g1, g2 = ctx.CriticInputGrad1.Slice(0, b * w), ctx.CriticInputGrad2.Slice(0, b * w)
-        DeviceMlp.backward bk ctx.Networks.Critic (criticSlice ctx learner.Critic 0) ctx.Critic1 b dq1 ValueNone (ValueSome g1)
-        DeviceMlp.backward bk ctx.Networks.Critic (criticSlice ctx learner.Critic 1) ctx.Critic2 b dq2 ValueNone (ValueSome g2)
+        pair ctx ActorInputGradients learner b
         let da = ctx.ActionGrad.Slice(0, b * a)
-        bk.SumColumnBlock(b, w, o, a, g1, g2, da)
+        bk.SumColumnBlock(b, w, o, a, ctx.CriticInputGrad1.Slice(0, b * w), ctx.CriticInputGrad2.Slice(0, b * w), da)
         let n = ctx.Networks
         let mlp = actorMlp ctx learner.Actor.All
         if n.Gsde then
@@ -387,9 +465,11 @@ module DeviceSac =
     let updateWith (ctx: DeviceSacContext) (learningRateFactor: float32) (batch: Batch) (learner: DeviceLearner) : SacMetrics =
         Guard.learningRateFactor learningRateFactor
         ctx.LearningRateFactor <- learningRateFactor
-        prepare ctx batch learner
+        let b = load ctx batch learner
         let bk = ctx.Backend
-        let b = batch.Size
+        let v1 = ctx.Config.Variant = SacVariant.V1
+        // The policy samples at s and s' are independent (v1 needs only the one at s).
+        if v1 then sampleAtObs ctx bk learner b else pair ctx SamplePolicies learner b
         let logPi = ctx.PolicyOnObs.LogPi b
         bk.Sum(logPi, slot ctx SumLogPi)
         // SB3 reads alpha before the temperature step and uses it for the targets and the actor loss.
@@ -400,11 +480,10 @@ module DeviceSac =
         let auto = ctx.Config.AutoAlpha
         let slots = ctx.MetricSlots
         if auto then bk.Copy(logPi, ctx.Metrics.Slice(slots, b))
-        let v1 = ctx.Config.Variant = SacVariant.V1
         if v1 then
             valueStep ctx b alpha learner
             valueTargets ctx b learner
-        else softTargets ctx b alpha learner
+        else targetsFromNextSample ctx b alpha learner
         criticStep ctx b learner
         actorStep ctx b alpha learner
         targetStep ctx learner

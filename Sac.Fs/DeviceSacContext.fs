@@ -54,6 +54,8 @@ type DeviceSacContext(config: SacConfig, observationSize: int, actionSize: int, 
     let q2Grad = keep (perRow 1)
     let logPiGrad = keep (perRow 1)
     let terms = keep (perRow 1)
+    // Critic 2's loss terms, apart from critic 1's so the two critic steps can run side by side.
+    let terms2 = keep (perRow 1)
     let actorGrad = keep (alloc networks.ActorParameters)
     let criticGrad = keep (alloc (2 * networks.CriticParameters))
     let actorOnObs = keep (new DeviceMlpWorkspace(backend, networks.Actor, b))
@@ -134,6 +136,7 @@ type DeviceSacContext(config: SacConfig, observationSize: int, actionSize: int, 
     member internal _.Q2Grad = q2Grad
     member internal _.LogPiGrad = logPiGrad
     member internal _.Terms = terms
+    member internal _.Terms2 = terms2
     member internal _.ActorOnObs = actorOnObs
     member internal _.ActorOnNext = actorOnNext
     member internal _.Critic1 = critic1
@@ -156,6 +159,12 @@ type DeviceSacContext(config: SacConfig, observationSize: int, actionSize: int, 
     member val internal HostLogAlpha = Array.zeroCreate<float32> 1
     /// d(temperature loss)/dlog alpha.
     member val internal HostLogAlphaGrad = Array.zeroCreate<float32> 1
+    /// The stage the next pair of side-by-side branches runs, and the learner and batch rows it reads: set by
+    /// DeviceSac before each <c>RunPair</c>, so the pair's work object is made once per context.
+    member val internal PairStage = 0 with get, set
+    member val internal PairLearner : DeviceLearner | null = null with get, set
+    member val internal PairRows = 0 with get, set
+    member val internal PairWork : IPairWork | null = null with get, set
 
     interface IDisposable with
         /// <summary>Releases the workspace's backend arrays (not the backend, which the caller owns).</summary>

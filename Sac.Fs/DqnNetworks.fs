@@ -59,7 +59,7 @@ type DqnWorkspace(spec: MlpSpec, batchSize: int) =
 
 /// <summary>
 /// A DQN-family learner's fixed parts: the validated configuration, the Q-network shape
-/// <c>[observation, hidden..., |A|]</c> (ReLU hidden layers, linear output), the Adam settings, the GEMM provider and the
+/// <c>[observation, hidden..., |A|]</c> (hidden layers with <c>config.Activation</c>, ReLU by default; linear output), the Adam settings, the GEMM provider and the
 /// preallocated workspace. Everything that changes lives in <see cref="DqnLearnerState"/>.
 /// </summary>
 [<Sealed>]
@@ -68,7 +68,7 @@ type DqnContext(config: DqnConfig, observationSize: int, actionCount: int, gemm:
         config.ThrowIfInvalid() |> ignore
         if observationSize < 1 then invalidArg (nameof observationSize) $"observationSize must be at least 1, got {observationSize}."
         if actionCount < 1 then invalidArg (nameof actionCount) $"actionCount must be at least 1, got {actionCount}."
-    let spec = MlpSpec(Array.concat [ [| observationSize |]; Seq.toArray config.HiddenSizes; [| actionCount |] ], Activation.Relu, Activation.Identity)
+    let spec = MlpSpec(Array.concat [ [| observationSize |]; Seq.toArray config.HiddenSizes; [| actionCount |] ], config.Activation, Activation.Identity)
 
     /// <summary>The configuration.</summary>
     member _.Config = config

@@ -45,7 +45,9 @@ type DqnAlgorithm(config: DqnConfig, observationSize: int, actionCount: int, gem
           Mismatch =
             Resuming.firstMismatch
                 [ h.Algorithm <> name, (fun () -> $"it was written by '{h.Algorithm}', the configuration asks for '{name}'")
-                  Resuming.sizesDiffer "hidden sizes" config.HiddenSizes h.HiddenSizes ] }
+                  Resuming.sizesDiffer "hidden sizes" config.HiddenSizes h.HiddenSizes
+                  h.ResolvedActivation <> config.Activation,
+                  (fun () -> $"its Q-network uses the {h.ResolvedActivation} activation, the configuration asks for {config.Activation}") ] }
 
     interface IOffPolicyAlgorithm<DqnLearnerState, DqnMetrics> with
         member _.Name = name
@@ -96,7 +98,8 @@ type DqnAlgorithm(config: DqnConfig, observationSize: int, actionCount: int, gem
         member _.Evaluate(learner, env, episodes, seed) = Dqn.evaluate ctx actWs learner.QNetwork env episodes seed
 
         member _.Save(path, learner, environmentId, environmentSteps, progress, replay, episodeActions) =
-            let header = DqnCheckpointHeader(name, environmentId, o, n, config.HiddenSizes, environmentSteps, Progress = progress)
+            let header = DqnCheckpointHeader(name, environmentId, o, n, config.HiddenSizes, environmentSteps, Progress = progress,
+                                             Activation = Nullable config.Activation)
             DqnCheckpoint.Save(path, header, learner, replay, episodeActions,
                                Collections.Generic.Dictionary(dict [ Checkpoint.ConfigMetadataKey, ConfigJson.Serialize config ]))
 

@@ -24,17 +24,35 @@ type HostArray(data: float32[]) =
     /// <param name="disposing">True from <c>Dispose()</c>.</param>
     override _.Dispose(disposing: bool) = ignore disposing
 
+// A pair of branches as one fork-join on a worker team: part i runs branch i on lane i; parts past 1 do nothing.
+[<Sealed>]
+type internal PairOnTeam(lanes: ISacBackend[]) =
+    member val Work : IPairWork | null = null with get, set
+    interface IPartitionedWork with
+        member this.Execute(part, _) =
+            if part < 2 then (nonNull this.Work).Execute(lanes.[part], part)
+
 /// <summary>
 /// The reference implementation of <see cref="T:Sac.Cuda.Backend.ISacBackend"/> on host arrays. Every operation calls
 /// the library definition it names (<c>IGemm.Sgemm</c>, <c>FusedOps</c>, <c>Philox.FillNormal</c>,
 /// <c>TanhGaussian</c>, <c>SoftBellman.targetBatch</c>, <c>Losses</c>, <c>Adam.Step</c>, <c>Polyak.Update</c>), so
 /// an update written against the seam and run here computes what the CPU code computes; a GPU backend is checked
-/// against it. Work runs synchronously on the calling thread; nothing allocates after the arrays.
+/// against it. Work runs synchronously on the calling thread, but for <c>RunPair</c>'s branches, which run side by
+/// side when the GEMM is the managed one with two or more threads; nothing allocates after the arrays.
 /// </summary>
 /// <param name="gemm">The matrix-multiply provider behind <c>Gemm</c>.</param>
 [<Sealed>]
 type HostBackend(gemm: IGemm) =
     do ArgumentNullException.ThrowIfNull gemm
+
+    // Side-by-side branches (RunPair): with a managed GEMM of two or more threads, branch i runs on thread i of that
+    // GEMM's own team with a one-thread GEMM of the same kernel, so no GEMM inside a branch is split and one set of
+    // threads serves both kinds of splitting. Otherwise the branches run in order on this backend.
+    let lanes : HostBackend[] =
+        match gemm with
+        | :? ManagedGemm as m when m.Threads >= 2 -> Array.init 2 (fun _ -> new HostBackend(new ManagedGemm(1, m.Kernel)))
+        | _ -> [||]
+    let pairOnTeam = PairOnTeam(lanes |> Array.map (fun l -> l :> ISacBackend))
 
     static let array (s: DeviceSlice) : float32[] =
         match box s.Array with
@@ -178,6 +196,21 @@ type HostBackend(gemm: IGemm) =
 
         member _.Polyak(tau, online, target) = Polyak.Update(tau, read online, span target)
 
-    /// <summary>Nothing to release.</summary>
+        member this.RunPair(work) =
+            ArgumentNullException.ThrowIfNull work
+            match gemm with
+            | :? ManagedGemm as m when lanes.Length = 2 ->
+                pairOnTeam.Work <- work
+                try m.Team.Run pairOnTeam
+                finally pairOnTeam.Work <- null
+            | _ ->
+                work.Execute(this, 0)
+                work.Execute(this, 1)
+
+    /// <summary>Releases the one-thread GEMMs of the side-by-side lanes; the GEMM passed in stays the caller's.</summary>
     interface IDisposable with
-        member _.Dispose() = ()
+        member _.Dispose() =
+            for lane in lanes do
+                match lane.GemmProvider with
+                | :? IDisposable as d -> d.Dispose()
+                | _ -> ()

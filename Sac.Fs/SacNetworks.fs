@@ -8,7 +8,7 @@ open Sac.Core.Networks
 /// <remarks>
 /// Actor: observation -> hidden... -> 2|A| (mean and raw log-std as one output layer, SB3's two heads side by side).
 /// Critic: [observation, action] -> hidden... -> 1, twice (Q1 then Q2 in one parameter vector).
-/// Value (SAC v1): observation -> hidden... -> 1. ReLU hidden layers, linear outputs. The actor's hidden layers are
+/// Value (SAC v1): observation -> hidden... -> 1. Hidden layers use <c>config.Activation</c> (ReLU by default), outputs are linear. The actor's hidden layers are
 /// <c>ResolvedActorHiddenSizes</c>, the critics' and V's <c>ResolvedCriticHiddenSizes</c>.
 /// With gSDE (<c>UseSde</c>) the actor MLP emits the mean alone (|A| outputs) and its parameter vector continues with
 /// the latent x columns log-std matrix (columns |A| with <c>FullStd</c>, else 1), latent being the last hidden width.
@@ -19,7 +19,7 @@ type SacNetworks(config: SacConfig, observationSize: int, actionSize: int) =
         if observationSize < 1 then invalidArg (nameof observationSize) $"observationSize must be at least 1, got {observationSize}."
         if actionSize < 1 then invalidArg (nameof actionSize) $"actionSize must be at least 1, got {actionSize}."
     let mlp (hidden: int seq) input output =
-        MlpSpec(Array.concat [ [| input |]; Seq.toArray hidden; [| output |] ], Activation.Relu, Activation.Identity)
+        MlpSpec(Array.concat [ [| input |]; Seq.toArray hidden; [| output |] ], config.Activation, Activation.Identity)
     let gsde = config.UseSde
     let actor = mlp config.ResolvedActorHiddenSizes observationSize (if gsde then actionSize else 2 * actionSize)
     let latent = Seq.last config.ResolvedActorHiddenSizes

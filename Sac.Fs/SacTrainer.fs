@@ -59,6 +59,8 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
                   Resuming.sizesDiffer "actor hidden sizes" config.ResolvedActorHiddenSizes h.ResolvedActorHiddenSizes
                   Resuming.sizesDiffer "critic hidden sizes" config.ResolvedCriticHiddenSizes h.ResolvedCriticHiddenSizes
                   h.Variant <> config.Variant.ToString(), (fun () -> $"it is SAC {h.Variant}, the configuration asks for {config.Variant}")
+                  h.ResolvedActivation <> config.Activation,
+                  (fun () -> $"its networks use the {h.ResolvedActivation} activation, the configuration asks for {config.Activation}")
                   h.GsdeLogStdColumns <> gsdeColumns,
                   (fun () ->
                       let show (c: Nullable<int>) = if c.HasValue then $"gSDE with {c.Value} log-std column(s)" else "no gSDE"
@@ -137,7 +139,7 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
             let header =
                 CheckpointHeader("sac", environmentId, o, a, config.HiddenSizes, config.Variant.ToString(), environmentSteps, Progress = progress,
                                  ActorHiddenSizes = config.ActorHiddenSizes, CriticHiddenSizes = config.CriticHiddenSizes,
-                                 GsdeLogStdColumns = gsdeColumns)
+                                 Activation = Nullable config.Activation, GsdeLogStdColumns = gsdeColumns)
             Checkpoint.Save(path, header, learner, replay, episodeActions,
                             Collections.Generic.Dictionary(dict [ Checkpoint.ConfigMetadataKey, ConfigJson.Serialize config ]))
 

@@ -8,9 +8,9 @@ open Sac.Core.Optim
 
 /// <summary>The network shapes of a Soft Q-Learning learner, derived from the configuration and the environment's sizes.</summary>
 /// <remarks>
-/// Q: <c>[observation, action] -> HiddenSizes... -> 1</c>, ReLU hidden layers, linear output.
-/// Sampler <c>f(xi; s)</c>: <c>[observation, xi] -> SamplerHiddenSizes... -> |A|</c> with <c>xi ~ N(0, I_|A|)</c>, ReLU
-/// hidden layers and a tanh output, so every action lies in <c>[-1, 1]^|A|</c> (the reference's
+/// Q: <c>[observation, action] -> HiddenSizes... -> 1</c>, hidden layers with <c>config.Activation</c> (ReLU by default), linear output.
+/// Sampler <c>f(xi; s)</c>: <c>[observation, xi] -> SamplerHiddenSizes... -> |A|</c> with <c>xi ~ N(0, I_|A|)</c>, the same
+/// hidden activation and a tanh output, so every action lies in <c>[-1, 1]^|A|</c> (the reference's
 /// <c>StochasticNNPolicy</c> with <c>squash=True</c>; its first layer on the two inputs is one layer on their concatenation).
 /// </remarks>
 [<Sealed>]
@@ -19,8 +19,8 @@ type SqlNetworks(config: SqlConfig, observationSize: int, actionSize: int) =
         if observationSize < 1 then invalidArg (nameof observationSize) $"observationSize must be at least 1, got {observationSize}."
         if actionSize < 1 then invalidArg (nameof actionSize) $"actionSize must be at least 1, got {actionSize}."
     let sizes (input: int) (hidden: seq<int>) (output: int) = Array.concat [ [| input |]; Seq.toArray hidden; [| output |] ]
-    let q = MlpSpec(sizes (observationSize + actionSize) config.HiddenSizes 1, Activation.Relu, Activation.Identity)
-    let sampler = MlpSpec(sizes (observationSize + actionSize) config.SamplerHiddenSizes actionSize, Activation.Relu, Activation.Tanh)
+    let q = MlpSpec(sizes (observationSize + actionSize) config.HiddenSizes 1, config.Activation, Activation.Identity)
+    let sampler = MlpSpec(sizes (observationSize + actionSize) config.SamplerHiddenSizes actionSize, config.Activation, Activation.Tanh)
 
     /// <summary>Observation length |S|.</summary>
     member _.ObservationSize = observationSize

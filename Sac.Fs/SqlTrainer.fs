@@ -41,7 +41,9 @@ type SqlAlgorithm(config: SqlConfig, observationSize: int, actionSize: int, gemm
           Mismatch =
             Resuming.firstMismatch
                 [ Resuming.sizesDiffer "Q hidden sizes" config.HiddenSizes h.HiddenSizes
-                  Resuming.sizesDiffer "sampler hidden sizes" config.SamplerHiddenSizes h.SamplerHiddenSizes ] }
+                  Resuming.sizesDiffer "sampler hidden sizes" config.SamplerHiddenSizes h.SamplerHiddenSizes
+                  h.ResolvedActivation <> config.Activation,
+                  (fun () -> $"its networks use the {h.ResolvedActivation} activation, the configuration asks for {config.Activation}") ] }
 
     interface IOffPolicyAlgorithm<SqlLearnerState, SqlMetrics> with
         member _.Name = SqlCheckpoint.AlgorithmName
@@ -80,7 +82,7 @@ type SqlAlgorithm(config: SqlConfig, observationSize: int, actionSize: int, gemm
         member _.Save(path, learner, environmentId, environmentSteps, progress, replay, episodeActions) =
             let header =
                 SqlCheckpointHeader(SqlCheckpoint.AlgorithmName, environmentId, o, a, config.HiddenSizes, config.SamplerHiddenSizes,
-                                    environmentSteps, Progress = progress)
+                                    environmentSteps, Progress = progress, Activation = Nullable config.Activation)
             SqlCheckpoint.Save(path, header, learner, replay, episodeActions,
                                Collections.Generic.Dictionary(dict [ Checkpoint.ConfigMetadataKey, ConfigJson.Serialize config ]))
 

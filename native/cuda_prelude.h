@@ -158,6 +158,17 @@ SAC_INLINE float sac_logf(float x)
     return (float)(de * SAC_LN2_HI + 2.0 * s * p);
 }
 
+// expm1f: expm1(x) = -t / (t + 1) with t = expm1(-x) for negative x, free of cancellation near 0; -1 below -100.
+SAC_INLINE float sac_expm1f(float x)
+{
+    if (x != x) return x;
+    if (x > 100.0f) return sac_from_bits_f(0x7F800000u);
+    if (x < -100.0f) return -1.0f;
+    double a = (double)__builtin_fabsf(x);
+    double t = sac_expm1_pos(a);
+    return sac_signbit(x) ? (float)(-t / (t + 1.0)) : (float)t;
+}
+
 // tanhf: tanh|x| = t / (t + 2) with t = expm1(2|x|); |x| > 10 rounds to 1 in float. Odd, so tanh(-0) = -0.
 SAC_INLINE float sac_tanhf(float x)
 {

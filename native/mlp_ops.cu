@@ -2,9 +2,10 @@
 // SAC update needs (critic input [s, a], and dL/da summed over both critics).
 #include "cuda_prelude.h"
 
-// activation: 0 identity, 1 ReLU, 2 tanh (Sac.Core.Compute.Activation).
+// activation: 0 identity, 1 ReLU, 2 tanh, 3 ELU (alpha 1), 4 LeakyReLU (slope 0.01) (Sac.Core.Compute.Activation).
 
-// z[i, j] = act(z[i, j] + bias[j]); one thread per element (grid-stride). ReLU keeps NaN (zero only where negative).
+// z[i, j] = act(z[i, j] + bias[j]); one thread per element (grid-stride). ReLU and LeakyReLU keep NaN (they change
+// only negative values); ELU is expm1 where v <= 0 (and NaN fails v > 0, so it stays NaN).
 extern "C" __global__ void bias_activation_forward(int rows, int cols, int activation, const float* bias, float* z)
 {
     long long total = (long long)rows * cols;
@@ -13,11 +14,14 @@ extern "C" __global__ void bias_activation_forward(int rows, int cols, int activ
         float v = z[k] + bias[k % cols];
         if (activation == 1) v = v < 0.0f ? 0.0f : v;
         else if (activation == 2) v = sac_tanhf(v);
+        else if (activation == 3) v = v > 0.0f ? v : sac_expm1f(v);
+        else if (activation == 4) v = v < 0.0f ? v * 0.01f : v;
         z[k] = v;
     }
 }
 
-// dy *= act'(z) through the output y: ReLU [y > 0], tanh 1 - y^2, identity 1; one thread per element.
+// dy *= act'(z) through the output y: ReLU [y > 0], tanh 1 - y^2, ELU 1 or y + 1, LeakyReLU 1 or 0.01 (the
+// negative piece's slope at y = 0, as ReLU), identity 1; one thread per element.
 extern "C" __global__ void activation_backward(int n, int activation, const float* y, float* dy)
 {
     if (activation == 0) return;
@@ -25,6 +29,8 @@ extern "C" __global__ void activation_backward(int n, int activation, const floa
     {
         float yv = y[k];
         if (activation == 1) dy[k] = yv > 0.0f ? dy[k] : 0.0f;
+        else if (activation == 3) dy[k] = yv > 0.0f ? dy[k] : dy[k] * (yv + 1.0f);
+        else if (activation == 4) dy[k] = yv > 0.0f ? dy[k] : dy[k] * 0.01f;
         else dy[k] = dy[k] * (1.0f - yv * yv);
     }
 }

@@ -22,6 +22,9 @@ public static class FusedOps
     // heap scratch; 256 floats keep each chunk inside L1 next to its operands.
     const int Chunk = 256;
 
+    /// <summary>The slope of <see cref="Activation.LeakyRelu"/> below zero, 0.01 (PyTorch's <c>negative_slope</c> default).</summary>
+    public const float LeakyReluSlope = 0.01f;
+
     /// <summary>
     /// In place <c>z[i, j] = act(z[i, j] + bias[j])</c>: adds the bias row to every row, then applies the activation.
     /// </summary>
@@ -60,12 +63,27 @@ public static class FusedOps
                 }
                 TensorPrimitives.Tanh(z, z);
                 break;
+            case Activation.Elu:
+                for (int i = 0; i < rows; i++)
+                {
+                    Span<float> row = z.Slice(i * cols, cols);
+                    TensorPrimitives.Add(row, bias, row);
+                }
+                Elu(z);
+                break;
+            case Activation.LeakyRelu:
+                for (int i = 0; i < rows; i++)
+                    AddBiasLeakyRelu(z.Slice(i * cols, cols), bias);
+                break;
         }
     }
 
     /// <summary>
     /// In place <c>dy *= act'(z)</c>, with the derivative written through the activation's output <c>y = act(z)</c>:
-    /// ReLU uses <c>[y &gt; 0]</c>, tanh uses <c>1 - y^2</c>, identity leaves <paramref name="dy"/> unchanged.
+    /// ReLU uses <c>[y &gt; 0]</c>, tanh uses <c>1 - y^2</c>, ELU uses 1 for <c>y &gt; 0</c> and <c>y + 1</c> otherwise,
+    /// LeakyReLU uses 1 for <c>y &gt; 0</c> and <see cref="LeakyReluSlope"/> otherwise, identity leaves
+    /// <paramref name="dy"/> unchanged. At <c>y = 0</c> (so <c>z = 0</c>) each takes its negative piece's slope, as
+    /// ReLU's 0 there does.
     /// </summary>
     /// <param name="y">The activation outputs from the forward pass.</param>
     /// <param name="dy">Gradient with respect to <paramref name="y"/>; overwritten with the gradient with respect to the pre-activation.</param>
@@ -80,6 +98,8 @@ public static class FusedOps
         {
             case Activation.Relu: ReluBackward(y, dy); break;
             case Activation.Tanh: TanhBackward(y, dy); break;
+            case Activation.Elu: EluBackward(y, dy); break;
+            case Activation.LeakyRelu: LeakyReluBackward(y, dy); break;
         }
     }
 
@@ -328,6 +348,110 @@ public static class FusedOps
             dy[i] = y[i] > 0f ? dy[i] : 0f;
     }
 
+    // ELU (alpha = 1, Clevert et al. 2016, eq. 15): y = z for z > 0, exp(z) - 1 otherwise, computed as
+    // max(z, min(exp(min(z, 0)) - 1, 0)). The vectorised exp is a few ulp off, exp(0) included (it may give 1 + 2^-23),
+    // so its result is held to [z, 0], where expm1(z) lies for every z <= 0: for z > 0 the max keeps z exactly, next
+    // to 0 it keeps a rounded exp(z) - 1 from leaving that range, and min(z, 0) keeps exp from overflowing. NaN stays
+    // NaN, -inf gives -1.
+    static void Elu(Span<float> z)
+    {
+        Span<float> e = stackalloc float[Chunk];
+        for (int start = 0; start < z.Length; start += Chunk)
+        {
+            int n = Math.Min(Chunk, z.Length - start);
+            Span<float> zc = z.Slice(start, n), ec = e[..n];
+            TensorPrimitives.Min(zc, 0f, ec);
+            TensorPrimitives.Exp(ec, ec);
+            TensorPrimitives.Subtract(ec, 1f, ec);
+            TensorPrimitives.Min(ec, 0f, ec);
+            TensorPrimitives.Max(zc, ec, zc);
+        }
+    }
+
+    // y = z + b where that is not negative, LeakyReluSlope * (z + b) where it is; NaN fails "< 0" and stays NaN.
+    static void AddBiasLeakyRelu(Span<float> row, ReadOnlySpan<float> bias)
+    {
+        int n = row.Length, i = 0;
+        ref float r = ref MemoryMarshal.GetReference(row);
+        ref float b = ref MemoryMarshal.GetReference(bias);
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i <= n - 16; i += 16)
+            {
+                Vector512<float> v = Vector512.LoadUnsafe(ref r, (nuint)i) + Vector512.LoadUnsafe(ref b, (nuint)i);
+                Vector512.ConditionalSelect(Vector512.LessThan(v, Vector512<float>.Zero), v * LeakyReluSlope, v).StoreUnsafe(ref r, (nuint)i);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= n - 8; i += 8)
+            {
+                Vector256<float> v = Vector256.LoadUnsafe(ref r, (nuint)i) + Vector256.LoadUnsafe(ref b, (nuint)i);
+                Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), v * LeakyReluSlope, v).StoreUnsafe(ref r, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            float v = row[i] + bias[i];
+            row[i] = v < 0f ? v * LeakyReluSlope : v;
+        }
+    }
+
+    // dz = dy where y > 0, dy * (y + 1) elsewhere: ELU's derivative exp(z) = y + 1 on its negative piece.
+    static void EluBackward(ReadOnlySpan<float> y, Span<float> dy)
+    {
+        int n = y.Length, i = 0;
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        ref float dr = ref MemoryMarshal.GetReference(dy);
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i <= n - 16; i += 16)
+            {
+                Vector512<float> yv = Vector512.LoadUnsafe(ref yr, (nuint)i), d = Vector512.LoadUnsafe(ref dr, (nuint)i);
+                Vector512.ConditionalSelect(Vector512.GreaterThan(yv, Vector512<float>.Zero), d, d * (yv + Vector512<float>.One)).StoreUnsafe(ref dr, (nuint)i);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= n - 8; i += 8)
+            {
+                Vector256<float> yv = Vector256.LoadUnsafe(ref yr, (nuint)i), d = Vector256.LoadUnsafe(ref dr, (nuint)i);
+                Vector256.ConditionalSelect(Vector256.GreaterThan(yv, Vector256<float>.Zero), d, d * (yv + Vector256<float>.One)).StoreUnsafe(ref dr, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            float yv = y[i];
+            dy[i] = yv > 0f ? dy[i] : dy[i] * (yv + 1f);
+        }
+    }
+
+    // dz = dy where y > 0, dy * LeakyReluSlope elsewhere (z = 0 included, as ReLU's mask there).
+    static void LeakyReluBackward(ReadOnlySpan<float> y, Span<float> dy)
+    {
+        int n = y.Length, i = 0;
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        ref float dr = ref MemoryMarshal.GetReference(dy);
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i <= n - 16; i += 16)
+            {
+                Vector512<float> d = Vector512.LoadUnsafe(ref dr, (nuint)i);
+                Vector512.ConditionalSelect(Vector512.GreaterThan(Vector512.LoadUnsafe(ref yr, (nuint)i), Vector512<float>.Zero), d, d * LeakyReluSlope).StoreUnsafe(ref dr, (nuint)i);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= n - 8; i += 8)
+            {
+                Vector256<float> d = Vector256.LoadUnsafe(ref dr, (nuint)i);
+                Vector256.ConditionalSelect(Vector256.GreaterThan(Vector256.LoadUnsafe(ref yr, (nuint)i), Vector256<float>.Zero), d, d * LeakyReluSlope).StoreUnsafe(ref dr, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+            dy[i] = y[i] > 0f ? dy[i] : dy[i] * LeakyReluSlope;
+    }
+
     // dz = dy * (1 - y^2), the tanh derivative through its output; same operation order in every lane and the tail.
     static void TanhBackward(ReadOnlySpan<float> y, Span<float> dy)
     {
@@ -374,7 +498,7 @@ public static class FusedOps
 
     static void CheckActivation(Activation act, string name)
     {
-        if (act is not (Activation.Identity or Activation.Relu or Activation.Tanh))
+        if (act is not (Activation.Identity or Activation.Relu or Activation.Tanh or Activation.Elu or Activation.LeakyRelu))
             throw new ArgumentException($"Unknown activation value {(int)act}.", name);
     }
 }

@@ -57,6 +57,13 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
     /// <inheritdoc />
     public int Threads => team.Size;
 
+    /// <summary>
+    /// The team this GEMM's calls split over. Other work may run on it between calls, never during one, and must not
+    /// call this instance's <see cref="Sgemm"/> inside that work: the host backend runs a pair of independent branches
+    /// here, each with a one-thread GEMM of its own, so one set of threads serves both kinds of splitting.
+    /// </summary>
+    public WorkerTeam Team => team;
+
     static GemmKernel Resolve(GemmKernel k)
     {
         bool has512 = Vector512.IsHardwareAccelerated, has256 = Vector256.IsHardwareAccelerated;

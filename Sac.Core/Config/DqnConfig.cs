@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using Sac.Core.Compute;
 
 namespace Sac.Core.Config;
 
@@ -114,8 +115,16 @@ public sealed record DqnConfig : IOffPolicyConfig
     public long TotalTimesteps { get; init => field = PositiveSteps(value, nameof(TotalTimesteps)); } = 50_000;
 
     /// <summary>
-    /// Hidden layer widths of the Q-network (ReLU; the output layer is linear with one unit per action); non-empty,
-    /// each at least 1. RL Zoo CartPole-v1: [256, 256] (SB3 default [64, 64]). Copied when set and compared by contents.
+    /// The nonlinearity after every hidden layer of the Q-network (its output layer stays linear):
+    /// <see cref="Compute.Activation.Relu"/>, <see cref="Compute.Activation.Tanh"/>, <see cref="Compute.Activation.Elu"/>
+    /// or <see cref="Compute.Activation.LeakyRelu"/>. Default ReLU (SB3's <c>activation_fn</c>). In JSON,
+    /// <c>"activation"</c> takes the name in any case (<c>"ELU"</c>, <c>"LeakyReLU"</c>).
+    /// </summary>
+    public Activation Activation { get; init => field = ConfigChecks.HiddenActivation(value, nameof(Activation)); } = Activation.Relu;
+
+    /// <summary>
+    /// Hidden layer widths of the Q-network (each followed by <see cref="Activation"/>; the output layer is linear with
+    /// one unit per action); non-empty, each at least 1. RL Zoo CartPole-v1: [256, 256] (SB3 default [64, 64]). Copied when set and compared by contents.
     /// </summary>
     public IReadOnlyList<int> HiddenSizes { get; init => field = ConfigChecks.Sizes(value, nameof(HiddenSizes)); }
         = new SizeList([256, 256]);
@@ -186,6 +195,7 @@ public sealed record DqnConfig : IOffPolicyConfig
         Add(ConfigChecks.UnitClosedProblem(ExplorationFinalEps, nameof(ExplorationFinalEps)));
         Add(PositiveStepsProblem(TotalTimesteps, nameof(TotalTimesteps)));
         Add(ConfigChecks.SizesProblem(HiddenSizes, nameof(HiddenSizes)));
+        Add(ConfigChecks.HiddenActivationProblem(Activation, nameof(Activation)));
         if (MaxGradNorm is float maxNorm) Add(ConfigChecks.PositiveFiniteProblem(maxNorm, nameof(MaxGradNorm)));
         Add(ConfigChecks.DefinedProblem(Loss, nameof(Loss)));
         Add(ConfigChecks.PositiveFiniteProblem(Temperature, nameof(Temperature)));

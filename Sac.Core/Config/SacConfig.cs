@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Collections.ObjectModel;
 using System.Linq;
+using Sac.Core.Compute;
 
 namespace Sac.Core.Config;
 
@@ -102,6 +103,15 @@ public sealed record SacConfig : IOffPolicyConfig
 
     /// <summary>The Q-networks' (and V's) own hidden layer widths, or null for <see cref="HiddenSizes"/> (SB3's <c>net_arch=dict(qf=...)</c>).</summary>
     public IReadOnlyList<int>? CriticHiddenSizes { get; init => field = ConfigChecks.OptionalSizes(value, nameof(CriticHiddenSizes)); }
+
+    /// <summary>
+    /// The nonlinearity after every hidden layer of every network (actor, Q-functions, and V in
+    /// <see cref="SacVariant.V1"/>; the output layers stay linear): <see cref="Compute.Activation.Relu"/>,
+    /// <see cref="Compute.Activation.Tanh"/>, <see cref="Compute.Activation.Elu"/> or
+    /// <see cref="Compute.Activation.LeakyRelu"/>. SB3 default: ReLU (<c>activation_fn</c>, one for actor and critics).
+    /// In JSON, <c>"activation"</c> takes the name in any case (<c>"ELU"</c>, <c>"LeakyReLU"</c>).
+    /// </summary>
+    public Activation Activation { get; init => field = ConfigChecks.HiddenActivation(value, nameof(Activation)); } = Activation.Relu;
 
     /// <summary>The actor's hidden layer widths in effect: <see cref="ActorHiddenSizes"/>, else <see cref="HiddenSizes"/>.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
@@ -252,6 +262,7 @@ public sealed record SacConfig : IOffPolicyConfig
         Add(ConfigChecks.SizesProblem(HiddenSizes, nameof(HiddenSizes)));
         if (ActorHiddenSizes is not null) Add(ConfigChecks.SizesProblem(ActorHiddenSizes, nameof(ActorHiddenSizes)));
         if (CriticHiddenSizes is not null) Add(ConfigChecks.SizesProblem(CriticHiddenSizes, nameof(CriticHiddenSizes)));
+        Add(ConfigChecks.HiddenActivationProblem(Activation, nameof(Activation)));
         if (TargetEntropy is float target) Add(ConfigChecks.FiniteProblem(target, nameof(TargetEntropy)));
         Add(ConfigChecks.PositiveFiniteProblem(InitialAlpha, nameof(InitialAlpha)));
         Add(ConfigChecks.DefinedProblem(LogStdBound, nameof(LogStdBound)));
@@ -349,6 +360,16 @@ internal static class ConfigChecks
 
     internal static TEnum Defined<TEnum>(TEnum value, string name) where TEnum : struct, Enum =>
         Throw(DefinedProblem(value, name), value, name);
+
+    /// <summary>The activations a configuration may put after its hidden layers (identity would make the network linear).</summary>
+    internal static readonly Activation[] HiddenActivations = [Activation.Relu, Activation.Tanh, Activation.Elu, Activation.LeakyRelu];
+
+    internal static string? HiddenActivationProblem(Activation value, string name) =>
+        Array.IndexOf(HiddenActivations, value) >= 0
+            ? null
+            : $"{name} must be one of {string.Join(", ", HiddenActivations)} (any case, such as \"ELU\" or \"LeakyReLU\"), got {(Enum.IsDefined(value) ? value.ToString() : ((int)value).ToString(System.Globalization.CultureInfo.InvariantCulture))}.";
+
+    internal static Activation HiddenActivation(Activation value, string name) => Throw(HiddenActivationProblem(value, name), value, name);
 
     internal static string? SizesProblem(IReadOnlyList<int>? sizes, string name)
     {

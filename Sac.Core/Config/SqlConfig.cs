@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using Sac.Core.Compute;
 
 namespace Sac.Core.Config;
 
@@ -97,6 +98,15 @@ public sealed record SqlConfig : IOffPolicyConfig
     public int GradientSteps { get; init => field = ConfigChecks.AtLeast(value, 1, nameof(GradientSteps)); } = 1;
 
     /// <summary>
+    /// The nonlinearity after every hidden layer of the Q-network and the sampler (their output layers keep their own:
+    /// linear for Q, tanh for the sampler): <see cref="Compute.Activation.Relu"/>, <see cref="Compute.Activation.Tanh"/>,
+    /// <see cref="Compute.Activation.Elu"/> or <see cref="Compute.Activation.LeakyRelu"/>. Default ReLU (the reference
+    /// implementation's, and SB3's <c>activation_fn</c>). In JSON, <c>"activation"</c> takes the name in any case
+    /// (<c>"ELU"</c>, <c>"LeakyReLU"</c>).
+    /// </summary>
+    public Activation Activation { get; init => field = ConfigChecks.HiddenActivation(value, nameof(Activation)); } = Activation.Relu;
+
+    /// <summary>
     /// Hidden layer widths of the Q-network; non-empty, each at least 1. Reference MultiGoal: [128, 128]
     /// (the paper's other experiments use two layers of 100 or 200). Copied when set and compared by contents.
     /// </summary>
@@ -169,6 +179,7 @@ public sealed record SqlConfig : IOffPolicyConfig
         Add(ConfigChecks.AtLeastProblem(TrainFrequency, 1, nameof(TrainFrequency)));
         Add(ConfigChecks.AtLeastProblem(GradientSteps, 1, nameof(GradientSteps)));
         Add(ConfigChecks.SizesProblem(HiddenSizes, nameof(HiddenSizes)));
+        Add(ConfigChecks.HiddenActivationProblem(Activation, nameof(Activation)));
         Add(ConfigChecks.SizesProblem(SamplerHiddenSizes, nameof(SamplerHiddenSizes)));
         Add(ConfigChecks.AtLeastProblem(EvalInterval, 0, nameof(EvalInterval)));
         Add(ConfigChecks.AtLeastProblem(EvalEpisodes, 1, nameof(EvalEpisodes)));

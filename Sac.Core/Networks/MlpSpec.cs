@@ -144,7 +144,7 @@ public sealed record MlpSpec
     }
 
     static Activation Defined(Activation value, string name) =>
-        value is Activation.Identity or Activation.Relu or Activation.Tanh
+        value is Activation.Identity or Activation.Relu or Activation.Tanh or Activation.Elu or Activation.LeakyRelu
             ? value
             : throw new ArgumentException($"{name} is {(int)value}, not a defined Activation.", name);
 }

@@ -32,6 +32,8 @@ internal static class CheckpointFraming
         RespectNullableAnnotations = true,
         RespectRequiredConstructorParameters = true,
         AllowDuplicateProperties = false,
+        // Enums (the hidden activation) by name, as in the configuration files.
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(namingPolicy: null, allowIntegerValues: false) },
     };
 
     internal static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);

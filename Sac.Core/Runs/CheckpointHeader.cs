@@ -70,6 +70,15 @@ public sealed record CheckpointHeader(
     [System.Text.Json.Serialization.JsonIgnore]
     public IReadOnlyList<int> ResolvedCriticHiddenSizes => CriticHiddenSizes ?? HiddenSizes;
 
+    /// <summary>The nonlinearity after every hidden layer when it is not ReLU; null (and absent from the file) for
+    /// ReLU, so a ReLU checkpoint is written exactly as before the field existed. Setting ReLU stores null.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public Sac.Core.Compute.Activation? Activation { get; init => field = HeaderChecks.StoredActivation(value, nameof(Activation)); }
+
+    /// <summary>The hidden activation in effect: <see cref="Activation"/>, else ReLU.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Sac.Core.Compute.Activation ResolvedActivation => Activation ?? Sac.Core.Compute.Activation.Relu;
+
     /// <summary>
     /// For an actor with gSDE (<see cref="SacConfig.UseSde"/>): the columns of its log-std matrix, the action size
     /// with <see cref="SacConfig.FullStd"/> and 1 without; null (and absent from the file) for the usual actor. With it

@@ -39,12 +39,21 @@ public static partial class ConfigJson
             RespectRequiredConstructorParameters = true,
             ReadCommentHandling = JsonCommentHandling.Skip,
             AllowTrailingCommas = true,
-            TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { OmitSdeKeysWhenOff } },
+            TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { OmitDefaultActivation, OmitSdeKeysWhenOff } },
         };
         // Names only: an integer would bypass the names users read in the file and in the docs.
         options.Converters.Add(new JsonStringEnumConverter(namingPolicy: null, allowIntegerValues: false));
         options.MakeReadOnly();
         return options;
+    }
+
+    // The hidden activation is written only when it is not ReLU, the default, so a ReLU configuration's file (and a
+    // checkpoint's copy of it) is byte for byte what it was before the key existed.
+    static void OmitDefaultActivation(JsonTypeInfo type)
+    {
+        foreach (JsonPropertyInfo property in type.Properties)
+            if (property.PropertyType == typeof(Sac.Core.Compute.Activation))
+                property.ShouldSerialize = static (_, value) => value is not Sac.Core.Compute.Activation.Relu;
     }
 
     // SacConfig's gSDE keys are written only when UseSde is on: files without gSDE stay as they were before the keys.
@@ -62,7 +71,7 @@ public static partial class ConfigJson
         AllowTrailingCommas = true,
     };
 
-    /// <summary>Writes every field of <paramref name="config"/> as indented JSON with camelCase keys and enums by name; unset optional fields are written as <c>null</c>.</summary>
+    /// <summary>Writes every field of <paramref name="config"/> as indented JSON with camelCase keys and enums by name; unset optional fields are written as <c>null</c>, and <c>activation</c> only when it is not ReLU.</summary>
     /// <param name="config">The configuration.</param>
     /// <returns>The JSON text; <see cref="Deserialize"/> turns it back into an equal configuration.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="config"/> is null.</exception>
@@ -419,6 +428,9 @@ public static partial class ConfigJson
     {
         if (type is null) return "a value of the documented type";
         if (Nullable.GetUnderlyingType(type) is Type inner) return Describe(inner) + " or null";
+        // A configuration's activation names the hidden layers' nonlinearity: identity is not among them.
+        if (type == typeof(Sac.Core.Compute.Activation))
+            return "one of " + string.Join(", ", ConfigChecks.HiddenActivations.Select(n => $"\"{n}\"")) + " (any case, such as \"ELU\" or \"LeakyReLU\")";
         if (type.IsEnum) return "one of " + string.Join(", ", Enum.GetNames(type).Select(n => $"\"{n}\""));
         if (type == typeof(int) || type == typeof(long)) return "an integer";
         if (type == typeof(ulong)) return "a non-negative integer";

@@ -52,6 +52,15 @@ public sealed record DqnCheckpointHeader(
     [System.Text.Json.Serialization.JsonIgnore]
     public DqnVariant Variant => DqnCheckpoint.VariantOf(Algorithm);
 
+    /// <summary>The nonlinearity after every hidden layer when it is not ReLU; null (and absent from the file) for
+    /// ReLU, so a ReLU checkpoint is written exactly as before the field existed. Setting ReLU stores null.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public Sac.Core.Compute.Activation? Activation { get; init => field = HeaderChecks.StoredActivation(value, nameof(Activation)); }
+
+    /// <summary>The hidden activation in effect: <see cref="Activation"/>, else ReLU.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Sac.Core.Compute.Activation ResolvedActivation => Activation ?? Sac.Core.Compute.Activation.Relu;
+
     /// <summary>
     /// The training loop's counters when the checkpoint was written, for resuming; null in a checkpoint of a learner
     /// alone (such as one written by a script, or by a build before training checkpoints). A checkpoint with progress

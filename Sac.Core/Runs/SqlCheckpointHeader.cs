@@ -53,6 +53,15 @@ public sealed record SqlCheckpointHeader(
     public long EnvironmentSteps { get; init => field = HeaderChecks.NotNegative(value, nameof(EnvironmentSteps)); }
         = HeaderChecks.NotNegative(EnvironmentSteps, nameof(EnvironmentSteps));
 
+    /// <summary>The nonlinearity after every hidden layer when it is not ReLU; null (and absent from the file) for
+    /// ReLU, so a ReLU checkpoint is written exactly as before the field existed. Setting ReLU stores null.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public Sac.Core.Compute.Activation? Activation { get; init => field = HeaderChecks.StoredActivation(value, nameof(Activation)); }
+
+    /// <summary>The hidden activation in effect: <see cref="Activation"/>, else ReLU.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Sac.Core.Compute.Activation ResolvedActivation => Activation ?? Sac.Core.Compute.Activation.Relu;
+
     /// <summary>
     /// The training loop's counters when the checkpoint was written, for resuming; null in a checkpoint of a learner
     /// alone (one written by a script, or by a build before training checkpoints existed). A checkpoint with progress
@@ -62,7 +71,7 @@ public sealed record SqlCheckpointHeader(
     /// </summary>
     public TrainingProgress? Progress { get; init; }
 
-    /// <summary>The header for a learner with <paramref name="config"/>'s network sizes.</summary>
+    /// <summary>The header for a learner with <paramref name="config"/>'s network sizes and hidden activation.</summary>
     /// <param name="environmentId">The environment id.</param>
     /// <param name="observationSize">Observation length.</param>
     /// <param name="actionSize">Action length.</param>
@@ -74,7 +83,10 @@ public sealed record SqlCheckpointHeader(
     public static SqlCheckpointHeader For(string environmentId, int observationSize, int actionSize, SqlConfig config, long environmentSteps)
     {
         ArgumentNullException.ThrowIfNull(config);
-        return new(SqlCheckpoint.AlgorithmName, environmentId, observationSize, actionSize, config.HiddenSizes, config.SamplerHiddenSizes, environmentSteps);
+        return new(SqlCheckpoint.AlgorithmName, environmentId, observationSize, actionSize, config.HiddenSizes, config.SamplerHiddenSizes, environmentSteps)
+        {
+            Activation = config.Activation,
+        };
     }
 
     static string CheckAlgorithm(string value) =>

@@ -605,6 +605,16 @@ public sealed class CudaBackend : ISacBackend
     public static int PartialCount(int n) => Math.Min(MaxPartials, Math.Max(1, (int)(((long)n + BlockSize - 1) / BlockSize)));
 
     /// <inheritdoc />
+    /// <remarks>One stream: branch 0's operations are enqueued before branch 1's.</remarks>
+    public void RunPair(IPairWork work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        Enter();
+        work.Execute(this, 0);
+        work.Execute(this, 1);
+    }
+
+    /// <inheritdoc />
     public void Polyak(float tau, DeviceSlice online, DeviceSlice target)
     {
         Enter();

@@ -276,4 +276,28 @@ public interface ISacBackend : IDisposable
     /// <param name="online">Read only.</param>
     /// <param name="target">Updated in place.</param>
     void Polyak(float tau, DeviceSlice online, DeviceSlice target);
+
+    /// <summary>
+    /// Runs both branches of <paramref name="work"/>: side by side where the backend can (the host backend with two
+    /// or more GEMM threads runs each branch on its own core, each with a one-thread GEMM), otherwise branch 0 then
+    /// branch 1 on this backend. Returns when both have finished (or, on a device, when both are enqueued in order).
+    /// </summary>
+    /// <remarks>
+    /// The branches must be independent: neither may read what the other writes. Each issues its operations on the
+    /// lane it is given, never on this backend directly, so the result is the same whichever way they run.
+    /// </remarks>
+    /// <param name="work">The two branches.</param>
+    void RunPair(IPairWork work);
+}
+
+/// <summary>
+/// Two independent pieces of one update (for example the twin critics' passes), which
+/// <see cref="ISacBackend.RunPair"/> may run side by side.
+/// </summary>
+public interface IPairWork
+{
+    /// <summary>Runs branch <paramref name="branch"/> (0 or 1), issuing every operation on <paramref name="lane"/>.</summary>
+    /// <param name="lane">The backend this branch's operations go to.</param>
+    /// <param name="branch">0 or 1.</param>
+    void Execute(ISacBackend lane, int branch);
 }

@@ -142,6 +142,21 @@ public static class KernelMath
         return (float)(de * Ln2Hi + 2.0 * s * p);
     }
 
+    /// <summary>The kernels' <c>expm1f</c>: <c>expm1|x|</c> from <see cref="Expm1Positive"/>, and for negative x
+    /// <c>expm1(x) = -t / (t + 1)</c> with <c>t = expm1(-x)</c> (no cancellation near 0); -1 below -100, +inf above 100,
+    /// NaN stays NaN, <c>expm1(-0) = -0</c>.</summary>
+    /// <param name="x">The argument.</param>
+    /// <returns><c>exp(x) - 1</c> within 1 ulp.</returns>
+    public static float Expm1(float x)
+    {
+        if (float.IsNaN(x)) return x;
+        if (x > 100.0f) return float.PositiveInfinity;
+        if (x < -100.0f) return -1.0f;
+        double a = MathF.Abs(x);
+        double t = Expm1Positive(a);
+        return SignBit(x) ? (float)(-t / (t + 1.0)) : (float)t;
+    }
+
     /// <summary>The kernels' <c>tanhf</c>: <c>tanh|x| = t / (t + 2)</c> with <c>t = expm1(2|x|)</c>, 1 beyond
     /// <c>|x| = 10</c>, odd (so <c>tanh(-0) = -0</c>).</summary>
     /// <param name="x">The argument.</param>

@@ -335,7 +335,8 @@ public static class KernelReference
     }
 
     /// <summary>Kernel <c>bias_activation_forward</c>: <c>z[i, j] = act(z[i, j] + bias[j])</c>; ReLU zeroes only
-    /// negative values (NaN stays NaN), tanh is <see cref="KernelMath.Tanh"/>.</summary>
+    /// negative values (NaN stays NaN), tanh is <see cref="KernelMath.Tanh"/>, ELU is <see cref="KernelMath.Expm1"/>
+    /// where <c>v &lt;= 0</c>, LeakyReLU multiplies only negative values by 0.01.</summary>
     /// <param name="rows">Rows.</param>
     /// <param name="cols">Columns.</param>
     /// <param name="activation">The nonlinearity (the kernel takes its integer value).</param>
@@ -351,12 +352,15 @@ public static class KernelReference
             float v = z[k] + bias[k % cols];
             if (activation == Activation.Relu) v = v < 0.0f ? 0.0f : v;
             else if (activation == Activation.Tanh) v = KernelMath.Tanh(v);
+            else if (activation == Activation.Elu) v = v > 0.0f ? v : KernelMath.Expm1(v);
+            else if (activation == Activation.LeakyRelu) v = v < 0.0f ? v * 0.01f : v;
             z[k] = v;
         }
     }
 
     /// <summary>Kernel <c>activation_backward</c>: <c>dy *= act'</c> through the output: ReLU <c>[y &gt; 0]</c>, tanh
-    /// <c>1 - y^2</c>, identity unchanged.</summary>
+    /// <c>1 - y^2</c>, ELU 1 for <c>y &gt; 0</c> and <c>y + 1</c> otherwise, LeakyReLU 1 for <c>y &gt; 0</c> and 0.01
+    /// otherwise, identity unchanged.</summary>
     /// <param name="activation">The nonlinearity.</param>
     /// <param name="y">Forward outputs.</param>
     /// <param name="dy">Updated in place; same length as y.</param>
@@ -368,7 +372,13 @@ public static class KernelReference
         for (int k = 0; k < y.Length; k++)
         {
             float yv = y[k];
-            dy[k] = activation == Activation.Relu ? (yv > 0.0f ? dy[k] : 0.0f) : dy[k] * (1.0f - yv * yv);
+            dy[k] = activation switch
+            {
+                Activation.Relu => yv > 0.0f ? dy[k] : 0.0f,
+                Activation.Elu => yv > 0.0f ? dy[k] : dy[k] * (yv + 1.0f),
+                Activation.LeakyRelu => yv > 0.0f ? dy[k] : dy[k] * 0.01f,
+                _ => dy[k] * (1.0f - yv * yv),
+            };
         }
     }
 
@@ -550,7 +560,7 @@ public static class KernelReference
 
     static void CheckActivation(Activation activation)
     {
-        if (activation is not (Activation.Identity or Activation.Relu or Activation.Tanh))
+        if (activation is not (Activation.Identity or Activation.Relu or Activation.Tanh or Activation.Elu or Activation.LeakyRelu))
             throw new ArgumentException($"Unknown activation value {(int)activation}.", nameof(activation));
     }
 }

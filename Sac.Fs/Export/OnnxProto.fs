@@ -198,7 +198,12 @@ module internal OnnxIr =
         match spec.LayerActivation layer with
         | Activation.Relu -> g.Node("Relu", [ y ])
         | Activation.Tanh -> g.Node("Tanh", [ y ])
-        | _ -> y
+        // ONNX Elu: x for x > 0, alpha (exp(x) - 1) otherwise; the library's ELU has alpha = 1.
+        | Activation.Elu -> g.Node("Elu", [ y ], [ Flt("alpha", 1.0f) ])
+        // ONNX LeakyRelu: x for x >= 0, alpha x otherwise (the same values as the library's, 0 included).
+        | Activation.LeakyRelu -> g.Node("LeakyRelu", [ y ], [ Flt("alpha", FusedOps.LeakyReluSlope) ])
+        | Activation.Identity -> y
+        | a -> invalidArg "spec" $"activation {a} has no ONNX operator here"
 
     /// Every layer but the last of an MLP; returns the last hidden activation's name (the input for one layer).
     let hidden (g: Graph) (stem: string) (spec: MlpSpec) (parameters: float32[]) (input: string) =

@@ -2,8 +2,8 @@
 NumPy only, and computes the actions `sac` would take.
 
 The checkpoint holds the actor as one flat float32 vector: per layer the weight [out, in] row-major (PyTorch's
-nn.Linear layout), then the bias; ReLU between layers; the last layer emits 2|A| values, the Gaussian mean mu and the
-raw log-std. The deterministic action is tanh(mu), rescaled from [-1, 1] to the environment's action bounds.
+nn.Linear layout), then the bias; the configuration's activation between layers (ReLU unless "activation" says Tanh,
+ELU or LeakyReLU); the last layer emits 2|A| values, the Gaussian mean mu and the raw log-std. The deterministic action is tanh(mu), rescaled from [-1, 1] to the environment's action bounds.
 
 usage:
   python3 load_policy.py CHECKPOINT                 # reads a JSON list of observations on stdin
@@ -59,6 +59,15 @@ def read_checkpoint(path):
     return meta, tensors
 
 
+# The hidden activations by their lower-cased configuration names: ELU with alpha 1, LeakyReLU with slope 0.01.
+ACTIVATIONS = {
+    "relu": lambda x: np.maximum(x, np.float32(0)),
+    "tanh": np.tanh,
+    "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, np.float32(0)))).astype(np.float32),
+    "leakyrelu": lambda x: np.where(x < 0, x * np.float32(0.01), x).astype(np.float32),
+}
+
+
 class SacActor:
     """The SAC policy network of a checkpoint, as NumPy arrays."""
 
@@ -82,6 +91,9 @@ class SacActor:
             self.layers.append((w, b))
         if offset != flat.size:
             raise SystemExit("%s: the actor has %d parameters, the sizes %s need %d" % (path, flat.size, sizes, offset))
+        self.activation = config.get("activation", "Relu").lower()
+        if self.activation not in ACTIVATIONS:
+            raise SystemExit("%s: unknown activation '%s'" % (path, config.get("activation")))
         self.log_std = (config.get("logStdBound", "Clamp"), np.float32(config.get("logStdMin", -20)), np.float32(config.get("logStdMax", 2)))
         if low is None or high is None:
             if self.environment_id not in BOUNDS:
@@ -97,7 +109,7 @@ class SacActor:
         for i, (w, b) in enumerate(self.layers):
             x = x @ w.T + b
             if i < len(self.layers) - 1:
-                x = np.maximum(x, np.float32(0))
+                x = ACTIVATIONS[self.activation](x)
         a = self.action_size
         return x[:, :a], x[:, a:]
 

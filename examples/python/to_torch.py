@@ -1,8 +1,8 @@
 """Builds the SAC actor of a Sac.Functional checkpoint (final.ckpt) as a PyTorch nn.Module, with the weights the
 checkpoint holds, and computes the actions `sac` would take with it.
 
-The module is an ordinary nn.Sequential of nn.Linear and nn.ReLU layers (the checkpoint stores each weight [out, in],
-nn.Linear's own layout) under `SacPolicy`, whose forward gives the deterministic action rescaled to the environment's
+The module is an ordinary nn.Sequential of nn.Linear layers and the configuration's activation (nn.ReLU, nn.Tanh,
+nn.ELU or nn.LeakyReLU; the checkpoint stores each weight [out, in], nn.Linear's own layout) under `SacPolicy`, whose forward gives the deterministic action rescaled to the environment's
 bounds and whose `sample` gives the reparameterised draw and its log-density; fine-tune, script or export it as any
 PyTorch module. The checkpoint is read by load_policy.py (stdlib and NumPy) beside this file.
 
@@ -21,6 +21,14 @@ from torch import nn
 
 from load_policy import SacActor, _floats
 
+# The configuration's hidden activation (lower-cased) as a torch module, with the library's constants.
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "elu": lambda: nn.ELU(alpha=1.0),
+    "leakyrelu": lambda: nn.LeakyReLU(negative_slope=0.01),
+}
+
 
 class SacPolicy(nn.Module):
     """SAC's tanh-Gaussian policy: an MLP to (mu, raw log-std), squashed by tanh and rescaled to the action bounds."""
@@ -35,7 +43,7 @@ class SacPolicy(nn.Module):
                 linear.bias.copy_(torch.from_numpy(np.ascontiguousarray(b)))
             layers.append(linear)
             if i < len(actor.layers) - 1:
-                layers.append(nn.ReLU())
+                layers.append(ACTIVATIONS[actor.activation]())
         self.net = nn.Sequential(*layers)
         self.action_size = actor.action_size
         self.log_std_kind, self.log_std_min, self.log_std_max = actor.log_std

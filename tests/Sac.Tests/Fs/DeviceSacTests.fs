@@ -101,7 +101,7 @@ let private matrixCase =
     gen {
         let! rows = Gen.choose (1, 7)
         let! cols = Gen.oneof [ Gen.choose (1, 20); Gen.elements [ 16; 17; 65 ] ]
-        let! act = Gen.elements [ Activation.Identity; Activation.Relu; Activation.Tanh ]
+        let! act = Gen.elements [ Activation.Identity; Activation.Relu; Activation.Tanh; Activation.Elu; Activation.LeakyRelu ]
         let! off = offsets
         let! seed = Gen.choose (0, 1000000)
         return rows, cols, act, off, seed
@@ -291,14 +291,15 @@ let ``DeviceMlp on the host backend is Mlp.Forward and Mlp.Backward bit for bit`
     let case =
         gen {
             let! sizes = Gen.elements [ [| 3; 8; 2 |]; [| 5; 16; 16; 1 |]; [| 4; 7; 3; 6 |] ]
+            let! hidden = Gen.elements [ Activation.Relu; Activation.Tanh; Activation.Elu; Activation.LeakyRelu ]
             let! output = Gen.elements [ Activation.Identity; Activation.Tanh ]
             let! batch = Gen.choose (1, 9)
             let! off = offsets
             let! seed = Gen.choose (0, 1000000)
-            return sizes, output, batch, off, seed
+            return sizes, hidden, output, batch, off, seed
         }
-    testPropertyWithConfig (Properties.ofFsCheck config) "DeviceMlp on the host backend is Mlp.Forward and Mlp.Backward bit for bit" (Prop.forAll (Arb.fromGen case) (fun (sizes, output, batch, off, seed) ->
-        let spec = MlpSpec(sizes, Activation.Relu, output)
+    testPropertyWithConfig (Properties.ofFsCheck config) "DeviceMlp on the host backend is Mlp.Forward and Mlp.Backward bit for bit" (Prop.forAll (Arb.fromGen case) (fun (sizes, hidden, output, batch, off, seed) ->
+        let spec = MlpSpec(sizes, hidden, output)
         let theta = Mlp.InitParameters(spec, PhiloxKey.FromSeed(uint64 seed))
         let x = randomFloats seed (batch * spec.InputSize) 1.0
         let dy = randomFloats (seed + 1) (batch * spec.OutputSize) 1.0
@@ -429,7 +430,10 @@ let ``a batch of the wrong shape or size is refused`` = testCase "a batch of the
     Assert.Equal(0L, learner.Step)
 
 let ``a DeviceSac update on the host backend allocates nothing once warm`` = testCase "a DeviceSac update on the host backend allocates nothing once warm" <| fun () ->
-    for auto in [ true; false ] do
+    // On two threads the caller runs branch 0 of every pair; branch 1 is the same code on the team's worker.
+    use g2 = new ManagedGemm(2)
+    use two = new HostBackend(g2)
+    for auto, backend in [ true, backend; false, backend; true, (two :> ISacBackend) ] do
         let cfg = SacConfig(HiddenSizes = [| 16; 16 |], BatchSize = 8, BufferSize = 100, AutoAlpha = auto)
         use dev = new DeviceSacContext(cfg, 3, 2, backend)
         use learner = DeviceSac.upload dev (Sac.init (SacContext(cfg, 3, 2, gemm)) 3UL)
@@ -439,6 +443,90 @@ let ``a DeviceSac update on the host backend allocates nothing once warm`` = tes
         for _ in 1 .. 10 do DeviceSac.update dev batch learner |> ignore
         Assert.Equal(0L, GC.GetAllocatedBytesForCurrentThread() - before)
         Assert.Equal(13L, learner.Step)
+
+/// Records which thread ran each branch of a pair, and in what order.
+type private BranchThreads() =
+    let threads = Array.zeroCreate<int> 2
+    let order = Collections.Concurrent.ConcurrentQueue<int>()
+    member _.Threads = threads
+    member _.Order = order
+    member val Lanes : ISacBackend[] = Array.zeroCreate 2
+    interface IPairWork with
+        member this.Execute(lane, i) =
+            threads.[i] <- Environment.CurrentManagedThreadId
+            this.Lanes.[i] <- lane
+            order.Enqueue i
+
+/// A GEMM that reports two threads but is not the managed GEMM (as OpenBLAS): its pairs run in order.
+type private TwoThreadsElsewhere() =
+    interface IGemm with
+        member _.Name = "elsewhere"
+        member _.Threads = 2
+        member _.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =
+            ReferenceGemm.Instance.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+
+/// A pair whose branch `failing` throws.
+type private FailingBranch(failing: int) =
+    interface IPairWork with
+        member _.Execute(_, i) = if i = failing then invalidOp $"branch {i} failed"
+
+let ``host RunPair runs the branches on two threads with a two-thread managed GEMM, and in order on the caller otherwise`` = testCase "host RunPair runs the branches on two threads with a two-thread managed GEMM, and in order on the caller otherwise" <| fun () ->
+    let caller = Environment.CurrentManagedThreadId
+    use g2 = new ManagedGemm(2)
+    use two = new HostBackend(g2)
+    let w = BranchThreads()
+    (two :> ISacBackend).RunPair w
+    Assert.Equal(caller, w.Threads.[0])
+    Assert.NotEqual(caller, w.Threads.[1])
+    // Each branch gets a lane of its own, not the backend whose GEMM is split.
+    Assert.False(obj.ReferenceEquals(w.Lanes.[0], w.Lanes.[1]))
+    for lane in w.Lanes do
+        Assert.False(obj.ReferenceEquals(lane, two))
+        Assert.Equal(1, ((lane :?> HostBackend).GemmProvider).Threads)
+    for g in [ gemm; new ManagedGemm(1) :> IGemm; TwoThreadsElsewhere() :> IGemm ] do
+        use one = new HostBackend(g)
+        let w = BranchThreads()
+        (one :> ISacBackend).RunPair w
+        Assert.Equal<int[]>([| caller; caller |], w.Threads)
+        Assert.Equal<int[]>([| 0; 1 |], w.Order.ToArray())
+        Assert.True(obj.ReferenceEquals(w.Lanes.[0], one) && obj.ReferenceEquals(w.Lanes.[1], one))
+    // A failing branch surfaces on the caller, from either side.
+    Assert.Throws<InvalidOperationException>(fun () -> (two :> ISacBackend).RunPair(FailingBranch 0)) |> ignore
+    let e = Assert.Throws<AggregateException>(fun () -> (two :> ISacBackend).RunPair(FailingBranch 1))
+    Assert.Contains("branch 1 failed", (nonNull e.InnerException).Message)
+    // And the team still works afterwards.
+    let w = BranchThreads()
+    (two :> ISacBackend).RunPair w
+    Assert.NotEqual(w.Threads.[0], w.Threads.[1])
+
+let private learnerArrays (s: LearnerState) =
+    [ "Actor", s.Actor; "Critic", s.Critic; "TargetCritic", s.TargetCritic
+      "ActorOptimizer.FirstMoment", s.ActorOptimizer.FirstMoment; "ActorOptimizer.SecondMoment", s.ActorOptimizer.SecondMoment
+      "CriticOptimizer.FirstMoment", s.CriticOptimizer.FirstMoment; "CriticOptimizer.SecondMoment", s.CriticOptimizer.SecondMoment
+      "LogAlpha", [| s.LogAlpha |]
+      if not (isNull s.Value) then
+          "Value", nonNull s.Value
+          "TargetValue", nonNull s.TargetValue
+          "ValueOptimizer.FirstMoment", s.ValueOptimizer.Value.FirstMoment ]
+
+let ``SAC updates on two threads, the critics side by side, equal one thread bit for bit: v2, v2 with clipping, v1`` = testCase "SAC updates on two threads, the critics side by side, equal one thread bit for bit: v2, v2 with clipping, v1" <| fun () ->
+    let configs =
+        [ SacConfig(HiddenSizes = [| 24; 16 |], BatchSize = 16)
+          SacConfig(HiddenSizes = [| 24; 16 |], BatchSize = 16, MaxGradNorm = Nullable 0.5f, TargetUpdateInterval = 2)
+          SacConfig(HiddenSizes = [| 24; 16 |], BatchSize = 16, Variant = SacVariant.V1) ]
+    for cfg in configs do
+        let run threads =
+            use g = new ManagedGemm(threads)
+            let ctx = SacContext(cfg, 5, 2, g)
+            let mutable s = Sac.init ctx 4UL
+            for i in 1 .. 25 do
+                // Short batches too: the pairs must honour the batch's rows.
+                let struct (next, _) = Sac.update ctx (randomBatch (if i % 5 = 0 then 9 else 16) 5 2 (uint64 i)) s
+                s <- next
+            s
+        let one, two = run 1, run 2
+        for (name, a), (_, b) in List.zip (learnerArrays one) (learnerArrays two) do
+            same $"{cfg.Variant} clip={cfg.MaxGradNorm}: {name}" a b
 
 let tests = testList "DeviceSac" [
     ``host Upload, Download and Copy move exactly their slices``
@@ -460,4 +548,6 @@ let tests = testList "DeviceSac" [
     ``a SAC v1 learner round-trips through upload and download, and a learner of the other variant is refused``
     ``a batch of the wrong shape or size is refused``
     ``a DeviceSac update on the host backend allocates nothing once warm``
+    ``host RunPair runs the branches on two threads with a two-thread managed GEMM, and in order on the caller otherwise``
+    ``SAC updates on two threads, the critics side by side, equal one thread bit for bit: v2, v2 with clipping, v1``
 ]

@@ -27,28 +27,23 @@ type private ICaseTest =
 
 let private adam (a: Sac.Core.Optim.AdamState) = [ a.FirstMoment; a.SecondMoment; [| float32 a.Step |] ]
 
-let private sacConfig (variant: SacVariant) (schedule: LearningRateSchedule) =
+let private sacConfigWith (activation: Activation) (variant: SacVariant) (schedule: LearningRateSchedule) =
     SacConfig(HiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 1000, LearningStarts = 50, EvalInterval = 150,
-              EvalEpisodes = 1, Seed = 11UL, Variant = variant, LearningRateSchedule = schedule)
+              EvalEpisodes = 1, Seed = 11UL, Variant = variant, LearningRateSchedule = schedule, Activation = activation)
 
-// gSDE with a sample frequency inside the collection phases, so a resume lands between draws of the acting matrix.
-let private gsdeConfig () =
-    SacConfig(HiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 1000, LearningStarts = 50, EvalInterval = 150,
-              EvalEpisodes = 1, Seed = 11UL, TrainFrequency = 8, GradientSteps = 2, UseSde = true, SdeSampleFrequency = 3,
-              FullStd = false, UseExpln = true, LogStdInit = -1.0f)
-
-let private sqlConfig (schedule: LearningRateSchedule) =
+let private sqlConfigWith (activation: Activation) (schedule: LearningRateSchedule) =
     SqlConfig(HiddenSizes = [| 16; 16 |], SamplerHiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 1000, ValueParticles = 8,
               KernelParticles = 8, TargetUpdateInterval = 10, LearningStarts = 40, EvalInterval = 70, EvalEpisodes = 1, Seed = 21UL,
-              LearningRateSchedule = schedule)
+              LearningRateSchedule = schedule, Activation = activation)
 
-let private dqnConfig (variant: DqnVariant) (schedule: LearningRateSchedule) =
+let private dqnConfigWith (activation: Activation) (variant: DqnVariant) (schedule: LearningRateSchedule) =
     DqnConfig(HiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 1000, LearningStarts = 100, TrainFrequency = 4,
               GradientSteps = 2, TargetUpdateInterval = 50, TotalTimesteps = 600L, EvalInterval = 200, EvalEpisodes = 1,
-              LearningRate = 2.3e-3f, Temperature = 0.5f, Seed = 7UL, Variant = variant, LearningRateSchedule = schedule)
+              LearningRate = 2.3e-3f, Temperature = 0.5f, Seed = 7UL, Variant = variant, LearningRateSchedule = schedule,
+              Activation = activation)
 
-let private sacCaseWith (env: string) (config: unit -> SacConfig) =
-    { Make = fun () -> new Trainer(env, config (), gemm) :> OffPolicyTrainer<_, _>
+let private sacCaseWith (activation: Activation) (env: string) (variant: SacVariant) (schedule: LearningRateSchedule) =
+    { Make = fun () -> new Trainer(env, sacConfigWith activation variant schedule, gemm) :> OffPolicyTrainer<_, _>
       Arrays = fun (l: LearnerState) ->
           [ l.Actor; l.Critic; l.TargetCritic; [| l.LogAlpha |] ] @ adam l.ActorOptimizer @ adam l.CriticOptimizer @ adam l.AlphaOptimizer
           @ (match l.Value, l.TargetValue with
@@ -56,18 +51,30 @@ let private sacCaseWith (env: string) (config: unit -> SacConfig) =
              | v, tv -> [ v; tv ] @ adam l.ValueOptimizer.Value)
       Updates = fun l -> l.Step }
 
-let private sacCase (env: string) (variant: SacVariant) (schedule: LearningRateSchedule) =
-    sacCaseWith env (fun () -> sacConfig variant schedule)
+let private sacCase = sacCaseWith Activation.Relu
 
-let private sqlCase (schedule: LearningRateSchedule) =
-    { Make = fun () -> SqlTrainer("MultiGoal-v0", sqlConfig schedule, gemm) :> OffPolicyTrainer<_, _>
+// gSDE with a sample frequency inside the collection phases, so a resume lands between draws of the acting matrix.
+let private sacGsdeCase () =
+    let config () =
+        SacConfig(HiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 1000, LearningStarts = 50, EvalInterval = 150,
+                  EvalEpisodes = 1, Seed = 11UL, TrainFrequency = 8, GradientSteps = 2, UseSde = true, SdeSampleFrequency = 3,
+                  FullStd = false, UseExpln = true, LogStdInit = -1.0f)
+    { sacCase "Pendulum-v1" SacVariant.V2 LearningRateSchedule.Constant with
+        Make = fun () -> new Trainer("Pendulum-v1", config (), gemm) :> OffPolicyTrainer<_, _> }
+
+let private sqlCaseWith (activation: Activation) (schedule: LearningRateSchedule) =
+    { Make = fun () -> SqlTrainer("MultiGoal-v0", sqlConfigWith activation schedule, gemm) :> OffPolicyTrainer<_, _>
       Arrays = fun (l: SqlLearnerState) -> [ l.Q; l.TargetQ; l.Sampler ] @ adam l.QOptimizer @ adam l.SamplerOptimizer
       Updates = fun l -> l.Step }
 
-let private dqnCase (variant: DqnVariant) (schedule: LearningRateSchedule) =
-    { Make = fun () -> DqnTrainer("CartPole-v1", dqnConfig variant schedule, gemm) :> OffPolicyTrainer<_, _>
+let private sqlCase = sqlCaseWith Activation.Relu
+
+let private dqnCaseWith (activation: Activation) (variant: DqnVariant) (schedule: LearningRateSchedule) =
+    { Make = fun () -> DqnTrainer("CartPole-v1", dqnConfigWith activation variant schedule, gemm) :> OffPolicyTrainer<_, _>
       Arrays = fun (l: DqnLearnerState) -> [ l.QNetwork; l.TargetQNetwork ] @ adam l.Optimizer
       Updates = fun l -> l.Step }
+
+let private dqnCase = dqnCaseWith Activation.Relu
 
 /// Runs <paramref name="test"/> on the named case.
 let private on (case: string) (test: ICaseTest) =
@@ -76,13 +83,16 @@ let private on (case: string) (test: ICaseTest) =
     | "sac Pendulum-v1, linear rates" -> test.Run(sacCase "Pendulum-v1" SacVariant.V2 LearningRateSchedule.Linear)
     | "sac PointGoal-v0" -> test.Run(sacCase "PointGoal-v0" SacVariant.V2 LearningRateSchedule.Constant)
     | "sac-v1 Pendulum-v1" -> test.Run(sacCase "Pendulum-v1" SacVariant.V1 LearningRateSchedule.Constant)
-    | "sac gSDE Pendulum-v1" -> test.Run(sacCaseWith "Pendulum-v1" gsdeConfig)
+    | "sac gSDE Pendulum-v1" -> test.Run(sacGsdeCase ())
     | "sql MultiGoal-v0" -> test.Run(sqlCase LearningRateSchedule.Constant)
     | "sql MultiGoal-v0, linear rates" -> test.Run(sqlCase LearningRateSchedule.Linear)
     | "dqn CartPole-v1" -> test.Run(dqnCase DqnVariant.Dqn LearningRateSchedule.Constant)
     | "double-dqn CartPole-v1" -> test.Run(dqnCase DqnVariant.DoubleDqn LearningRateSchedule.Constant)
     | "double-dqn CartPole-v1, linear rates" -> test.Run(dqnCase DqnVariant.DoubleDqn LearningRateSchedule.Linear)
     | "soft-dqn CartPole-v1" -> test.Run(dqnCase DqnVariant.SoftDqn LearningRateSchedule.Constant)
+    | "sac Pendulum-v1, ELU" -> test.Run(sacCaseWith Activation.Elu "Pendulum-v1" SacVariant.V2 LearningRateSchedule.Constant)
+    | "sql MultiGoal-v0, LeakyReLU" -> test.Run(sqlCaseWith Activation.LeakyRelu LearningRateSchedule.Constant)
+    | "dqn CartPole-v1, ELU" -> test.Run(dqnCaseWith Activation.Elu DqnVariant.Dqn LearningRateSchedule.Constant)
     | other -> failwith $"no case {other}"
 
 let private assertSameState (case: Case<'L, 'M>) (a: OffPolicyState<'L, 'M>) (b: OffPolicyState<'L, 'M>) =
@@ -180,6 +190,40 @@ let ``resuming refuses a checkpoint that does not fit, naming what differs`` (ca
                     // The untouched checkpoint resumes.
                     Assert.Equal(k, c.Make().Resume(point).EnvSteps)) }
 
+/// One algorithm's checkpoints with ELU and with ReLU hidden layers: ELU is in the header, and the file resumes under
+/// ELU; ReLU, the default, leaves no activation key anywhere in the file (the header and the stored configuration are
+/// what they were before the key existed); a trainer with another activation is refused, naming both.
+let private ``the hidden activation travels with the checkpoint`` (make: Activation -> OffPolicyTrainer<'L, 'M>) (stored: string -> Activation) =
+    withTempDir (fun dir ->
+        let save (activation: Activation) =
+            let t = make activation
+            let s = t.RunTo(t.Start(), int64 t.Algorithm.Schedule.LearningStarts + 7L, []).State
+            let path = Path.Combine(dir, $"{activation}.ckpt")
+            t.Save(path, s, 1000L, true)
+            path
+        let elu, relu = save Activation.Elu, save Activation.Relu
+        Assert.Equal(Activation.Elu, stored elu)
+        Assert.Equal(Activation.Relu, stored relu)
+        let metadata (path: string) (key: string) = (Checkpoint.ReadMetadata path).[key]
+        Assert.Contains("\"activation\":\"Elu\"", metadata elu "header")
+        Assert.Contains("\"activation\": \"Elu\"", metadata elu Checkpoint.ConfigMetadataKey)
+        Assert.DoesNotContain("activation", Text.Encoding.Latin1.GetString(File.ReadAllBytes relu))
+        let same = make Activation.Elu
+        let point = same.Load elu
+        Assert.Equal(None, point.Mismatch)
+        Assert.Equal(point.EnvironmentSteps, same.Resume(point).EnvSteps)
+        for other, path, theirs in [ Activation.Relu, elu, "Elu"; Activation.LeakyRelu, relu, "Relu" ] do
+            let t = make other
+            let point = t.Load path
+            match point.Mismatch with
+            | Some m ->
+                Assert.Contains($"the {theirs} activation", m)
+                Assert.Contains($"asks for {other}", m)
+            | None -> failwith $"a {theirs} checkpoint was accepted by a {other} trainer"
+            let e = Assert.Throws<ArgumentException>(fun () -> t.Resume point |> ignore)
+            Assert.Contains("cannot resume from this checkpoint", e.Message)
+            Assert.Contains("activation", e.Message))
+
 let tests = testList "Resuming" [
     testList "saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run" [
         testCase "case: sac Pendulum-v1, k: 230L, total: 450L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sac Pendulum-v1") 230L 450L
@@ -194,6 +238,9 @@ let tests = testList "Resuming" [
         testCase "case: sac Pendulum-v1, linear rates, k: 230L, total: 450L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sac Pendulum-v1, linear rates") 230L 450L
         testCase "case: sql MultiGoal-v0, linear rates, k: 97L, total: 180L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sql MultiGoal-v0, linear rates") 97L 180L
         testCase "case: double-dqn CartPole-v1, linear rates, k: 263L, total: 600L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("double-dqn CartPole-v1, linear rates") 263L 600L
+        testCase "case: sac Pendulum-v1, ELU, k: 230L, total: 450L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sac Pendulum-v1, ELU") 230L 450L
+        testCase "case: sql MultiGoal-v0, LeakyReLU, k: 97L, total: 180L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sql MultiGoal-v0, LeakyReLU") 97L 180L
+        testCase "case: dqn CartPole-v1, ELU, k: 337L, total: 600L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("dqn CartPole-v1, ELU") 337L 600L
     ]
     testList "without the replay buffer a resumed run refills it before updating again" [
         testCase "case: sac Pendulum-v1, k: 120L" <| fun () -> ``without the replay buffer a resumed run refills it before updating again`` ("sac Pendulum-v1") 120L
@@ -205,5 +252,19 @@ let tests = testList "Resuming" [
         testCase "case: sac-v1 Pendulum-v1" <| fun () -> ``resuming refuses a checkpoint that does not fit, naming what differs`` ("sac-v1 Pendulum-v1")
         testCase "case: sql MultiGoal-v0" <| fun () -> ``resuming refuses a checkpoint that does not fit, naming what differs`` ("sql MultiGoal-v0")
         testCase "case: soft-dqn CartPole-v1" <| fun () -> ``resuming refuses a checkpoint that does not fit, naming what differs`` ("soft-dqn CartPole-v1")
+    ]
+    testList "the hidden activation travels with the checkpoint: stored when not ReLU, absent for ReLU, refused when it differs" [
+        testCase "sac Pendulum-v1" <| fun () ->
+            ``the hidden activation travels with the checkpoint``
+                (fun a -> new Trainer("Pendulum-v1", sacConfigWith a SacVariant.V2 LearningRateSchedule.Constant, gemm) :> OffPolicyTrainer<_, _>)
+                (fun path -> (Checkpoint.LoadTraining path).Header.ResolvedActivation)
+        testCase "sql MultiGoal-v0" <| fun () ->
+            ``the hidden activation travels with the checkpoint``
+                (fun a -> SqlTrainer("MultiGoal-v0", sqlConfigWith a LearningRateSchedule.Constant, gemm) :> OffPolicyTrainer<_, _>)
+                (fun path -> (SqlCheckpoint.LoadTraining path).Header.ResolvedActivation)
+        testCase "dqn CartPole-v1" <| fun () ->
+            ``the hidden activation travels with the checkpoint``
+                (fun a -> DqnTrainer("CartPole-v1", dqnConfigWith a DqnVariant.Dqn LearningRateSchedule.Constant, gemm) :> OffPolicyTrainer<_, _>)
+                (fun path -> (DqnCheckpoint.LoadTraining path).Header.ResolvedActivation)
     ]
 ]

@@ -15,7 +15,7 @@ let private randomFloats (seed: int) (n: int) (scale: float) =
     let rng = System.Random(seed)
     Array.init n (fun _ -> float32 ((rng.NextDouble() * 2.0 - 1.0) * scale))
 
-let private activations = [ Activation.Identity; Activation.Relu; Activation.Tanh ]
+let private activations = [ Activation.Identity; Activation.Relu; Activation.Tanh; Activation.Elu; Activation.LeakyRelu ]
 
 /// A matrix shape (rows 0..9, cols 0..70, crossing the 8/16/64-lane boundaries), a seed and an activation.
 let private matrixCase =
@@ -47,6 +47,11 @@ let ``BiasActivationForward matches the scalar reference`` =
                 match act with
                 | Activation.Identity -> Assert.Equal(v, a)
                 | Activation.Relu -> Assert.Equal((if v < 0.0f then 0.0f else v), a)
+                | Activation.LeakyRelu -> Assert.Equal((if v < 0.0f then v * 0.01f else v), a)
+                | Activation.Elu ->
+                    // Exactly z above 0; below, exp(z) - 1 within a few float32 roundings of 1 (absolute).
+                    if v > 0.0f then Assert.Equal(v, a)
+                    else Assert.True(abs (float a - (Math.Exp(float v) - 1.0)) <= 2e-7, $"elu({v}) = {a}, expected {Math.Exp(float v) - 1.0}")
                 | _ -> Assert.True(close 2e-6 (Math.Tanh(float v)) a, $"tanh({v}) = {a}, expected {Math.Tanh(float v)}")))
 
 let ``ActivationBackward matches the derivative through the output`` =
@@ -56,6 +61,8 @@ let ``ActivationBackward matches the derivative through the output`` =
             match act with
             | Activation.Relu -> randomFloats seed n 1.0 |> Array.map (fun v -> if v < 0.0f then 0.0f else v)
             | Activation.Tanh -> randomFloats seed n 1.0
+            | Activation.Elu -> randomFloats seed n 4.0 |> Array.map (fun v -> if v > 0.0f then v else float32 (Math.Exp(float v) - 1.0))
+            | Activation.LeakyRelu -> randomFloats seed n 4.0 |> Array.map (fun v -> if v < 0.0f then v * 0.01f else v)
             | _ -> randomFloats seed n 5.0
         let dy = randomFloats (seed + 7) n 2.0
         let got = Array.copy dy
@@ -65,6 +72,8 @@ let ``ActivationBackward matches the derivative through the output`` =
                 match act with
                 | Activation.Relu -> if y.[i] > 0.0f then dy.[i] else 0.0f
                 | Activation.Tanh -> dy.[i] * (1.0f - y.[i] * y.[i])
+                | Activation.Elu -> if y.[i] > 0.0f then dy.[i] else dy.[i] * (y.[i] + 1.0f)
+                | Activation.LeakyRelu -> if y.[i] > 0.0f then dy.[i] else dy.[i] * 0.01f
                 | _ -> dy.[i]
             Assert.Equal(expected, got.[i])))
 
@@ -76,6 +85,58 @@ let ``ReLU keeps NaN visible and zeroes the gradient where the unit is off`` = t
     let dy = [| 5.0f; 5.0f; 5.0f; 5.0f |]
     FusedOps.ActivationBackward(ReadOnlySpan z, Span dy, Activation.Relu)
     Assert.Equal<float32>([| 0.0f; 0.0f; 0.0f; 5.0f |], dy)
+
+/// Pre-activations at least 0.05 from 0 (the kink of ReLU and LeakyReLU, and where ELU's second derivative jumps),
+/// so a central difference of step 0.01 sees one smooth piece.
+let private awayFromZero (seed: int) (n: int) =
+    randomFloats seed n 4.0 |> Array.map (fun v -> if abs v < 0.05f then (if v < 0.0f then v - 0.05f else v + 0.05f) else v)
+
+let ``ActivationBackward through the output matches central differences of BiasActivationForward`` =
+    testPropertyWithConfig (Properties.ofFsCheck config) "ActivationBackward through the output matches central differences of BiasActivationForward" (Prop.forAll (Arb.fromGen matrixCase) (fun (rows, cols, seed, act) ->
+        let n = rows * cols
+        let z = awayFromZero seed n
+        let zero = Array.zeroCreate<float32> cols
+        let apply (shift: float32) =
+            let v = z |> Array.map (fun x -> x + shift)
+            FusedOps.BiasActivationForward(Span v, rows, cols, ReadOnlySpan zero, act)
+            v
+        let h = 0.01f
+        let y, up, down = apply 0.0f, apply h, apply -h
+        // dy = 1 turns the backward pass into the derivative itself.
+        let derivative = Array.create n 1.0f
+        FusedOps.ActivationBackward(ReadOnlySpan y, Span derivative, act)
+        for i in 0 .. n - 1 do
+            let fd = (float up.[i] - float down.[i]) / (2.0 * float h)
+            // float32 rounding of the forward values (about 1e-7 / h) and the O(h^2) truncation of tanh and exp.
+            if abs (fd - float derivative.[i]) > 2e-3 * max 1.0 (abs fd) then
+                failwith $"{act}: at z = {z.[i]} the backward gives {derivative.[i]}, central differences {fd}"))
+
+let ``ELU and LeakyReLU keep NaN visible, saturate as defined, and take the negative piece's slope at 0`` = testCase "ELU and LeakyReLU keep NaN visible, saturate as defined, and take the negative piece's slope at 0" <| fun () ->
+    let input = [| Single.NaN; Single.NegativeInfinity; -1.0f; 0.0f; 2.0f; Single.PositiveInfinity |]
+    let elu = Array.copy input
+    FusedOps.BiasActivationForward(Span elu, 1, 6, ReadOnlySpan(Array.zeroCreate<float32> 6), Activation.Elu)
+    Assert.True(Single.IsNaN elu.[0])
+    Assert.Equal(-1.0f, elu.[1])
+    Assert.True(abs (float elu.[2] - (exp -1.0 - 1.0)) < 2e-7)
+    Assert.Equal<float32>([| 0.0f; 2.0f; Single.PositiveInfinity |], elu.[3..])
+    // Next to 0, where exp(z) - 1 rounds badly: exactly z above 0, and between z and 0 below.
+    let near = [| 1e-8f; 3e-7f; -1e-8f; -3e-7f |]
+    FusedOps.BiasActivationForward(Span near, 1, 4, ReadOnlySpan(Array.zeroCreate<float32> 4), Activation.Elu)
+    Assert.Equal<float32>([| 1e-8f; 3e-7f |], near.[.. 1])
+    Assert.InRange(near.[2], -1e-8f, 0.0f)
+    Assert.InRange(near.[3], -3e-7f, 0.0f)
+    let leaky = Array.copy input
+    FusedOps.BiasActivationForward(Span leaky, 1, 6, ReadOnlySpan(Array.zeroCreate<float32> 6), Activation.LeakyRelu)
+    Assert.True(Single.IsNaN leaky.[0])
+    Assert.Equal<float32>([| Single.NegativeInfinity; -0.01f; 0.0f; 2.0f; Single.PositiveInfinity |], leaky.[1..])
+    // At y = 0 (z = 0): ELU's slope 1 (both pieces agree), LeakyReLU's negative slope, as ReLU's 0 there.
+    let y = [| 0.0f; -0.5f; 3.0f |]
+    let dEl = [| 4.0f; 4.0f; 4.0f |]
+    FusedOps.ActivationBackward(ReadOnlySpan y, Span dEl, Activation.Elu)
+    Assert.Equal<float32>([| 4.0f; 2.0f; 4.0f |], dEl)
+    let dLeaky = [| 4.0f; 4.0f; 4.0f |]
+    FusedOps.ActivationBackward(ReadOnlySpan y, Span dLeaky, Activation.LeakyRelu)
+    Assert.Equal<float32>([| 4.0f * 0.01f; 4.0f * 0.01f; 4.0f |], dLeaky)
 
 let ``ColumnSums equal the row-ordered float32 loop exactly, with and without accumulate`` =
     testPropertyWithConfig (Properties.ofFsCheck config) "ColumnSums equal the row-ordered float32 loop exactly, with and without accumulate" (Prop.forAll (Arb.fromGen matrixCase) (fun (rows, cols, seed, _) ->
@@ -219,6 +280,8 @@ let tests = testList "FusedOps" [
     ``BiasActivationForward matches the scalar reference``
     ``ActivationBackward matches the derivative through the output``
     ``ReLU keeps NaN visible and zeroes the gradient where the unit is off``
+    ``ActivationBackward through the output matches central differences of BiasActivationForward``
+    ``ELU and LeakyReLU keep NaN visible, saturate as defined, and take the negative piece's slope at 0``
     ``ColumnSums equal the row-ordered float32 loop exactly, with and without accumulate``
     ``RowSums match a float64 loop``
     ``Softplus matches a float64 reference and never overflows``

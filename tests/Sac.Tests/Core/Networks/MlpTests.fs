@@ -18,6 +18,8 @@ let private act64 (a: Activation) (z: float) =
     match a with
     | Activation.Relu -> max z 0.0
     | Activation.Tanh -> tanh z
+    | Activation.Elu -> if z > 0.0 then z else exp z - 1.0
+    | Activation.LeakyRelu -> if z > 0.0 then z else 0.01 * z
     | _ -> z
 
 /// Returns the output [batch, out] and every layer's pre-activation [batch, out_l].
@@ -68,7 +70,7 @@ type Case =
     { Sizes: int[]; Batch: int; Hidden: Activation; Output: Activation; Seed: int }
     override c.ToString() = $"sizes=%A{c.Sizes} batch={c.Batch} hidden={c.Hidden} output={c.Output} seed={c.Seed}"
 
-let private activations = [ Activation.Identity; Activation.Relu; Activation.Tanh ]
+let private activations = [ Activation.Identity; Activation.Relu; Activation.Tanh; Activation.Elu; Activation.LeakyRelu ]
 
 /// Layer counts 1..3, widths 1..maxWidth with 1 and lane-boundary widths over-represented, batch 1..maxBatch.
 let private caseGen (maxWidth: int) (maxBatch: int) =
@@ -94,8 +96,9 @@ let private makeData (c: Case) (attempt: int) =
     let g = Array.init (c.Batch * spec.OutputSize) (fun _ -> float32 (rng.NextDouble() * 2.0 - 1.0))
     { Spec = spec; P = p; X = x; G = g }
 
-/// Data whose ReLU pre-activations all stay at least `margin` from the kink, so central differences see one
-/// linear piece; re-draws (deterministically) until that holds.
+/// Data whose ReLU, LeakyReLU and ELU pre-activations all stay at least `margin` from 0 (the kink, or for ELU the
+/// jump of the second derivative), so central differences see one smooth piece; re-draws (deterministically) until
+/// that holds.
 let private smoothData (c: Case) (margin: float) =
     let rec go attempt =
         if attempt > 100 then failwith $"no kink-free draw for {c}"
@@ -105,7 +108,7 @@ let private smoothData (c: Case) (margin: float) =
         let nearKink =
             pre |> Array.mapi (fun l z ->
                 let a = if l = last then c.Output else c.Hidden
-                a = Activation.Relu && z |> Array.exists (fun v -> abs v < margin))
+                (a = Activation.Relu || a = Activation.LeakyRelu || a = Activation.Elu) && z |> Array.exists (fun v -> abs v < margin))
             |> Array.exists id
         if nearKink then go (attempt + 1) else d
     go 0
@@ -203,6 +206,26 @@ let ``Backward equals central finite differences for every parameter and input``
                 assertClose $"{gemm.Name} {c} dL/dparam[{j}]" 1e-4 (centralDiff 1e-6 loss p64 j) pg.[j]
             for j in 0 .. x64.Length - 1 do
                 assertClose $"{gemm.Name} {c} dL/dinput[{j}]" 1e-4 (centralDiff 1e-6 loss x64 j) xg.[j]))
+
+let ``Backward equals central finite differences with each hidden activation, SB3's activation_fn choices included`` = testCase "Backward equals central finite differences with each hidden activation, SB3's activation_fn choices included" <| fun () ->
+    // The random cases above draw activations at random; this pins every one as the hidden activation of a
+    // two-hidden-layer network with a linear output (the critic's shape) and with a tanh output (the sampler's).
+    for hidden in [ Activation.Relu; Activation.Tanh; Activation.Elu; Activation.LeakyRelu ] do
+        for output in [ Activation.Identity; Activation.Tanh ] do
+            let c = { Sizes = [| 6; 16; 16; 3 |]; Batch = 5; Hidden = hidden; Output = output; Seed = 31 }
+            let d = smoothData c 1e-4
+            let p64, x64, g64 = toF64 d.P, toF64 d.X, toF64 d.G
+            let loss () = refLoss c.Sizes c.Hidden c.Output p64 x64 c.Batch g64
+            for gemm in TestProviders.gemms do
+                let ws = MlpWorkspace(d.Spec, c.Batch)
+                forward gemm d c.Batch ws |> ignore
+                let pg = Array.zeroCreate d.P.Length
+                let xg = Array.zeroCreate d.X.Length
+                backward gemm d c.Batch ws pg xg false
+                for j in 0 .. p64.Length - 1 do
+                    assertClose $"{gemm.Name} {c} dL/dparam[{j}]" 1e-4 (centralDiff 1e-6 loss p64 j) pg.[j]
+                for j in 0 .. x64.Length - 1 do
+                    assertClose $"{gemm.Name} {c} dL/dinput[{j}]" 1e-4 (centralDiff 1e-6 loss x64 j) xg.[j]
 
 let ``Backward at the SAC critic shape equals finite differences on sampled coordinates`` = testCase "Backward at the SAC critic shape equals finite differences on sampled coordinates" <| fun () ->
     let c = { Sizes = [| 23; 256; 256; 1 |]; Batch = 8; Hidden = Activation.Relu; Output = Activation.Identity; Seed = 12345 }
@@ -321,7 +344,8 @@ let private runPair (gemm: IGemm) (spec: MlpSpec) (p: float32[]) (x: float32[]) 
 
 let ``Forward and Backward allocate nothing after warm-up`` = testCase "Forward and Backward allocate nothing after warm-up" <| fun () ->
     let gemm = ReferenceGemm.Instance :> IGemm
-    for hidden, output in [ Activation.Relu, Activation.Identity; Activation.Tanh, Activation.Tanh; Activation.Relu, Activation.Relu ] do
+    for hidden, output in [ Activation.Relu, Activation.Identity; Activation.Tanh, Activation.Tanh; Activation.Relu, Activation.Relu
+                            Activation.Elu, Activation.Identity; Activation.LeakyRelu, Activation.Elu; Activation.Elu, Activation.LeakyRelu ] do
         let spec = MlpSpec([| 23; 48; 40; 3 |], hidden, output)
         let p = Mlp.InitParameters(spec, PhiloxKey.FromSeed 1UL)
         let batch = 8
@@ -379,6 +403,7 @@ let tests = testList "Mlp" [
     ``spec equality is by value and validation names the field``
     ``Forward matches the float64 reference``
     ``Backward equals central finite differences for every parameter and input``
+    ``Backward equals central finite differences with each hidden activation, SB3's activation_fn choices included``
     ``Backward at the SAC critic shape equals finite differences on sampled coordinates``
     ``empty gradient spans skip work without changing the other result; accumulate adds exactly``
     ``Forward keeps the input copy: changing the caller's input after Forward does not change Backward``

@@ -6,6 +6,7 @@ open Xunit
 open Expecto
 open FsCheck
 open FsCheck.FSharp
+open Sac.Core.Compute
 open Sac.Core.Config
 open Sac.Core.Runs
 open RunsKit
@@ -48,6 +49,7 @@ let private genConfig =
         let! seed = Gen.choose (0, Int32.MaxValue) |> Gen.map (fun k -> uint64 k * 8_589_934_583UL)
         let! variant = Gen.elements [ SacVariant.V2; SacVariant.V1 ]
         let! maxGradNorm = Gen.oneof [ Gen.constant (Nullable()); genPositive |> Gen.map Nullable ]
+        let! activation = Gen.elements [ Activation.Relu; Activation.Tanh; Activation.Elu; Activation.LeakyRelu ]
         return
             SacConfig(
                 ActorLearningRate = actorLr, CriticLearningRate = criticLr, AlphaLearningRate = alphaLr,
@@ -57,7 +59,7 @@ let private genConfig =
                 TargetEntropy = targetEntropy, InitialAlpha = initialAlpha, AutoAlpha = autoAlpha,
                 LogStdBound = bound, LogStdMin = logStdMin, LogStdMax = logStdMin + 1.0f + width,
                 EvalInterval = evalInterval, EvalEpisodes = evalEpisodes, Seed = seed, Variant = variant,
-                MaxGradNorm = maxGradNorm)
+                MaxGradNorm = maxGradNorm, Activation = activation)
     }
 
 let ``config json round trips every valid configuration`` =
@@ -108,6 +110,52 @@ let ``config json reports a bad value naming the field and the source`` = testCa
     Assert.Contains("my.json: not valid JSON", ex.Message)
     Assert.Throws<FormatException>(fun () -> ConfigJson.Deserialize("[1, 2]", "my.json") |> ignore) |> ignore
 
+/// The activation key of each algorithm's configuration, read by the same rules.
+let private activationOf (json: string) =
+    [ "sac", (ConfigJson.Deserialize<SacConfig>(json, "my.json")).Activation
+      "sql", (ConfigJson.Deserialize<SqlConfig>(json, "my.json")).Activation
+      "dqn", (ConfigJson.Deserialize<DqnConfig>(json, "my.json")).Activation ]
+
+let ``the activation key takes a hidden activation by name in any case, for SAC, SQL and the DQN family`` = testCase "the activation key takes a hidden activation by name in any case, for SAC, SQL and the DQN family" <| fun () ->
+    for text, expected in [ "ELU", Activation.Elu; "elu", Activation.Elu; "LeakyReLU", Activation.LeakyRelu; "leakyrelu", Activation.LeakyRelu
+                            "Tanh", Activation.Tanh; "TANH", Activation.Tanh; "ReLU", Activation.Relu; "relu", Activation.Relu ] do
+        for algorithm, got in activationOf $"{{\"activation\": \"{text}\"}}" do
+            Assert.True((expected = got), $"{algorithm}: \"{text}\" read as {got}, expected {expected}")
+    for algorithm, got in activationOf "{}" do
+        Assert.True((Activation.Relu = got), $"{algorithm}: the default is {got}, expected Relu")
+    // Written by name, and only when it is not ReLU: a ReLU configuration's file has no activation key at all.
+    Assert.Contains("\"activation\": \"Elu\"", ConfigJson.Serialize(SacConfig(Activation = Activation.Elu)))
+    Assert.Contains("\"activation\": \"LeakyRelu\"", ConfigJson.Serialize(DqnConfig(Activation = Activation.LeakyRelu)))
+    Assert.Contains("\"activation\": \"Tanh\"", ConfigJson.Serialize(SqlConfig(Activation = Activation.Tanh)))
+    Assert.DoesNotContain("activation", ConfigJson.Serialize(SacConfig()))
+    Assert.DoesNotContain("activation", ConfigJson.Serialize(SqlConfig()))
+    Assert.DoesNotContain("activation", ConfigJson.Serialize(DqnConfig()))
+    Assert.Equal(SqlConfig(Activation = Activation.Elu), ConfigJson.Deserialize<SqlConfig>(ConfigJson.Serialize(SqlConfig(Activation = Activation.Elu)), "c.json"))
+    Assert.Equal(DqnConfig(Activation = Activation.LeakyRelu), ConfigJson.Deserialize<DqnConfig>(ConfigJson.Serialize(DqnConfig(Activation = Activation.LeakyRelu)), "c.json"))
+
+let ``a bad activation is refused naming the key and the allowed values`` = testCase "a bad activation is refused naming the key and the allowed values" <| fun () ->
+    let allowed = "\"Relu\", \"Tanh\", \"Elu\", \"LeakyRelu\""
+    for read in [ (fun j -> ConfigJson.Deserialize<SacConfig>(j, "my.json") |> ignore)
+                  (fun j -> ConfigJson.Deserialize<SqlConfig>(j, "my.json") |> ignore)
+                  (fun j -> ConfigJson.Deserialize<DqnConfig>(j, "my.json") |> ignore) ] do
+        for bad in [ "\"Swish\""; "3"; "null"; "\"\"" ] do
+            let ex = Assert.Throws<FormatException>(fun () -> read $"{{\"activation\": {bad}}}")
+            Assert.Contains("my.json", ex.Message)
+            Assert.Contains("'activation'", ex.Message)
+            Assert.Contains(allowed, ex.Message)
+            Assert.DoesNotContain("Identity", ex.Message)
+        // A defined value that is no hidden activation: the setter's rule, naming the key.
+        let ex = Assert.ThrowsAny<ArgumentException>(fun () -> read "{\"activation\": \"Identity\"}")
+        Assert.Equal("activation", ex.ParamName)
+        Assert.Contains("my.json: invalid value for 'activation'", ex.Message)
+        Assert.Contains("Relu, Tanh, Elu, LeakyRelu", ex.Message)
+    // From code, the record refuses it too (and an undefined value), naming the property.
+    let ex = Assert.ThrowsAny<ArgumentException>(fun () -> SacConfig(Activation = Activation.Identity) |> ignore)
+    Assert.Equal("Activation", ex.ParamName)
+    let ex = Assert.ThrowsAny<ArgumentException>(fun () -> DqnConfig(Activation = enum<Activation> 9) |> ignore)
+    Assert.Equal("Activation", ex.ParamName)
+    Assert.Contains("got 9", ex.Message)
+
 let ``run info round trips and is as strict as the config`` = testCase "run info round trips and is as strict as the config" <| fun () ->
     let info = RunInfo("sac", "Pendulum-v1", 20_000L, 42UL, "cpu", SacConfig(BatchSize = 64, HiddenSizes = [| 64; 64 |]))
     let json = ConfigJson.SerializeRun info
@@ -130,5 +178,7 @@ let tests = testList "ConfigJson" [
     ``config json keeps defaults for missing keys``
     ``config json rejects an unknown key by name with the source``
     ``config json reports a bad value naming the field and the source``
+    ``the activation key takes a hidden activation by name in any case, for SAC, SQL and the DQN family``
+    ``a bad activation is refused naming the key and the allowed values``
     ``run info round trips and is as strict as the config``
 ]

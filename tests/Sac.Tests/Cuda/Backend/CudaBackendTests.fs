@@ -346,6 +346,9 @@ type private Skewed(inner: ISacBackend) =
         member _.ActorLoss(a, lp, q1, q2, lg, g1, g2, t) = inner.ActorLoss(a, lp, q1, q2, lg, g1, g2, t)
         member _.Adam(c, s, p, g, m, v, f) = inner.Adam(c, s, p, g, m, v, f)
         member _.Polyak(_, _, _) = invalidOp "polyak is broken"
+        member this.RunPair w =
+            w.Execute(this, 0)
+            w.Execute(this, 1)
     interface IDisposable with
         member _.Dispose() = ()
 

@@ -106,6 +106,25 @@ let ``KernelMath Exp Log Tanh and SinCos are within 1 ulp of the exact values`` 
             within1Ulp "Sin" (fun x -> let struct (s, _) = KernelMath.SinCos x in s) Math.Sin xs
             && within1Ulp "Cos" (fun x -> let struct (_, c) = KernelMath.SinCos x in c) Math.Cos xs))
 
+/// expm1 in float64 without cancellation: a Taylor series near 0, exp(x) - 1 elsewhere (its error there is far below
+/// a float ulp of the result).
+let private expm1Exact (x: float) =
+    if abs x < 1e-3 then x + x * x / 2.0 + x * x * x / 6.0 + x * x * x * x / 24.0 else Math.Exp x - 1.0
+
+let ``KernelMath Expm1 is within 1 ulp of the exact value`` = testCase "KernelMath Expm1 is within 1 ulp of the exact value" <| fun () ->
+    Check.One(config, Prop.forAll (Arb.fromGen (mathArgs -30.0 30.0)) (within1Ulp "Expm1" KernelMath.Expm1 expm1Exact))
+    Check.One(config, Prop.forAll (Arb.fromGen (mathArgs -0.7 0.7)) (within1Ulp "Expm1" KernelMath.Expm1 expm1Exact))
+    Check.One(config, Prop.forAll (Arb.fromGen (mathArgs -1e-4 1e-4)) (within1Ulp "Expm1" KernelMath.Expm1 expm1Exact))
+    // The negative tiny arguments: mathArgs draws its tiny values positive.
+    Check.One(config, Prop.forAll (Arb.fromGen (mathArgs -1e-4 1e-4)) (Array.map (fun x -> -x) >> within1Ulp "Expm1" KernelMath.Expm1 expm1Exact))
+    Assert.True(Single.IsNaN(KernelMath.Expm1 nanf))
+    Assert.Equal(-1.0f, KernelMath.Expm1 -infinityf)
+    Assert.Equal(-1.0f, KernelMath.Expm1 -104.0f)
+    Assert.Equal(infinityf, KernelMath.Expm1 infinityf)
+    Assert.Equal(infinityf, KernelMath.Expm1 89.0f)
+    Assert.Equal(BitConverter.SingleToInt32Bits -0.0f, BitConverter.SingleToInt32Bits(KernelMath.Expm1 -0.0f))
+    Assert.Equal(0.0f, KernelMath.Expm1 0.0f)
+
 let ``KernelMath special values follow the C library`` = testCase "KernelMath special values follow the C library" <| fun () ->
     Assert.True(Single.IsNaN(KernelMath.Exp nanf))
     Assert.Equal(infinityf, KernelMath.Exp infinityf)
@@ -162,37 +181,48 @@ let ``Polyak is bitwise Polyak Update over misaligned slices`` =
         KernelReference.Polyak(tau, ReadOnlySpan(online, offO, n), Span(got, offT, n))
         assertBits "target" want got))
 
-let ``BiasActivationForward matches FusedOps: identity and ReLU bitwise, tanh within 1 ulp of exact`` =
+let ``BiasActivationForward matches FusedOps: identity, ReLU and LeakyReLU bitwise, tanh and ELU within 1 ulp of exact`` =
     let gen =
         gen {
             let! rows = Gen.choose (0, 9)
             let! cols = Gen.oneof [ Gen.choose (0, 70); Gen.elements [ 1; 15; 16; 17; 64; 65; 129 ] ]
             let! seed = Gen.choose (0, Int32.MaxValue)
-            let! act = Gen.elements [ Activation.Identity; Activation.Relu; Activation.Tanh ]
+            let! act = Gen.elements [ Activation.Identity; Activation.Relu; Activation.Tanh; Activation.Elu; Activation.LeakyRelu ]
             return rows, cols, seed, act
         }
-    testPropertyWithConfig (Properties.ofFsCheck config) "BiasActivationForward matches FusedOps: identity and ReLU bitwise, tanh within 1 ulp of exact" (Prop.forAll (Arb.fromGen gen) (fun (rows, cols, seed, act) ->
+    testPropertyWithConfig (Properties.ofFsCheck config) "BiasActivationForward matches FusedOps: identity, ReLU and LeakyReLU bitwise, tanh and ELU within 1 ulp of exact" (Prop.forAll (Arb.fromGen gen) (fun (rows, cols, seed, act) ->
         let z = randomFloats seed (rows * cols) 4.0
         let bias = randomFloats (seed + 1) cols 1.0
         let want = Array.copy z
         FusedOps.BiasActivationForward(Span want, rows, cols, ro bias, act)
         let got = Array.copy z
         KernelReference.BiasActivationForward(rows, cols, act, ro bias, Span got)
-        if act = Activation.Tanh then
+        match act with
+        | Activation.Tanh ->
             // TensorPrimitives.Tanh is accurate to about 3e-8 absolute near 0 (not relative), so FusedOps is matched
             // absolutely there; against the exact tanh the kernel is within 1 ulp everywhere.
             Array.iteri2 (fun i w g -> assertClose $"tanh[{i}]" 1e-6 1.0 w g) want got
             for k in 0 .. z.Length - 1 do
                 let exact = float32 (Math.Tanh(float (z.[k] + bias.[k % cols])))
                 if ulps exact got.[k] > 1L then failwith $"tanh[{k}] = {got.[k]:R}, exact {exact:R}"
-        else assertBits "z" want got))
+        | Activation.Elu ->
+            // FusedOps' ELU goes through the vectorised exp (a few 1e-8 absolute off); the kernel is within 1 ulp of
+            // the exact value and equal to z where z > 0.
+            Array.iteri2 (fun i w g -> assertClose $"elu[{i}]" 1e-6 1.0 w g) want got
+            for k in 0 .. z.Length - 1 do
+                let v = z.[k] + bias.[k % cols]
+                let exact = if v > 0.0f then v else float32 (expm1Exact (float v))
+                if ulps exact got.[k] > 1L then failwith $"elu[{k}] = {got.[k]:R}, exact {exact:R}"
+        | _ -> assertBits "z" want got))
 
 let ``ActivationBackward is bitwise FusedOps ActivationBackward`` =
     testPropertyWithConfig (Properties.ofFsCheck config) "ActivationBackward is bitwise FusedOps ActivationBackward" (Prop.forAll (Arb.fromGen sizeAndOffset) (fun (n, _, seed) ->
-        for act in [ Activation.Identity; Activation.Relu; Activation.Tanh ] do
+        for act in [ Activation.Identity; Activation.Relu; Activation.Tanh; Activation.Elu; Activation.LeakyRelu ] do
             let y =
                 match act with
                 | Activation.Relu -> randomFloats seed n 1.0 |> Array.map (fun v -> if v < 0.0f then 0.0f else v)
+                | Activation.Elu -> randomFloats seed n 3.0 |> Array.map (fun v -> if v > 0.0f then v else KernelMath.Expm1 v)
+                | Activation.LeakyRelu -> randomFloats seed n 3.0 |> Array.map (fun v -> if v < 0.0f then v * 0.01f else v)
                 | _ -> randomFloats seed n 1.0
             let dy = randomFloats (seed + 1) n 2.0
             let want = Array.copy dy
@@ -542,11 +572,12 @@ let ``native README prototypes match the compiled kernels' parameter lists`` = p
 let tests = testList "Kernels" [
     ``KernelMath Min and Max are MathF Min and Max, NaN and signed zeros included``
     ``KernelMath Exp Log Tanh and SinCos are within 1 ulp of the exact values``
+    ``KernelMath Expm1 is within 1 ulp of the exact value``
     ``KernelMath special values follow the C library``
     ``KernelMath PhiloxBlock is Philox Block``
     ``SoftTarget is bitwise SoftBellman targetBatch``
     ``Polyak is bitwise Polyak Update over misaligned slices``
-    ``BiasActivationForward matches FusedOps: identity and ReLU bitwise, tanh within 1 ulp of exact``
+    ``BiasActivationForward matches FusedOps: identity, ReLU and LeakyReLU bitwise, tanh and ELU within 1 ulp of exact``
     ``ActivationBackward is bitwise FusedOps ActivationBackward``
     ``ColumnSums is bitwise FusedOps ColumnSums, overwriting and accumulating``
     ``ConcatColumns and SumColumnBlock match their index definitions``

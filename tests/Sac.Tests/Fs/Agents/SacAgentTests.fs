@@ -5,6 +5,7 @@ open System
 open System.IO
 open Xunit
 open Expecto
+open Sac.Core.Compute
 open Sac.Core.Config
 open Sac.Core.Environments
 open Sac.Core.Random
@@ -162,6 +163,39 @@ let ``Soft Q-Learning and DQN agents save, load from the checkpoint alone and pr
     finally
         File.Delete path
 
+let ``agents with ELU, LeakyReLU or tanh hidden layers load with that activation and predict exactly as before`` = testCase "agents with ELU, LeakyReLU or tanh hidden layers load with that activation and predict exactly as before" <| fun () ->
+    let path = temp ()
+    try
+        let obs = observations 20 3 9UL
+        use sac = SacAgent.Create("Pendulum-v1", SacConfig(Seed = 4UL, HiddenSizes = [| 16; 16 |], BatchSize = 32, LearningStarts = 64, EvalInterval = 0, Activation = Activation.Elu))
+        sac.Learn(150L) |> ignore
+        sac.Save path
+        use loaded = SacAgent.Load path
+        Assert.Equal(Activation.Elu, loaded.Config.Activation)
+        Assert.Equal(Activation.Elu, (loaded.Trainer :?> Trainer).Context.Networks.Actor.Hidden)
+        Assert.Equal<float32[]>(sac.PredictBatch(obs, 20), loaded.PredictBatch(obs, 20))
+        let struct (header, _, _) = Checkpoint.Load path
+        Assert.Equal(Activation.Elu, header.ResolvedActivation)
+
+        use sql = SqlAgent.Create("Pendulum-v1", SqlConfig(Seed = 3UL, HiddenSizes = [| 16 |], SamplerHiddenSizes = [| 16 |], BatchSize = 16, ValueParticles = 4,
+                                                           KernelParticles = 4, LearningStarts = 40, EvalInterval = 0, Activation = Activation.LeakyRelu))
+        sql.Learn(80L) |> ignore
+        sql.Save path
+        use loadedSql = SqlAgent.Load path
+        Assert.Equal(Activation.LeakyRelu, loadedSql.Config.Activation)
+        Assert.Equal<float32[]>(sql.PredictBatch(obs, 20, false, 5UL), loadedSql.PredictBatch(obs, 20, false, 5UL))
+
+        use dqn = DqnAgent.Create("CartPole-v1", DqnConfig(Seed = 3UL, HiddenSizes = [| 16 |], BatchSize = 16, LearningStarts = 50, EvalInterval = 0, Activation = Activation.Tanh))
+        dqn.Learn(100L) |> ignore
+        dqn.Save path
+        use loadedDqn = DqnAgent.Load path
+        Assert.Equal(Activation.Tanh, loadedDqn.Config.Activation)
+        Assert.Equal(Activation.Tanh, (loadedDqn.Trainer :?> DqnTrainer).Context.Spec.Hidden)
+        let states = observations 20 4 11UL
+        Assert.Equal<float32[]>(dqn.PredictBatch(states, 20, false, 8UL), loadedDqn.PredictBatch(states, 20, false, 8UL))
+    finally
+        File.Delete path
+
 let tests = testList "Agents" [
     ``an agent saved and loaded from the checkpoint alone predicts, evaluates and learns on exactly as before``
     ``predictions are in the environment's bounds: the rescaled mean action, or a seeded draw``
@@ -169,4 +203,5 @@ let tests = testList "Agents" [
     ``Load refuses checkpoints without a configuration or of another algorithm``
     ``every trainer's checkpoint holds its resolved configuration and environment in the metadata``
     ``Soft Q-Learning and DQN agents save, load from the checkpoint alone and predict exactly as before``
+    ``agents with ELU, LeakyReLU or tanh hidden layers load with that activation and predict exactly as before``
 ]

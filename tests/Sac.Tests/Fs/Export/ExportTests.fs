@@ -327,6 +327,54 @@ module OnnxExportTests =
         finally
             File.Delete path
 
+    let ``ELU and LeakyReLU hidden layers export as ONNX Elu and LeakyRelu and match the library's forward pass`` = testCase "ELU and LeakyReLU hidden layers export as ONNX Elu and LeakyRelu and match the library's forward pass" <| fun () ->
+        let rows = 256
+        for act in [ Activation.Elu; Activation.LeakyRelu ] do
+            // A Q-network alone: its outputs are the MLP's own, with no squashing to hide a wrong hidden layer.
+            let q = MlpSpec([| 4; 32; 32; 3 |], act, Activation.Identity)
+            let pq = Mlp.InitParameters(q, PhiloxKey.FromSeed 8UL)
+            let obs = observations rows 4 21UL
+            // The inputs do reach the negative piece: a first-layer pre-activation below zero in most rows.
+            let first = MlpSpec([| 4; 32 |], Activation.Identity, Activation.Identity)
+            let z = forward first (Array.sub pq 0 first.ParameterCount) obs rows
+            Assert.True((z |> Array.filter (fun v -> v < -0.1f) |> Array.length) > z.Length / 4, "too few negative pre-activations")
+            use session = new InferenceSession(OnnxExport.QNetwork(q, pq, 0.1f, null))
+            let qValues = run session [ "observation", obs, [| int64 rows; 4L |] ] [ "q_values" ] |> List.head |> floats
+            let dq = maxDeviation (forward q pq obs rows) qValues
+            output.WriteLine($"{act} Q-network: max |ONNX - library| = {dq:E2}")
+            Assert.True(dq <= tolerance, $"{act}: Q-values differ by {dq}")
+            // The SAC actor, deterministic and stochastic.
+            let o, a = 5, 2
+            let spec = MlpSpec([| o; 32; 32; 2 * a |], act, Activation.Identity)
+            let p = Mlp.InitParameters(spec, PhiloxKey.FromSeed 9UL)
+            let low, high = [| -1.0f; -2.0f |], [| 1.0f; 3.0f |]
+            let obs = observations rows o 22UL
+            let eps = observations rows a 23UL
+            let out = forward spec p obs rows
+            let bound = LogStdRange.Clamp(-20.0f, 2.0f)
+            use stochastic = new InferenceSession(OnnxExport.SacPolicy(spec, p, bound, low, high, true, null))
+            match run stochastic [ "observation", obs, [| int64 rows; int64 o |]; "noise", eps, [| int64 rows; int64 a |] ] [ "action"; "log_prob" ] with
+            | [ action; logp ] ->
+                let expectedAction, expectedLogp = referenceSample bound out eps rows a low high
+                let da, dl = maxDeviation expectedAction (floats action), maxDeviation expectedLogp (floats logp)
+                output.WriteLine($"{act} SAC policy: max deviation action {da:E2}, log_prob {dl:E2}")
+                Assert.True(da <= tolerance && dl <= tolerance, $"{act}: action differs by {da}, log_prob by {dl}")
+            | _ -> failwith "two outputs expected"
+
+    let ``a SAC agent with ELU hidden layers exports a policy that matches Predict`` = testCase "a SAC agent with ELU hidden layers exports a policy that matches Predict" <| fun () ->
+        let path = temp ".onnx"
+        try
+            use agent = SacAgent.Create("Pendulum-v1", SacConfig(Seed = 4UL, HiddenSizes = [| 16; 16 |], BatchSize = 32, LearningStarts = 64, EvalInterval = 0, Activation = Activation.Elu))
+            agent.Learn(200L) |> ignore
+            agent.ExportOnnx(path)
+            use session = new InferenceSession(path)
+            let obs = observations 64 3 6UL
+            let onnx = run session [ "observation", obs, [| 64L; 3L |] ] [ "action" ] |> List.head |> floats
+            let d = maxDeviation (agent.PredictBatch(obs, 64)) onnx
+            Assert.True(d <= tolerance, $"ONNX Runtime differs from Predict by {d}")
+        finally
+            File.Delete path
+
     let ``sac export writes a model ONNX Runtime runs, and a bad checkpoint or output exits 2`` = testCase "sac export writes a model ONNX Runtime runs, and a bad checkpoint or output exits 2" <| fun () ->
         let dir = Directory.CreateTempSubdirectory("sac-export-").FullName
         try
@@ -373,11 +421,15 @@ module OnnxExportTests =
             let p = Mlp.InitParameters(spec, PhiloxKey.FromSeed 1UL)
             let sampler = MlpSpec([| 4; 8; 1 |], Activation.Relu, Activation.Tanh)
             let q = MlpSpec([| 3; 8; 4 |], Activation.Relu, Activation.Identity)
+            let qElu = MlpSpec([| 3; 8; 4 |], Activation.Elu, Activation.Identity)
+            let qLeaky = MlpSpec([| 3; 8; 4 |], Activation.LeakyRelu, Activation.Identity)
             let models =
                 [ "det", OnnxExport.SacPolicy(spec, p, LogStdRange.Default, [| -2.0f |], [| 2.0f |], false, null)
                   "sto", OnnxExport.SacPolicy(spec, p, LogStdRange.TanhRescale(-5.0f, 2.0f), [| -2.0f |], [| 2.0f |], true, null)
                   "sql", OnnxExport.SqlSampler(sampler, Mlp.InitParameters(sampler, PhiloxKey.FromSeed 2UL), [| -1.0f |], [| 1.0f |], null)
-                  "dqn", OnnxExport.QNetwork(q, Mlp.InitParameters(q, PhiloxKey.FromSeed 3UL), 0.1f, null) ]
+                  "dqn", OnnxExport.QNetwork(q, Mlp.InitParameters(q, PhiloxKey.FromSeed 3UL), 0.1f, null)
+                  "elu", OnnxExport.QNetwork(qElu, Mlp.InitParameters(qElu, PhiloxKey.FromSeed 4UL), 0.1f, null)
+                  "leaky", OnnxExport.QNetwork(qLeaky, Mlp.InitParameters(qLeaky, PhiloxKey.FromSeed 5UL), 0.1f, null) ]
             for name, bytes in models do
                 let path = Path.Combine(dir, name + ".onnx")
                 File.WriteAllBytes(path, bytes)
@@ -430,6 +482,8 @@ let tests = testList "OnnxExport" [
         testCase "variant: DqnVariant.DoubleDqn" <| fun () -> OnnxExportTests.``a DQN-family agent's Q-network gives its Q-values, greedy action and Boltzmann probabilities`` (DqnVariant.DoubleDqn)
         testCase "variant: DqnVariant.SoftDqn" <| fun () -> OnnxExportTests.``a DQN-family agent's Q-network gives its Q-values, greedy action and Boltzmann probabilities`` (DqnVariant.SoftDqn)
     ]
+    OnnxExportTests.``ELU and LeakyReLU hidden layers export as ONNX Elu and LeakyRelu and match the library's forward pass``
+    OnnxExportTests.``a SAC agent with ELU hidden layers exports a policy that matches Predict``
     OnnxExportTests.``sac export writes a model ONNX Runtime runs, and a bad checkpoint or output exits 2``
     OnnxExportTests.``the ONNX checker accepts every exported model``
     OnnxExportTests.``ONNX Runtime's inference rate beside Predict's, at batch 1 and 256``
