@@ -30,7 +30,8 @@ let private caseOf (seed: int) (full: bool) (expln: bool) (meanLo: float) (meanH
     let rng = Random(seed)
     let b, l, a = 1 + rng.Next 5, 1 + rng.Next 6, 1 + rng.Next 3
     { B = b; L = l; A = a; Full = full; Expln = expln
-      Phi = uniform rng (b * l) 0.0 1.5
+      // Features away from 0, where sigma^2 ~ phi^2 std^2 curves too fast for a central difference of step 1e-3.
+      Phi = uniform rng (b * l) 0.1 1.5
       MeanRaw = uniform rng (b * a) meanLo meanHi
       LogStd = uniform rng (if full then l * a else l) -1.5 1.0
       Eps = uniform rng (l * a) -2.0 2.0 }
