@@ -188,6 +188,39 @@ let private sacStagesLine seconds (replay: Sac.Core.Data.ReplayBuffer) (obs: int
     sprintf """{"name":"sac_update_stages","obs":%d,"act":%d,"hidden":256,"batch":256,"threads":%d,"updates":%d,"ms":{%s},"provider":"managed"}"""
         obs act threads n (String.Join(",", fields))
 
+/// The whole SAC update on a CUDA backend with and without CUDA graph capture (`CudaBackend.CaptureGraphs`), one
+/// after the other from the same learner, as in `sacUpdateLine`: updates per second each way, their ratio, and how
+/// often the graph was launched, instantiated and updated in place. Where the driver cannot capture graphs, the line
+/// says it skipped and why.
+let sacGraphLine (g: IGemm) seconds (replay: Sac.Core.Data.ReplayBuffer) (obs: int, act: int) (cfg: Sac.Core.Config.SacConfig)
+                 (bk: Sac.Cuda.Backend.CudaBackend) =
+    let head =
+        sprintf """{"name":"sac_update_graph","obs":%d,"act":%d,"hidden":%d,"batch":%d,"device":"cuda",""" obs act
+            cfg.HiddenSizes.[0] cfg.BatchSize
+    if not bk.GraphsSupported then
+        head + sprintf """"skipped":%s}""" (Text.Json.JsonSerializer.Serialize bk.GraphsUnsupportedReason)
+    else
+        let ctx = Sac.Fs.SacContext(cfg, obs, act, g)
+        let key = PhiloxKey.FromSeed 8UL
+        let batch = Sac.Core.Data.Batch(cfg.BatchSize, obs, act)
+        let mutable draw = 0UL
+        use dev = new Sac.Fs.DeviceSacContext(cfg, obs, act, bk)
+        use learner = Sac.Fs.DeviceSac.upload dev (Sac.Fs.Sac.init ctx 9UL)
+        let step () =
+            replay.Sample(key, draw, batch)
+            draw <- draw + 1UL
+            Sac.Fs.DeviceSac.update dev batch learner |> ignore
+        let plain = rate seconds step
+        let before = bk.GraphCounts
+        bk.CaptureGraphs <- true
+        let graphed =
+            try rate seconds step
+            finally bk.CaptureGraphs <- false
+        let after = bk.GraphCounts
+        head + sprintf """"updates_per_sec":%s,"graph_updates_per_sec":%s,"speedup":%s,"graph_launches":%d,"graph_instantiations":%d,"graph_in_place_updates":%d}"""
+            (fmt plain) (fmt graphed) (fmt (graphed / plain)) (after.Launches - before.Launches)
+            (after.Instantiations - before.Instantiations) (after.Updates - before.Updates)
+
 /// A short, fixed SAC run through the whole engine (acting, environment, replay, updates, a metrics callback): its
 /// environment steps per second and each phase's share of the wall time. 1000 warm-up steps, then 2000 steps with one
 /// update each, the environment's preset otherwise; MuJoCo tasks only where the library loads.
@@ -353,7 +386,7 @@ let run (opts: BenchOptions) (print: string -> unit) =
             | _ -> ()
     if wanted "sac_update_scaling" then
         for shape in sacShapes do print (sacScalingLine (2.0 * opts.Seconds) (replayOf shape) shape)
-    if List.exists wantedCuda [ "copy_bandwidth"; "polyak"; "adam"; "sac_update" ] then
+    if List.exists wantedCuda [ "copy_bandwidth"; "polyak"; "adam"; "sac_update"; "sac_update_graph" ] then
         match Sac.Cuda.Backend.CudaBackend.TryCreate 0 with
         | false, _, reason -> print (sprintf """{"name":"cuda","skipped":%s}""" (Text.Json.JsonSerializer.Serialize reason))
         | true, bk, _ ->
@@ -365,3 +398,8 @@ let run (opts: BenchOptions) (print: string -> unit) =
                 for shape in sacShapes do
                     for batch in [ 256; 4096 ] do
                         print (sacUpdateLine g opts.Seconds (replayOf shape) shape batch (Some(bk :> Sac.Cuda.Backend.ISacBackend)))
+            if wantedCuda "sac_update_graph" then
+                use g = new ManagedGemm(1)
+                for shape in sacShapes do
+                    for batch in [ 256; 4096 ] do
+                        print (sacGraphLine g opts.Seconds (replayOf shape) shape (Sac.Core.Config.SacConfig(BatchSize = batch)) bk)

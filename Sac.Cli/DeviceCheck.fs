@@ -350,6 +350,46 @@ let sacTracking (backend: ISacBackend) (updates: int) =
       Error = sprintf "parameters max_rel_err %.3g max_abs_err %.3g; metrics max_rel_err %.3g max_abs_err %.3g" pRel pAbs mRel mAbs }
 
 /// <summary>
+/// The same SAC updates on a CUDA backend without and with <c>CudaBackend.CaptureGraphs</c>, from the same initial state
+/// over <paramref name="updates"/> random batches: the largest deviation of the metrics of every update and of all
+/// parameters, moments and log alpha at the end. A graph replays the very kernels the stream would have run, so the
+/// tolerance is 0; every update but the first (which runs uncaptured) must have been launched as a graph.
+/// </summary>
+/// <param name="backend">The CUDA backend under test; its graph capture is left off.</param>
+/// <param name="updates">Number of updates each way, at least 2.</param>
+let graphTracking (backend: CudaBackend) (updates: int) =
+    let cfg = SacConfig(HiddenSizes = [| 64; 64 |], BatchSize = 64, BufferSize = 1000, MaxGradNorm = Nullable 10.0f)
+    let obs, act = 5, 2
+    let init = Sac.init (SacContext(cfg, obs, act, ReferenceGemm.Instance)) 21UL
+    let metrics (m: SacMetrics) = [| m.CriticLoss; m.ActorLoss; m.AlphaLoss; m.Alpha; m.Entropy; m.MeanQ |]
+    let updateAll graphs =
+        use dev = new DeviceSacContext(cfg, obs, act, backend)
+        use learner = DeviceSac.upload dev (init.DeepCopy())
+        backend.CaptureGraphs <- graphs
+        try
+            let ms = [ for k in 0 .. updates - 1 -> metrics (DeviceSac.update dev (randomBatch cfg.BatchSize obs act (2000UL + uint64 k)) learner) ]
+            ms, DeviceSac.download dev learner
+        finally
+            backend.CaptureGraphs <- false
+    let plainMetrics, plain = updateAll false
+    let before = backend.GraphCounts.Launches
+    let graphMetrics, graphed = updateAll true
+    let launched = backend.GraphCounts.Launches - before
+    let parameters =
+        [ plain.Actor, graphed.Actor
+          plain.Critic, graphed.Critic
+          plain.TargetCritic, graphed.TargetCritic
+          plain.ActorOptimizer.FirstMoment, graphed.ActorOptimizer.FirstMoment
+          plain.ActorOptimizer.SecondMoment, graphed.ActorOptimizer.SecondMoment
+          plain.CriticOptimizer.FirstMoment, graphed.CriticOptimizer.FirstMoment
+          plain.CriticOptimizer.SecondMoment, graphed.CriticOptimizer.SecondMoment
+          [| plain.LogAlpha |], [| graphed.LogAlpha |] ]
+    let rel, absErr = errors (parameters @ List.zip plainMetrics graphMetrics)
+    { Check = "sac_graph"; MaxRelErr = rel; MaxAbsErr = absErr; Tolerance = 0.0
+      Ok = rel <= 0.0 && launched = int64 (updates - 1) && graphed.Step = plain.Step
+      Error = sprintf "%d graph launches over %d updates" launched updates }
+
+/// <summary>
 /// Runs every check on <paramref name="backend"/>, calling <paramref name="report"/> with each result as it completes
 /// (a check that throws is reported failed with the exception's message).
 /// </summary>
@@ -405,7 +445,8 @@ let summary (device: string) (results: CheckResult list) =
         (str device) results.Length failed (if failed = 0 then "true" else "false")
 
 /// <summary>
-/// <c>sac check-device</c>: opens the CUDA backend on <paramref name="ordinal"/> and runs every check, printing one
+/// <c>sac check-device</c>: opens the CUDA backend on <paramref name="ordinal"/> and runs every check, then
+/// <see cref="graphTracking"/> where the driver can capture graphs (else a line saying why it skipped), printing one
 /// JSON line per check and the summary. Returns 0 when all pass, 1 when one fails, 2 (after one line saying why) when
 /// there is no usable GPU.
 /// </summary>
@@ -420,5 +461,16 @@ let command (ordinal: int) (updates: int) (print: string -> unit) : int =
     | true, backend, _ ->
         use backend = nonNull backend
         let results = run backend (Some(fun key offset dest -> backend.FillUInt32(key, offset, dest))) updates (toJson >> print)
+        let graph =
+            if backend.GraphsSupported then
+                let r =
+                    try graphTracking backend (max 2 updates)
+                    with e -> { Check = "sac_graph"; MaxRelErr = infinity; MaxAbsErr = infinity; Tolerance = 0.0; Ok = false; Error = e.GetType().Name + ": " + e.Message }
+                print (toJson r)
+                [ r ]
+            else
+                print (sprintf """{"name":"check","check":"sac_graph","skipped":%s}""" (str backend.GraphsUnsupportedReason))
+                []
+        let results = results @ graph
         print (summary (backend.ToString()) results)
         if results |> List.forall (fun r -> r.Ok) then 0 else 1

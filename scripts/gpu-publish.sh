@@ -17,8 +17,9 @@ if [ "$size" -gt $((64 * 1024 * 1024)) ]; then
     exit 1
 fi
 cat <<'RUN'
-On the GPU machine, from the repository root:
-  ./publish/gpu/sac check-device
-  ./publish/gpu/sac bench --filter cuda
-  ./publish/gpu/sac bench --filter sac_update
+On the GPU machine, from the repository root, in this order:
+  ./publish/gpu/sac check-device                     # kernels vs CPU twins, 100 SAC updates vs the CPU update, graphs vs none
+  ./publish/gpu/sac bench --filter cuda              # copy_bandwidth, polyak, adam (fraction_of_copy >= 0.7);
+                                                     # sac_update, and sac_update_graph (without and with CUDA graphs), on the GPU
+  ./publish/gpu/sac bench --filter sac_update        # sac_update at batch 256 and 4096, CPU and GPU in one run
 RUN

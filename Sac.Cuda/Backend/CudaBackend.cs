@@ -13,12 +13,20 @@ namespace Sac.Cuda.Backend;
 /// <summary>
 /// <see cref="ISacBackend"/> on a CUDA device: arrays are <see cref="CudaDeviceArray"/>s, every operation is enqueued
 /// on one stream (kernels from native/, launched as native/README.md prescribes; GEMM through cuBLAS on the same
-/// stream), and only <see cref="Download"/> and <see cref="Synchronize"/> wait.
+/// stream), and only <see cref="Download"/> and <see cref="Synchronize"/> wait for the stream (an upload waits at
+/// most for the copies of a staging half it reuses; see the remarks).
 /// </summary>
 /// <remarks>
-/// Nothing is allocated on the device or the managed heap per operation: the Adam partial sums use one scratch
-/// buffer made at construction, and kernel arguments are built on the stack. The context is made current again when
-/// an operation comes from another thread than the last one. Not thread-safe: one caller at a time.
+/// <para>Nothing is allocated on the device or the managed heap per operation: the Adam partial sums use one scratch
+/// buffer made at construction, the upload staging is made once, and kernel arguments are built on the stack. The context is made current again when
+/// an operation comes from another thread than the last one. Not thread-safe: one caller at a time.</para>
+/// <para>Uploads of up to <see cref="StagingCapacity"/> floats go through page-locked staging memory (two halves,
+/// made at the first such upload): the data is copied there, the device copies it from there asynchronously, and an
+/// event recorded after the copy guards the half, which is rewritten only after its event has completed. Larger uploads
+/// are staged by the driver from pageable memory on the calling thread.</para>
+/// <para>With <see cref="CaptureGraphs"/>, every run of device operations between two operations that involve the
+/// host (<see cref="Allocate"/>, <see cref="Upload"/>, <see cref="Download"/>, <see cref="Synchronize"/>) is captured
+/// from the stream into a CUDA graph and launched as one (see <see cref="CaptureGraphs"/>).</para>
 /// </remarks>
 public sealed class CudaBackend : ISacBackend
 {
@@ -31,6 +39,12 @@ public sealed class CudaBackend : ISacBackend
     /// <summary>The most blocks (and partial sums) of <c>sum_squares_partial</c>.</summary>
     public const int MaxPartials = 256;
 
+    /// <summary>The default <see cref="StagingCapacity"/>: 2^20 floats (4 MiB) per staging half.</summary>
+    public const int DefaultStagingCapacity = 1 << 20;
+
+    /// <summary>The largest <see cref="StagingCapacity"/>: 2^28 floats (1 GiB) per staging half.</summary>
+    public const int MaxStagingCapacity = 1 << 28;
+
     readonly bool _ownsContext;
     readonly List<IDisposable> _owned = new();
     readonly CudaFunction _softTarget, _polyak, _sumSquaresPartial, _adam, _tanhForward, _tanhBackward, _philoxUInt32,
@@ -40,6 +54,8 @@ public sealed class CudaBackend : ISacBackend
     readonly DeviceBuffer _partials;
     int _thread;
     bool _disposed;
+    readonly UploadStaging _staging;
+    readonly StreamGraphCapture _graphs;
 
     /// <summary>A backend on <paramref name="context"/> with the kernels embedded in this build
     /// (<see cref="KernelImages"/>) and cuBLAS from its default location.</summary>
@@ -101,6 +117,8 @@ public sealed class CudaBackend : ISacBackend
             _actorLoss = functions["actor_loss"];
             _sumReduce = functions["sum_reduce"];
             _partials = Keep(context.Allocate(2 * MaxPartials));
+            _staging = Keep(new UploadStaging(context, Stream, DefaultStagingCapacity));
+            _graphs = new StreamGraphCapture(context, Stream);
         }
         catch
         {
@@ -195,6 +213,75 @@ public sealed class CudaBackend : ISacBackend
         }
     }
 
+    /// <summary><see cref="Enter"/> for an operation that only enqueues device work: with <see cref="CaptureGraphs"/>
+    /// on, it is captured.</summary>
+    void EnterDevice()
+    {
+        Enter();
+        _graphs.BeginIfEnabled();
+    }
+
+    /// <summary><see cref="Enter"/> for an operation that involves the host: a capture in progress is ended and its
+    /// graph launched first, so the operation is ordered after the captured work.</summary>
+    void EnterHost()
+    {
+        Enter();
+        _graphs.End(launch: true);
+    }
+
+    /// <summary>Whether the driver has what <see cref="CaptureGraphs"/> needs (stream capture, and graph update in
+    /// place, from CUDA 12.0); if not, <see cref="GraphsUnsupportedReason"/> says which entry point it lacks.</summary>
+    public bool GraphsSupported => _graphs.MissingExport is null;
+
+    /// <summary>Why <see cref="CaptureGraphs"/> cannot be turned on; empty when it can.</summary>
+    public string GraphsUnsupportedReason =>
+        _graphs.MissingExport is string name
+            ? $"the CUDA driver {Context.Driver.LibraryPath} does not export {name} (CUDA graphs need a driver of CUDA 12.0 or later)"
+            : "";
+
+    /// <summary>
+    /// Capture device work into CUDA graphs: each run of device operations between two operations that involve the
+    /// host is captured from the stream (<c>cuStreamBeginCapture_v2</c>, thread-local mode) and launched as one graph
+    /// when the next such operation comes (<c>cuGraphLaunch</c>), the instantiated graph updated in place while the
+    /// runs keep their shape. For a SAC update that is its whole device part: everything between the batch upload and
+    /// the metrics download. Kernel arguments (Philox keys, Adam's bias corrections, alpha) are captured by value, so
+    /// each update is captured afresh and only the instantiation is reused. The first run after turning it on runs
+    /// uncaptured, so that cuBLAS sets itself up outside a capture. Off by default.
+    /// </summary>
+    /// <exception cref="NotSupportedException">Turned on where <see cref="GraphsSupported"/> is false.</exception>
+    public bool CaptureGraphs
+    {
+        get => _graphs.Enabled;
+        set
+        {
+            Enter();
+            if (value && !GraphsSupported) throw new NotSupportedException("CUDA graph capture is unavailable: " + GraphsUnsupportedReason + ".");
+            _graphs.Enabled = value;
+        }
+    }
+
+    /// <summary>Captures begun, graphs instantiated, instantiated graphs updated in place, and graph launches, since
+    /// the backend was made.</summary>
+    public CudaGraphCounts GraphCounts => _graphs.Counts;
+
+    /// <summary>
+    /// Floats per half of the page-locked upload staging: uploads of at most this many floats are staged there
+    /// (0: none are). Setting it waits for the stream and frees the staging memory; the next staged upload allocates
+    /// two halves of the new size.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Negative, or above <see cref="MaxStagingCapacity"/>.</exception>
+    public int StagingCapacity
+    {
+        get => _staging.Capacity;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, MaxStagingCapacity);
+            EnterHost();
+            _staging.Capacity = value;
+        }
+    }
+
     /// <summary>The array behind a slice, refused unless this backend's context allocated it.</summary>
     CudaDeviceArray Own(DeviceSlice slice, string name)
     {
@@ -226,7 +313,7 @@ public sealed class CudaBackend : ISacBackend
     /// <inheritdoc />
     public DeviceArray Allocate(int length)
     {
-        Enter();
+        EnterHost();
         // Zeroed by a fill ordered on the stream, before any later operation; nothing waits.
         return new CudaDeviceArray(Context, length, Stream);
     }
@@ -234,15 +321,17 @@ public sealed class CudaBackend : ISacBackend
     /// <inheritdoc />
     public void Upload(ReadOnlySpan<float> source, DeviceSlice dest)
     {
-        Enter();
+        EnterHost();
         Length("source", dest.Length, source.Length);
-        Own(dest, nameof(dest)).Buffer.Upload(source, dest.Offset, Stream);
+        var buffer = Own(dest, nameof(dest)).Buffer;
+        // Larger than a staging half: the driver stages it from pageable memory before returning.
+        if (!_staging.TryUpload(source, buffer, dest.Offset)) buffer.Upload(source, dest.Offset, Stream);
     }
 
     /// <inheritdoc />
     public void Download(DeviceSlice source, Span<float> dest)
     {
-        Enter();
+        EnterHost();
         Length("dest", source.Length, dest.Length);
         Own(source, nameof(source)).Buffer.Download(dest, source.Offset, Stream);
     }
@@ -250,7 +339,7 @@ public sealed class CudaBackend : ISacBackend
     /// <inheritdoc />
     public void Copy(DeviceSlice source, DeviceSlice dest)
     {
-        Enter();
+        EnterDevice();
         Length("source", dest.Length, source.Length);
         Own(source, nameof(source)).Buffer.CopyTo(source.Offset, Own(dest, nameof(dest)).Buffer, dest.Offset, source.Length, Stream);
     }
@@ -258,7 +347,7 @@ public sealed class CudaBackend : ISacBackend
     /// <inheritdoc />
     public void Synchronize()
     {
-        Enter();
+        EnterHost();
         Stream.Synchronize();
     }
 
@@ -266,7 +355,7 @@ public sealed class CudaBackend : ISacBackend
     public void Gemm(Transpose transA, Transpose transB, int m, int n, int k, float alpha, DeviceSlice a, int lda,
         DeviceSlice b, int ldb, float beta, DeviceSlice c, int ldc)
     {
-        Enter();
+        EnterDevice();
         Own(a, nameof(a));
         Own(b, nameof(b));
         Own(c, nameof(c));
@@ -276,7 +365,7 @@ public sealed class CudaBackend : ISacBackend
     /// <inheritdoc />
     public void BiasActivationForward(DeviceSlice z, int rows, int cols, DeviceSlice bias, Activation activation)
     {
-        Enter();
+        EnterDevice();
         CheckShape(rows, cols);
         Length(nameof(z), rows * cols, z.Length);
         Length(nameof(bias), cols, bias.Length);
@@ -292,7 +381,7 @@ public sealed class CudaBackend : ISacBackend
     /// <inheritdoc />
     public void ActivationBackward(DeviceSlice y, DeviceSlice dy, Activation activation)
     {
-        Enter();
+        EnterDevice();
         Length(nameof(dy), y.Length, dy.Length);
         var args = new KernelArgs();
         args.Add(y.Length);
@@ -306,7 +395,7 @@ public sealed class CudaBackend : ISacBackend
     /// <inheritdoc />
     public void ColumnSums(DeviceSlice x, int rows, int cols, DeviceSlice dest, bool accumulate)
     {
-        Enter();
+        EnterDevice();
         CheckShape(rows, cols);
         Length(nameof(x), rows * cols, x.Length);
         Length(nameof(dest), cols, dest.Length);
@@ -322,7 +411,7 @@ public sealed class CudaBackend : ISacBackend
     /// <inheritdoc />
     public void Sum(DeviceSlice x, DeviceSlice dest)
     {
-        Enter();
+        EnterDevice();
         Length(nameof(dest), 1, dest.Length);
         var args = new KernelArgs();
         args.Add(x.Length);
@@ -335,7 +424,7 @@ public sealed class CudaBackend : ISacBackend
     /// <inheritdoc />
     public void FillNormal(PhiloxKey key, ulong offset, DeviceSlice dest)
     {
-        Enter();
+        EnterDevice();
         var args = new KernelArgs();
         long blocks = PhiloxArgs(ref args, key, offset, dest);
         Launch(_philoxNormal, blocks, in args);
@@ -350,7 +439,7 @@ public sealed class CudaBackend : ISacBackend
     /// <param name="dest">Receives the words (read them back with <see cref="BitConverter.SingleToUInt32Bits"/>).</param>
     public void FillUInt32(PhiloxKey key, ulong offset, DeviceSlice dest)
     {
-        Enter();
+        EnterDevice();
         var args = new KernelArgs();
         long blocks = PhiloxArgs(ref args, key, offset, dest);
         Launch(_philoxUInt32, blocks, in args);
@@ -373,7 +462,7 @@ public sealed class CudaBackend : ISacBackend
     /// <inheritdoc />
     public void ConcatColumns(int rows, DeviceSlice left, int leftCols, DeviceSlice right, int rightCols, DeviceSlice dest)
     {
-        Enter();
+        EnterDevice();
         CheckShape(rows, leftCols);
         CheckShape(rows, rightCols);
         Length(nameof(left), rows * leftCols, left.Length);
@@ -392,7 +481,7 @@ public sealed class CudaBackend : ISacBackend
     /// <inheritdoc />
     public void SumColumnBlock(int rows, int width, int offset, int cols, DeviceSlice x1, DeviceSlice x2, DeviceSlice dest)
     {
-        Enter();
+        EnterDevice();
         CheckShape(rows, width);
         if (offset < 0 || cols < 0 || offset + cols > width)
             throw new ArgumentOutOfRangeException(nameof(offset), $"Columns [{offset}, {offset + cols}) do not lie inside a width of {width}.");
@@ -415,7 +504,7 @@ public sealed class CudaBackend : ISacBackend
         DeviceSlice actorOutput, DeviceSlice noise, DeviceSlice action, DeviceSlice sigma, DeviceSlice logStdGrad,
         DeviceSlice logPi)
     {
-        Enter();
+        EnterDevice();
         CheckShape(rows, actDim);
         int n = rows * actDim;
         Length(nameof(actorOutput), 2 * n, actorOutput.Length);
@@ -462,7 +551,7 @@ public sealed class CudaBackend : ISacBackend
     public void TanhGaussianBackward(int rows, int actDim, DeviceSlice action, DeviceSlice sigma, DeviceSlice noise,
         DeviceSlice logStdGrad, DeviceSlice actionGrad, DeviceSlice logPiGrad, DeviceSlice actorOutputGrad)
     {
-        Enter();
+        EnterDevice();
         CheckShape(rows, actDim);
         int n = rows * actDim;
         Length(nameof(action), n, action.Length);
@@ -489,7 +578,7 @@ public sealed class CudaBackend : ISacBackend
     public void SoftTarget(float gamma, float alpha, DeviceSlice reward, DeviceSlice terminated, DeviceSlice q1,
         DeviceSlice q2, DeviceSlice logPi, DeviceSlice target)
     {
-        Enter();
+        EnterDevice();
         int n = target.Length;
         Length(nameof(reward), n, reward.Length);
         Length(nameof(terminated), n, terminated.Length);
@@ -512,7 +601,7 @@ public sealed class CudaBackend : ISacBackend
     /// <inheritdoc />
     public void CriticLoss(DeviceSlice q, DeviceSlice target, DeviceSlice qGrad, DeviceSlice terms)
     {
-        Enter();
+        EnterDevice();
         int n = q.Length;
         Length(nameof(target), n, target.Length);
         Length(nameof(qGrad), n, qGrad.Length);
@@ -530,7 +619,7 @@ public sealed class CudaBackend : ISacBackend
     public void ActorLoss(float alpha, DeviceSlice logPi, DeviceSlice q1, DeviceSlice q2, DeviceSlice logPiGrad,
         DeviceSlice q1Grad, DeviceSlice q2Grad, DeviceSlice terms)
     {
-        Enter();
+        EnterDevice();
         int n = logPi.Length;
         Length(nameof(q1), n, q1.Length);
         Length(nameof(q2), n, q2.Length);
@@ -555,7 +644,7 @@ public sealed class CudaBackend : ISacBackend
     public void Adam(AdamConfig config, long step, DeviceSlice parameters, DeviceSlice gradients, DeviceSlice firstMoment,
         DeviceSlice secondMoment, float learningRateFactor = 1f)
     {
-        Enter();
+        EnterDevice();
         ArgumentNullException.ThrowIfNull(config);
         ArgumentOutOfRangeException.ThrowIfLessThan(step, 1L);
         if (!(learningRateFactor >= 0f && learningRateFactor <= 1f))
@@ -617,7 +706,7 @@ public sealed class CudaBackend : ISacBackend
     /// <inheritdoc />
     public void Polyak(float tau, DeviceSlice online, DeviceSlice target)
     {
-        Enter();
+        EnterDevice();
         Length(nameof(online), target.Length, online.Length);
         var args = new KernelArgs();
         args.Add(target.Length);
@@ -635,24 +724,34 @@ public sealed class CudaBackend : ISacBackend
             throw new ArgumentOutOfRangeException(nameof(rows), $"{rows} x {cols} elements do not fit an array.");
     }
 
-    /// <summary>Waits for enqueued work, then releases the kernels, cuBLAS, the stream, the scratch buffer and the
-    /// context when owned. Arrays allocated by the backend are the caller's to dispose (before an owned context).
-    /// Idempotent.</summary>
+    /// <summary>Waits for enqueued work (a capture in progress is ended and dropped, not launched), then releases the
+    /// instantiated graph, the staging memory, the kernels, cuBLAS, the stream, the scratch buffer and the context
+    /// when owned. Arrays allocated by the backend are the caller's to dispose (before an owned context). Idempotent.</summary>
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
+        bool live = !Context.IsDisposed;
         try
         {
-            if (!Context.IsDisposed)
+            if (live)
             {
                 Context.MakeCurrent();
+                _graphs.End(launch: false);
                 Stream.Synchronize();
             }
         }
         catch (CudaException)
         {
             // A faulted stream still has to be released; the fault was or will be reported by the call that waits.
+        }
+        try
+        {
+            if (live) _graphs.DestroyExec();
+        }
+        catch (CudaException)
+        {
+            // As above: a failed release still counts as released.
         }
         ReleaseOwned();
         if (_ownsContext) Context.Dispose();

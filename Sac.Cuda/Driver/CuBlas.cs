@@ -20,9 +20,13 @@ public enum GemmMath
 /// and argument order of <see cref="IGemm.Sgemm"/>.
 /// </summary>
 /// <remarks>
-/// cuBLAS is column-major. A row-major matrix with leading dimension ld is, read column-major, its transpose with
+/// <para>cuBLAS is column-major. A row-major matrix with leading dimension ld is, read column-major, its transpose with
 /// the same ld, so the row-major product is computed as <c>C^T = op(B)^T op(A)^T</c>: B and A swap places, m and n
-/// swap, and each operand keeps its own transpose flag.
+/// swap, and each operand keeps its own transpose flag.</para>
+/// <para>Without a stream, cuBLAS enqueues on the legacy default stream, which this binding's non-blocking streams
+/// never wait for, nor it for them. A GEMM then waits for all work in the context before and after
+/// (<c>cuCtxSynchronize</c>), as the stream-less <see cref="DeviceBuffer"/> operations do, so it cannot race with
+/// a stream's kernels; bind a stream on hot paths.</para>
 /// </remarks>
 public sealed unsafe class CuBlas : CudaResource
 {
@@ -33,7 +37,8 @@ public sealed unsafe class CuBlas : CudaResource
 
     /// <summary>Loads cuBLAS and creates a handle (<c>cublasCreate_v2</c>) bound to <paramref name="stream"/>.</summary>
     /// <param name="context">The context; must be current.</param>
-    /// <param name="stream">The stream GEMMs are enqueued on, or null for the legacy default stream.</param>
+    /// <param name="stream">The stream GEMMs are enqueued on, or null for the legacy default stream, where each GEMM
+    /// waits for the whole context before and after (see the remarks).</param>
     /// <param name="libraryPath">An explicit cuBLAS path, or null: <c>SAC_LIBCUBLAS</c>, else libcublas.so.12, .so.11, .so.</param>
     /// <exception cref="CudaUnavailableException">cuBLAS could not be loaded.</exception>
     /// <exception cref="CudaException">cuBLAS refused to create the handle or take the stream.</exception>
@@ -60,7 +65,8 @@ public sealed unsafe class CuBlas : CudaResource
     /// <summary>Whether <see cref="GemmMath.Tf32"/> is available (the library exports <c>cublasGemmEx</c>).</summary>
     public bool SupportsTf32 => _api.cublasGemmEx != null;
 
-    /// <summary>The stream GEMMs are enqueued on (<c>cublasSetStream_v2</c>); null for the legacy default stream.</summary>
+    /// <summary>The stream GEMMs are enqueued on (<c>cublasSetStream_v2</c>); null for the legacy default stream, where
+    /// each GEMM is synchronous with respect to the whole context (see the remarks).</summary>
     public CudaStream? Stream
     {
         get => _stream;
@@ -143,6 +149,9 @@ public sealed unsafe class CuBlas : CudaResource
         // cuBLAS wants ld >= max(1, stored rows) even for an operand it never reads (k = 0).
         int ldbCol = System.Math.Max(ldb, System.Math.Max(1, transB == Transpose.No ? n : k));
         int ldaCol = System.Math.Max(lda, System.Math.Max(1, transA == Transpose.No ? k : m));
+        // On the legacy stream: nothing of a non-blocking stream may be pending on either side (class remarks).
+        bool legacy = _stream is null;
+        if (legacy) WaitForContext();
         if (_math == GemmMath.Tf32)
             Check(_api.cublasGemmEx(_handle, opB, opA, n, m, k, &alpha, b, CuBlasApi.DataTypeR32F, ldbCol,
                 a, CuBlasApi.DataTypeR32F, ldaCol, &beta, c, CuBlasApi.DataTypeR32F, ldc,
@@ -150,7 +159,10 @@ public sealed unsafe class CuBlas : CudaResource
         else
             Check(_api.cublasSgemm_v2(_handle, opB, opA, n, m, k, &alpha, b, ldbCol, a, ldaCol, &beta, c, ldc),
                 "cublasSgemm_v2");
+        if (legacy) WaitForContext();
     }
+
+    void WaitForContext() => Driver.Check(Driver.Api.cuCtxSynchronize(), "cuCtxSynchronize");
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     void Check(int status, string call)

@@ -77,6 +77,10 @@ public sealed unsafe class CudaContext : IDisposable
     /// <param name="length">Number of float32 elements.</param>
     public DeviceBuffer Allocate(int length) => new(this, length);
 
+    /// <summary>Allocates <paramref name="length"/> floats of page-locked host memory (contents undefined).</summary>
+    /// <param name="length">Number of float32 elements, at least 1.</param>
+    public PinnedHostBuffer AllocatePinned(int length) => new(this, length);
+
     /// <summary>Loads a module from PTX text; the driver JIT-compiles it for this device.</summary>
     /// <param name="ptx">PTX source.</param>
     public CudaModule LoadModule(string ptx) => new(this, ptx);

@@ -90,6 +90,26 @@ public sealed unsafe class DeviceBuffer : CudaResource
             Driver.Check(Driver.Api.cuMemcpyHtoDAsync_v2(PointerUnchecked(offset), s, Bytes(source.Length), stream.Handle), "cuMemcpyHtoDAsync_v2");
     }
 
+    /// <summary>Copies <paramref name="count"/> elements of page-locked <paramref name="source"/> from
+    /// <paramref name="sourceOffset"/> into elements <c>[offset, offset + count)</c> (<c>cuMemcpyHtoDAsync_v2</c>),
+    /// ordered on <paramref name="stream"/>. Returns at once: the source must stay unchanged until the copy has
+    /// completed (record an event on the stream after it and wait for that before rewriting).</summary>
+    /// <param name="source">Pinned host memory.</param>
+    /// <param name="sourceOffset">First element read.</param>
+    /// <param name="offset">First element written.</param>
+    /// <param name="count">Number of elements.</param>
+    /// <param name="stream">The stream the copy is ordered on.</param>
+    public void Upload(PinnedHostBuffer source, int sourceOffset, int offset, int count, CudaStream stream)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(stream);
+        CheckRange(offset, count);
+        float* s = source.PointerAt(sourceOffset, count);
+        if (count == 0) return;
+        Driver.Check(Driver.Api.cuMemcpyHtoDAsync_v2(PointerUnchecked(offset), s, Bytes(count), stream.Handle), "cuMemcpyHtoDAsync_v2");
+    }
+
     /// <summary>Copies elements <c>[offset, offset + dest.Length)</c> into <paramref name="dest"/>
     /// (<c>cuMemcpyDtoH_v2</c>), after all work in the context, every stream's included.</summary>
     /// <param name="dest">Host memory.</param>

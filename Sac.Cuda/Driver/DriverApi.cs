@@ -47,6 +47,33 @@ internal sealed unsafe class DriverApi
     public readonly delegate* unmanaged<nint, int> cuEventDestroy_v2;
     public readonly delegate* unmanaged<int, byte**, int> cuGetErrorName;
     public readonly delegate* unmanaged<int, byte**, int> cuGetErrorString;
+    public readonly delegate* unmanaged<void**, nuint, int> cuMemAllocHost_v2;
+    public readonly delegate* unmanaged<void*, int> cuMemFreeHost;
+
+    // Stream capture and graphs, optional (null when absent): cuGraphExecUpdate_v2 is CUDA 12.0's, the rest older.
+    public readonly delegate* unmanaged<nint, int, int> cuStreamBeginCapture_v2;
+    public readonly delegate* unmanaged<nint, nint*, int> cuStreamEndCapture;
+    public readonly delegate* unmanaged<nint*, nint, ulong, int> cuGraphInstantiateWithFlags;
+    public readonly delegate* unmanaged<nint, nint, GraphExecUpdateResultInfo*, int> cuGraphExecUpdate_v2;
+    public readonly delegate* unmanaged<nint, nint, int> cuGraphLaunch;
+    public readonly delegate* unmanaged<nint, int> cuGraphDestroy;
+    public readonly delegate* unmanaged<nint, int> cuGraphExecDestroy;
+
+    /// <summary>The graph entry points, in the order <see cref="MissingGraphExport"/> looks for them.</summary>
+    public static readonly string[] GraphExports =
+    [
+        nameof(cuStreamBeginCapture_v2), nameof(cuStreamEndCapture), nameof(cuGraphInstantiateWithFlags),
+        nameof(cuGraphExecUpdate_v2), nameof(cuGraphLaunch), nameof(cuGraphDestroy), nameof(cuGraphExecDestroy),
+    ];
+
+    /// <summary>The first graph entry point the library lacks, or null when it has them all.</summary>
+    public readonly string? MissingGraphExport;
+
+    /// <summary><c>CU_STREAM_CAPTURE_MODE_THREAD_LOCAL</c>: while capturing, this thread may not make calls that are
+    /// unsafe during capture (allocations, context-wide waits); other threads may.</summary>
+    public const int CaptureModeThreadLocal = 1;
+    /// <summary><c>CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE</c>: the new graph's topology differs from the instantiated one's.</summary>
+    public const int ErrorGraphExecUpdateFailure = 910;
 
     /// <summary><c>CU_JIT_INFO_LOG_BUFFER</c>: a <c>char*</c> for the JIT's informational messages.</summary>
     public const int JitInfoLogBuffer = 3;
@@ -109,5 +136,31 @@ internal sealed unsafe class DriverApi
         cuEventDestroy_v2 = (delegate* unmanaged<nint, int>)Get(nameof(cuEventDestroy_v2));
         cuGetErrorName = (delegate* unmanaged<int, byte**, int>)Get(nameof(cuGetErrorName));
         cuGetErrorString = (delegate* unmanaged<int, byte**, int>)Get(nameof(cuGetErrorString));
+        cuMemAllocHost_v2 = (delegate* unmanaged<void**, nuint, int>)Get(nameof(cuMemAllocHost_v2));
+        cuMemFreeHost = (delegate* unmanaged<void*, int>)Get(nameof(cuMemFreeHost));
+
+        nint Optional(string name) => NativeLibrary.TryGetExport(library, name, out var p) ? p : 0;
+        cuStreamBeginCapture_v2 = (delegate* unmanaged<nint, int, int>)Optional(nameof(cuStreamBeginCapture_v2));
+        cuStreamEndCapture = (delegate* unmanaged<nint, nint*, int>)Optional(nameof(cuStreamEndCapture));
+        cuGraphInstantiateWithFlags = (delegate* unmanaged<nint*, nint, ulong, int>)Optional(nameof(cuGraphInstantiateWithFlags));
+        cuGraphExecUpdate_v2 = (delegate* unmanaged<nint, nint, GraphExecUpdateResultInfo*, int>)Optional(nameof(cuGraphExecUpdate_v2));
+        cuGraphLaunch = (delegate* unmanaged<nint, nint, int>)Optional(nameof(cuGraphLaunch));
+        cuGraphDestroy = (delegate* unmanaged<nint, int>)Optional(nameof(cuGraphDestroy));
+        cuGraphExecDestroy = (delegate* unmanaged<nint, int>)Optional(nameof(cuGraphExecDestroy));
+        foreach (string name in GraphExports)
+            if (!NativeLibrary.TryGetExport(library, name, out _))
+            {
+                MissingGraphExport = name;
+                break;
+            }
     }
+}
+
+/// <summary><c>CUgraphExecUpdateResultInfo</c> (CUDA 12.0): why <c>cuGraphExecUpdate_v2</c> refused, and where.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct GraphExecUpdateResultInfo
+{
+    public int Result;
+    public nint ErrorNode;
+    public nint ErrorFromNode;
 }

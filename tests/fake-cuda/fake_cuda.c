@@ -21,9 +21,24 @@
  *     operation on one of them while the other has unfinished work is an ordering hazard: counted (fake_hazards,
  *     fake_last_hazard). Work finishes at cuStreamSynchronize, cuCtxSynchronize, cuEventSynchronize (up to the
  *     record) and, for the legacy stream, at a synchronous device-to-host copy.
+ *   - Page-locked host memory (cuMemAllocHost_v2 / cuMemFreeHost) is tracked, and each asynchronous upload from it
+ *     keeps a snapshot of the bytes it read. The device reads pinned memory when the copy runs, not when it is
+ *     enqueued, so when the fake learns that such a copy has finished (a synchronisation) it compares the memory with
+ *     the snapshot: bytes rewritten meanwhile were rewritten while the copy was pending, a staging hazard
+ *     (fake_staging_hazards, fake_last_staging_hazard); so is freeing the memory while a copy from it is pending.
+ *   - Stream capture and graphs (cuStreamBeginCapture_v2, cuStreamEndCapture, cuGraphInstantiateWithFlags,
+ *     cuGraphExecUpdate_v2, cuGraphLaunch, cuGraphDestroy, cuGraphExecDestroy; all omitted with -DFAKE_NO_GRAPHS).
+ *     Work enqueued on a capturing stream still runs at once on the host, but counts as a node of the capture, not as
+ *     unfinished work; a graph's shape is its node count and the sequence of calls (and kernel names) captured, and
+ *     cuGraphExecUpdate_v2 refuses a graph of another shape with CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE. A launched graph
+ *     counts as one unit of work on its stream and does not run its nodes again. While a capture is in progress, what
+ *     thread-local capture mode forbids is refused with CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED and invalidates the
+ *     capture (cuStreamEndCapture then answers CUDA_ERROR_STREAM_CAPTURE_INVALIDATED): context-wide and capturing-stream
+ *     waits, allocations and frees, anything on the legacy default stream, and copies between a capturing stream and
+ *     pageable host memory (fake_capture_refusals).
  *   - cuModuleLoadDataEx fills the JIT error and info log buffers it is given. A PTX image holding the line
  *     "// FAKE_JIT_ERROR: text" is rejected with CUDA_ERROR_INVALID_PTX and an error log naming that line.
- *   - Every entry point counts its calls (fake_calls).
+ *   - Every entry point counts its calls (fake_calls) and is logged in call order (fake_call_log).
  *
  * Scripting, read at the first call and at fake_reset(): FAKE_CUDA_FAIL="symbol:code[,symbol:code...]" makes those
  * entry points return that code; FAKE_CUDA_DEVICES=n sets the device count (default 1). Tests use the control
@@ -45,8 +60,9 @@ typedef unsigned long long CUdeviceptr;
 
 enum {
     OK = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, NOT_INITIALIZED = 3, NO_DEVICE = 100, INVALID_DEVICE = 101,
-    INVALID_IMAGE = 200, INVALID_CONTEXT = 201, INVALID_PTX = 218, INVALID_HANDLE = 400, NOT_FOUND = 500,
-    ILLEGAL_ADDRESS = 700
+    INVALID_IMAGE = 200, INVALID_CONTEXT = 201, INVALID_PTX = 218, INVALID_HANDLE = 400, ILLEGAL_STATE = 401,
+    NOT_FOUND = 500, ILLEGAL_ADDRESS = 700, CAPTURE_UNSUPPORTED = 900, CAPTURE_INVALIDATED = 901,
+    GRAPH_EXEC_UPDATE_FAILURE = 910
 };
 enum { BLAS_OK = 0, BLAS_NOT_INITIALIZED = 1, BLAS_INVALID_VALUE = 7, BLAS_EXECUTION_FAILED = 13, BLAS_NOT_SUPPORTED = 15 };
 
@@ -91,7 +107,13 @@ static int scripted(const char *symbol) {
 #define MAX_COUNTED 96
 static struct { const char *symbol; int calls; } counted[MAX_COUNTED];
 
+/* The entry points called, in order (a ring of the last CALL_LOG; fake_call_log). */
+#define CALL_LOG 4096
+static const char *call_log[CALL_LOG];
+static int calls_logged;
+
 static void count_call(const char *symbol) {
+    call_log[calls_logged++ % CALL_LOG] = symbol;
     for (int i = 0; i < MAX_COUNTED; i++) {
         if (counted[i].symbol == symbol || (counted[i].symbol && strcmp(counted[i].symbol, symbol) == 0)) { counted[i].calls++; return; }
         if (!counted[i].symbol) { counted[i].symbol = symbol; counted[i].calls = 1; return; }
@@ -102,7 +124,7 @@ static void count_call(const char *symbol) {
 
 /* ---------------------------------------------------------------- object registries */
 
-enum { K_STREAM, K_EVENT, K_MODULE, K_FUNCTION, K_CUBLAS, K_KINDS };
+enum { K_STREAM, K_EVENT, K_MODULE, K_FUNCTION, K_CUBLAS, K_GRAPH, K_EXEC, K_KINDS };
 #define MAX_OBJECTS 1024
 static void *objects[K_KINDS][MAX_OBJECTS];
 
@@ -147,11 +169,59 @@ static int stream_slot(void *stream) {
 
 static int pending(int slot) { return enqueued[slot] > finished[slot]; }
 
+/* Stream capture, per stream slot: capturing, invalidated by a refused call, nodes so far and the shape's hash. */
+static int capturing[MAX_OBJECTS + 1], capture_invalid[MAX_OBJECTS + 1], capture_nodes[MAX_OBJECTS + 1];
+static unsigned long long capture_shape[MAX_OBJECTS + 1];
+static int capture_refusals, captures_begun, graph_launches, last_capture_nodes;
+
+static unsigned long long mix(unsigned long long h, const char *text) {
+    while (*text) h = (h ^ (unsigned char)*text++) * 1099511628211ULL;
+    return h * 31 + 7;
+}
+
+static int any_capture(void) {
+    for (int i = 0; i <= MAX_OBJECTS; i++)
+        if (capturing[i]) return 1;
+    return 0;
+}
+
+/* A call thread-local capture mode forbids while a capture is in progress: refused, and the captures invalidated. */
+static CUresult refuse_if_capturing(void) {
+    if (!any_capture()) return OK;
+    for (int i = 0; i <= MAX_OBJECTS; i++)
+        if (capturing[i]) capture_invalid[i] = 1;
+    capture_refusals++;
+    return CAPTURE_UNSUPPORTED;
+}
+
+/* Work on `stream`: on the legacy stream, forbidden during a capture. */
+static CUresult capture_gate(void *stream) { return stream ? OK : refuse_if_capturing(); }
+
+/* A copy between the capturing `stream` and pageable host memory: refused, the capture invalidated. */
+static int pinned_range(const void *p, size_t bytes);
+static CUresult capture_gate_host(void *stream, const void *host, size_t bytes) {
+    CUresult r = capture_gate(stream);
+    if (r) return r;
+    int slot = stream ? stream_slot(stream) : -1;
+    if (slot >= 0 && capturing[slot] && !pinned_range(host, bytes)) {
+        capture_invalid[slot] = 1;
+        capture_refusals++;
+        return CAPTURE_UNSUPPORTED;
+    }
+    return OK;
+}
+
 /* An operation reaches `stream`: a hazard when the streams it does not wait for have unfinished work. With
    `work`, the operation itself is unfinished work on the stream until a synchronisation says otherwise. */
 static void enqueue(const char *call, void *stream, int work) {
     int slot = stream_slot(stream);
     if (slot < 0) return;
+    if (capturing[slot]) {
+        /* Captured, not run (as the device sees it): a node of the graph. */
+        capture_nodes[slot]++;
+        capture_shape[slot] = mix(capture_shape[slot], call);
+        return;
+    }
     const char *waiting = NULL;
     if (slot == LEGACY) {
         for (int i = 0; i < MAX_OBJECTS && !waiting; i++)
@@ -167,17 +237,61 @@ static void enqueue(const char *call, void *stream, int work) {
     if (work) enqueued[slot]++;
 }
 
+/* Asynchronous uploads from pinned memory whose completion the fake has not yet seen, each with the bytes it read. */
+#define MAX_PENDING 1024
+static struct { const char *source; size_t bytes; int slot; unsigned long long seq; char *snapshot; } pending_copies[MAX_PENDING];
+static int staging_hazards;
+static char last_staging_hazard[200];
+
+static void staging_hazard(const char *what, size_t offset, size_t bytes) {
+    staging_hazards++;
+    snprintf(last_staging_hazard, sizeof last_staging_hazard, "%s: %zu bytes at offset %zu of its pinned block", what, bytes, offset);
+}
+
+static size_t pinned_offset(const void *p);
+
+/* The copies known finished: their source must still hold what they read. */
+static void check_pinned_copies(void) {
+    for (int i = 0; i < MAX_PENDING; i++) {
+        if (!pending_copies[i].snapshot || finished[pending_copies[i].slot] < pending_copies[i].seq) continue;
+        if (memcmp(pending_copies[i].snapshot, pending_copies[i].source, pending_copies[i].bytes) != 0)
+            staging_hazard("pinned memory rewritten while a copy from it was pending", pinned_offset(pending_copies[i].source), pending_copies[i].bytes);
+        free(pending_copies[i].snapshot);
+        pending_copies[i].snapshot = NULL;
+    }
+}
+
 static void finish(void *stream) {
     int slot = stream_slot(stream);
     if (slot >= 0) finished[slot] = enqueued[slot];
+    check_pinned_copies();
 }
 
 static void finish_all(void) {
     for (int i = 0; i <= MAX_OBJECTS; i++) finished[i] = enqueued[i];
+    check_pinned_copies();
 }
 
 #define MAX_ALLOCS 4096
 static struct { char *base; size_t bytes; int device; } allocs[MAX_ALLOCS];
+
+#define MAX_PINNED 256
+static struct { char *base; size_t bytes; } pinned[MAX_PINNED];
+
+/* The live pinned block holding [p, p + bytes), or -1. */
+static int find_pinned(const void *p, size_t bytes) {
+    for (int i = 0; i < MAX_PINNED; i++) {
+        if (!pinned[i].base) continue;
+        uintptr_t lo = (uintptr_t)pinned[i].base, hi = lo + pinned[i].bytes, q = (uintptr_t)p;
+        if (q >= lo && q <= hi && bytes <= hi - q) return i;
+    }
+    return -1;
+}
+static int pinned_range(const void *p, size_t bytes) { return find_pinned(p, bytes) >= 0; }
+static size_t pinned_offset(const void *p) {
+    int i = find_pinned(p, 0);
+    return i < 0 ? 0 : (size_t)((const char *)p - pinned[i].base);
+}
 
 /* The live block holding [p, p + bytes), or -1. An empty range only needs p inside (or at the end of) a block. */
 static int find_alloc(CUdeviceptr p, size_t bytes) {
@@ -249,7 +363,16 @@ EXPORT void fake_reset(void) {
     memset(non_blocking, 0, sizeof non_blocking);
     hazards = 0;
     last_hazard[0] = 0;
+    memset(capturing, 0, sizeof capturing);
+    memset(capture_invalid, 0, sizeof capture_invalid);
+    memset(capture_nodes, 0, sizeof capture_nodes);
+    capture_refusals = captures_begun = graph_launches = last_capture_nodes = 0;
+    for (int i = 0; i < MAX_PINNED; i++) { free(pinned[i].base); pinned[i].base = NULL; }
+    for (int i = 0; i < MAX_PENDING; i++) { free(pending_copies[i].snapshot); pending_copies[i].snapshot = NULL; }
+    staging_hazards = 0;
+    last_staging_hazard[0] = 0;
     memset(counted, 0, sizeof counted);
+    calls_logged = 0;
     read_env();
 }
 
@@ -258,7 +381,7 @@ EXPORT void fake_clear_fails(void) { fail_count = 0; }
 EXPORT void fake_set_devices(int n) { device_count = n; }
 EXPORT int fake_primary_refs(int device) { return device >= 0 && device < MAX_DEVICES ? primary_refs[device] : -1; }
 
-/* Live objects of one kind: "allocations", "streams", "events", "modules", "cublas". */
+/* Live objects of one kind: "allocations", "streams", "events", "modules", "cublas", "pinned", "graphs", "graph_execs". */
 EXPORT int fake_live(const char *kind) {
     if (strcmp(kind, "allocations") == 0) {
         int n = 0;
@@ -269,6 +392,13 @@ EXPORT int fake_live(const char *kind) {
     if (strcmp(kind, "events") == 0) return reg_count(K_EVENT);
     if (strcmp(kind, "modules") == 0) return reg_count(K_MODULE);
     if (strcmp(kind, "cublas") == 0) return reg_count(K_CUBLAS);
+    if (strcmp(kind, "graphs") == 0) return reg_count(K_GRAPH);
+    if (strcmp(kind, "graph_execs") == 0) return reg_count(K_EXEC);
+    if (strcmp(kind, "pinned") == 0) {
+        int n = 0;
+        for (int i = 0; i < MAX_PINNED; i++) n += pinned[i].base != NULL;
+        return n;
+    }
     return -1;
 }
 
@@ -295,9 +425,24 @@ EXPORT int fake_calls(const char *symbol) {
         if (strcmp(counted[i].symbol, symbol) == 0) return counted[i].calls;
     return 0;
 }
+/* Call number `index` since the last reset (0-based; the last 4096 are kept): copies the entry point's name
+   (NUL-terminated, at most cap bytes) and returns its length, or -1 when that call is not in the log. */
+EXPORT int fake_call_log(int index, char *name, int cap) {
+    if (index < 0 || index >= calls_logged || index < calls_logged - CALL_LOG || cap <= 0) return -1;
+    snprintf(name, (size_t)cap, "%s", call_log[index % CALL_LOG]);
+    return (int)strlen(name);
+}
 /* Ordering hazards since the last reset (see the top of this file), and a description of the last one ("" if none). */
 EXPORT int fake_hazards(void) { return hazards; }
 EXPORT const char *fake_last_hazard(void) { return last_hazard; }
+/* Pinned memory rewritten or freed while a copy from it was pending, since the last reset, and the last one described. */
+EXPORT int fake_staging_hazards(void) { return staging_hazards; }
+EXPORT const char *fake_last_staging_hazard(void) { return last_staging_hazard; }
+/* Calls refused because a capture was in progress; captures begun; graph launches; nodes of the last ended capture. */
+EXPORT int fake_capture_refusals(void) { return capture_refusals; }
+EXPORT int fake_captures(void) { return captures_begun; }
+EXPORT int fake_graph_launches(void) { return graph_launches; }
+EXPORT int fake_last_capture_nodes(void) { return last_capture_nodes; }
 EXPORT void fake_scalars(double *d, long long *l, unsigned *u) { *d = scalar_d; *l = scalar_l; *u = scalar_u; }
 EXPORT int fake_gemm_calls(void) { return gemm_calls; }
 /* out[0..9]: transa, transb, m, n, k, lda, ldb, ldc, compute type (0 for cublasSgemm_v2), stream set (0/1). */
@@ -316,10 +461,15 @@ static const struct { int code; const char *name, *text; } errors[] = {
     { 201, "CUDA_ERROR_INVALID_CONTEXT", "invalid device context" },
     { 218, "CUDA_ERROR_INVALID_PTX", "a PTX JIT compilation failed" },
     { 400, "CUDA_ERROR_INVALID_HANDLE", "invalid resource handle" },
+    { 401, "CUDA_ERROR_ILLEGAL_STATE", "the operation cannot be performed in the present state" },
     { 500, "CUDA_ERROR_NOT_FOUND", "named symbol not found" },
     { 600, "CUDA_ERROR_NOT_READY", "device not ready" },
     { 700, "CUDA_ERROR_ILLEGAL_ADDRESS", "an illegal memory access was encountered" },
     { 701, "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES", "too many resources requested for launch" },
+    { 801, "CUDA_ERROR_NOT_SUPPORTED", "operation not supported" },
+    { 900, "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED", "operation not permitted when stream is capturing" },
+    { 901, "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED", "operation failed due to a previous error during capture" },
+    { 910, "CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE", "the graph update was not performed because it included changes which violated constraints specific to instantiated graph update" },
     { 999, "CUDA_ERROR_UNKNOWN", "unknown error" },
 };
 
@@ -444,6 +594,7 @@ EXPORT CUresult cuCtxSetCurrent(void *ctx) {
 EXPORT CUresult cuCtxSynchronize(void) {
     ENTER();
     CUresult r = need_context();
+    if (!r) r = refuse_if_capturing();
     if (!r) finish_all();
     return r;
 }
@@ -453,6 +604,7 @@ EXPORT CUresult cuCtxSynchronize(void) {
 EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *ptr, size_t bytes) {
     ENTER();
     CUresult r = need_context();
+    if (!r) r = refuse_if_capturing();
     if (r) return r;
     if (bytes == 0) return INVALID_VALUE;
     for (int i = 0; i < MAX_ALLOCS; i++)
@@ -472,6 +624,7 @@ EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *ptr, size_t bytes) {
 EXPORT CUresult cuMemFree_v2(CUdeviceptr ptr) {
     ENTER();
     CUresult r = need_context();
+    if (!r) r = refuse_if_capturing();
     if (r) return r;
     for (int i = 0; i < MAX_ALLOCS; i++)
         if (allocs[i].base && (CUdeviceptr)(uintptr_t)allocs[i].base == ptr) {
@@ -503,7 +656,8 @@ static CUresult copy_out(void *dst, CUdeviceptr src, size_t bytes) {
 /* From pageable memory the synchronous upload returns once the data is staged, before the copy is done. */
 EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t bytes) {
     ENTER();
-    CUresult r = copy_in(dst, src, bytes);
+    CUresult r = refuse_if_capturing();
+    if (!r) r = copy_in(dst, src, bytes);
     if (!r) enqueue(__func__, NULL, 1);
     return r;
 }
@@ -511,7 +665,8 @@ EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t bytes) 
 /* The synchronous download returns after it and the legacy stream's earlier work are done. */
 EXPORT CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t bytes) {
     ENTER();
-    CUresult r = copy_out(dst, src, bytes);
+    CUresult r = refuse_if_capturing();
+    if (!r) r = copy_out(dst, src, bytes);
     if (!r) { enqueue(__func__, NULL, 1); finish(NULL); }
     return r;
 }
@@ -519,14 +674,70 @@ EXPORT CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t bytes) {
 EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t bytes, void *stream) {
     ENTER();
     CUresult r = check_stream(stream);
+    if (!r) r = capture_gate_host(stream, src, bytes);
     if (!r) r = copy_in(dst, src, bytes);
-    if (!r) enqueue(__func__, stream, 1);
-    return r;
+    if (r) return r;
+    enqueue(__func__, stream, 1);
+    int slot = stream_slot(stream);
+    /* From pinned memory the device reads the source when the copy runs: remember what it must read. */
+    if (bytes && slot >= 0 && !capturing[slot] && pinned_range(src, bytes))
+        for (int i = 0; i < MAX_PENDING; i++)
+            if (!pending_copies[i].snapshot) {
+                pending_copies[i].snapshot = malloc(bytes);
+                memcpy(pending_copies[i].snapshot, src, bytes);
+                pending_copies[i].source = src;
+                pending_copies[i].bytes = bytes;
+                pending_copies[i].slot = slot;
+                pending_copies[i].seq = enqueued[slot];
+                break;
+            }
+    return OK;
+}
+
+EXPORT CUresult cuMemAllocHost_v2(void **pp, size_t bytes) {
+    ENTER();
+    CUresult r = need_context();
+    if (!r) r = refuse_if_capturing();
+    if (r) return r;
+    if (!pp || bytes == 0) return INVALID_VALUE;
+    for (int i = 0; i < MAX_PINNED; i++)
+        if (!pinned[i].base) {
+            char *p = malloc(bytes);
+            if (!p) return OUT_OF_MEMORY;
+            memset(p, 0x5A, bytes);
+            pinned[i].base = p;
+            pinned[i].bytes = bytes;
+            *pp = p;
+            return OK;
+        }
+    return OUT_OF_MEMORY;
+}
+
+EXPORT CUresult cuMemFreeHost(void *p) {
+    ENTER();
+    CUresult r = need_context();
+    if (!r) r = refuse_if_capturing();
+    if (r) return r;
+    for (int i = 0; i < MAX_PINNED; i++)
+        if (pinned[i].base && pinned[i].base == p) {
+            check_pinned_copies();
+            for (int j = 0; j < MAX_PENDING; j++)
+                if (pending_copies[j].snapshot && find_pinned(pending_copies[j].source, 0) == i) {
+                    staging_hazard("pinned memory freed while a copy from it was pending", pinned_offset(pending_copies[j].source), pending_copies[j].bytes);
+                    free(pending_copies[j].snapshot);
+                    pending_copies[j].snapshot = NULL;
+                }
+            free(pinned[i].base);
+            pinned[i].base = NULL;
+            return OK;
+        }
+    return INVALID_VALUE;
 }
 
 EXPORT CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t bytes, void *stream) {
     ENTER();
     CUresult r = check_stream(stream);
+    if (!r) r = capture_gate_host(stream, dst, bytes);
     if (!r) r = copy_out(dst, src, bytes);
     if (!r) enqueue(__func__, stream, 1);
     return r;
@@ -543,7 +754,8 @@ static CUresult copy_dd(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
 /* Device to device, even the "synchronous" call returns before the copy is done. */
 EXPORT CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
     ENTER();
-    CUresult r = copy_dd(dst, src, bytes);
+    CUresult r = refuse_if_capturing();
+    if (!r) r = copy_dd(dst, src, bytes);
     if (!r) enqueue(__func__, NULL, 1);
     return r;
 }
@@ -551,6 +763,7 @@ EXPORT CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes) 
 EXPORT CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes, void *stream) {
     ENTER();
     CUresult r = check_stream(stream);
+    if (!r) r = capture_gate(stream);
     if (!r) r = copy_dd(dst, src, bytes);
     if (!r) enqueue(__func__, stream, 1);
     return r;
@@ -568,7 +781,8 @@ static CUresult fill32(CUdeviceptr dst, unsigned value, size_t n) {
 /* Asynchronous with respect to the host for device memory, like the real call. */
 EXPORT CUresult cuMemsetD32_v2(CUdeviceptr dst, unsigned value, size_t n) {
     ENTER();
-    CUresult r = fill32(dst, value, n);
+    CUresult r = refuse_if_capturing();
+    if (!r) r = fill32(dst, value, n);
     if (!r) enqueue(__func__, NULL, 1);
     return r;
 }
@@ -576,6 +790,7 @@ EXPORT CUresult cuMemsetD32_v2(CUdeviceptr dst, unsigned value, size_t n) {
 EXPORT CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned value, size_t n, void *stream) {
     ENTER();
     CUresult r = check_stream(stream);
+    if (!r) r = capture_gate(stream);
     if (!r) r = fill32(dst, value, n);
     if (!r) enqueue(__func__, stream, 1);
     return r;
@@ -700,8 +915,11 @@ EXPORT CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigne
     function_t *f = function;
     if (!reg_has(K_FUNCTION, f) || !reg_has(K_MODULE, f->module)) return INVALID_HANDLE;
     if ((r = check_stream(stream))) return r;
+    if ((r = capture_gate(stream))) return r;
     if (!gx || !gy || !gz || !bx || !by || !bz || extra) return INVALID_VALUE;
     enqueue(__func__, stream, 1);
+    int captured_slot = stream_slot(stream);
+    if (captured_slot >= 0 && capturing[captured_slot]) capture_shape[captured_slot] = mix(capture_shape[captured_slot], f->name);
     unsigned dims[7] = { gx, gy, gz, bx, by, bz, shared };
     int slot = launches % LOG_SIZE;
     launches++;
@@ -753,6 +971,8 @@ EXPORT CUresult cuStreamDestroy_v2(void *stream) {
     ENTER();
     CUresult r = need_context();
     if (r) return r;
+    /* The stream's work completes before its resources go. */
+    if (reg_has(K_STREAM, stream)) finish(stream);
     return reg_remove(K_STREAM, stream) ? OK : INVALID_HANDLE;
 }
 
@@ -760,6 +980,12 @@ EXPORT CUresult cuStreamSynchronize(void *stream) {
     ENTER();
     CUresult r = need_context();
     if (!r) r = check_stream(stream);
+    if (!r) r = capture_gate(stream);
+    if (!r && capturing[stream_slot(stream)]) {
+        capture_invalid[stream_slot(stream)] = 1;
+        capture_refusals++;
+        r = CAPTURE_UNSUPPORTED;
+    }
     if (!r) finish(stream);
     return r;
 }
@@ -781,6 +1007,7 @@ EXPORT CUresult cuEventRecord(void *event, void *stream) {
     if (r) return r;
     if (!reg_has(K_EVENT, event)) return INVALID_HANDLE;
     if ((r = check_stream(stream))) return r;
+    if ((r = capture_gate(stream))) return r;
     /* Not work of its own, but an event on one stream does not cover the other's work: a hazard all the same. */
     enqueue(__func__, stream, 0);
     event_t *e = event;
@@ -800,6 +1027,7 @@ EXPORT CUresult cuEventSynchronize(void *event) {
     event_t *e = event;
     int slot = e->recorded ? stream_slot(e->stream) : -1;
     if (slot >= 0 && finished[slot] < e->upto) finished[slot] = e->upto;
+    check_pinned_copies();
     return OK;
 }
 
@@ -820,6 +1048,102 @@ EXPORT CUresult cuEventDestroy_v2(void *event) {
     if (r) return r;
     return reg_remove(K_EVENT, event) ? OK : INVALID_HANDLE;
 }
+
+/* ---------------------------------------------------------------- stream capture and graphs */
+
+#ifndef FAKE_NO_GRAPHS
+typedef struct { int nodes; unsigned long long shape; } graph_t;
+typedef struct { int result; void *error_node, *error_from_node; } update_info_t;
+
+EXPORT CUresult cuStreamBeginCapture_v2(void *stream, int mode) {
+    ENTER();
+    CUresult r = need_context();
+    if (r) return r;
+    if (!stream) return CAPTURE_UNSUPPORTED;   /* the legacy stream cannot be captured */
+    if (!reg_has(K_STREAM, stream)) return INVALID_HANDLE;
+    if (mode < 0 || mode > 2) return INVALID_VALUE;
+    int slot = stream_slot(stream);
+    if (capturing[slot]) return ILLEGAL_STATE;
+    capturing[slot] = 1;
+    capture_invalid[slot] = 0;
+    capture_nodes[slot] = 0;
+    capture_shape[slot] = 14695981039346656037ULL;
+    captures_begun++;
+    return OK;
+}
+
+/* The capture ends whatever the outcome, as the driver's does: a scripted failure too. */
+EXPORT CUresult cuStreamEndCapture(void *stream, void **graph) {
+    count_call(__func__);
+    int scripted_code = scripted(__func__);
+    CUresult r = need_context();
+    if (r) return r;
+    if (!graph) return INVALID_VALUE;
+    if (!reg_has(K_STREAM, stream)) return INVALID_HANDLE;
+    int slot = stream_slot(stream);
+    if (!capturing[slot]) return scripted_code ? scripted_code : ILLEGAL_STATE;
+    capturing[slot] = 0;
+    if (scripted_code) { *graph = NULL; return scripted_code; }
+    if (capture_invalid[slot]) { *graph = NULL; return CAPTURE_INVALIDATED; }
+    graph_t *g = malloc(sizeof *g);
+    g->nodes = last_capture_nodes = capture_nodes[slot];
+    g->shape = capture_shape[slot];
+    reg_add(K_GRAPH, g);
+    *graph = g;
+    return OK;
+}
+
+EXPORT CUresult cuGraphInstantiateWithFlags(void **exec, void *graph, unsigned long long flags) {
+    ENTER();
+    CUresult r = need_context();
+    if (r) return r;
+    if (!exec || !reg_has(K_GRAPH, graph) || flags) return INVALID_VALUE;
+    graph_t *e = malloc(sizeof *e);
+    *e = *(graph_t *)graph;
+    reg_add(K_EXEC, e);
+    *exec = e;
+    return OK;
+}
+
+/* CU_GRAPH_EXEC_UPDATE_ERROR_TOPOLOGY_CHANGED = 2 when the shapes differ. */
+EXPORT CUresult cuGraphExecUpdate_v2(void *exec, void *graph, update_info_t *info) {
+    ENTER();
+    CUresult r = need_context();
+    if (r) return r;
+    if (!reg_has(K_EXEC, exec) || !reg_has(K_GRAPH, graph) || !info) return INVALID_VALUE;
+    graph_t *e = exec, *g = graph;
+    info->error_node = info->error_from_node = NULL;
+    if (e->nodes != g->nodes || e->shape != g->shape) { info->result = 2; return GRAPH_EXEC_UPDATE_FAILURE; }
+    info->result = 0;
+    return OK;
+}
+
+EXPORT CUresult cuGraphLaunch(void *exec, void *stream) {
+    ENTER();
+    CUresult r = need_context();
+    if (r) return r;
+    if (!reg_has(K_EXEC, exec)) return INVALID_HANDLE;
+    if ((r = check_stream(stream))) return r;
+    if ((r = capture_gate(stream))) return r;
+    enqueue(__func__, stream, 1);
+    graph_launches++;
+    return OK;
+}
+
+EXPORT CUresult cuGraphDestroy(void *graph) {
+    ENTER();
+    CUresult r = need_context();
+    if (r) return r;
+    return reg_remove(K_GRAPH, graph) ? OK : INVALID_VALUE;
+}
+
+EXPORT CUresult cuGraphExecDestroy(void *exec) {
+    ENTER();
+    CUresult r = need_context();
+    if (r) return r;
+    return reg_remove(K_EXEC, exec) ? OK : INVALID_VALUE;
+}
+#endif
 
 /* ---------------------------------------------------------------- cuBLAS */
 
@@ -854,6 +1178,7 @@ static int gemm(void *handle, int ta, int tb, int m, int n, int k, const float *
     if (ta < 0 || ta > 1 || tb < 0 || tb > 1 || m < 0 || n < 0 || k < 0) return BLAS_INVALID_VALUE;
     int aRows = ta ? k : m, aCols = ta ? m : k, bRows = tb ? n : k, bCols = tb ? k : n;
     if (lda < imax(1, aRows) || ldb < imax(1, bRows) || ldc < imax(1, m)) return BLAS_INVALID_VALUE;
+    if (capture_gate(((cublas_t *)handle)->stream)) return BLAS_EXECUTION_FAILED;
     gemm_calls++;
     enqueue("cublasGemm", ((cublas_t *)handle)->stream, 1);
     int record[10] = { ta, tb, m, n, k, lda, ldb, ldc, compute, ((cublas_t *)handle)->stream != NULL };

@@ -34,12 +34,23 @@ let private kernelsCase =
 /// Tests on the fake driver; one class, so they run one at a time over its global state.
 module OnFake =
 
-    let private openBackend () =
-        let fake = FakeCuda.ForBackend.Value
+    let private openBackendOn (fake: FakeCuda) =
         fake.Reset()
         let driver = CudaDriver.Load fake.Path
         let ctx = CudaDevice.Get(driver, 0).OpenContext()
         fake, new CudaBackend(ctx, true, null, fake.Path)
+
+    let private openBackend () = openBackendOn FakeCuda.ForBackend.Value
+
+    let private smallSac = SacConfig(HiddenSizes = [| 8; 8 |], BatchSize = 4, BufferSize = 100)
+
+    /// A device context and learner of `cfg` (3 observations, 1 action) on the backend.
+    let private sacOn (bk: CudaBackend) (cfg: SacConfig) =
+        let dev = new DeviceSacContext(cfg, 3, 1, bk)
+        dev, DeviceSac.upload dev (Sac.init (SacContext(cfg, 3, 1, ReferenceGemm.Instance)) 5UL)
+
+    let private updateWith (dev: DeviceSacContext) (learner: DeviceLearner) (k: int) =
+        DeviceSac.update dev (DeviceCheck.randomBatch 4 3 1 (uint64 k)) learner |> ignore
 
     let private grid work = uint32 (min ((work + 255) / 256) 1024)
 
@@ -203,7 +214,9 @@ module OnFake =
         Check.One(Config.QuickThrowOnFailure.WithMaxTest 30, prop)
         Assert.Equal("cuda", ib.Name)
         ib.Dispose()
-        // The backend released its scratch, modules, cuBLAS handle, stream and the context it owned.
+        // The backend released its scratch, staging memory, modules, cuBLAS handle, stream and the context it owned.
+        Assert.Equal(0, fake.Live "pinned")
+        Assert.Equal(0, fake.Live "events")
         Assert.Equal(0, fake.Live "modules")
         Assert.Equal(0, fake.Live "streams")
         Assert.Equal(0, fake.Live "cublas")
@@ -238,8 +251,202 @@ module OnFake =
         DeviceSac.download dev learner |> ignore
         Assert.True(fake.Launches > 20, $"{fake.Launches} launches")
         Assert.True((fake.Hazards = 0), fake.LastHazard)
+        Assert.True((fake.StagingHazards = 0), fake.LastStagingHazard)
         for legacy in [ "cuCtxSynchronize"; "cuMemsetD32_v2"; "cuMemcpyHtoD_v2"; "cuMemcpyDtoH_v2"; "cuMemcpyDtoD_v2" ] do
             Assert.True((fake.Calls legacy = 0), $"{legacy} was called {fake.Calls legacy} time(s)")
+
+    let ``uploads are staged through pinned memory, each half rewritten only after its copies completed`` = kernelsCase "uploads are staged through pinned memory, each half rewritten only after its copies completed" <| fun () ->
+        let fake, bk = openBackend ()
+        use bk = bk
+        let ib = bk :> ISacBackend
+        Assert.Equal(CudaBackend.DefaultStagingCapacity, bk.StagingCapacity)
+        bk.StagingCapacity <- 64
+        // Uploads of 1 to 80 floats, back to back with nothing waited for between them: those of at most 64 go through
+        // the two 64-float halves, the rest straight from pageable memory.
+        let prop (sizes: int list) (seed: int) =
+            // Three of 50 first: the third goes back to the first half while the first's copy is still pending.
+            let sizes = [ 50; 50; 50 ] @ (sizes |> List.map (fun s -> 1 + abs s % 80) |> List.truncate 40)
+            let rng = Random seed
+            let data = sizes |> List.map (fun n -> Array.init n (fun _ -> float32 (rng.NextDouble())))
+            let arrays = data |> List.map (fun d -> ib.Allocate d.Length)
+            try
+                let waits = fake.Calls "cuEventSynchronize"
+                for d, a in List.zip data arrays do ib.Upload(ReadOnlySpan d, a.All)
+                let staged = sizes |> List.filter (fun n -> n <= 64) |> List.sum
+                // More than both halves hold: the host had to wait for a half's copies before rewriting it.
+                Assert.True(staged > 128)
+                Assert.True(fake.Calls "cuEventSynchronize" > waits, "no staging half was waited for")
+                for d, a in List.zip data arrays do
+                    let back = Array.zeroCreate d.Length
+                    ib.Download(a.All, Span back)
+                    Assert.Equal<float32[]>(d, back)
+                Assert.True((fake.StagingHazards = 0), fake.LastStagingHazard)
+                Assert.Equal(1, fake.Live "pinned")
+                true
+            finally
+                for a in arrays do a.Dispose()
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest 40, prop)
+        // Capacity 0 stages nothing, and frees the staging memory.
+        bk.StagingCapacity <- 0
+        Assert.Equal(0, fake.Live "pinned")
+        use a = ib.Allocate 3
+        ib.Upload(ReadOnlySpan [| 1f; 2f; 3f |], a.All)
+        Assert.Equal(0, fake.Live "pinned")
+        Assert.Throws<ArgumentOutOfRangeException>(fun () -> bk.StagingCapacity <- -1) |> ignore
+        Assert.Throws<ArgumentOutOfRangeException>(fun () -> bk.StagingCapacity <- CudaBackend.MaxStagingCapacity + 1) |> ignore
+
+    let private graphCalls =
+        set [ "cuMemcpyHtoDAsync_v2"; "cuStreamBeginCapture_v2"; "cuStreamEndCapture"; "cuGraphInstantiateWithFlags"
+              "cuGraphExecUpdate_v2"; "cuGraphLaunch"; "cuGraphDestroy"; "cuMemcpyDtoHAsync_v2"; "cuStreamSynchronize" ]
+
+    let ``with CaptureGraphs the device part of each SAC update after the first is captured and launched as one graph`` = kernelsCase "with CaptureGraphs the device part of each SAC update after the first is captured and launched as one graph" <| fun () ->
+        let fake, bk = openBackend ()
+        use bk = bk
+        let dev, learner = sacOn bk smallSac
+        use _ = dev
+        use _ = learner
+        Assert.True bk.GraphsSupported
+        Assert.Equal("", bk.GraphsUnsupportedReason)
+        Assert.False bk.CaptureGraphs
+        bk.CaptureGraphs <- true
+        let start = fake.CallLog.Length
+        let before = fake.Launches
+        updateWith dev learner 0
+        let kernels = fake.Launches - before
+        // The first update after turning capture on runs as it would without.
+        Assert.Equal(0, fake.Captures)
+        for k in 1 .. 4 do
+            let before = fake.Launches
+            updateWith dev learner k
+            Assert.Equal(kernels, fake.Launches - before)
+        Assert.Equal(CudaGraphCounts(4L, 1L, 3L, 4L), bk.GraphCounts)
+        Assert.Equal(4, fake.Captures)
+        Assert.Equal(4, fake.GraphLaunches)
+        // Kernels, GEMMs and device copies: every device operation of the update is a node.
+        Assert.True(fake.LastCaptureNodes > kernels, $"{fake.LastCaptureNodes} nodes for {kernels} kernels")
+        Assert.Equal(0, fake.CaptureRefusals)
+        Assert.True((fake.Hazards = 0), fake.LastHazard)
+        Assert.True((fake.StagingHazards = 0), fake.LastStagingHazard)
+        // Each update: the batch uploads, then its device part captured, instantiated once and updated in place after,
+        // launched, and the metrics downloaded after the graph.
+        let uploads = List.replicate 5 "cuMemcpyHtoDAsync_v2"
+        let download = [ "cuMemcpyDtoHAsync_v2"; "cuStreamSynchronize" ]
+        let captured first =
+            uploads @ [ "cuStreamBeginCapture_v2"; "cuStreamEndCapture"; (if first then "cuGraphInstantiateWithFlags" else "cuGraphExecUpdate_v2")
+                        "cuGraphLaunch"; "cuGraphDestroy" ] @ download
+        let expected = uploads @ download @ captured true @ List.concat (List.replicate 3 (captured false))
+        let calls = fake.CallLog |> List.skip start |> List.filter graphCalls.Contains
+        Assert.Equal<string list>(expected, calls)
+        Assert.Equal(0, fake.Live "graphs")
+        Assert.Equal(1, fake.Live "graph_execs")
+        // Off again: the instantiated graph goes, and updates run uncaptured.
+        bk.CaptureGraphs <- false
+        Assert.Equal(0, fake.Live "graph_execs")
+        updateWith dev learner 5
+        Assert.Equal(4, fake.Captures)
+
+    let ``a captured update of another shape than the last is instantiated afresh`` = kernelsCase "a captured update of another shape than the last is instantiated afresh" <| fun () ->
+        let fake, bk = openBackend ()
+        use bk = bk
+        // Polyak every other update: the captures alternate between two shapes.
+        let dev, learner = sacOn bk (SacConfig(HiddenSizes = [| 8; 8 |], BatchSize = 4, BufferSize = 100, TargetUpdateInterval = 2))
+        use _ = dev
+        use _ = learner
+        bk.CaptureGraphs <- true
+        for k in 0 .. 4 do updateWith dev learner k
+        Assert.Equal(CudaGraphCounts(4L, 4L, 0L, 4L), bk.GraphCounts)
+        Assert.Equal(3, fake.Calls "cuGraphExecUpdate_v2")
+        Assert.Equal(3, fake.Calls "cuGraphExecDestroy")
+        Assert.Equal(1, fake.Live "graph_execs")
+        Assert.Equal(0, fake.CaptureRefusals)
+        bk.Dispose()
+        Assert.Equal(0, fake.Live "graph_execs")
+        Assert.Equal(0, fake.Live "graphs")
+
+    let ``graph capture is refused where the driver lacks it, and a refused capture surfaces as a CudaException`` = kernelsCase "graph capture is refused where the driver lacks it, and a refused capture surfaces as a CudaException" <| fun () ->
+        let fake, bk = openBackendOn FakeCuda.NoGraphs.Value
+        do
+            use bk = bk
+            Assert.False bk.GraphsSupported
+            Assert.Contains("does not export cuStreamBeginCapture_v2", bk.GraphsUnsupportedReason)
+            let e = Assert.Throws<NotSupportedException>(fun () -> bk.CaptureGraphs <- true)
+            Assert.Contains("CUDA 12.0", e.Message)
+            Assert.False bk.CaptureGraphs
+            // The graph bench line says it skipped, and why.
+            let replay = Sac.Core.Data.ReplayBuffer(16, 3, 1)
+            let line = Bench.sacGraphLine ReferenceGemm.Instance 0.01 replay (3, 1) smallSac bk
+            Assert.StartsWith("""{"name":"sac_update_graph","obs":3,"act":1,"hidden":8,"batch":4,"device":"cuda","skipped":""", line)
+            Assert.Contains("cuStreamBeginCapture_v2", line)
+            // Updates run uncaptured.
+            let dev, learner = sacOn bk smallSac
+            use _ = dev
+            use _ = learner
+            updateWith dev learner 0
+            Assert.Equal(0, fake.Calls "cuStreamBeginCapture_v2")
+        // A driver that has the entry points but refuses to capture: the operation that would begin it throws.
+        let fake, bk = openBackend ()
+        use bk = bk
+        let dev, learner = sacOn bk smallSac
+        use _ = dev
+        use _ = learner
+        fake.Fail("cuStreamBeginCapture_v2", 801)
+        bk.CaptureGraphs <- true
+        updateWith dev learner 0
+        let e = Assert.Throws<CudaException>(fun () -> updateWith dev learner 1)
+        Assert.Equal("cuStreamBeginCapture_v2", e.Call)
+        Assert.Equal("CUDA_ERROR_NOT_SUPPORTED", e.ErrorName)
+        Assert.Equal(CudaGraphCounts(0L, 0L, 0L, 0L), bk.GraphCounts)
+
+    let ``every failing graph call becomes a CudaException naming it`` = kernelsCase "every failing graph call becomes a CudaException naming it" <| fun () ->
+        for symbol in [ "cuStreamEndCapture"; "cuGraphInstantiateWithFlags"; "cuGraphExecUpdate_v2"; "cuGraphLaunch"; "cuGraphExecDestroy" ] do
+            let fake, bk = openBackend ()
+            use bk = bk
+            let dev, learner = sacOn bk smallSac
+            use _ = dev
+            use _ = learner
+            bk.CaptureGraphs <- true
+            updateWith dev learner 0
+            fake.Fail(symbol, 999)
+            // Two captured updates (an instantiation, then an update in place), then capture turned off.
+            let e = Assert.Throws<CudaException>(fun () ->
+                updateWith dev learner 1
+                updateWith dev learner 2
+                bk.CaptureGraphs <- false)
+            Assert.Equal(symbol, e.Call)
+            Assert.Equal("CUDA_ERROR_UNKNOWN", e.ErrorName)
+            fake.ClearFails()
+
+    let ``the graph bench line measures the update with and without capture and leaves capture off`` = kernelsCase "the graph bench line measures the update with and without capture and leaves capture off" <| fun () ->
+        let fake, bk = openBackend ()
+        use bk = bk
+        let replay = Sac.Core.Data.ReplayBuffer(16, 3, 1)
+        for i in 0 .. 15 do
+            let o = [| float32 i; 0.5f; -0.5f |]
+            replay.Add(ReadOnlySpan o, ReadOnlySpan [| 0.1f |], float32 i, ReadOnlySpan o, false, false)
+        let line = Bench.sacGraphLine ReferenceGemm.Instance 0.01 replay (3, 1) smallSac bk
+        use doc = Text.Json.JsonDocument.Parse line
+        let root = doc.RootElement
+        Assert.Equal("sac_update_graph", root.GetProperty("name").GetString())
+        Assert.True(root.GetProperty("updates_per_sec").GetDouble() > 0.0)
+        Assert.True(root.GetProperty("graph_updates_per_sec").GetDouble() > 0.0)
+        let launches = root.GetProperty("graph_launches").GetInt64()
+        // Every captured update is launched; the first after turning capture on runs uncaptured.
+        Assert.True(launches >= 49L, line)
+        Assert.Equal(launches, int64 fake.GraphLaunches)
+        Assert.Equal(1L, root.GetProperty("graph_instantiations").GetInt64())
+        Assert.Equal(launches - 1L, root.GetProperty("graph_in_place_updates").GetInt64())
+        Assert.False bk.CaptureGraphs
+        Assert.Equal(0, fake.Live "graph_execs")
+
+    let ``the device check of graph capture compares the same updates without and with graphs`` = kernelsCase "the device check of graph capture compares the same updates without and with graphs" <| fun () ->
+        let fake, bk = openBackend ()
+        use bk = bk
+        let r = DeviceCheck.graphTracking bk 4
+        Assert.True(r.Ok, DeviceCheck.toJson r)
+        Assert.Equal(0.0, r.MaxRelErr)
+        Assert.Equal("3 graph launches over 4 updates", r.Error)
+        Assert.Equal(3, fake.GraphLaunches)
+        Assert.False bk.CaptureGraphs
 
     let ``arrays of another backend are refused by name`` = kernelsCase "arrays of another backend are refused by name" <| fun () ->
         let _, bk = openBackend ()
@@ -285,6 +492,13 @@ module OnFake =
         ``uploads, copies and downloads round-trip through the stream``
         ``Allocate zero-fills on the backend's stream and waits for nothing``
         ``SAC updates on the backend use only its stream: nothing on the legacy stream, no context-wide wait``
+        ``uploads are staged through pinned memory, each half rewritten only after its copies completed``
+        ``with CaptureGraphs the device part of each SAC update after the first is captured and launched as one graph``
+        ``a captured update of another shape than the last is instantiated afresh``
+        ``graph capture is refused where the driver lacks it, and a refused capture surfaces as a CudaException``
+        ``every failing graph call becomes a CudaException naming it``
+        ``the graph bench line measures the update with and without capture and leaves capture off``
+        ``the device check of graph capture compares the same updates without and with graphs``
         ``arrays of another backend are refused by name``
         ``missing kernels are reported with the reason, releasing what was made``
     ]
@@ -390,10 +604,34 @@ let ``on the GPU every operation matches its CPU reference and DeviceSac tracks 
         for r in results do Assert.True(r.Ok, DeviceCheck.toJson r)
         Assert.Equal(0.0, (results |> List.find (fun r -> r.Check = "philox_uint32")).MaxRelErr)
 
+let ``on the GPU SAC updates captured as CUDA graphs leave bitwise the same learner and metrics as uncaptured ones`` = gpuCase "on the GPU SAC updates captured as CUDA graphs leave bitwise the same learner and metrics as uncaptured ones" <| fun () ->
+    match CudaBackend.TryCreate 0 with
+    | false, _, reason -> failwith reason
+    | true, bk, _ ->
+        use bk = nonNull bk
+        if not bk.GraphsSupported then failwith bk.GraphsUnsupportedReason
+        let cfg = SacConfig(HiddenSizes = [| 64; 64 |], BatchSize = 256)
+        let run graphs =
+            use dev = new DeviceSacContext(cfg, 17, 6, bk)
+            use learner = DeviceSac.upload dev (Sac.init (SacContext(cfg, 17, 6, ReferenceGemm.Instance)) 5UL)
+            bk.CaptureGraphs <- graphs
+            let metrics = [ for k in 0 .. 19 -> DeviceSac.update dev (DeviceCheck.randomBatch 256 17 6 (uint64 k)) learner ]
+            bk.CaptureGraphs <- false
+            metrics, DeviceSac.download dev learner
+        let plainMetrics, plain = run false
+        let graphMetrics, graphed = run true
+        Assert.Equal(19L, bk.GraphCounts.Launches)
+        Assert.Equal<SacMetrics list>(plainMetrics, graphMetrics)
+        Assert.Equal<float32[]>(plain.Actor, graphed.Actor)
+        Assert.Equal<float32[]>(plain.Critic, graphed.Critic)
+        Assert.Equal<float32[]>(plain.TargetCritic, graphed.TargetCritic)
+        Assert.Equal(plain.LogAlpha, graphed.LogAlpha)
+
 let tests = testList "Backend" [
     OnFake.tests
     ``every device check passes on the host backend``
     ``device checks fail on a backend that is off by 1e-4 or throws, and keep going``
     ``the element error is absolute below 1, relative above, and NaN-aware``
     ``on the GPU every operation matches its CPU reference and DeviceSac tracks Sac.update over 100 updates``
+    ``on the GPU SAC updates captured as CUDA graphs leave bitwise the same learner and metrics as uncaptured ones``
 ]

@@ -38,6 +38,10 @@ type private IntsFn = delegate of int[] -> unit
 type private LaunchLogFn = delegate of int * byte[] * int * uint32[] * uint64[] -> int
 [<UnmanagedFunctionPointer(CallingConvention.Cdecl)>]
 type private TextFn = delegate of unit -> nativeint
+[<UnmanagedFunctionPointer(CallingConvention.Cdecl)>]
+type private MemsetFn = delegate of uint64 * uint32 * unativeint -> int
+[<UnmanagedFunctionPointer(CallingConvention.Cdecl)>]
+type private CallLogFn = delegate of int * byte[] * int -> int
 
 let private export<'T> (handle: nativeint) (name: string) : 'T =
     Marshal.GetDelegateForFunctionPointer<'T>(NativeLibrary.GetExport(handle, name))
@@ -59,6 +63,14 @@ type FakeCuda private (path: string, handle: nativeint) =
     let calls = export<LiveFn> handle "fake_calls"
     let hazards = export<IntFn> handle "fake_hazards"
     let lastHazard = export<TextFn> handle "fake_last_hazard"
+    let stagingHazards = export<IntFn> handle "fake_staging_hazards"
+    let lastStagingHazard = export<TextFn> handle "fake_last_staging_hazard"
+    let captureRefusals = export<IntFn> handle "fake_capture_refusals"
+    let captures = export<IntFn> handle "fake_captures"
+    let graphLaunches = export<IntFn> handle "fake_graph_launches"
+    let lastCaptureNodes = export<IntFn> handle "fake_last_capture_nodes"
+    let callLog = export<CallLogFn> handle "fake_call_log"
+    let legacyMemset = export<MemsetFn> handle "cuMemsetD32_v2"
 
     /// The library's path: pass it as the driver and the cuBLAS path.
     member _.Path = path
@@ -88,6 +100,29 @@ type FakeCuda private (path: string, handle: nativeint) =
     member _.Hazards = hazards.Invoke()
     /// The last hazard, described; "" when none.
     member _.LastHazard = Marshal.PtrToStringUTF8(lastHazard.Invoke()) |> Option.ofObj |> Option.defaultValue ""
+    /// Pinned memory rewritten or freed while a copy from it was pending.
+    member _.StagingHazards = stagingHazards.Invoke()
+    /// The last staging hazard, described; "" when none.
+    member _.LastStagingHazard = Marshal.PtrToStringUTF8(lastStagingHazard.Invoke()) |> Option.ofObj |> Option.defaultValue ""
+    /// Calls refused because a stream capture was in progress.
+    member _.CaptureRefusals = captureRefusals.Invoke()
+    /// Stream captures begun.
+    member _.Captures = captures.Invoke()
+    /// Graph launches.
+    member _.GraphLaunches = graphLaunches.Invoke()
+    /// Nodes of the last capture ended.
+    member _.LastCaptureNodes = lastCaptureNodes.Invoke()
+    /// The entry points called since the reset, oldest first (the last 4096 are kept).
+    member _.CallLog =
+        let name = Array.zeroCreate<byte> 64
+        [ let mutable i = 0
+          let mutable n = callLog.Invoke(i, name, name.Length)
+          while n >= 0 do
+              yield Text.Encoding.ASCII.GetString(name, 0, n)
+              i <- i + 1
+              n <- callLog.Invoke(i, name, name.Length) ]
+    /// cuMemsetD32_v2 called directly: a fill on the legacy default stream that waits for nothing.
+    member _.LegacyFill(pointer: uint64, value: uint32, count: int) = legacyMemset.Invoke(pointer, value, unativeint count)
     /// transa, transb, m, n, k, lda, ldb, ldc, compute type (0 for Sgemm), stream set.
     member _.LastGemm =
         let out = Array.zeroCreate<int> 10
@@ -132,6 +167,8 @@ type FakeCuda private (path: string, handle: nativeint) =
     static member val ForBackend = lazy (FakeCuda.Build([], "libfakecuda-backend.so"))
     /// The fake without cublasGetStatusName/String, so the binding falls back to its own table.
     static member val NoStatusText = lazy (FakeCuda.Build([ "-DFAKE_NO_STATUS_TEXT" ], "libfakecuda-notext.so"))
+    /// The fake without the stream-capture and graph entry points, as a driver older than CUDA 12.0.
+    static member val NoGraphs = lazy (FakeCuda.Build([ "-DFAKE_NO_GRAPHS" ], "libfakecuda-nographs.so"))
 
 /// Why the fake driver cannot be built here (no C compiler), if so.
 let fakeCudaMissing () =
@@ -334,6 +371,11 @@ module OnFakeDriver =
         args.Add 4
         env.Fn.Launch(1, 4, 0, env.Stream, &args)
 
+    /// The optional graph entry points of the binding (DriverApi.GraphExports, internal).
+    let private DriverApiGraphExports : string[] =
+        let api = nonNull (typeof<CudaDriver>.Assembly.GetType("Sac.Cuda.Driver.DriverApi", true))
+        nonNull ((nonNull (api.GetField "GraphExports")).GetValue(null)) :?> string[]
+
     /// Every driver entry point the binding calls, with an action that reaches it.
     let private driverCalls : (string * (Env -> unit)) list =
         let host = Array.zeroCreate<float32> 4
@@ -369,7 +411,9 @@ module OnFakeDriver =
           "cuEventRecord", fun e -> e.E1.Record e.Stream
           "cuEventSynchronize", fun e -> e.E1.Synchronize()
           "cuEventElapsedTime", fun e -> e.E1.Record e.Stream; e.E2.Record e.Stream; CudaEvent.ElapsedMilliseconds(e.E1, e.E2) |> ignore
-          "cuEventDestroy_v2", fun e -> e.Ctx.CreateEvent().Dispose() ]
+          "cuEventDestroy_v2", fun e -> e.Ctx.CreateEvent().Dispose()
+          "cuMemAllocHost_v2", fun e -> e.Ctx.AllocatePinned 4 |> ignore
+          "cuMemFreeHost", fun e -> e.Ctx.AllocatePinned(4).Dispose() ]
 
     let private withEnv (fake: FakeCuda) (body: Env -> unit) =
         let driver, ctx = openFake fake
@@ -399,10 +443,11 @@ module OnFakeDriver =
                 Assert.Equal(name, e.ErrorName)
                 Assert.Equal(text, e.ErrorString)
                 Assert.Equal(sprintf "%s failed: %s (%d): %s" symbol name code text, e.Message)))
-        // The list covers every entry point the binding resolves, except the two error-text ones used above and
-        // cuDevicePrimaryCtxGetState, which is only asked whether a release is still owed: a failure means "cannot
-        // tell" and skips the release, never throws.
-        let quiet = set [ "cuGetErrorName"; "cuGetErrorString"; "cuDevicePrimaryCtxGetState" ]
+        // The list covers every entry point the binding resolves, except the two error-text ones used above,
+        // cuDevicePrimaryCtxGetState, which is only asked whether a release is still owed (a failure means "cannot
+        // tell" and skips the release, never throws), and the graph entry points, which only CudaBackend calls (their
+        // failures are tested with it; cuGraphDestroy's is ignored, the captured graph being dropped either way).
+        let quiet = set ([ "cuGetErrorName"; "cuGetErrorString"; "cuDevicePrimaryCtxGetState" ] @ List.ofArray DriverApiGraphExports)
         let resolved =
             (nonNull (typeof<CudaDriver>.Assembly.GetType("Sac.Cuda.Driver.DriverApi", true))).GetFields()
             |> Array.filter (fun f -> f.Name.StartsWith "cu" && not (quiet.Contains f.Name))
@@ -591,7 +636,7 @@ module OnFakeDriver =
         args.Add n
         args
 
-    let ``synchronous copies and fills wait for the non-blocking streams, and launches and events need a stream`` = fakeCudaCase "synchronous copies and fills wait for the non-blocking streams, and launches and events need a stream" <| fun () ->
+    let ``synchronous copies, fills and stream-less GEMMs wait for the non-blocking streams, and launches and events need a stream`` = fakeCudaCase "synchronous copies, fills and stream-less GEMMs wait for the non-blocking streams, and launches and events need a stream" <| fun () ->
         let fake = FakeCuda.Full.Value
         let _, ctx = openFake fake
         use _ = ctx
@@ -632,12 +677,76 @@ module OnFakeDriver =
         use ev = ctx.CreateEvent()
         throws<ArgumentNullException> (fun () -> ev.Record(Unchecked.defaultof<CudaStream>)) |> ignore
         Assert.Equal(0, fake.Hazards)
-        // The fake does see a hazard where there is one: cuBLAS left on the legacy stream beside stream work.
+        // cuBLAS without a stream runs on the legacy stream: each GEMM waits for the context before and after, so
+        // neither the stream's work before it nor after it races with it.
         use blas = new CuBlas(ctx, null, fake.Path)
+        a.Upload(ReadOnlySpan [| 1f; 2f; 3f; 4f; 0f; 0f; 0f; 0f |])
+        for _ in 1 .. 3 do
+            launch ()
+            let syncs = fake.Calls "cuCtxSynchronize"
+            blas.Sgemm(Transpose.No, Transpose.No, 2, 2, 2, 1f, a, 2, a, 2, 0f, b, 2)
+            Assert.Equal(syncs + 2, fake.Calls "cuCtxSynchronize")
+            launch ()
+            Assert.True((fake.Hazards = 0), fake.LastHazard)
+        stream.Synchronize()
+        let c = Array.zeroCreate<float32> 4
+        b.Download(Span c, 0, stream)
+        // A A, then the stream's saxpy added A.
+        Assert.Equal<float32[]>([| 8f; 12f; 18f; 26f |], c)
+        // Bound to a stream, it waits for nothing.
+        blas.Stream <- stream
+        let syncs = fake.Calls "cuCtxSynchronize"
         launch ()
         blas.Sgemm(Transpose.No, Transpose.No, 2, 2, 2, 1f, a, 2, a, 2, 0f, b, 2)
+        launch ()
+        Assert.Equal(syncs, fake.Calls "cuCtxSynchronize")
+        Assert.Equal(0, fake.Hazards)
+        // The fake does see a hazard where there is one: a fill on the legacy stream that waits for nothing.
+        Assert.Equal(0, fake.LegacyFill(b.DevicePointer, 0u, 4))
         Assert.Equal(1, fake.Hazards)
-        Assert.StartsWith("cublasGemm on the legacy default stream while a non-blocking stream has unfinished work", fake.LastHazard)
+        Assert.StartsWith("cuMemsetD32_v2 on the legacy default stream while a non-blocking stream has unfinished work", fake.LastHazard)
+
+    let ``an upload from pinned memory is asynchronous, and the fake flags pinned memory rewritten or freed before its copy completed`` = fakeCudaCase "an upload from pinned memory is asynchronous, and the fake flags pinned memory rewritten or freed before its copy completed" <| fun () ->
+        let fake = FakeCuda.Full.Value
+        let _, ctx = openFake fake
+        use _ = ctx
+        use stream = ctx.CreateStream()
+        use done' = ctx.CreateEvent()
+        use d = ctx.Allocate 16
+        let pinned = ctx.AllocatePinned 8
+        Assert.Equal(1, fake.Live "pinned")
+        Assert.Equal(8, pinned.Length)
+        let back = Array.zeroCreate<float32> 4
+        // Written, copied, waited for through an event, and only then rewritten: no hazard, and the data arrives.
+        for round in 0 .. 2 do
+            let values = Array.init 4 (fun i -> float32 (10 * round + i))
+            values.AsSpan().CopyTo(pinned.Span.Slice(2))
+            d.Upload(pinned, 2, 4 * round, 4, stream)
+            done'.Record stream
+            done'.Synchronize()
+            d.Download(Span back, 4 * round, stream)
+            Assert.Equal<float32[]>(values, back)
+        Assert.Equal(0, fake.StagingHazards)
+        // Rewritten while the copy is pending: flagged when the copy is seen to complete.
+        pinned.Span.Fill 1f
+        d.Upload(pinned, 0, 0, 8, stream)
+        pinned.Span.[3] <- 2f
+        Assert.Equal(0, fake.StagingHazards)
+        stream.Synchronize()
+        Assert.Equal(1, fake.StagingHazards)
+        Assert.StartsWith("pinned memory rewritten while a copy from it was pending: 32 bytes at offset 0", fake.LastStagingHazard)
+        // Out-of-range source or destination ranges are refused before the driver is called.
+        let copies = fake.Calls "cuMemcpyHtoDAsync_v2"
+        throws<ArgumentOutOfRangeException> (fun () -> d.Upload(pinned, 5, 0, 4, stream)) |> ignore
+        throws<ArgumentOutOfRangeException> (fun () -> d.Upload(pinned, 0, 14, 4, stream)) |> ignore
+        Assert.Equal(copies, fake.Calls "cuMemcpyHtoDAsync_v2")
+        // Freed while a copy from it is pending: flagged too.
+        d.Upload(pinned, 0, 0, 8, stream)
+        pinned.Dispose()
+        Assert.Equal(2, fake.StagingHazards)
+        Assert.StartsWith("pinned memory freed while a copy from it was pending", fake.LastStagingHazard)
+        Assert.Equal(0, fake.Live "pinned")
+        throws<ObjectDisposedException> (fun () -> pinned.Span.[0] <- 0f) |> ignore
 
     let ``a resource disposed after its context still frees itself while the primary context lives on`` = fakeCudaCase "a resource disposed after its context still frees itself while the primary context lives on" <| fun () ->
         let fake = FakeCuda.Full.Value
@@ -913,7 +1022,8 @@ module OnFakeDriver =
         ``resources disposed after their context skip the release the context already did``
         ``a launch passes grid, block, shared bytes, stream and each argument's value``
         ``events record on a stream and report elapsed milliseconds``
-        ``synchronous copies and fills wait for the non-blocking streams, and launches and events need a stream``
+        ``synchronous copies, fills and stream-less GEMMs wait for the non-blocking streams, and launches and events need a stream``
+        ``an upload from pinned memory is asynchronous, and the fake flags pinned memory rewritten or freed before its copy completed``
         ``a resource disposed after its context still frees itself while the primary context lives on``
         ``a PTX the JIT rejects gives CUDA_ERROR_INVALID_PTX with the JIT's log in the message``
         ``a launch with the wrong number of arguments is refused before the driver is called``
