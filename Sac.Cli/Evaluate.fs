@@ -35,7 +35,10 @@ let private evalSac (checkpoint: string) (env: string) (episodes: int) (seed: ui
     let struct (header, state, _) = load Checkpoint.Load checkpoint
     let envInstance = continuousEnvironment checkpoint header.EnvironmentId header.ObservationSize header.ActionSize env
     let config = SacConfig(HiddenSizes = Seq.toArray header.HiddenSizes, ActorHiddenSizes = header.ActorHiddenSizes,
-                           CriticHiddenSizes = header.CriticHiddenSizes, Activation = header.ResolvedActivation, BatchSize = 1, BufferSize = 1)
+                           CriticHiddenSizes = header.CriticHiddenSizes, Activation = header.ResolvedActivation, BatchSize = 1, BufferSize = 1,
+                           // A gSDE actor: the mean head alone, then its log-std matrix (1 or |A| columns).
+                           UseSde = header.GsdeLogStdColumns.HasValue,
+                           FullStd = (not header.GsdeLogStdColumns.HasValue || header.GsdeLogStdColumns.Value = header.ActionSize))
     let ctx = SacContext(config, header.ObservationSize, header.ActionSize, new ManagedGemm(1))
     // The deterministic evaluation policy, the mean action; MultiGoal also counts the goals reached.
     let r = GoalEvaluation.sac ctx state.Actor false envInstance episodes seed

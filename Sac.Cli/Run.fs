@@ -125,7 +125,7 @@ let private sameSizes (a: Collections.Generic.IReadOnlyList<int>) (b: Collection
 
 /// The backend --device asks for, opened before any work: cuda without a usable GPU, or for anything but SAC, is a
 /// usage error; auto falls back to the CPU with one line saying why. None means the CPU.
-let private openDevice (req: TrainRequest) (algorithm: string) (sac: bool) : Sac.Cuda.Backend.CudaBackend option =
+let private openDevice (req: TrainRequest) (algorithm: string) (sac: bool) (gsde: bool) : Sac.Cuda.Backend.CudaBackend option =
     let tryOpen () =
         match Sac.Cuda.Backend.CudaBackend.TryCreate 0 with
         | true, b, _ -> Ok(nonNull b)
@@ -133,12 +133,17 @@ let private openDevice (req: TrainRequest) (algorithm: string) (sac: bool) : Sac
     match req.Device with
     | "cuda" when not sac ->
         raise (UsageError $"--device cuda: the CUDA backend runs SAC (--algo sac or sac-v1) only, not {algorithm}; use --device cpu or auto")
+    | "cuda" when gsde ->
+        raise (UsageError "--device cuda: gSDE (useSde) runs on the CPU only; the CUDA backend has no gSDE kernels. Use --device cpu or auto")
     | "cuda" ->
         match tryOpen () with
         | Ok b -> Some b
         | Error reason -> raise (UsageError $"--device cuda: {reason}")
     | "auto" when not sac ->
         say req $"--device auto: {algorithm} runs on the CPU (the CUDA backend runs SAC only)"
+        None
+    | "auto" when gsde ->
+        say req "--device auto: gSDE (useSde) runs on the CPU only; training on the CPU"
         None
     | "auto" ->
         match tryOpen () with
@@ -284,7 +289,7 @@ let private resumeFromRunJson<'T, 'L, 'M when 'T: not struct and 'T: not null an
     let config =
         let saved = try ConfigJson.Deserialize<'T>(configJson, configPath) with :? ArgumentException | :? FormatException as e -> raise (UsageError(plainMessage e))
         resumedConfig req saved seed fixedKeys
-    openDevice req algorithm false |> ignore
+    openDevice req algorithm false false |> ignore
     let steps = defaultArg req.Steps (defaultArg extendedTo stored)
     let req = { req with Env = env; Algo = algorithm; Seed = seed }
     let extended = if steps = stored then None else Some steps
@@ -334,7 +339,7 @@ let private resumeRun (req: TrainRequest) (dir: string) =
     let steps = defaultArg req.Steps info.TotalSteps
     let info = RunInfo(info.Algorithm, info.EnvironmentId, info.Steps, info.Seed, info.Device, config,
                        ExtendedTo = (if steps = info.Steps then Nullable() else Nullable steps))
-    let backend = openDevice req info.Algorithm true
+    let backend = openDevice req info.Algorithm true config.UseSde
     trainSac { req with Env = info.EnvironmentId; Algo = info.Algorithm; Seed = info.Seed } dir (Some(config, info)) backend
 
 /// `sac train`: trains, writing config.json, metrics.csv, checkpoints, final.ckpt and curve.svg into the run directory.
@@ -369,7 +374,7 @@ let train (req: TrainRequest) =
     let sac = req.Algo = "sac" || req.Algo = "sac-v1"
     // SAC opens its backend after its configuration is resolved (and validated); the others run on the CPU.
     let device = "cpu"
-    if req.Algo = "sql" || isDqn req.Algo then openDevice req req.Algo false |> ignore
+    if req.Algo = "sql" || isDqn req.Algo then openDevice req req.Algo false false |> ignore
     if req.Algo = "sql" then
         let config = resolveSqlConfig req
         freshDirectory out
@@ -381,7 +386,7 @@ let train (req: TrainRequest) =
         let trainer = DqnTrainer(req.Env, config, GemmProvider.Create req.Threads)
         trainRun req out req.Env steps (runJson req steps None device (ConfigJson.Serialize config)) false trainer
     else
-        let backend = openDevice req req.Algo sac
+        let backend = openDevice req req.Algo sac (sac && (resolveConfig req).UseSde)
         freshDirectory out
         trainSac { req with Steps = Some steps } out None backend
     0

@@ -22,6 +22,10 @@ type DevicePolicySample(backend: ISacBackend, maxBatch: int, actDim: int) =
     member _.Sigma rows = sigma.Slice(0, rows * actDim)
     /// <summary>d log sigma / d raw log-std of the first rows (kept for the backward pass).</summary>
     member _.LogStdGrad rows = logStdGrad.Slice(0, rows * actDim)
+    /// <summary>With gSDE: the variance sigma^2 of the first rows (the array <c>Sigma</c> holds without gSDE).</summary>
+    member _.Variance rows = sigma.Slice(0, rows * actDim)
+    /// <summary>With gSDE: the noise phi(s) E of the first rows (the array <c>LogStdGrad</c> holds without gSDE).</summary>
+    member _.Noise rows = logStdGrad.Slice(0, rows * actDim)
     /// <summary>log pi(a|s) of the first rows.</summary>
     member _.LogPi rows = logPi.Slice(0, rows)
     interface IDisposable with

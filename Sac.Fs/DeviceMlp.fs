@@ -19,6 +19,13 @@ module internal LayerBackward =
         lane.Gemm(Transpose.No, Transpose.No, batch, fi, fo, 1.0f, dz, fo, w, fi, 0.0f, dx, fi)   // dY_{l-1} = dZ W
         lane.ActivationBackward(x, dx, spec.Hidden)   // dZ_{l-1} = dY_{l-1} * act'(Y_{l-1})
 
+    // below, with a further dL/dY_{l-1} added before the activation's derivative (a loss that also reads layer l-1's output).
+    let belowAdding (lane: ISacBackend) (spec: MlpSpec) (l: int) (batch: int) (dz: DeviceSlice) (w: DeviceSlice) (x: DeviceSlice) (dx: DeviceSlice) (added: DeviceSlice) =
+        let fi, fo = spec.FanIn l, spec.FanOut l
+        lane.Copy(added, dx)
+        lane.Gemm(Transpose.No, Transpose.No, batch, fi, fo, 1.0f, dz, fo, w, fi, 1.0f, dx, fi)   // dY_{l-1} = dZ W + the given dY
+        lane.ActivationBackward(x, dx, spec.Hidden)
+
 // The two halves as a pair the backend may run side by side (parameters on branch 0, the layer below on branch 1);
 // its fields are set before each RunPair, so one object per workspace serves every layer.
 [<Sealed>]
@@ -142,10 +149,18 @@ module DeviceMlp =
     /// <param name="outputGrad"><c>dL/dY</c>, <c>[batch, OutputSize]</c>.</param>
     /// <param name="parameterGrad">Receives <c>dL/dparameters</c> (overwritten), exactly <c>ParameterCount</c> floats; ValueNone skips it.</param>
     /// <param name="inputGrad">Receives <c>dL/dinput</c>, <c>[batch, InputSize]</c>; ValueNone skips it.</param>
-    [<CompiledName("Backward")>]
-    let backward (backend: ISacBackend) (spec: MlpSpec) (parameters: DeviceSlice) (ws: DeviceMlpWorkspace) (batch: int)
-                 (outputGrad: DeviceSlice) (parameterGrad: DeviceSlice voption) (inputGrad: DeviceSlice voption) : unit =
+    /// <param name="lastHiddenGrad">A further <c>dL/dY</c> at the last hidden layer's output, <c>[batch, FanOut(LayerCount - 2)]</c>,
+    /// added to what flows back from the output layer (a loss that also reads those features); ValueNone adds nothing.</param>
+    [<CompiledName("BackwardAdding")>]
+    let backwardAdding (backend: ISacBackend) (spec: MlpSpec) (parameters: DeviceSlice) (ws: DeviceMlpWorkspace) (batch: int)
+                       (outputGrad: DeviceSlice) (lastHiddenGrad: DeviceSlice voption) (parameterGrad: DeviceSlice voption)
+                       (inputGrad: DeviceSlice voption) : unit =
         check spec parameters ws batch
+        match lastHiddenGrad with
+        | ValueSome _ when spec.LayerCount < 2 -> invalidArg "lastHiddenGrad" "The network has no hidden layer."
+        | ValueSome g when g.Length <> batch * spec.FanOut(spec.LayerCount - 2) ->
+            invalidArg "lastHiddenGrad" $"lastHiddenGrad has {g.Length} elements, expected batch * {spec.FanOut(spec.LayerCount - 2)}."
+        | _ -> ()
         if ws.LastBatch <> batch then
             invalidArg "batch" $"batch is {batch} but the last completed forward pass on this workspace used {ws.LastBatch}."
         if outputGrad.Length <> batch * spec.OutputSize then
@@ -176,8 +191,14 @@ module DeviceMlp =
                 let fi, fo = spec.FanIn l, spec.FanOut l
                 let x = if l = 0 then ws.Input else ws.Outputs.[l - 1].Slice(0, batch * fi)
                 let w = parameters.Slice(spec.WeightOffset l, fo * fi)
-                match parameterGrad with
-                | ValueSome pg when l > 0 ->
+                match lastHiddenGrad, parameterGrad with
+                | ValueSome g, _ when l = last ->
+                    // The output layer with a further gradient at its input: its two halves one after the other.
+                    match parameterGrad with
+                    | ValueSome pg -> LayerBackward.parameters backend spec l batch dz x pg
+                    | ValueNone -> ()
+                    LayerBackward.belowAdding backend spec l batch dz w x (next.Slice(0, batch * fi)) g
+                | _, ValueSome pg when l > 0 ->
                     // The weight gradient and the gradient to the layer below are independent: a pair.
                     let step = ws.LayerGradients
                     step.Spec <- spec
@@ -189,8 +210,8 @@ module DeviceMlp =
                     step.ParameterGrad <- pg
                     step.InputGrad <- next.Slice(0, batch * fi)
                     backend.RunPair step
-                | ValueSome pg -> LayerBackward.parameters backend spec l batch dz x pg
-                | ValueNone -> if l > 0 then LayerBackward.below backend spec l batch dz w x (next.Slice(0, batch * fi))
+                | _, ValueSome pg -> LayerBackward.parameters backend spec l batch dz x pg
+                | _, ValueNone -> if l > 0 then LayerBackward.below backend spec l batch dz w x (next.Slice(0, batch * fi))
                 if l > 0 then
                     dz <- next.Slice(0, batch * fi)
                     let t = next
@@ -200,3 +221,20 @@ module DeviceMlp =
                     match inputGrad with
                     | ValueSome ig -> backend.Gemm(Transpose.No, Transpose.No, batch, fi, fo, 1.0f, dz, fo, w, fi, 0.0f, ig, fi)   // dX = dZ W
                     | ValueNone -> ()
+
+    /// <summary>
+    /// The vector-Jacobian product of the last <c>forward</c> on <paramref name="ws"/>: <c>backwardAdding</c> with no
+    /// further gradient at the last hidden layer.
+    /// </summary>
+    /// <param name="backend">The backend that owns every array.</param>
+    /// <param name="spec">The network shape; equal to <c>ws.Spec</c>.</param>
+    /// <param name="parameters">The parameters the forward pass used.</param>
+    /// <param name="ws">The workspace the forward pass filled.</param>
+    /// <param name="batch">The forward pass's batch.</param>
+    /// <param name="outputGrad"><c>dL/dY</c>, <c>[batch, OutputSize]</c>.</param>
+    /// <param name="parameterGrad">Receives <c>dL/dparameters</c> (overwritten), exactly <c>ParameterCount</c> floats; ValueNone skips it.</param>
+    /// <param name="inputGrad">Receives <c>dL/dinput</c>, <c>[batch, InputSize]</c>; ValueNone skips it.</param>
+    [<CompiledName("Backward")>]
+    let backward (backend: ISacBackend) (spec: MlpSpec) (parameters: DeviceSlice) (ws: DeviceMlpWorkspace) (batch: int)
+                 (outputGrad: DeviceSlice) (parameterGrad: DeviceSlice voption) (inputGrad: DeviceSlice voption) : unit =
+        backwardAdding backend spec parameters ws batch outputGrad ValueNone parameterGrad inputGrad

@@ -50,8 +50,8 @@ module DeviceSac =
     let private checkLearner (ctx: DeviceSacContext) (learner: DeviceLearner) =
         ArgumentNullException.ThrowIfNull learner
         let n = ctx.Networks
-        if learner.Actor.Length <> n.Actor.ParameterCount || learner.Critic.Length <> 2 * n.CriticParameters then
-            invalidArg (nameof learner) $"The learner holds {learner.Actor.Length} actor and {learner.Critic.Length} critic parameters; the context needs {n.Actor.ParameterCount} and {2 * n.CriticParameters}."
+        if learner.Actor.Length <> n.ActorParameters || learner.Critic.Length <> 2 * n.CriticParameters then
+            invalidArg (nameof learner) $"The learner holds {learner.Actor.Length} actor and {learner.Critic.Length} critic parameters; the context needs {n.ActorParameters} and {2 * n.CriticParameters}."
         if (ctx.Config.Variant = SacVariant.V1) = isNull learner.Value then
             let has = if isNull learner.Value then "has no" else "has a"
             invalidArg (nameof learner) $"The learner {has} value network, but the configuration is SAC {ctx.Config.Variant}."
@@ -67,7 +67,7 @@ module DeviceSac =
     [<CompiledName("CheckState")>]
     let checkState (ctx: DeviceSacContext) (state: LearnerState) =
         let n = ctx.Networks
-        let p, cp = n.Actor.ParameterCount, 2 * n.CriticParameters
+        let p, cp = n.ActorParameters, 2 * n.CriticParameters
         let need (name: string) (expected: int) (arr: float32[] | null) =
             let length = match arr with null -> 0 | a -> a.Length
             if length <> expected then
@@ -170,13 +170,31 @@ module DeviceSac =
     [<CompiledName("StepKeyAt")>]
     let stepKeyAt (key: PhiloxKey) (step: int64) = key.FoldIn(uint32 step).FoldIn(uint32 (step >>> 32))
 
-    // Policy sample (SAC v2, eq. 8): actor forward on obs, then a = tanh(mu + sigma eps) and log pi from its output rows.
+    /// <summary>The stream, under a step's key, of the update's gSDE noise matrix eps.</summary>
+    [<Literal>]
+    let GsdeStream = 0x47534445u
+
+    // The actor's MLP parameters and, with gSDE, its log-std matrix after them.
+    let private actorMlp (ctx: DeviceSacContext) (actor: DeviceSlice) = actor.Slice(0, ctx.Networks.Actor.ParameterCount)
+    let private actorLogStd (ctx: DeviceSacContext) (actor: DeviceSlice) =
+        actor.Slice(ctx.Networks.Actor.ParameterCount, ctx.Networks.LogStdParameters)
+
+    // phi(s): the actor's last hidden activations of the last forward pass on the workspace.
+    let private latentOf (ctx: DeviceSacContext) (net: DeviceMlpWorkspace) = net.Output(ctx.Networks.Actor.LayerCount - 2)
+
+    // Policy sample (SAC v2, eq. 8): actor forward on obs, then a = tanh(mu + sigma eps) and log pi from its output
+    // rows; with gSDE (Raffin et al. 2021) a = tanh(clip(mu) + phi(s) E) with the update's exploration matrix E.
     let private samplePolicy (ctx: DeviceSacContext) (lane: ISacBackend) (learner: DeviceLearner) (net: DeviceMlpWorkspace)
                              (rows: int) (obs: DeviceSlice) (noise: DeviceSlice) (policy: DevicePolicySample) =
         let cfg = ctx.Config
-        let out = DeviceMlp.forward lane ctx.Networks.Actor learner.Actor.All obs rows net
-        lane.TanhGaussianForward(cfg.LogStdBound, cfg.LogStdMin, cfg.LogStdMax, rows, ctx.Networks.ActionSize, out, noise,
-                                 policy.Action rows, policy.Sigma rows, policy.LogStdGrad rows, policy.LogPi rows)
+        let n = ctx.Networks
+        let out = DeviceMlp.forward lane n.Actor (actorMlp ctx learner.Actor.All) obs rows net
+        if n.Gsde then
+            lane.GsdeForward(rows, n.LatentSize, n.ActionSize, latentOf ctx net, out, ctx.GsdeStd.All, ctx.GsdeExploration.All,
+                             policy.Action rows, policy.Noise rows, policy.Variance rows, policy.LogPi rows)
+        else
+            lane.TanhGaussianForward(cfg.LogStdBound, cfg.LogStdMin, cfg.LogStdMax, rows, n.ActionSize, out, noise,
+                                     policy.Action rows, policy.Sigma rows, policy.LogStdGrad rows, policy.LogPi rows)
 
     // The policy sample at s (for the actor step, the temperature and SAC v1's value step).
     let private sampleAtObs (ctx: DeviceSacContext) (lane: ISacBackend) (learner: DeviceLearner) (b: int) =
@@ -295,8 +313,15 @@ module DeviceSac =
         bk.Upload(ReadOnlySpan(batch.Terminated, 0, b), ctx.Terminated.Slice(0, b))
         let key = stepKeyAt learner.Key learner.Step
         let n = b * a
-        bk.FillNormal(key, 0UL, ctx.NoiseObs.Slice(0, n))
-        bk.FillNormal(key, uint64 n, ctx.NoiseNext.Slice(0, n))
+        let nets = ctx.Networks
+        if nets.Gsde then
+            // SB3 draws one exploration matrix per gradient step, shared by the samples at s and at s'.
+            bk.FillNormal(key.FoldIn GsdeStream, 0UL, ctx.GsdeEps.All)
+            bk.GsdeExploration(ctx.Config.FullStd, ctx.Config.UseExpln, nets.LatentSize, a, actorLogStd ctx learner.Actor.All,
+                               ctx.GsdeEps.All, ctx.GsdeStd.All, ctx.GsdeExploration.All)
+        else
+            bk.FillNormal(key, 0UL, ctx.NoiseObs.Slice(0, n))
+            bk.FillNormal(key, uint64 n, ctx.NoiseNext.Slice(0, n))
         b
 
     /// <summary>
@@ -402,9 +427,23 @@ module DeviceSac =
         pair ctx ActorInputGradients learner b
         let da = ctx.ActionGrad.Slice(0, b * a)
         bk.SumColumnBlock(b, w, o, a, ctx.CriticInputGrad1.Slice(0, b * w), ctx.CriticInputGrad2.Slice(0, b * w), da)
-        let dOut = ctx.ActorOutputGrad.Slice(0, b * 2 * a)
-        bk.TanhGaussianBackward(b, a, policy.Action b, policy.Sigma b, ctx.NoiseObs.Slice(0, b * a), policy.LogStdGrad b, da, dLogPi, dOut)
-        DeviceMlp.backward bk ctx.Networks.Actor learner.Actor.All ctx.ActorOnObs b dOut (ValueSome ctx.ActorGradient.All) ValueNone
+        let n = ctx.Networks
+        let mlp = actorMlp ctx learner.Actor.All
+        if n.Gsde then
+            // gSDE: the mean head's gradient into the MLP (with SB3's learn_features, phi's too, at the last hidden
+            // layer); the log-std's straight into its slots after the MLP's.
+            let dOut = ctx.ActorOutputGrad.Slice(0, b * a)
+            let dPhi = ctx.GsdeLatentGrad.Slice(0, b * n.LatentSize)
+            bk.GsdeBackward(b, n.LatentSize, a, ctx.Config.FullStd, ctx.Config.UseExpln, latentOf ctx ctx.ActorOnObs,
+                            ctx.ActorOnObs.Output(n.Actor.LayerCount - 1), actorLogStd ctx learner.Actor.All, ctx.GsdeEps.All,
+                            ctx.GsdeStd.All, policy.Action b, policy.Noise b, policy.Variance b, da, dLogPi, dOut,
+                            actorLogStd ctx ctx.ActorGradient.All, dPhi)
+            let hidden = if ctx.Config.SdeLearnFeatures then ValueSome dPhi else ValueNone
+            DeviceMlp.backwardAdding bk n.Actor mlp ctx.ActorOnObs b dOut hidden (ValueSome (actorMlp ctx ctx.ActorGradient.All)) ValueNone
+        else
+            let dOut = ctx.ActorOutputGrad.Slice(0, b * 2 * a)
+            bk.TanhGaussianBackward(b, a, policy.Action b, policy.Sigma b, ctx.NoiseObs.Slice(0, b * a), policy.LogStdGrad b, da, dLogPi, dOut)
+            DeviceMlp.backward bk n.Actor mlp ctx.ActorOnObs b dOut (ValueSome ctx.ActorGradient.All) ValueNone
         learner.ActorOptimizerStep <- learner.ActorOptimizerStep + 1L
         // A global gradient norm couples the halves.
         if ctx.ActorAdam.MaxGradNorm.HasValue then

@@ -20,6 +20,8 @@ type DeviceSacContext(config: SacConfig, observationSize: int, actionSize: int, 
         ArgumentNullException.ThrowIfNull config
         ArgumentNullException.ThrowIfNull backend
         config.ThrowIfInvalid() |> ignore
+        if config.UseSde && backend.Name <> "host" then
+            raise (NotSupportedException $"gSDE (UseSde) runs on the host backend only, not on '{backend.Name}'; train on the CPU.")
     let networks = SacNetworks(config, observationSize, actionSize)
     let adam (lr: float32) = AdamConfig(lr, 0.9f, 0.999f, 1e-8f, config.MaxGradNorm)
     let b = config.BatchSize
@@ -54,7 +56,7 @@ type DeviceSacContext(config: SacConfig, observationSize: int, actionSize: int, 
     let terms = keep (perRow 1)
     // Critic 2's loss terms, apart from critic 1's so the two critic steps can run side by side.
     let terms2 = keep (perRow 1)
-    let actorGrad = keep (alloc networks.Actor.ParameterCount)
+    let actorGrad = keep (alloc networks.ActorParameters)
     let criticGrad = keep (alloc (2 * networks.CriticParameters))
     let actorOnObs = keep (new DeviceMlpWorkspace(backend, networks.Actor, b))
     let actorOnNext = keep (new DeviceMlpWorkspace(backend, networks.Actor, b))
@@ -71,6 +73,21 @@ type DeviceSacContext(config: SacConfig, observationSize: int, actionSize: int, 
     let valueGrad = ifV1 (fun () -> perRow 1)
     let valueParameterGrad = ifV1 (fun () -> alloc networks.Value.ParameterCount)
     let zeros = ifV1 (fun () -> perRow 1)
+    // gSDE only: eps, std and the exploration matrix E = std eps of the update (latent x |A| each).
+    let gsdeArray () : DeviceArray option =
+        if config.UseSde then
+            let d = alloc (Guard.product networks.LatentSize actionSize)
+            arrays.Add d
+            Some d
+        else None
+    let gsdeLatentGrad = if config.UseSde then Some(keep (perRow networks.LatentSize)) else None
+    let gsdeEps = gsdeArray ()
+    let gsdeStd = gsdeArray ()
+    let gsdeExploration = gsdeArray ()
+    let ifGsdeArray (arr: DeviceArray option) : DeviceArray =
+        match arr with
+        | None -> invalidOp "The context was built without gSDE; it has no gSDE arrays."
+        | Some a -> a
     do arrays.Add metrics
 
     /// <summary>The configuration.</summary>
@@ -130,6 +147,10 @@ type DeviceSacContext(config: SacConfig, observationSize: int, actionSize: int, 
     member internal _.ValueOnNext = valueOnNext
     member internal _.ValueGrad = valueGrad
     member internal _.Zeros = zeros
+    member internal _.GsdeEps : DeviceArray = ifGsdeArray gsdeEps
+    member internal _.GsdeLatentGrad : DeviceArray = ifGsdeArray gsdeLatentGrad
+    member internal _.GsdeStd : DeviceArray = ifGsdeArray gsdeStd
+    member internal _.GsdeExploration : DeviceArray = ifGsdeArray gsdeExploration
     member internal _.Metrics = metrics
     member internal _.MetricSlots = slots
     /// Host copy of the metric array, filled by the update's one download.

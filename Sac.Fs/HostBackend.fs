@@ -152,6 +152,19 @@ type HostBackend(gemm: IGemm) =
             TanhGaussian.backwardRows rows actDim (2 * actDim) (read action) (read sigma) (read noise) (read logStdGrad)
                 (read actionGrad) (read logPiGrad) dOut (dOut.Slice(min actDim dOut.Length))
 
+        member _.GsdeExploration(fullStd, expln, latentDim, actDim, logStd, eps, std, exploration) =
+            Gsde.exploration fullStd expln latentDim actDim (read logStd) (read eps) (span std) (span exploration)
+
+        member _.GsdeForward(rows, latentDim, actDim, latent, meanRaw, std, exploration, action, noise, variance, logPi) =
+            Gsde.forwardRows rows latentDim actDim (read latent) (read meanRaw) (read std) (read exploration) (span action)
+                (span noise) (span variance) (span logPi)
+
+        member _.GsdeBackward(rows, latentDim, actDim, fullStd, expln, latent, meanRaw, logStd, eps, std, action, noise,
+                              variance, actionGrad, logPiGrad, meanGrad, logStdGrad, latentGrad) =
+            Gsde.backwardRows rows latentDim actDim fullStd expln (read latent) (read meanRaw) (read logStd) (read eps)
+                (read std) (read action) (read noise) (read variance) (read actionGrad) (read logPiGrad) (span meanGrad)
+                (span logStdGrad) (span latentGrad)
+
         member _.SoftTarget(gamma, alpha, reward, terminated, q1, q2, logPi, target) =
             let n = target.Length
             sameLength "reward" n reward.Length

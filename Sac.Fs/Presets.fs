@@ -18,12 +18,13 @@ module Presets =
         match environmentId with
         // RL Zoo sac.yml, Pendulum-v1: learning_rate 1e-3, everything else default (20k steps).
         | "Pendulum-v1" -> SacConfig(ActorLearningRate = 1e-3f, CriticLearningRate = 1e-3f, AlphaLearningRate = 1e-3f, EvalInterval = 2000)
-        // RL Zoo sac.yml, MountainCarContinuous-v0 (without gSDE, which this library does not implement):
-        // buffer 50k, batch 512, fixed ent_coef 0.1, train_freq 32 with 32 gradient steps, gamma 0.9999, tau 0.01,
-        // learning_starts 0, net_arch [64, 64].
+        // RL Zoo sac.yml, MountainCarContinuous-v0 (50k steps): learning_rate 3e-4, buffer 50k, batch 512, fixed
+        // ent_coef 0.1, train_freq 32 with 32 gradient steps, gamma 0.9999, tau 0.01, learning_starts 0, gSDE on with
+        // log_std_init -3.67, net_arch [64, 64].
         | "MountainCarContinuous-v0" ->
             SacConfig(BufferSize = 50_000, BatchSize = 512, AutoAlpha = false, InitialAlpha = 0.1f, TrainFrequency = 32,
-                      GradientSteps = 32, Gamma = 0.9999f, Tau = 0.01f, LearningStarts = 0, HiddenSizes = [| 64; 64 |])
+                      GradientSteps = 32, Gamma = 0.9999f, Tau = 0.01f, LearningStarts = 0, HiddenSizes = [| 64; 64 |],
+                      UseSde = true, LogStdInit = -3.67f)
         // Our point-mass task: small networks and a short warm-up; solved in a few thousand steps.
         | "PointGoal-v0" ->
             SacConfig(HiddenSizes = [| 64; 64 |], ActorLearningRate = 1e-3f, CriticLearningRate = 1e-3f, AlphaLearningRate = 1e-3f,

@@ -83,13 +83,16 @@ type SacContext(config: SacConfig, observationSize: int, actionSize: int, gemm: 
 [<RequireQualifiedAccess>]
 module Sac =
 
-    /// <summary>A fresh learner: PyTorch-default initialised networks, targets equal to the online networks,
+    /// <summary>A fresh learner: PyTorch-default initialised networks (with gSDE, the log-std matrix at LogStdInit), targets equal to the online networks,
     /// zero optimizer moments, log alpha = log(InitialAlpha), step 0; every draw derived from <paramref name="seed"/>.</summary>
     [<CompiledName("Init")>]
     let init (ctx: SacContext) (seed: uint64) : LearnerState =
         let n = ctx.Networks
         let root = PhiloxKey.FromSeed seed
-        let actor = Mlp.InitParameters(n.Actor, root.FoldIn 1u)
+        let actor = Array.zeroCreate<float32> n.ActorParameters
+        Mlp.Init(n.Actor, root.FoldIn 1u, Span<float32>(actor, 0, n.Actor.ParameterCount))
+        // gSDE: the log-std matrix after the MLP starts at LogStdInit everywhere (SB3's log_std_init).
+        Array.fill actor n.Actor.ParameterCount n.LogStdParameters ctx.Config.LogStdInit
         let p = n.CriticParameters
         let critic = Array.zeroCreate<float32> (2 * p)
         Mlp.Init(n.Critic, root.FoldIn 2u, Span<float32>(critic, 0, p))

@@ -26,6 +26,10 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
     let o, a = observationSize, actionSize
     let ctx = SacContext(config, o, a, gemm)
     let keys = ActingKeys.Of config.Seed
+    // gSDE's acting exploration matrices, keyed by the step each was drawn at (Gsde.resampleStep): recomputed, never
+    // stored, so a resumed run acts exactly as an uninterrupted one.
+    let gsdeKey = keys.Act.FoldIn DeviceSac.GsdeStream
+    let gsdeColumns = if config.UseSde then Nullable ctx.Networks.LogStdColumns else Nullable()
     let policyWs = PolicyWorkspace(ctx.Networks)
     let device = match backend with null -> None | b -> Some(new DeviceSacContext(config, o, a, b))
     let mutable deviceLearner: DeviceLearner option = None
@@ -56,7 +60,11 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
                   Resuming.sizesDiffer "critic hidden sizes" config.ResolvedCriticHiddenSizes h.ResolvedCriticHiddenSizes
                   h.Variant <> config.Variant.ToString(), (fun () -> $"it is SAC {h.Variant}, the configuration asks for {config.Variant}")
                   h.ResolvedActivation <> config.Activation,
-                  (fun () -> $"its networks use the {h.ResolvedActivation} activation, the configuration asks for {config.Activation}") ] }
+                  (fun () -> $"its networks use the {h.ResolvedActivation} activation, the configuration asks for {config.Activation}")
+                  h.GsdeLogStdColumns <> gsdeColumns,
+                  (fun () ->
+                      let show (c: Nullable<int>) = if c.HasValue then $"gSDE with {c.Value} log-std column(s)" else "no gSDE"
+                      $"its actor has {show h.GsdeLogStdColumns}, the configuration asks for {show gsdeColumns}") ] }
 
     interface IOffPolicyAlgorithm<LearnerState, SacMetrics> with
         member _.Name = "sac"
@@ -72,9 +80,13 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
                 deviceLearner <- Some(DeviceSac.upload dctx learner)
             | None -> ()
 
-        // Uniform in [-1, 1] before LearningStarts, then a draw from the policy.
+        // Uniform in [-1, 1] before LearningStarts (unless gSDE acts in the warm-up too, SB3's use_sde_at_warmup), then
+        // a draw from the policy: per-step noise, or gSDE's with the exploration matrix of the step it was last drawn.
         member _.Act(learner, t, observation, action) =
-            if t < int64 config.LearningStarts then keys.UniformAction(t, action)
+            if t < int64 config.LearningStarts && not (config.UseSde && config.UseSdeAtWarmup) then keys.UniformAction(t, action)
+            elif config.UseSde then
+                let drawn = Gsde.resampleStep config.TrainFrequency config.SdeSampleFrequency t
+                Policy.act ctx policyWs learner.Actor (Stochastic(gsdeKey, uint64 drawn)) observation action
             else Policy.act ctx policyWs learner.Actor (Stochastic(keys.Act, uint64 t)) observation action
 
         member _.Policy(learner, mode, observation, action) = Policy.act ctx policyWs learner.Actor mode observation action
@@ -127,7 +139,7 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
             let header =
                 CheckpointHeader("sac", environmentId, o, a, config.HiddenSizes, config.Variant.ToString(), environmentSteps, Progress = progress,
                                  ActorHiddenSizes = config.ActorHiddenSizes, CriticHiddenSizes = config.CriticHiddenSizes,
-                                 Activation = Nullable config.Activation)
+                                 Activation = Nullable config.Activation, GsdeLogStdColumns = gsdeColumns)
             Checkpoint.Save(path, header, learner, replay, episodeActions,
                             Collections.Generic.Dictionary(dict [ Checkpoint.ConfigMetadataKey, ConfigJson.Serialize config ]))
 

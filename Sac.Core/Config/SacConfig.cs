@@ -177,6 +177,51 @@ public sealed record SacConfig : IOffPolicyConfig
     /// </summary>
     public float? MaxGradNorm { get; init => field = ConfigChecks.OptionalPositiveFinite(value, nameof(MaxGradNorm)); }
 
+    /// <summary>
+    /// Generalized State-Dependent Exploration (gSDE, Raffin et al. 2021) in place of the per-step Gaussian noise: the
+    /// action noise is <c>phi(s) E</c>, the actor's last hidden features times a noise matrix <c>E</c> that is drawn
+    /// again only at the start of each collection phase (and every <see cref="SdeSampleFrequency"/> steps), as SB3's
+    /// <c>use_sde</c>. The actor's log-std is then a trained matrix (<see cref="LogStdInit"/>, <see cref="FullStd"/>)
+    /// instead of a network output, and <see cref="LogStdBound"/> does not apply. SB3 default: off. Runs on the CPU
+    /// only. The gSDE keys are written to JSON only when this is on.
+    /// </summary>
+    public bool UseSde { get; init; }
+
+    /// <summary>
+    /// With <see cref="UseSde"/>: environment steps between draws of the exploration matrix within a collection
+    /// phase; -1 draws it only at the start of each phase (every <see cref="TrainFrequency"/> steps). -1 or at least
+    /// 1. SB3 default: -1 (<c>sde_sample_freq</c>).
+    /// </summary>
+    public int SdeSampleFrequency { get; init => field = ConfigChecks.SampleFrequency(value, nameof(SdeSampleFrequency)); } = -1;
+
+    /// <summary>With <see cref="UseSde"/>: the value every entry of the log-std matrix starts at; finite. SB3 default for gSDE: -3 (<c>log_std_init</c>).</summary>
+    public float LogStdInit { get; init => field = ConfigChecks.Finite(value, nameof(LogStdInit)); } = -3f;
+
+    /// <summary>With <see cref="UseSde"/>: one log-std per latent feature and action dimension (a latent x |A| matrix);
+    /// false: one per latent feature, shared by every action dimension. SB3 default: true (<c>full_std</c>).</summary>
+    public bool FullStd { get; init; } = true;
+
+    /// <summary>With <see cref="UseSde"/>: std = exp(log_std) for log_std &lt;= 0 and log1p(log_std) + 1 above, which
+    /// grows only logarithmically; false: std = exp(log_std). SB3 default: false (<c>use_expln</c>).</summary>
+    public bool UseExpln { get; init; }
+
+    /// <summary>
+    /// With <see cref="UseSde"/>: let the actor loss's gradient reach the trunk through the latent features phi(s) in
+    /// the noise phi(s) E and the variance phi(s)^2 std^2, as SB3's SAC actor does (its gSDE distribution is built with
+    /// <c>learn_features=True</c>); false detaches phi there, so the trunk learns only through the mean (the default of
+    /// SB3's on-policy algorithms). Default: true.
+    /// </summary>
+    public bool SdeLearnFeatures { get; init; } = true;
+
+    /// <summary>With <see cref="UseSde"/>: act with the gSDE policy during the <see cref="LearningStarts"/> warm-up instead of
+    /// uniformly random actions. SB3 default: false (<c>use_sde_at_warmup</c>).</summary>
+    public bool UseSdeAtWarmup { get; init; }
+
+    /// <summary>The JSON names of the gSDE keys, written only when <see cref="UseSde"/> is on so that configurations
+    /// without gSDE serialize as they did before the keys existed.</summary>
+    internal static readonly string[] SdeKeys =
+        [nameof(UseSde), nameof(SdeSampleFrequency), nameof(LogStdInit), nameof(FullStd), nameof(UseExpln), nameof(UseSdeAtWarmup), nameof(SdeLearnFeatures)];
+
     /// <summary>The entropy target actually used: <see cref="TargetEntropy"/> when set, otherwise <c>-actionSize</c> (<c>-|A|</c>).</summary>
     /// <param name="actionSize">The action dimension <c>|A|</c>; at least 1.</param>
     /// <returns>The target entropy.</returns>
@@ -230,6 +275,8 @@ public sealed record SacConfig : IOffPolicyConfig
         Add(ConfigChecks.DefinedProblem(LearningRateSchedule, nameof(LearningRateSchedule)));
         Add(ConfigChecks.DefinedProblem(Variant, nameof(Variant)));
         if (MaxGradNorm is float maxNorm) Add(ConfigChecks.PositiveFiniteProblem(maxNorm, nameof(MaxGradNorm)));
+        Add(ConfigChecks.SampleFrequencyProblem(SdeSampleFrequency, nameof(SdeSampleFrequency)));
+        Add(ConfigChecks.FiniteProblem(LogStdInit, nameof(LogStdInit)));
         return problems;
     }
 
@@ -301,6 +348,11 @@ internal static class ConfigChecks
         value >= min ? null : $"{name} must be at least {min}, got {value}.";
 
     internal static int AtLeast(int value, int min, string name) => Throw(AtLeastProblem(value, min, name), value, name);
+
+    internal static string? SampleFrequencyProblem(int value, string name) =>
+        value == -1 || value >= 1 ? null : $"{name} must be -1 (draw only at the start of each collection phase) or at least 1, got {value}.";
+
+    internal static int SampleFrequency(int value, string name) => Throw(SampleFrequencyProblem(value, name), value, name);
 
     internal static string? DefinedProblem<TEnum>(TEnum value, string name) where TEnum : struct, Enum =>
         // An out-of-range integer cast to the enum (easy from F# or JSON) would otherwise fall through every switch.

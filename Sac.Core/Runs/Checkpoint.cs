@@ -215,7 +215,8 @@ public static class Checkpoint
         public SacShapes(CheckpointHeader h)
             : base($"for observation size {h.ObservationSize}, action size {h.ActionSize}, hidden [{string.Join(", ", h.HiddenSizes)}]"
                    + (h.ActorHiddenSizes is { } ah ? $", actor hidden [{string.Join(", ", ah)}]" : "")
-                   + (h.CriticHiddenSizes is { } ch ? $", critic hidden [{string.Join(", ", ch)}]" : ""))
+                   + (h.CriticHiddenSizes is { } ch ? $", critic hidden [{string.Join(", ", ch)}]" : "")
+                   + (h.GsdeLogStdColumns is int c ? $", gSDE log-std columns {c}" : ""))
         {
             int obs = h.ObservationSize, act = h.ActionSize;
             // Sums in long: an int overflow here would make a bogus header look consistent.
@@ -223,7 +224,18 @@ public static class Checkpoint
                 throw new ArgumentException($"observation size {obs} and action size {act} are too large for a network input or output.");
             IReadOnlyList<int> actorHidden = h.ResolvedActorHiddenSizes, criticHidden = h.ResolvedCriticHiddenSizes;
             int[] qSizes = [obs + act, .. criticHidden, 1];
-            Actor = Expected.Network("actor", [obs, .. actorHidden, 2 * act]);
+            if (h.GsdeLogStdColumns is int columns)
+            {
+                // gSDE: the MLP emits the mean alone; the latent x columns log-std matrix follows its parameters.
+                if (columns != 1 && columns != act)
+                    throw new ArgumentException($"gsdeLogStdColumns must be 1 or the action size {act}, got {columns}.");
+                int[] sizes = [obs, .. actorHidden, act];
+                long mlp = new MlpSpec(sizes).ParameterCount, logStd = (long)actorHidden[^1] * columns;
+                if (mlp + logStd > Array.MaxLength)
+                    throw new ArgumentException($"an actor of {mlp} + {logStd} parameters exceeds the largest array.");
+                Actor = new(mlp + logStd, $"{mlp + logStd} (the actor MLP [{string.Join(", ", sizes)}] and a {actorHidden[^1]} x {columns} gSDE log-std)");
+            }
+            else Actor = Expected.Network("actor", [obs, .. actorHidden, 2 * act]);
             int qCount = new MlpSpec(qSizes).ParameterCount;
             if (2L * qCount > Array.MaxLength)
                 throw new ArgumentException($"two Q-networks of {qCount} parameters exceed the largest array.");

@@ -80,6 +80,14 @@ public sealed record CheckpointHeader(
     public Sac.Core.Compute.Activation ResolvedActivation => Activation ?? Sac.Core.Compute.Activation.Relu;
 
     /// <summary>
+    /// For an actor with gSDE (<see cref="SacConfig.UseSde"/>): the columns of its log-std matrix, the action size
+    /// with <see cref="SacConfig.FullStd"/> and 1 without; null (and absent from the file) for the usual actor. With it
+    /// the actor's output layer emits only the mean, and the latent x columns log-std matrix follows its parameters.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public int? GsdeLogStdColumns { get; init => field = value is int c ? ConfigChecks.AtLeast(c, 1, nameof(GsdeLogStdColumns)) : null; }
+
+    /// <summary>
     /// The training loop's counters when the checkpoint was written, for <c>--resume</c>; null in a checkpoint of a
     /// learner alone (such as one written by a script). A checkpoint with progress also stores the running episode's
     /// <see cref="TrainingProgress.EpisodeLength"/> actions.

@@ -39,7 +39,7 @@ public static partial class ConfigJson
             RespectRequiredConstructorParameters = true,
             ReadCommentHandling = JsonCommentHandling.Skip,
             AllowTrailingCommas = true,
-            TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { OmitDefaultActivation } },
+            TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { OmitDefaultActivation, OmitSdeKeysWhenOff } },
         };
         // Names only: an integer would bypass the names users read in the file and in the docs.
         options.Converters.Add(new JsonStringEnumConverter(namingPolicy: null, allowIntegerValues: false));
@@ -54,6 +54,15 @@ public static partial class ConfigJson
         foreach (JsonPropertyInfo property in type.Properties)
             if (property.PropertyType == typeof(Sac.Core.Compute.Activation))
                 property.ShouldSerialize = static (_, value) => value is not Sac.Core.Compute.Activation.Relu;
+    }
+
+    // SacConfig's gSDE keys are written only when UseSde is on: files without gSDE stay as they were before the keys.
+    static void OmitSdeKeysWhenOff(JsonTypeInfo type)
+    {
+        if (type.Type != typeof(SacConfig)) return;
+        foreach (JsonPropertyInfo property in type.Properties)
+            if (Array.Exists(SacConfig.SdeKeys, k => JsonNamingPolicy.CamelCase.ConvertName(k) == property.Name))
+                property.ShouldSerialize = static (config, _) => ((SacConfig)config).UseSde;
     }
 
     static readonly JsonDocumentOptions DocumentOptions = new()

@@ -528,6 +528,25 @@ public sealed class CudaBackend : ISacBackend
         Launch(_tanhForward, rows, in args);
     }
 
+    // gSDE has no kernels yet: a configuration with UseSde is refused before it reaches this backend
+    // (DeviceSacContext and --device cuda), so these throw only for a direct call.
+    static NotSupportedException GsdeOnHostOnly() =>
+        new("gSDE (UseSde) runs on the host backend only; the CUDA backend has no gSDE kernels. Train with --device cpu.");
+
+    /// <inheritdoc/>
+    public void GsdeExploration(bool fullStd, bool expln, int latentDim, int actDim, DeviceSlice logStd, DeviceSlice eps,
+        DeviceSlice std, DeviceSlice exploration) => throw GsdeOnHostOnly();
+
+    /// <inheritdoc/>
+    public void GsdeForward(int rows, int latentDim, int actDim, DeviceSlice latent, DeviceSlice meanRaw, DeviceSlice std,
+        DeviceSlice exploration, DeviceSlice action, DeviceSlice noise, DeviceSlice variance, DeviceSlice logPi) => throw GsdeOnHostOnly();
+
+    /// <inheritdoc/>
+    public void GsdeBackward(int rows, int latentDim, int actDim, bool fullStd, bool expln, DeviceSlice latent,
+        DeviceSlice meanRaw, DeviceSlice logStd, DeviceSlice eps, DeviceSlice std, DeviceSlice action,
+        DeviceSlice noise, DeviceSlice variance, DeviceSlice actionGrad, DeviceSlice logPiGrad, DeviceSlice meanGrad,
+        DeviceSlice logStdGrad, DeviceSlice latentGrad) => throw GsdeOnHostOnly();
+
     /// <inheritdoc />
     public void TanhGaussianBackward(int rows, int actDim, DeviceSlice action, DeviceSlice sigma, DeviceSlice noise,
         DeviceSlice logStdGrad, DeviceSlice actionGrad, DeviceSlice logPiGrad, DeviceSlice actorOutputGrad)

@@ -158,6 +158,67 @@ public interface ISacBackend : IDisposable
         DeviceSlice logStdGrad, DeviceSlice actionGrad, DeviceSlice logPiGrad, DeviceSlice actorOutputGrad);
 
     /// <summary>
+    /// gSDE exploration matrix (Raffin et al. 2021, eq. 3): <c>std = std(log_std)</c> broadcast to latent x |A| and
+    /// <c>E = std * eps</c>, as <c>Gsde.exploration</c>. Host only: the CUDA backend throws
+    /// <see cref="NotSupportedException"/>.
+    /// </summary>
+    /// <param name="fullStd">log-std is latent x |A|; else latent x 1.</param>
+    /// <param name="expln">The expln std (exp below 0, log1p + 1 above).</param>
+    /// <param name="latentDim">Latent features.</param>
+    /// <param name="actDim">Action size.</param>
+    /// <param name="logStd">The log-std parameters.</param>
+    /// <param name="eps">Standard normals, latent x |A|.</param>
+    /// <param name="std">Receives std, latent x |A|.</param>
+    /// <param name="exploration">Receives E, latent x |A|.</param>
+    void GsdeExploration(bool fullStd, bool expln, int latentDim, int actDim, DeviceSlice logStd, DeviceSlice eps,
+        DeviceSlice std, DeviceSlice exploration);
+
+    /// <summary>
+    /// gSDE tanh-Gaussian sample, as <c>Gsde.forwardRows</c>: <c>u = clip(mu, -2, 2) + phi E</c>, <c>a = tanh u</c>,
+    /// <c>sigma^2 = phi^2 std^2 + 1e-6</c>, log pi with SB3's squash correction. Host only.
+    /// </summary>
+    /// <param name="rows">Rows B.</param>
+    /// <param name="latentDim">Latent features L.</param>
+    /// <param name="actDim">Action size A.</param>
+    /// <param name="latent">phi(s), B x L.</param>
+    /// <param name="meanRaw">The mean head's output, B x A.</param>
+    /// <param name="std">std, L x A.</param>
+    /// <param name="exploration">E, L x A.</param>
+    /// <param name="action">Receives a, B x A.</param>
+    /// <param name="noise">Receives phi E, B x A.</param>
+    /// <param name="variance">Receives sigma^2, B x A.</param>
+    /// <param name="logPi">Receives log pi, B.</param>
+    void GsdeForward(int rows, int latentDim, int actDim, DeviceSlice latent, DeviceSlice meanRaw, DeviceSlice std,
+        DeviceSlice exploration, DeviceSlice action, DeviceSlice noise, DeviceSlice variance, DeviceSlice logPi);
+
+    /// <summary>
+    /// Back-propagation through <see cref="GsdeForward"/> with eps fixed and phi detached, as <c>Gsde.backwardRows</c>:
+    /// dL/d(mean head output), dL/dlog-std, and dL/dphi through the noise and variance. Host only.
+    /// </summary>
+    /// <param name="rows">Rows B.</param>
+    /// <param name="latentDim">Latent features L.</param>
+    /// <param name="actDim">Action size A.</param>
+    /// <param name="fullStd">log-std is L x A; else L x 1.</param>
+    /// <param name="expln">The expln std.</param>
+    /// <param name="latent">phi(s), B x L.</param>
+    /// <param name="meanRaw">The mean head's output, B x A.</param>
+    /// <param name="logStd">The log-std parameters.</param>
+    /// <param name="eps">The standard normals of E, L x A.</param>
+    /// <param name="std">std, L x A.</param>
+    /// <param name="action">The forward pass's actions.</param>
+    /// <param name="noise">The forward pass's noise.</param>
+    /// <param name="variance">The forward pass's variance.</param>
+    /// <param name="actionGrad">dL/da, B x A.</param>
+    /// <param name="logPiGrad">dL/dlog pi, B.</param>
+    /// <param name="meanGrad">Receives dL/d(mean head output), B x A.</param>
+    /// <param name="logStdGrad">Receives dL/dlog-std.</param>
+    /// <param name="latentGrad">Receives dL/dphi through the noise and the variance, B x L.</param>
+    void GsdeBackward(int rows, int latentDim, int actDim, bool fullStd, bool expln, DeviceSlice latent,
+        DeviceSlice meanRaw, DeviceSlice logStd, DeviceSlice eps, DeviceSlice std, DeviceSlice action,
+        DeviceSlice noise, DeviceSlice variance, DeviceSlice actionGrad, DeviceSlice logPiGrad, DeviceSlice meanGrad,
+        DeviceSlice logStdGrad, DeviceSlice latentGrad);
+
+    /// <summary>
     /// Fused soft Q target (SAC v2, eqs. 2-3): <c>y = r + gamma (1 - terminated) (min(q1, q2) - alpha logPi)</c>
     /// in one pass, as <c>SoftBellman.targetBatch</c>. Kernel <c>soft_target</c>.
     /// </summary>

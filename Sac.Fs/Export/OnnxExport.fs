@@ -146,6 +146,44 @@ type OnnxExport =
         let doc = "SAC policy exported by Sac.Functional. " + inputs + " -> " + outputs + "."
         model g OnnxExport.Version doc (OnnxExport.Metadata(entries, metadata))
 
+    /// <summary>
+    /// The ONNX model of a gSDE SAC actor's deterministic policy (Raffin et al. 2021; SB3's <c>clip_mean</c> 2): input
+    /// <c>observation</c>, output <c>action</c>, the rescaled tanh(clip(mu, -2, 2)). The log-std matrix is not used.
+    /// </summary>
+    /// <param name="actor">The actor MLP's shape: observation -> hidden... -> |A| (the mean).</param>
+    /// <param name="parameters">The actor's flat parameters: the MLP's first, then the log-std matrix (ignored).</param>
+    /// <param name="low">The environment's lower action bounds, |A| finite values.</param>
+    /// <param name="high">The environment's upper action bounds, |A| finite values.</param>
+    /// <param name="metadata">Entries for <c>metadata_props</c> besides (or replacing) the ones written here; may be null.</param>
+    /// <returns>The serialised ModelProto.</returns>
+    static member SacGsdePolicy(actor: MlpSpec, parameters: float32[], low: float32[], high: float32[],
+                                metadata: seq<KeyValuePair<string, string>> | null) : byte[] =
+        ArgumentNullException.ThrowIfNull actor
+        ArgumentNullException.ThrowIfNull parameters
+        if parameters.Length < actor.ParameterCount then
+            invalidArg (nameof parameters) $"The gSDE actor has {parameters.Length} parameters, fewer than its MLP's {actor.ParameterCount}."
+        let mlp = Array.sub parameters 0 actor.ParameterCount
+        let a, o = actor.OutputSize, actor.InputSize
+        OnnxExport.CheckBounds(a, low, high)
+        let g = Graph("sac_policy")
+        g.Input("observation", Float, [ Named "batch"; Fixed o ])
+        let h = hidden g "actor" actor mlp "observation"
+        let mu = affine g "actor.mu" actor mlp (actor.LayerCount - 1) 0 a h
+        let clipped = g.Node("Clip", [ mu; g.Scalar("clip_mean_min", -Gsde.ClipMean); g.Scalar("clip_mean_max", Gsde.ClipMean) ])
+        OnnxExport.Rescale(g, g.Node("Tanh", [ clipped ]), low, high) |> ignore
+        g.Output("action", Float, [ Named "batch"; Fixed a ])
+        let outputs = $"action: float32[batch, {a}], the rescaled tanh(clip(mu, -2, 2)) in [action_low, action_high]"
+        let entries =
+            [ "policy", "sac_gsde_deterministic"
+              "inputs", $"observation: float32[batch, {o}]"
+              "outputs", outputs
+              "observation_size", string o
+              "action_size", string a
+              "action_low", OnnxExport.Vector low
+              "action_high", OnnxExport.Vector high ]
+        let doc = $"SAC policy with gSDE exported by Sac.Functional. observation: float32[batch, {o}] -> " + outputs + "."
+        model g OnnxExport.Version doc (OnnxExport.Metadata(entries, metadata))
+
     /// <summary>The ONNX model of a Soft Q-Learning sampler <c>a = f(xi; s)</c>: inputs <c>observation</c> and
     /// <c>noise</c> (xi; zeros give the deterministic action), output <c>action</c> rescaled to the bounds.</summary>
     /// <param name="sampler">The sampler's shape: [observation, xi] -> hidden... -> |A|.</param>
@@ -239,7 +277,12 @@ type OnnxExport =
         let trainer = agent.Trainer :?> Trainer
         let low, high = OnnxExport.NativeBounds trainer.Environment
         let meta = OnnxExport.AgentEntries((if agent.Config.Variant = SacVariant.V1 then "sac-v1" else "sac"), agent.EnvironmentId, agent.Steps)
-        OnnxExport.SacPolicy(trainer.Context.Networks.Actor, agent.State.Learner.Actor, trainer.Context.LogStd, low, high, stochastic, meta)
+        let networks = trainer.Context.Networks
+        if networks.Gsde then
+            // gSDE's noise is a matrix drawn per collection phase, not per-row normals: only the mean policy is exported.
+            if stochastic then invalidArg (nameof stochastic) "The actor explores with gSDE; only its deterministic policy can be exported (drop --stochastic)."
+            OnnxExport.SacGsdePolicy(networks.Actor, agent.State.Learner.Actor, low, high, meta)
+        else OnnxExport.SacPolicy(networks.Actor, agent.State.Learner.Actor, trainer.Context.LogStd, low, high, stochastic, meta)
 
     /// <summary>The ONNX model of a Soft Q-Learning agent's sampler, in its environment's action bounds.</summary>
     /// <param name="agent">The agent.</param>

@@ -44,6 +44,7 @@ let tests =
                 SqlCheckpointTests.tests ] ]
           testList "Fs" [
             TanhGaussianTests.tests
+            GsdeTests.tests
             SoftBellmanTests.tests
             LossesTests.tests
             SacNetworksTests.tests

@@ -71,6 +71,17 @@ let ``sac eval uses the checkpoint's environment, and another only with --force-
         let misfit = Assert.Throws<Sac.Cli.Options.UsageError>(fun () -> Sac.Cli.Evaluate.evaluate ckpt "PointGoal-v0" true 1 0UL |> ignore)
         Assert.Contains("does not fit PointGoal-v0", misfit.Data0))
 
+let ``--device cuda with gSDE is a usage error naming gSDE, before any GPU is looked for`` = testCase "--device cuda with gSDE is a usage error naming gSDE, before any GPU is looked for" <| fun () ->
+    withDir (fun root ->
+        let saved = Console.Error
+        use err = new StringWriter()
+        Console.SetError err
+        let code =
+            try sac [ "train"; "--env"; "MountainCarContinuous-v0"; "--steps"; "50"; "--device"; "cuda"; "--out"; Path.Combine(root, "r"); "--quiet" ]
+            finally Console.SetError saved
+        Assert.NotEqual(0, code)
+        Assert.Contains("gSDE (useSde) runs on the CPU only", err.ToString()))
+
 let ``a misspelt preset id is an error with a suggestion, not silent defaults`` = testCase "a misspelt preset id is an error with a suggestion, not silent defaults" <| fun () ->
     let e = Assert.Throws<ArgumentException>(fun () -> Presets.forEnvironment "Pendulum-V1" |> ignore)
     Assert.Contains("Did you mean Pendulum-v1?", e.Message)
@@ -375,6 +386,7 @@ let tests = testList "Hardening" [
     ``a --config seed and variant stand unless --seed or --algo is given``
     ``a DQN --config's seed and run length stand unless --seed or --steps is given``
     ``sac eval uses the checkpoint's environment, and another only with --force-env``
+    ``--device cuda with gSDE is a usage error naming gSDE, before any GPU is looked for``
     ``a misspelt preset id is an error with a suggestion, not silent defaults``
     ``evaluation ends episodes at the declared limit even without a TimeLimit wrapper``
     ``a fault before the first checkpoint says to start again, and the directory can be reused``

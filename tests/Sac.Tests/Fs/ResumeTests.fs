@@ -53,6 +53,15 @@ let private sacCaseWith (activation: Activation) (env: string) (variant: SacVari
 
 let private sacCase = sacCaseWith Activation.Relu
 
+// gSDE with a sample frequency inside the collection phases, so a resume lands between draws of the acting matrix.
+let private sacGsdeCase () =
+    let config () =
+        SacConfig(HiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 1000, LearningStarts = 50, EvalInterval = 150,
+                  EvalEpisodes = 1, Seed = 11UL, TrainFrequency = 8, GradientSteps = 2, UseSde = true, SdeSampleFrequency = 3,
+                  FullStd = false, UseExpln = true, LogStdInit = -1.0f)
+    { sacCase "Pendulum-v1" SacVariant.V2 LearningRateSchedule.Constant with
+        Make = fun () -> new Trainer("Pendulum-v1", config (), gemm) :> OffPolicyTrainer<_, _> }
+
 let private sqlCaseWith (activation: Activation) (schedule: LearningRateSchedule) =
     { Make = fun () -> SqlTrainer("MultiGoal-v0", sqlConfigWith activation schedule, gemm) :> OffPolicyTrainer<_, _>
       Arrays = fun (l: SqlLearnerState) -> [ l.Q; l.TargetQ; l.Sampler ] @ adam l.QOptimizer @ adam l.SamplerOptimizer
@@ -74,6 +83,7 @@ let private on (case: string) (test: ICaseTest) =
     | "sac Pendulum-v1, linear rates" -> test.Run(sacCase "Pendulum-v1" SacVariant.V2 LearningRateSchedule.Linear)
     | "sac PointGoal-v0" -> test.Run(sacCase "PointGoal-v0" SacVariant.V2 LearningRateSchedule.Constant)
     | "sac-v1 Pendulum-v1" -> test.Run(sacCase "Pendulum-v1" SacVariant.V1 LearningRateSchedule.Constant)
+    | "sac gSDE Pendulum-v1" -> test.Run(sacGsdeCase ())
     | "sql MultiGoal-v0" -> test.Run(sqlCase LearningRateSchedule.Constant)
     | "sql MultiGoal-v0, linear rates" -> test.Run(sqlCase LearningRateSchedule.Linear)
     | "dqn CartPole-v1" -> test.Run(dqnCase DqnVariant.Dqn LearningRateSchedule.Constant)
@@ -219,6 +229,7 @@ let tests = testList "Resuming" [
         testCase "case: sac Pendulum-v1, k: 230L, total: 450L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sac Pendulum-v1") 230L 450L
         testCase "case: sac PointGoal-v0, k: 173L, total: 400L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sac PointGoal-v0") 173L 400L
         testCase "case: sac-v1 Pendulum-v1, k: 230L, total: 400L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sac-v1 Pendulum-v1") 230L 400L
+        testCase "case: sac gSDE Pendulum-v1, k: 230L, total: 450L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sac gSDE Pendulum-v1") 230L 450L
         testCase "case: sql MultiGoal-v0, k: 97L, total: 180L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sql MultiGoal-v0") 97L 180L
         testCase "case: sql MultiGoal-v0, k: 23L, total: 150L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sql MultiGoal-v0") 23L 150L
         testCase "case: dqn CartPole-v1, k: 337L, total: 600L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("dqn CartPole-v1") 337L 600L

@@ -548,6 +548,10 @@ type private Skewed(inner: ISacBackend) =
         member _.SumColumnBlock(r, w, o, c, x1, x2, d) = inner.SumColumnBlock(r, w, o, c, x1, x2, d)
         member _.TanhGaussianForward(b, lo, hi, r, a, o, n, act, s, g, lp) = inner.TanhGaussianForward(b, lo, hi, r, a, o, n, act, s, g, lp)
         member _.TanhGaussianBackward(r, a, act, s, n, g, ag, lg, og) = inner.TanhGaussianBackward(r, a, act, s, n, g, ag, lg, og)
+        member _.GsdeExploration(f, e, l, a, ls, eps, s, x) = inner.GsdeExploration(f, e, l, a, ls, eps, s, x)
+        member _.GsdeForward(r, l, a, phi, mu, s, x, act, n, v, lp) = inner.GsdeForward(r, l, a, phi, mu, s, x, act, n, v, lp)
+        member _.GsdeBackward(r, l, a, f, e, phi, mu, ls, eps, s, act, n, v, ag, lg, mg, sg, pg) =
+            inner.GsdeBackward(r, l, a, f, e, phi, mu, ls, eps, s, act, n, v, ag, lg, mg, sg, pg)
         member _.SoftTarget(g, a, r, t, q1, q2, lp, y) =
             inner.SoftTarget(g, a, r, t, q1, q2, lp, y)
             let span = HostBackend.Span y
