@@ -509,11 +509,12 @@ let private learnerArrays (s: LearnerState) =
           "TargetValue", nonNull s.TargetValue
           "ValueOptimizer.FirstMoment", s.ValueOptimizer.Value.FirstMoment ]
 
-let ``SAC updates on two threads, the critics side by side, equal one thread bit for bit: v2, v2 with clipping, v1`` = testCase "SAC updates on two threads, the critics side by side, equal one thread bit for bit: v2, v2 with clipping, v1" <| fun () ->
+let ``SAC updates on two threads, the critics side by side, equal one thread bit for bit: v2, v2 with clipping, v1, gSDE`` = testCase "SAC updates on two threads, the critics side by side, equal one thread bit for bit: v2, v2 with clipping, v1, gSDE" <| fun () ->
     let configs =
         [ SacConfig(HiddenSizes = [| 24; 16 |], BatchSize = 16)
           SacConfig(HiddenSizes = [| 24; 16 |], BatchSize = 16, MaxGradNorm = Nullable 0.5f, TargetUpdateInterval = 2)
-          SacConfig(HiddenSizes = [| 24; 16 |], BatchSize = 16, Variant = SacVariant.V1) ]
+          SacConfig(HiddenSizes = [| 24; 16 |], BatchSize = 16, Variant = SacVariant.V1)
+          SacConfig(HiddenSizes = [| 24; 16 |], BatchSize = 16, UseSde = true) ]
     for cfg in configs do
         let run threads =
             use g = new ManagedGemm(threads)
@@ -526,7 +527,7 @@ let ``SAC updates on two threads, the critics side by side, equal one thread bit
             s
         let one, two = run 1, run 2
         for (name, a), (_, b) in List.zip (learnerArrays one) (learnerArrays two) do
-            same $"{cfg.Variant} clip={cfg.MaxGradNorm}: {name}" a b
+            same $"{cfg.Variant} clip={cfg.MaxGradNorm} gSDE={cfg.UseSde}: {name}" a b
 
 let tests = testList "DeviceSac" [
     ``host Upload, Download and Copy move exactly their slices``
@@ -549,5 +550,5 @@ let tests = testList "DeviceSac" [
     ``a batch of the wrong shape or size is refused``
     ``a DeviceSac update on the host backend allocates nothing once warm``
     ``host RunPair runs the branches on two threads with a two-thread managed GEMM, and in order on the caller otherwise``
-    ``SAC updates on two threads, the critics side by side, equal one thread bit for bit: v2, v2 with clipping, v1``
+    ``SAC updates on two threads, the critics side by side, equal one thread bit for bit: v2, v2 with clipping, v1, gSDE``
 ]
