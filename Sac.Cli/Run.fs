@@ -178,6 +178,11 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
     let state, csv =
         if resume then
             let path, ckpt, _, progress = newestCheckpoint req out r
+            // The environments' running episodes are part of the saved run: it resumes with as many as it had.
+            match req.NEnvs with
+            | Some n when n <> progress.EnvironmentCount ->
+                raise (UsageError $"--n-envs {n}: {out} steps {progress.EnvironmentCount} environment(s) together and resumes with as many (leave --n-envs out)")
+            | _ -> r.UseEnvironments progress.EnvironmentCount
             // A resumed run keeps the options of the run it continues unless told otherwise.
             saveReplay <- saveReplay || not (isNull ckpt.Replay)
             if req.CheckpointEvery.IsNone && progress.CheckpointEvery > 0L then every <- progress.CheckpointEvery
@@ -190,7 +195,9 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
             wallOffset <- wall
             bestEval <- best
             state, MetricsCsv.Continue(Path.Combine(out, MetricsCsv.FileName), Metrics.columns r.Algorithm.MetricNames, state.EnvSteps)
-        else r.Start(), new MetricsCsv(Path.Combine(out, MetricsCsv.FileName), Metrics.columns r.Algorithm.MetricNames)
+        else
+            r.UseEnvironments(defaultArg req.NEnvs 1)
+            r.Start(), new MetricsCsv(Path.Combine(out, MetricsCsv.FileName), Metrics.columns r.Algorithm.MetricNames)
     AtomicFile.WriteText(Path.Combine(out, "config.json"), configJson)
     let checkpointPath = Path.Combine(out, CheckpointFileName)
     let mutable lastCheckpoint = None
