@@ -1,6 +1,7 @@
 namespace Sac.Fs
 
 open System
+open Sac.Core.Compute
 open Sac.Core.Networks
 open Sac.Core.Random
 
@@ -18,6 +19,8 @@ type ActionMode =
 type PolicyWorkspace(networks: SacNetworks, rows: int) =
     do if rows < 1 then invalidArg (nameof rows) $"rows must be at least 1, got {rows}."
     let a = networks.ActionSize
+    let mutable rowsInner: IGemm | null = null
+    let mutable rowGemm: IGemm | null = null
     /// <summary>Buffers for one observation at a time.</summary>
     /// <param name="networks">The actor's shapes.</param>
     new(networks: SacNetworks) = PolicyWorkspace(networks, 1)
@@ -33,6 +36,13 @@ type PolicyWorkspace(networks: SacNetworks, rows: int) =
     member val RawLogStd = Array.zeroCreate<float32> (rows * a)
     /// <summary>The standard-normal draws eps of the reparameterised samples (<c>rows x |A|</c>).</summary>
     member val Noise = Array.zeroCreate<float32> (rows * a)
+    /// <summary><paramref name="gemm"/> row by row (a <see cref="T:Sac.Fs.RowGemm"/>, made once per provider).</summary>
+    /// <param name="gemm">The provider.</param>
+    member _.RowsOf(gemm: IGemm) : IGemm =
+        if not (obj.ReferenceEquals(rowsInner, gemm)) then
+            rowsInner <- gemm
+            rowGemm <- RowGemm(gemm)
+        nonNull rowGemm
 
 /// <summary>Acting with a SAC actor: actions in [-1, 1]^|A| (environments are wrapped in RescaleAction).</summary>
 [<RequireQualifiedAccess>]
@@ -62,7 +72,8 @@ module Policy =
     /// Writes the actions for <paramref name="rows"/> observations (<c>rows x |O|</c>, row-major) into
     /// <paramref name="actions"/> (<c>rows x |A|</c>) with one forward pass of the actor: row r acts as
     /// <see cref="act"/> would with <paramref name="mode"/>, a stochastic mode's noise index advanced by r (so row r
-    /// of <c>Stochastic(key, i)</c> is <c>act</c>'s <c>Stochastic(key, i + r)</c>). Allocates nothing.
+    /// of <c>Stochastic(key, i)</c> is <c>act</c>'s <c>Stochastic(key, i + r)</c>), bitwise: the layers' products run
+    /// row by row (<see cref="T:Sac.Fs.RowGemm"/>), everything else over the batch. Allocates nothing.
     /// </summary>
     [<CompiledName("ActRows")>]
     let actRows (ctx: SacContext) (ws: PolicyWorkspace) (actor: float32[]) (mode: ActionMode) (rows: int)
@@ -72,7 +83,7 @@ module Policy =
         if observations.Length <> rows * o then
             invalidArg (nameof observations) $"The observations have {observations.Length} values; {rows} rows of the actor's {o} take {rows * o}."
         if actions.Length <> rows * a then invalidArg (nameof actions) $"The actions span has {actions.Length} values; {rows} rows of {a} take {rows * a}."
-        let out = Mlp.Forward(ctx.Gemm, ctx.Networks.Actor, ReadOnlySpan actor, observations, rows, ws.Net)
+        let out = Mlp.Forward(ws.RowsOf ctx.Gemm, ctx.Networks.Actor, ReadOnlySpan actor, observations, rows, ws.Net)
         match mode with
         | Deterministic ->
             for r in 0 .. rows - 1 do
