@@ -205,9 +205,12 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
         [ yield Callback.ofRecord onRecord
           if every > 0L then
               let save = r.CheckpointEvery(every, checkpointPath, total, saveReplay)
+              // As Callback.every decides: the step that reaches a multiple of the interval (steps grow by --n-envs).
+              let mutable previous = state.EnvSteps
               yield Callback.create (fun steps s record ->
                   let decision = save.OnStep(steps, s, record)
-                  if steps % every = 0L then lastCheckpoint <- Some steps
+                  if steps / every > previous / every then lastCheckpoint <- Some steps
+                  previous <- steps
                   decision)
           // SB3's EvalCallback: the learner of the best evaluation so far, beside final.ckpt.
           yield Callback.create (fun _ s record ->

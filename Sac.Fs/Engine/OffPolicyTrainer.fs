@@ -167,7 +167,9 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
     /// One environment step: act, store the transition (the true next observation, even on truncation: the target
     /// bootstraps from it), reset at episode end, then GradientSteps checked updates every TrainFrequency steps once
     /// learning has started and the buffer holds LearningStarts transitions, then an evaluation every EvalInterval
-    /// steps. Returns the next state and this step's record, if an episode ended or an evaluation ran.
+    /// steps. Returns the next state and this step's record, if an episode ended or an evaluation ran. With several
+    /// environments (<see cref="UseEnvironments"/>) it is one vectorised step (<see cref="StepAll"/>) and returns
+    /// only its last record; <see cref="StepAll"/>, <see cref="Run"/> and <see cref="RunTo"/> pass on every one.
     /// </summary>
     /// <param name="state">The state before the step.</param>
     /// <exception cref="T:Sac.Core.Runs.NumericalFaultException">An update produced a NaN or infinite value.</exception>
