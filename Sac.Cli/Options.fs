@@ -62,6 +62,8 @@ type TrainRequest =
       CheckpointEvery: int64 option
       /// Stop at the first evaluation whose mean return reaches this.
       StopAtReward: float option
+      /// Copies of the environment stepped together (default 1; a resumed run keeps its own).
+      NEnvs: int option
       /// Whether Seed was given (on the command line): only then does it override a --config file's seed.
       SeedGiven: bool
       /// Whether Algo was given: only then does it override a --config file's variant.
@@ -72,7 +74,7 @@ type TrainRequest =
 /// The request of `sac train --env ENV` with every option at its default.
 let defaultRequest env =
     { Env = env; Steps = None; Seed = 0UL; Out = None; Algo = "sac"; Device = "cpu"; ConfigFile = None; Threads = 1
-      Progress = Progress.Quiet; Resume = None; SaveReplay = false; CheckpointEvery = None; StopAtReward = None
+      Progress = Progress.Quiet; Resume = None; SaveReplay = false; CheckpointEvery = None; StopAtReward = None; NEnvs = None
       // Without an environment the request resumes a run, which brings its own seed and algorithm.
       SeedGiven = not (String.IsNullOrEmpty env); AlgoGiven = not (String.IsNullOrEmpty env); QuietGiven = false }
 
@@ -197,6 +199,9 @@ let internal optionProblems (req: TrainRequest) =
       if req.Threads < 1 then $"--threads must be at least 1, got {req.Threads}"
       match req.CheckpointEvery with
       | Some n when n < 0L -> $"--checkpoint-every must be 0 (none) or more, got {n}"
+      | _ -> ()
+      match req.NEnvs with
+      | Some n when n < 1 -> $"--n-envs must be at least 1, got {n}"
       | _ -> ()
       match req.StopAtReward with
       | Some r when Double.IsNaN r -> "--stop-at-reward must be a number, got NaN"

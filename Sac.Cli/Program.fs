@@ -18,6 +18,7 @@ type TrainArgs =
     | Save_Replay
     | Checkpoint_Every of steps: int64
     | Stop_At_Reward of mean_return: float
+    | N_Envs of count: int
     | Json
     | Quiet
     | Plugin of assembly: string
@@ -37,6 +38,7 @@ type TrainArgs =
             | Save_Replay -> "keep the replay buffer in checkpoints, so --resume continues exactly (larger files)."
             | Checkpoint_Every _ -> "environment steps between checkpoints written to <out>/checkpoint.ckpt (default a tenth of the run, between 1000 and 10000; 0: none)."
             | Stop_At_Reward _ -> "stop at the first evaluation whose mean return reaches this."
+            | N_Envs _ -> "copies of the environment stepped together, as Stable-Baselines3's n_envs (default 1): --steps counts every copy's steps, train_freq counts steps of all copies together; a resumed run keeps its own number."
             | Json -> "print one JSON object per metrics record on stdout (JSON lines) instead of the progress display."
             | Quiet -> "print nothing while training."
 
@@ -172,6 +174,7 @@ let main argv =
                   SaveReplay = t.Contains TrainArgs.Save_Replay
                   CheckpointEvery = t.TryGetResult TrainArgs.Checkpoint_Every
                   StopAtReward = t.TryGetResult TrainArgs.Stop_At_Reward
+                  NEnvs = t.TryGetResult TrainArgs.N_Envs
                   SeedGiven = t.Contains TrainArgs.Seed
                   AlgoGiven = t.Contains TrainArgs.Algo
                   QuietGiven = t.Contains TrainArgs.Quiet }

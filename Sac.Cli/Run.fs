@@ -183,6 +183,11 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
     let state, csv =
         if resume then
             let path, ckpt, _, progress = newestCheckpoint req out r
+            // The environments' running episodes are part of the saved run: it resumes with as many as it had.
+            match req.NEnvs with
+            | Some n when n <> progress.EnvironmentCount ->
+                raise (UsageError $"--n-envs {n}: {out} steps {progress.EnvironmentCount} environment(s) together and resumes with as many (leave --n-envs out)")
+            | _ -> r.UseEnvironments progress.EnvironmentCount
             // A resumed run keeps the options of the run it continues unless told otherwise.
             saveReplay <- saveReplay || not (isNull ckpt.Replay)
             if req.CheckpointEvery.IsNone && progress.CheckpointEvery > 0L then every <- progress.CheckpointEvery
@@ -195,7 +200,9 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
             wallOffset <- wall
             bestEval <- best
             state, MetricsCsv.Continue(Path.Combine(out, MetricsCsv.FileName), Metrics.columns r.Algorithm.MetricNames, state.EnvSteps)
-        else r.Start(), new MetricsCsv(Path.Combine(out, MetricsCsv.FileName), Metrics.columns r.Algorithm.MetricNames)
+        else
+            r.UseEnvironments(defaultArg req.NEnvs 1)
+            r.Start(), new MetricsCsv(Path.Combine(out, MetricsCsv.FileName), Metrics.columns r.Algorithm.MetricNames)
     AtomicFile.WriteText(Path.Combine(out, "config.json"), configJson)
     let checkpointPath = Path.Combine(out, CheckpointFileName)
     let mutable lastCheckpoint = None
@@ -203,9 +210,12 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
         [ yield Callback.ofRecord onRecord
           if every > 0L then
               let save = r.CheckpointEvery(every, checkpointPath, total, saveReplay)
+              // As Callback.every decides: the step that reaches a multiple of the interval (steps grow by --n-envs).
+              let mutable previous = state.EnvSteps
               yield Callback.create (fun steps s record ->
                   let decision = save.OnStep(steps, s, record)
-                  if steps % every = 0L then lastCheckpoint <- Some steps
+                  if steps / every > previous / every then lastCheckpoint <- Some steps
+                  previous <- steps
                   decision)
           // SB3's EvalCallback: the learner of the best evaluation so far, beside final.ckpt.
           yield Callback.create (fun _ s record ->

@@ -358,6 +358,27 @@ module Dqn =
         else false
 
     /// <summary>
+    /// The target update of a run that steps <paramref name="environments"/> environments together, after the
+    /// vectorised step that brought the run to <paramref name="environmentSteps"/>: Stable-Baselines3's DQN with
+    /// n_envs updates the target every <c>max(TargetUpdateInterval / n, 1)</c> vectorised steps; with one environment
+    /// this is <see cref="syncTarget"/>. Returns whether it updated.
+    /// </summary>
+    /// <param name="ctx">The learner's fixed parts.</param>
+    /// <param name="environmentSteps">Environment steps taken, a multiple of <paramref name="environments"/>.</param>
+    /// <param name="environments">Environments stepped together, at least 1.</param>
+    /// <param name="state">The learner whose target network is updated in place.</param>
+    [<CompiledName("SyncTargetVectorised")>]
+    let syncTargetVectorised (ctx: DqnContext) (environmentSteps: int64) (environments: int) (state: DqnLearnerState) : bool =
+        if environments < 1 then invalidArg (nameof environments) $"environments must be at least 1, got {environments}."
+        if environments = 1 then syncTarget ctx environmentSteps state
+        else
+            let every = max (int64 ctx.Config.TargetUpdateInterval / int64 environments) 1L
+            if (environmentSteps / int64 environments) % every = 0L then
+                Polyak.Update(ctx.Config.Tau, ReadOnlySpan state.QNetwork, Span state.TargetQNetwork)
+                true
+            else false
+
+    /// <summary>
     /// One gradient step on <paramref name="batch"/> (whose actions are indices, one per row): the variant's targets,
     /// then the TD step. Returns the next state (owning the same, updated, arrays) and the step's metrics. The target
     /// network is not touched here: <see cref="syncTarget"/> copies it on the environment-step schedule. Allocates nothing.

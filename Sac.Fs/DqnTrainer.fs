@@ -64,6 +64,19 @@ type DqnAlgorithm(config: DqnConfig, observationSize: int, actionCount: int, gem
                 else Dqn.act ctx actWs learner.QNetwork (EpsilonGreedy(Dqn.explorationRate config t, keys.Act, uint64 t)) observation
             action.[0] <- float32 index
 
+        // One Q pass per environment (a one-row forward, as acting alone); the exploration rate is the one at the
+        // vectorised step's start, as Stable-Baselines3 updates it once per vectorised step.
+        member _.ActBatch(learner, steps, count, observations, actions) =
+            let epsilon = Dqn.explorationRate config steps
+            for i in 0 .. count - 1 do
+                let t = uint64 steps + uint64 i
+                let observation = observations.Slice(i * o, o)
+                let index =
+                    if steps < int64 config.LearningStarts then Philox.UniformInt(keys.Warmup, t, n)
+                    elif soft then Dqn.act ctx actWs learner.QNetwork (Boltzmann(config.Temperature, keys.Act, t)) observation
+                    else Dqn.act ctx actWs learner.QNetwork (EpsilonGreedy(epsilon, keys.Act, t)) observation
+                actions.[i] <- float32 index
+
         // Stochastic predictions draw from the behaviour policy at the end of exploration (Boltzmann for soft DQN).
         member _.Policy(learner, mode, observation, action) =
             let dqnMode =
@@ -74,7 +87,7 @@ type DqnAlgorithm(config: DqnConfig, observationSize: int, actionCount: int, gem
             action.[0] <- float32 (Dqn.act ctx actWs learner.QNetwork dqnMode observation)
 
         // SB3 order: the per-step callback (target update) runs before the training phase that ends the rollout.
-        member _.AfterEnvironmentStep(steps, learner) = Dqn.syncTarget ctx steps learner |> ignore
+        member _.AfterEnvironmentStep(steps, environments, learner) = Dqn.syncTargetVectorised ctx steps environments learner |> ignore
 
         member _.Update(steps, rate, batch, learner) =
             let struct (next, m) = Dqn.updateWith ctx rate batch learner
@@ -114,8 +127,8 @@ type DqnTrainingState = OffPolicyState<DqnLearnerState, DqnMetrics>
 /// <summary>A DQN-family training run: <see cref="T:Sac.Fs.OffPolicyTrainer`2"/> with <see cref="DqnAlgorithm"/>.</summary>
 /// <exception cref="ArgumentException">The environment id is unknown, or the environment's actions are continuous.</exception>
 [<Sealed>]
-type DqnTrainer private (environmentId: string, env: IEnvironment, evalEnv: IEnvironment, algorithm: DqnAlgorithm) =
-    inherit OffPolicyTrainer<DqnLearnerState, DqnMetrics>(environmentId, env, evalEnv, algorithm)
+type DqnTrainer private (environmentId: string, env: IEnvironment, evalEnv: IEnvironment, algorithm: DqnAlgorithm, make: Func<IEnvironment>) =
+    inherit OffPolicyTrainer<DqnLearnerState, DqnMetrics>(environmentId, env, evalEnv, algorithm, make)
 
     /// <summary>A trainer on the registered discrete-action environment <paramref name="environmentId"/>.</summary>
     /// <param name="environmentId">A registered environment id.</param>
@@ -126,7 +139,19 @@ type DqnTrainer private (environmentId: string, env: IEnvironment, evalEnv: IEnv
         let env = EnvironmentRegistry.MakeChecked environmentId
         let n = DiscreteActions.ActionCount env
         DqnTrainer(environmentId, env, EnvironmentRegistry.MakeChecked environmentId,
-                   new DqnAlgorithm(config, env.ObservationSpace.Dimension, n, gemm))
+                   new DqnAlgorithm(config, env.ObservationSpace.Dimension, n, gemm),
+                   Func<IEnvironment>(fun () -> EnvironmentRegistry.MakeChecked environmentId))
+
+    /// <summary>A trainer that steps <paramref name="environments"/> copies of the registered discrete-action
+    /// environment <paramref name="environmentId"/> together (see <see cref="M:Sac.Fs.OffPolicyTrainer`2.UseEnvironments(System.Int32)"/>).</summary>
+    /// <param name="environmentId">A registered environment id.</param>
+    /// <param name="config">The configuration (validated here).</param>
+    /// <param name="gemm">The GEMM provider.</param>
+    /// <param name="environments">Copies of the environment, at least 1 (checked before anything is built).</param>
+    new(environmentId: string, config: DqnConfig, gemm: IGemm, environments: int) as this =
+        Guard.environments environments
+        DqnTrainer(environmentId, config, gemm)
+        then this.UseEnvironments environments
 
     /// <summary>The algorithm: context and acting buffers.</summary>
     member _.Dqn = algorithm

@@ -10,6 +10,10 @@ module internal Guard =
         if value < 0 then
             raise (ArgumentOutOfRangeException(name, value, $"{name} must be non-negative, got {value}."))
 
+    /// Throws when the number of environments stepped together is below 1.
+    let environments (value: int) =
+        if value < 1 then invalidArg "environments" $"the number of environments must be at least 1, got {value}."
+
     /// Throws when a buffer named name holds fewer than needed elements.
     let atLeast (name: string) (length: int) (needed: int) =
         if length < needed then

@@ -32,6 +32,22 @@ module Resuming =
         let last: IReadOnlyList<float32> | null = match metrics with ValueSome m -> m | ValueNone -> null
         TrainingProgress(max totalSteps 1L, episodes, episodeReturn, episodeLength, draws, last, CheckpointEvery = checkpointEvery)
 
+    /// <summary>The progress a trainer of several environments saves: as <see cref="progress"/>, with each
+    /// environment's running episode (the top-level return and length are environment 0's).</summary>
+    /// <param name="totalSteps">The environment steps the run was asked for (at least 1 is stored).</param>
+    /// <param name="episodes">Episodes finished by all environments.</param>
+    /// <param name="environments">Each environment's running episode, in environment order (at least two).</param>
+    /// <param name="draws">Replay draws made.</param>
+    /// <param name="metrics">The latest update's metrics in the algorithm's order, if any update ran.</param>
+    /// <param name="checkpointEvery">The run's checkpoint interval (0: none).</param>
+    [<CompiledName("ProgressOfEnvironments")>]
+    let progressOfEnvironments (totalSteps: int64) (episodes: int) (environments: EnvironmentProgress[]) (draws: uint64)
+                               (metrics: float32[] voption) (checkpointEvery: int64) =
+        let last: IReadOnlyList<float32> | null = match metrics with ValueSome m -> m | ValueNone -> null
+        let first = environments.[0]
+        TrainingProgress(max totalSteps 1L, episodes, first.EpisodeReturn, first.EpisodeLength, draws, last,
+                         CheckpointEvery = checkpointEvery, Environments = environments)
+
     /// <summary>Fails unless the checkpoint was trained on <paramref name="expected"/>.</summary>
     /// <param name="expected">The trainer's environment id.</param>
     /// <param name="actual">The checkpoint's environment id.</param>

@@ -31,6 +31,8 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
     let gsdeKey = keys.Act.FoldIn DeviceSac.GsdeStream
     let gsdeColumns = if config.UseSde then Nullable ctx.Networks.LogStdColumns else Nullable()
     let policyWs = PolicyWorkspace(ctx.Networks)
+    // Acting for several environments at once, built on first use (a run of one environment never needs it).
+    let mutable batchWs: PolicyWorkspace option = None
     let device = match backend with null -> None | b -> Some(new DeviceSacContext(config, o, a, b))
     let mutable deviceLearner: DeviceLearner option = None
 
@@ -89,9 +91,29 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
                 Policy.act ctx policyWs learner.Actor (Stochastic(gsdeKey, uint64 drawn)) observation action
             else Policy.act ctx policyWs learner.Actor (Stochastic(keys.Act, uint64 t)) observation action
 
+        member _.ActBatch(learner, steps, count, observations, actions) =
+            if steps < int64 config.LearningStarts && not (config.UseSde && config.UseSdeAtWarmup) then
+                for i in 0 .. count - 1 do keys.UniformAction(steps + int64 i, actions.Slice(i * a, a))
+            else
+                let ws =
+                    match batchWs with
+                    | Some ws when ws.Rows >= count -> ws
+                    | _ ->
+                        let ws = PolicyWorkspace(ctx.Networks, count)
+                        batchWs <- Some ws
+                        ws
+                let mode =
+                    if config.UseSde then
+                        // One exploration matrix per environment (index drawn * count + i), drawn again at the
+                        // vectorised steps where SB3 draws: each collection phase and every SdeSampleFrequency steps.
+                        let drawn = Gsde.resampleStep config.TrainFrequency config.SdeSampleFrequency (steps / int64 count)
+                        Stochastic(gsdeKey, uint64 (drawn * int64 count))
+                    else Stochastic(keys.Act, uint64 steps)
+                Policy.actRows ctx ws learner.Actor mode count observations actions
+
         member _.Policy(learner, mode, observation, action) = Policy.act ctx policyWs learner.Actor mode observation action
 
-        member _.AfterEnvironmentStep(_, _) = ()
+        member _.AfterEnvironmentStep(_, _, _) = ()
 
         member _.Update(steps, rate, batch, learner) =
             match device, deviceLearner with
@@ -160,13 +182,13 @@ type TrainingState = OffPolicyState<LearnerState, SacMetrics>
 /// environment, checked by <see cref="T:Sac.Core.Environments.CheckedEnvironment"/>).
 /// </summary>
 [<Sealed>]
-type Trainer private (environmentId: string, env: IEnvironment, evalEnv: IEnvironment, algorithm: SacAlgorithm) =
-    inherit OffPolicyTrainer<LearnerState, SacMetrics>(environmentId, env, evalEnv, algorithm)
+type Trainer private (environmentId: string, env: IEnvironment, evalEnv: IEnvironment, algorithm: SacAlgorithm, make: Func<IEnvironment>) =
+    inherit OffPolicyTrainer<LearnerState, SacMetrics>(environmentId, env, evalEnv, algorithm, make)
 
     static member private Environments(environmentId: string, config: SacConfig) =
         config.ThrowIfInvalid() |> ignore
         let make () = RescaleAction(EnvironmentRegistry.MakeChecked environmentId) :> IEnvironment
-        make (), make ()
+        make (), make (), Func<IEnvironment> make
 
     /// <summary>A trainer on the registered environment <paramref name="environmentId"/>, its updates on
     /// <paramref name="backend"/> (null: the CPU).</summary>
@@ -175,9 +197,22 @@ type Trainer private (environmentId: string, env: IEnvironment, evalEnv: IEnviro
     /// <param name="gemm">The GEMM provider.</param>
     /// <param name="backend">The backend, or null.</param>
     new(environmentId: string, config: SacConfig, gemm: IGemm, backend: Sac.Cuda.Backend.ISacBackend | null) =
-        let env, evalEnv = Trainer.Environments(environmentId, config)
+        let env, evalEnv, make = Trainer.Environments(environmentId, config)
         new Trainer(environmentId, env, evalEnv,
-                    new SacAlgorithm(config, env.ObservationSpace.Dimension, env.ActionSpace.Dimension, gemm, backend))
+                    new SacAlgorithm(config, env.ObservationSpace.Dimension, env.ActionSpace.Dimension, gemm, backend), make)
+
+    /// <summary>A trainer that steps <paramref name="environments"/> copies of the registered environment
+    /// <paramref name="environmentId"/> together (see <see cref="M:Sac.Fs.OffPolicyTrainer`2.UseEnvironments(System.Int32)"/>),
+    /// its updates on <paramref name="backend"/> (null: the CPU).</summary>
+    /// <param name="environmentId">A registered environment id.</param>
+    /// <param name="config">The configuration (validated here).</param>
+    /// <param name="gemm">The GEMM provider.</param>
+    /// <param name="backend">The backend, or null.</param>
+    /// <param name="environments">Copies of the environment, at least 1 (checked before anything is built).</param>
+    new(environmentId: string, config: SacConfig, gemm: IGemm, backend: Sac.Cuda.Backend.ISacBackend | null, environments: int) as this =
+        Guard.environments environments
+        new Trainer(environmentId, config, gemm, backend)
+        then this.UseEnvironments environments
 
     /// <summary>A trainer whose updates run on the CPU.</summary>
     /// <param name="environmentId">A registered environment id.</param>

@@ -59,7 +59,15 @@ type SqlAlgorithm(config: SqlConfig, observationSize: int, actionSize: int, gemm
 
         member _.Policy(learner, mode, observation, action) = SoftQLearning.act ctx policyWs learner.Sampler mode observation action
 
-        member _.AfterEnvironmentStep(_, _) = ()
+        // One sampler pass per environment: the sampler's noise is its input, so rows share nothing to batch.
+        member _.ActBatch(learner, steps, count, observations, actions) =
+            for i in 0 .. count - 1 do
+                let t = steps + int64 i
+                let action = actions.Slice(i * a, a)
+                if steps < int64 config.LearningStarts then keys.UniformAction(t, action)
+                else SoftQLearning.act ctx policyWs learner.Sampler (Stochastic(keys.Act, uint64 t)) (observations.Slice(i * o, o)) action
+
+        member _.AfterEnvironmentStep(_, _, _) = ()
 
         member _.Update(steps, rate, batch, learner) =
             let struct (next, m) = SoftQLearning.updateWith ctx rate batch learner
@@ -97,8 +105,8 @@ type SqlTrainingState = OffPolicyState<SqlLearnerState, SqlMetrics>
 /// <summary>A Soft Q-Learning training run: <see cref="T:Sac.Fs.OffPolicyTrainer`2"/> with <see cref="SqlAlgorithm"/>,
 /// on environments in [-1, 1] action coordinates.</summary>
 [<Sealed>]
-type SqlTrainer private (environmentId: string, env: IEnvironment, evalEnv: IEnvironment, algorithm: SqlAlgorithm) =
-    inherit OffPolicyTrainer<SqlLearnerState, SqlMetrics>(environmentId, env, evalEnv, algorithm)
+type SqlTrainer private (environmentId: string, env: IEnvironment, evalEnv: IEnvironment, algorithm: SqlAlgorithm, make: Func<IEnvironment>) =
+    inherit OffPolicyTrainer<SqlLearnerState, SqlMetrics>(environmentId, env, evalEnv, algorithm, make)
 
     /// <summary>A trainer on the registered environment <paramref name="environmentId"/>.</summary>
     /// <param name="environmentId">A registered environment id.</param>
@@ -108,7 +116,19 @@ type SqlTrainer private (environmentId: string, env: IEnvironment, evalEnv: IEnv
         config.ThrowIfInvalid() |> ignore
         let make () = RescaleAction(EnvironmentRegistry.MakeChecked environmentId) :> IEnvironment
         let env = make ()
-        SqlTrainer(environmentId, env, make (), new SqlAlgorithm(config, env.ObservationSpace.Dimension, env.ActionSpace.Dimension, gemm))
+        SqlTrainer(environmentId, env, make (), new SqlAlgorithm(config, env.ObservationSpace.Dimension, env.ActionSpace.Dimension, gemm),
+                   Func<IEnvironment> make)
+
+    /// <summary>A trainer that steps <paramref name="environments"/> copies of the registered environment
+    /// <paramref name="environmentId"/> together (see <see cref="M:Sac.Fs.OffPolicyTrainer`2.UseEnvironments(System.Int32)"/>).</summary>
+    /// <param name="environmentId">A registered environment id.</param>
+    /// <param name="config">The configuration (validated here).</param>
+    /// <param name="gemm">The GEMM provider.</param>
+    /// <param name="environments">Copies of the environment, at least 1 (checked before anything is built).</param>
+    new(environmentId: string, config: SqlConfig, gemm: IGemm, environments: int) as this =
+        Guard.environments environments
+        SqlTrainer(environmentId, config, gemm)
+        then this.UseEnvironments environments
 
     /// <summary>The algorithm: context and acting buffers.</summary>
     member _.Sql = algorithm

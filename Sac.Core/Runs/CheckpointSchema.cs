@@ -124,9 +124,9 @@ internal abstract class CheckpointSchema<THeader, TState, TShapes>
         float[] episodeActions = [];
         if (header.Progress is { } progress)
         {
-            long count = (long)progress.EpisodeLength * stored;
+            long count = progress.StoredEpisodeSteps * stored;
             episodeActions = shapes.Floats(r, "episode.actions",
-                new(count, $"{count} (the running episode's {progress.EpisodeLength} steps x {stored} floats per action)"));
+                new(count, $"{count} (the running episodes' {progress.StoredEpisodeSteps} steps x {stored} floats per action)"));
             RequireIndices(r, "episode.actions", episodeActions, ActionCount(header));
         }
         ReplayBuffer? replay = null;
@@ -142,12 +142,12 @@ internal abstract class CheckpointSchema<THeader, TState, TShapes>
 
     void CheckEpisodeActions(THeader header, int stored, ReadOnlySpan<float> actions)
     {
-        long expected = header.Progress is { } p ? (long)p.EpisodeLength * stored : 0;
+        long expected = header.Progress is { } p ? p.StoredEpisodeSteps * stored : 0;
         if (actions.Length != expected)
             throw new ArgumentException(
                 header.Progress is null
                     ? $"episodeActions has {actions.Length} floats, but the header has no Progress; only a checkpoint with progress stores the running episode's actions."
-                    : $"episodeActions has {actions.Length} floats, but the header's progress says the running episode has {header.Progress.EpisodeLength} steps of {stored} floats per action ({expected} floats).",
+                    : $"episodeActions has {actions.Length} floats, but the header's progress says the running episode{(header.Progress.Environments is null ? " has" : "s have")} {header.Progress.StoredEpisodeSteps} steps of {stored} floats per action ({expected} floats).",
                 "episodeActions");
         if (ActionCount(header) is int n && FirstNonIndex(actions, n) is int bad and >= 0)
             throw new ArgumentException($"episodeActions[{bad}] is {actions[bad]}; an action must be an integer index in [0, {n}).", "episodeActions");

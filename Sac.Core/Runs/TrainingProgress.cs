@@ -41,6 +41,33 @@ public sealed record TrainingProgress(
     /// </summary>
     public long CheckpointEvery { get; init => field = value >= 0 ? value : throw new ArgumentException($"{nameof(CheckpointEvery)} must be zero or more, got {value}.", nameof(CheckpointEvery)); }
 
+    /// <summary>
+    /// With several copies of the environment stepped together, each copy's running episode in environment order
+    /// (at least two; the checkpoint stores their actions one after another), and <see cref="Episodes"/> counts the
+    /// episodes of all of them; null (and absent from the file) for a run of one environment.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<EnvironmentProgress>? Environments { get; init => field = CheckEnvironments(value); }
+
+    /// <summary>How many copies of the environment the run steps together: the length of
+    /// <see cref="Environments"/>, or 1 without it.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int EnvironmentCount => Environments?.Count ?? 1;
+
+    /// <summary>Steps of running episodes the checkpoint stores actions for: <see cref="EpisodeLength"/>, or the sum
+    /// over <see cref="Environments"/>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public long StoredEpisodeSteps
+    {
+        get
+        {
+            if (Environments is null) return EpisodeLength;
+            long total = 0;
+            foreach (var e in Environments) total += e.EpisodeLength;
+            return total;
+        }
+    }
+
     /// <summary>The most values <see cref="LastMetrics"/> may hold.</summary>
     public const int MaxMetrics = 64;
 
@@ -55,6 +82,16 @@ public sealed record TrainingProgress(
 
     static double Finite(double value, string name) =>
         double.IsFinite(value) ? value : throw new ArgumentException($"{name} must be finite, got {value}.", name);
+
+    static IReadOnlyList<EnvironmentProgress>? CheckEnvironments(IReadOnlyList<EnvironmentProgress>? value)
+    {
+        if (value is null) return null;
+        if (value.Count < 2)
+            throw new ArgumentException($"{nameof(Environments)} lists each of several environments; got {value.Count} (a run of one environment has none).", nameof(Environments));
+        for (int i = 0; i < value.Count; i++)
+            if (value[i] is null) throw new ArgumentException($"{nameof(Environments)}[{i}] is null.", nameof(Environments));
+        return value;
+    }
 
     static IReadOnlyList<float>? CheckMetrics(IReadOnlyList<float>? value) =>
         value is null || value.Count <= MaxMetrics

@@ -18,7 +18,8 @@ type OffPolicySchedule =
       BatchSize: int
       /// <summary>Environment steps of warm-up acting before the first update.</summary>
       LearningStarts: int
-      /// <summary>Environment steps between rounds of updates.</summary>
+      /// <summary>Environment steps between rounds of updates; with several environments, vectorised steps (one
+      /// step of every environment), as Stable-Baselines3 counts train_freq.</summary>
       TrainFrequency: int
       /// <summary>Gradient steps per round.</summary>
       GradientSteps: int
@@ -107,8 +108,15 @@ type IOffPolicyAlgorithm<'L, 'M> =
     /// <summary>The learned policy's action, in the algorithm's action coordinates: its deterministic action (SAC's mean
     /// action, SQL's sampler at zero noise, DQN's greedy one) or a draw keyed by the mode's key and index.</summary>
     abstract Policy: learner: 'L * mode: ActionMode * observation: ReadOnlySpan<float32> * action: Span<float32> -> unit
-    /// <summary>Called after every environment step, before that step's updates (DQN's target copy).</summary>
-    abstract AfterEnvironmentStep: steps: int64 * learner: 'L -> unit
+    /// <summary>The behaviour actions of <paramref name="count"/> environments stepped together, before the
+    /// vectorised step that starts at environment step <paramref name="steps"/>: observations and actions are
+    /// <c>count</c> rows; all rows are warm-up actions while <c>steps</c> is below LearningStarts, and row i's noise
+    /// is keyed by environment step <c>steps + i</c>. Allocates nothing.</summary>
+    abstract ActBatch: learner: 'L * steps: int64 * count: int * observations: ReadOnlySpan<float32> * actions: Span<float32> -> unit
+    /// <summary>Called after every step of the <paramref name="environments"/> environments together (every
+    /// environment step when there is one), with the environment steps taken so far, before that step's updates
+    /// (DQN's target copy).</summary>
+    abstract AfterEnvironmentStep: steps: int64 * environments: int * learner: 'L -> unit
     /// <summary>One checked gradient step (a NaN or infinity raises <see cref="T:Sac.Core.Runs.NumericalFaultException"/>),
     /// every optimizer at its configured learning rate times <c>learningRateFactor</c> (the schedule's, in [0, 1]).</summary>
     abstract Update: steps: int64 * learningRateFactor: float32 * batch: Batch * learner: 'L -> struct ('L * 'M)

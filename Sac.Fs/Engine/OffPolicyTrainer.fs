@@ -38,10 +38,13 @@ type OffPolicyState<'L, 'M> =
 /// records and parameters are bitwise those of the uninterrupted one.
 /// </remarks>
 /// <param name="environmentId">The id checkpoints record and resumes require.</param>
-/// <param name="env">The training environment, in the algorithm's action coordinates.</param>
+/// <param name="env">The training environment, in the algorithm's action coordinates (the first, with several).</param>
 /// <param name="evalEnv">A second instance for evaluations.</param>
 /// <param name="algorithm">The algorithm; the trainer disposes it.</param>
-type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv: IEnvironment, algorithm: IOffPolicyAlgorithm<'L, 'M>) =
+/// <param name="makeEnvironment">Makes more instances like <paramref name="env"/>, for
+/// <see cref="UseEnvironments"/>; null when the trainer steps only <paramref name="env"/>.</param>
+type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv: IEnvironment, algorithm: IOffPolicyAlgorithm<'L, 'M>,
+                              makeEnvironment: Func<IEnvironment> | null) =
     let schedule = algorithm.Schedule
     let o = env.ObservationSpace.Dimension
     let a = algorithm.ReplayActionSize
@@ -62,6 +65,65 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
     // Updates wait for LearningStarts transitions: true of a fresh run by construction, and what makes a run resumed
     // without its replay buffer refill it before learning again.
     let enoughData () = replay.Count > 0 && replay.Count >= min schedule.LearningStarts replay.Capacity
+    // Several environments stepped together (Stable-Baselines3's VecEnv with n_envs): env i is reset with seed + i,
+    // acts from row i of one batched forward pass, and its transitions enter the replay buffer in environment order.
+    // The per-environment episode counters live here beside the environments they describe (state keeps their
+    // total and environment 0's running episode); with one environment none of this is used.
+    let mutable envs = [| env |]
+    let mutable observations = Array.empty<float32>
+    let mutable nextObservations = Array.empty<float32>
+    let mutable actions = Array.empty<float32>
+    let mutable tapes = [| tape |]
+    let mutable laneEpisodes = Array.empty<int>
+    let mutable laneReturn = Array.empty<float>
+    let mutable laneLength = Array.empty<int>
+    let mutable endedReturn = Array.empty<float>
+    let mutable endedLength = Array.empty<int>
+    let mutable endedEpisode = Array.empty<int>
+    let records = Collections.Generic.List<TrainingRecord>()
+
+    /// <summary>A trainer that steps <paramref name="env"/> alone.</summary>
+    /// <param name="environmentId">The id checkpoints record and resumes require.</param>
+    /// <param name="env">The training environment, in the algorithm's action coordinates.</param>
+    /// <param name="evalEnv">A second instance for evaluations.</param>
+    /// <param name="algorithm">The algorithm; the trainer disposes it.</param>
+    new(environmentId: string, env: IEnvironment, evalEnv: IEnvironment, algorithm: IOffPolicyAlgorithm<'L, 'M>) =
+        OffPolicyTrainer(environmentId, env, evalEnv, algorithm, null)
+
+    /// <summary>How many copies of the environment each step steps together (1 unless <see cref="UseEnvironments"/>
+    /// set more).</summary>
+    member _.EnvironmentCount = envs.Length
+
+    /// <summary>The training environments, the first being <see cref="Environment"/>.</summary>
+    member _.Environments : IEnvironment[] = Array.copy envs
+
+    /// <summary>
+    /// Steps <paramref name="count"/> copies of the environment together from the next <see cref="Start"/> or
+    /// <see cref="Resume"/> on, as Stable-Baselines3 does with n_envs: every step steps all of them (the environment
+    /// step count grows by <paramref name="count"/>), acting for all in one batched pass; TrainFrequency counts these
+    /// vectorised steps, each round of GradientSteps updates as configured; copy i is reset with seed + i and resets
+    /// on its own when its episode ends; evaluation stays on one environment. A run asked for a step count that is
+    /// not a multiple of <paramref name="count"/> stops at the first vectorised step that reaches it.
+    /// </summary>
+    /// <param name="count">At least 1.</param>
+    /// <exception cref="T:System.ArgumentException"><paramref name="count"/> is below 1, or above 1 for a trainer
+    /// made without a way to make more environments.</exception>
+    member _.UseEnvironments(count: int) =
+        if count < 1 then invalidArg (nameof count) $"the number of environments must be at least 1, got {count}."
+        if count > 1 && isNull makeEnvironment then
+            invalidArg (nameof count) $"this trainer was given one environment and no way to make more; it cannot step {count}."
+        if count <> envs.Length then
+            envs <- Array.init count (fun i -> if i < envs.Length then envs.[i] else (nonNull makeEnvironment).Invoke())
+            tapes <- Array.init count (fun i -> if i = 0 then tape else EpisodeTape.For envs.[i])
+            observations <- Array.zeroCreate (count * o)
+            nextObservations <- Array.zeroCreate (count * o)
+            actions <- Array.zeroCreate (count * a)
+            laneEpisodes <- Array.zeroCreate count
+            laneReturn <- Array.zeroCreate count
+            laneLength <- Array.zeroCreate count
+            endedReturn <- Array.zeroCreate count
+            endedLength <- Array.zeroCreate count
+            endedEpisode <- Array.zeroCreate count
 
     /// <summary>The algorithm.</summary>
     member _.Algorithm = algorithm
@@ -86,6 +148,14 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
     member _.Start() : OffPolicyState<'L, 'M> =
         env.Reset(Nullable schedule.Seed, Span obs)
         tape.Clear()
+        if envs.Length > 1 then
+            // SB3 seeds env i of a VecEnv with seed + i.
+            for i in 0 .. envs.Length - 1 do
+                envs.[i].Reset(Nullable(schedule.Seed + uint64 i), Span(observations, i * o, o))
+                tapes.[i].Clear()
+            Array.Clear laneEpisodes
+            Array.Clear laneReturn
+            Array.Clear laneLength
         if replay.TotalAdded > 0L then replay <- ReplayBuffer(schedule.BufferSize, o, a)
         clock.Restart()
         timings.Reset()
@@ -97,11 +167,103 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
     /// One environment step: act, store the transition (the true next observation, even on truncation: the target
     /// bootstraps from it), reset at episode end, then GradientSteps checked updates every TrainFrequency steps once
     /// learning has started and the buffer holds LearningStarts transitions, then an evaluation every EvalInterval
-    /// steps. Returns the next state and this step's record, if an episode ended or an evaluation ran.
+    /// steps. Returns the next state and this step's record, if an episode ended or an evaluation ran. With several
+    /// environments (<see cref="UseEnvironments"/>) it is one vectorised step (<see cref="StepAll"/>) and returns
+    /// only its last record; <see cref="StepAll"/>, <see cref="Run"/> and <see cref="RunTo"/> pass on every one.
     /// </summary>
     /// <param name="state">The state before the step.</param>
     /// <exception cref="T:Sac.Core.Runs.NumericalFaultException">An update produced a NaN or infinite value.</exception>
-    member _.Step(state: OffPolicyState<'L, 'M>) : struct (OffPolicyState<'L, 'M> * TrainingRecord option) =
+    member this.Step(state: OffPolicyState<'L, 'M>) : struct (OffPolicyState<'L, 'M> * TrainingRecord option) =
+        if envs.Length = 1 then this.StepOne state
+        else
+            records.Clear()
+            let next = this.StepAll(state, records)
+            struct (next, (if records.Count = 0 then None else Some records.[records.Count - 1]))
+
+    /// <summary>
+    /// One vectorised step of all <see cref="EnvironmentCount"/> environments (<see cref="Step"/> with one), adding
+    /// every record it emits to <paramref name="emitted"/>: one per episode that ended, in environment order (the
+    /// environment step count after the step, and the episode count after that episode), the evaluation, if one ran,
+    /// on the last (or alone). Returns the next state.
+    /// </summary>
+    /// <param name="state">The state before the step.</param>
+    /// <param name="emitted">Receives the step's records.</param>
+    /// <exception cref="T:Sac.Core.Runs.NumericalFaultException">An update produced a NaN or infinite value.</exception>
+    member this.StepAll(state: OffPolicyState<'L, 'M>, emitted: Collections.Generic.ICollection<TrainingRecord>) : OffPolicyState<'L, 'M> =
+        if envs.Length = 1 then
+            let struct (next, record) = this.StepOne state
+            record |> Option.iter emitted.Add
+            next
+        else
+            let n = envs.Length
+            let t = state.EnvSteps
+            let mutable mark = Stopwatch.GetTimestamp()
+            algorithm.ActBatch(state.Learner, t, n, ReadOnlySpan observations, Span actions)
+            mark <- timings.Add(TrainingPhase.Acting, mark)
+            let mutable episodes = state.Episodes
+            let mutable ended = 0
+            for i in 0 .. n - 1 do
+                let action = ReadOnlySpan(actions, i * a, a)
+                let r = envs.[i].Step(action, Span(nextObservations, i * o, o))
+                mark <- timings.Add(TrainingPhase.Environment, mark)
+                tapes.[i].Record action
+                replay.Add(ReadOnlySpan(observations, i * o, o), action, r.Reward, ReadOnlySpan(nextObservations, i * o, o), r.Terminated, r.Truncated)
+                laneReturn.[i] <- laneReturn.[i] + float r.Reward
+                laneLength.[i] <- laneLength.[i] + 1
+                if r.Terminated || r.Truncated then
+                    episodes <- episodes + 1
+                    laneEpisodes.[i] <- laneEpisodes.[i] + 1
+                    endedReturn.[ended] <- laneReturn.[i]
+                    endedLength.[ended] <- laneLength.[i]
+                    endedEpisode.[ended] <- episodes
+                    ended <- ended + 1
+                    laneReturn.[i] <- 0.0
+                    laneLength.[i] <- 0
+                    mark <- timings.Add(TrainingPhase.Storing, mark)
+                    // VecEnv's auto-reset: this copy alone starts its next episode.
+                    envs.[i].Reset(Nullable(), Span(observations, i * o, o))
+                    tapes.[i].Clear()
+                    mark <- timings.Add(TrainingPhase.Environment, mark)
+                else
+                    Array.blit nextObservations (i * o) observations (i * o) o
+                    mark <- timings.Add(TrainingPhase.Storing, mark)
+            let steps = t + int64 n
+            algorithm.AfterEnvironmentStep(steps, n, state.Learner)
+            let mutable learner = state.Learner
+            let mutable draws = state.Draws
+            let mutable last = state.LastMetrics
+            // SB3 with n_envs: train_freq counts vectorised steps; training waits for num_timesteps > learning_starts.
+            if steps > learningStarts && (steps / int64 n) % int64 schedule.TrainFrequency = 0L && enoughData () then
+                let t0 = mark
+                let rateFactor = LearningRateSchedules.Factor(schedule.LearningRateSchedule, steps, runLength)
+                for _ in 1 .. schedule.GradientSteps do
+                    mark <- timings.Add(TrainingPhase.Updating, mark)
+                    replay.Sample(sampleKey, draws, batch)
+                    draws <- draws + 1UL
+                    mark <- timings.Add(TrainingPhase.Sampling, mark)
+                    let struct (next, m) = algorithm.Update(steps, rateFactor, batch, learner)
+                    learner <- next
+                    last <- ValueSome m
+                learner <- algorithm.AfterUpdates(steps, learner)
+                clock.AddUpdates(schedule.GradientSteps, t0)
+            mark <- timings.Add(TrainingPhase.Updating, mark)
+            // Every EvalInterval environment steps: at the vectorised step that reaches a multiple of it.
+            let evaluation =
+                if schedule.EvalInterval > 0 && steps / int64 schedule.EvalInterval > t / int64 schedule.EvalInterval then
+                    let e = algorithm.Evaluate(learner, evalEnv, schedule.EvalEpisodes, schedule.Seed + 1_000_000UL)
+                    timings.Add(TrainingPhase.Evaluating, mark) |> ignore
+                    Some(e.Mean, e.Std)
+                else None
+            let metrics () = match last with ValueSome m -> ValueSome { Names = names; Values = algorithm.Report(steps, m) } | ValueNone -> ValueNone
+            for k in 0 .. ended - 1 do
+                let eval = if k = ended - 1 then evaluation else None
+                clock.Record(steps, endedEpisode.[k], true, endedReturn.[k], endedLength.[k], eval, metrics ()) |> Option.iter emitted.Add
+            if ended = 0 && evaluation.IsSome then
+                clock.Record(steps, episodes, false, 0.0, 0, evaluation, metrics ()) |> Option.iter emitted.Add
+            { Learner = learner; EnvSteps = steps; Episodes = episodes; EpisodeReturn = laneReturn.[0]; EpisodeLength = laneLength.[0]
+              Draws = draws; LastMetrics = last }
+
+    member private _.StepOne(state: OffPolicyState<'L, 'M>) : struct (OffPolicyState<'L, 'M> * TrainingRecord option) =
         let t = state.EnvSteps
         let mutable mark = Stopwatch.GetTimestamp()
         algorithm.Act(state.Learner, t, ReadOnlySpan obs, Span action)
@@ -122,7 +284,7 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
             Array.blit nextObs 0 obs 0 o
             mark <- timings.Add(TrainingPhase.Storing, mark)
         let steps = t + 1L
-        algorithm.AfterEnvironmentStep(steps, state.Learner)
+        algorithm.AfterEnvironmentStep(steps, 1, state.Learner)
         let mutable learner = state.Learner
         let mutable draws = state.Draws
         let mutable last = state.LastMetrics
@@ -164,7 +326,15 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
     /// <param name="onRecord">Receives each record.</param>
     member this.Run(state: OffPolicyState<'L, 'M>, steps: int64, onRecord: Action<TrainingRecord>) : OffPolicyState<'L, 'M> =
         runLength <- state.EnvSteps + steps
-        let final = TrainingLoop.run this.Step state steps onRecord
+        let final =
+            if envs.Length = 1 then TrainingLoop.run this.Step state steps onRecord
+            else
+                let mutable s = state
+                while s.EnvSteps < runLength do
+                    records.Clear()
+                    s <- this.StepAll(s, records)
+                    for r in records do onRecord.Invoke r
+                s
         { final with Learner = algorithm.Synced(final.EnvSteps, final.Learner) }
 
     /// <summary>Steps from <paramref name="state"/> until <paramref name="totalSteps"/> environment steps have been
@@ -182,7 +352,22 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
                     let decision = c.OnStep(steps, s, record)
                     timings.Add(TrainingPhase.Callbacks, start) |> ignore
                     decision) ]
-        let outcome = TrainingLoop.runUntil this.Step (fun s -> s.EnvSteps) state totalSteps timed
+        let outcome =
+            if envs.Length = 1 then TrainingLoop.runUntil this.Step (fun s -> s.EnvSteps) state totalSteps timed
+            else
+                // Every callback sees every record of a vectorised step (several episodes may end in one), in order.
+                let mutable s = state
+                let mutable stop = None
+                while stop.IsNone && s.EnvSteps < totalSteps do
+                    records.Clear()
+                    s <- this.StepAll(s, records)
+                    let decide (c: ITrainingCallback<OffPolicyState<'L, 'M>>) record =
+                        match c.OnStep(s.EnvSteps, s, record) with
+                        | CallbackDecision.Stop reason when stop.IsNone -> stop <- Some reason
+                        | _ -> ()
+                    if records.Count = 0 then for c in timed do decide c None
+                    else for r in records do for c in timed do decide c (Some r)
+                { State = s; StopReason = stop }
         { outcome with State = { outcome.State with Learner = algorithm.Synced(outcome.State.EnvSteps, outcome.State.Learner) } }
 
     /// <summary>
@@ -196,10 +381,16 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
     /// <param name="includeReplay">Whether to save the replay buffer too.</param>
     member _.Save(path: string, state: OffPolicyState<'L, 'M>, totalSteps: int64, includeReplay: bool) =
         let metrics = match state.LastMetrics with ValueSome m -> ValueSome(algorithm.MetricValues m) | ValueNone -> ValueNone
-        let progress =
-            Resuming.progress totalSteps state.Episodes state.EpisodeReturn state.EpisodeLength state.Draws metrics checkpointEvery
+        let progress, episodeActions =
+            if envs.Length = 1 then
+                Resuming.progress totalSteps state.Episodes state.EpisodeReturn state.EpisodeLength state.Draws metrics checkpointEvery, tape.Actions
+            else
+                // Each copy's running episode, and their actions one after another in environment order.
+                let lanes = Array.init envs.Length (fun i -> EnvironmentProgress(laneEpisodes.[i], laneReturn.[i], laneLength.[i]))
+                let all = Array.concat [ for t in tapes -> t.Actions.ToArray() ]
+                Resuming.progressOfEnvironments totalSteps state.Episodes lanes state.Draws metrics checkpointEvery, ReadOnlyMemory all
         algorithm.Save(path, algorithm.Synced(state.EnvSteps, state.Learner), environmentId, state.EnvSteps, progress,
-                       (if includeReplay then (replay: ReplayBuffer | null) else null), tape.Actions)
+                       (if includeReplay then (replay: ReplayBuffer | null) else null), episodeActions)
 
     /// <summary>Reads a training checkpoint for <see cref="Resume"/> (a damaged file raises <see cref="T:Sac.Core.Runs.CheckpointException"/>).</summary>
     /// <param name="path">The checkpoint file.</param>
@@ -223,8 +414,28 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
             Resuming.fail $"its sizes (observation {point.ObservationSize}, {actionName} {point.ActionSize}) differ from {environmentId}'s ({o}, {actions})"
         let progress = Resuming.requireProgress point.Progress
         let lastMetrics = Resuming.lastMetrics algorithm.Name algorithm.MetricCount algorithm.MetricsOf progress
+        if progress.EnvironmentCount <> envs.Length then
+            Resuming.fail $"it ran {progress.EnvironmentCount} environment(s) together, this trainer steps {envs.Length} (resume with the same number of environments)"
         replay <- Resuming.replay schedule.BufferSize (fun () -> ReplayBuffer(schedule.BufferSize, o, a)) point.Replay
-        tape.Rebuild(env, schedule.Seed, progress.Episodes, point.EpisodeActions, progress.EpisodeReturn, obs)
+        if envs.Length = 1 then
+            tape.Rebuild(env, schedule.Seed, progress.Episodes, point.EpisodeActions, progress.EpisodeReturn, obs)
+        else
+            let lanes = nonNull progress.Environments
+            let total = lanes |> Seq.sumBy (fun l -> l.Episodes)
+            if total <> progress.Episodes then Resuming.fail $"its environments finished {total} episodes in all, its progress says {progress.Episodes}"
+            if point.EpisodeActions.Length <> int progress.StoredEpisodeSteps * a then
+                Resuming.fail $"it stores {point.EpisodeActions.Length} action values, its environments' running episodes take {progress.StoredEpisodeSteps * int64 a}"
+            let observation = Array.zeroCreate<float32> o
+            let mutable offset = 0
+            for i in 0 .. envs.Length - 1 do
+                let lane = lanes.[i]
+                let actionsOfLane = Array.sub point.EpisodeActions offset (lane.EpisodeLength * a)
+                offset <- offset + lane.EpisodeLength * a
+                tapes.[i].Rebuild(envs.[i], schedule.Seed + uint64 i, lane.Episodes, actionsOfLane, lane.EpisodeReturn, observation)
+                Array.blit observation 0 observations (i * o) o
+                laneEpisodes.[i] <- lane.Episodes
+                laneReturn.[i] <- lane.EpisodeReturn
+                laneLength.[i] <- lane.EpisodeLength
         clock.Restart()
         timings.Reset()
         algorithm.Attach point.Learner

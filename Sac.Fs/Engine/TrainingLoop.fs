@@ -196,12 +196,19 @@ module Callback =
     let onProgress (progress: IProgress<TrainingRecord>) : ITrainingCallback<'S> = ofRecord progress.Report
 
     /// <summary>Calls <paramref name="action"/> with (steps, state) every <paramref name="interval"/> environment steps,
-    /// e.g. to write a checkpoint.</summary>
+    /// e.g. to write a checkpoint: at the step that reaches a multiple of it (with several environments stepped
+    /// together the step count grows by more than one), once per step however many records it emitted.</summary>
     [<CompiledName("Every")>]
     let every (interval: int64) (action: int64 -> 'S -> unit) : ITrainingCallback<'S> =
         if interval < 1L then invalidArg (nameof interval) $"interval must be at least 1, got {interval}."
+        // The step count of the previous call (-1: none yet); a smaller count means a new run.
+        let mutable previous = -1L
         create (fun steps state _ ->
-            if steps % interval = 0L then action steps state
+            let reached =
+                if previous < 0L || steps < previous then steps % interval = 0L
+                else steps / interval > previous / interval
+            previous <- steps
+            if reached then action steps state
             CallbackDecision.Continue)
 
     /// <summary>Stops the run at the first evaluation whose mean return reaches <paramref name="threshold"/>

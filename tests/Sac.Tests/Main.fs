@@ -57,7 +57,7 @@ let tests =
             SoftQLearningTests.tests
             SvgdTests.tests
             SqlTrainerTests.tests
-            testList "Engine" [ RolloutTests.tests; LearningRateTests.tests ]
+            testList "Engine" [ RolloutTests.tests; LearningRateTests.tests; VectorisedEnvironmentsTests.tests ]
             SacAgentTests.tests
             testList "Export" [ ExportTests.tests ]
             // `sac solve` is checked on a redirected Console.Out, which is process-wide: alone, after the rest.

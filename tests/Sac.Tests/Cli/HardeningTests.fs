@@ -137,6 +137,27 @@ let ``resume refuses fewer steps than done and another algorithm, touching nothi
         for f, bytes in before do Assert.Equal<byte[]>(bytes, File.ReadAllBytes f)
         Assert.Equal(0, sac [ "train"; "--resume"; out; "--algo"; "sac"; "--steps"; "500"; "--quiet" ]))
 
+let ``--n-envs is at least 1, and a resumed run keeps its own number and continues exactly`` = testCase "--n-envs is at least 1, and a resumed run keeps its own number and continues exactly" <| fun () ->
+    withDir (fun root ->
+        let cfg = Path.Combine(root, "c.json")
+        File.WriteAllText(cfg, """{"hiddenSizes": [16, 16], "learningStarts": 50, "evalInterval": 150}""")
+        let train (out: string) (extra: string list) =
+            sac ([ "train"; "--env"; "PointGoal-v0"; "--config"; cfg; "--out"; Path.Combine(root, out); "--quiet"; "--save-replay" ] @ extra)
+        Assert.Equal(2, train "none" [ "--steps"; "300"; "--n-envs"; "0" ])
+        Assert.False(Directory.Exists(Path.Combine(root, "none")))
+        Assert.Equal(0, train "whole" [ "--steps"; "600"; "--n-envs"; "3" ])
+        Assert.Equal(0, train "part" [ "--steps"; "300"; "--n-envs"; "3" ])
+        let part = Path.Combine(root, "part")
+        let before = [ for f in Directory.GetFiles part -> f, File.ReadAllBytes f ]
+        Assert.Equal(2, sac [ "train"; "--resume"; part; "--steps"; "600"; "--n-envs"; "2"; "--quiet" ])
+        for f, bytes in before do Assert.Equal<byte[]>(bytes, File.ReadAllBytes f)
+        Assert.Equal(0, sac [ "train"; "--resume"; part; "--steps"; "600"; "--quiet" ])
+        Assert.Equal<byte[]>(File.ReadAllBytes(Path.Combine(root, "whole", "final.ckpt")), File.ReadAllBytes(Path.Combine(part, "final.ckpt")))
+        // Steps count every environment's: the rows fall on multiples of 3.
+        let steps = File.ReadAllLines(Path.Combine(root, "whole", "metrics.csv")) |> Array.skip 1 |> Array.map (fun l -> int64 (l.Split(',').[0]))
+        Assert.NotEmpty steps
+        Assert.All(steps, fun s -> Assert.Equal(0L, s % 3L)))
+
 /// Declares 3 observation elements in [-1, 1] and writes only the first two; `value` goes into element 0.
 type private Careless(value: float32) =
     interface IEnvironment with
@@ -383,6 +404,7 @@ let ``every algorithm's numerical check catches the enormous reward where it mak
         Assert.All(losses, fun l -> Assert.True(Single.IsFinite l && l > 1e37f, $"td_loss {l}"))
 
 let tests = testList "Hardening" [
+    ``--n-envs is at least 1, and a resumed run keeps its own number and continues exactly``
     ``a --config seed and variant stand unless --seed or --algo is given``
     ``a DQN --config's seed and run length stand unless --seed or --steps is given``
     ``sac eval uses the checkpoint's environment, and another only with --force-env``
