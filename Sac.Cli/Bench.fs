@@ -16,6 +16,15 @@ type BenchOptions =
 
 let private fmt (x: float) = x.ToString("0.###", Globalization.CultureInfo.InvariantCulture)
 
+/// Calls per second of `step` over about `seconds`, without a warm-up of its own.
+let private timedRate (seconds: float) (step: unit -> unit) =
+    let sw = Stopwatch.StartNew()
+    let mutable calls = 0L
+    while sw.Elapsed.TotalSeconds < seconds do
+        step ()
+        calls <- calls + 1L
+    float calls / sw.Elapsed.TotalSeconds
+
 /// Runs `step` past tiered JIT, then for about `seconds`; returns calls per second.
 let rate (seconds: float) (step: unit -> unit) =
     let warm = Stopwatch.StartNew()
@@ -23,12 +32,7 @@ let rate (seconds: float) (step: unit -> unit) =
     while n < 50 || warm.Elapsed.TotalSeconds < min 0.5 (seconds / 2.0) do
         step ()
         n <- n + 1
-    let sw = Stopwatch.StartNew()
-    let mutable calls = 0L
-    while sw.Elapsed.TotalSeconds < seconds do
-        step ()
-        calls <- calls + 1L
-    float calls / sw.Elapsed.TotalSeconds
+    timedRate seconds step
 
 let private random (n: int) seed =
     let a = Array.zeroCreate<float32> n
@@ -112,15 +116,6 @@ let private sacUpdateLine (g: IGemm) seconds (replay: Sac.Core.Data.ReplayBuffer
     let device, provider = match backend with Some _ -> "cuda", "cublas" | None -> "cpu", g.Name
     sprintf """{"name":"sac_update","obs":%d,"act":%d,"hidden":256,"batch":%d,"threads":%d,"updates_per_sec":%s,"device":"%s","provider":"%s"}"""
         obs act batchSize g.Threads (fmt perSec) device provider
-
-/// Updates per second of `step` over about `seconds`, without a warm-up of its own.
-let private timedRate (seconds: float) (step: unit -> unit) =
-    let sw = Stopwatch.StartNew()
-    let mutable calls = 0L
-    while sw.Elapsed.TotalSeconds < seconds do
-        step ()
-        calls <- calls + 1L
-    float calls / sw.Elapsed.TotalSeconds
 
 /// A SAC v2 learner on the CPU with `g`, and a step that samples a batch and updates it in place.
 let private cpuUpdater (g: IGemm) (replay: Sac.Core.Data.ReplayBuffer) (obs: int, act: int) =

@@ -234,18 +234,11 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
             let mutable last = state.LastMetrics
             // SB3 with n_envs: train_freq counts vectorised steps; training waits for num_timesteps > learning_starts.
             if steps > learningStarts && (steps / int64 n) % int64 schedule.TrainFrequency = 0L && enoughData () then
-                let t0 = mark
-                let rateFactor = LearningRateSchedules.Factor(schedule.LearningRateSchedule, steps, runLength)
-                for _ in 1 .. schedule.GradientSteps do
-                    mark <- timings.Add(TrainingPhase.Updating, mark)
-                    replay.Sample(sampleKey, draws, batch)
-                    draws <- draws + 1UL
-                    mark <- timings.Add(TrainingPhase.Sampling, mark)
-                    let struct (next, m) = algorithm.Update(steps, rateFactor, batch, learner)
-                    learner <- next
-                    last <- ValueSome m
-                learner <- algorithm.AfterUpdates(steps, learner)
-                clock.AddUpdates(schedule.GradientSteps, t0)
+                let struct (l, d, m, k) = this.UpdateRound(steps, learner, draws, last, mark)
+                learner <- l
+                draws <- d
+                last <- m
+                mark <- k
             mark <- timings.Add(TrainingPhase.Updating, mark)
             // Every EvalInterval environment steps: at the vectorised step that reaches a multiple of it.
             let evaluation =
@@ -263,7 +256,28 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
             { Learner = learner; EnvSteps = steps; Episodes = episodes; EpisodeReturn = laneReturn.[0]; EpisodeLength = laneLength.[0]
               Draws = draws; LastMetrics = last }
 
-    member private _.StepOne(state: OffPolicyState<'L, 'M>) : struct (OffPolicyState<'L, 'M> * TrainingRecord option) =
+    // One round of GradientSteps updates at environment step `steps`, each on a fresh minibatch, timed by phase;
+    // returns the learner, the draw counter, the last metrics and the time mark after it.
+    member private _.UpdateRound(steps: int64, learner: 'L, draws: uint64, last: 'M voption, mark: int64) =
+        let mutable learner = learner
+        let mutable draws = draws
+        let mutable last = last
+        let mutable mark = mark
+        let t0 = mark
+        let rateFactor = LearningRateSchedules.Factor(schedule.LearningRateSchedule, steps, runLength)
+        for _ in 1 .. schedule.GradientSteps do
+            mark <- timings.Add(TrainingPhase.Updating, mark)
+            replay.Sample(sampleKey, draws, batch)
+            draws <- draws + 1UL
+            mark <- timings.Add(TrainingPhase.Sampling, mark)
+            let struct (next, m) = algorithm.Update(steps, rateFactor, batch, learner)
+            learner <- next
+            last <- ValueSome m
+        learner <- algorithm.AfterUpdates(steps, learner)
+        clock.AddUpdates(schedule.GradientSteps, t0)
+        struct (learner, draws, last, mark)
+
+    member private this.StepOne(state: OffPolicyState<'L, 'M>) : struct (OffPolicyState<'L, 'M> * TrainingRecord option) =
         let t = state.EnvSteps
         let mutable mark = Stopwatch.GetTimestamp()
         algorithm.Act(state.Learner, t, ReadOnlySpan obs, Span action)
@@ -289,18 +303,11 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
         let mutable draws = state.Draws
         let mutable last = state.LastMetrics
         if steps > learningStarts && steps % int64 schedule.TrainFrequency = 0L && enoughData () then
-            let t0 = mark
-            let rateFactor = LearningRateSchedules.Factor(schedule.LearningRateSchedule, steps, runLength)
-            for _ in 1 .. schedule.GradientSteps do
-                mark <- timings.Add(TrainingPhase.Updating, mark)
-                replay.Sample(sampleKey, draws, batch)
-                draws <- draws + 1UL
-                mark <- timings.Add(TrainingPhase.Sampling, mark)
-                let struct (next, m) = algorithm.Update(steps, rateFactor, batch, learner)
-                learner <- next
-                last <- ValueSome m
-            learner <- algorithm.AfterUpdates(steps, learner)
-            clock.AddUpdates(schedule.GradientSteps, t0)
+            let struct (l, d, m, k) = this.UpdateRound(steps, learner, draws, last, mark)
+            learner <- l
+            draws <- d
+            last <- m
+            mark <- k
         mark <- timings.Add(TrainingPhase.Updating, mark)
         let evaluation =
             if schedule.EvalInterval > 0 && steps % int64 schedule.EvalInterval = 0L then
