@@ -199,11 +199,15 @@ module DeviceSac =
     // The policy sample at s (for the actor step, the temperature and SAC v1's value step).
     let private sampleAtObs (ctx: DeviceSacContext) (lane: ISacBackend) (learner: DeviceLearner) (b: int) =
         let o, a = ctx.Networks.ObservationSize, ctx.Networks.ActionSize
+        // Step learner.Step's normals 0 .. b*a-1 (gSDE draws its exploration matrix instead, when loading the batch).
+        if not ctx.Networks.Gsde then lane.FillNormal(stepKeyAt learner.Key learner.Step, 0UL, ctx.NoiseObs.Slice(0, b * a))
         samplePolicy ctx lane learner ctx.ActorOnObs b (ctx.Observations.Slice(0, b * o)) (ctx.NoiseObs.Slice(0, b * a)) ctx.PolicyOnObs
 
     // The fresh policy sample at s' (for the soft targets).
     let private sampleAtNext (ctx: DeviceSacContext) (lane: ISacBackend) (learner: DeviceLearner) (b: int) =
         let o, a = ctx.Networks.ObservationSize, ctx.Networks.ActionSize
+        // Step learner.Step's normals b*a .. 2*b*a-1.
+        if not ctx.Networks.Gsde then lane.FillNormal(stepKeyAt learner.Key learner.Step, uint64 (b * a), ctx.NoiseNext.Slice(0, b * a))
         samplePolicy ctx lane learner ctx.ActorOnNext b (ctx.NextObservations.Slice(0, b * o)) (ctx.NoiseNext.Slice(0, b * a)) ctx.PolicyOnNext
 
     // Critic i's own arrays: its workspace, dL/dQ_i, its loss terms and its input gradient.
@@ -297,7 +301,8 @@ module DeviceSac =
         ctx.PairRows <- b
         ctx.Backend.RunPair work
 
-    // Uploads the batch and draws step learner.Step's noise for s and s'; returns the batch rows.
+    // Uploads the batch (and with gSDE draws step learner.Step's exploration matrix); returns the batch rows. The
+    // per-row normals are drawn by the two policy samples, each its own half, so they can run side by side.
     let private load (ctx: DeviceSacContext) (batch: Batch) (learner: DeviceLearner) : int =
         ArgumentNullException.ThrowIfNull batch
         checkLearner ctx learner
@@ -312,16 +317,12 @@ module DeviceSac =
         bk.Upload(ReadOnlySpan(batch.NextObservations, 0, b * o), ctx.NextObservations.Slice(0, b * o))
         bk.Upload(ReadOnlySpan(batch.Terminated, 0, b), ctx.Terminated.Slice(0, b))
         let key = stepKeyAt learner.Key learner.Step
-        let n = b * a
         let nets = ctx.Networks
         if nets.Gsde then
             // SB3 draws one exploration matrix per gradient step, shared by the samples at s and at s'.
             bk.FillNormal(key.FoldIn GsdeStream, 0UL, ctx.GsdeEps.All)
             bk.GsdeExploration(ctx.Config.FullStd, ctx.Config.UseExpln, nets.LatentSize, a, actorLogStd ctx learner.Actor.All,
                                ctx.GsdeEps.All, ctx.GsdeStd.All, ctx.GsdeExploration.All)
-        else
-            bk.FillNormal(key, 0UL, ctx.NoiseObs.Slice(0, n))
-            bk.FillNormal(key, uint64 n, ctx.NoiseNext.Slice(0, n))
         b
 
     /// <summary>
