@@ -246,14 +246,16 @@ for t in 0L .. args.TotalSteps - 1L do
     let steps = t + 1L
     if steps > int64 config.LearningStarts && steps % int64 config.TrainFrequency = 0L then
         let t0 = Stopwatch.GetTimestamp()
-        for _ in 1 .. config.GradientSteps do
+        // -1 (SB3's gradient_steps = -1): one update per environment step of the phase.
+        let rounds = if config.GradientSteps = -1 then config.TrainFrequency else config.GradientSteps
+        for _ in 1 .. rounds do
             replay.Sample(sampleKey, draws, batch)
             draws <- draws + 1UL
             let struct (next, m) = Sac.update ctx batch learner
             learner <- next
             metrics <- ValueSome m
         updateTicks <- updateTicks + (Stopwatch.GetTimestamp() - t0)
-        updates <- updates + int64 config.GradientSteps
+        updates <- updates + int64 rounds
 
     if steps % int64 args.EvalInterval = 0L then evaluate steps
 

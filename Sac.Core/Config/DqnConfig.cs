@@ -90,8 +90,8 @@ public sealed record DqnConfig : IOffPolicyConfig
     /// <summary>Environment steps between training phases; at least 1. RL Zoo CartPole-v1: 256 (SB3 default 4).</summary>
     public int TrainFrequency { get; init => field = ConfigChecks.AtLeast(value, 1, nameof(TrainFrequency)); } = 256;
 
-    /// <summary>Gradient steps per training phase; at least 1. RL Zoo CartPole-v1: 128 (SB3 default 1).</summary>
-    public int GradientSteps { get; init => field = ConfigChecks.AtLeast(value, 1, nameof(GradientSteps)); } = 128;
+    /// <summary>Gradient steps per training phase; at least 1, or -1 for as many as the environment steps collected in the phase (SB3's -1). RL Zoo CartPole-v1: 128 (SB3 default 1).</summary>
+    public int GradientSteps { get; init => field = ConfigChecks.GradientSteps(value, nameof(GradientSteps)); } = 128;
 
     /// <summary>
     /// Fraction of <see cref="TotalTimesteps"/> over which epsilon falls linearly from
@@ -189,7 +189,7 @@ public sealed record DqnConfig : IOffPolicyConfig
         Add(ConfigChecks.AtLeastProblem(TargetUpdateInterval, 1, nameof(TargetUpdateInterval)));
         Add(ConfigChecks.UnitLeftOpenProblem(Tau, nameof(Tau)));
         Add(ConfigChecks.AtLeastProblem(TrainFrequency, 1, nameof(TrainFrequency)));
-        Add(ConfigChecks.AtLeastProblem(GradientSteps, 1, nameof(GradientSteps)));
+        Add(ConfigChecks.GradientStepsProblem(GradientSteps, nameof(GradientSteps)));
         Add(ConfigChecks.UnitClosedProblem(ExplorationFraction, nameof(ExplorationFraction)));
         Add(ConfigChecks.UnitClosedProblem(ExplorationInitialEps, nameof(ExplorationInitialEps)));
         Add(ConfigChecks.UnitClosedProblem(ExplorationFinalEps, nameof(ExplorationFinalEps)));

@@ -18,7 +18,7 @@ public interface IOffPolicyConfig : IConfig
     /// <summary>Environment steps between rounds of updates.</summary>
     int TrainFrequency { get; }
 
-    /// <summary>Gradient steps per round.</summary>
+    /// <summary>Gradient steps per round; -1 for as many as the environment steps of the round (TrainFrequency times the environments stepped together).</summary>
     int GradientSteps { get; }
 
     /// <summary>Environment steps between evaluations (0: none).</summary>

@@ -84,8 +84,8 @@ public sealed record SacConfig : IOffPolicyConfig
     /// <summary>Environment steps between training phases; at least 1. SB3 default: 1 (<c>train_freq</c>, counted in steps; SB3's per-episode mode is not offered).</summary>
     public int TrainFrequency { get; init => field = ConfigChecks.AtLeast(value, 1, nameof(TrainFrequency)); } = 1;
 
-    /// <summary>Gradient steps per training phase; at least 1. SB3 default: 1 (<c>gradient_steps</c>; SB3's -1, "as many as steps collected", is not offered).</summary>
-    public int GradientSteps { get; init => field = ConfigChecks.AtLeast(value, 1, nameof(GradientSteps)); } = 1;
+    /// <summary>Gradient steps per training phase; at least 1, or -1 for as many as the environment steps collected in the phase (TrainFrequency times the number of environments). SB3 default: 1 (<c>gradient_steps</c>).</summary>
+    public int GradientSteps { get; init => field = ConfigChecks.GradientSteps(value, nameof(GradientSteps)); } = 1;
 
     /// <summary>Gradient steps between Polyak updates of the target networks; at least 1. SB3 default: 1 (<c>target_update_interval</c>).</summary>
     public int TargetUpdateInterval { get; init => field = ConfigChecks.AtLeast(value, 1, nameof(TargetUpdateInterval)); } = 1;
@@ -257,7 +257,7 @@ public sealed record SacConfig : IOffPolicyConfig
         Add(ConfigChecks.UnitClosedProblem(Gamma, nameof(Gamma)));
         Add(ConfigChecks.AtLeastProblem(LearningStarts, 0, nameof(LearningStarts)));
         Add(ConfigChecks.AtLeastProblem(TrainFrequency, 1, nameof(TrainFrequency)));
-        Add(ConfigChecks.AtLeastProblem(GradientSteps, 1, nameof(GradientSteps)));
+        Add(ConfigChecks.GradientStepsProblem(GradientSteps, nameof(GradientSteps)));
         Add(ConfigChecks.AtLeastProblem(TargetUpdateInterval, 1, nameof(TargetUpdateInterval)));
         Add(ConfigChecks.SizesProblem(HiddenSizes, nameof(HiddenSizes)));
         if (ActorHiddenSizes is not null) Add(ConfigChecks.SizesProblem(ActorHiddenSizes, nameof(ActorHiddenSizes)));
@@ -353,6 +353,11 @@ internal static class ConfigChecks
         value == -1 || value >= 1 ? null : $"{name} must be -1 (draw only at the start of each collection phase) or at least 1, got {value}.";
 
     internal static int SampleFrequency(int value, string name) => Throw(SampleFrequencyProblem(value, name), value, name);
+
+    internal static string? GradientStepsProblem(int value, string name) =>
+        value == -1 || value >= 1 ? null : $"{name} must be -1 (as many as the environment steps of the phase) or at least 1, got {value}.";
+
+    internal static int GradientSteps(int value, string name) => Throw(GradientStepsProblem(value, name), value, name);
 
     internal static string? DefinedProblem<TEnum>(TEnum value, string name) where TEnum : struct, Enum =>
         // An out-of-range integer cast to the enum (easy from F# or JSON) would otherwise fall through every switch.

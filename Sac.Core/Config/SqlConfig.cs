@@ -94,8 +94,8 @@ public sealed record SqlConfig : IOffPolicyConfig
     /// <summary>Environment steps between training phases; at least 1. Reference: 1.</summary>
     public int TrainFrequency { get; init => field = ConfigChecks.AtLeast(value, 1, nameof(TrainFrequency)); } = 1;
 
-    /// <summary>Gradient steps per training phase; at least 1. Reference: 1 (<c>n_train_repeat</c>).</summary>
-    public int GradientSteps { get; init => field = ConfigChecks.AtLeast(value, 1, nameof(GradientSteps)); } = 1;
+    /// <summary>Gradient steps per training phase; at least 1, or -1 for as many as the environment steps collected in the phase. Reference: 1 (<c>n_train_repeat</c>).</summary>
+    public int GradientSteps { get; init => field = ConfigChecks.GradientSteps(value, nameof(GradientSteps)); } = 1;
 
     /// <summary>
     /// The nonlinearity after every hidden layer of the Q-network and the sampler (their output layers keep their own:
@@ -177,7 +177,7 @@ public sealed record SqlConfig : IOffPolicyConfig
         Add(ConfigChecks.PositiveFiniteProblem(KernelMinBandwidth, nameof(KernelMinBandwidth)));
         Add(ConfigChecks.AtLeastProblem(LearningStarts, 0, nameof(LearningStarts)));
         Add(ConfigChecks.AtLeastProblem(TrainFrequency, 1, nameof(TrainFrequency)));
-        Add(ConfigChecks.AtLeastProblem(GradientSteps, 1, nameof(GradientSteps)));
+        Add(ConfigChecks.GradientStepsProblem(GradientSteps, nameof(GradientSteps)));
         Add(ConfigChecks.SizesProblem(HiddenSizes, nameof(HiddenSizes)));
         Add(ConfigChecks.HiddenActivationProblem(Activation, nameof(Activation)));
         Add(ConfigChecks.SizesProblem(SamplerHiddenSizes, nameof(SamplerHiddenSizes)));

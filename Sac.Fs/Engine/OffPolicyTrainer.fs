@@ -256,7 +256,7 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
             { Learner = learner; EnvSteps = steps; Episodes = episodes; EpisodeReturn = laneReturn.[0]; EpisodeLength = laneLength.[0]
               Draws = draws; LastMetrics = last }
 
-    // One round of GradientSteps updates at environment step `steps`, each on a fresh minibatch, timed by phase;
+    // One round of GradientSteps updates (-1: TrainFrequency times the environments) at environment step `steps`, each on a fresh minibatch, timed by phase;
     // returns the learner, the draw counter, the last metrics and the time mark after it.
     member private _.UpdateRound(steps: int64, learner: 'L, draws: uint64, last: 'M voption, mark: int64) =
         let mutable learner = learner
@@ -265,7 +265,9 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
         let mutable mark = mark
         let t0 = mark
         let rateFactor = LearningRateSchedules.Factor(schedule.LearningRateSchedule, steps, runLength)
-        for _ in 1 .. schedule.GradientSteps do
+        // SB3's gradient_steps = -1: as many updates as the phase collected environment steps.
+        let rounds = if schedule.GradientSteps = -1 then schedule.TrainFrequency * envs.Length else schedule.GradientSteps
+        for _ in 1 .. rounds do
             mark <- timings.Add(TrainingPhase.Updating, mark)
             replay.Sample(sampleKey, draws, batch)
             draws <- draws + 1UL
@@ -274,7 +276,7 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
             learner <- next
             last <- ValueSome m
         learner <- algorithm.AfterUpdates(steps, learner)
-        clock.AddUpdates(schedule.GradientSteps, t0)
+        clock.AddUpdates(rounds, t0)
         struct (learner, draws, last, mark)
 
     member private this.StepOne(state: OffPolicyState<'L, 'M>) : struct (OffPolicyState<'L, 'M> * TrainingRecord option) =

@@ -51,7 +51,8 @@ let ``SacConfig rejects each bad value when it is set, naming the property`` = t
           "Gamma", (fun () -> SacConfig(Gamma = nanf))
           "LearningStarts", (fun () -> SacConfig(LearningStarts = -1))
           "TrainFrequency", (fun () -> SacConfig(TrainFrequency = 0))
-          "GradientSteps", (fun () -> SacConfig(GradientSteps = -1))
+          "GradientSteps", (fun () -> SacConfig(GradientSteps = 0))
+          "GradientSteps", (fun () -> SacConfig(GradientSteps = -2))
           "TargetUpdateInterval", (fun () -> SacConfig(TargetUpdateInterval = 0))
           "HiddenSizes", (fun () -> SacConfig(HiddenSizes = [||]))
           "HiddenSizes", (fun () -> SacConfig(HiddenSizes = [| 64; 0 |]))
@@ -73,6 +74,11 @@ let ``SacConfig rejects each bad value when it is set, naming the property`` = t
                       LogStdBound = LogStdBound.TanhRescale, LogStdMin = -5.0f, Variant = SacVariant.V1, AutoAlpha = false)
     Assert.Equal(64, c.BatchSize)
     Assert.Equal(Nullable 10.0f, c.MaxGradNorm)
+    // SB3's gradient_steps = -1 (as many as the round's environment steps) is accepted, for every algorithm.
+    Assert.Equal(-1, SacConfig(GradientSteps = -1).GradientSteps)
+    Assert.Equal(-1, SqlConfig(GradientSteps = -1).GradientSteps)
+    Assert.Equal(-1, DqnConfig(GradientSteps = -1).GradientSteps)
+    Assert.Contains("GradientSteps", (Assert.Throws<ArgumentException>(fun () -> DqnConfig(GradientSteps = 0) |> ignore)).Message)
     Assert.Equal(SacVariant.V1, c.Variant)
     Assert.Empty(c.Validate())
 

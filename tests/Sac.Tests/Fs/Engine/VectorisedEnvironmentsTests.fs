@@ -64,7 +64,8 @@ type private Recorder(schedule: OffPolicySchedule) =
 
 /// SB3's off-policy learn loop with n_envs, as plain code: rollouts of train_freq vectorised steps, each acting for
 /// all envs (random while num_timesteps < learning_starts), num_timesteps += n_envs, the per-step callback; after a
-/// rollout, gradient_steps updates once num_timesteps > learning_starts.
+/// rollout, gradient_steps updates once num_timesteps > learning_starts (-1: the rollout's environment steps,
+/// train_freq * n_envs).
 let private sb3Model (n: int) (trainFreq: int) (gradientSteps: int) (learningStarts: int) (total: int64) =
     let calls = Collections.Generic.List<Call>()
     let mutable numTimesteps = 0L
@@ -74,7 +75,8 @@ let private sb3Model (n: int) (trainFreq: int) (gradientSteps: int) (learningSta
             numTimesteps <- numTimesteps + int64 n
             calls.Add(AfterStep numTimesteps)
         if numTimesteps > int64 learningStarts then
-            for _ in 1 .. gradientSteps do calls.Add(Updated numTimesteps)
+            let steps = if gradientSteps = -1 then trainFreq * n else gradientSteps
+            for _ in 1 .. steps do calls.Add(Updated numTimesteps)
     List.ofSeq calls
 
 let private pendulum () = RescaleAction(EnvironmentRegistry.MakeChecked "Pendulum-v1") :> IEnvironment
@@ -89,7 +91,7 @@ let ``steps, warm-up and update rounds follow SB3's loop with n_envs`` =
             gen {
                 let! n = Gen.choose (1, 5)
                 let! trainFreq = Gen.choose (1, 6)
-                let! gradientSteps = Gen.choose (1, 4)
+                let! gradientSteps = Gen.oneof [ Gen.choose (1, 4); Gen.constant -1 ]
                 let! learningStarts = Gen.oneof [ Gen.constant 0; Gen.choose (1, 60) ]
                 let! rounds = Gen.choose (1, 12)
                 return n, trainFreq, gradientSteps, learningStarts, rounds
