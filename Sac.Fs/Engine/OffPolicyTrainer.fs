@@ -229,17 +229,8 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
                     mark <- timings.Add(TrainingPhase.Storing, mark)
             let steps = t + int64 n
             algorithm.AfterEnvironmentStep(steps, n, state.Learner)
-            let mutable learner = state.Learner
-            let mutable draws = state.Draws
-            let mutable last = state.LastMetrics
-            // SB3 with n_envs: train_freq counts vectorised steps; training waits for num_timesteps > learning_starts.
-            if steps > learningStarts && (steps / int64 n) % int64 schedule.TrainFrequency = 0L && enoughData () then
-                let struct (l, d, m, k) = this.UpdateRound(steps, learner, draws, last, mark)
-                learner <- l
-                draws <- d
-                last <- m
-                mark <- k
-            mark <- timings.Add(TrainingPhase.Updating, mark)
+            let struct (learner, draws, last, trained) = this.TrainIfDue(state, steps, n, mark)
+            mark <- timings.Add(TrainingPhase.Updating, trained)
             // Every EvalInterval environment steps: at the vectorised step that reaches a multiple of it.
             let evaluation =
                 if schedule.EvalInterval > 0 && steps / int64 schedule.EvalInterval > t / int64 schedule.EvalInterval then
@@ -256,27 +247,30 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
             { Learner = learner; EnvSteps = steps; Episodes = episodes; EpisodeReturn = laneReturn.[0]; EpisodeLength = laneLength.[0]
               Draws = draws; LastMetrics = last }
 
-    // One round of GradientSteps updates (-1: TrainFrequency times the environments) at environment step `steps`, each on a fresh minibatch, timed by phase;
-    // returns the learner, the draw counter, the last metrics and the time mark after it.
-    member private _.UpdateRound(steps: int64, learner: 'L, draws: uint64, last: 'M voption, mark: int64) =
-        let mutable learner = learner
-        let mutable draws = draws
-        let mutable last = last
+    // After the vectorised step that brought the run to `steps` with n environments: when a round is due (SB3 with
+    // n_envs: train_freq counts vectorised steps, training waits for num_timesteps > learning_starts), one round of
+    // GradientSteps updates (-1: TrainFrequency times n), each on a fresh minibatch, timed by phase. Returns the
+    // learner, the draw counter, the last metrics and the time mark after it.
+    member private _.TrainIfDue(state: OffPolicyState<'L, 'M>, steps: int64, n: int, mark: int64) =
+        let mutable learner = state.Learner
+        let mutable draws = state.Draws
+        let mutable last = state.LastMetrics
         let mutable mark = mark
-        let t0 = mark
-        let rateFactor = LearningRateSchedules.Factor(schedule.LearningRateSchedule, steps, runLength)
-        // SB3's gradient_steps = -1: as many updates as the phase collected environment steps.
-        let rounds = if schedule.GradientSteps = -1 then schedule.TrainFrequency * envs.Length else schedule.GradientSteps
-        for _ in 1 .. rounds do
-            mark <- timings.Add(TrainingPhase.Updating, mark)
-            replay.Sample(sampleKey, draws, batch)
-            draws <- draws + 1UL
-            mark <- timings.Add(TrainingPhase.Sampling, mark)
-            let struct (next, m) = algorithm.Update(steps, rateFactor, batch, learner)
-            learner <- next
-            last <- ValueSome m
-        learner <- algorithm.AfterUpdates(steps, learner)
-        clock.AddUpdates(rounds, t0)
+        if steps > learningStarts && (steps / int64 n) % int64 schedule.TrainFrequency = 0L && enoughData () then
+            let t0 = mark
+            let rateFactor = LearningRateSchedules.Factor(schedule.LearningRateSchedule, steps, runLength)
+            // SB3's gradient_steps = -1: as many updates as the phase collected environment steps.
+            let rounds = if schedule.GradientSteps = -1 then schedule.TrainFrequency * n else schedule.GradientSteps
+            for _ in 1 .. rounds do
+                mark <- timings.Add(TrainingPhase.Updating, mark)
+                replay.Sample(sampleKey, draws, batch)
+                draws <- draws + 1UL
+                mark <- timings.Add(TrainingPhase.Sampling, mark)
+                let struct (next, m) = algorithm.Update(steps, rateFactor, batch, learner)
+                learner <- next
+                last <- ValueSome m
+            learner <- algorithm.AfterUpdates(steps, learner)
+            clock.AddUpdates(rounds, t0)
         struct (learner, draws, last, mark)
 
     member private this.StepOne(state: OffPolicyState<'L, 'M>) : struct (OffPolicyState<'L, 'M> * TrainingRecord option) =
@@ -301,16 +295,8 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
             mark <- timings.Add(TrainingPhase.Storing, mark)
         let steps = t + 1L
         algorithm.AfterEnvironmentStep(steps, 1, state.Learner)
-        let mutable learner = state.Learner
-        let mutable draws = state.Draws
-        let mutable last = state.LastMetrics
-        if steps > learningStarts && steps % int64 schedule.TrainFrequency = 0L && enoughData () then
-            let struct (l, d, m, k) = this.UpdateRound(steps, learner, draws, last, mark)
-            learner <- l
-            draws <- d
-            last <- m
-            mark <- k
-        mark <- timings.Add(TrainingPhase.Updating, mark)
+        let struct (learner, draws, last, trained) = this.TrainIfDue(state, steps, 1, mark)
+        mark <- timings.Add(TrainingPhase.Updating, trained)
         let evaluation =
             if schedule.EvalInterval > 0 && steps % int64 schedule.EvalInterval = 0L then
                 let e = algorithm.Evaluate(learner, evalEnv, schedule.EvalEpisodes, schedule.Seed + 1_000_000UL)
