@@ -309,6 +309,22 @@ let randomBatch (rows: int) (o: int) (a: int) (seed: uint64) =
     for i in 0 .. rows - 1 do batch.Terminated.[i] <- (if batch.Terminated.[i] < 0.33f then 1.0f else 0.0f)
     batch
 
+// The SAC setup both update checks run: small networks, gradient clipping on (so the clipped Adam path is covered).
+let private trackingConfig () = SacConfig(HiddenSizes = [| 64; 64 |], BatchSize = 64, BufferSize = 1000, MaxGradNorm = Nullable 10.0f)
+
+let private metricValues (m: SacMetrics) = [| m.CriticLoss; m.ActorLoss; m.AlphaLoss; m.Alpha; m.Entropy; m.MeanQ |]
+
+// Every parameter vector, moment and log alpha of two learners, side by side.
+let private learnerPairs (a: LearnerState) (b: LearnerState) =
+    [ a.Actor, b.Actor
+      a.Critic, b.Critic
+      a.TargetCritic, b.TargetCritic
+      a.ActorOptimizer.FirstMoment, b.ActorOptimizer.FirstMoment
+      a.ActorOptimizer.SecondMoment, b.ActorOptimizer.SecondMoment
+      a.CriticOptimizer.FirstMoment, b.CriticOptimizer.FirstMoment
+      a.CriticOptimizer.SecondMoment, b.CriticOptimizer.SecondMoment
+      [| a.LogAlpha |], [| b.LogAlpha |] ]
+
 /// <summary>
 /// <c>DeviceSac.update</c> on <paramref name="backend"/> against <c>Sac.update</c> on the CPU from the same initial
 /// state over <paramref name="updates"/> random batches: the largest deviation of the metrics of every update and of
@@ -317,7 +333,7 @@ let randomBatch (rows: int) (o: int) (a: int) (seed: uint64) =
 /// <param name="backend">The backend under test.</param>
 /// <param name="updates">Number of updates, e.g. 100.</param>
 let sacTracking (backend: ISacBackend) (updates: int) =
-    let cfg = SacConfig(HiddenSizes = [| 64; 64 |], BatchSize = 64, BufferSize = 1000, MaxGradNorm = Nullable 10.0f)
+    let cfg = trackingConfig ()
     let obs, act = 5, 2
     let cpu = SacContext(cfg, obs, act, ReferenceGemm.Instance)
     use dev = new DeviceSacContext(cfg, obs, act, backend)
@@ -325,24 +341,14 @@ let sacTracking (backend: ISacBackend) (updates: int) =
     use learner = DeviceSac.upload dev (init.DeepCopy())
     let mutable state = init
     let metricPairs = Collections.Generic.List<float32[] * float32[]>()
-    let metrics (m: SacMetrics) = [| m.CriticLoss; m.ActorLoss; m.AlphaLoss; m.Alpha; m.Entropy; m.MeanQ |]
     for k in 0 .. updates - 1 do
         let batch = randomBatch cfg.BatchSize obs act (1000UL + uint64 k)
         let struct (next, e) = Sac.update cpu batch state
         state <- next
         let m = DeviceSac.update dev batch learner
-        metricPairs.Add((metrics e, metrics m))
+        metricPairs.Add((metricValues e, metricValues m))
     let got = DeviceSac.download dev learner
-    let parameters =
-        [ state.Actor, got.Actor
-          state.Critic, got.Critic
-          state.TargetCritic, got.TargetCritic
-          state.ActorOptimizer.FirstMoment, got.ActorOptimizer.FirstMoment
-          state.ActorOptimizer.SecondMoment, got.ActorOptimizer.SecondMoment
-          state.CriticOptimizer.FirstMoment, got.CriticOptimizer.FirstMoment
-          state.CriticOptimizer.SecondMoment, got.CriticOptimizer.SecondMoment
-          [| state.LogAlpha |], [| got.LogAlpha |] ]
-    let pRel, pAbs = errors parameters
+    let pRel, pAbs = errors (learnerPairs state got)
     let mRel, mAbs = errors (List.ofSeq metricPairs)
     let rel = max pRel mRel
     { Check = "sac_tracking"; MaxRelErr = rel; MaxAbsErr = max pAbs mAbs; Tolerance = trackingTolerance
@@ -358,16 +364,15 @@ let sacTracking (backend: ISacBackend) (updates: int) =
 /// <param name="backend">The CUDA backend under test; its graph capture is left off.</param>
 /// <param name="updates">Number of updates each way, at least 2.</param>
 let graphTracking (backend: CudaBackend) (updates: int) =
-    let cfg = SacConfig(HiddenSizes = [| 64; 64 |], BatchSize = 64, BufferSize = 1000, MaxGradNorm = Nullable 10.0f)
+    let cfg = trackingConfig ()
     let obs, act = 5, 2
     let init = Sac.init (SacContext(cfg, obs, act, ReferenceGemm.Instance)) 21UL
-    let metrics (m: SacMetrics) = [| m.CriticLoss; m.ActorLoss; m.AlphaLoss; m.Alpha; m.Entropy; m.MeanQ |]
     let updateAll graphs =
         use dev = new DeviceSacContext(cfg, obs, act, backend)
         use learner = DeviceSac.upload dev (init.DeepCopy())
         backend.CaptureGraphs <- graphs
         try
-            let ms = [ for k in 0 .. updates - 1 -> metrics (DeviceSac.update dev (randomBatch cfg.BatchSize obs act (2000UL + uint64 k)) learner) ]
+            let ms = [ for k in 0 .. updates - 1 -> metricValues (DeviceSac.update dev (randomBatch cfg.BatchSize obs act (2000UL + uint64 k)) learner) ]
             ms, DeviceSac.download dev learner
         finally
             backend.CaptureGraphs <- false
@@ -375,16 +380,7 @@ let graphTracking (backend: CudaBackend) (updates: int) =
     let before = backend.GraphCounts.Launches
     let graphMetrics, graphed = updateAll true
     let launched = backend.GraphCounts.Launches - before
-    let parameters =
-        [ plain.Actor, graphed.Actor
-          plain.Critic, graphed.Critic
-          plain.TargetCritic, graphed.TargetCritic
-          plain.ActorOptimizer.FirstMoment, graphed.ActorOptimizer.FirstMoment
-          plain.ActorOptimizer.SecondMoment, graphed.ActorOptimizer.SecondMoment
-          plain.CriticOptimizer.FirstMoment, graphed.CriticOptimizer.FirstMoment
-          plain.CriticOptimizer.SecondMoment, graphed.CriticOptimizer.SecondMoment
-          [| plain.LogAlpha |], [| graphed.LogAlpha |] ]
-    let rel, absErr = errors (parameters @ List.zip plainMetrics graphMetrics)
+    let rel, absErr = errors (learnerPairs plain graphed @ List.zip plainMetrics graphMetrics)
     { Check = "sac_graph"; MaxRelErr = rel; MaxAbsErr = absErr; Tolerance = 0.0
       Ok = rel <= 0.0 && launched = int64 (updates - 1) && graphed.Step = plain.Step
       Error = sprintf "%d graph launches over %d updates" launched updates }

@@ -13,18 +13,19 @@ module internal LayerBackward =
         lane.Gemm(Transpose.Yes, Transpose.No, fo, fi, batch, 1.0f, dz, fo, x, fi, 0.0f, pg.Slice(spec.WeightOffset l, fo * fi), fi)   // dW = dZ^T X
         lane.ColumnSums(dz, batch, fo, pg.Slice(spec.BiasOffset l, fo), false)   // db = 1^T dZ
 
-    // dZ_{l-1} = (dZ W) * act'(Y_{l-1}): the gradient handed to the layer below, whose output is x.
-    let below (lane: ISacBackend) (spec: MlpSpec) (l: int) (batch: int) (dz: DeviceSlice) (w: DeviceSlice) (x: DeviceSlice) (dx: DeviceSlice) =
+    // dZ_{l-1} = (dZ W + added) * act'(Y_{l-1}): the gradient handed to the layer below, whose output is x; `added` is a
+    // further dL/dY_{l-1} from a loss that also reads that output.
+    let below (lane: ISacBackend) (spec: MlpSpec) (l: int) (batch: int) (dz: DeviceSlice) (w: DeviceSlice) (x: DeviceSlice) (dx: DeviceSlice)
+              (added: DeviceSlice voption) =
         let fi, fo = spec.FanIn l, spec.FanOut l
-        lane.Gemm(Transpose.No, Transpose.No, batch, fi, fo, 1.0f, dz, fo, w, fi, 0.0f, dx, fi)   // dY_{l-1} = dZ W
+        let beta =
+            match added with
+            | ValueSome g ->
+                lane.Copy(g, dx)
+                1.0f
+            | ValueNone -> 0.0f
+        lane.Gemm(Transpose.No, Transpose.No, batch, fi, fo, 1.0f, dz, fo, w, fi, beta, dx, fi)   // dY_{l-1} = dZ W (+ added)
         lane.ActivationBackward(x, dx, spec.Hidden)   // dZ_{l-1} = dY_{l-1} * act'(Y_{l-1})
-
-    // below, with a further dL/dY_{l-1} added before the activation's derivative (a loss that also reads layer l-1's output).
-    let belowAdding (lane: ISacBackend) (spec: MlpSpec) (l: int) (batch: int) (dz: DeviceSlice) (w: DeviceSlice) (x: DeviceSlice) (dx: DeviceSlice) (added: DeviceSlice) =
-        let fi, fo = spec.FanIn l, spec.FanOut l
-        lane.Copy(added, dx)
-        lane.Gemm(Transpose.No, Transpose.No, batch, fi, fo, 1.0f, dz, fo, w, fi, 1.0f, dx, fi)   // dY_{l-1} = dZ W + the given dY
-        lane.ActivationBackward(x, dx, spec.Hidden)
 
 // The two halves as a pair the backend may run side by side (parameters on branch 0, the layer below on branch 1);
 // its fields are set before each RunPair, so one object per workspace serves every layer.
@@ -38,10 +39,11 @@ type internal LayerGradients() =
     member val Weights = Unchecked.defaultof<DeviceSlice> with get, set
     member val ParameterGrad = Unchecked.defaultof<DeviceSlice> with get, set
     member val InputGrad = Unchecked.defaultof<DeviceSlice> with get, set
+    member val Added : DeviceSlice voption = ValueNone with get, set
     interface IPairWork with
         member this.Execute(lane, branch) =
             if branch = 0 then LayerBackward.parameters lane this.Spec this.Layer this.Batch this.OutputGrad this.Input this.ParameterGrad
-            else LayerBackward.below lane this.Spec this.Layer this.Batch this.OutputGrad this.Weights this.Input this.InputGrad
+            else LayerBackward.below lane this.Spec this.Layer this.Batch this.OutputGrad this.Weights this.Input this.InputGrad this.Added
 
 /// <summary>
 /// Backend arrays for <c>DeviceMlp.forward</c> and <c>DeviceMlp.backward</c> on one <see cref="T:Sac.Core.Networks.MlpSpec"/>,
@@ -191,14 +193,10 @@ module DeviceMlp =
                 let fi, fo = spec.FanIn l, spec.FanOut l
                 let x = if l = 0 then ws.Input else ws.Outputs.[l - 1].Slice(0, batch * fi)
                 let w = parameters.Slice(spec.WeightOffset l, fo * fi)
-                match lastHiddenGrad, parameterGrad with
-                | ValueSome g, _ when l = last ->
-                    // The output layer with a further gradient at its input: its two halves one after the other.
-                    match parameterGrad with
-                    | ValueSome pg -> LayerBackward.parameters backend spec l batch dz x pg
-                    | ValueNone -> ()
-                    LayerBackward.belowAdding backend spec l batch dz w x (next.Slice(0, batch * fi)) g
-                | _, ValueSome pg when l > 0 ->
+                // The further gradient at the last hidden layer's output joins what the output layer hands down.
+                let added = if l = last then lastHiddenGrad else ValueNone
+                match parameterGrad with
+                | ValueSome pg when l > 0 ->
                     // The weight gradient and the gradient to the layer below are independent: a pair.
                     let step = ws.LayerGradients
                     step.Spec <- spec
@@ -209,9 +207,10 @@ module DeviceMlp =
                     step.Weights <- w
                     step.ParameterGrad <- pg
                     step.InputGrad <- next.Slice(0, batch * fi)
+                    step.Added <- added
                     backend.RunPair step
-                | _, ValueSome pg -> LayerBackward.parameters backend spec l batch dz x pg
-                | _, ValueNone -> if l > 0 then LayerBackward.below backend spec l batch dz w x (next.Slice(0, batch * fi))
+                | ValueSome pg -> LayerBackward.parameters backend spec l batch dz x pg
+                | ValueNone -> if l > 0 then LayerBackward.below backend spec l batch dz w x (next.Slice(0, batch * fi)) added
                 if l > 0 then
                     dz <- next.Slice(0, batch * fi)
                     let t = next

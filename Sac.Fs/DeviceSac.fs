@@ -221,14 +221,27 @@ module DeviceSac =
         let input = ctx.CriticInput.Slice(0, b * (ctx.Networks.ObservationSize + ctx.Networks.ActionSize))
         DeviceMlp.forward lane ctx.Networks.Critic (criticSlice ctx parameters i) input b (criticNet ctx i)
 
-    // The Adam moments and parameters of critic i alone: Adam is element-wise, so the two halves stepped apart equal
-    // one step over both, unless a global gradient norm couples them.
-    let private criticsApart (ctx: DeviceSacContext) = ctx.CriticAdam.MaxGradNorm.HasValue |> not
+    // One Adam step over elements [offset, offset + length) of a parameter vector with its gradient and moments. Adam
+    // is element-wise, so parts stepped apart equal one step over the whole, unless a global gradient norm couples them.
+    let private adamRange (lane: ISacBackend) (cfg: AdamConfig) (factor: float32) (step: int64) (parameters: DeviceArray)
+                          (gradient: DeviceArray) (firstMoment: DeviceArray) (secondMoment: DeviceArray) (offset: int) (length: int) =
+        let part (d: DeviceArray) = d.Slice(offset, length)
+        lane.Adam(cfg, step, part parameters, part gradient, part firstMoment, part secondMoment, factor)
+
+    let private steppedApart (cfg: AdamConfig) = not cfg.MaxGradNorm.HasValue
 
     let private criticAdam (ctx: DeviceSacContext) (lane: ISacBackend) (learner: DeviceLearner) (offset: int) (length: int) =
-        let part (d: DeviceArray) = d.Slice(offset, length)
-        lane.Adam(ctx.CriticAdam, learner.CriticOptimizerStep, part learner.Critic, part ctx.CriticGradient,
-                  part learner.CriticFirstMoment, part learner.CriticSecondMoment, ctx.LearningRateFactor)
+        adamRange lane ctx.CriticAdam ctx.LearningRateFactor learner.CriticOptimizerStep learner.Critic ctx.CriticGradient
+                  learner.CriticFirstMoment learner.CriticSecondMoment offset length
+
+    let private actorAdam (ctx: DeviceSacContext) (lane: ISacBackend) (learner: DeviceLearner) (offset: int) (length: int) =
+        adamRange lane ctx.ActorAdam ctx.LearningRateFactor learner.ActorOptimizerStep learner.Actor ctx.ActorGradient
+                  learner.ActorFirstMoment learner.ActorSecondMoment offset length
+
+    // Q_i of the last forward pass on critic i's workspace.
+    let private criticOutput (ctx: DeviceSacContext) (i: int) =
+        let net = criticNet ctx i
+        net.Output(net.Spec.LayerCount - 1)
 
     // Critic i's half of the critic step (SAC v2, eq. 5): Q_i(s, a), its loss against the targets, its gradient, and
     // its Adam step when the critics step apart.
@@ -240,7 +253,7 @@ module DeviceSac =
         lane.CriticLoss(q, ctx.Targets.Slice(0, b), dq, terms)
         lane.Sum(terms, slot ctx (CriticLoss1 + i))
         DeviceMlp.backward lane ctx.Networks.Critic (criticSlice ctx learner.Critic i) (criticNet ctx i) b dq (ValueSome (ctx.CriticGradient.Slice(i * p, p))) ValueNone
-        if criticsApart ctx then criticAdam ctx lane learner (i * p) p
+        if steppedApart ctx.CriticAdam then criticAdam ctx lane learner (i * p) p
 
     // dQ_i/d(s, a) at the actor step's input, from dL/dQ_i; critic i's parameters are read, never changed.
     let private criticInputGradientOf (ctx: DeviceSacContext) (lane: ISacBackend) (learner: DeviceLearner) (i: int) (b: int) =
@@ -263,14 +276,10 @@ module DeviceSac =
     [<Literal>]
     let private PolyakPerCritic = 6
 
-    // Half i of the actor's parameters (Adam is element-wise: two halves stepped apart equal one step over all).
+    // Half i of the actor's parameters.
     let private actorAdamHalf (ctx: DeviceSacContext) (lane: ISacBackend) (learner: DeviceLearner) (i: int) =
         let n = learner.Actor.Length
-        let lo = if i = 0 then 0 else n / 2
-        let len = if i = 0 then n / 2 else n - n / 2
-        let part (d: DeviceArray) = d.Slice(lo, len)
-        lane.Adam(ctx.ActorAdam, learner.ActorOptimizerStep, part learner.Actor, part ctx.ActorGradient,
-                  part learner.ActorFirstMoment, part learner.ActorSecondMoment, ctx.LearningRateFactor)
+        if i = 0 then actorAdam ctx lane learner 0 (n / 2) else actorAdam ctx lane learner (n / 2) (n - n / 2)
 
     [<Sealed>]
     type private Pairs(ctx: DeviceSacContext) =
@@ -316,11 +325,10 @@ module DeviceSac =
         bk.Upload(ReadOnlySpan(batch.Rewards, 0, b), ctx.Rewards.Slice(0, b))
         bk.Upload(ReadOnlySpan(batch.NextObservations, 0, b * o), ctx.NextObservations.Slice(0, b * o))
         bk.Upload(ReadOnlySpan(batch.Terminated, 0, b), ctx.Terminated.Slice(0, b))
-        let key = stepKeyAt learner.Key learner.Step
         let nets = ctx.Networks
         if nets.Gsde then
             // SB3 draws one exploration matrix per gradient step, shared by the samples at s and at s'.
-            bk.FillNormal(key.FoldIn GsdeStream, 0UL, ctx.GsdeEps.All)
+            bk.FillNormal((stepKeyAt learner.Key learner.Step).FoldIn GsdeStream, 0UL, ctx.GsdeEps.All)
             bk.GsdeExploration(ctx.Config.FullStd, ctx.Config.UseExpln, nets.LatentSize, a, actorLogStd ctx learner.Actor.All,
                                ctx.GsdeEps.All, ctx.GsdeStd.All, ctx.GsdeExploration.All)
         b
@@ -344,8 +352,8 @@ module DeviceSac =
         let policy = ctx.PolicyOnNext
         bk.ConcatColumns(b, ctx.NextObservations.Slice(0, b * o), o, policy.Action b, a, ctx.CriticInput.Slice(0, b * (o + a)))
         pair ctx TargetValues learner b
-        bk.SoftTarget(ctx.Config.Gamma, alpha, ctx.Rewards.Slice(0, b), ctx.Terminated.Slice(0, b), ctx.Critic1.Output(ctx.Critic1.Spec.LayerCount - 1),
-                      ctx.Critic2.Output(ctx.Critic2.Spec.LayerCount - 1), policy.LogPi b, ctx.Targets.Slice(0, b))
+        bk.SoftTarget(ctx.Config.Gamma, alpha, ctx.Rewards.Slice(0, b), ctx.Terminated.Slice(0, b), criticOutput ctx 0,
+                      criticOutput ctx 1, policy.LogPi b, ctx.Targets.Slice(0, b))
 
     /// <summary>
     /// Soft Q targets (SAC v2, eqs. 2-3): y = r + gamma (1 - terminated) (min(Q1', Q2')(s', a') - alpha log pi(a'|s')),
@@ -406,7 +414,7 @@ module DeviceSac =
         bk.ConcatColumns(b, ctx.Observations.Slice(0, b * o), o, ctx.Actions.Slice(0, b * a), a, ctx.CriticInput.Slice(0, b * (o + a)))
         learner.CriticOptimizerStep <- learner.CriticOptimizerStep + 1L
         pair ctx CriticSteps learner b
-        if not (criticsApart ctx) then criticAdam ctx bk learner 0 (2 * ctx.Networks.CriticParameters)
+        if not (steppedApart ctx.CriticAdam) then criticAdam ctx bk learner 0 (2 * ctx.Networks.CriticParameters)
 
     /// <summary>
     /// Actor step (SAC v2, eqs. 9-10): one Adam step of the policy on mean(alpha log pi(f(eps; s)|s) - min(Q1, Q2)(s, f(eps; s)))
@@ -421,7 +429,7 @@ module DeviceSac =
         let policy = ctx.PolicyOnObs
         bk.ConcatColumns(b, ctx.Observations.Slice(0, b * o), o, policy.Action b, a, ctx.CriticInput.Slice(0, b * w))
         pair ctx ActorValues learner b
-        let q1, q2 = ctx.Critic1.Output(ctx.Critic1.Spec.LayerCount - 1), ctx.Critic2.Output(ctx.Critic2.Spec.LayerCount - 1)
+        let q1, q2 = criticOutput ctx 0, criticOutput ctx 1
         let dLogPi, terms = ctx.LogPiGrad.Slice(0, b), ctx.Terms.Slice(0, b)
         bk.ActorLoss(alpha, policy.LogPi b, q1, q2, dLogPi, ctx.Q1Grad.Slice(0, b), ctx.Q2Grad.Slice(0, b), terms)
         bk.Sum(terms, slot ctx ActorLoss)
@@ -446,10 +454,8 @@ module DeviceSac =
             bk.TanhGaussianBackward(b, a, policy.Action b, policy.Sigma b, ctx.NoiseObs.Slice(0, b * a), policy.LogStdGrad b, da, dLogPi, dOut)
             DeviceMlp.backward bk n.Actor mlp ctx.ActorOnObs b dOut (ValueSome ctx.ActorGradient.All) ValueNone
         learner.ActorOptimizerStep <- learner.ActorOptimizerStep + 1L
-        // A global gradient norm couples the halves.
-        if ctx.ActorAdam.MaxGradNorm.HasValue then
-            bk.Adam(ctx.ActorAdam, learner.ActorOptimizerStep, learner.Actor.All, ctx.ActorGradient.All, learner.ActorFirstMoment.All, learner.ActorSecondMoment.All, ctx.LearningRateFactor)
-        else pair ctx ActorAdamHalves learner b
+        if steppedApart ctx.ActorAdam then pair ctx ActorAdamHalves learner b
+        else actorAdam ctx bk learner 0 learner.Actor.Length
 
     // Temperature step (SAC v2, eq. 18, on log alpha), on the host: one Adam step on -log alpha (log pi + H0) over
     // the batch's log pi at s.

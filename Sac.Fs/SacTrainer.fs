@@ -31,6 +31,16 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
     let gsdeKey = keys.Act.FoldIn DeviceSac.GsdeStream
     let gsdeColumns = if config.UseSde then Nullable ctx.Networks.LogStdColumns else Nullable()
     let policyWs = PolicyWorkspace(ctx.Networks)
+    // Uniform actions before LearningStarts, unless gSDE acts in the warm-up too (SB3's use_sde_at_warmup).
+    let warmingUp (steps: int64) = steps < int64 config.LearningStarts && not (config.UseSde && config.UseSdeAtWarmup)
+    // The policy's noise for `count` environments stepped together from environment step `steps` (row i is
+    // environment i): per-step noise at steps + i, or gSDE's exploration matrices, one per environment (index
+    // drawn * count + i), drawn again where SB3 draws: each collection phase and every SdeSampleFrequency vectorised steps.
+    let actingMode (steps: int64) (count: int) =
+        if config.UseSde then
+            let drawn = Gsde.resampleStep config.TrainFrequency config.SdeSampleFrequency (steps / int64 count)
+            Stochastic(gsdeKey, uint64 (drawn * int64 count))
+        else Stochastic(keys.Act, uint64 steps)
     // Acting for several environments at once, built on first use (a run of one environment never needs it).
     let mutable batchWs: PolicyWorkspace option = None
     let device = match backend with null -> None | b -> Some(new DeviceSacContext(config, o, a, b))
@@ -82,17 +92,13 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
                 deviceLearner <- Some(DeviceSac.upload dctx learner)
             | None -> ()
 
-        // Uniform in [-1, 1] before LearningStarts (unless gSDE acts in the warm-up too, SB3's use_sde_at_warmup), then
-        // a draw from the policy: per-step noise, or gSDE's with the exploration matrix of the step it was last drawn.
+        // Uniform in [-1, 1] while warming up, then a draw from the policy (actingMode).
         member _.Act(learner, t, observation, action) =
-            if t < int64 config.LearningStarts && not (config.UseSde && config.UseSdeAtWarmup) then keys.UniformAction(t, action)
-            elif config.UseSde then
-                let drawn = Gsde.resampleStep config.TrainFrequency config.SdeSampleFrequency t
-                Policy.act ctx policyWs learner.Actor (Stochastic(gsdeKey, uint64 drawn)) observation action
-            else Policy.act ctx policyWs learner.Actor (Stochastic(keys.Act, uint64 t)) observation action
+            if warmingUp t then keys.UniformAction(t, action)
+            else Policy.act ctx policyWs learner.Actor (actingMode t 1) observation action
 
         member _.ActBatch(learner, steps, count, observations, actions) =
-            if steps < int64 config.LearningStarts && not (config.UseSde && config.UseSdeAtWarmup) then
+            if warmingUp steps then
                 for i in 0 .. count - 1 do keys.UniformAction(steps + int64 i, actions.Slice(i * a, a))
             else
                 let ws =
@@ -102,14 +108,7 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
                         let ws = PolicyWorkspace(ctx.Networks, count)
                         batchWs <- Some ws
                         ws
-                let mode =
-                    if config.UseSde then
-                        // One exploration matrix per environment (index drawn * count + i), drawn again at the
-                        // vectorised steps where SB3 draws: each collection phase and every SdeSampleFrequency steps.
-                        let drawn = Gsde.resampleStep config.TrainFrequency config.SdeSampleFrequency (steps / int64 count)
-                        Stochastic(gsdeKey, uint64 (drawn * int64 count))
-                    else Stochastic(keys.Act, uint64 steps)
-                Policy.actRows ctx ws learner.Actor mode count observations actions
+                Policy.actRows ctx ws learner.Actor (actingMode steps count) count observations actions
 
         member _.Policy(learner, mode, observation, action) = Policy.act ctx policyWs learner.Actor mode observation action
 

@@ -345,38 +345,7 @@ let ``a gSDE checkpoint round-trips, a plain header has no gSDE key, and a misma
 
 let ``a gSDE context refuses a backend other than the host's`` = testCase "a gSDE context refuses a backend other than the host's" <| fun () ->
     let host = new HostBackend(gemm) :> Sac.Cuda.Backend.ISacBackend
-    let renamed =
-        { new Sac.Cuda.Backend.ISacBackend with
-            member _.Name = "cuda"
-            member _.Allocate n = host.Allocate n
-            member _.Upload(s, d) = host.Upload(s, d)
-            member _.Download(s, d) = host.Download(s, d)
-            member _.Copy(s, d) = host.Copy(s, d)
-            member _.Synchronize() = ()
-            member _.Gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) = host.Gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-            member _.BiasActivationForward(z, r, c, b, act) = host.BiasActivationForward(z, r, c, b, act)
-            member _.ActivationBackward(y, dy, act) = host.ActivationBackward(y, dy, act)
-            member _.ColumnSums(x, r, c, d, acc) = host.ColumnSums(x, r, c, d, acc)
-            member _.Sum(x, d) = host.Sum(x, d)
-            member _.FillNormal(k, o, d) = host.FillNormal(k, o, d)
-            member _.ConcatColumns(r, l, lc, rr, rc, d) = host.ConcatColumns(r, l, lc, rr, rc, d)
-            member _.SumColumnBlock(r, w, o, c, x1, x2, d) = host.SumColumnBlock(r, w, o, c, x1, x2, d)
-            member _.TanhGaussianForward(b, lo, hi, r, a, o, n, act, s, g, lp) = host.TanhGaussianForward(b, lo, hi, r, a, o, n, act, s, g, lp)
-            member _.TanhGaussianBackward(r, a, act, s, n, g, ag, lg, og) = host.TanhGaussianBackward(r, a, act, s, n, g, ag, lg, og)
-            member _.GsdeExploration(f, e, l, a, ls, eps, s, x) = host.GsdeExploration(f, e, l, a, ls, eps, s, x)
-            member _.GsdeForward(r, l, a, phi, mu, s, x, act, n, v, lp) = host.GsdeForward(r, l, a, phi, mu, s, x, act, n, v, lp)
-            member _.GsdeBackward(r, l, a, f, e, phi, mu, ls, eps, s, act, n, v, ag, lg, mg, sg, pg) =
-                host.GsdeBackward(r, l, a, f, e, phi, mu, ls, eps, s, act, n, v, ag, lg, mg, sg, pg)
-            member _.SoftTarget(g, a, r, t, q1, q2, lp, y) = host.SoftTarget(g, a, r, t, q1, q2, lp, y)
-            member _.CriticLoss(q, y, g, t) = host.CriticLoss(q, y, g, t)
-            member _.ActorLoss(a, lp, q1, q2, lg, g1, g2, t) = host.ActorLoss(a, lp, q1, q2, lg, g1, g2, t)
-            member _.Adam(c, s, p, g, m, v, f) = host.Adam(c, s, p, g, m, v, f)
-            member _.Polyak(t, o, g) = host.Polyak(t, o, g)
-            member this.RunPair w =
-                w.Execute(this, 0)
-                w.Execute(this, 1)
-          interface IDisposable with
-            member _.Dispose() = () }
+    let renamed = new BackendKit.ForwardingBackend(host, "cuda") :> Sac.Cuda.Backend.ISacBackend
     let e = Assert.Throws<NotSupportedException>(fun () -> new DeviceSacContext(SacConfig(UseSde = true), 3, 1, renamed) |> ignore)
     Assert.Contains("gSDE", e.Message)
     // Without gSDE the same backend is accepted.

@@ -531,40 +531,12 @@ let ``every device check passes on the host backend`` = testCase "every device c
 
 /// The host backend with one operation off by a relative 1e-4, and one that throws.
 type private Skewed(inner: ISacBackend) =
-    interface ISacBackend with
-        member _.Name = "skewed"
-        member _.Allocate n = inner.Allocate n
-        member _.Upload(s, d) = inner.Upload(s, d)
-        member _.Download(s, d) = inner.Download(s, d)
-        member _.Copy(s, d) = inner.Copy(s, d)
-        member _.Synchronize() = ()
-        member _.Gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) = inner.Gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-        member _.BiasActivationForward(z, r, c, b, act) = inner.BiasActivationForward(z, r, c, b, act)
-        member _.ActivationBackward(y, dy, act) = inner.ActivationBackward(y, dy, act)
-        member _.ColumnSums(x, r, c, d, acc) = inner.ColumnSums(x, r, c, d, acc)
-        member _.Sum(x, d) = inner.Sum(x, d)
-        member _.FillNormal(k, o, d) = inner.FillNormal(k, o, d)
-        member _.ConcatColumns(r, l, lc, rr, rc, d) = inner.ConcatColumns(r, l, lc, rr, rc, d)
-        member _.SumColumnBlock(r, w, o, c, x1, x2, d) = inner.SumColumnBlock(r, w, o, c, x1, x2, d)
-        member _.TanhGaussianForward(b, lo, hi, r, a, o, n, act, s, g, lp) = inner.TanhGaussianForward(b, lo, hi, r, a, o, n, act, s, g, lp)
-        member _.TanhGaussianBackward(r, a, act, s, n, g, ag, lg, og) = inner.TanhGaussianBackward(r, a, act, s, n, g, ag, lg, og)
-        member _.GsdeExploration(f, e, l, a, ls, eps, s, x) = inner.GsdeExploration(f, e, l, a, ls, eps, s, x)
-        member _.GsdeForward(r, l, a, phi, mu, s, x, act, n, v, lp) = inner.GsdeForward(r, l, a, phi, mu, s, x, act, n, v, lp)
-        member _.GsdeBackward(r, l, a, f, e, phi, mu, ls, eps, s, act, n, v, ag, lg, mg, sg, pg) =
-            inner.GsdeBackward(r, l, a, f, e, phi, mu, ls, eps, s, act, n, v, ag, lg, mg, sg, pg)
-        member _.SoftTarget(g, a, r, t, q1, q2, lp, y) =
-            inner.SoftTarget(g, a, r, t, q1, q2, lp, y)
-            let span = HostBackend.Span y
-            for i in 0 .. span.Length - 1 do span.[i] <- span.[i] * 1.0001f + 0.0001f
-        member _.CriticLoss(q, y, g, t) = inner.CriticLoss(q, y, g, t)
-        member _.ActorLoss(a, lp, q1, q2, lg, g1, g2, t) = inner.ActorLoss(a, lp, q1, q2, lg, g1, g2, t)
-        member _.Adam(c, s, p, g, m, v, f) = inner.Adam(c, s, p, g, m, v, f)
-        member _.Polyak(_, _, _) = invalidOp "polyak is broken"
-        member this.RunPair w =
-            w.Execute(this, 0)
-            w.Execute(this, 1)
-    interface IDisposable with
-        member _.Dispose() = ()
+    inherit BackendKit.ForwardingBackend(inner, "skewed")
+    override _.SoftTarget(g, a, r, t, q1, q2, lp, y) =
+        inner.SoftTarget(g, a, r, t, q1, q2, lp, y)
+        let span = HostBackend.Span y
+        for i in 0 .. span.Length - 1 do span.[i] <- span.[i] * 1.0001f + 0.0001f
+    override _.Polyak(_, _, _) = invalidOp "polyak is broken"
 
 let ``device checks fail on a backend that is off by 1e-4 or throws, and keep going`` = testCase "device checks fail on a backend that is off by 1e-4 or throws, and keep going" <| fun () ->
     use host = new HostBackend(ReferenceGemm.Instance)
