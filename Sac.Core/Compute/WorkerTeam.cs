@@ -20,6 +20,11 @@ public sealed class WorkerTeam : IDisposable
     int generation;
     int remaining;
     volatile bool disposed;
+
+    // PAUSE-spinning (no system call) covers the gaps between the forks of one update, tens of microseconds at most;
+    // past that a waiter yields its core for a while, then sleeps on its semaphore.
+    const int SpinsBeforeYield = 20_000;
+    const int SpinsBeforeSleep = SpinsBeforeYield + 2_000;
     Exception? failure;
 
     /// <summary>Creates a team of <paramref name="size"/> parts (the calling thread plus size-1 workers).</summary>
@@ -55,8 +60,13 @@ public sealed class WorkerTeam : IDisposable
         try { work.Execute(0, Size); }
         finally
         {
-            var spin = new SpinWait();
-            while (Volatile.Read(ref remaining) != 0) spin.SpinOnce(-1);
+            // The other parts end microseconds after this one: spin on PAUSE, yielding only if that runs long.
+            int spins = 0;
+            while (Volatile.Read(ref remaining) != 0)
+            {
+                if (++spins < SpinsBeforeYield) Thread.SpinWait(4);
+                else Thread.Yield();
+            }
             this.work = null;
         }
         if (failure is not null) throw new AggregateException("A worker part failed.", failure);
@@ -68,12 +78,12 @@ public sealed class WorkerTeam : IDisposable
         while (!disposed)
         {
             // Spin a little first: GEMMs of one network pass arrive microseconds apart.
-            var spin = new SpinWait();
             int spins = 0;
             while (Volatile.Read(ref generation) == seen && !disposed)
             {
-                if (++spins > 4000) { wake[part - 1].Wait(); spins = 0; }
-                else spin.SpinOnce(-1);
+                if (++spins < SpinsBeforeYield) Thread.SpinWait(4);
+                else if (spins < SpinsBeforeSleep) Thread.Yield();
+                else { wake[part - 1].Wait(); spins = 0; }
             }
             if (disposed) return;
             seen = Volatile.Read(ref generation);
