@@ -31,9 +31,9 @@ let private continuousEnvironment (checkpoint: string) (trainedOn: string) (obs:
         raise (misfit checkpoint trainedOn obs (string act) env e.ObservationSpace.Dimension (string e.ActionSpace.Dimension))
     e
 
-let private evalSac (checkpoint: string) (env: string) (episodes: int) (seed: uint64) =
+let private evalSac (checkpoint: string) (env: string) (wrap: IEnvironment -> IEnvironment) (episodes: int) (seed: uint64) =
     let struct (header, state, _) = load Checkpoint.Load checkpoint
-    let envInstance = continuousEnvironment checkpoint header.EnvironmentId header.ObservationSize header.ActionSize env
+    let envInstance = wrap (continuousEnvironment checkpoint header.EnvironmentId header.ObservationSize header.ActionSize env)
     let config = SacConfig(HiddenSizes = Seq.toArray header.HiddenSizes, ActorHiddenSizes = header.ActorHiddenSizes,
                            CriticHiddenSizes = header.CriticHiddenSizes, Activation = header.ResolvedActivation, BatchSize = 1, BufferSize = 1,
                            // A gSDE actor: the mean head alone, then its log-std matrix (1 or |A| columns).
@@ -44,9 +44,9 @@ let private evalSac (checkpoint: string) (env: string) (episodes: int) (seed: ui
     let r = GoalEvaluation.sac ctx state.Actor false envInstance episodes seed
     r.Mean, r.Std, r.Goals
 
-let private evalSql (checkpoint: string) (env: string) (episodes: int) (seed: uint64) =
+let private evalSql (checkpoint: string) (env: string) (wrap: IEnvironment -> IEnvironment) (episodes: int) (seed: uint64) =
     let struct (header, state, _) = load SqlCheckpoint.Load checkpoint
-    let envInstance = continuousEnvironment checkpoint header.EnvironmentId header.ObservationSize header.ActionSize env
+    let envInstance = wrap (continuousEnvironment checkpoint header.EnvironmentId header.ObservationSize header.ActionSize env)
     let config = SqlConfig(HiddenSizes = Seq.toArray header.HiddenSizes, SamplerHiddenSizes = Seq.toArray header.SamplerHiddenSizes,
                            Activation = header.ResolvedActivation)
     let ctx = SqlContext(config, header.ObservationSize, header.ActionSize, new ManagedGemm(1))
@@ -54,7 +54,7 @@ let private evalSql (checkpoint: string) (env: string) (episodes: int) (seed: ui
     let r = GoalEvaluation.sql ctx state.Sampler envInstance episodes seed
     r.Mean, r.Std, r.Goals
 
-let private evalDqn (checkpoint: string) (env: string) (episodes: int) (seed: uint64) =
+let private evalDqn (checkpoint: string) (env: string) (wrap: IEnvironment -> IEnvironment) (episodes: int) (seed: uint64) =
     let struct (header, state) = load DqnCheckpoint.Load checkpoint
     let envInstance = EnvironmentRegistry.Make env
     let actions = DiscreteActions.TryGetActionCount envInstance
@@ -64,7 +64,7 @@ let private evalDqn (checkpoint: string) (env: string) (episodes: int) (seed: ui
         raise (misfit checkpoint header.EnvironmentId header.ObservationSize $"Discrete({header.ActionCount})" env envInstance.ObservationSpace.Dimension $"Discrete({actions.Value})")
     let config = DqnConfig(HiddenSizes = Seq.toArray header.HiddenSizes, Activation = header.ResolvedActivation, BatchSize = 1, BufferSize = 1, LearningStarts = 0)
     let ctx = DqnContext(config, header.ObservationSize, header.ActionCount, new ManagedGemm(1))
-    let r = Dqn.evaluate ctx (Sac.Core.Networks.MlpWorkspace(ctx.Spec, 1)) state.QNetwork envInstance episodes seed
+    let r = Dqn.evaluate ctx (Sac.Core.Networks.MlpWorkspace(ctx.Spec, 1)) state.QNetwork (wrap envInstance) episodes seed
     r.Mean, r.Std, Array.empty<int>
 
 /// The evaluation `sac eval` prints, as numbers: mean, std and (MultiGoal) the episodes that reached each goal; `env`
@@ -79,11 +79,18 @@ let measure (checkpoint: string) (env: string) (forceEnv: bool) (episodes: int) 
         raise (UsageError $"{checkpoint}: trained on {trainedOn}, not {env}; leave out --env to evaluate on {trainedOn}, or add --force-env to evaluate on {env} anyway")
     checkEnvironment "--env" env
     let algorithm = load Checkpoint.ReadAlgorithm checkpoint
+    // A normalising run's policy reads observations normalised by its saved statistics, frozen.
+    let wrap =
+        match metadata.TryGetValue Sac.Core.Data.VecNormalize.MetadataKey with
+        | true, json ->
+            let n = try Sac.Core.Data.VecNormalize.FromJson json with :? FormatException as e -> raise (UsageError $"{checkpoint}: {e.Message}")
+            fun (e: IEnvironment) -> NormalizeObservation(e, n) :> IEnvironment
+        | _ -> id
     let mean, std, goals =
         match algorithm with
-        | "sac" -> evalSac checkpoint env episodes seed
-        | "sql" -> evalSql checkpoint env episodes seed
-        | a when isDqn a -> evalDqn checkpoint env episodes seed
+        | "sac" -> evalSac checkpoint env wrap episodes seed
+        | "sql" -> evalSql checkpoint env wrap episodes seed
+        | a when isDqn a -> evalDqn checkpoint env wrap episodes seed
         | a -> raise (UsageError $"{checkpoint}: written by algorithm '{a}', which this build cannot evaluate")
     mean, std, goals
 

@@ -41,7 +41,7 @@ type DqnAlgorithm(config: DqnConfig, observationSize: int, actionCount: int, gem
         let h = checkpoint.Header
         { Learner = checkpoint.State; EnvironmentId = h.EnvironmentId; ObservationSize = h.ObservationSize
           ActionSize = h.ActionCount; EnvironmentSteps = h.EnvironmentSteps
-          Progress = h.Progress; Replay = checkpoint.Replay; EpisodeActions = checkpoint.EpisodeActions
+          Progress = h.Progress; Replay = checkpoint.Replay; EpisodeActions = checkpoint.EpisodeActions; Metadata = checkpoint.Metadata
           Mismatch =
             Resuming.firstMismatch
                 [ h.Algorithm <> name, (fun () -> $"it was written by '{h.Algorithm}', the configuration asks for '{name}'")
@@ -110,11 +110,11 @@ type DqnAlgorithm(config: DqnConfig, observationSize: int, actionCount: int, gem
         member _.MetricsOf values = { TdLoss = values.[0]; MeanQ = values.[1]; MeanTarget = values.[2]; Entropy = values.[3] }
         member _.Evaluate(learner, env, episodes, seed) = Dqn.evaluate ctx actWs learner.QNetwork env episodes seed
 
-        member _.Save(path, learner, environmentId, environmentSteps, progress, replay, episodeActions) =
+        member _.Save(path, learner, environmentId, environmentSteps, progress, replay, episodeActions, metadata) =
             let header = DqnCheckpointHeader(name, environmentId, o, n, config.HiddenSizes, environmentSteps, Progress = progress,
                                              Activation = Nullable config.Activation)
             DqnCheckpoint.Save(path, header, learner, replay, episodeActions,
-                               Collections.Generic.Dictionary(dict [ Checkpoint.ConfigMetadataKey, ConfigJson.Serialize config ]))
+                               Resuming.withConfig (ConfigJson.Serialize config) metadata)
 
         member this.Load(path) = this.Restore(DqnCheckpoint.LoadTraining path)
 

@@ -18,6 +18,16 @@ module Resuming =
     [<CompiledName("Fail")>]
     let fail (what: string) : 'T = invalidArg "checkpoint" $"cannot resume from this checkpoint: {what}"
 
+    /// <summary>A checkpoint's string metadata: the algorithm's configuration JSON under
+    /// <c>Checkpoint.ConfigMetadataKey</c>, beside the trainer's own entries.</summary>
+    /// <param name="configJson">The configuration, serialised.</param>
+    /// <param name="extra">The trainer's entries (a normalising run's statistics); never the configuration's key.</param>
+    [<CompiledName("WithConfig")>]
+    let withConfig (configJson: string) (extra: IReadOnlyDictionary<string, string>) =
+        let all = Dictionary<string, string>(extra)
+        all.[Checkpoint.ConfigMetadataKey] <- configJson
+        all
+
     /// <summary>The progress a trainer saves: the loop's counters, its latest metrics and its checkpoint interval.</summary>
     /// <param name="totalSteps">The environment steps the run was asked for (at least 1 is stored).</param>
     /// <param name="episodes">Episodes finished.</param>

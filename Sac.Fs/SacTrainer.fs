@@ -64,7 +64,7 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
         let h = checkpoint.Header
         { Learner = checkpoint.State; EnvironmentId = h.EnvironmentId; ObservationSize = h.ObservationSize
           ActionSize = h.ActionSize; EnvironmentSteps = h.EnvironmentSteps; Progress = h.Progress
-          Replay = checkpoint.Replay; EpisodeActions = checkpoint.EpisodeActions
+          Replay = checkpoint.Replay; EpisodeActions = checkpoint.EpisodeActions; Metadata = checkpoint.Metadata
           Mismatch =
             Resuming.firstMismatch
                 [ h.Algorithm <> "sac", (fun () -> $"it was written by '{h.Algorithm}', not sac")
@@ -156,13 +156,13 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
 
         member _.Evaluate(learner, env, episodes, seed) = Evaluation.run ctx policyWs learner.Actor env episodes seed
 
-        member _.Save(path, learner, environmentId, environmentSteps, progress, replay, episodeActions) =
+        member _.Save(path, learner, environmentId, environmentSteps, progress, replay, episodeActions, metadata) =
             let header =
                 CheckpointHeader("sac", environmentId, o, a, config.HiddenSizes, config.Variant.ToString(), environmentSteps, Progress = progress,
                                  ActorHiddenSizes = config.ActorHiddenSizes, CriticHiddenSizes = config.CriticHiddenSizes,
                                  Activation = Nullable config.Activation, GsdeLogStdColumns = gsdeColumns)
             Checkpoint.Save(path, header, learner, replay, episodeActions,
-                            Collections.Generic.Dictionary(dict [ Checkpoint.ConfigMetadataKey, ConfigJson.Serialize config ]))
+                            Resuming.withConfig (ConfigJson.Serialize config) metadata)
 
         member this.Load(path) = this.Restore(Checkpoint.LoadTraining path)
 

@@ -37,7 +37,7 @@ type SqlAlgorithm(config: SqlConfig, observationSize: int, actionSize: int, gemm
         let h = checkpoint.Header
         { Learner = checkpoint.State; EnvironmentId = h.EnvironmentId; ObservationSize = h.ObservationSize
           ActionSize = h.ActionSize; EnvironmentSteps = h.EnvironmentSteps; Progress = h.Progress
-          Replay = checkpoint.Replay; EpisodeActions = checkpoint.EpisodeActions
+          Replay = checkpoint.Replay; EpisodeActions = checkpoint.EpisodeActions; Metadata = checkpoint.Metadata
           Mismatch =
             Resuming.firstMismatch
                 [ Resuming.sizesDiffer "Q hidden sizes" config.HiddenSizes h.HiddenSizes
@@ -87,12 +87,12 @@ type SqlAlgorithm(config: SqlConfig, observationSize: int, actionSize: int, gemm
         // Stochastic rollouts: the SQL policy is the sampler; its noise stream is keyed by the evaluation seed.
         member _.Evaluate(learner, env, episodes, seed) = GoalEvaluation.sql ctx learner.Sampler env episodes seed
 
-        member _.Save(path, learner, environmentId, environmentSteps, progress, replay, episodeActions) =
+        member _.Save(path, learner, environmentId, environmentSteps, progress, replay, episodeActions, metadata) =
             let header =
                 SqlCheckpointHeader(SqlCheckpoint.AlgorithmName, environmentId, o, a, config.HiddenSizes, config.SamplerHiddenSizes,
                                     environmentSteps, Progress = progress, Activation = Nullable config.Activation)
             SqlCheckpoint.Save(path, header, learner, replay, episodeActions,
-                               Collections.Generic.Dictionary(dict [ Checkpoint.ConfigMetadataKey, ConfigJson.Serialize config ]))
+                               Resuming.withConfig (ConfigJson.Serialize config) metadata)
 
         member this.Load(path) = this.Restore(SqlCheckpoint.LoadTraining path)
 

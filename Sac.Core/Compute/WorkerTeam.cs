@@ -23,7 +23,7 @@ public sealed class WorkerTeam : IDisposable
 
     // PAUSE-spinning (no system call) covers the gaps between the forks of one update, tens of microseconds at most;
     // past that a waiter yields its core for a while, then sleeps on its semaphore.
-    const int SpinsBeforeYield = 20_000;
+    const int SpinsBeforeYield = 1_000;
     const int SpinsBeforeSleep = SpinsBeforeYield + 2_000;
     Exception? failure;
 

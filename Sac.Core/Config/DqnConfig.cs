@@ -165,6 +165,12 @@ public sealed record DqnConfig : IOffPolicyConfig
     public ulong Seed { get; init; }
 
     /// <summary>
+    /// Observation and reward normalisation with Stable-Baselines3's VecNormalize semantics (RL Zoo's <c>normalize</c>),
+    /// or null (the default) for none; written to JSON only when set.
+    /// </summary>
+    public NormalizeSettings? Normalize { get; init; }
+
+    /// <summary>
     /// Every problem with this configuration at once, each message naming its property; empty when valid. Includes
     /// the per-property rules (rechecked, so the list is complete on its own) and <see cref="BatchSize"/> &lt;=
     /// <see cref="BufferSize"/>.
@@ -202,6 +208,7 @@ public sealed record DqnConfig : IOffPolicyConfig
         Add(ConfigChecks.AtLeastProblem(EvalInterval, 0, nameof(EvalInterval)));
         Add(ConfigChecks.AtLeastProblem(EvalEpisodes, 1, nameof(EvalEpisodes)));
         Add(ConfigChecks.DefinedProblem(LearningRateSchedule, nameof(LearningRateSchedule)));
+        if (Normalize is not null) problems.AddRange(Normalize.Validate(nameof(Normalize)));
         return problems;
     }
 

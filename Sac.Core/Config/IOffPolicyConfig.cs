@@ -29,4 +29,10 @@ public interface IOffPolicyConfig : IConfig
 
     /// <summary>How every optimizer's learning rate changes over the run.</summary>
     LearningRateSchedule LearningRateSchedule { get; }
+
+    /// <summary>Observation and reward normalisation (SB3's VecNormalize), or null for none.</summary>
+    NormalizeSettings? Normalize { get; }
+
+    /// <summary>The discount factor (the normalised rewards' returns use it too).</summary>
+    float Gamma { get; }
 }

@@ -233,6 +233,12 @@ public sealed record SacConfig : IOffPolicyConfig
     }
 
     /// <summary>
+    /// Observation and reward normalisation with Stable-Baselines3's VecNormalize semantics (RL Zoo's <c>normalize</c>),
+    /// or null (the default) for none; written to JSON only when set.
+    /// </summary>
+    public NormalizeSettings? Normalize { get; init; }
+
+    /// <summary>
     /// Every problem with this configuration at once, each message naming its property: the per-property rules (which
     /// the setters already enforce, rechecked so this list is complete on its own) and the rules between properties,
     /// which no setter can check. An empty list means the configuration is valid.
@@ -277,6 +283,7 @@ public sealed record SacConfig : IOffPolicyConfig
         if (MaxGradNorm is float maxNorm) Add(ConfigChecks.PositiveFiniteProblem(maxNorm, nameof(MaxGradNorm)));
         Add(ConfigChecks.SampleFrequencyProblem(SdeSampleFrequency, nameof(SdeSampleFrequency)));
         Add(ConfigChecks.FiniteProblem(LogStdInit, nameof(LogStdInit)));
+        if (Normalize is not null) problems.AddRange(Normalize.Validate(nameof(Normalize)));
         return problems;
     }
 

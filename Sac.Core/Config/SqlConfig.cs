@@ -146,6 +146,12 @@ public sealed record SqlConfig : IOffPolicyConfig
     public int FixedParticles => KernelParticles - UpdatedParticles;
 
     /// <summary>
+    /// Observation and reward normalisation with Stable-Baselines3's VecNormalize semantics (RL Zoo's <c>normalize</c>),
+    /// or null (the default) for none; written to JSON only when set.
+    /// </summary>
+    public NormalizeSettings? Normalize { get; init; }
+
+    /// <summary>
     /// Every problem with this configuration at once, each message naming its property: the per-property rules
     /// (rechecked, so the list is complete on its own) and the rules between properties. Empty when valid.
     /// </summary>
@@ -185,6 +191,7 @@ public sealed record SqlConfig : IOffPolicyConfig
         Add(ConfigChecks.AtLeastProblem(EvalEpisodes, 1, nameof(EvalEpisodes)));
         Add(ConfigChecks.DefinedProblem(LearningRateSchedule, nameof(LearningRateSchedule)));
         if (MaxGradNorm is float maxNorm) Add(ConfigChecks.PositiveFiniteProblem(maxNorm, nameof(MaxGradNorm)));
+        if (Normalize is not null) problems.AddRange(Normalize.Validate(nameof(Normalize)));
         return problems;
     }
 

@@ -40,6 +40,7 @@ public static class DiscreteActions
             if (env is IDiscreteActions discrete) return discrete.ActionCount;
             if (env is TimeLimit limit) env = limit.Inner;
             else if (env is CheckedEnvironment checkedEnv) env = checkedEnv.Inner;
+            else if (env is NormalizeObservation normalized) env = normalized.Inner;
             else return null;
         }
     }

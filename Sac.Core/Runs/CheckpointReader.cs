@@ -20,6 +20,9 @@ internal sealed class CheckpointReader(string path, TensorFile file)
     /// <summary>The exception for a problem with this file.</summary>
     public CheckpointException Fail(CheckpointFailure reason, string detail, Exception? inner = null) => new(path, reason, detail, inner);
 
+    /// <summary>The file's string metadata (the header, the configuration, and whatever else the writer stored).</summary>
+    public System.Collections.Generic.IReadOnlyDictionary<string, string> Metadata => file.Metadata;
+
     /// <summary>The format's JSON header, as UTF-8.</summary>
     public byte[] HeaderJson =>
         file.Metadata.TryGetValue(CheckpointFraming.HeaderKey, out var header) ? Encoding.UTF8.GetBytes(header)

@@ -37,7 +37,12 @@ public interface ICheckpointHeader
 /// <param name="Replay">The replay buffer when it was saved, otherwise null.</param>
 /// <param name="EpisodeActions">The running episode's stored actions, <c>EpisodeLength</c> of them (empty without progress).</param>
 public sealed record TrainingCheckpoint<THeader, TState>(THeader Header, TState State, ReplayBuffer? Replay, float[] EpisodeActions)
-    where THeader : class, ICheckpointHeader;
+    where THeader : class, ICheckpointHeader
+{
+    /// <summary>The file's string metadata: the header, the configuration, and, for a run that normalises, its
+    /// statistics (<see cref="Sac.Core.Data.VecNormalize.MetadataKey"/>).</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; init; } = new Dictionary<string, string>();
+}
 
 /// <summary>
 /// The one save and load pipeline of every algorithm's checkpoint: the argument checks, the atomic write, and the
@@ -137,7 +142,7 @@ internal abstract class CheckpointSchema<THeader, TState, TShapes>
         }
         if (r.Remaining != 0)
             throw r.Fail(CheckpointFailure.Malformed, $"{r.Remaining} unexpected sections follow the last one, from section {r.Position}.");
-        return new TrainingCheckpoint<THeader, TState>(header, state, replay, episodeActions);
+        return new TrainingCheckpoint<THeader, TState>(header, state, replay, episodeActions) { Metadata = r.Metadata };
     });
 
     void CheckEpisodeActions(THeader header, int stored, ReadOnlySpan<float> actions)

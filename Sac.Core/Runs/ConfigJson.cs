@@ -39,7 +39,7 @@ public static partial class ConfigJson
             RespectRequiredConstructorParameters = true,
             ReadCommentHandling = JsonCommentHandling.Skip,
             AllowTrailingCommas = true,
-            TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { OmitDefaultActivation, OmitSdeKeysWhenOff } },
+            TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { OmitDefaultActivation, OmitSdeKeysWhenOff, OmitNormalizeWhenOff } },
         };
         // Names only: an integer would bypass the names users read in the file and in the docs.
         options.Converters.Add(new JsonStringEnumConverter(namingPolicy: null, allowIntegerValues: false));
@@ -54,6 +54,14 @@ public static partial class ConfigJson
         foreach (JsonPropertyInfo property in type.Properties)
             if (property.PropertyType == typeof(Sac.Core.Compute.Activation))
                 property.ShouldSerialize = static (_, value) => value is not Sac.Core.Compute.Activation.Relu;
+    }
+
+    // Normalisation is written only when set, so files of runs without it stay as they were before the key existed.
+    static void OmitNormalizeWhenOff(JsonTypeInfo type)
+    {
+        foreach (JsonPropertyInfo property in type.Properties)
+            if (property.PropertyType == typeof(NormalizeSettings))
+                property.ShouldSerialize = static (_, value) => value is not null;
     }
 
     // SacConfig's gSDE keys are written only when UseSde is on: files without gSDE stay as they were before the keys.

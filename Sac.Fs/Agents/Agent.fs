@@ -46,6 +46,7 @@ type Agent<'L, 'M>(trainer: OffPolicyTrainer<'L, 'M>, gemm: IGemm, initial: OffP
     let rescale = match trainer.Environment with :? RescaleAction as r -> Some r | _ -> None
     let raw = Array.zeroCreate<float32> trainer.Environment.ActionSpace.Dimension
     let observationSize = trainer.Environment.ObservationSpace.Dimension
+    let normalized = Array.zeroCreate<float32> observationSize
 
     /// <summary>The trainer.</summary>
     member _.Trainer = trainer
@@ -76,7 +77,8 @@ type Agent<'L, 'M>(trainer: OffPolicyTrainer<'L, 'M>, gemm: IGemm, initial: OffP
     /// <param name="path">The checkpoint file.</param>
     member _.Save(path: string) = trainer.Save(path, state, max target state.EnvSteps, false)
 
-    /// <summary>Writes the action for one observation, in the environment's bounds. Allocates nothing.</summary>
+    /// <summary>Writes the action for one raw observation, in the environment's bounds (a normalising run's policy sees it
+    /// normalised by the training statistics, frozen). Allocates nothing.</summary>
     /// <param name="observation">The observation.</param>
     /// <param name="action">Receives the action.</param>
     /// <param name="deterministic">True (the default): the policy's deterministic action; false: a draw.</param>
@@ -86,7 +88,14 @@ type Agent<'L, 'M>(trainer: OffPolicyTrainer<'L, 'M>, gemm: IGemm, initial: OffP
                      [<Optional; DefaultParameterValue(0UL)>] seed: uint64) =
         if action.Length <> raw.Length then invalidArg (nameof action) $"The action span has {action.Length} values; the policy emits {raw.Length}."
         let mode = if deterministic then Deterministic else Stochastic(PhiloxKey.FromSeed seed, 0UL)
-        algorithm.Policy(state.Learner, mode, observation, Span raw)
+        match trainer.Normalization with
+        | null -> algorithm.Policy(state.Learner, mode, observation, Span raw)
+        | n ->
+            // A normalising run's policy reads observations normalised by the training statistics, frozen.
+            if observation.Length <> observationSize then
+                invalidArg (nameof observation) $"The observation has {observation.Length} values; {trainer.EnvironmentId}'s have {observationSize}."
+            n.NormalizeObservations(observation, Span normalized)
+            algorithm.Policy(state.Learner, mode, ReadOnlySpan normalized, Span raw)
         match rescale with
         | Some r -> r.ToNative(ReadOnlySpan raw, action)
         | None -> ReadOnlySpan(raw).CopyTo action
@@ -129,7 +138,8 @@ type Agent<'L, 'M>(trainer: OffPolicyTrainer<'L, 'M>, gemm: IGemm, initial: OffP
     /// <param name="episodes">Episodes, at least 1.</param>
     /// <param name="seed">The first episode's seed.</param>
     member _.Evaluate(environment: IEnvironment, episodes: int, seed: uint64) =
-        let env = if rescale.IsSome then RescaleAction(environment) :> IEnvironment else environment
+        let rescaled = if rescale.IsSome then RescaleAction(environment) :> IEnvironment else environment
+        let env = match trainer.Normalization with null -> rescaled | n -> NormalizeObservation(rescaled, n) :> IEnvironment
         if env.ObservationSpace.Dimension <> observationSize || env.ActionSpace.Dimension <> raw.Length then
             invalidArg (nameof environment) $"{environment.Id} has other spaces than {trainer.EnvironmentId}."
         algorithm.Evaluate(state.Learner, env, episodes, seed)

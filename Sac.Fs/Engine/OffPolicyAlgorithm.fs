@@ -28,7 +28,11 @@ type OffPolicySchedule =
       /// <summary>Episodes per evaluation.</summary>
       EvalEpisodes: int
       /// <summary>How every optimizer's learning rate changes over the run.</summary>
-      LearningRateSchedule: Sac.Core.Config.LearningRateSchedule }
+      LearningRateSchedule: Sac.Core.Config.LearningRateSchedule
+      /// <summary>Observation and reward normalisation (SB3's VecNormalize), or null for none.</summary>
+      Normalize: Sac.Core.Config.NormalizeSettings | null
+      /// <summary>The discount, which the normalised rewards' returns use.</summary>
+      Gamma: float32 }
 
     /// <summary>The schedule a configuration sets.</summary>
     /// <param name="config">A SAC, Soft Q-Learning or DQN-family configuration.</param>
@@ -36,7 +40,7 @@ type OffPolicySchedule =
         { Seed = config.Seed; BufferSize = config.BufferSize; BatchSize = config.BatchSize; LearningStarts = config.LearningStarts
           TrainFrequency = config.TrainFrequency; GradientSteps = config.GradientSteps
           EvalInterval = config.EvalInterval; EvalEpisodes = config.EvalEpisodes
-          LearningRateSchedule = config.LearningRateSchedule }
+          LearningRateSchedule = config.LearningRateSchedule; Normalize = config.Normalize; Gamma = config.Gamma }
 
 /// <summary>The noise streams an algorithm acts with, derived from the run's seed (the trainer's replay draws use a
 /// third): the behaviour policy's and the warm-up actions'.</summary>
@@ -79,6 +83,8 @@ type ResumePoint<'L> =
       Replay: ReplayBuffer | null
       /// <summary>The running episode's actions.</summary>
       EpisodeActions: float32[]
+      /// <summary>The checkpoint's string metadata (its configuration, and a normalising run's statistics).</summary>
+      Metadata: IReadOnlyDictionary<string, string>
       /// <summary>Why this algorithm and configuration cannot continue the checkpoint (another algorithm or variant,
       /// other network sizes), or None when they can.</summary>
       Mismatch: string option }
@@ -136,9 +142,11 @@ type IOffPolicyAlgorithm<'L, 'M> =
     abstract MetricCount: int
     /// <summary>The algorithm's evaluation policy over <paramref name="episodes"/> episodes (see <see cref="Rollout.run"/>).</summary>
     abstract Evaluate: learner: 'L * env: IEnvironment * episodes: int * seed: uint64 -> EvaluationResult
-    /// <summary>Writes a training checkpoint atomically.</summary>
+    /// <summary>Writes a training checkpoint atomically, with the trainer's own string <c>metadata</c> (a normalising
+    /// run's statistics) beside the algorithm's configuration.</summary>
     abstract Save: path: string * learner: 'L * environmentId: string * environmentSteps: int64 * progress: TrainingProgress
-                   * replay: ReplayBuffer | null * episodeActions: ReadOnlyMemory<float32> -> unit
+                   * replay: ReplayBuffer | null * episodeActions: ReadOnlyMemory<float32>
+                   * metadata: IReadOnlyDictionary<string, string> -> unit
     /// <summary>Reads a training checkpoint (a damaged file raises <see cref="T:Sac.Core.Runs.CheckpointException"/>),
     /// noting in <c>Mismatch</c> whether this algorithm and configuration can continue it.</summary>
     abstract Load: path: string -> ResumePoint<'L>

@@ -81,6 +81,33 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
     let mutable endedLength = Array.empty<int>
     let mutable endedEpisode = Array.empty<int>
     let records = Collections.Generic.List<TrainingRecord>()
+    // SB3's VecNormalize (the configuration's Normalize): running statistics of the training environments'
+    // observations and discounted returns, fresh at Start and restored by Resume. The replay buffer keeps raw
+    // transitions; acting, minibatches and evaluation see normalised ones.
+    let mutable normalizer : VecNormalize | null = null
+    let mutable evaluationEnv = evalEnv
+    let actingObs = Array.zeroCreate<float32> o
+    let mutable actingObservations = Array.empty<float32>
+    let mutable stepRewards = Array.zeroCreate<float32> 1
+    let mutable stepEnded = Array.zeroCreate<bool> 1
+    let freshNormalizer () =
+        normalizer <-
+            match schedule.Normalize with
+            | null -> null
+            | settings -> VecNormalize(settings, o, envs.Length, float schedule.Gamma)
+        evaluationEnv <- (match normalizer with null -> evalEnv | n -> NormalizeObservation(evalEnv, n) :> IEnvironment)
+    // What the policy acts on: the raw observations, or their normalisation written into `into`.
+    let acting (raw: float32[]) (into: float32[]) : ReadOnlySpan<float32> =
+        match normalizer with
+        | null -> ReadOnlySpan raw
+        | n ->
+            n.NormalizeObservations(ReadOnlySpan raw, Span into)
+            ReadOnlySpan into
+    // After a (vectorised) step: the statistics take the rewards and what the environments now show.
+    let observeStep (shown: float32[]) =
+        match normalizer with
+        | null -> ()
+        | n -> n.ObserveStep(ReadOnlySpan shown, ReadOnlySpan stepRewards, ReadOnlySpan stepEnded)
 
     /// <summary>A trainer that steps <paramref name="env"/> alone.</summary>
     /// <param name="environmentId">The id checkpoints record and resumes require.</param>
@@ -124,6 +151,9 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
             endedReturn <- Array.zeroCreate count
             endedLength <- Array.zeroCreate count
             endedEpisode <- Array.zeroCreate count
+            actingObservations <- Array.zeroCreate (count * o)
+            stepRewards <- Array.zeroCreate count
+            stepEnded <- Array.zeroCreate count
 
     /// <summary>The algorithm.</summary>
     member _.Algorithm = algorithm
@@ -139,6 +169,9 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
     member _.EvaluationSeed = schedule.Seed + 1_000_000UL
     /// <summary>Where the wall time of the steps since <see cref="Start"/> or <see cref="Resume"/> went, by phase.</summary>
     member _.Timings = timings
+    /// <summary>The observation and return statistics of a run that normalises (the configuration's
+    /// <c>Normalize</c>), as training left them; null without normalisation or before <see cref="Start"/>.</summary>
+    member _.Normalization : VecNormalize | null = normalizer
     /// <summary>The run's length in environment steps, which a linear learning-rate schedule reaches zero at:
     /// <see cref="Run"/> and <see cref="RunTo"/> set it; set it before calling <see cref="Step"/> directly (0, the
     /// default, means unknown: the configured rates).</summary>
@@ -157,6 +190,10 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
             Array.Clear laneReturn
             Array.Clear laneLength
         if replay.TotalAdded > 0L then replay <- ReplayBuffer(schedule.BufferSize, o, a)
+        freshNormalizer ()
+        match normalizer with
+        | null -> ()
+        | n -> n.ObserveReset(if envs.Length = 1 then ReadOnlySpan obs else ReadOnlySpan observations)
         clock.Restart()
         timings.Reset()
         let learner = algorithm.Init()
@@ -198,7 +235,7 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
             let n = envs.Length
             let t = state.EnvSteps
             let mutable mark = Stopwatch.GetTimestamp()
-            algorithm.ActBatch(state.Learner, t, n, ReadOnlySpan observations, Span actions)
+            algorithm.ActBatch(state.Learner, t, n, acting observations actingObservations, Span actions)
             mark <- timings.Add(TrainingPhase.Acting, mark)
             let mutable episodes = state.Episodes
             let mutable ended = 0
@@ -208,6 +245,8 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
                 mark <- timings.Add(TrainingPhase.Environment, mark)
                 tapes.[i].Record action
                 replay.Add(ReadOnlySpan(observations, i * o, o), action, r.Reward, ReadOnlySpan(nextObservations, i * o, o), r.Terminated, r.Truncated)
+                stepRewards.[i] <- r.Reward
+                stepEnded.[i] <- r.Terminated || r.Truncated
                 laneReturn.[i] <- laneReturn.[i] + float r.Reward
                 laneLength.[i] <- laneLength.[i] + 1
                 if r.Terminated || r.Truncated then
@@ -227,6 +266,7 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
                 else
                     Array.blit nextObservations (i * o) observations (i * o) o
                     mark <- timings.Add(TrainingPhase.Storing, mark)
+            observeStep observations
             let steps = t + int64 n
             algorithm.AfterEnvironmentStep(steps, n, state.Learner)
             let struct (learner, draws, last, trained) = this.TrainIfDue(state, steps, n, mark)
@@ -234,7 +274,7 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
             // Every EvalInterval environment steps: at the vectorised step that reaches a multiple of it.
             let evaluation =
                 if schedule.EvalInterval > 0 && steps / int64 schedule.EvalInterval > t / int64 schedule.EvalInterval then
-                    let e = algorithm.Evaluate(learner, evalEnv, schedule.EvalEpisodes, schedule.Seed + 1_000_000UL)
+                    let e = algorithm.Evaluate(learner, evaluationEnv, schedule.EvalEpisodes, schedule.Seed + 1_000_000UL)
                     timings.Add(TrainingPhase.Evaluating, mark) |> ignore
                     Some(e.Mean, e.Std)
                 else None
@@ -264,6 +304,9 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
             for _ in 1 .. rounds do
                 mark <- timings.Add(TrainingPhase.Updating, mark)
                 replay.Sample(sampleKey, draws, batch)
+                match normalizer with
+                | null -> ()
+                | normalization -> normalization.NormalizeBatch batch
                 draws <- draws + 1UL
                 mark <- timings.Add(TrainingPhase.Sampling, mark)
                 let struct (next, m) = algorithm.Update(steps, rateFactor, batch, learner)
@@ -276,7 +319,7 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
     member private this.StepOne(state: OffPolicyState<'L, 'M>) : struct (OffPolicyState<'L, 'M> * TrainingRecord option) =
         let t = state.EnvSteps
         let mutable mark = Stopwatch.GetTimestamp()
-        algorithm.Act(state.Learner, t, ReadOnlySpan obs, Span action)
+        algorithm.Act(state.Learner, t, acting obs actingObs, Span action)
         mark <- timings.Add(TrainingPhase.Acting, mark)
         let r = env.Step(ReadOnlySpan action, Span nextObs)
         mark <- timings.Add(TrainingPhase.Environment, mark)
@@ -293,13 +336,16 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
         else
             Array.blit nextObs 0 obs 0 o
             mark <- timings.Add(TrainingPhase.Storing, mark)
+        stepRewards.[0] <- r.Reward
+        stepEnded.[0] <- ended
+        observeStep obs
         let steps = t + 1L
         algorithm.AfterEnvironmentStep(steps, 1, state.Learner)
         let struct (learner, draws, last, trained) = this.TrainIfDue(state, steps, 1, mark)
         mark <- timings.Add(TrainingPhase.Updating, trained)
         let evaluation =
             if schedule.EvalInterval > 0 && steps % int64 schedule.EvalInterval = 0L then
-                let e = algorithm.Evaluate(learner, evalEnv, schedule.EvalEpisodes, schedule.Seed + 1_000_000UL)
+                let e = algorithm.Evaluate(learner, evaluationEnv, schedule.EvalEpisodes, schedule.Seed + 1_000_000UL)
                 timings.Add(TrainingPhase.Evaluating, mark) |> ignore
                 Some(e.Mean, e.Std)
             else None
@@ -384,8 +430,12 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
                 let lanes = Array.init envs.Length (fun i -> EnvironmentProgress(laneEpisodes.[i], laneReturn.[i], laneLength.[i]))
                 let all = Array.concat [ for t in tapes -> t.Actions.ToArray() ]
                 Resuming.progressOfEnvironments totalSteps state.Episodes lanes state.Draws metrics checkpointEvery, ReadOnlyMemory all
+        let metadata = Collections.Generic.Dictionary<string, string>()
+        match normalizer with
+        | null -> ()
+        | n -> metadata.[VecNormalize.MetadataKey] <- n.ToJson()
         algorithm.Save(path, algorithm.Synced(state.EnvSteps, state.Learner), environmentId, state.EnvSteps, progress,
-                       (if includeReplay then (replay: ReplayBuffer | null) else null), episodeActions)
+                       (if includeReplay then (replay: ReplayBuffer | null) else null), episodeActions, metadata)
 
     /// <summary>Reads a training checkpoint for <see cref="Resume"/> (a damaged file raises <see cref="T:Sac.Core.Runs.CheckpointException"/>).</summary>
     /// <param name="path">The checkpoint file.</param>
@@ -431,6 +481,14 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
                 laneEpisodes.[i] <- lane.Episodes
                 laneReturn.[i] <- lane.EpisodeReturn
                 laneLength.[i] <- lane.EpisodeLength
+        freshNormalizer ()
+        match normalizer, point.Metadata.TryGetValue VecNormalize.MetadataKey with
+        | null, (true, _) -> Resuming.fail "it holds normalisation statistics (Normalize), the configuration normalises nothing"
+        | null, _ -> ()
+        | _, (false, _) -> Resuming.fail "the configuration normalises (Normalize), but the checkpoint holds no normalisation statistics"
+        | n, (true, json) ->
+            try n.Restore json
+            with :? FormatException as e -> Resuming.fail e.Message
         clock.Restart()
         timings.Reset()
         algorithm.Attach point.Learner
@@ -451,12 +509,13 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
         callback
 
     /// <summary>Evaluates the learner of <paramref name="state"/> over <paramref name="episodes"/> episodes with the
-    /// algorithm's evaluation policy (episode k seeded <c>seed + k</c>).</summary>
+    /// algorithm's evaluation policy (episode k seeded <c>seed + k</c>); a normalising run's policy sees observations
+    /// normalised by its statistics, frozen, and the returns are the environment's raw ones.</summary>
     /// <param name="state">The state whose learner acts.</param>
     /// <param name="episodes">At least 1.</param>
     /// <param name="seed">The evaluation seed.</param>
     member _.Evaluate(state: OffPolicyState<'L, 'M>, episodes: int, seed: uint64) =
-        algorithm.Evaluate(state.Learner, evalEnv, episodes, seed)
+        algorithm.Evaluate(state.Learner, evaluationEnv, episodes, seed)
 
     /// <summary>Releases what the algorithm holds (device memory for a CUDA learner; nothing on the CPU). A trainer
     /// whose algorithm holds such memory implements <see cref="T:System.IDisposable"/> with this.</summary>

@@ -5,7 +5,9 @@ open System.Collections.Generic
 open System.Globalization
 open System.IO
 open System.Runtime.CompilerServices
+open System.Runtime.InteropServices
 open Sac.Core.Config
+open Sac.Core.Data
 open Sac.Core.Environments
 open Sac.Core.Networks
 open Sac.Fs.Export
@@ -30,7 +32,9 @@ open Sac.Fs.Export.OnnxIr
 /// <item>DQN family: outputs <c>q_values</c> <c>[batch, n]</c> and <c>action</c>, int64 <c>[batch]</c>, the greedy
 /// index (first of ties); soft DQN adds <c>probabilities</c> <c>[batch, n]</c>, softmax(Q / temperature).</item>
 /// </list>
-/// The library uses no observation normalisation, so none is baked in.
+/// A model of a run that normalises observations (the configuration's <c>Normalize</c>) takes raw observations and
+/// normalises them first with the run's statistics, frozen: <c>clip((observation - obs_mean) / obs_std, -c, c)</c>,
+/// with <c>obs_std = sqrt(var + 1e-8)</c>, as <c>Predict</c> does; <c>metadata_props</c> says so.
 /// </remarks>
 [<AbstractClass; Sealed; Extension>]
 type OnnxExport =
@@ -65,6 +69,26 @@ type OnnxExport =
         let scaled = g.Node("Mul", [ a; g.Floats("action_scale", [ n ], ReadOnlySpan scale) ])
         g.Node("Add", [ scaled; g.Floats("action_offset", [ n ], ReadOnlySpan offset) ], output = "action")
 
+    // The tensor the network reads: the raw observation, or its normalisation by the run's statistics (frozen).
+    static member private Observation(g: Graph, normalization: VecNormalize | null) =
+        match normalization with
+        | null -> "observation"
+        | n when not n.Settings.Observations -> "observation"
+        | n ->
+            let o = n.ObservationSize
+            let mean = Array.init o (fun j -> float32 n.ObservationStatistics.Mean.[j])
+            let std = Array.init o (fun j -> float32 (Math.Sqrt(n.ObservationStatistics.Variance.[j] + NormalizeSettings.Epsilon)))
+            let centred = g.Node("Sub", [ "observation"; g.Floats("obs_mean", [ o ], ReadOnlySpan mean) ])
+            let scaled = g.Node("Div", [ centred; g.Floats("obs_std", [ o ], ReadOnlySpan std) ])
+            let c = n.Settings.ClipObservations
+            g.Node("Clip", [ scaled; g.Scalar("obs_clip_min", -c); g.Scalar("obs_clip_max", c) ])
+
+    static member private NormalizationEntries(normalization: VecNormalize | null) =
+        match normalization with
+        | null -> []
+        | n when not n.Settings.Observations -> []
+        | n -> [ "observation_normalization", $"clip((observation - obs_mean) / obs_std, -{OnnxExport.Number n.Settings.ClipObservations}, {OnnxExport.Number n.Settings.ClipObservations})" ]
+
     static member private Metadata(baseEntries: (string * string) list, extra: seq<KeyValuePair<string, string>> | null) =
         let given = match extra with null -> [] | e -> [ for kv in e -> kv.Key, kv.Value ]
         let keys = HashSet<string>(given |> List.map fst)
@@ -79,9 +103,11 @@ type OnnxExport =
     /// <param name="stochastic">False: input <c>observation</c>, output <c>action</c>; true: also input <c>noise</c> and
     /// output <c>log_prob</c>.</param>
     /// <param name="metadata">Entries for <c>metadata_props</c> besides (or replacing) the ones written here; may be null.</param>
+    /// <param name="normalization">A normalising run's statistics, baked in frozen; null for none.</param>
     /// <returns>The serialised ModelProto.</returns>
     static member SacPolicy(actor: MlpSpec, parameters: float32[], logStd: LogStdRange, low: float32[], high: float32[],
-                            stochastic: bool, metadata: seq<KeyValuePair<string, string>> | null) : byte[] =
+                            stochastic: bool, metadata: seq<KeyValuePair<string, string>> | null,
+                            normalization: VecNormalize | null) : byte[] =
         OnnxExport.CheckParameters(actor, parameters)
         if actor.OutputSize % 2 <> 0 then invalidArg (nameof actor) $"A SAC actor emits 2|A| values; this one emits {actor.OutputSize}."
         let a, o = actor.OutputSize / 2, actor.InputSize
@@ -91,7 +117,7 @@ type OnnxExport =
         g.Input("observation", Float, [ batch; Fixed o ])
         if stochastic then g.Input("noise", Float, [ batch; Fixed a ])
         let last = actor.LayerCount - 1
-        let h = hidden g "actor" actor parameters "observation"
+        let h = hidden g "actor" actor parameters (OnnxExport.Observation(g, normalization))
         // The output layer split in two Gemms (mean rows, then raw log-std rows) instead of one Gemm and two Slices.
         let mu = affine g "actor.mu" actor parameters last 0 a h
         let boundText =
@@ -143,6 +169,7 @@ type OnnxExport =
               "action_low", OnnxExport.Vector low
               "action_high", OnnxExport.Vector high
               "log_std_bound", boundText ]
+            @ OnnxExport.NormalizationEntries normalization
         let doc = "SAC policy exported by Sac.Functional. " + inputs + " -> " + outputs + "."
         model g OnnxExport.Version doc (OnnxExport.Metadata(entries, metadata))
 
@@ -155,9 +182,11 @@ type OnnxExport =
     /// <param name="low">The environment's lower action bounds, |A| finite values.</param>
     /// <param name="high">The environment's upper action bounds, |A| finite values.</param>
     /// <param name="metadata">Entries for <c>metadata_props</c> besides (or replacing) the ones written here; may be null.</param>
+    /// <param name="normalization">A normalising run's statistics, baked in frozen; null for none.</param>
     /// <returns>The serialised ModelProto.</returns>
     static member SacGsdePolicy(actor: MlpSpec, parameters: float32[], low: float32[], high: float32[],
-                                metadata: seq<KeyValuePair<string, string>> | null) : byte[] =
+                                metadata: seq<KeyValuePair<string, string>> | null,
+                                normalization: VecNormalize | null) : byte[] =
         ArgumentNullException.ThrowIfNull actor
         ArgumentNullException.ThrowIfNull parameters
         if parameters.Length < actor.ParameterCount then
@@ -167,7 +196,7 @@ type OnnxExport =
         OnnxExport.CheckBounds(a, low, high)
         let g = Graph("sac_policy")
         g.Input("observation", Float, [ Named "batch"; Fixed o ])
-        let h = hidden g "actor" actor mlp "observation"
+        let h = hidden g "actor" actor mlp (OnnxExport.Observation(g, normalization))
         let mu = affine g "actor.mu" actor mlp (actor.LayerCount - 1) 0 a h
         let clipped = g.Node("Clip", [ mu; g.Scalar("clip_mean_min", -Gsde.ClipMean); g.Scalar("clip_mean_max", Gsde.ClipMean) ])
         OnnxExport.Rescale(g, g.Node("Tanh", [ clipped ]), low, high) |> ignore
@@ -181,6 +210,7 @@ type OnnxExport =
               "action_size", string a
               "action_low", OnnxExport.Vector low
               "action_high", OnnxExport.Vector high ]
+            @ OnnxExport.NormalizationEntries normalization
         let doc = $"SAC policy with gSDE exported by Sac.Functional. observation: float32[batch, {o}] -> " + outputs + "."
         model g OnnxExport.Version doc (OnnxExport.Metadata(entries, metadata))
 
@@ -191,9 +221,11 @@ type OnnxExport =
     /// <param name="low">The environment's lower action bounds.</param>
     /// <param name="high">The environment's upper action bounds.</param>
     /// <param name="metadata">Extra <c>metadata_props</c> entries; may be null.</param>
+    /// <param name="normalization">A normalising run's statistics, baked in frozen; null for none.</param>
     /// <returns>The serialised ModelProto.</returns>
     static member SqlSampler(sampler: MlpSpec, parameters: float32[], low: float32[], high: float32[],
-                             metadata: seq<KeyValuePair<string, string>> | null) : byte[] =
+                             metadata: seq<KeyValuePair<string, string>> | null,
+                             normalization: VecNormalize | null) : byte[] =
         OnnxExport.CheckParameters(sampler, parameters)
         let a = sampler.OutputSize
         let o = sampler.InputSize - a
@@ -203,7 +235,7 @@ type OnnxExport =
         let batch = Named "batch"
         g.Input("observation", Float, [ batch; Fixed o ])
         g.Input("noise", Float, [ batch; Fixed a ])
-        let x = g.Node("Concat", [ "observation"; "noise" ], [ Int("axis", 1L) ])
+        let x = g.Node("Concat", [ OnnxExport.Observation(g, normalization); "noise" ], [ Int("axis", 1L) ])
         let y = mlp g "sampler" sampler parameters x
         // The sampler ends in tanh, so its output is already in [-1, 1] as RescaleAction expects.
         OnnxExport.Rescale(g, y, low, high) |> ignore
@@ -218,6 +250,7 @@ type OnnxExport =
               "action_size", string a
               "action_low", OnnxExport.Vector low
               "action_high", OnnxExport.Vector high ]
+            @ OnnxExport.NormalizationEntries normalization
         model g OnnxExport.Version ("Soft Q-Learning sampler exported by Sac.Functional. " + inputs + " -> " + outputs + ".")
             (OnnxExport.Metadata(entries, metadata))
 
@@ -227,9 +260,11 @@ type OnnxExport =
     /// <param name="parameters">The Q-network's flat parameters.</param>
     /// <param name="temperature">Soft DQN's Boltzmann temperature, or 0 (or less) for no <c>probabilities</c> output.</param>
     /// <param name="metadata">Extra <c>metadata_props</c> entries; may be null.</param>
+    /// <param name="normalization">A normalising run's statistics, baked in frozen; null for none.</param>
     /// <returns>The serialised ModelProto.</returns>
     static member QNetwork(network: MlpSpec, parameters: float32[], temperature: float32,
-                           metadata: seq<KeyValuePair<string, string>> | null) : byte[] =
+                           metadata: seq<KeyValuePair<string, string>> | null,
+                           normalization: VecNormalize | null) : byte[] =
         OnnxExport.CheckParameters(network, parameters)
         let o, n = network.InputSize, network.OutputSize
         let soft = temperature > 0.0f
@@ -237,7 +272,7 @@ type OnnxExport =
         let g = Graph("q_network")
         let batch = Named "batch"
         g.Input("observation", Float, [ batch; Fixed o ])
-        let q = mlp g "q" network parameters "observation"
+        let q = mlp g "q" network parameters (OnnxExport.Observation(g, normalization))
         g.Node("Identity", [ q ], output = "q_values") |> ignore
         g.Node("ArgMax", [ q ], [ Int("axis", 1L); Int("keepdims", 0L) ], output = "action") |> ignore
         if soft then
@@ -256,6 +291,7 @@ type OnnxExport =
               "observation_size", string o
               "action_count", string n ]
             @ (if soft then [ "temperature", OnnxExport.Number temperature ] else [])
+            @ OnnxExport.NormalizationEntries normalization
         model g OnnxExport.Version ($"Q-network exported by Sac.Functional. observation: float32[batch, {o}] -> " + outputs + ".")
             (OnnxExport.Metadata(entries, metadata))
 
@@ -281,8 +317,8 @@ type OnnxExport =
         if networks.Gsde then
             // gSDE's noise is a matrix drawn per collection phase, not per-row normals: only the mean policy is exported.
             if stochastic then invalidArg (nameof stochastic) "The actor explores with gSDE; only its deterministic policy can be exported (drop --stochastic)."
-            OnnxExport.SacGsdePolicy(networks.Actor, agent.State.Learner.Actor, low, high, meta)
-        else OnnxExport.SacPolicy(networks.Actor, agent.State.Learner.Actor, trainer.Context.LogStd, low, high, stochastic, meta)
+            OnnxExport.SacGsdePolicy(networks.Actor, agent.State.Learner.Actor, low, high, meta, trainer.Normalization)
+        else OnnxExport.SacPolicy(networks.Actor, agent.State.Learner.Actor, trainer.Context.LogStd, low, high, stochastic, meta, trainer.Normalization)
 
     /// <summary>The ONNX model of a Soft Q-Learning agent's sampler, in its environment's action bounds.</summary>
     /// <param name="agent">The agent.</param>
@@ -291,7 +327,7 @@ type OnnxExport =
         let trainer = agent.Trainer :?> SqlTrainer
         let low, high = OnnxExport.NativeBounds trainer.Environment
         OnnxExport.SqlSampler(trainer.Context.Networks.Sampler, agent.State.Learner.Sampler, low, high,
-                              OnnxExport.AgentEntries("sql", agent.EnvironmentId, agent.Steps))
+                              OnnxExport.AgentEntries("sql", agent.EnvironmentId, agent.Steps), trainer.Normalization)
 
     /// <summary>The ONNX model of a DQN-family agent's Q-network (with Boltzmann probabilities for soft DQN).</summary>
     /// <param name="agent">The agent.</param>
@@ -301,7 +337,7 @@ type OnnxExport =
         let config = agent.Config
         let temperature = if config.Variant = DqnVariant.SoftDqn then config.Temperature else 0.0f
         OnnxExport.QNetwork(trainer.Context.Spec, agent.State.Learner.QNetwork, temperature,
-                            OnnxExport.AgentEntries((agent :> IAgent).Algorithm, agent.EnvironmentId, agent.Steps))
+                            OnnxExport.AgentEntries((agent :> IAgent).Algorithm, agent.EnvironmentId, agent.Steps), trainer.Normalization)
 
     /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> through a temporary file beside it, so a
     /// reader never sees half a model.</summary>

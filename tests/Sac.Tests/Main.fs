@@ -16,7 +16,7 @@ let tests =
                 GradientClippingTests.tests
                 OptimChecksTests.tests ]
             testList "Networks" [ MlpTests.tests ]
-            testList "Data" [ ReplayTests.tests ]
+            testList "Data" [ ReplayTests.tests; VecNormalizeTests.tests ]
             testList "Config" [ SacConfigTests.tests; DqnConfigTests.tests; SqlConfigTests.tests; LearningRateScheduleTests.tests ]
             testList "Environments" [
                 BoxTests.tests
@@ -57,7 +57,7 @@ let tests =
             SoftQLearningTests.tests
             SvgdTests.tests
             SqlTrainerTests.tests
-            testList "Engine" [ RolloutTests.tests; LearningRateTests.tests; VectorisedEnvironmentsTests.tests ]
+            testList "Engine" [ RolloutTests.tests; LearningRateTests.tests; VectorisedEnvironmentsTests.tests; NormalizationTests.tests ]
             SacAgentTests.tests
             testList "Export" [ ExportTests.tests ]
             // `sac solve` is checked on a redirected Console.Out, which is process-wide: alone, after the rest.

@@ -279,7 +279,7 @@ let ``the ONNX export of a gSDE actor is tanh(clip(mu)), clip active or not`` = 
     // A large output layer drives some means past the clip at +-2.
     let w = spec.WeightOffset(spec.LayerCount - 1)
     for k in w .. w + 2 * 8 - 1 do state.Actor.[k] <- state.Actor.[k] * 30.0f
-    use session = new InferenceSession(OnnxExport.SacGsdePolicy(spec, state.Actor, [| -1.0f; -1.0f |], [| 1.0f; 1.0f |], null))
+    use session = new InferenceSession(OnnxExport.SacGsdePolicy(spec, state.Actor, [| -1.0f; -1.0f |], [| 1.0f; 1.0f |], null, null))
     let rows = 16
     let rng = Random(4)
     let obs = uniform rng (rows * 3) -2.0 2.0

@@ -62,6 +62,14 @@ let private sacGsdeCase () =
     { sacCase "Pendulum-v1" SacVariant.V2 LearningRateSchedule.Constant with
         Make = fun () -> new Trainer("Pendulum-v1", config (), gemm) :> OffPolicyTrainer<_, _> }
 
+// VecNormalize: the statistics and running returns must come back exactly for the records to match.
+let private sacNormalizedCase () =
+    let config () =
+        SacConfig(HiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 1000, LearningStarts = 50, EvalInterval = 150,
+                  EvalEpisodes = 1, Seed = 11UL, Normalize = NormalizeSettings())
+    { sacCase "Pendulum-v1" SacVariant.V2 LearningRateSchedule.Constant with
+        Make = fun () -> new Trainer("Pendulum-v1", config (), gemm) :> OffPolicyTrainer<_, _> }
+
 let private sqlCaseWith (activation: Activation) (schedule: LearningRateSchedule) =
     { Make = fun () -> SqlTrainer("MultiGoal-v0", sqlConfigWith activation schedule, gemm) :> OffPolicyTrainer<_, _>
       Arrays = fun (l: SqlLearnerState) -> [ l.Q; l.TargetQ; l.Sampler ] @ adam l.QOptimizer @ adam l.SamplerOptimizer
@@ -84,6 +92,17 @@ let private on (case: string) (test: ICaseTest) =
     | "sac PointGoal-v0" -> test.Run(sacCase "PointGoal-v0" SacVariant.V2 LearningRateSchedule.Constant)
     | "sac-v1 Pendulum-v1" -> test.Run(sacCase "Pendulum-v1" SacVariant.V1 LearningRateSchedule.Constant)
     | "sac gSDE Pendulum-v1" -> test.Run(sacGsdeCase ())
+    | "sac Pendulum-v1, normalized" -> test.Run(sacNormalizedCase ())
+    | "sql MultiGoal-v0, rewards normalized" ->
+        let config = SqlConfig(HiddenSizes = [| 16; 16 |], SamplerHiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 1000, ValueParticles = 8,
+                               KernelParticles = 8, TargetUpdateInterval = 10, LearningStarts = 40, EvalInterval = 70, EvalEpisodes = 1,
+                               Seed = 21UL, Normalize = NormalizeSettings(Observations = false))
+        test.Run { sqlCase LearningRateSchedule.Constant with Make = fun () -> SqlTrainer("MultiGoal-v0", config, gemm) :> OffPolicyTrainer<_, _> }
+    | "dqn CartPole-v1, observations normalized" ->
+        let config = DqnConfig(HiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 1000, LearningStarts = 100, TrainFrequency = 4,
+                               GradientSteps = 2, TargetUpdateInterval = 50, TotalTimesteps = 600L, EvalInterval = 200, EvalEpisodes = 1,
+                               LearningRate = 2.3e-3f, Seed = 7UL, Normalize = NormalizeSettings(Rewards = false))
+        test.Run { dqnCase DqnVariant.Dqn LearningRateSchedule.Constant with Make = fun () -> DqnTrainer("CartPole-v1", config, gemm) :> OffPolicyTrainer<_, _> }
     | "sql MultiGoal-v0" -> test.Run(sqlCase LearningRateSchedule.Constant)
     | "sql MultiGoal-v0, linear rates" -> test.Run(sqlCase LearningRateSchedule.Linear)
     | "dqn CartPole-v1" -> test.Run(dqnCase DqnVariant.Dqn LearningRateSchedule.Constant)
@@ -230,6 +249,9 @@ let tests = testList "Resuming" [
         testCase "case: sac PointGoal-v0, k: 173L, total: 400L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sac PointGoal-v0") 173L 400L
         testCase "case: sac-v1 Pendulum-v1, k: 230L, total: 400L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sac-v1 Pendulum-v1") 230L 400L
         testCase "case: sac gSDE Pendulum-v1, k: 230L, total: 450L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sac gSDE Pendulum-v1") 230L 450L
+        testCase "case: sac Pendulum-v1, normalized, k: 230L, total: 450L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sac Pendulum-v1, normalized") 230L 450L
+        testCase "case: sql MultiGoal-v0, rewards normalized, k: 97L, total: 180L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sql MultiGoal-v0, rewards normalized") 97L 180L
+        testCase "case: dqn CartPole-v1, observations normalized, k: 337L, total: 600L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("dqn CartPole-v1, observations normalized") 337L 600L
         testCase "case: sql MultiGoal-v0, k: 97L, total: 180L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sql MultiGoal-v0") 97L 180L
         testCase "case: sql MultiGoal-v0, k: 23L, total: 150L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("sql MultiGoal-v0") 23L 150L
         testCase "case: dqn CartPole-v1, k: 337L, total: 600L" <| fun () -> ``saving at step k and resuming in a fresh trainer gives exactly the uninterrupted run`` ("dqn CartPole-v1") 337L 600L

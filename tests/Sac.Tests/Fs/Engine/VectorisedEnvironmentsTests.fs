@@ -57,7 +57,7 @@ type private Recorder(schedule: OffPolicySchedule) =
         member _.MetricsOf values = values.[0]
         member _.MetricCount = 1
         member _.Evaluate(_, _, _, _) = Rollout.summarize [| 0.0 |] [||]
-        member _.Save(_, _, _, _, _, _, _) = ()
+        member _.Save(_, _, _, _, _, _, _, _) = ()
         member _.Load _ = failwith "not used"
     interface IDisposable with
         member _.Dispose() = ()
@@ -83,7 +83,8 @@ let private pendulum () = RescaleAction(EnvironmentRegistry.MakeChecked "Pendulu
 
 let private scheduleOf (trainFreq: int) (gradientSteps: int) (learningStarts: int) =
     { Seed = 5UL; BufferSize = 10_000; BatchSize = 1; LearningStarts = learningStarts; TrainFrequency = trainFreq
-      GradientSteps = gradientSteps; EvalInterval = 0; EvalEpisodes = 1; LearningRateSchedule = LearningRateSchedule.Constant }
+      GradientSteps = gradientSteps; EvalInterval = 0; EvalEpisodes = 1; LearningRateSchedule = LearningRateSchedule.Constant
+      Normalize = null; Gamma = 0.99f }
 
 let ``steps, warm-up and update rounds follow SB3's loop with n_envs`` =
     testCase "steps, warm-up and update rounds follow SB3's loop with n_envs" <| fun () ->

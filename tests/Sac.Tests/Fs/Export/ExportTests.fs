@@ -206,6 +206,38 @@ module OnnxExportTests =
         finally
             File.Delete path
 
+    let ``a normalising agent's ONNX model takes raw observations and matches Predict (SAC and DQN)`` = testCase "a normalising agent's ONNX model takes raw observations and matches Predict (SAC and DQN)" <| fun () ->
+        let path = temp ".onnx"
+        try
+            // Raw observations far from the statistics' mean, some beyond the clip, so both the scaling and the
+            // clip are exercised.
+            let check (agent: IAgent) (size: int) (output: string) (predict: float32[] -> int -> float32[]) =
+                let n = Assert.IsType<Sac.Core.Data.VecNormalize>(match agent with
+                                                                   | :? SacAgent as a -> a.Trainer.Normalization
+                                                                   | :? DqnAgent as a -> a.Trainer.Normalization
+                                                                   | _ -> null)
+                Assert.True(n.ObservationStatistics.Count > 100.0)
+                OnnxExport.Save(agent, path, false) |> ignore
+                use session = new InferenceSession(path)
+                Assert.Contains("clip((observation - obs_mean) / obs_std, -10, 10)", session.ModelMetadata.CustomMetadataMap.["observation_normalization"])
+                let rows = 64
+                let obs = observations rows size 5UL |> Array.map (fun x -> 30.0f * x)
+                let onnx = run session [ "observation", obs, [| int64 rows; int64 size |] ] [ output ] |> List.head
+                match onnx with
+                | Choice1Of2 actions ->
+                    let d = maxDeviation (predict obs rows) actions
+                    Assert.True(d <= tolerance, $"{agent.Algorithm}: ONNX Runtime differs from Predict by {d}")
+                | Choice2Of2 indices ->
+                    Assert.Equal<int64[]>(predict obs rows |> Array.map int64, indices)
+            use sac = SacAgent.Create("Pendulum-v1", SacConfig(Seed = 4UL, HiddenSizes = [| 16; 16 |], BatchSize = 32, LearningStarts = 64, EvalInterval = 0, Normalize = NormalizeSettings()))
+            sac.Learn(300L) |> ignore
+            check sac 3 "action" (fun obs rows -> sac.PredictBatch(obs, rows))
+            use dqn = DqnAgent.Create("CartPole-v1", DqnConfig(Seed = 4UL, HiddenSizes = [| 16; 16 |], BatchSize = 32, LearningStarts = 64, EvalInterval = 0, Normalize = NormalizeSettings(Rewards = false)))
+            dqn.Learn(300L) |> ignore
+            check dqn 4 "action" (fun obs rows -> dqn.PredictBatch(obs, rows))
+        finally
+            File.Delete path
+
     let ``a SAC agent's stochastic ONNX policy gives a seeded Predict's action and TanhGaussian's log-probability`` = testCase "a SAC agent's stochastic ONNX policy gives a seeded Predict's action and TanhGaussian's log-probability" <| fun () ->
         let path = temp ".onnx"
         try
@@ -263,12 +295,12 @@ module OnnxExportTests =
         let eps = observations rows a 12UL
         let out = forward spec p obs rows
         for bound in [ LogStdRange.Clamp(-20.0f, 2.0f); LogStdRange.TanhRescale(-5.0f, 2.0f) ] do
-            use deterministic = new InferenceSession(OnnxExport.SacPolicy(spec, p, bound, low, high, false, null))
+            use deterministic = new InferenceSession(OnnxExport.SacPolicy(spec, p, bound, low, high, false, null, null))
             let mean = run deterministic [ "observation", obs, [| int64 rows; int64 o |] ] [ "action" ] |> List.head |> floats
             let zero = Array.zeroCreate<float32> (rows * a)
             let expectedMean, _ = referenceSample bound out zero rows a low high
             Assert.True(maxDeviation expectedMean mean <= tolerance, $"{bound}: deterministic")
-            use stochastic = new InferenceSession(OnnxExport.SacPolicy(spec, p, bound, low, high, true, null))
+            use stochastic = new InferenceSession(OnnxExport.SacPolicy(spec, p, bound, low, high, true, null, null))
             match run stochastic [ "observation", obs, [| int64 rows; int64 o |]; "noise", eps, [| int64 rows; int64 a |] ] [ "action"; "log_prob" ] with
             | [ action; logp ] ->
                 let expectedAction, expectedLogp = referenceSample bound out eps rows a low high
@@ -338,7 +370,7 @@ module OnnxExportTests =
             let first = MlpSpec([| 4; 32 |], Activation.Identity, Activation.Identity)
             let z = forward first (Array.sub pq 0 first.ParameterCount) obs rows
             Assert.True((z |> Array.filter (fun v -> v < -0.1f) |> Array.length) > z.Length / 4, "too few negative pre-activations")
-            use session = new InferenceSession(OnnxExport.QNetwork(q, pq, 0.1f, null))
+            use session = new InferenceSession(OnnxExport.QNetwork(q, pq, 0.1f, null, null))
             let qValues = run session [ "observation", obs, [| int64 rows; 4L |] ] [ "q_values" ] |> List.head |> floats
             let dq = maxDeviation (forward q pq obs rows) qValues
             output.WriteLine($"{act} Q-network: max |ONNX - library| = {dq:E2}")
@@ -352,7 +384,7 @@ module OnnxExportTests =
             let eps = observations rows a 23UL
             let out = forward spec p obs rows
             let bound = LogStdRange.Clamp(-20.0f, 2.0f)
-            use stochastic = new InferenceSession(OnnxExport.SacPolicy(spec, p, bound, low, high, true, null))
+            use stochastic = new InferenceSession(OnnxExport.SacPolicy(spec, p, bound, low, high, true, null, null))
             match run stochastic [ "observation", obs, [| int64 rows; int64 o |]; "noise", eps, [| int64 rows; int64 a |] ] [ "action"; "log_prob" ] with
             | [ action; logp ] ->
                 let expectedAction, expectedLogp = referenceSample bound out eps rows a low high
@@ -424,12 +456,12 @@ module OnnxExportTests =
             let qElu = MlpSpec([| 3; 8; 4 |], Activation.Elu, Activation.Identity)
             let qLeaky = MlpSpec([| 3; 8; 4 |], Activation.LeakyRelu, Activation.Identity)
             let models =
-                [ "det", OnnxExport.SacPolicy(spec, p, LogStdRange.Default, [| -2.0f |], [| 2.0f |], false, null)
-                  "sto", OnnxExport.SacPolicy(spec, p, LogStdRange.TanhRescale(-5.0f, 2.0f), [| -2.0f |], [| 2.0f |], true, null)
-                  "sql", OnnxExport.SqlSampler(sampler, Mlp.InitParameters(sampler, PhiloxKey.FromSeed 2UL), [| -1.0f |], [| 1.0f |], null)
-                  "dqn", OnnxExport.QNetwork(q, Mlp.InitParameters(q, PhiloxKey.FromSeed 3UL), 0.1f, null)
-                  "elu", OnnxExport.QNetwork(qElu, Mlp.InitParameters(qElu, PhiloxKey.FromSeed 4UL), 0.1f, null)
-                  "leaky", OnnxExport.QNetwork(qLeaky, Mlp.InitParameters(qLeaky, PhiloxKey.FromSeed 5UL), 0.1f, null) ]
+                [ "det", OnnxExport.SacPolicy(spec, p, LogStdRange.Default, [| -2.0f |], [| 2.0f |], false, null, null)
+                  "sto", OnnxExport.SacPolicy(spec, p, LogStdRange.TanhRescale(-5.0f, 2.0f), [| -2.0f |], [| 2.0f |], true, null, null)
+                  "sql", OnnxExport.SqlSampler(sampler, Mlp.InitParameters(sampler, PhiloxKey.FromSeed 2UL), [| -1.0f |], [| 1.0f |], null, null)
+                  "dqn", OnnxExport.QNetwork(q, Mlp.InitParameters(q, PhiloxKey.FromSeed 3UL), 0.1f, null, null)
+                  "elu", OnnxExport.QNetwork(qElu, Mlp.InitParameters(qElu, PhiloxKey.FromSeed 4UL), 0.1f, null, null)
+                  "leaky", OnnxExport.QNetwork(qLeaky, Mlp.InitParameters(qLeaky, PhiloxKey.FromSeed 5UL), 0.1f, null, null) ]
             for name, bytes in models do
                 let path = Path.Combine(dir, name + ".onnx")
                 File.WriteAllBytes(path, bytes)
@@ -473,6 +505,7 @@ let tests = testList "OnnxExport" [
     OnnxExportTests.``examples/python/load_policy.py reads the actor from final.ckpt and computes sac's actions and log-probabilities``
     OnnxExportTests.``examples/python/to_torch.py builds the actor as a torch module that computes sac's actions and log-probabilities``
     OnnxExportTests.``a SAC agent's deterministic ONNX policy matches Predict at batch 1, 7 and 256``
+    OnnxExportTests.``a normalising agent's ONNX model takes raw observations and matches Predict (SAC and DQN)``
     OnnxExportTests.``a SAC agent's stochastic ONNX policy gives a seeded Predict's action and TanhGaussian's log-probability``
     OnnxExportTests.``a SAC v1 agent exports the same kind of policy``
     OnnxExportTests.``a SAC actor with several asymmetric bounds, saturated means and either log-std bound matches the library``
