@@ -272,15 +272,8 @@ module Dqn =
             invalidArg (nameof observation) $"The observation has {observation.Length} values; the Q-network takes {ctx.ObservationSize}."
         Mlp.Forward(ctx.Gemm, ctx.Spec, ReadOnlySpan parameters, observation, 1, ws)
 
-    /// <summary>The action index for one observation under <paramref name="mode"/>. Allocates nothing.</summary>
-    /// <param name="ctx">The learner's fixed parts.</param>
-    /// <param name="ws">A workspace for the Q-network with room for one row.</param>
-    /// <param name="parameters">The Q-network parameters.</param>
-    /// <param name="mode">Greedy, epsilon-greedy or Boltzmann.</param>
-    /// <param name="observation">The observation.</param>
-    [<CompiledName("Act")>]
-    let act (ctx: DqnContext) (ws: MlpWorkspace) (parameters: float32[]) (mode: DqnActionMode) (observation: ReadOnlySpan<float32>) : int =
-        let q = qValues ctx ws parameters observation
+    // One row's action index from its Q values under the mode.
+    let private choose (ctx: DqnContext) (mode: DqnActionMode) (q: ReadOnlySpan<float32>) : int =
         match mode with
         | Greedy -> argmax q
         | EpsilonGreedy (epsilon, key, index) ->
@@ -289,6 +282,45 @@ module Dqn =
         | Boltzmann (temperature, key, index) ->
             // Soft Q-learning behaviour: a ~ softmax(Q(s, .) / alpha)
             sampleBoltzmann temperature q (Philox.Uniform(key, index))
+
+    /// <summary>The action index for one observation under <paramref name="mode"/>. Allocates nothing.</summary>
+    /// <param name="ctx">The learner's fixed parts.</param>
+    /// <param name="ws">A workspace for the Q-network with room for one row.</param>
+    /// <param name="parameters">The Q-network parameters.</param>
+    /// <param name="mode">Greedy, epsilon-greedy or Boltzmann.</param>
+    /// <param name="observation">The observation.</param>
+    [<CompiledName("Act")>]
+    let act (ctx: DqnContext) (ws: MlpWorkspace) (parameters: float32[]) (mode: DqnActionMode) (observation: ReadOnlySpan<float32>) : int =
+        choose ctx mode (qValues ctx ws parameters observation)
+
+    /// <summary>
+    /// The action indices of <paramref name="rows"/> observations under <paramref name="mode"/>, row r drawing at the
+    /// mode's index + r, from one forward pass whose GEMMs run row by row (<paramref name="rowGemm"/>, a
+    /// <see cref="T:Sac.Fs.RowGemm"/> over the context's provider), so each row's index is bitwise <c>act</c>'s for
+    /// that row alone. Allocates nothing.
+    /// </summary>
+    /// <param name="ctx">The learner's fixed parts.</param>
+    /// <param name="rowGemm">The context's GEMM, row by row.</param>
+    /// <param name="ws">A Q-network workspace with room for <paramref name="rows"/> rows.</param>
+    /// <param name="parameters">The Q-network parameters.</param>
+    /// <param name="mode">Greedy, epsilon-greedy or Boltzmann, at row 0's index.</param>
+    /// <param name="rows">The observations, at least 1.</param>
+    /// <param name="observations">rows x |S| values.</param>
+    /// <param name="indices">Receives the rows' action indices, as floats (the replay buffer's action).</param>
+    [<CompiledName("ActRows")>]
+    let actRows (ctx: DqnContext) (rowGemm: IGemm) (ws: MlpWorkspace) (parameters: float32[]) (mode: DqnActionMode) (rows: int)
+                (observations: ReadOnlySpan<float32>) (indices: Span<float32>) =
+        if observations.Length <> rows * ctx.ObservationSize || indices.Length <> rows then
+            invalidArg (nameof observations) $"Expected {rows} rows of {ctx.ObservationSize} values and {rows} indices, got {observations.Length} and {indices.Length}."
+        let q = Mlp.Forward(rowGemm, ctx.Spec, ReadOnlySpan parameters, observations, rows, ws)
+        let n = ctx.ActionCount
+        for r in 0 .. rows - 1 do
+            let rowMode =
+                match mode with
+                | Greedy -> Greedy
+                | EpsilonGreedy (epsilon, key, index) -> EpsilonGreedy(epsilon, key, index + uint64 r)
+                | Boltzmann (temperature, key, index) -> Boltzmann(temperature, key, index + uint64 r)
+            indices.[r] <- float32 (choose ctx rowMode (q.Slice(r * n, n)))
 
     // ---------- the learner ----------
 

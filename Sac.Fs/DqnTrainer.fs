@@ -25,6 +25,9 @@ type DqnAlgorithm(config: DqnConfig, observationSize: int, actionCount: int, gem
     let ctx = DqnContext(config, o, n, gemm)
     let keys = ActingKeys.Of config.Seed
     let actWs = MlpWorkspace(ctx.Spec, 1)
+    // Acting for several environments: one row-by-row pass, its workspace made at the first batched step.
+    let rowGemm = RowGemm(gemm)
+    let mutable rowsWs : MlpWorkspace option = None
     let soft = (config.Variant = DqnVariant.SoftDqn)
     let name = DqnCheckpoint.AlgorithmName config.Variant
 
@@ -67,15 +70,20 @@ type DqnAlgorithm(config: DqnConfig, observationSize: int, actionCount: int, gem
         // One Q pass per environment (a one-row forward, as acting alone); the exploration rate is the one at the
         // vectorised step's start, as Stable-Baselines3 updates it once per vectorised step.
         member _.ActBatch(learner, steps, count, observations, actions) =
-            let epsilon = Dqn.explorationRate config steps
-            for i in 0 .. count - 1 do
-                let t = uint64 steps + uint64 i
-                let observation = observations.Slice(i * o, o)
-                let index =
-                    if steps < int64 config.LearningStarts then Philox.UniformInt(keys.Warmup, t, n)
-                    elif soft then Dqn.act ctx actWs learner.QNetwork (Boltzmann(config.Temperature, keys.Act, t)) observation
-                    else Dqn.act ctx actWs learner.QNetwork (EpsilonGreedy(epsilon, keys.Act, t)) observation
-                actions.[i] <- float32 index
+            let t = uint64 steps
+            if steps < int64 config.LearningStarts then
+                for i in 0 .. count - 1 do actions.[i] <- float32 (Philox.UniformInt(keys.Warmup, t + uint64 i, n))
+            else
+                // SB3 reads one exploration rate per vectorised step; row i draws at environment step steps + i.
+                let mode = if soft then Boltzmann(config.Temperature, keys.Act, t) else EpsilonGreedy(Dqn.explorationRate config steps, keys.Act, t)
+                let ws =
+                    match rowsWs with
+                    | Some w when w.MaxBatch >= count -> w
+                    | _ ->
+                        let w = MlpWorkspace(ctx.Spec, count)
+                        rowsWs <- Some w
+                        w
+                Dqn.actRows ctx rowGemm ws learner.QNetwork mode count observations actions
 
         // Stochastic predictions draw from the behaviour policy at the end of exploration (Boltzmann for soft DQN).
         member _.Policy(learner, mode, observation, action) =

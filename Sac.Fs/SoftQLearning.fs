@@ -267,6 +267,16 @@ module SoftQLearning =
     [<CompiledName("Update")>]
     let update (ctx: SqlContext) (batch: Batch) (state: SqlLearnerState) : struct (SqlLearnerState * SqlMetrics) = updateWith ctx 1.0f batch state
 
+    // The sampler inputs [s_r, xi_r] of `rows` observations: xi_r from the mode's normal stream at index + r, or zeros.
+    let private samplerInputs (ctx: SqlContext) (ws: SqlPolicyWorkspace) (mode: ActionMode) (rows: int) (observations: ReadOnlySpan<float32>) =
+        let o, a = ctx.Networks.ObservationSize, ctx.Networks.ActionSize
+        for r in 0 .. rows - 1 do
+            let at = r * (o + a)
+            observations.Slice(r * o, o).CopyTo(Span(ws.Input, at, o))
+            match mode with
+            | Deterministic -> Array.Clear(ws.Input, at + o, a)
+            | Stochastic (key, index) -> Philox.FillNormal(key, (index + uint64 r) * uint64 a, Span(ws.Input, at + o, a))
+
     /// <summary>
     /// Writes the action for one observation: the policy IS the sampler, <c>a = f(xi; s)</c>. <c>Stochastic(key, index)</c>
     /// draws <c>xi ~ N(0, I)</c> from elements <c>index |A| ..</c> of the key's normal stream (a sample of pi);
@@ -284,9 +294,30 @@ module SoftQLearning =
         let o, a = ctx.Networks.ObservationSize, ctx.Networks.ActionSize
         if observation.Length <> o then invalidArg (nameof observation) $"The observation has {observation.Length} values; the sampler takes {o}."
         if action.Length <> a then invalidArg (nameof action) $"The action span has {action.Length} values; the sampler emits {a}."
-        observation.CopyTo(Span(ws.Input, 0, o))
-        match mode with
-        | Deterministic -> Array.Clear(ws.Input, o, a)
-        | Stochastic (key, index) -> Philox.FillNormal(key, index * uint64 a, Span(ws.Input, o, a))
-        let out = Mlp.Forward(ctx.Gemm, ctx.Networks.Sampler, ReadOnlySpan sampler, ReadOnlySpan ws.Input, 1, ws.Net)
+        samplerInputs ctx ws mode 1 observation
+        let out = Mlp.Forward(ctx.Gemm, ctx.Networks.Sampler, ReadOnlySpan sampler, ReadOnlySpan(ws.Input, 0, o + a), 1, ws.Net)
         out.CopyTo action
+
+    /// <summary>
+    /// The actions of <paramref name="rows"/> observations, row r drawing xi at the mode's index + r, from one pass of
+    /// the sampler whose GEMMs run row by row (<paramref name="rowGemm"/>, a <see cref="T:Sac.Fs.RowGemm"/> over the
+    /// context's provider), so each row's action is bitwise <c>act</c>'s for that row alone. Allocates nothing.
+    /// </summary>
+    /// <param name="ctx">The learner's fixed parts.</param>
+    /// <param name="rowGemm">The context's GEMM, row by row.</param>
+    /// <param name="ws">Acting buffers with room for <paramref name="rows"/> rows.</param>
+    /// <param name="sampler">Sampler parameters.</param>
+    /// <param name="mode">How xi is chosen, at row 0's index.</param>
+    /// <param name="rows">The observations, from 1 to <c>ws.Rows</c>.</param>
+    /// <param name="observations">rows x |S| values.</param>
+    /// <param name="actions">Receives rows x |A| actions in <c>[-1, 1]</c>.</param>
+    [<CompiledName("ActRows")>]
+    let actRows (ctx: SqlContext) (rowGemm: IGemm) (ws: SqlPolicyWorkspace) (sampler: float32[]) (mode: ActionMode) (rows: int)
+                (observations: ReadOnlySpan<float32>) (actions: Span<float32>) =
+        let o, a = ctx.Networks.ObservationSize, ctx.Networks.ActionSize
+        if rows < 1 || rows > ws.Rows then invalidArg (nameof rows) $"rows must be in [1, {ws.Rows}] (the workspace's rows), got {rows}."
+        if observations.Length <> rows * o || actions.Length <> rows * a then
+            invalidArg (nameof observations) $"Expected {rows} rows of {o} observation and {a} action values, got {observations.Length} and {actions.Length}."
+        samplerInputs ctx ws mode rows observations
+        let out = Mlp.Forward(rowGemm, ctx.Networks.Sampler, ReadOnlySpan sampler, ReadOnlySpan(ws.Input, 0, rows * (o + a)), rows, ws.Net)
+        out.CopyTo actions

@@ -135,10 +135,19 @@ type SqlContext(config: SqlConfig, observationSize: int, actionSize: int, gemm: 
     /// <summary>Adam settings of the sampling network.</summary>
     member val SamplerAdam = AdamConfig(config.SamplerLearningRate, 0.9f, 0.999f, 1e-8f, config.MaxGradNorm)
 
-/// <summary>Buffers for acting one observation at a time with the sampling network, separate from the update's.</summary>
+/// <summary>Buffers for acting with the sampling network on up to <paramref name="rows"/> observations at a time,
+/// separate from the update's.</summary>
+/// <param name="networks">The sampler's shapes.</param>
+/// <param name="rows">The most observations one call acts on; at least 1.</param>
 [<Sealed>]
-type SqlPolicyWorkspace(networks: SqlNetworks) =
-    /// <summary>The sampler input [s, xi].</summary>
-    member val Input = Array.zeroCreate<float32> (networks.ObservationSize + networks.ActionSize)
-    /// <summary>Sampler activations for one row.</summary>
-    member val Net = MlpWorkspace(networks.Sampler, 1)
+type SqlPolicyWorkspace(networks: SqlNetworks, rows: int) =
+    do if rows < 1 then invalidArg (nameof rows) $"rows must be at least 1, got {rows}."
+    /// <summary>Buffers for one observation at a time.</summary>
+    /// <param name="networks">The sampler's shapes.</param>
+    new(networks: SqlNetworks) = SqlPolicyWorkspace(networks, 1)
+    /// <summary>The most observations one call acts on.</summary>
+    member _.Rows = rows
+    /// <summary>The sampler inputs [s, xi], one row per observation.</summary>
+    member val Input = Array.zeroCreate<float32> (rows * (networks.ObservationSize + networks.ActionSize))
+    /// <summary>Sampler activations for <c>Rows</c> rows.</summary>
+    member val Net = MlpWorkspace(networks.Sampler, rows)

@@ -23,6 +23,9 @@ type SqlAlgorithm(config: SqlConfig, observationSize: int, actionSize: int, gemm
     let ctx = SqlContext(config, o, a, gemm)
     let keys = ActingKeys.Of config.Seed
     let policyWs = SqlPolicyWorkspace(ctx.Networks)
+    // Acting for several environments: one row-by-row pass, its workspace made at the first batched step.
+    let rowGemm = RowGemm(gemm)
+    let mutable rowsWs : SqlPolicyWorkspace option = None
 
     /// <summary>The learner's fixed parts.</summary>
     member _.Context = ctx
@@ -61,11 +64,17 @@ type SqlAlgorithm(config: SqlConfig, observationSize: int, actionSize: int, gemm
 
         // One sampler pass per environment: the sampler's noise is its input, so rows share nothing to batch.
         member _.ActBatch(learner, steps, count, observations, actions) =
-            for i in 0 .. count - 1 do
-                let t = steps + int64 i
-                let action = actions.Slice(i * a, a)
-                if steps < int64 config.LearningStarts then keys.UniformAction(t, action)
-                else SoftQLearning.act ctx policyWs learner.Sampler (Stochastic(keys.Act, uint64 t)) (observations.Slice(i * o, o)) action
+            if steps < int64 config.LearningStarts then
+                for i in 0 .. count - 1 do keys.UniformAction(steps + int64 i, actions.Slice(i * a, a))
+            else
+                let ws =
+                    match rowsWs with
+                    | Some w when w.Rows >= count -> w
+                    | _ ->
+                        let w = SqlPolicyWorkspace(ctx.Networks, count)
+                        rowsWs <- Some w
+                        w
+                SoftQLearning.actRows ctx rowGemm ws learner.Sampler (Stochastic(keys.Act, uint64 steps)) count observations actions
 
         member _.AfterEnvironmentStep(_, _, _) = ()
 

@@ -54,22 +54,23 @@ public static class FusedOps
                 for (int i = 0; i < rows; i++)
                     AddBiasRelu(z.Slice(i * cols, cols), bias);
                 break;
+            // y = tanh(z + b) and ELU(z + b), row by row: the vectorised exp and tanh take another path for a short
+            // tail than for full vectors, so a whole-matrix call would make a row's values depend on the rows around it.
             case Activation.Tanh:
-                // tanh dominates the cost, so fusing the add buys nothing; y = tanh(z + b).
                 for (int i = 0; i < rows; i++)
                 {
                     Span<float> row = z.Slice(i * cols, cols);
                     TensorPrimitives.Add(row, bias, row);
+                    TensorPrimitives.Tanh(row, row);
                 }
-                TensorPrimitives.Tanh(z, z);
                 break;
             case Activation.Elu:
                 for (int i = 0; i < rows; i++)
                 {
                     Span<float> row = z.Slice(i * cols, cols);
                     TensorPrimitives.Add(row, bias, row);
+                    Elu(row);
                 }
-                Elu(z);
                 break;
             case Activation.LeakyRelu:
                 for (int i = 0; i < rows; i++)

@@ -283,10 +283,11 @@ let ``the batched actor pass is row by row act, bitwise`` =
                 let! a = Gen.choose (1, 4)
                 let! seed = Gen.choose (0, Int32.MaxValue)
                 let! stochastic = Gen.elements [ true; false ]
-                return rows, o, a, seed, stochastic
+                let! activation = Gen.elements [ Activation.Relu; Activation.Tanh; Activation.Elu; Activation.LeakyRelu ]
+                return rows, o, a, seed, stochastic, activation
             }
-        Check.One(config, Prop.forAll (Arb.fromGen gen) (fun (rows, o, a, seed, stochastic) ->
-            let ctx = SacContext(SacConfig(HiddenSizes = [| 19; 7 |]), o, a, gemm)
+        Check.One(config, Prop.forAll (Arb.fromGen gen) (fun (rows, o, a, seed, stochastic, activation) ->
+            let ctx = SacContext(SacConfig(HiddenSizes = [| 19; 7 |], Activation = activation), o, a, gemm)
             let actor = (Sac.init ctx (uint64 seed)).Actor
             let key = PhiloxKey.FromSeed(uint64 seed)
             let observations = Array.zeroCreate<float32> (rows * o)
@@ -301,6 +302,71 @@ let ``the batched actor pass is row by row act, bitwise`` =
                 Policy.act ctx single actor rowMode (ReadOnlySpan(observations, r * o, o)) (Span(byRow, r * a, a))
             Assert.Equal<float32[]>(byRow, batched)
             Assert.True(batched |> Array.forall (fun x -> x >= -1.0f && x <= 1.0f))))
+
+let ``DQN's and SQL's batched passes are row by row act, bitwise`` =
+    testCase "DQN's and SQL's batched passes are row by row act, bitwise" <| fun () ->
+        let gen =
+            gen {
+                let! rows = Gen.choose (1, 9)
+                let! o = Gen.choose (1, 7)
+                let! a = Gen.choose (2, 5)
+                let! seed = Gen.choose (0, Int32.MaxValue)
+                let! mode = Gen.choose (0, 2)
+                let! activation = Gen.elements [ Activation.Relu; Activation.Tanh; Activation.Elu; Activation.LeakyRelu ]
+                return rows, o, a, seed, mode, activation
+            }
+        Check.One(config, Prop.forAll (Arb.fromGen gen) (fun (rows, o, a, seed, modeKind, activation) ->
+            let key = PhiloxKey.FromSeed(uint64 seed)
+            let observations = Array.zeroCreate<float32> (rows * o)
+            Philox.FillNormal(key, 77UL, Span observations)
+            let index = 1000UL + uint64 seed % 5000UL
+            // DQN: greedy, epsilon-greedy (half the rows explore) or Boltzmann; a actions.
+            let dqn = DqnContext(DqnConfig(HiddenSizes = [| 19; 7 |], Activation = activation), o, a, gemm)
+            let q = (Dqn.init dqn (uint64 seed)).QNetwork
+            let mode =
+                match modeKind with
+                | 0 -> Greedy
+                | 1 -> EpsilonGreedy(0.5f, key.FoldIn 3u, index)
+                | _ -> Boltzmann(0.7f, key.FoldIn 3u, index)
+            let batched = Array.zeroCreate<float32> rows
+            Dqn.actRows dqn (RowGemm gemm) (Sac.Core.Networks.MlpWorkspace(dqn.Spec, rows + 2)) q mode rows (ReadOnlySpan observations) (Span batched)
+            let single = Sac.Core.Networks.MlpWorkspace(dqn.Spec, 1)
+            let byRow =
+                Array.init rows (fun r ->
+                    let rowMode =
+                        match mode with
+                        | EpsilonGreedy (e, k, i) -> EpsilonGreedy(e, k, i + uint64 r)
+                        | Boltzmann (t, k, i) -> Boltzmann(t, k, i + uint64 r)
+                        | m -> m
+                    float32 (Dqn.act dqn single q rowMode (ReadOnlySpan(observations, r * o, o))))
+            Assert.Equal<float32[]>(byRow, batched)
+            // SQL: the sampler at xi drawn per row, or at zero.
+            let sql = SqlContext(SqlConfig(HiddenSizes = [| 8 |], SamplerHiddenSizes = [| 19; 7 |], Activation = activation), o, a, gemm)
+            let sampler = (SoftQLearning.init sql (uint64 seed)).Sampler
+            let sqlMode = if modeKind = 0 then Deterministic else Stochastic(key.FoldIn 5u, index)
+            let actions = Array.zeroCreate<float32> (rows * a)
+            SoftQLearning.actRows sql (RowGemm gemm) (SqlPolicyWorkspace(sql.Networks, rows + 1)) sampler sqlMode rows (ReadOnlySpan observations) (Span actions)
+            let one = SqlPolicyWorkspace(sql.Networks)
+            let expected = Array.zeroCreate<float32> (rows * a)
+            for r in 0 .. rows - 1 do
+                let rowMode = match sqlMode with Stochastic (k, i) -> Stochastic(k, i + uint64 r) | m -> m
+                SoftQLearning.act sql one sampler rowMode (ReadOnlySpan(observations, r * o, o)) (Span(expected, r * a, a))
+            Assert.Equal<float32[]>(expected, actions)))
+
+let ``DQN and SQL act for n environments without allocating per step`` =
+    testCase "DQN and SQL act for n environments without allocating per step" <| fun () ->
+        let noAllocation (act: IOffPolicyAlgorithm<'L, 'M>) (o: int) (width: int) (learningStarts: int64) =
+            let learner = act.Init()
+            let n = 4
+            let observations = Array.init (n * o) (fun i -> float32 i * 0.1f)
+            let actions = Array.zeroCreate<float32> (n * width)
+            act.ActBatch(learner, learningStarts, n, ReadOnlySpan observations, Span actions)
+            let before = GC.GetAllocatedBytesForCurrentThread()
+            for step in 0L .. 50L do
+                act.ActBatch(learner, learningStarts + step * int64 n, n, ReadOnlySpan observations, Span actions)
+            Assert.Equal(0L, GC.GetAllocatedBytesForCurrentThread() - before)
+        noAllocation (new DqnAlgorithm(DqnConfig(HiddenSizes = [| 32; 32 |], LearningStarts = 10), 4, 2, gemm)) 4 1 10L
+        noAllocation (new SqlAlgorithm(SqlConfig(HiddenSizes = [| 32 |], SamplerHiddenSizes = [| 32; 32 |], LearningStarts = 10), 3, 2, gemm)) 3 2 10L
 
 let ``acting for n environments allocates nothing per step`` =
     testCase "acting for n environments allocates nothing per step" <| fun () ->
@@ -352,5 +418,7 @@ let tests = testList "VectorisedEnvironments" [
     ``fewer than one environment is refused before anything is built``
     ``the batched actor pass is row by row act, bitwise``
     ``acting for n environments allocates nothing per step``
+    ``DQN's and SQL's batched passes are row by row act, bitwise``
+    ``DQN and SQL act for n environments without allocating per step``
     ``warm-up draws for every environment, keyed by environment step``
 ]
