@@ -27,7 +27,7 @@ type DqnAlgorithm(config: DqnConfig, observationSize: int, actionCount: int, gem
     let actWs = MlpWorkspace(ctx.Spec, 1)
     // Acting for several environments: one row-by-row pass, its workspace made at the first batched step.
     let rowGemm = RowGemm(gemm)
-    let mutable rowsWs : MlpWorkspace option = None
+    let rowsWs = ActingRows((fun rows -> MlpWorkspace(ctx.Spec, rows)), (fun ws -> ws.MaxBatch))
     let soft = (config.Variant = DqnVariant.SoftDqn)
     let name = DqnCheckpoint.AlgorithmName config.Variant
 
@@ -76,14 +76,7 @@ type DqnAlgorithm(config: DqnConfig, observationSize: int, actionCount: int, gem
             else
                 // SB3 reads one exploration rate per vectorised step; row i draws at environment step steps + i.
                 let mode = if soft then Boltzmann(config.Temperature, keys.Act, t) else EpsilonGreedy(Dqn.explorationRate config steps, keys.Act, t)
-                let ws =
-                    match rowsWs with
-                    | Some w when w.MaxBatch >= count -> w
-                    | _ ->
-                        let w = MlpWorkspace(ctx.Spec, count)
-                        rowsWs <- Some w
-                        w
-                Dqn.actRows ctx rowGemm ws learner.QNetwork mode count observations actions
+                Dqn.actRows ctx rowGemm (rowsWs.For count) learner.QNetwork mode count observations actions
 
         // Stochastic predictions draw from the behaviour policy at the end of exploration (Boltzmann for soft DQN).
         member _.Policy(learner, mode, observation, action) =

@@ -42,7 +42,7 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
             Stochastic(gsdeKey, uint64 (drawn * int64 count))
         else Stochastic(keys.Act, uint64 steps)
     // Acting for several environments at once, built on first use (a run of one environment never needs it).
-    let mutable batchWs: PolicyWorkspace option = None
+    let batchWs = ActingRows((fun rows -> PolicyWorkspace(ctx.Networks, rows)), (fun ws -> ws.Rows))
     let device = match backend with null -> None | b -> Some(new DeviceSacContext(config, o, a, b))
     let mutable deviceLearner: DeviceLearner option = None
 
@@ -101,14 +101,7 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
             if warmingUp steps then
                 for i in 0 .. count - 1 do keys.UniformAction(steps + int64 i, actions.Slice(i * a, a))
             else
-                let ws =
-                    match batchWs with
-                    | Some ws when ws.Rows >= count -> ws
-                    | _ ->
-                        let ws = PolicyWorkspace(ctx.Networks, count)
-                        batchWs <- Some ws
-                        ws
-                Policy.actRows ctx ws learner.Actor (actingMode steps count) count observations actions
+                Policy.actRows ctx (batchWs.For count) learner.Actor (actingMode steps count) count observations actions
 
         member _.Policy(learner, mode, observation, action) = Policy.act ctx policyWs learner.Actor mode observation action
 

@@ -25,7 +25,7 @@ type SqlAlgorithm(config: SqlConfig, observationSize: int, actionSize: int, gemm
     let policyWs = SqlPolicyWorkspace(ctx.Networks)
     // Acting for several environments: one row-by-row pass, its workspace made at the first batched step.
     let rowGemm = RowGemm(gemm)
-    let mutable rowsWs : SqlPolicyWorkspace option = None
+    let rowsWs = ActingRows((fun rows -> SqlPolicyWorkspace(ctx.Networks, rows)), (fun ws -> ws.Rows))
 
     /// <summary>The learner's fixed parts.</summary>
     member _.Context = ctx
@@ -67,14 +67,7 @@ type SqlAlgorithm(config: SqlConfig, observationSize: int, actionSize: int, gemm
             if steps < int64 config.LearningStarts then
                 for i in 0 .. count - 1 do keys.UniformAction(steps + int64 i, actions.Slice(i * a, a))
             else
-                let ws =
-                    match rowsWs with
-                    | Some w when w.Rows >= count -> w
-                    | _ ->
-                        let w = SqlPolicyWorkspace(ctx.Networks, count)
-                        rowsWs <- Some w
-                        w
-                SoftQLearning.actRows ctx rowGemm ws learner.Sampler (Stochastic(keys.Act, uint64 steps)) count observations actions
+                SoftQLearning.actRows ctx rowGemm (rowsWs.For count) learner.Sampler (Stochastic(keys.Act, uint64 steps)) count observations actions
 
         member _.AfterEnvironmentStep(_, _, _) = ()
 

@@ -2,7 +2,11 @@ using System;
 
 namespace Sac.Core.Compute;
 
-/// <summary>Chooses the GEMM provider: OpenBLAS where it loads, the managed GEMM otherwise.</summary>
+/// <summary>
+/// Chooses the GEMM provider: the managed GEMM where its micro-kernel is vectorised (AVX2 or AVX-512), which is as
+/// fast as OpenBLAS at SAC's sizes on AVX2 and nearly twice as fast on AVX-512, and the only provider that runs an
+/// update's independent branches side by side on two threads; OpenBLAS on CPUs without 256-bit vectors, where it loads.
+/// </summary>
 /// <remarks>
 /// The environment variable <c>SAC_GEMM</c> overrides the choice: <c>managed</c>, <c>openblas</c> (an error if it
 /// cannot be loaded) or <c>auto</c> (the default).
@@ -16,7 +20,9 @@ public static class GemmProvider
         switch ((choice ?? "auto").Trim().ToLowerInvariant())
         {
             case "" or "auto":
-                return (IGemm?)OpenBlasGemm.TryCreate(threads) ?? new ManagedGemm(threads);
+                return ManagedGemm.BestKernel != GemmKernel.Scalar
+                    ? new ManagedGemm(threads)
+                    : (IGemm?)OpenBlasGemm.TryCreate(threads) ?? new ManagedGemm(threads);
             case "managed":
                 return new ManagedGemm(threads);
             case "openblas":

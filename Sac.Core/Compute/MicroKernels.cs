@@ -3,14 +3,15 @@ using System.Runtime.Intrinsics;
 
 namespace Sac.Core.Compute;
 
-// Register-blocked GEMM micro-kernels over packed panels (see ManagedGemm). Each keeps its whole C tile in
-// vector registers: a k step loads one row of the B panel, broadcasts each A value and does MR x NR/W FMAs.
+// Register-blocked GEMM micro-kernels over panels (see ManagedGemm). Each keeps its whole C tile in vector
+// registers: a k step loads one row of the packed B panel, broadcasts each A value and does MR x NR/W FMAs. The A
+// panel's k steps lie aStride floats apart: MR when packed, A's row stride when a transposed A is read in place.
 // Fully unrolled on purpose: the JIT keeps named vector locals in registers, never arrays of vectors.
 internal static unsafe class MicroKernels
 {
-    /// <summary>8x32 tile: C = alpha * (packed A panel x packed B panel) + beta * C, over <paramref name="kc"/> steps.</summary>
+    /// <summary>8x32 tile: C = alpha * (A panel x packed B panel) + beta * C, over <paramref name="kc"/> steps.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Tile8x32(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
+    public static void Tile8x32(int kc, float* a, int aStride, float* b, float* c, int ldc, float alpha, float beta)
     {
         Vector512<float> c00 = default; Vector512<float> c01 = default;
         Vector512<float> c10 = default; Vector512<float> c11 = default;
@@ -48,7 +49,7 @@ internal static unsafe class MicroKernels
             var a7 = Vector512.Create(a[7]);
             c70 = Vector512.FusedMultiplyAdd(a7, b0, c70);
             c71 = Vector512.FusedMultiplyAdd(a7, b1, c71);
-            a += 8; b += 32;
+            a += aStride; b += 32;
         }
         var va = Vector512.Create(alpha);
         if (beta == 0f)
@@ -92,9 +93,9 @@ internal static unsafe class MicroKernels
         }
     }
 
-    /// <summary>6x16 tile: C = alpha * (packed A panel x packed B panel) + beta * C, over <paramref name="kc"/> steps.</summary>
+    /// <summary>6x16 tile: C = alpha * (A panel x packed B panel) + beta * C, over <paramref name="kc"/> steps.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Tile6x16(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
+    public static void Tile6x16(int kc, float* a, int aStride, float* b, float* c, int ldc, float alpha, float beta)
     {
         Vector256<float> c00 = default; Vector256<float> c01 = default;
         Vector256<float> c10 = default; Vector256<float> c11 = default;
@@ -124,7 +125,7 @@ internal static unsafe class MicroKernels
             var a5 = Vector256.Create(a[5]);
             c50 = Vector256.FusedMultiplyAdd(a5, b0, c50);
             c51 = Vector256.FusedMultiplyAdd(a5, b1, c51);
-            a += 6; b += 16;
+            a += aStride; b += 16;
         }
         var va = Vector256.Create(alpha);
         if (beta == 0f)
@@ -161,11 +162,11 @@ internal static unsafe class MicroKernels
     }
 
     /// <summary>4x4 scalar tile for CPUs without SIMD acceleration.</summary>
-    public static void Tile4x4(int kc, float* a, float* b, float* c, int ldc, float alpha, float beta)
+    public static void Tile4x4(int kc, float* a, int aStride, float* b, float* c, int ldc, float alpha, float beta)
     {
         float* acc = stackalloc float[16];
         for (int i = 0; i < 16; i++) acc[i] = 0f;
-        for (int p = 0; p < kc; p++, a += 4, b += 4)
+        for (int p = 0; p < kc; p++, a += aStride, b += 4)
             for (int r = 0; r < 4; r++)
             for (int s = 0; s < 4; s++)
                 acc[r * 4 + s] = System.MathF.FusedMultiplyAdd(a[r], b[s], acc[r * 4 + s]);

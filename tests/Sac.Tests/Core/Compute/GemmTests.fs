@@ -98,6 +98,25 @@ let ``managed GEMM is bitwise identical on one and two threads`` = testCase "man
             two.Sgemm(Transpose.No, Transpose.No, m, n, k, 1.0f, ReadOnlySpan a, k, ReadOnlySpan b, n, 0.0f, Span c2, n)
             Assert.True((c1 = c2), sprintf "%A %dx%dx%d differs between thread counts" kernel m n k)
 
+let ``panels read in place give bitwise the packed product, on every kernel`` = testCase "panels read in place give bitwise the packed product, on every kernel" <| fun () ->
+    // TN with op(B) one panel wide reads full A^T panels in place; NT with explicitly transposed copies packs both
+    // operands. The micro-kernel's FMA order is the same either way, so the two must agree to the bit, edge panels
+    // and K blocks included; the shapes put n at or below every kernel's panel width (32, 16, 4) and above it.
+    let rnd = Random 11
+    let transpose (x: float32[]) rows cols = Array.init (rows * cols) (fun i -> x.[(i % rows) * cols + i / rows])
+    for g in TestProviders.managed do
+        for (m, n, k) in [ (256, 23, 256); (256, 16, 256); (48, 4, 100); (42, 9, ManagedGemm.KBlock + 9); (64, 64, 64); (13, 37, 5) ] do
+            for lda, ldb in [ m, n; m + 3, n + 5 ] do
+                let a = fill rnd (k * lda)         // k x m, stored with row stride lda
+                let b = fill rnd (k * ldb)         // k x n, stored with row stride ldb
+                let inPlace = Array.zeroCreate<float32> (m * n)
+                g.Sgemm(Transpose.Yes, Transpose.No, m, n, k, 1.25f, ReadOnlySpan a, lda, ReadOnlySpan b, ldb, 0.0f, Span inPlace, n)
+                let at = transpose (Array.init (k * m) (fun i -> a.[(i / m) * lda + i % m])) k m     // m x k
+                let bt = transpose (Array.init (k * n) (fun i -> b.[(i / n) * ldb + i % n])) k n     // n x k
+                let packed = Array.zeroCreate<float32> (m * n)
+                g.Sgemm(Transpose.No, Transpose.Yes, m, n, k, 1.25f, ReadOnlySpan at, k, ReadOnlySpan bt, k, 0.0f, Span packed, n)
+                Assert.True((inPlace = packed), sprintf "%s %dx%dx%d (lda %d, ldb %d): in place differs from packed" (TestProviders.label g) m n k lda ldb)
+
 let ``bad shapes are rejected with the operand named`` = testCase "bad shapes are rejected with the operand named" <| fun () ->
     for g in TestProviders.gemms do
         let a, b, c = Array.zeroCreate 6, Array.zeroCreate 6, Array.zeroCreate 4
@@ -114,9 +133,11 @@ let ``provider choice honours SAC_GEMM-style names and rejects unknown ones`` = 
     Assert.Equal("managed", (GemmProvider.Create(1, "managed")).Name)
     let ex = Assert.Throws<ArgumentException>(fun () -> GemmProvider.Create(1, "mkl") |> ignore)
     Assert.Contains("mkl", ex.Message)
-    match TestProviders.openBlas with
-    | Some _ -> Assert.Equal("openblas", (GemmProvider.Create(1, "auto")).Name)
-    | None -> Assert.Equal("managed", (GemmProvider.Create(1, "auto")).Name)
+    // auto: the managed GEMM wherever its kernel is vectorised; OpenBLAS only on CPUs without 256-bit vectors.
+    match ManagedGemm.BestKernel, TestProviders.openBlas with
+    | GemmKernel.Scalar, Some _ -> Assert.Equal("openblas", (GemmProvider.Create(1, "auto")).Name)
+    | _ -> Assert.Equal("managed", (GemmProvider.Create(1, "auto")).Name)
+    Assert.Equal(ManagedGemm.BestKernel, (GemmProvider.Create(2, "auto") :?> ManagedGemm).Kernel)
 
 let ``one managed GEMM shared by several threads gives every caller its own right answer`` = testCase "one managed GEMM shared by several threads gives every caller its own right answer" <| fun () ->
     let g = new ManagedGemm(2)
@@ -138,6 +159,7 @@ let tests = testList "Gemm" [
     ``matrix-vector shapes (n = 1 or m = 1) match the reference``
     ``beta = 0 never reads C, so NaN there does not propagate``
     ``managed GEMM is bitwise identical on one and two threads``
+    ``panels read in place give bitwise the packed product, on every kernel``
     ``bad shapes are rejected with the operand named``
     ``provider choice honours SAC_GEMM-style names and rejects unknown ones``
     ``one managed GEMM shared by several threads gives every caller its own right answer``
