@@ -139,9 +139,11 @@ let internal resolve<'T when 'T: not struct and 'T: not null and 'T :> IConfig> 
     try ConfigJson.Deserialize<'T>(json, defaultArg req.ConfigFile "configuration")
     with :? ArgumentException | :? FormatException as e -> raise (UsageError(plainMessage e))
 
-/// The command line's seed key, only when --seed was given (otherwise a --config file's seed stands).
+/// The command line's seed key, only when --seed was given (otherwise a --config file's seed stands), and nEnvs from
+/// --n-envs.
 let private seedKey (req: TrainRequest) : (string * (JsonNode | null)) list =
-    if req.SeedGiven then [ "seed", JsonValue.Create req.Seed ] else []
+    (if req.SeedGiven then [ "seed", JsonValue.Create req.Seed ] else [])
+    @ (match req.NEnvs with Some n -> [ "nEnvs", JsonValue.Create n ] | None -> [])
 
 /// The resolved SAC configuration: the environment's preset, then the user's file, then the command line.
 let resolveConfig (req: TrainRequest) : SacConfig =

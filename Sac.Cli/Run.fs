@@ -201,7 +201,7 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
             bestEval <- best
             state, MetricsCsv.Continue(Path.Combine(out, MetricsCsv.FileName), Metrics.columns r.Algorithm.MetricNames, state.EnvSteps)
         else
-            r.UseEnvironments(defaultArg req.NEnvs 1)
+            // The configuration's nEnvs (--n-envs or the file's) already set the count.
             r.Start(), new MetricsCsv(Path.Combine(out, MetricsCsv.FileName), Metrics.columns r.Algorithm.MetricNames)
     AtomicFile.WriteText(Path.Combine(out, "config.json"), configJson)
     let checkpointPath = Path.Combine(out, CheckpointFileName)

@@ -165,6 +165,12 @@ public sealed record DqnConfig : IOffPolicyConfig
     public ulong Seed { get; init; }
 
     /// <summary>
+    /// Copies of the environment stepped together (Stable-Baselines3's and RL Zoo's <c>n_envs</c>; <c>--n-envs</c>);
+    /// at least 1 (the default), written to JSON only above 1.
+    /// </summary>
+    public int NEnvs { get; init => field = ConfigChecks.AtLeast(value, 1, nameof(NEnvs)); } = 1;
+
+    /// <summary>
     /// Observation and reward normalisation with Stable-Baselines3's VecNormalize semantics (RL Zoo's <c>normalize</c>),
     /// or null (the default) for none; written to JSON only when set.
     /// </summary>
@@ -208,6 +214,7 @@ public sealed record DqnConfig : IOffPolicyConfig
         Add(ConfigChecks.AtLeastProblem(EvalInterval, 0, nameof(EvalInterval)));
         Add(ConfigChecks.AtLeastProblem(EvalEpisodes, 1, nameof(EvalEpisodes)));
         Add(ConfigChecks.DefinedProblem(LearningRateSchedule, nameof(LearningRateSchedule)));
+        Add(ConfigChecks.AtLeastProblem(NEnvs, 1, nameof(NEnvs)));
         if (Normalize is not null) problems.AddRange(Normalize.Validate(nameof(Normalize)));
         return problems;
     }

@@ -30,6 +30,9 @@ public interface IOffPolicyConfig : IConfig
     /// <summary>How every optimizer's learning rate changes over the run.</summary>
     LearningRateSchedule LearningRateSchedule { get; }
 
+    /// <summary>Copies of the environment stepped together (SB3's n_envs); at least 1.</summary>
+    int NEnvs { get; }
+
     /// <summary>Observation and reward normalisation (SB3's VecNormalize), or null for none.</summary>
     NormalizeSettings? Normalize { get; }
 

@@ -233,6 +233,12 @@ public sealed record SacConfig : IOffPolicyConfig
     }
 
     /// <summary>
+    /// Copies of the environment stepped together (Stable-Baselines3's and RL Zoo's <c>n_envs</c>; <c>--n-envs</c>);
+    /// at least 1 (the default), written to JSON only above 1.
+    /// </summary>
+    public int NEnvs { get; init => field = ConfigChecks.AtLeast(value, 1, nameof(NEnvs)); } = 1;
+
+    /// <summary>
     /// Observation and reward normalisation with Stable-Baselines3's VecNormalize semantics (RL Zoo's <c>normalize</c>),
     /// or null (the default) for none; written to JSON only when set.
     /// </summary>
@@ -283,6 +289,7 @@ public sealed record SacConfig : IOffPolicyConfig
         if (MaxGradNorm is float maxNorm) Add(ConfigChecks.PositiveFiniteProblem(maxNorm, nameof(MaxGradNorm)));
         Add(ConfigChecks.SampleFrequencyProblem(SdeSampleFrequency, nameof(SdeSampleFrequency)));
         Add(ConfigChecks.FiniteProblem(LogStdInit, nameof(LogStdInit)));
+        Add(ConfigChecks.AtLeastProblem(NEnvs, 1, nameof(NEnvs)));
         if (Normalize is not null) problems.AddRange(Normalize.Validate(nameof(Normalize)));
         return problems;
     }

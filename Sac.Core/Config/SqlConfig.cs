@@ -146,6 +146,12 @@ public sealed record SqlConfig : IOffPolicyConfig
     public int FixedParticles => KernelParticles - UpdatedParticles;
 
     /// <summary>
+    /// Copies of the environment stepped together (Stable-Baselines3's and RL Zoo's <c>n_envs</c>; <c>--n-envs</c>);
+    /// at least 1 (the default), written to JSON only above 1.
+    /// </summary>
+    public int NEnvs { get; init => field = ConfigChecks.AtLeast(value, 1, nameof(NEnvs)); } = 1;
+
+    /// <summary>
     /// Observation and reward normalisation with Stable-Baselines3's VecNormalize semantics (RL Zoo's <c>normalize</c>),
     /// or null (the default) for none; written to JSON only when set.
     /// </summary>
@@ -191,6 +197,7 @@ public sealed record SqlConfig : IOffPolicyConfig
         Add(ConfigChecks.AtLeastProblem(EvalEpisodes, 1, nameof(EvalEpisodes)));
         Add(ConfigChecks.DefinedProblem(LearningRateSchedule, nameof(LearningRateSchedule)));
         if (MaxGradNorm is float maxNorm) Add(ConfigChecks.PositiveFiniteProblem(maxNorm, nameof(MaxGradNorm)));
+        Add(ConfigChecks.AtLeastProblem(NEnvs, 1, nameof(NEnvs)));
         if (Normalize is not null) problems.AddRange(Normalize.Validate(nameof(Normalize)));
         return problems;
     }

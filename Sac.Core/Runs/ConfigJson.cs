@@ -56,12 +56,15 @@ public static partial class ConfigJson
                 property.ShouldSerialize = static (_, value) => value is not Sac.Core.Compute.Activation.Relu;
     }
 
-    // Normalisation is written only when set, so files of runs without it stay as they were before the key existed.
+    // Normalisation is written only when set and nEnvs only above 1, so files of runs without them stay as they were
+    // before the keys existed.
     static void OmitNormalizeWhenOff(JsonTypeInfo type)
     {
         foreach (JsonPropertyInfo property in type.Properties)
             if (property.PropertyType == typeof(NormalizeSettings))
                 property.ShouldSerialize = static (_, value) => value is not null;
+            else if (property.Name == "nEnvs" && typeof(IOffPolicyConfig).IsAssignableFrom(type.Type))
+                property.ShouldSerialize = static (_, value) => value is int n && n != 1;
     }
 
     // SacConfig's gSDE keys are written only when UseSde is on: files without gSDE stay as they were before the keys.

@@ -29,6 +29,8 @@ type OffPolicySchedule =
       EvalEpisodes: int
       /// <summary>How every optimizer's learning rate changes over the run.</summary>
       LearningRateSchedule: Sac.Core.Config.LearningRateSchedule
+      /// <summary>Copies of the environment a trainer steps together from the start (SB3's n_envs).</summary>
+      Environments: int
       /// <summary>Observation and reward normalisation (SB3's VecNormalize), or null for none.</summary>
       Normalize: Sac.Core.Config.NormalizeSettings | null
       /// <summary>The discount, which the normalised rewards' returns use.</summary>
@@ -40,7 +42,8 @@ type OffPolicySchedule =
         { Seed = config.Seed; BufferSize = config.BufferSize; BatchSize = config.BatchSize; LearningStarts = config.LearningStarts
           TrainFrequency = config.TrainFrequency; GradientSteps = config.GradientSteps
           EvalInterval = config.EvalInterval; EvalEpisodes = config.EvalEpisodes
-          LearningRateSchedule = config.LearningRateSchedule; Normalize = config.Normalize; Gamma = config.Gamma }
+          LearningRateSchedule = config.LearningRateSchedule; Environments = config.NEnvs; Normalize = config.Normalize
+          Gamma = config.Gamma }
 
 /// <summary>The noise streams an algorithm acts with, derived from the run's seed (the trainer's replay draws use a
 /// third): the behaviour policy's and the warm-up actions'.</summary>

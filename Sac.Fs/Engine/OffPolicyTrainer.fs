@@ -108,34 +108,7 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
         match normalizer with
         | null -> ()
         | n -> n.ObserveStep(ReadOnlySpan shown, ReadOnlySpan stepRewards, ReadOnlySpan stepEnded)
-
-    /// <summary>A trainer that steps <paramref name="env"/> alone.</summary>
-    /// <param name="environmentId">The id checkpoints record and resumes require.</param>
-    /// <param name="env">The training environment, in the algorithm's action coordinates.</param>
-    /// <param name="evalEnv">A second instance for evaluations.</param>
-    /// <param name="algorithm">The algorithm; the trainer disposes it.</param>
-    new(environmentId: string, env: IEnvironment, evalEnv: IEnvironment, algorithm: IOffPolicyAlgorithm<'L, 'M>) =
-        OffPolicyTrainer(environmentId, env, evalEnv, algorithm, null)
-
-    /// <summary>How many copies of the environment each step steps together (1 unless <see cref="UseEnvironments"/>
-    /// set more).</summary>
-    member _.EnvironmentCount = envs.Length
-
-    /// <summary>The training environments, the first being <see cref="Environment"/>.</summary>
-    member _.Environments : IEnvironment[] = Array.copy envs
-
-    /// <summary>
-    /// Steps <paramref name="count"/> copies of the environment together from the next <see cref="Start"/> or
-    /// <see cref="Resume"/> on, as Stable-Baselines3 does with n_envs: every step steps all of them (the environment
-    /// step count grows by <paramref name="count"/>), acting for all in one batched pass; TrainFrequency counts these
-    /// vectorised steps, each round of GradientSteps updates as configured; copy i is reset with seed + i and resets
-    /// on its own when its episode ends; evaluation stays on one environment. A run asked for a step count that is
-    /// not a multiple of <paramref name="count"/> stops at the first vectorised step that reaches it.
-    /// </summary>
-    /// <param name="count">At least 1.</param>
-    /// <exception cref="T:System.ArgumentException"><paramref name="count"/> is below 1, or above 1 for a trainer
-    /// made without a way to make more environments.</exception>
-    member _.UseEnvironments(count: int) =
+    let useEnvironments (count: int) =
         if count < 1 then invalidArg (nameof count) $"the number of environments must be at least 1, got {count}."
         if count > 1 && isNull makeEnvironment then
             invalidArg (nameof count) $"this trainer was given one environment and no way to make more; it cannot step {count}."
@@ -154,6 +127,36 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
             actingObservations <- Array.zeroCreate (count * o)
             stepRewards <- Array.zeroCreate count
             stepEnded <- Array.zeroCreate count
+    // The configuration's nEnvs (SB3's n_envs) is the count a run starts with; UseEnvironments may change it.
+    do useEnvironments schedule.Environments
+
+    /// <summary>A trainer that steps <paramref name="env"/> alone.</summary>
+    /// <param name="environmentId">The id checkpoints record and resumes require.</param>
+    /// <param name="env">The training environment, in the algorithm's action coordinates.</param>
+    /// <param name="evalEnv">A second instance for evaluations.</param>
+    /// <param name="algorithm">The algorithm; the trainer disposes it.</param>
+    new(environmentId: string, env: IEnvironment, evalEnv: IEnvironment, algorithm: IOffPolicyAlgorithm<'L, 'M>) =
+        OffPolicyTrainer(environmentId, env, evalEnv, algorithm, null)
+
+    /// <summary>How many copies of the environment each step steps together (1 unless <see cref="UseEnvironments"/>
+    /// set more).</summary>
+    member _.EnvironmentCount = envs.Length
+
+    /// <summary>The training environments, the first being <see cref="Environment"/>.</summary>
+    member _.Environments : IEnvironment[] = Array.copy envs
+
+    /// <summary>
+    /// Steps <paramref name="count"/> copies of the environment together from the next <see cref="Start"/> or
+    /// <see cref="Resume"/> on (a trainer starts with its configuration's nEnvs), as Stable-Baselines3 does with n_envs: every step steps all of them (the environment
+    /// step count grows by <paramref name="count"/>), acting for all in one batched pass; TrainFrequency counts these
+    /// vectorised steps, each round of GradientSteps updates as configured; copy i is reset with seed + i and resets
+    /// on its own when its episode ends; evaluation stays on one environment. A run asked for a step count that is
+    /// not a multiple of <paramref name="count"/> stops at the first vectorised step that reaches it.
+    /// </summary>
+    /// <param name="count">At least 1.</param>
+    /// <exception cref="T:System.ArgumentException"><paramref name="count"/> is below 1, or above 1 for a trainer
+    /// made without a way to make more environments.</exception>
+    member _.UseEnvironments(count: int) = useEnvironments count
 
     /// <summary>The algorithm.</summary>
     member _.Algorithm = algorithm

@@ -148,6 +148,12 @@ let ``--n-envs is at least 1, and a resumed run keeps its own number and continu
         Assert.Equal(0, train "whole" [ "--steps"; "600"; "--n-envs"; "3" ])
         Assert.Equal(0, train "part" [ "--steps"; "300"; "--n-envs"; "3" ])
         let part = Path.Combine(root, "part")
+        // --n-envs is the configuration's nEnvs: config.json records it, and the key alone does the same run.
+        Assert.Contains("\"nEnvs\": 3", File.ReadAllText(Path.Combine(root, "whole", "config.json")))
+        let keyed = Path.Combine(root, "k.json")
+        File.WriteAllText(keyed, """{"hiddenSizes": [16, 16], "learningStarts": 50, "evalInterval": 150, "nEnvs": 3}""")
+        Assert.Equal(0, sac [ "train"; "--env"; "PointGoal-v0"; "--config"; keyed; "--out"; Path.Combine(root, "keyed"); "--quiet"; "--save-replay"; "--steps"; "600" ])
+        Assert.Equal<byte[]>(File.ReadAllBytes(Path.Combine(root, "whole", "final.ckpt")), File.ReadAllBytes(Path.Combine(root, "keyed", "final.ckpt")))
         let before = [ for f in Directory.GetFiles part -> f, File.ReadAllBytes f ]
         Assert.Equal(2, sac [ "train"; "--resume"; part; "--steps"; "600"; "--n-envs"; "2"; "--quiet" ])
         for f, bytes in before do Assert.Equal<byte[]>(bytes, File.ReadAllBytes f)

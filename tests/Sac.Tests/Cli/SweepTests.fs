@@ -33,6 +33,17 @@ let ``a bad spec names every problem and sac sweep exits 2`` = testCase "a bad s
         // Nothing was made for a sweep that was refused.
         Assert.False(Directory.Exists(Path.Combine(root, "out"))))
 
+let ``a sweep can vary nEnvs and normalize like any configuration key`` = testCase "a sweep can vary nEnvs and normalize like any configuration key" <| fun () ->
+    withDir (fun root ->
+        let spec = Path.Combine(root, "ok.json")
+        File.WriteAllText(spec, """{"environments": ["Pendulum-v1"], "algorithms": ["sac", "sql"], "seeds": [0], "steps": 100,
+            "grid": {"nEnvs": [1, 4], "normalize": [null, {"rewards": false}]}, "out": "%OUT%" }""".Replace("%OUT%", Path.Combine(root, "out")))
+        Sweep.load spec |> ignore
+        let bad = Path.Combine(root, "bad.json")
+        File.WriteAllText(bad, """{"environments": ["Pendulum-v1"], "seeds": [0], "grid": {"nEnvs": [0]}, "out": "%OUT%" }""".Replace("%OUT%", Path.Combine(root, "out")))
+        let e = Assert.Throws<Options.UsageError>(fun () -> Sweep.load bad |> ignore)
+        Assert.Contains("NEnvs must be at least 1", e.Data0))
+
 let ``a missing spec file, non-JSON and a spec without environments or seeds are refused by name`` = testCase "a missing spec file, non-JSON and a spec without environments or seeds are refused by name" <| fun () ->
     Assert.Contains("no such file", String.Join("; ", SweepSpecReader.ReadFile("/nonexistent/sweep.json").Problems))
     Assert.Contains("not valid JSON", String.Join("; ", (read "{ nope").Problems))
@@ -126,6 +137,7 @@ let ``a run's status file survives a round trip and a missing one reads as pendi
 
 let tests = testList "Sweep" [
     ``a bad spec names every problem and sac sweep exits 2``
+    ``a sweep can vary nEnvs and normalize like any configuration key``
     ``a missing spec file, non-JSON and a spec without environments or seeds are refused by name``
     ``a grid expands to every combination, the first key varying slowest, each run in its own directory``
     ``a list of configurations keeps its names, numbers the unnamed ones and refuses a name twice``

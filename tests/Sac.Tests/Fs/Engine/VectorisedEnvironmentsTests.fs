@@ -84,7 +84,7 @@ let private pendulum () = RescaleAction(EnvironmentRegistry.MakeChecked "Pendulu
 let private scheduleOf (trainFreq: int) (gradientSteps: int) (learningStarts: int) =
     { Seed = 5UL; BufferSize = 10_000; BatchSize = 1; LearningStarts = learningStarts; TrainFrequency = trainFreq
       GradientSteps = gradientSteps; EvalInterval = 0; EvalEpisodes = 1; LearningRateSchedule = LearningRateSchedule.Constant
-      Normalize = null; Gamma = 0.99f }
+      Environments = 1; Normalize = null; Gamma = 0.99f }
 
 let ``steps, warm-up and update rounds follow SB3's loop with n_envs`` =
     testCase "steps, warm-up and update rounds follow SB3's loop with n_envs" <| fun () ->
@@ -303,6 +303,30 @@ let ``the batched actor pass is row by row act, bitwise`` =
             Assert.Equal<float32[]>(byRow, batched)
             Assert.True(batched |> Array.forall (fun x -> x >= -1.0f && x <= 1.0f))))
 
+let ``the configuration's nEnvs is the count a trainer starts with, the same run as UseEnvironments`` =
+    testCase "the configuration's nEnvs is the count a trainer starts with, the same run as UseEnvironments" <| fun () ->
+        let run (t: OffPolicyTrainer<'L, 'M>) =
+            let records, onRecord = collect ()
+            let s = t.RunTo(t.Start(), 360L, [ onRecord ]).State
+            s.EnvSteps, s.Episodes, s.Draws, records |> Seq.map comparable |> List.ofSeq
+        let byKey = new Trainer("Pendulum-v1", SacConfig(HiddenSizes = [| 16; 16 |], BatchSize = 16, BufferSize = 2000, LearningStarts = 60,
+                                                         EvalInterval = 300, EvalEpisodes = 1, Seed = 13UL, TrainFrequency = 2, GradientSteps = 3, NEnvs = 3), gemm)
+        Assert.Equal(3, byKey.EnvironmentCount)
+        let byCall = new Trainer("Pendulum-v1", sacConfig (), gemm)
+        Assert.Equal(1, byCall.EnvironmentCount)
+        byCall.UseEnvironments 3
+        Assert.Equal(run byCall, run byKey)
+        let dqn = DqnTrainer("CartPole-v1", DqnConfig(NEnvs = 4), gemm)
+        Assert.Equal(4, dqn.EnvironmentCount)
+        let sql = SqlTrainer("MultiGoal-v0", SqlConfig(NEnvs = 2), gemm)
+        Assert.Equal(2, sql.EnvironmentCount)
+        // Written only above 1, read back equal; below 1 refused naming the key.
+        Assert.DoesNotContain("nEnvs", ConfigJson.Serialize(SacConfig()))
+        Assert.Contains("\"nEnvs\": 3", ConfigJson.Serialize(SacConfig(NEnvs = 3)))
+        Assert.Equal(3, ConfigJson.Deserialize<DqnConfig>(ConfigJson.Serialize(DqnConfig(NEnvs = 3)), "test").NEnvs)
+        let e = Assert.Throws<ArgumentException>(fun () -> SqlConfig(NEnvs = 0) |> ignore)
+        Assert.Contains("NEnvs", e.Message)
+
 let ``DQN's and SQL's batched passes are row by row act, bitwise`` =
     testCase "DQN's and SQL's batched passes are row by row act, bitwise" <| fun () ->
         let gen =
@@ -418,6 +442,7 @@ let tests = testList "VectorisedEnvironments" [
     ``fewer than one environment is refused before anything is built``
     ``the batched actor pass is row by row act, bitwise``
     ``acting for n environments allocates nothing per step``
+    ``the configuration's nEnvs is the count a trainer starts with, the same run as UseEnvironments``
     ``DQN's and SQL's batched passes are row by row act, bitwise``
     ``DQN and SQL act for n environments without allocating per step``
     ``warm-up draws for every environment, keyed by environment step``
