@@ -215,7 +215,13 @@ let ``SIGINT and SIGTERM stop training with a checkpoint and one line naming the
             Diagnostics.ProcessStartInfo("dotnet", $"\"{sac}\" train --env Pendulum-v1 --steps 1000000 --config \"{cfg}\" --out \"{out}\" --quiet",
                                          RedirectStandardError = true, UseShellExecute = false)
         use p = nonNull (Diagnostics.Process.Start psi)
-        let err = p.StandardError.ReadToEndAsync()
+        // --quiet: the run writes one line to stderr at most, so it is read after the exit. Nothing here waits on the
+        // thread pool, which the suite's parallel tests may hold for minutes (an async read or WaitForExit's exit
+        // notification can then lag far behind the child).
+        let exitedWithin (q: Diagnostics.Process) (seconds: float) =
+            let deadline = DateTime.UtcNow.AddSeconds seconds
+            while DateTime.UtcNow < deadline && not q.HasExited do Threading.Thread.Sleep 100
+            q.HasExited
         // Wait (bounded) until the run has finished an episode, so the signal lands mid-training.
         let csv = Path.Combine(out, "metrics.csv")
         let deadline = DateTime.UtcNow.AddSeconds 60.0
@@ -223,12 +229,13 @@ let ``SIGINT and SIGTERM stop training with a checkpoint and one line naming the
             Threading.Thread.Sleep 100
         Assert.True(File.Exists csv, "the run never wrote metrics.csv")
         use kill = Diagnostics.Process.Start("kill", $"-{signal} {p.Id}")
-        kill.WaitForExit()
-        if not (p.WaitForExit 60_000) then
+        Assert.True(exitedWithin kill 30.0, "kill did not return")
+        if not (exitedWithin p 60.0) then
             p.Kill true
-            failwith "the run did not stop after the signal"
+            let wrote = File.Exists(Path.Combine(out, "checkpoint.ckpt"))
+            failwith $"the run did not stop within 60 s of the signal (checkpoint written: {wrote})"
         Assert.Equal(code, p.ExitCode)
-        let lines = err.Result.Trim().Split('\n')
+        let lines = p.StandardError.ReadToEnd().Trim().Split('\n')
         Assert.Equal(1, lines.Length)
         Assert.Contains($"sac train --resume {out}", lines.[0])
         Assert.True(File.Exists(Path.Combine(out, "checkpoint.ckpt")))
