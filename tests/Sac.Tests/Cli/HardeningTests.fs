@@ -205,7 +205,19 @@ let ``the checked environment catches an element never written and one outside a
     let e = Assert.Throws<EnvironmentCheckException>(fun () -> env.Step(ReadOnlySpan [| 0f |], Span o2) |> ignore)
     Assert.Contains("observation[0] = 3 is outside the observation space [-1, 1]", e.Message)
 
+/// Whether this process ignores SIGINT: a background job of a shell without job control does, its children inherit
+/// that, and .NET keeps an inherited SIGINT ignored, so `sac train` started from here can never see one.
+let private ignoresSigint () =
+    try
+        File.ReadAllLines "/proc/self/status"
+        |> Array.tryFind (fun l -> l.StartsWith "SigIgn:")
+        |> Option.map (fun l -> (Convert.ToUInt64(l.Substring(7).Trim(), 16) &&& 2UL) <> 0UL)
+        |> Option.defaultValue false
+    with :? IOException -> false
+
 let ``SIGINT and SIGTERM stop training with a checkpoint and one line naming the resume command`` (signal: string, code: int) =
+    if signal = "INT" && ignoresSigint () then
+        skiptest "this test process ignores SIGINT (started in the background without job control), and the run it starts inherits that; SIGTERM is still tested"
     withDir (fun root ->
         let out = Path.Combine(root, "run")
         let cfg = Path.Combine(root, "c.json")
@@ -215,9 +227,7 @@ let ``SIGINT and SIGTERM stop training with a checkpoint and one line naming the
             Diagnostics.ProcessStartInfo("dotnet", $"\"{sac}\" train --env Pendulum-v1 --steps 1000000 --config \"{cfg}\" --out \"{out}\" --quiet",
                                          RedirectStandardError = true, UseShellExecute = false)
         use p = nonNull (Diagnostics.Process.Start psi)
-        // --quiet: the run writes one line to stderr at most, so it is read after the exit. Nothing here waits on the
-        // thread pool, which the suite's parallel tests may hold for minutes (an async read or WaitForExit's exit
-        // notification can then lag far behind the child).
+        // --quiet: the run writes one line to stderr at most, so it is read after the exit.
         let exitedWithin (q: Diagnostics.Process) (seconds: float) =
             let deadline = DateTime.UtcNow.AddSeconds seconds
             while DateTime.UtcNow < deadline && not q.HasExited do Threading.Thread.Sleep 100
