@@ -80,12 +80,11 @@ let measure (checkpoint: string) (env: string) (forceEnv: bool) (episodes: int) 
     checkEnvironment "--env" env
     let algorithm = load Checkpoint.ReadAlgorithm checkpoint
     // A normalising run's policy reads observations normalised by its saved statistics, frozen.
-    let wrap =
+    let statistics : Sac.Core.Data.VecNormalize | null =
         match metadata.TryGetValue Sac.Core.Data.VecNormalize.MetadataKey with
-        | true, json ->
-            let n = try Sac.Core.Data.VecNormalize.FromJson json with :? FormatException as e -> raise (UsageError $"{checkpoint}: {e.Message}")
-            fun (e: IEnvironment) -> NormalizeObservation(e, n) :> IEnvironment
-        | _ -> id
+        | true, json -> try Sac.Core.Data.VecNormalize.FromJson json with :? FormatException as e -> raise (UsageError $"{checkpoint}: {e.Message}")
+        | _ -> null
+    let wrap (e: IEnvironment) = NormalizeObservation.Around(e, statistics)
     let mean, std, goals =
         match algorithm with
         | "sac" -> evalSac checkpoint env wrap episodes seed

@@ -67,8 +67,8 @@ type DqnAlgorithm(config: DqnConfig, observationSize: int, actionCount: int, gem
                 else Dqn.act ctx actWs learner.QNetwork (EpsilonGreedy(Dqn.explorationRate config t, keys.Act, uint64 t)) observation
             action.[0] <- float32 index
 
-        // One Q pass per environment (a one-row forward, as acting alone); the exploration rate is the one at the
-        // vectorised step's start, as Stable-Baselines3 updates it once per vectorised step.
+        // One Q pass over all environments, row by row so each is bitwise its one-row forward; the exploration rate
+        // is the one at the vectorised step's start, as Stable-Baselines3 updates it once per vectorised step.
         member _.ActBatch(learner, steps, count, observations, actions) =
             let t = uint64 steps
             if steps < int64 config.LearningStarts then

@@ -62,7 +62,8 @@ type SqlAlgorithm(config: SqlConfig, observationSize: int, actionSize: int, gemm
 
         member _.Policy(learner, mode, observation, action) = SoftQLearning.act ctx policyWs learner.Sampler mode observation action
 
-        // One sampler pass per environment: the sampler's noise is its input, so rows share nothing to batch.
+        // One sampler pass over all environments, row by row so each is bitwise its one-row pass; row i draws its noise
+        // at environment step steps + i.
         member _.ActBatch(learner, steps, count, observations, actions) =
             if steps < int64 config.LearningStarts then
                 for i in 0 .. count - 1 do keys.UniformAction(steps + int64 i, actions.Slice(i * a, a))

@@ -29,6 +29,14 @@ public sealed class NormalizeObservation : IEnvironment
         this.statistics = statistics;
     }
 
+    /// <summary><paramref name="inner"/> as a run with <paramref name="statistics"/> acts on it: wrapped, or itself
+    /// when the run does not normalise (null statistics).</summary>
+    /// <param name="inner">The environment.</param>
+    /// <param name="statistics">The run's statistics, or null.</param>
+    /// <returns>The environment the policy should see.</returns>
+    public static IEnvironment Around(IEnvironment inner, VecNormalize? statistics) =>
+        statistics is null ? inner : new NormalizeObservation(inner, statistics);
+
     /// <summary>The wrapped environment.</summary>
     public IEnvironment Inner => inner;
 

@@ -39,7 +39,7 @@ public static partial class ConfigJson
             RespectRequiredConstructorParameters = true,
             ReadCommentHandling = JsonCommentHandling.Skip,
             AllowTrailingCommas = true,
-            TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { OmitDefaultActivation, OmitSdeKeysWhenOff, OmitNormalizeWhenOff } },
+            TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { OmitDefaultActivation, OmitSdeKeysWhenOff, OmitUnsetOffPolicyKeys } },
         };
         // Names only: an integer would bypass the names users read in the file and in the docs.
         options.Converters.Add(new JsonStringEnumConverter(namingPolicy: null, allowIntegerValues: false));
@@ -58,7 +58,7 @@ public static partial class ConfigJson
 
     // Normalisation is written only when set and nEnvs only above 1, so files of runs without them stay as they were
     // before the keys existed.
-    static void OmitNormalizeWhenOff(JsonTypeInfo type)
+    static void OmitUnsetOffPolicyKeys(JsonTypeInfo type)
     {
         foreach (JsonPropertyInfo property in type.Properties)
             if (property.PropertyType == typeof(NormalizeSettings))

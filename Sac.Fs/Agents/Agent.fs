@@ -139,7 +139,7 @@ type Agent<'L, 'M>(trainer: OffPolicyTrainer<'L, 'M>, gemm: IGemm, initial: OffP
     /// <param name="seed">The first episode's seed.</param>
     member _.Evaluate(environment: IEnvironment, episodes: int, seed: uint64) =
         let rescaled = if rescale.IsSome then RescaleAction(environment) :> IEnvironment else environment
-        let env = match trainer.Normalization with null -> rescaled | n -> NormalizeObservation(rescaled, n) :> IEnvironment
+        let env = NormalizeObservation.Around(rescaled, trainer.Normalization)
         if env.ObservationSpace.Dimension <> observationSize || env.ActionSpace.Dimension <> raw.Length then
             invalidArg (nameof environment) $"{environment.Id} has other spaces than {trainer.EnvironmentId}."
         algorithm.Evaluate(state.Learner, env, episodes, seed)

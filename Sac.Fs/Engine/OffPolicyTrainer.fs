@@ -95,7 +95,7 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
             match schedule.Normalize with
             | null -> null
             | settings -> VecNormalize(settings, o, envs.Length, float schedule.Gamma)
-        evaluationEnv <- (match normalizer with null -> evalEnv | n -> NormalizeObservation(evalEnv, n) :> IEnvironment)
+        evaluationEnv <- NormalizeObservation.Around(evalEnv, normalizer)
     // What the policy acts on: the raw observations, or their normalisation written into `into`.
     let acting (raw: float32[]) (into: float32[]) : ReadOnlySpan<float32> =
         match normalizer with

@@ -69,11 +69,12 @@ type OnnxExport =
         let scaled = g.Node("Mul", [ a; g.Floats("action_scale", [ n ], ReadOnlySpan scale) ])
         g.Node("Add", [ scaled; g.Floats("action_offset", [ n ], ReadOnlySpan offset) ], output = "action")
 
-    // The tensor the network reads: the raw observation, or its normalisation by the run's statistics (frozen).
-    static member private Observation(g: Graph, normalization: VecNormalize | null) =
+    // The tensor the network reads, and the metadata that says how: the raw observation, or its normalisation by the
+    // run's statistics (frozen).
+    static member private Observation(g: Graph, normalization: VecNormalize | null) : string * (string * string) list =
         match normalization with
-        | null -> "observation"
-        | n when not n.Settings.Observations -> "observation"
+        | null -> "observation", []
+        | n when not n.Settings.Observations -> "observation", []
         | n ->
             let o = n.ObservationSize
             let mean = Array.init o (fun j -> float32 n.ObservationStatistics.Mean.[j])
@@ -81,13 +82,16 @@ type OnnxExport =
             let centred = g.Node("Sub", [ "observation"; g.Floats("obs_mean", [ o ], ReadOnlySpan mean) ])
             let scaled = g.Node("Div", [ centred; g.Floats("obs_std", [ o ], ReadOnlySpan std) ])
             let c = n.Settings.ClipObservations
-            g.Node("Clip", [ scaled; g.Scalar("obs_clip_min", -c); g.Scalar("obs_clip_max", c) ])
+            let clip = OnnxExport.Number c
+            g.Node("Clip", [ scaled; g.Scalar("obs_clip_min", -c); g.Scalar("obs_clip_max", c) ]),
+            [ "observation_normalization", $"clip((observation - obs_mean) / obs_std, -{clip}, {clip})" ]
 
-    static member private NormalizationEntries(normalization: VecNormalize | null) =
-        match normalization with
-        | null -> []
-        | n when not n.Settings.Observations -> []
-        | n -> [ "observation_normalization", $"clip((observation - obs_mean) / obs_std, -{OnnxExport.Number n.Settings.ClipObservations}, {OnnxExport.Number n.Settings.ClipObservations})" ]
+    // The sizes and native action bounds every continuous-action model's metadata states.
+    static member private Bounds(o: int, a: int, low: float32[], high: float32[]) =
+        [ "observation_size", string o
+          "action_size", string a
+          "action_low", OnnxExport.Vector low
+          "action_high", OnnxExport.Vector high ]
 
     static member private Metadata(baseEntries: (string * string) list, extra: seq<KeyValuePair<string, string>> | null) =
         let given = match extra with null -> [] | e -> [ for kv in e -> kv.Key, kv.Value ]
@@ -117,7 +121,8 @@ type OnnxExport =
         g.Input("observation", Float, [ batch; Fixed o ])
         if stochastic then g.Input("noise", Float, [ batch; Fixed a ])
         let last = actor.LayerCount - 1
-        let h = hidden g "actor" actor parameters (OnnxExport.Observation(g, normalization))
+        let input, normalizing = OnnxExport.Observation(g, normalization)
+        let h = hidden g "actor" actor parameters input
         // The output layer split in two Gemms (mean rows, then raw log-std rows) instead of one Gemm and two Slices.
         let mu = affine g "actor.mu" actor parameters last 0 a h
         let boundText =
@@ -163,13 +168,10 @@ type OnnxExport =
         let entries =
             [ "policy", (if stochastic then "sac_stochastic" else "sac_deterministic")
               "inputs", inputs
-              "outputs", outputs
-              "observation_size", string o
-              "action_size", string a
-              "action_low", OnnxExport.Vector low
-              "action_high", OnnxExport.Vector high
-              "log_std_bound", boundText ]
-            @ OnnxExport.NormalizationEntries normalization
+              "outputs", outputs ]
+            @ OnnxExport.Bounds(o, a, low, high)
+            @ [ "log_std_bound", boundText ]
+            @ normalizing
         let doc = "SAC policy exported by Sac.Functional. " + inputs + " -> " + outputs + "."
         model g OnnxExport.Version doc (OnnxExport.Metadata(entries, metadata))
 
@@ -196,7 +198,8 @@ type OnnxExport =
         OnnxExport.CheckBounds(a, low, high)
         let g = Graph("sac_policy")
         g.Input("observation", Float, [ Named "batch"; Fixed o ])
-        let h = hidden g "actor" actor mlp (OnnxExport.Observation(g, normalization))
+        let input, normalizing = OnnxExport.Observation(g, normalization)
+        let h = hidden g "actor" actor mlp input
         let mu = affine g "actor.mu" actor mlp (actor.LayerCount - 1) 0 a h
         let clipped = g.Node("Clip", [ mu; g.Scalar("clip_mean_min", -Gsde.ClipMean); g.Scalar("clip_mean_max", Gsde.ClipMean) ])
         OnnxExport.Rescale(g, g.Node("Tanh", [ clipped ]), low, high) |> ignore
@@ -205,12 +208,9 @@ type OnnxExport =
         let entries =
             [ "policy", "sac_gsde_deterministic"
               "inputs", $"observation: float32[batch, {o}]"
-              "outputs", outputs
-              "observation_size", string o
-              "action_size", string a
-              "action_low", OnnxExport.Vector low
-              "action_high", OnnxExport.Vector high ]
-            @ OnnxExport.NormalizationEntries normalization
+              "outputs", outputs ]
+            @ OnnxExport.Bounds(o, a, low, high)
+            @ normalizing
         let doc = $"SAC policy with gSDE exported by Sac.Functional. observation: float32[batch, {o}] -> " + outputs + "."
         model g OnnxExport.Version doc (OnnxExport.Metadata(entries, metadata))
 
@@ -235,7 +235,8 @@ type OnnxExport =
         let batch = Named "batch"
         g.Input("observation", Float, [ batch; Fixed o ])
         g.Input("noise", Float, [ batch; Fixed a ])
-        let x = g.Node("Concat", [ OnnxExport.Observation(g, normalization); "noise" ], [ Int("axis", 1L) ])
+        let input, normalizing = OnnxExport.Observation(g, normalization)
+        let x = g.Node("Concat", [ input; "noise" ], [ Int("axis", 1L) ])
         let y = mlp g "sampler" sampler parameters x
         // The sampler ends in tanh, so its output is already in [-1, 1] as RescaleAction expects.
         OnnxExport.Rescale(g, y, low, high) |> ignore
@@ -245,12 +246,9 @@ type OnnxExport =
         let entries =
             [ "policy", "sql_sampler"
               "inputs", inputs
-              "outputs", outputs
-              "observation_size", string o
-              "action_size", string a
-              "action_low", OnnxExport.Vector low
-              "action_high", OnnxExport.Vector high ]
-            @ OnnxExport.NormalizationEntries normalization
+              "outputs", outputs ]
+            @ OnnxExport.Bounds(o, a, low, high)
+            @ normalizing
         model g OnnxExport.Version ("Soft Q-Learning sampler exported by Sac.Functional. " + inputs + " -> " + outputs + ".")
             (OnnxExport.Metadata(entries, metadata))
 
@@ -272,7 +270,8 @@ type OnnxExport =
         let g = Graph("q_network")
         let batch = Named "batch"
         g.Input("observation", Float, [ batch; Fixed o ])
-        let q = mlp g "q" network parameters (OnnxExport.Observation(g, normalization))
+        let input, normalizing = OnnxExport.Observation(g, normalization)
+        let q = mlp g "q" network parameters input
         g.Node("Identity", [ q ], output = "q_values") |> ignore
         g.Node("ArgMax", [ q ], [ Int("axis", 1L); Int("keepdims", 0L) ], output = "action") |> ignore
         if soft then
@@ -291,7 +290,7 @@ type OnnxExport =
               "observation_size", string o
               "action_count", string n ]
             @ (if soft then [ "temperature", OnnxExport.Number temperature ] else [])
-            @ OnnxExport.NormalizationEntries normalization
+            @ normalizing
         model g OnnxExport.Version ($"Q-network exported by Sac.Functional. observation: float32[batch, {o}] -> " + outputs + ".")
             (OnnxExport.Metadata(entries, metadata))
 
