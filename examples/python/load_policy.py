@@ -2,8 +2,14 @@
 NumPy only, and computes the actions `sac` would take.
 
 The checkpoint holds the actor as one flat float32 vector: per layer the weight [out, in] row-major (PyTorch's
-nn.Linear layout), then the bias; the configuration's activation between layers (ReLU unless "activation" says Tanh,
-ELU or LeakyReLU); the last layer emits 2|A| values, the Gaussian mean mu and the raw log-std. The deterministic action is tanh(mu), rescaled from [-1, 1] to the environment's action bounds.
+nn.Linear layout), then the bias; the layer widths are the configuration's "actorHiddenSizes" where set, else its
+"hiddenSizes"; the configuration's activation between layers (ReLU unless "activation" says Tanh, ELU or LeakyReLU);
+the last layer emits 2|A| values, the Gaussian mean mu and the raw log-std. The deterministic action is tanh(mu),
+rescaled from [-1, 1] to the environment's action bounds.
+With gSDE ("useSde") the last layer emits mu alone, the log-std matrix follows the network in the vector, and the
+deterministic action is tanh(clip(mu, -2, 2)); --noise is refused there (its noise is a matrix per update, not per row).
+A run that normalised observations ("normalize") stores their running statistics in the checkpoint's metadata; the
+network sees clip((x - mean) / sqrt(var + 1e-8), -clip, clip), as in the library, so raw observations go in.
 
 usage:
   python3 load_policy.py CHECKPOINT                 # reads a JSON list of observations on stdin
@@ -79,7 +85,9 @@ class SacActor:
         self.environment_id = meta.get("environment_id", "")
         self.observation_size = int(meta["observation_size"])
         self.action_size = a = int(meta["action_size"])
-        sizes = [self.observation_size] + list(config["hiddenSizes"]) + [2 * a]
+        self.use_sde = bool(config.get("useSde", False))
+        hidden = config.get("actorHiddenSizes") or config["hiddenSizes"]
+        sizes = [self.observation_size] + list(hidden) + [a if self.use_sde else 2 * a]
         flat = tensors["actor"].astype(np.float32)
         self.layers = []
         offset = 0
@@ -89,8 +97,20 @@ class SacActor:
             b = flat[offset : offset + fan_out]
             offset += fan_out
             self.layers.append((w, b))
+        if self.use_sde:
+            # The log-std matrix: one row per latent feature, |A| columns (full_std) or one.
+            offset += hidden[-1] * (a if config.get("fullStd", True) else 1)
         if offset != flat.size:
             raise SystemExit("%s: the actor has %d parameters, the sizes %s need %d" % (path, flat.size, sizes, offset))
+        self.normalization = None
+        if "normalization" in meta:
+            stats = json.loads(meta["normalization"])
+            if stats["settings"].get("observations", True):
+                self.normalization = (
+                    np.asarray(stats["observationMean"], dtype=np.float64),
+                    np.sqrt(np.asarray(stats["observationVariance"], dtype=np.float64) + 1e-8),
+                    float(stats["settings"].get("clipObservations", 10.0)),
+                )
         self.activation = config.get("activation", "Relu").lower()
         if self.activation not in ACTIVATIONS:
             raise SystemExit("%s: unknown activation '%s'" % (path, config.get("activation")))
@@ -106,11 +126,16 @@ class SacActor:
     def forward(self, observations):
         """(mu, raw log-std), each [batch, |A|], in float32 as the library computes them."""
         x = np.atleast_2d(np.asarray(observations, dtype=np.float32))
+        if self.normalization is not None:
+            mean, std, clip = self.normalization
+            x = np.clip((x.astype(np.float64) - mean) / std, -clip, clip).astype(np.float32)
         for i, (w, b) in enumerate(self.layers):
             x = x @ w.T + b
             if i < len(self.layers) - 1:
                 x = ACTIVATIONS[self.activation](x)
         a = self.action_size
+        if self.use_sde:
+            return np.clip(x, np.float32(-2), np.float32(2)), None
         return x[:, :a], x[:, a:]
 
     def rescale(self, squashed):
@@ -124,6 +149,8 @@ class SacActor:
 
     def sample(self, observations, noise):
         """The reparameterised draw tanh(mu + sigma * noise), rescaled, and its log-density in [-1, 1]^|A|."""
+        if self.use_sde:
+            raise SystemExit("--noise: a gSDE actor's noise is an exploration matrix per update, not a draw per row")
         mu, raw = self.forward(observations)
         kind, lo, hi = self.log_std
         if kind == "Clamp":

@@ -46,12 +46,24 @@ class SacPolicy(nn.Module):
                 layers.append(ACTIVATIONS[actor.activation]())
         self.net = nn.Sequential(*layers)
         self.action_size = actor.action_size
+        self.use_sde = actor.use_sde
+        # The run's frozen observation statistics, where it normalised (see load_policy.py).
+        self.normalize = actor.normalization is not None
+        if self.normalize:
+            mean, std, self.obs_clip = actor.normalization
+            self.register_buffer("obs_mean", torch.tensor(mean, dtype=torch.float64))
+            self.register_buffer("obs_std", torch.tensor(std, dtype=torch.float64))
         self.log_std_kind, self.log_std_min, self.log_std_max = actor.log_std
         self.register_buffer("low", torch.tensor(actor.low, dtype=torch.float64))
         self.register_buffer("high", torch.tensor(actor.high, dtype=torch.float64))
 
     def heads(self, observations):
+        if self.normalize:
+            observations = ((observations.double() - self.obs_mean) / self.obs_std).clamp(-self.obs_clip, self.obs_clip).float()
         out = self.net(observations)
+        if self.use_sde:
+            # gSDE: the network emits the mean alone, clipped to [-2, 2] (SB3's clip_mean).
+            return out.clamp(-2.0, 2.0), None
         return out[:, : self.action_size], out[:, self.action_size :]
 
     def log_std(self, raw):
@@ -73,6 +85,8 @@ class SacPolicy(nn.Module):
     def sample(self, observations, noise):
         """tanh(mu + sigma * noise), rescaled, and its log-density in [-1, 1]^|A| (SAC appendix C, eq. 21, with the
         squash term written as 2 (log 2 - u - softplus(-2u)) for stability)."""
+        if self.use_sde:
+            raise SystemExit("--noise: a gSDE actor's noise is an exploration matrix per update, not a draw per row")
         mu, raw = self.heads(observations)
         log_std = self.log_std(raw)
         u = mu + torch.exp(log_std) * noise

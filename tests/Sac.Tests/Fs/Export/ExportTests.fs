@@ -178,6 +178,38 @@ module OnnxExportTests =
     let ``examples/python/to_torch.py builds the actor as a torch module that computes sac's actions and log-probabilities`` = torchCase "examples/python/to_torch.py builds the actor as a torch module that computes sac's actions and log-probabilities" <| fun () ->
         CheckPythonPolicy(torchPython, "examples/python/to_torch.py", "PyTorch")
 
+    // Deterministic actions of the Python loaders for checkpoints whose actor differs from the plain one: separate
+    // actor sizes, normalised observations (raw ones far from the mean go in, some beyond the clip), and gSDE.
+    let private CheckPythonVariants(python: Lazy<Result<string, string>>, script: string, name: string) =
+        let dir = Directory.CreateTempSubdirectory("sac-export-py-").FullName
+        try
+            let python = match python.Force() with Ok p -> p | Error e -> failwith e
+            let script = repoFile script
+            let variants =
+                [ "actorHiddenSizes", SacConfig(Seed = 4UL, HiddenSizes = [| 16; 16 |], ActorHiddenSizes = [| 24; 8; 12 |], BatchSize = 32, LearningStarts = 64, EvalInterval = 0)
+                  "normalize", SacConfig(Seed = 4UL, HiddenSizes = [| 16; 16 |], BatchSize = 32, LearningStarts = 64, EvalInterval = 0, Normalize = NormalizeSettings())
+                  "useSde", SacConfig(Seed = 4UL, HiddenSizes = [| 16; 16 |], BatchSize = 32, LearningStarts = 64, EvalInterval = 0, UseSde = true, FullStd = false) ]
+            for key, config in variants do
+                let ckpt = Path.Combine(dir, key + ".ckpt")
+                use agent = SacAgent.Create("Pendulum-v1", config)
+                agent.Learn(300L) |> ignore
+                agent.Save ckpt
+                let rows = 32
+                let obs = observations rows 3 23UL |> Array.map (fun x -> 30.0f * x)
+                let obsJson = System.Text.Json.JsonSerializer.Serialize(Array.chunkBySize 3 obs)
+                use doc = System.Text.Json.JsonDocument.Parse(runPython python script $"\"{ckpt}\"" obsJson)
+                let d = maxDeviation (agent.PredictBatch(obs, rows)) (jsonMatrix (doc.RootElement.GetProperty "actions"))
+                output.WriteLine($"{name}, {key}: max deviation {d:E2}")
+                Assert.True(d <= tolerance, $"{key}: deterministic actions differ by {d}")
+        finally
+            Directory.Delete(dir, true)
+
+    let ``examples/python/load_policy.py honours separate actor sizes, stored observation statistics and gSDE`` = numpyCase "examples/python/load_policy.py honours separate actor sizes, stored observation statistics and gSDE" <| fun () ->
+        CheckPythonVariants(numpyPython, "examples/python/load_policy.py", "NumPy")
+
+    let ``examples/python/to_torch.py honours separate actor sizes, stored observation statistics and gSDE`` = torchCase "examples/python/to_torch.py honours separate actor sizes, stored observation statistics and gSDE" <| fun () ->
+        CheckPythonVariants(torchPython, "examples/python/to_torch.py", "PyTorch")
+
     let ``a SAC agent's deterministic ONNX policy matches Predict at batch 1, 7 and 256`` = testCase "a SAC agent's deterministic ONNX policy matches Predict at batch 1, 7 and 256" <| fun () ->
         let path = temp ".onnx"
         try
@@ -504,6 +536,8 @@ module OnnxExportTests =
 let tests = testList "OnnxExport" [
     OnnxExportTests.``examples/python/load_policy.py reads the actor from final.ckpt and computes sac's actions and log-probabilities``
     OnnxExportTests.``examples/python/to_torch.py builds the actor as a torch module that computes sac's actions and log-probabilities``
+    OnnxExportTests.``examples/python/load_policy.py honours separate actor sizes, stored observation statistics and gSDE``
+    OnnxExportTests.``examples/python/to_torch.py honours separate actor sizes, stored observation statistics and gSDE``
     OnnxExportTests.``a SAC agent's deterministic ONNX policy matches Predict at batch 1, 7 and 256``
     OnnxExportTests.``a normalising agent's ONNX model takes raw observations and matches Predict (SAC and DQN)``
     OnnxExportTests.``a SAC agent's stochastic ONNX policy gives a seeded Predict's action and TanhGaussian's log-probability``
