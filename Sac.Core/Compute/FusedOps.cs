@@ -52,7 +52,7 @@ public static class FusedOps
             case Activation.Relu:
                 // Fused so the row is read and written once: y = max(z + b, 0).
                 for (int i = 0; i < rows; i++)
-                    AddBiasRelu(z.Slice(i * cols, cols), bias);
+                    InPlaceKernel.Run<AddBiasRelu>(bias, z.Slice(i * cols, cols));
                 break;
             // y = tanh(z + b) and ELU(z + b), row by row: the vectorised exp and tanh take another path for a short
             // tail than for full vectors, so a whole-matrix call would make a row's values depend on the rows around it.
@@ -74,7 +74,7 @@ public static class FusedOps
                 break;
             case Activation.LeakyRelu:
                 for (int i = 0; i < rows; i++)
-                    AddBiasLeakyRelu(z.Slice(i * cols, cols), bias);
+                    InPlaceKernel.Run<AddBiasLeakyRelu>(bias, z.Slice(i * cols, cols));
                 break;
         }
     }
@@ -97,10 +97,10 @@ public static class FusedOps
         CheckActivation(act, nameof(act));
         switch (act)
         {
-            case Activation.Relu: ReluBackward(y, dy); break;
-            case Activation.Tanh: TanhBackward(y, dy); break;
-            case Activation.Elu: EluBackward(y, dy); break;
-            case Activation.LeakyRelu: LeakyReluBackward(y, dy); break;
+            case Activation.Relu: InPlaceKernel.Run<ReluBackward>(y, dy); break;
+            case Activation.Tanh: InPlaceKernel.Run<TanhBackward>(y, dy); break;
+            case Activation.Elu: InPlaceKernel.Run<EluBackward>(y, dy); break;
+            case Activation.LeakyRelu: InPlaceKernel.Run<LeakyReluBackward>(y, dy); break;
         }
     }
 
@@ -294,61 +294,6 @@ public static class FusedOps
         }
     }
 
-    // y = max(z + b, 0) written as "zero where negative" so a NaN pre-activation stays NaN and surfaces.
-    static void AddBiasRelu(Span<float> row, ReadOnlySpan<float> bias)
-    {
-        int n = row.Length, i = 0;
-        ref float r = ref MemoryMarshal.GetReference(row);
-        ref float b = ref MemoryMarshal.GetReference(bias);
-        if (Vector512.IsHardwareAccelerated)
-        {
-            for (; i <= n - 16; i += 16)
-            {
-                Vector512<float> v = Vector512.LoadUnsafe(ref r, (nuint)i) + Vector512.LoadUnsafe(ref b, (nuint)i);
-                Vector512.AndNot(v, Vector512.LessThan(v, Vector512<float>.Zero)).StoreUnsafe(ref r, (nuint)i);
-            }
-        }
-        if (Vector256.IsHardwareAccelerated)
-        {
-            for (; i <= n - 8; i += 8)
-            {
-                Vector256<float> v = Vector256.LoadUnsafe(ref r, (nuint)i) + Vector256.LoadUnsafe(ref b, (nuint)i);
-                Vector256.AndNot(v, Vector256.LessThan(v, Vector256<float>.Zero)).StoreUnsafe(ref r, (nuint)i);
-            }
-        }
-        for (; i < n; i++)
-        {
-            float v = row[i] + bias[i];
-            row[i] = v < 0f ? 0f : v;
-        }
-    }
-
-    // dz = dy * [y > 0]: the mask clears the gradient wherever the unit was off.
-    static void ReluBackward(ReadOnlySpan<float> y, Span<float> dy)
-    {
-        int n = y.Length, i = 0;
-        ref float yr = ref MemoryMarshal.GetReference(y);
-        ref float dr = ref MemoryMarshal.GetReference(dy);
-        if (Vector512.IsHardwareAccelerated)
-        {
-            for (; i <= n - 16; i += 16)
-            {
-                Vector512<float> mask = Vector512.GreaterThan(Vector512.LoadUnsafe(ref yr, (nuint)i), Vector512<float>.Zero);
-                (Vector512.LoadUnsafe(ref dr, (nuint)i) & mask).StoreUnsafe(ref dr, (nuint)i);
-            }
-        }
-        if (Vector256.IsHardwareAccelerated)
-        {
-            for (; i <= n - 8; i += 8)
-            {
-                Vector256<float> mask = Vector256.GreaterThan(Vector256.LoadUnsafe(ref yr, (nuint)i), Vector256<float>.Zero);
-                (Vector256.LoadUnsafe(ref dr, (nuint)i) & mask).StoreUnsafe(ref dr, (nuint)i);
-            }
-        }
-        for (; i < n; i++)
-            dy[i] = y[i] > 0f ? dy[i] : 0f;
-    }
-
     // ELU (alpha = 1, Clevert et al. 2016, eq. 15): y = z for z > 0, exp(z) - 1 otherwise, computed as
     // max(z, min(exp(min(z, 0)) - 1, 0)). The vectorised exp is a few ulp off, exp(0) included (it may give 1 + 2^-23),
     // so its result is held to [z, 0], where expm1(z) lies for every z <= 0: for z > 0 the max keeps z exactly, next
@@ -369,117 +314,55 @@ public static class FusedOps
         }
     }
 
-    // y = z + b where that is not negative, LeakyReluSlope * (z + b) where it is; NaN fails "< 0" and stays NaN.
-    static void AddBiasLeakyRelu(Span<float> row, ReadOnlySpan<float> bias)
+    // Each activation's two element-wise steps (InPlaceKernel): the forward pass d = act(d + bias), x the bias row,
+    // and the backward pass d = dy * act'(.) through the output, x = y.
+
+    // y = max(z + b, 0) written as "zero where negative" so a NaN pre-activation stays NaN and surfaces.
+    readonly struct AddBiasRelu : IInPlaceOp
     {
-        int n = row.Length, i = 0;
-        ref float r = ref MemoryMarshal.GetReference(row);
-        ref float b = ref MemoryMarshal.GetReference(bias);
-        if (Vector512.IsHardwareAccelerated)
-        {
-            for (; i <= n - 16; i += 16)
-            {
-                Vector512<float> v = Vector512.LoadUnsafe(ref r, (nuint)i) + Vector512.LoadUnsafe(ref b, (nuint)i);
-                Vector512.ConditionalSelect(Vector512.LessThan(v, Vector512<float>.Zero), v * LeakyReluSlope, v).StoreUnsafe(ref r, (nuint)i);
-            }
-        }
-        if (Vector256.IsHardwareAccelerated)
-        {
-            for (; i <= n - 8; i += 8)
-            {
-                Vector256<float> v = Vector256.LoadUnsafe(ref r, (nuint)i) + Vector256.LoadUnsafe(ref b, (nuint)i);
-                Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), v * LeakyReluSlope, v).StoreUnsafe(ref r, (nuint)i);
-            }
-        }
-        for (; i < n; i++)
-        {
-            float v = row[i] + bias[i];
-            row[i] = v < 0f ? v * LeakyReluSlope : v;
-        }
+        public static Vector512<float> Apply(Vector512<float> b, Vector512<float> z) { var v = z + b; return Vector512.AndNot(v, Vector512.LessThan(v, Vector512<float>.Zero)); }
+        public static Vector256<float> Apply(Vector256<float> b, Vector256<float> z) { var v = z + b; return Vector256.AndNot(v, Vector256.LessThan(v, Vector256<float>.Zero)); }
+        public static float Apply(float b, float z) { float v = z + b; return v < 0f ? 0f : v; }
+    }
+
+    // dz = dy * [y > 0]: the mask clears the gradient wherever the unit was off.
+    readonly struct ReluBackward : IInPlaceOp
+    {
+        public static Vector512<float> Apply(Vector512<float> y, Vector512<float> d) => d & Vector512.GreaterThan(y, Vector512<float>.Zero);
+        public static Vector256<float> Apply(Vector256<float> y, Vector256<float> d) => d & Vector256.GreaterThan(y, Vector256<float>.Zero);
+        public static float Apply(float y, float d) => y > 0f ? d : 0f;
+    }
+
+    // y = z + b where that is not negative, LeakyReluSlope * (z + b) where it is; NaN fails "< 0" and stays NaN.
+    readonly struct AddBiasLeakyRelu : IInPlaceOp
+    {
+        public static Vector512<float> Apply(Vector512<float> b, Vector512<float> z) { var v = z + b; return Vector512.ConditionalSelect(Vector512.LessThan(v, Vector512<float>.Zero), v * LeakyReluSlope, v); }
+        public static Vector256<float> Apply(Vector256<float> b, Vector256<float> z) { var v = z + b; return Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), v * LeakyReluSlope, v); }
+        public static float Apply(float b, float z) { float v = z + b; return v < 0f ? v * LeakyReluSlope : v; }
     }
 
     // dz = dy where y > 0, dy * (y + 1) elsewhere: ELU's derivative exp(z) = y + 1 on its negative piece.
-    static void EluBackward(ReadOnlySpan<float> y, Span<float> dy)
+    readonly struct EluBackward : IInPlaceOp
     {
-        int n = y.Length, i = 0;
-        ref float yr = ref MemoryMarshal.GetReference(y);
-        ref float dr = ref MemoryMarshal.GetReference(dy);
-        if (Vector512.IsHardwareAccelerated)
-        {
-            for (; i <= n - 16; i += 16)
-            {
-                Vector512<float> yv = Vector512.LoadUnsafe(ref yr, (nuint)i), d = Vector512.LoadUnsafe(ref dr, (nuint)i);
-                Vector512.ConditionalSelect(Vector512.GreaterThan(yv, Vector512<float>.Zero), d, d * (yv + Vector512<float>.One)).StoreUnsafe(ref dr, (nuint)i);
-            }
-        }
-        if (Vector256.IsHardwareAccelerated)
-        {
-            for (; i <= n - 8; i += 8)
-            {
-                Vector256<float> yv = Vector256.LoadUnsafe(ref yr, (nuint)i), d = Vector256.LoadUnsafe(ref dr, (nuint)i);
-                Vector256.ConditionalSelect(Vector256.GreaterThan(yv, Vector256<float>.Zero), d, d * (yv + Vector256<float>.One)).StoreUnsafe(ref dr, (nuint)i);
-            }
-        }
-        for (; i < n; i++)
-        {
-            float yv = y[i];
-            dy[i] = yv > 0f ? dy[i] : dy[i] * (yv + 1f);
-        }
+        public static Vector512<float> Apply(Vector512<float> y, Vector512<float> d) => Vector512.ConditionalSelect(Vector512.GreaterThan(y, Vector512<float>.Zero), d, d * (y + Vector512<float>.One));
+        public static Vector256<float> Apply(Vector256<float> y, Vector256<float> d) => Vector256.ConditionalSelect(Vector256.GreaterThan(y, Vector256<float>.Zero), d, d * (y + Vector256<float>.One));
+        public static float Apply(float y, float d) => y > 0f ? d : d * (y + 1f);
     }
 
     // dz = dy where y > 0, dy * LeakyReluSlope elsewhere (z = 0 included, as ReLU's mask there).
-    static void LeakyReluBackward(ReadOnlySpan<float> y, Span<float> dy)
+    readonly struct LeakyReluBackward : IInPlaceOp
     {
-        int n = y.Length, i = 0;
-        ref float yr = ref MemoryMarshal.GetReference(y);
-        ref float dr = ref MemoryMarshal.GetReference(dy);
-        if (Vector512.IsHardwareAccelerated)
-        {
-            for (; i <= n - 16; i += 16)
-            {
-                Vector512<float> d = Vector512.LoadUnsafe(ref dr, (nuint)i);
-                Vector512.ConditionalSelect(Vector512.GreaterThan(Vector512.LoadUnsafe(ref yr, (nuint)i), Vector512<float>.Zero), d, d * LeakyReluSlope).StoreUnsafe(ref dr, (nuint)i);
-            }
-        }
-        if (Vector256.IsHardwareAccelerated)
-        {
-            for (; i <= n - 8; i += 8)
-            {
-                Vector256<float> d = Vector256.LoadUnsafe(ref dr, (nuint)i);
-                Vector256.ConditionalSelect(Vector256.GreaterThan(Vector256.LoadUnsafe(ref yr, (nuint)i), Vector256<float>.Zero), d, d * LeakyReluSlope).StoreUnsafe(ref dr, (nuint)i);
-            }
-        }
-        for (; i < n; i++)
-            dy[i] = y[i] > 0f ? dy[i] : dy[i] * LeakyReluSlope;
+        public static Vector512<float> Apply(Vector512<float> y, Vector512<float> d) => Vector512.ConditionalSelect(Vector512.GreaterThan(y, Vector512<float>.Zero), d, d * LeakyReluSlope);
+        public static Vector256<float> Apply(Vector256<float> y, Vector256<float> d) => Vector256.ConditionalSelect(Vector256.GreaterThan(y, Vector256<float>.Zero), d, d * LeakyReluSlope);
+        public static float Apply(float y, float d) => y > 0f ? d : d * LeakyReluSlope;
     }
 
-    // dz = dy * (1 - y^2), the tanh derivative through its output; same operation order in every lane and the tail.
-    static void TanhBackward(ReadOnlySpan<float> y, Span<float> dy)
+    // dz = dy * (1 - y^2), the tanh derivative through its output.
+    readonly struct TanhBackward : IInPlaceOp
     {
-        int n = y.Length, i = 0;
-        ref float yr = ref MemoryMarshal.GetReference(y);
-        ref float dr = ref MemoryMarshal.GetReference(dy);
-        if (Vector512.IsHardwareAccelerated)
-        {
-            for (; i <= n - 16; i += 16)
-            {
-                Vector512<float> yv = Vector512.LoadUnsafe(ref yr, (nuint)i);
-                (Vector512.LoadUnsafe(ref dr, (nuint)i) * (Vector512<float>.One - yv * yv)).StoreUnsafe(ref dr, (nuint)i);
-            }
-        }
-        if (Vector256.IsHardwareAccelerated)
-        {
-            for (; i <= n - 8; i += 8)
-            {
-                Vector256<float> yv = Vector256.LoadUnsafe(ref yr, (nuint)i);
-                (Vector256.LoadUnsafe(ref dr, (nuint)i) * (Vector256<float>.One - yv * yv)).StoreUnsafe(ref dr, (nuint)i);
-            }
-        }
-        for (; i < n; i++)
-        {
-            float yv = y[i];
-            dy[i] = dy[i] * (1f - yv * yv);
-        }
+        public static Vector512<float> Apply(Vector512<float> y, Vector512<float> d) => d * (Vector512<float>.One - y * y);
+        public static Vector256<float> Apply(Vector256<float> y, Vector256<float> d) => d * (Vector256<float>.One - y * y);
+        public static float Apply(float y, float d) => d * (1f - y * y);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
