@@ -73,7 +73,7 @@ let private runInDirectory (req: TrainRequest) (out: string) (job: Progress.Job)
     result
 
 /// The run description written to config.json by the DQN family (the same keys as SAC's RunInfo).
-let private runJson (req: TrainRequest) (steps: int64) (extendedTo: int64 option) (device: string) (configJson: string) =
+let private runJson (req: TrainRequest) (steps: int64) (extendedTo: int64 option) (device: string) (startedOn: string option) (configJson: string) =
     let o = JsonObject()
     o["algorithm"] <- JsonValue.Create req.Algo
     o["environmentId"] <- JsonValue.Create req.Env
@@ -83,12 +83,20 @@ let private runJson (req: TrainRequest) (steps: int64) (extendedTo: int64 option
     | None -> ()
     o["seed"] <- JsonValue.Create req.Seed
     o["device"] <- JsonValue.Create device
+    startedOn |> Option.iter (fun gemm -> o["gemm"] <- JsonValue.Create gemm)
     o["config"] <- JsonNode.Parse configJson
     o.ToJsonString(Text.Json.JsonSerializerOptions(WriteIndented = true))
 
 
 let private say (req: TrainRequest) (message: string) =
     if req.Progress <> Progress.Quiet then eprintfn "sac: %s" message
+
+/// A resumed run continues bitwise only on the GEMM provider it started on: say so when the provider changed.
+let private noteGemmChange (req: TrainRequest) (started: string option) (gemm: IGemm) =
+    match started with
+    | Some before when before <> GemmProvider.Describe gemm ->
+        say req $"this run started on the {before} GEMM and continues on {GemmProvider.Describe gemm}, which rounds differently, so it will not be bitwise the run it would have been (SAC_GEMM chooses the provider)"
+    | _ -> ()
 
 /// Where periodic checkpoints go, atomically replaced each time.
 [<Literal>]
@@ -259,19 +267,22 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
 /// The SAC run: fresh or resumed, on the CPU or a CUDA backend.
 let private trainSac (req: TrainRequest) (out: string) (resume: (SacConfig * RunInfo) option) (backend: Sac.Cuda.Backend.CudaBackend option) =
     let device = if backend.IsSome then "cuda" else "cpu"
+    let gemm = GemmProvider.Create req.Threads
     let config, info =
         match resume with
-        | Some (config, info) -> config, RunInfo(info.Algorithm, info.EnvironmentId, info.Steps, info.Seed, device, config, ExtendedTo = info.ExtendedTo)
+        | Some (config, info) ->
+            noteGemmChange req (Option.ofObj info.Gemm) gemm
+            config, RunInfo(info.Algorithm, info.EnvironmentId, info.Steps, info.Seed, device, config, ExtendedTo = info.ExtendedTo, Gemm = info.Gemm)
         | None ->
             let config = resolveConfig req
             let steps = defaultArg req.Steps (defaultSteps req.Env)
-            config, RunInfo(req.Algo, req.Env, steps, req.Seed, device, config)
+            config, RunInfo(req.Algo, req.Env, steps, req.Seed, device, config, Gemm = GemmProvider.Describe gemm)
     use _backend = match backend with Some b -> b :> IDisposable | None -> { new IDisposable with member _.Dispose() = () }
     let onBackend: Sac.Cuda.Backend.ISacBackend | null = match backend with Some b -> b | None -> null
-    use trainer = new Trainer(info.EnvironmentId, config, GemmProvider.Create req.Threads, onBackend)
+    use trainer = new Trainer(info.EnvironmentId, config, gemm, onBackend)
     trainRun req out info.EnvironmentId info.TotalSteps (ConfigJson.SerializeRun info) resume.IsSome trainer
 
-/// The keys of a config.json written by `runJson`: algorithm, environment, steps, seed and the configuration's JSON.
+/// The keys of a config.json written by `runJson`: algorithm, environment, steps, seed, the GEMM it started on (where recorded) and the configuration's JSON.
 let private readRunJson (configPath: string) (text: string) =
     match (try JsonNode.Parse text with e -> raise (UsageError $"{configPath}: not valid JSON ({e.Message})")) with
     | :? JsonObject as o ->
@@ -286,7 +297,9 @@ let private readRunJson (configPath: string) (text: string) =
             match o["extendedTo"] with
             | null -> None
             | v -> Some(try v.GetValue<int64>() with :? InvalidOperationException | :? FormatException -> raise (UsageError $"{configPath}: 'extendedTo' is not an integer"))
-        env, steps, extendedTo, seed, get("config").ToJsonString()
+        // Files written before the key existed have no gemm.
+        let gemm = match o["gemm"] with null -> None | v -> Some(string v)
+        env, steps, extendedTo, seed, gemm, get("config").ToJsonString()
     | _ -> raise (UsageError $"{configPath}: expected a JSON object")
 
 /// `sac train --resume DIR` for a run whose config.json `runJson` wrote (Soft Q-Learning, the DQN family): its stored
@@ -294,8 +307,8 @@ let private readRunJson (configPath: string) (text: string) =
 /// exploration schedule stays the one of the run's own length (its TotalTimesteps key).
 let private resumeFromRunJson<'T, 'L, 'M when 'T: not struct and 'T: not null and 'T :> IConfig>
         (req: TrainRequest) (dir: string) (configPath: string) (text: string) (algorithm: string)
-        (fixedKeys: 'T -> 'T -> (string * bool) list) (makeRun: string -> 'T -> OffPolicyTrainer<'L, 'M>) =
-    let env, stored, extendedTo, seed, configJson = readRunJson configPath text
+        (fixedKeys: 'T -> 'T -> (string * bool) list) (makeRun: string -> 'T -> IGemm -> OffPolicyTrainer<'L, 'M>) =
+    let env, stored, extendedTo, seed, startedOn, configJson = readRunJson configPath text
     let config =
         let saved = try ConfigJson.Deserialize<'T>(configJson, configPath) with :? ArgumentException | :? FormatException as e -> raise (UsageError(plainMessage e))
         resumedConfig req saved seed fixedKeys
@@ -303,7 +316,9 @@ let private resumeFromRunJson<'T, 'L, 'M when 'T: not struct and 'T: not null an
     let steps = defaultArg req.Steps (defaultArg extendedTo stored)
     let req = { req with Env = env; Algo = algorithm; Seed = seed }
     let extended = if steps = stored then None else Some steps
-    trainRun req dir env steps (runJson req stored extended "cpu" (ConfigJson.Serialize config)) true (makeRun env config)
+    let gemm = GemmProvider.Create req.Threads
+    noteGemmChange req startedOn gemm
+    trainRun req dir env steps (runJson req stored extended "cpu" startedOn (ConfigJson.Serialize config)) true (makeRun env config gemm)
 
 /// `sac train --resume DIR`: continues a run (SAC here; the others through resumeFromRunJson) from its newest checkpoint, with the configuration its config.json
 /// records (and --config keys that do not change its shapes), to --steps or the run's own length.
@@ -324,7 +339,7 @@ let private resumeRun (req: TrainRequest) (dir: string) =
                   "samplerHiddenSizes", sameSizes merged.SamplerHiddenSizes stored.SamplerHiddenSizes
                   "activation", (merged.Activation = stored.Activation)
                   "bufferSize", (merged.BufferSize = stored.BufferSize) ])
-            (fun env config -> SqlTrainer(env, config, GemmProvider.Create req.Threads) :> OffPolicyTrainer<_, _>)
+            (fun env config gemm -> SqlTrainer(env, config, gemm) :> OffPolicyTrainer<_, _>)
     elif isDqn algorithm then
         resumeFromRunJson req dir configPath text algorithm
             (fun stored (merged: DqnConfig) ->
@@ -332,7 +347,7 @@ let private resumeRun (req: TrainRequest) (dir: string) =
                   "activation", (merged.Activation = stored.Activation)
                   "bufferSize", (merged.BufferSize = stored.BufferSize)
                   "variant", (merged.Variant = stored.Variant) ])
-            (fun env config -> DqnTrainer(env, config, GemmProvider.Create req.Threads) :> OffPolicyTrainer<_, _>)
+            (fun env config gemm -> DqnTrainer(env, config, gemm) :> OffPolicyTrainer<_, _>)
     elif algorithm <> "sac" && algorithm <> "sac-v1" then
         raise (UsageError $"--resume {dir}: it is a {algorithm} run, which this build does not train")
     else
@@ -348,7 +363,7 @@ let private resumeRun (req: TrainRequest) (dir: string) =
     // config.json keeps the length the run was started with; a longer or shorter --steps is recorded as extendedTo.
     let steps = defaultArg req.Steps info.TotalSteps
     let info = RunInfo(info.Algorithm, info.EnvironmentId, info.Steps, info.Seed, info.Device, config,
-                       ExtendedTo = (if steps = info.Steps then Nullable() else Nullable steps))
+                       ExtendedTo = (if steps = info.Steps then Nullable() else Nullable steps), Gemm = info.Gemm)
     let backend = openDevice req info.Algorithm true config.UseSde
     trainSac { req with Env = info.EnvironmentId; Algo = info.Algorithm; Seed = info.Seed } dir (Some(config, info)) backend
 
@@ -388,13 +403,15 @@ let train (req: TrainRequest) =
     if req.Algo = "sql" then
         let config = resolveSqlConfig req
         freshDirectory out
-        let trainer = SqlTrainer(req.Env, config, GemmProvider.Create req.Threads)
-        trainRun req out req.Env steps (runJson req steps None device (ConfigJson.Serialize config)) false trainer
+        let gemm = GemmProvider.Create req.Threads
+        let trainer = SqlTrainer(req.Env, config, gemm)
+        trainRun req out req.Env steps (runJson req steps None device (Some(GemmProvider.Describe gemm)) (ConfigJson.Serialize config)) false trainer
     elif isDqn req.Algo then
         let config = resolveDqnConfig { req with Steps = Some steps }
         freshDirectory out
-        let trainer = DqnTrainer(req.Env, config, GemmProvider.Create req.Threads)
-        trainRun req out req.Env steps (runJson req steps None device (ConfigJson.Serialize config)) false trainer
+        let gemm = GemmProvider.Create req.Threads
+        let trainer = DqnTrainer(req.Env, config, gemm)
+        trainRun req out req.Env steps (runJson req steps None device (Some(GemmProvider.Describe gemm)) (ConfigJson.Serialize config)) false trainer
     else
         let backend = openDevice req req.Algo sac (sac && (resolveConfig req).UseSde)
         freshDirectory out

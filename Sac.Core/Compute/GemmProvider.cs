@@ -32,4 +32,17 @@ public static class GemmProvider
                 throw new ArgumentException($"Unknown GEMM provider '{choice}': expected auto, managed or openblas.", nameof(choice));
         }
     }
+
+    /// <summary>
+    /// What a run's numbers depend on in <paramref name="gemm"/>: <c>managed/avx512</c>, <c>managed/avx2</c> or
+    /// <c>managed/scalar</c> (the managed GEMM and its micro-kernel), <c>openblas</c>, or another provider's
+    /// <see cref="IGemm.Name"/>. Runs with the same description round alike; others round differently.
+    /// </summary>
+    /// <param name="gemm">The provider.</param>
+    /// <returns>The description <c>sac train</c> writes to <c>config.json</c> under <c>gemm</c>.</returns>
+    public static string Describe(IGemm gemm)
+    {
+        ArgumentNullException.ThrowIfNull(gemm);
+        return gemm is ManagedGemm m ? $"{gemm.Name}/{m.Kernel.ToString().ToLowerInvariant()}" : gemm.Name;
+    }
 }

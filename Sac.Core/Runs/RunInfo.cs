@@ -33,6 +33,15 @@ public sealed record RunInfo(string Algorithm, string EnvironmentId, long Steps,
     /// <summary>Where the updates ran (<c>"cpu"</c> or <c>"cuda"</c>); not blank.</summary>
     public string Device { get; init => field = NotBlank(value, nameof(Device)); } = NotBlank(Device, nameof(Device));
 
+    /// <summary>
+    /// The host's matrix-multiply provider the run started on, as <see cref="Sac.Core.Compute.GemmProvider.Describe"/>
+    /// names it (<c>managed/avx512</c>, <c>openblas</c>, ...): a run is bitwise reproducible on the same provider, and
+    /// rounds differently on another (a resume keeps this value and says when it continues on another provider). Null
+    /// in files written before the key existed; written only when set.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? Gemm { get; init; }
+
     /// <summary>Every hyperparameter of the run, defaults filled in; not null.</summary>
     public SacConfig Config { get; init => field = NotNull(value, nameof(Config)); } = NotNull(Config, nameof(Config));
 

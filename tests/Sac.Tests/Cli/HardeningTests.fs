@@ -164,6 +164,36 @@ let ``--n-envs is at least 1, and a resumed run keeps its own number and continu
         Assert.NotEmpty steps
         Assert.All(steps, fun s -> Assert.Equal(0L, s % 3L)))
 
+let ``config.json records the GEMM a run started on, and a resume on another GEMM says it rounds differently`` = testCase "config.json records the GEMM a run started on, and a resume on another GEMM says it rounds differently" <| fun () ->
+    withDir (fun root ->
+        let cfg = Path.Combine(root, "c.json")
+        File.WriteAllText(cfg, """{"hiddenSizes": [16, 16], "learningStarts": 50, "evalInterval": 0}""")
+        let here = Sac.Core.Compute.GemmProvider.Describe(Sac.Core.Compute.GemmProvider.Create 1)
+        for algo, env in [ "sac", "PointGoal-v0"; "sql", "PointGoal-v0"; "dqn", "CartPole-v1" ] do
+            let out = Path.Combine(root, algo)
+            Assert.Equal(0, sac [ "train"; "--env"; env; "--algo"; algo; "--steps"; "300"; "--config"; cfg; "--out"; out; "--checkpoint-every"; "100"; "--quiet" ])
+            let configPath = Path.Combine(out, "config.json")
+            Assert.Equal(here, (runConfig out).GetProperty("gemm").GetString())
+            let resume (steps: int) =
+                let saved = Console.Error
+                use err = new StringWriter()
+                Console.SetError err
+                let code = try sac [ "train"; "--resume"; out; "--steps"; string steps ] finally Console.SetError saved
+                Assert.Equal(0, code)
+                err.ToString()
+            // On the provider it started on, a resume says nothing about the GEMM.
+            Assert.DoesNotContain("GEMM", resume 350)
+            // Started elsewhere: the resume says so, and config.json keeps where the run started.
+            File.WriteAllText(configPath, File.ReadAllText(configPath).Replace($"\"gemm\": \"{here}\"", "\"gemm\": \"openblas\""))
+            let said = resume 400
+            Assert.Contains($"this run started on the openblas GEMM and continues on {here}, which rounds differently", said)
+            Assert.Equal("openblas", (runConfig out).GetProperty("gemm").GetString())
+            // A file from before the key existed resumes quietly, and stays without it.
+            File.WriteAllText(configPath, File.ReadAllText(configPath).Replace("\"gemm\": \"openblas\",", ""))
+            Assert.DoesNotContain("GEMM", resume 450)
+            let hasGemm, _ = (runConfig out).TryGetProperty "gemm"
+            Assert.False hasGemm)
+
 /// Declares 3 observation elements in [-1, 1] and writes only the first two; `value` goes into element 0.
 type private Careless(value: float32) =
     interface IEnvironment with
@@ -437,6 +467,7 @@ let tests = testList "Hardening" [
     ``a fault before the first checkpoint says to start again, and the directory can be reused``
     ``the default checkpoint interval is a tenth of the run, between 1000 and 10000 steps``
     ``resume refuses fewer steps than done and another algorithm, touching nothing``
+    ``config.json records the GEMM a run started on, and a resume on another GEMM says it rounds differently``
     ``the checked environment catches an element never written and one outside a declared finite box``
     testList "SIGINT and SIGTERM stop training with a checkpoint and one line naming the resume command" [
         testCase "signal: INT, code: 130" <| fun () -> ``SIGINT and SIGTERM stop training with a checkpoint and one line naming the resume command`` ("INT", 130)
