@@ -183,6 +183,56 @@ let private sacStagesLine seconds (replay: Sac.Core.Data.ReplayBuffer) (obs: int
     sprintf """{"name":"sac_update_stages","obs":%d,"act":%d,"hidden":256,"batch":256,"threads":%d,"updates":%d,"ms":{%s},"provider":"managed"}"""
         obs act threads n (String.Join(",", fields))
 
+/// A GEMM provider that times each call of the one it wraps, per transpose case and shape, while `Recording`.
+type private TimedGemm(inner: IGemm) =
+    let spent = Collections.Generic.Dictionary<struct (Transpose * Transpose * int * int * int), struct (int64 * int64)>()
+    member val Recording = false with get, set
+    /// Calls and stopwatch ticks per (transA, transB, m, n, k).
+    member _.Spent = spent
+    interface IGemm with
+        member _.Name = inner.Name
+        member _.Threads = inner.Threads
+        member this.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =
+            let start = Stopwatch.GetTimestamp()
+            inner.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            if this.Recording then
+                let key = struct (transA, transB, m, n, k)
+                let struct (calls, ticks) = match spent.TryGetValue key with | true, v -> v | _ -> struct (0L, 0L)
+                spent.[key] <- struct (calls + 1L, ticks + Stopwatch.GetTimestamp() - start)
+
+/// Where one SAC v2 update's time goes on one thread (managed GEMM, batch 256): its GEMMs by transpose case and shape
+/// (calls, milliseconds and GFLOP/s per update), their share of the update and their GFLOP/s together, and the rest
+/// (element-wise passes, optimisers, sampling).
+let private sacShapesLine seconds (replay: Sac.Core.Data.ReplayBuffer) (obs: int, act: int) =
+    use managed = new ManagedGemm(1)
+    let timed = TimedGemm(managed)
+    let _, _, step = cpuUpdater timed replay (obs, act)
+    timedRate 0.5 step |> ignore
+    timed.Recording <- true
+    let clock = Stopwatch.StartNew()
+    let mutable n = 0L
+    while clock.Elapsed.TotalSeconds < seconds do
+        step ()
+        n <- n + 1L
+    let total = clock.Elapsed.TotalSeconds
+    timed.Recording <- false
+    let seconds (ticks: int64) = float ticks / float Stopwatch.Frequency
+    let flop (struct (_, _, m: int, n': int, k: int)) = 2.0 * float m * float n' * float k
+    let letter t = if t = Transpose.Yes then "T" else "N"
+    let shapes =
+        timed.Spent
+        |> Seq.sortByDescending (fun kv -> let struct (_, ticks) = kv.Value in ticks)
+        |> Seq.map (fun kv ->
+            let struct (ta, tb, m, n', k) = kv.Key
+            let struct (calls, ticks) = kv.Value
+            sprintf """{"trans":"%s%s","m":%d,"n":%d,"k":%d,"calls":%s,"ms":%s,"gflops":%s}""" (letter ta) (letter tb) m n' k
+                (fmt (float calls / float n)) (fmt (1000.0 * seconds ticks / float n)) (fmt (float calls * flop kv.Key / seconds ticks / 1e9)))
+    let gemmSeconds = timed.Spent.Values |> Seq.sumBy (fun (struct (_, ticks)) -> seconds ticks)
+    let gemmFlop = timed.Spent |> Seq.sumBy (fun kv -> let struct (calls, _) = kv.Value in float calls * flop kv.Key)
+    sprintf """{"name":"sac_update_shapes","obs":%d,"act":%d,"hidden":256,"batch":256,"threads":1,"updates":%d,"updates_per_sec":%s,"gemm_ms":%s,"other_ms":%s,"gemm_share":%s,"gemm_gflops":%s,"gflop_per_update":%s,"shapes":[%s],"provider":"managed"}"""
+        obs act n (fmt (float n / total)) (fmt (1000.0 * gemmSeconds / float n)) (fmt (1000.0 * (total - gemmSeconds) / float n))
+        (fmt (gemmSeconds / total)) (fmt (gemmFlop / gemmSeconds / 1e9)) (fmt (gemmFlop / float n / 1e9)) (String.Join(",", shapes))
+
 /// The whole SAC update on a CUDA backend with and without CUDA graph capture (`CudaBackend.CaptureGraphs`), one
 /// after the other from the same learner, as in `sacUpdateLine`: updates per second each way, their ratio, and how
 /// often the graph was launched, instantiated and updated in place. Where the driver cannot capture graphs, the line
@@ -379,6 +429,8 @@ let run (opts: BenchOptions) (print: string -> unit) =
             match g with
             | :? IDisposable as d -> d.Dispose()
             | _ -> ()
+    if wanted "sac_update_shapes" then
+        for shape in sacShapes do print (sacShapesLine opts.Seconds (replayOf shape) shape)
     if wanted "sac_update_scaling" then
         for shape in sacShapes do print (sacScalingLine (2.0 * opts.Seconds) (replayOf shape) shape)
     if List.exists wantedCuda [ "copy_bandwidth"; "polyak"; "adam"; "sac_update"; "sac_update_graph" ] then
