@@ -267,16 +267,17 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
 /// The SAC run: fresh or resumed, on the CPU or a CUDA backend.
 let private trainSac (req: TrainRequest) (out: string) (resume: (SacConfig * RunInfo) option) (backend: Sac.Cuda.Backend.CudaBackend option) =
     let device = if backend.IsSome then "cuda" else "cpu"
+    let config = match resume with Some (config, _) -> config | None -> resolveConfig req
+    // The provider is made once the configuration is known to be valid.
     let gemm = GemmProvider.Create req.Threads
-    let config, info =
+    let info =
         match resume with
-        | Some (config, info) ->
+        | Some (_, info) ->
             noteGemmChange req (Option.ofObj info.Gemm) gemm
-            config, RunInfo(info.Algorithm, info.EnvironmentId, info.Steps, info.Seed, device, config, ExtendedTo = info.ExtendedTo, Gemm = info.Gemm)
+            RunInfo(info.Algorithm, info.EnvironmentId, info.Steps, info.Seed, device, config, ExtendedTo = info.ExtendedTo, Gemm = info.Gemm)
         | None ->
-            let config = resolveConfig req
             let steps = defaultArg req.Steps (defaultSteps req.Env)
-            config, RunInfo(req.Algo, req.Env, steps, req.Seed, device, config, Gemm = GemmProvider.Describe gemm)
+            RunInfo(req.Algo, req.Env, steps, req.Seed, device, config, Gemm = GemmProvider.Describe gemm)
     use _backend = match backend with Some b -> b :> IDisposable | None -> { new IDisposable with member _.Dispose() = () }
     let onBackend: Sac.Cuda.Backend.ISacBackend | null = match backend with Some b -> b | None -> null
     use trainer = new Trainer(info.EnvironmentId, config, gemm, onBackend)
