@@ -216,7 +216,7 @@ let private sacShapesLine seconds (replay: Sac.Core.Data.ReplayBuffer) (obs: int
         n <- n + 1L
     let total = clock.Elapsed.TotalSeconds
     timed.Recording <- false
-    let seconds (ticks: int64) = float ticks / float Stopwatch.Frequency
+    let secondsOf (ticks: int64) = float ticks / float Stopwatch.Frequency
     let flop (struct (_, _, m: int, n': int, k: int)) = 2.0 * float m * float n' * float k
     let letter t = if t = Transpose.Yes then "T" else "N"
     let shapes =
@@ -226,8 +226,8 @@ let private sacShapesLine seconds (replay: Sac.Core.Data.ReplayBuffer) (obs: int
             let struct (ta, tb, m, n', k) = kv.Key
             let struct (calls, ticks) = kv.Value
             sprintf """{"trans":"%s%s","m":%d,"n":%d,"k":%d,"calls":%s,"ms":%s,"gflops":%s}""" (letter ta) (letter tb) m n' k
-                (fmt (float calls / float n)) (fmt (1000.0 * seconds ticks / float n)) (fmt (float calls * flop kv.Key / seconds ticks / 1e9)))
-    let gemmSeconds = timed.Spent.Values |> Seq.sumBy (fun (struct (_, ticks)) -> seconds ticks)
+                (fmt (float calls / float n)) (fmt (1000.0 * secondsOf ticks / float n)) (fmt (float calls * flop kv.Key / secondsOf ticks / 1e9)))
+    let gemmSeconds = timed.Spent.Values |> Seq.sumBy (fun (struct (_, ticks)) -> secondsOf ticks)
     let gemmFlop = timed.Spent |> Seq.sumBy (fun kv -> let struct (calls, _) = kv.Value in float calls * flop kv.Key)
     sprintf """{"name":"sac_update_shapes","obs":%d,"act":%d,"hidden":256,"batch":256,"threads":1,"updates":%d,"updates_per_sec":%s,"gemm_ms":%s,"other_ms":%s,"gemm_share":%s,"gemm_gflops":%s,"gflop_per_update":%s,"shapes":[%s],"provider":"managed"}"""
         obs act n (fmt (float n / total)) (fmt (1000.0 * gemmSeconds / float n)) (fmt (1000.0 * (total - gemmSeconds) / float n))

@@ -124,7 +124,8 @@ class SacActor:
         self.high = np.asarray(high, dtype=np.float64)
 
     def forward(self, observations):
-        """(mu, raw log-std), each [batch, |A|], in float32 as the library computes them."""
+        """(mu, raw log-std), each [batch, |A|], in float32 as the library computes them; for a gSDE actor
+        (clip(mu, -2, 2), None), its log-std being a matrix outside the network."""
         x = np.atleast_2d(np.asarray(observations, dtype=np.float32))
         if self.normalization is not None:
             mean, std, clip = self.normalization

@@ -188,7 +188,8 @@ module OnnxExportTests =
             let variants =
                 [ "actorHiddenSizes", SacConfig(Seed = 4UL, HiddenSizes = [| 16; 16 |], ActorHiddenSizes = [| 24; 8; 12 |], BatchSize = 32, LearningStarts = 64, EvalInterval = 0)
                   "normalize", SacConfig(Seed = 4UL, HiddenSizes = [| 16; 16 |], BatchSize = 32, LearningStarts = 64, EvalInterval = 0, Normalize = NormalizeSettings())
-                  "useSde", SacConfig(Seed = 4UL, HiddenSizes = [| 16; 16 |], BatchSize = 32, LearningStarts = 64, EvalInterval = 0, UseSde = true, FullStd = false) ]
+                  "useSde", SacConfig(Seed = 4UL, HiddenSizes = [| 16; 16 |], BatchSize = 32, LearningStarts = 64, EvalInterval = 0, UseSde = true, FullStd = false)
+                  "useSde-fullStd", SacConfig(Seed = 4UL, HiddenSizes = [| 16; 16 |], BatchSize = 32, LearningStarts = 64, EvalInterval = 0, UseSde = true) ]
             for key, config in variants do
                 let ckpt = Path.Combine(dir, key + ".ckpt")
                 use agent = SacAgent.Create("Pendulum-v1", config)
