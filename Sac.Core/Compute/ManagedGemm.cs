@@ -47,7 +47,7 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
         Kernel = Resolve(kernel);
         (mr, nr) = Kernel switch { GemmKernel.Avx512 => (8, 32), GemmKernel.Avx2 => (6, 16), _ => (4, 4) };
         team = new WorkerTeam(threads);
-        packedWork = new PackedWork(this);
+        packedWork = new PackedWork(this, threads);
     }
 
     /// <summary>The micro-kernel in use (never <see cref="GemmKernel.Auto"/>).</summary>
@@ -97,15 +97,7 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
             lock (gate)
             {
                 packedWork.Set(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
-                for (int p0 = 0; p0 < k; p0 += KBlock)
-                {
-                    packedWork.P0 = p0;
-                    packedWork.Kc = Math.Min(KBlock, k - p0);
-                    packedWork.Phase = 0;
-                    team.Run(packedWork);
-                    packedWork.Phase = 1;
-                    team.Run(packedWork);
-                }
+                team.Run(packedWork);
                 packedWork.Clear();
             }
         }
@@ -208,91 +200,103 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
         System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(x, n), s, ys, ys);
     }
 
-    // One K block of a packed GEMM, run in two phases on the team: pack (A and B panels), then compute tiles.
+    // A packed GEMM as one fork-join on the team. Each part owns a contiguous range of the larger panel count and
+    // packs, into buffers of its own, every panel its tiles read, so no packed cache line moves between cores and the
+    // K blocks need no barrier. The shared operand is packed once per part: packing is cheap next to the traffic a
+    // shared pack costs (at 256^3 on two cores, the interleaved shared pack took 2-3x as long as one core packing all).
     sealed class PackedWork : IPartitionedWork
     {
         readonly ManagedGemm g;
         public Transpose TransA, TransB;
-        public int M, N, K, Lda, Ldb, Ldc, P0, Kc, Phase;
+        public int M, N, K, Lda, Ldb, Ldc;
         public float Alpha, Beta;
         public float* A, B, C;
-        float[] packA = Array.Empty<float>(), packB = Array.Empty<float>();
-        GCHandle hA, hB;
-        float* alignedA, alignedB;
+        readonly PackBuffer[] packA, packB;
 
-        public PackedWork(ManagedGemm g) { this.g = g; }
+        public PackedWork(ManagedGemm g, int parts)
+        {
+            this.g = g;
+            packA = new PackBuffer[parts];
+            packB = new PackBuffer[parts];
+            for (int i = 0; i < parts; i++) { packA[i] = new PackBuffer(); packB[i] = new PackBuffer(); }
+        }
 
         public void Set(Transpose ta, Transpose tb, int m, int n, int k, float alpha, float* a, int lda,
             float* b, int ldb, float beta, float* c, int ldc)
         {
             (TransA, TransB, M, N, K, Alpha, Lda, Ldb, Beta, Ldc) = (ta, tb, m, n, k, alpha, lda, ldb, beta, ldc);
             A = a; B = b; C = c;
-            int kc = Math.Min(KBlock, k);
-            Ensure(ref packA, ref hA, ref alignedA, (long)RoundUp(m, g.mr) * kc);
-            Ensure(ref packB, ref hB, ref alignedB, (long)RoundUp(n, g.nr) * kc);
+            int kc = Math.Min(KBlock, k), parts = packA.Length;
+            for (int part = 0; part < parts; part++)
+            {
+                var (aFrom, aTo, bFrom, bTo) = Panels(part, parts);
+                packA[part].Ensure((long)(aTo - aFrom) * g.mr * kc);
+                packB[part].Ensure((long)(bTo - bFrom) * g.nr * kc);
+            }
         }
 
         public void Clear() { A = B = C = null; }
 
-        static void Ensure(ref float[] buf, ref GCHandle h, ref float* aligned, long need)
+        // The A and B panel ranges part `part` reads: its own share of the larger panel count, all of the other.
+        (int aFrom, int aTo, int bFrom, int bTo) Panels(int part, int parts)
         {
-            if (buf.Length >= need + 16) return;
-            if (h.IsAllocated) h.Free();
-            // Pinned and 64-byte aligned so the micro-kernel's vector loads never split cache lines.
-            buf = GC.AllocateUninitializedArray<float>((int)need + 16, pinned: true);
-            h = GCHandle.Alloc(buf, GCHandleType.Pinned);
-            float* p = (float*)h.AddrOfPinnedObject();
-            aligned = (float*)(((nint)p + 63) & ~(nint)63);
+            int mPanels = MPanels, nPanels = NPanels;
+            int total = SplitN ? nPanels : mPanels;
+            int lo = (int)((long)total * part / parts), hi = (int)((long)total * (part + 1) / parts);
+            return SplitN ? (0, mPanels, lo, hi) : (lo, hi, 0, nPanels);
         }
+
+        int MPanels => (M + g.mr - 1) / g.mr;
+        int NPanels => (N + g.nr - 1) / g.nr;
+        // Splitting the larger panel count keeps the operand every part packs the smaller one.
+        bool SplitN => NPanels >= MPanels;
 
         public void Execute(int part, int parts)
         {
             int mr = g.mr, nr = g.nr;
-            int mPanels = (M + mr - 1) / mr, nPanels = (N + nr - 1) / nr;
-            if (Phase == 0)
+            var (aFrom, aTo, bFrom, bTo) = Panels(part, parts);
+            if (aFrom == aTo || bFrom == bTo) return;
+            bool splitN = SplitN;
+            float* ownA = packA[part].Aligned, ownB = packB[part].Aligned;
+            for (int k0 = 0; k0 < K; k0 += KBlock)
             {
-                // Panels are interleaved across parts so both parts pack similar amounts; panels read in place are skipped.
-                for (int ip = part; ip < mPanels; ip += parts)
-                    if (!InPlaceA(ip)) PackA(ip * mr, alignedA + (long)ip * mr * Kc);
-                for (int jp = part; jp < nPanels; jp += parts) PackB(jp * nr, alignedB + (long)jp * nr * Kc);
-                return;
-            }
-            // Split the larger panel count into contiguous ranges: a part keeps reusing its B (or A) panels.
-            bool splitN = nPanels >= mPanels;
-            int total = splitN ? nPanels : mPanels;
-            int lo = (int)((long)total * part / parts), hi = (int)((long)total * (part + 1) / parts);
-            float beta = P0 == 0 ? Beta : 1f;
-            if (splitN)
-            {
-                for (int jp = lo; jp < hi; jp++)
-                    for (int ip = 0; ip < mPanels; ip++) Tile(ip, jp, beta);
-            }
-            else
-            {
-                for (int ip = lo; ip < hi; ip++)
-                    for (int jp = 0; jp < nPanels; jp++) Tile(ip, jp, beta);
+                int kc = Math.Min(KBlock, K - k0);
+                for (int ip = aFrom; ip < aTo; ip++)
+                    if (!InPlaceA(ip)) PackA(ip * mr, k0, kc, ownA + (long)(ip - aFrom) * mr * kc);
+                for (int jp = bFrom; jp < bTo; jp++) PackB(jp * nr, k0, kc, ownB + (long)(jp - bFrom) * nr * kc);
+                float beta = k0 == 0 ? Beta : 1f;
+                // A part keeps reusing the panels of its own range: they are the inner loop's constant operand.
+                if (splitN)
+                {
+                    for (int jp = bFrom; jp < bTo; jp++)
+                        for (int ip = aFrom; ip < aTo; ip++) Tile(ip, jp, k0, kc, ownA + (long)(ip - aFrom) * mr * kc, ownB + (long)(jp - bFrom) * nr * kc, beta);
+                }
+                else
+                {
+                    for (int ip = aFrom; ip < aTo; ip++)
+                        for (int jp = bFrom; jp < bTo; jp++) Tile(ip, jp, k0, kc, ownA + (long)(ip - aFrom) * mr * kc, ownB + (long)(jp - bFrom) * nr * kc, beta);
+                }
             }
         }
 
-        void Tile(int ip, int jp, float beta)
+        void Tile(int ip, int jp, int k0, int kc, float* packedA, float* pb, float beta)
         {
             int mr = g.mr, nr = g.nr;
             int i0 = ip * mr, j0 = jp * nr;
             int rows = Math.Min(mr, M - i0), cols = Math.Min(nr, N - j0);
             // A full panel of op(A) = A^T is already stored panel-shaped: read it in place where that pays.
             bool directA = InPlaceA(ip);
-            float* pa = directA ? A + (long)P0 * Lda + i0 : alignedA + (long)ip * mr * Kc;
-            float* pb = alignedB + (long)jp * nr * Kc;
+            float* pa = directA ? A + (long)k0 * Lda + i0 : packedA;
             int sa = directA ? Lda : mr;
             float* c = C + (long)i0 * Ldc + j0;
             if (rows == mr && cols == nr)
             {
-                Micro(g.Kernel, Kc, pa, sa, pb, c, Ldc, Alpha, beta);
+                Micro(g.Kernel, kc, pa, sa, pb, c, Ldc, Alpha, beta);
                 return;
             }
             // Edge tile: compute the full tile into a stack buffer, then merge the valid part.
             float* t = stackalloc float[8 * 32];
-            Micro(g.Kernel, Kc, pa, sa, pb, t, nr, 1f, 0f);
+            Micro(g.Kernel, kc, pa, sa, pb, t, nr, 1f, 0f);
             for (int r = 0; r < rows; r++)
             for (int s = 0; s < cols; s++)
             {
@@ -301,25 +305,25 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
             }
         }
 
-        // A full panel of A^T holds, for each p, mr consecutive values of stored row P0 + p.
+        // A full panel of A^T holds, for each p, mr consecutive values of stored row k0 + p.
         // Only where op(B) is one panel wide is each A panel read just once; read again at a stride of whole rows,
         // an in-place panel meets cache-set conflicts that its packed copy avoids (256^3 TN fell from 166 to 154
         // GFLOP/s in place, while 256x23x256 TN rose from 53 to 69).
         bool InPlaceA(int ip) => TransA == Transpose.Yes && (ip + 1) * g.mr <= M && N <= g.nr;
 
-        // Packed A panel: for each p, mr consecutive values op(A)[i0 + r, P0 + p], zero-padded past M.
-        void PackA(int i0, float* dst)
+        // Packed A panel: for each p, mr consecutive values op(A)[i0 + r, k0 + p], zero-padded past M.
+        void PackA(int i0, int k0, int kc, float* dst)
         {
-            int mr = g.mr, rows = Math.Min(mr, M - i0), kc = Kc;
+            int mr = g.mr, rows = Math.Min(mr, M - i0);
             if (TransA == Transpose.No)
             {
                 int p0 = 0;
                 if (rows == 8 && mr == 8 && Transpose8x8.IsSupported)
                     for (; p0 + 8 <= kc; p0 += 8)
-                        Transpose8x8.Run(A + (long)i0 * Lda + P0 + p0, Lda, dst + p0 * 8, 8);
+                        Transpose8x8.Run(A + (long)i0 * Lda + k0 + p0, Lda, dst + p0 * 8, 8);
                 for (int r = 0; r < rows; r++)
                 {
-                    float* src = A + (long)(i0 + r) * Lda + P0;
+                    float* src = A + (long)(i0 + r) * Lda + k0;
                     for (int p = p0; p < kc; p++) dst[p * mr + r] = src[p];
                 }
             }
@@ -327,13 +331,13 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
             {
                 // op(A) = A^T: each k step of the panel is 8 contiguous values of a stored row.
                 for (int p = 0; p < kc; p++)
-                    Vector256.Store(Vector256.Load(A + (long)(P0 + p) * Lda + i0), dst + p * 8);
+                    Vector256.Store(Vector256.Load(A + (long)(k0 + p) * Lda + i0), dst + p * 8);
             }
             else
             {
                 for (int p = 0; p < kc; p++)
                 {
-                    float* src = A + (long)(P0 + p) * Lda + i0;
+                    float* src = A + (long)(k0 + p) * Lda + i0;
                     float* d = dst + p * mr;
                     for (int r = 0; r < rows; r++) d[r] = src[r];
                 }
@@ -343,15 +347,15 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
                     for (int r = rows; r < mr; r++) dst[p * mr + r] = 0f;
         }
 
-        // Packed B panel: for each p, nr consecutive values op(B)[P0 + p, j0 + s], zero-padded past N.
-        void PackB(int j0, float* dst)
+        // Packed B panel: for each p, nr consecutive values op(B)[k0 + p, j0 + s], zero-padded past N.
+        void PackB(int j0, int k0, int kc, float* dst)
         {
-            int nr = g.nr, cols = Math.Min(nr, N - j0), kc = Kc;
+            int nr = g.nr, cols = Math.Min(nr, N - j0);
             if (TransB == Transpose.No)
             {
                 for (int p = 0; p < kc; p++)
                 {
-                    float* src = B + (long)(P0 + p) * Ldb + j0;
+                    float* src = B + (long)(k0 + p) * Ldb + j0;
                     float* d = dst + p * nr;
                     if (cols == nr) Buffer.MemoryCopy(src, d, nr * sizeof(float), nr * sizeof(float));
                     else
@@ -367,16 +371,33 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
                 if (cols == nr && nr % 8 == 0 && Transpose8x8.IsSupported)
                     for (; p0 + 8 <= kc; p0 += 8)
                         for (int s8 = 0; s8 < nr; s8 += 8)
-                            Transpose8x8.Run(B + (long)(j0 + s8) * Ldb + P0 + p0, Ldb, dst + p0 * nr + s8, nr);
+                            Transpose8x8.Run(B + (long)(j0 + s8) * Ldb + k0 + p0, Ldb, dst + p0 * nr + s8, nr);
                 for (int s = 0; s < cols; s++)
                 {
-                    float* src = B + (long)(j0 + s) * Ldb + P0;
+                    float* src = B + (long)(j0 + s) * Ldb + k0;
                     for (int p = p0; p < kc; p++) dst[p * nr + s] = src[p];
                 }
                 if (cols < nr)
                     for (int p = 0; p < kc; p++)
                         for (int s = cols; s < nr; s++) dst[p * nr + s] = 0f;
             }
+        }
+    }
+
+    // A 64-byte aligned float buffer on the pinned heap (so the micro-kernel's vector loads never split cache lines)
+    // that grows on demand; sized before a call's fork, never inside it.
+    sealed class PackBuffer
+    {
+        float[] buffer = Array.Empty<float>();
+
+        public float* Aligned { get; private set; }
+
+        public void Ensure(long need)
+        {
+            if (buffer.Length >= need + 16) return;
+            buffer = GC.AllocateUninitializedArray<float>((int)need + 16, pinned: true);
+            var start = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+            Aligned = (float*)((start + 63) & ~(nint)63);
         }
     }
 

@@ -86,17 +86,26 @@ let ``beta = 0 never reads C, so NaN there does not propagate`` = testCase "beta
             g.Sgemm(Transpose.No, Transpose.No, m, n, k, 1.0f, ReadOnlySpan a, max k 1, ReadOnlySpan b, n, 0.0f, Span c, n)
             Assert.True(c |> Array.forall (fun x -> x = 2.0f * float32 k), sprintf "%s %dx%dx%d" (TestProviders.label g) m n k)
 
-let ``managed GEMM is bitwise identical on one and two threads`` = testCase "managed GEMM is bitwise identical on one and two threads" <| fun () ->
+let ``managed GEMM is bitwise identical on one, two and three threads`` = testCase "managed GEMM is bitwise identical on one, two and three threads" <| fun () ->
+    // Each part packs its own panels and runs every K block of its own tiles: the split (by rows of panels where op(A)
+    // has more, by columns where op(B) has), the K blocks, beta and in-place panels must not change a bit.
     let rnd = Random 3
     for kernel in TestProviders.managed |> List.map (fun g -> g.Kernel) |> List.distinct do
         let one = TestProviders.managed |> List.find (fun g -> g.Kernel = kernel && g.Threads = 1)
-        let two = TestProviders.managed |> List.find (fun g -> g.Kernel = kernel && g.Threads = 2)
-        for (m, n, k) in [ (256, 256, 256); (256, 23, 256); (23, 256, 256); (100, 300, 450) ] do
-            let a, b = fill rnd (m * k), fill rnd (k * n)
-            let c1, c2 = Array.zeroCreate (m * n), Array.zeroCreate (m * n)
-            one.Sgemm(Transpose.No, Transpose.No, m, n, k, 1.0f, ReadOnlySpan a, k, ReadOnlySpan b, n, 0.0f, Span c1, n)
-            two.Sgemm(Transpose.No, Transpose.No, m, n, k, 1.0f, ReadOnlySpan a, k, ReadOnlySpan b, n, 0.0f, Span c2, n)
-            Assert.True((c1 = c2), sprintf "%A %dx%dx%d differs between thread counts" kernel m n k)
+        use three = new ManagedGemm(3, kernel)
+        let many = [ TestProviders.managed |> List.find (fun g -> g.Kernel = kernel && g.Threads = 2); three ]
+        for (m, n, k) in [ (256, 256, 256); (256, 23, 256); (23, 256, 256); (100, 300, 450); (9, 200, 2 * ManagedGemm.KBlock + 5); (70, 5, 40) ] do
+            for ta in [ Transpose.No; Transpose.Yes ] do
+                for tb in [ Transpose.No; Transpose.Yes ] do
+                    let lda, ldb = (if ta = Transpose.No then k else m), (if tb = Transpose.No then n else k)
+                    let a, b, c0 = fill rnd (m * k), fill rnd (k * n), fill rnd (m * n)
+                    let product (g: IGemm) =
+                        let c = Array.copy c0
+                        g.Sgemm(ta, tb, m, n, k, 1.5f, ReadOnlySpan a, lda, ReadOnlySpan b, ldb, 0.5f, Span c, n)
+                        c
+                    let expected = product one
+                    for g in many do
+                        Assert.True((product g = expected), sprintf "%A %A%A %dx%dx%d differs between 1 and %d threads" kernel ta tb m n k g.Threads)
 
 let ``panels read in place give bitwise the packed product, on every kernel`` = testCase "panels read in place give bitwise the packed product, on every kernel" <| fun () ->
     // TN with op(B) one panel wide reads full A^T panels in place; NT with explicitly transposed copies packs both
@@ -158,7 +167,7 @@ let tests = testList "Gemm" [
     ``deep K crosses the K-block boundary and still matches``
     ``matrix-vector shapes (n = 1 or m = 1) match the reference``
     ``beta = 0 never reads C, so NaN there does not propagate``
-    ``managed GEMM is bitwise identical on one and two threads``
+    ``managed GEMM is bitwise identical on one, two and three threads``
     ``panels read in place give bitwise the packed product, on every kernel``
     ``bad shapes are rejected with the operand named``
     ``provider choice honours SAC_GEMM-style names and rejects unknown ones``
