@@ -136,7 +136,7 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
                     {
                         float dot = Dot(a + (long)i * lda, xv, k);
                         float* ci = c + (long)i * ldc;
-                        *ci = alpha * dot + (beta == 0f ? 0f : beta * *ci);
+                        *ci = MicroKernels.Blend(dot, alpha, beta, *ci);
                     }
                 }
             }
@@ -150,7 +150,7 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
                 for (int i = 0; i < m; i++)
                 {
                     float* ci = c + (long)i * ldc;
-                    *ci = alpha * acc[i] + (beta == 0f ? 0f : beta * *ci);
+                    *ci = MicroKernels.Blend(acc[i], alpha, beta, *ci);
                 }
             }
             return;
@@ -167,7 +167,7 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
                 for (int j = 0; j < n; j++)
                 {
                     float dot = Dot(b + (long)j * ldb, av, k);
-                    c[j] = alpha * dot + (beta == 0f ? 0f : beta * c[j]);
+                    c[j] = MicroKernels.Blend(dot, alpha, beta, c[j]);
                 }
             }
         }
@@ -177,7 +177,7 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
             Array.Clear(acc, 0, n);
             fixed (float* pacc = acc)
                 for (int p = 0; p < k; p++) Axpy(a[(long)p * sa], b + (long)p * ldb, pacc, n);
-            for (int j = 0; j < n; j++) c[j] = alpha * acc[j] + (beta == 0f ? 0f : beta * c[j]);
+            for (int j = 0; j < n; j++) c[j] = MicroKernels.Blend(acc[j], alpha, beta, c[j]);
         }
     }
 
@@ -263,7 +263,8 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
                 int kc = Math.Min(KBlock, K - k0);
                 for (int ip = aFrom; ip < aTo; ip++)
                     if (!InPlaceA(ip)) PackA(ip * mr, k0, kc, ownA + (long)(ip - aFrom) * mr * kc);
-                for (int jp = bFrom; jp < bTo; jp++) PackB(jp * nr, k0, kc, ownB + (long)(jp - bFrom) * nr * kc);
+                for (int jp = bFrom; jp < bTo; jp++)
+                    if (!InPlaceB(jp)) PackB(jp * nr, k0, kc, ownB + (long)(jp - bFrom) * nr * kc);
                 float beta = k0 == 0 ? Beta : 1f;
                 // A part keeps reusing the panels of its own range: they are the inner loop's constant operand.
                 if (splitN)
@@ -279,37 +280,48 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
             }
         }
 
-        void Tile(int ip, int jp, int k0, int kc, float* packedA, float* pb, float beta)
+        void Tile(int ip, int jp, int k0, int kc, float* packedA, float* packedB, float beta)
         {
             int mr = g.mr, nr = g.nr;
             int i0 = ip * mr, j0 = jp * nr;
             int rows = Math.Min(mr, M - i0), cols = Math.Min(nr, N - j0);
-            // A full panel of op(A) = A^T is already stored panel-shaped: read it in place where that pays.
-            bool directA = InPlaceA(ip);
-            float* pa = directA ? A + (long)k0 * Lda + i0 : packedA;
-            int sa = directA ? Lda : mr;
+            // Full panels are read in place where that pays (see InPlaceA and InPlaceB), packed copies otherwise.
+            bool rowsA = RowsInPlaceA(ip), transposedA = TransposedInPlaceA(ip), directB = InPlaceB(jp);
+            float* pa = rowsA ? A + (long)i0 * Lda + k0 : transposedA ? A + (long)k0 * Lda + i0 : packedA;
+            int sa = rowsA || transposedA ? Lda : mr;
+            float* pb = directB ? B + (long)k0 * Ldb + j0 : packedB;
+            int sb = directB ? Ldb : nr;
             float* c = C + (long)i0 * Ldc + j0;
-            if (rows == mr && cols == nr)
+            // The AVX-512 kernels write a tile's first columns straight into C with masked stores.
+            if (rows == mr && (cols == nr || g.Kernel == GemmKernel.Avx512))
             {
-                Micro(g.Kernel, kc, pa, sa, pb, c, Ldc, Alpha, beta);
+                Micro(g.Kernel, rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols);
                 return;
             }
             // Edge tile: compute the full tile into a stack buffer, then merge the valid part.
             float* t = stackalloc float[8 * 32];
-            Micro(g.Kernel, kc, pa, sa, pb, t, nr, 1f, 0f);
+            Micro(g.Kernel, rowsA, kc, pa, sa, pb, sb, t, nr, 1f, 0f, nr);
             for (int r = 0; r < rows; r++)
             for (int s = 0; s < cols; s++)
             {
                 float* ce = c + (long)r * Ldc + s;
-                *ce = Alpha * t[r * nr + s] + (beta == 0f ? 0f : beta * *ce);
+                *ce = MicroKernels.Blend(t[r * nr + s], Alpha, beta, *ce);
             }
         }
 
-        // A full panel of A^T holds, for each p, mr consecutive values of stored row k0 + p.
-        // Only where op(B) is one panel wide is each A panel read just once; read again at a stride of whole rows,
-        // an in-place panel meets cache-set conflicts that its packed copy avoids (256^3 TN fell from 166 to 154
-        // GFLOP/s in place, while 256x23x256 TN rose from 53 to 69).
-        bool InPlaceA(int ip) => TransA == Transpose.Yes && (ip + 1) * g.mr <= M && N <= g.nr;
+        // Operands read in place. Only where op(B) is one panel wide is each A panel read just once, so only then is
+        // A left unpacked: a full panel of A^T already holds, for each p, mr consecutive values of stored row k0 + p;
+        // a full panel of an untransposed A is mr stored rows, read by the kernel that takes A by rows. Read again
+        // at a stride of whole rows, an in-place panel meets cache-set conflicts that its packed copy avoids (256^3
+        // TN fell from 166 to 154 GFLOP/s in place, while 256x23x256 TN rose from 53 to 69).
+        bool InPlaceA(int ip) => TransposedInPlaceA(ip) || RowsInPlaceA(ip);
+        bool TransposedInPlaceA(int ip) => TransA == Transpose.Yes && (ip + 1) * g.mr <= M && N <= g.nr;
+        bool RowsInPlaceA(int ip) => TransA == Transpose.No && g.Kernel == GemmKernel.Avx512 && (ip + 1) * g.mr <= M && N <= g.nr;
+
+        // A full panel of an untransposed B is, for each p, nr consecutive values of stored row k0 + p. Where op(A)
+        // has at most two panels each B panel is read at most twice, and packing all of B would cost more than the
+        // product (12x256x256 TN, the policy head's weight gradient).
+        bool InPlaceB(int jp) => TransB == Transpose.No && (jp + 1) * g.nr <= N && M <= 2 * g.mr;
 
         // Packed A panel: for each p, mr consecutive values op(A)[i0 + r, k0 + p], zero-padded past M.
         void PackA(int i0, int k0, int kc, float* dst)
@@ -402,13 +414,14 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Micro(GemmKernel kernel, int kc, float* a, int sa, float* b, float* c, int ldc, float alpha, float beta)
+    static void Micro(GemmKernel kernel, bool rowsA, int kc, float* a, int sa, float* b, int sb, float* c, int ldc, float alpha, float beta, int cols)
     {
+        if (rowsA) { MicroKernels.Tile8x32Rows(kc, a, sa, b, sb, c, ldc, alpha, beta, cols); return; }
         switch (kernel)
         {
-            case GemmKernel.Avx512: MicroKernels.Tile8x32(kc, a, sa, b, c, ldc, alpha, beta); break;
-            case GemmKernel.Avx2: MicroKernels.Tile6x16(kc, a, sa, b, c, ldc, alpha, beta); break;
-            default: MicroKernels.Tile4x4(kc, a, sa, b, c, ldc, alpha, beta); break;
+            case GemmKernel.Avx512: MicroKernels.Tile8x32(kc, a, sa, b, sb, c, ldc, alpha, beta, cols); break;
+            case GemmKernel.Avx2: MicroKernels.Tile6x16(kc, a, sa, b, sb, c, ldc, alpha, beta); break;
+            default: MicroKernels.Tile4x4(kc, a, sa, b, sb, c, ldc, alpha, beta); break;
         }
     }
 

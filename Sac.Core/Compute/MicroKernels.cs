@@ -1,17 +1,32 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Sac.Core.Compute;
 
 // Register-blocked GEMM micro-kernels over panels (see ManagedGemm). Each keeps its whole C tile in vector
-// registers: a k step loads one row of the packed B panel, broadcasts each A value and does MR x NR/W FMAs. The A
-// panel's k steps lie aStride floats apart: MR when packed, A's row stride when a transposed A is read in place.
+// registers: a k step loads one row of the B panel, broadcasts each A value and does MR x NR/W FMAs. The A panel's
+// k steps lie aStride floats apart (MR when packed, A's row stride when a transposed A is read in place), and the B
+// panel's bStride apart (NR when packed, B's row stride when B is read in place). Every kernel accumulates each C
+// element over k in the same order, so where an operand is read from never changes a bit of the result.
+// Every write of C rounds the same way (see Blend), so a C element never depends on the path its tile took.
 // Fully unrolled on purpose: the JIT keeps named vector locals in registers, never arrays of vectors.
 internal static unsafe class MicroKernels
 {
-    /// <summary>8x32 tile: C = alpha * (A panel x packed B panel) + beta * C, over <paramref name="kc"/> steps.</summary>
+    /// <summary>
+    /// The one rounding of every C write: <c>alpha * acc</c> when beta is 0 (C is not read), otherwise
+    /// <c>fma(acc, alpha, beta * C)</c>, as the vector epilogues compute it lane by lane.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Blend(float acc, float alpha, float beta, float c) =>
+        beta == 0f ? alpha * acc : System.MathF.FusedMultiplyAdd(acc, alpha, beta * c);
+
+    /// <summary>
+    /// 8x32 tile: C = alpha * (A panel x B panel) + beta * C, over <paramref name="kc"/> steps; only the first
+    /// <paramref name="cols"/> columns of C are read or written.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Tile8x32(int kc, float* a, int aStride, float* b, float* c, int ldc, float alpha, float beta)
+    public static void Tile8x32(int kc, float* a, int aStride, float* b, int bStride, float* c, int ldc, float alpha, float beta, int cols)
     {
         Vector512<float> c00 = default; Vector512<float> c01 = default;
         Vector512<float> c10 = default; Vector512<float> c11 = default;
@@ -49,8 +64,71 @@ internal static unsafe class MicroKernels
             var a7 = Vector512.Create(a[7]);
             c70 = Vector512.FusedMultiplyAdd(a7, b0, c70);
             c71 = Vector512.FusedMultiplyAdd(a7, b1, c71);
-            a += aStride; b += 32;
+            a += aStride; b += bStride;
         }
+        if (cols == 32) Store8x32(c, ldc, alpha, beta, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
+        else Store8x32Columns(c, ldc, alpha, beta, cols, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
+    }
+
+    /// <summary>
+    /// 8x32 tile whose A is read in place by rows: element (r, p) at <c>a[r * lda + p]</c> (an untransposed A, where
+    /// op(B) is one panel wide and packing A would cost more than the product).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Tile8x32Rows(int kc, float* a, int lda, float* b, int bStride, float* c, int ldc, float alpha, float beta, int cols)
+    {
+        float* r0 = a, r1 = a + lda, r2 = a + 2 * lda, r3 = a + 3 * lda;
+        float* r4 = a + 4 * lda, r5 = a + 5 * lda, r6 = a + 6 * lda, r7 = a + 7 * lda;
+        Vector512<float> c00 = default; Vector512<float> c01 = default;
+        Vector512<float> c10 = default; Vector512<float> c11 = default;
+        Vector512<float> c20 = default; Vector512<float> c21 = default;
+        Vector512<float> c30 = default; Vector512<float> c31 = default;
+        Vector512<float> c40 = default; Vector512<float> c41 = default;
+        Vector512<float> c50 = default; Vector512<float> c51 = default;
+        Vector512<float> c60 = default; Vector512<float> c61 = default;
+        Vector512<float> c70 = default; Vector512<float> c71 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b + 0);
+            var b1 = Vector512.Load(b + 16);
+            var a0 = Vector512.Create(r0[p]);
+            c00 = Vector512.FusedMultiplyAdd(a0, b0, c00);
+            c01 = Vector512.FusedMultiplyAdd(a0, b1, c01);
+            var a1 = Vector512.Create(r1[p]);
+            c10 = Vector512.FusedMultiplyAdd(a1, b0, c10);
+            c11 = Vector512.FusedMultiplyAdd(a1, b1, c11);
+            var a2 = Vector512.Create(r2[p]);
+            c20 = Vector512.FusedMultiplyAdd(a2, b0, c20);
+            c21 = Vector512.FusedMultiplyAdd(a2, b1, c21);
+            var a3 = Vector512.Create(r3[p]);
+            c30 = Vector512.FusedMultiplyAdd(a3, b0, c30);
+            c31 = Vector512.FusedMultiplyAdd(a3, b1, c31);
+            var a4 = Vector512.Create(r4[p]);
+            c40 = Vector512.FusedMultiplyAdd(a4, b0, c40);
+            c41 = Vector512.FusedMultiplyAdd(a4, b1, c41);
+            var a5 = Vector512.Create(r5[p]);
+            c50 = Vector512.FusedMultiplyAdd(a5, b0, c50);
+            c51 = Vector512.FusedMultiplyAdd(a5, b1, c51);
+            var a6 = Vector512.Create(r6[p]);
+            c60 = Vector512.FusedMultiplyAdd(a6, b0, c60);
+            c61 = Vector512.FusedMultiplyAdd(a6, b1, c61);
+            var a7 = Vector512.Create(r7[p]);
+            c70 = Vector512.FusedMultiplyAdd(a7, b0, c70);
+            c71 = Vector512.FusedMultiplyAdd(a7, b1, c71);
+            b += bStride;
+        }
+        if (cols == 32) Store8x32(c, ldc, alpha, beta, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
+        else Store8x32Columns(c, ldc, alpha, beta, cols, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
+    }
+
+    // C = alpha * acc + beta * C for an 8x32 tile of accumulators (C is never read when beta is 0).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store8x32(float* c, int ldc, float alpha, float beta,
+        Vector512<float> c00, Vector512<float> c01, Vector512<float> c10, Vector512<float> c11,
+        Vector512<float> c20, Vector512<float> c21, Vector512<float> c30, Vector512<float> c31,
+        Vector512<float> c40, Vector512<float> c41, Vector512<float> c50, Vector512<float> c51,
+        Vector512<float> c60, Vector512<float> c61, Vector512<float> c70, Vector512<float> c71)
+    {
         var va = Vector512.Create(alpha);
         if (beta == 0f)
         {
@@ -93,9 +171,46 @@ internal static unsafe class MicroKernels
         }
     }
 
-    /// <summary>6x16 tile: C = alpha * (A panel x packed B panel) + beta * C, over <paramref name="kc"/> steps.</summary>
+    // The first `cols` columns of an 8x32 tile, C = alpha * acc + beta * C, through masked loads and stores (masked-off
+    // lanes never fault), rounded as Store8x32 rounds.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store8x32Columns(float* c, int ldc, float alpha, float beta, int cols,
+        Vector512<float> c00, Vector512<float> c01, Vector512<float> c10, Vector512<float> c11,
+        Vector512<float> c20, Vector512<float> c21, Vector512<float> c30, Vector512<float> c31,
+        Vector512<float> c40, Vector512<float> c41, Vector512<float> c50, Vector512<float> c51,
+        Vector512<float> c60, Vector512<float> c61, Vector512<float> c70, Vector512<float> c71)
+    {
+        var lane = Vector512<int>.Indices;
+        var m0 = Vector512.LessThan(lane, Vector512.Create(cols)).AsSingle();
+        var m1 = Vector512.LessThan(lane, Vector512.Create(cols - 16)).AsSingle();
+        var va = Vector512.Create(alpha);
+        var vb = Vector512.Create(beta);
+        StoreRow(c + 0 * ldc, m0, m1, va, vb, beta, c00, c01);
+        StoreRow(c + 1 * ldc, m0, m1, va, vb, beta, c10, c11);
+        StoreRow(c + 2 * ldc, m0, m1, va, vb, beta, c20, c21);
+        StoreRow(c + 3 * ldc, m0, m1, va, vb, beta, c30, c31);
+        StoreRow(c + 4 * ldc, m0, m1, va, vb, beta, c40, c41);
+        StoreRow(c + 5 * ldc, m0, m1, va, vb, beta, c50, c51);
+        StoreRow(c + 6 * ldc, m0, m1, va, vb, beta, c60, c61);
+        StoreRow(c + 7 * ldc, m0, m1, va, vb, beta, c70, c71);
+
+        static void StoreRow(float* q, Vector512<float> m0, Vector512<float> m1, Vector512<float> va, Vector512<float> vb,
+            float beta, Vector512<float> left, Vector512<float> right)
+        {
+            if (beta == 0f)
+            {
+                Avx512F.MaskStore(q, m0, left * va);
+                Avx512F.MaskStore(q + 16, m1, right * va);
+                return;
+            }
+            Avx512F.MaskStore(q, m0, Vector512.FusedMultiplyAdd(left, va, Avx512F.MaskLoad(q, m0, Vector512<float>.Zero) * vb));
+            Avx512F.MaskStore(q + 16, m1, Vector512.FusedMultiplyAdd(right, va, Avx512F.MaskLoad(q + 16, m1, Vector512<float>.Zero) * vb));
+        }
+    }
+
+    /// <summary>6x16 tile: C = alpha * (A panel x B panel) + beta * C, over <paramref name="kc"/> steps.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Tile6x16(int kc, float* a, int aStride, float* b, float* c, int ldc, float alpha, float beta)
+    public static void Tile6x16(int kc, float* a, int aStride, float* b, int bStride, float* c, int ldc, float alpha, float beta)
     {
         Vector256<float> c00 = default; Vector256<float> c01 = default;
         Vector256<float> c10 = default; Vector256<float> c11 = default;
@@ -125,7 +240,7 @@ internal static unsafe class MicroKernels
             var a5 = Vector256.Create(a[5]);
             c50 = Vector256.FusedMultiplyAdd(a5, b0, c50);
             c51 = Vector256.FusedMultiplyAdd(a5, b1, c51);
-            a += aStride; b += 16;
+            a += aStride; b += bStride;
         }
         var va = Vector256.Create(alpha);
         if (beta == 0f)
@@ -162,11 +277,11 @@ internal static unsafe class MicroKernels
     }
 
     /// <summary>4x4 scalar tile for CPUs without SIMD acceleration.</summary>
-    public static void Tile4x4(int kc, float* a, int aStride, float* b, float* c, int ldc, float alpha, float beta)
+    public static void Tile4x4(int kc, float* a, int aStride, float* b, int bStride, float* c, int ldc, float alpha, float beta)
     {
         float* acc = stackalloc float[16];
         for (int i = 0; i < 16; i++) acc[i] = 0f;
-        for (int p = 0; p < kc; p++, a += aStride, b += 4)
+        for (int p = 0; p < kc; p++, a += aStride, b += bStride)
             for (int r = 0; r < 4; r++)
             for (int s = 0; s < 4; s++)
                 acc[r * 4 + s] = System.MathF.FusedMultiplyAdd(a[r], b[s], acc[r * 4 + s]);
@@ -174,7 +289,7 @@ internal static unsafe class MicroKernels
         for (int s = 0; s < 4; s++)
         {
             float* q = c + r * ldc + s;
-            *q = alpha * acc[r * 4 + s] + (beta == 0f ? 0f : beta * *q);
+            *q = Blend(acc[r * 4 + s], alpha, beta, *q);
         }
     }
 }

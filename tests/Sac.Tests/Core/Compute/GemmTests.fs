@@ -126,6 +126,49 @@ let ``panels read in place give bitwise the packed product, on every kernel`` = 
                 g.Sgemm(Transpose.No, Transpose.Yes, m, n, k, 1.25f, ReadOnlySpan at, k, ReadOnlySpan bt, k, 0.0f, Span packed, n)
                 Assert.True((inPlace = packed), sprintf "%s %dx%dx%d (lda %d, ldb %d): in place differs from packed" (TestProviders.label g) m n k lda ldb)
 
+let private bits (x: float32[]) = x |> Array.map BitConverter.SingleToInt32Bits
+
+let ``narrow and short products read operands in place and give bitwise the packed product`` = testCase "narrow and short products read operands in place and give bitwise the packed product" <| fun () ->
+    // Where op(B) is at most one panel wide an untransposed A is read by rows in place (AVX-512); where op(A) has at
+    // most two panels an untransposed B is read in place; AVX-512 writes a tile's first columns with masked stores.
+    // Each product is checked against the same entries of one 40 wider (or taller), where both operands are packed
+    // and edge tiles merge through a buffer: the accumulation order is the same, so every bit must be, -0 included,
+    // and nothing outside the product may change.
+    let rnd = Random 17
+    let extra = 40
+    for g in TestProviders.managed do
+        for alpha, beta in [ 1.0f, 0.0f; -0.75f, 0.5f; -1.0f, 0.0f ] do
+            for ta in [ Transpose.No; Transpose.Yes ] do
+                for tb in [ Transpose.No; Transpose.Yes ] do
+                    // Narrow: n columns against n + extra, in the same arrays (B and C at the wide strides).
+                    for (m, n, k) in [ (256, 12, 256); (64, 23, 100); (24, 32, 7); (40, 17, ManagedGemm.KBlock + 9) ] do
+                        let w = n + extra
+                        let lda = if ta = Transpose.No then k else m
+                        let ldb = if tb = Transpose.No then w else k
+                        let a = fill rnd (m * k)
+                        // A zero row of A gives -alpha * 0 = -0 products when alpha < 0: the merge's +0 must show.
+                        if ta = Transpose.No then Array.fill a 0 k 0.0f
+                        let b = fill rnd (k * w)
+                        let c0 = fill rnd (m * w)
+                        let narrow, wide = Array.copy c0, Array.copy c0
+                        g.Sgemm(ta, tb, m, n, k, alpha, ReadOnlySpan a, lda, ReadOnlySpan b, ldb, beta, Span narrow, w)
+                        g.Sgemm(ta, tb, m, w, k, alpha, ReadOnlySpan a, lda, ReadOnlySpan b, ldb, beta, Span wide, w)
+                        let expected = Array.init (m * w) (fun i -> if i % w < n then wide.[i] else c0.[i])
+                        Assert.True((bits narrow = bits expected), sprintf "%s %A%A %dx%dx%d alpha %g beta %g: narrow differs from wide" (TestProviders.label g) ta tb m n k alpha beta)
+                    // Short: m rows against m + extra, in the same arrays (A and C at the tall strides).
+                    for (m, n, k) in [ (12, 256, 256); (16, 70, 33); (9, 64, ManagedGemm.KBlock + 3); (2, 40, 5) ] do
+                        let t = m + extra
+                        let lda = if ta = Transpose.No then k else t
+                        let ldb = if tb = Transpose.No then n else k
+                        let a = fill rnd (t * k)
+                        let b = fill rnd (k * n)
+                        let c0 = fill rnd (t * n)
+                        let short, tall = Array.copy c0, Array.copy c0
+                        g.Sgemm(ta, tb, m, n, k, alpha, ReadOnlySpan a, lda, ReadOnlySpan b, ldb, beta, Span short, n)
+                        g.Sgemm(ta, tb, t, n, k, alpha, ReadOnlySpan a, lda, ReadOnlySpan b, ldb, beta, Span tall, n)
+                        let expected = Array.init (t * n) (fun i -> if i / n < m then tall.[i] else c0.[i])
+                        Assert.True((bits short = bits expected), sprintf "%s %A%A %dx%dx%d alpha %g beta %g: short differs from tall" (TestProviders.label g) ta tb m n k alpha beta)
+
 let ``bad shapes are rejected with the operand named`` = testCase "bad shapes are rejected with the operand named" <| fun () ->
     for g in TestProviders.gemms do
         let a, b, c = Array.zeroCreate 6, Array.zeroCreate 6, Array.zeroCreate 4
@@ -169,6 +212,7 @@ let tests = testList "Gemm" [
     ``beta = 0 never reads C, so NaN there does not propagate``
     ``managed GEMM is bitwise identical on one, two and three threads``
     ``panels read in place give bitwise the packed product, on every kernel``
+    ``narrow and short products read operands in place and give bitwise the packed product``
     ``bad shapes are rejected with the operand named``
     ``provider choice honours SAC_GEMM-style names and rejects unknown ones``
     ``one managed GEMM shared by several threads gives every caller its own right answer``
