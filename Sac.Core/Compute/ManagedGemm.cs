@@ -23,10 +23,14 @@ public enum GemmKernel
 /// </summary>
 /// <remarks>
 /// Operands are packed into MR-row panels of op(A) and NR-column panels of op(B) (which is how every transpose
-/// case reaches the same micro-kernel), except that where op(A) = A^T and op(B) is one panel wide (the weight
-/// gradient of a narrow input layer, 256x23x256 TN) full A panels are read in place at A's row stride. K is blocked
-/// by <see cref="KBlock"/>, and each C tile is computed by exactly one thread in a fixed order, so results are
-/// bitwise identical for any thread count, packed or in place.
+/// case reaches the same micro-kernel), except where packing would cost more than the product: where op(B) is one
+/// panel wide, full A panels are read in place (A^T at A's row stride, as in the weight gradient of a narrow input
+/// layer, 256x23x256 TN; an untransposed A by rows with the AVX-512 kernel, as in 256x23x256 NN), and where op(A)
+/// has at most two panels, full panels of an untransposed B are read in place (12x256x256 TN). K is blocked by
+/// <see cref="KBlock"/>, each C tile is computed by exactly one thread in a fixed order, and every C element
+/// accumulates over k in the same order and is written with the same rounding whatever path its tile takes, so
+/// results are bitwise identical for any thread count, packed or in place. Each thread packs the panels its own
+/// tiles read, so a call is one fork-join on the team.
 /// An instance owns its pack buffers and worker threads; concurrent calls on one instance are serialized (give each
 /// thread its own instance for parallel independent GEMMs).
 /// </remarks>
