@@ -315,7 +315,7 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
 
         // Operands read in place. Only where op(B) is one panel wide is each A panel read just once, so only then is
         // A left unpacked: a full panel of A^T already holds, for each p, mr consecutive values of stored row k0 + p;
-        // a full panel of an untransposed A is mr stored rows, read by the kernel that takes A by rows. Read again
+        // a full panel of an untransposed A is mr stored rows, read at their stride (StoredRows). Read again
         // at a stride of whole rows, an in-place panel meets cache-set conflicts that its packed copy avoids (256^3
         // TN fell from 166 to 154 GFLOP/s in place, while 256x23x256 TN rose from 53 to 69).
         bool InPlaceA(int ip) => TransposedInPlaceA(ip) || RowsInPlaceA(ip);
@@ -420,10 +420,10 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Micro(GemmKernel kernel, bool rowsA, int kc, float* a, int sa, float* b, int sb, float* c, int ldc, float alpha, float beta, int cols)
     {
-        if (rowsA) { MicroKernels.Tile8x32Rows(kc, a, sa, b, sb, c, ldc, alpha, beta, cols); return; }
+        if (rowsA) { MicroKernels.Tile8x32<StoredRows>(kc, a, sa, 1, b, sb, c, ldc, alpha, beta, cols); return; }
         switch (kernel)
         {
-            case GemmKernel.Avx512: MicroKernels.Tile8x32(kc, a, sa, b, sb, c, ldc, alpha, beta, cols); break;
+            case GemmKernel.Avx512: MicroKernels.Tile8x32<PanelRows>(kc, a, 0, sa, b, sb, c, ldc, alpha, beta, cols); break;
             case GemmKernel.Avx2: MicroKernels.Tile6x16(kc, a, sa, b, sb, c, ldc, alpha, beta); break;
             default: MicroKernels.Tile4x4(kc, a, sa, b, sb, c, ldc, alpha, beta); break;
         }

@@ -6,8 +6,9 @@ namespace Sac.Core.Compute;
 
 // Register-blocked GEMM micro-kernels over panels (see ManagedGemm). Each keeps its whole C tile in vector
 // registers: a k step loads one row of the B panel, broadcasts each A value and does MR x NR/W FMAs. The A panel's
-// k steps lie aStride floats apart (MR when packed, A's row stride when a transposed A is read in place), and the B
-// panel's bStride apart (NR when packed, B's row stride when B is read in place). Every kernel accumulates each C
+// k steps lie aStride floats apart (MR when packed, A's row stride when a transposed A is read in place, 1 when an
+// untransposed A is read by rows, AVX-512 only), and the B panel's bStride apart (NR when packed, B's row stride when
+// B is read in place). Every kernel accumulates each C
 // element over k in the same order, so where an operand is read from never changes a bit of the result.
 // Every write of C rounds the same way (see Blend), so a C element never depends on the path its tile took.
 // Fully unrolled on purpose: the JIT keeps named vector locals in registers, never arrays of vectors.
@@ -23,11 +24,18 @@ internal static unsafe class MicroKernels
 
     /// <summary>
     /// 8x32 tile: C = alpha * (A panel x B panel) + beta * C, over <paramref name="kc"/> steps; only the first
-    /// <paramref name="cols"/> columns of C are read or written.
+    /// <paramref name="cols"/> columns of C are read or written. A's element (r, p) is
+    /// <c>a[TRows.Offset(r, rowStride) + p * aStride]</c>: consecutive rows for a panel (packed, or A^T read in place),
+    /// stored rows <paramref name="rowStride"/> apart for an untransposed A read in place (aStride 1).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Tile8x32(int kc, float* a, int aStride, float* b, int bStride, float* c, int ldc, float alpha, float beta, int cols)
+    public static void Tile8x32<TRows>(int kc, float* a, nint rowStride, int aStride, float* b, int bStride, float* c, int ldc, float alpha, float beta, int cols)
+        where TRows : struct, IRowOffsets
     {
+        // Constants for a panel (the JIT folds them into the loads); one multiply each, outside the loop, for stored rows.
+        nint o1 = TRows.Offset(1, rowStride), o2 = TRows.Offset(2, rowStride), o3 = TRows.Offset(3, rowStride);
+        nint o4 = TRows.Offset(4, rowStride), o5 = TRows.Offset(5, rowStride), o6 = TRows.Offset(6, rowStride);
+        nint o7 = TRows.Offset(7, rowStride);
         Vector512<float> c00 = default; Vector512<float> c01 = default;
         Vector512<float> c10 = default; Vector512<float> c11 = default;
         Vector512<float> c20 = default; Vector512<float> c21 = default;
@@ -43,79 +51,28 @@ internal static unsafe class MicroKernels
             var a0 = Vector512.Create(a[0]);
             c00 = Vector512.FusedMultiplyAdd(a0, b0, c00);
             c01 = Vector512.FusedMultiplyAdd(a0, b1, c01);
-            var a1 = Vector512.Create(a[1]);
+            var a1 = Vector512.Create(a[o1]);
             c10 = Vector512.FusedMultiplyAdd(a1, b0, c10);
             c11 = Vector512.FusedMultiplyAdd(a1, b1, c11);
-            var a2 = Vector512.Create(a[2]);
+            var a2 = Vector512.Create(a[o2]);
             c20 = Vector512.FusedMultiplyAdd(a2, b0, c20);
             c21 = Vector512.FusedMultiplyAdd(a2, b1, c21);
-            var a3 = Vector512.Create(a[3]);
+            var a3 = Vector512.Create(a[o3]);
             c30 = Vector512.FusedMultiplyAdd(a3, b0, c30);
             c31 = Vector512.FusedMultiplyAdd(a3, b1, c31);
-            var a4 = Vector512.Create(a[4]);
+            var a4 = Vector512.Create(a[o4]);
             c40 = Vector512.FusedMultiplyAdd(a4, b0, c40);
             c41 = Vector512.FusedMultiplyAdd(a4, b1, c41);
-            var a5 = Vector512.Create(a[5]);
+            var a5 = Vector512.Create(a[o5]);
             c50 = Vector512.FusedMultiplyAdd(a5, b0, c50);
             c51 = Vector512.FusedMultiplyAdd(a5, b1, c51);
-            var a6 = Vector512.Create(a[6]);
+            var a6 = Vector512.Create(a[o6]);
             c60 = Vector512.FusedMultiplyAdd(a6, b0, c60);
             c61 = Vector512.FusedMultiplyAdd(a6, b1, c61);
-            var a7 = Vector512.Create(a[7]);
+            var a7 = Vector512.Create(a[o7]);
             c70 = Vector512.FusedMultiplyAdd(a7, b0, c70);
             c71 = Vector512.FusedMultiplyAdd(a7, b1, c71);
             a += aStride; b += bStride;
-        }
-        if (cols == 32) Store8x32(c, ldc, alpha, beta, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
-        else Store8x32Columns(c, ldc, alpha, beta, cols, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
-    }
-
-    /// <summary>
-    /// 8x32 tile whose A is read in place by rows: element (r, p) at <c>a[r * lda + p]</c> (an untransposed A, where
-    /// op(B) is one panel wide and packing A would cost more than the product).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Tile8x32Rows(int kc, float* a, int lda, float* b, int bStride, float* c, int ldc, float alpha, float beta, int cols)
-    {
-        float* r0 = a, r1 = a + lda, r2 = a + 2 * lda, r3 = a + 3 * lda;
-        float* r4 = a + 4 * lda, r5 = a + 5 * lda, r6 = a + 6 * lda, r7 = a + 7 * lda;
-        Vector512<float> c00 = default; Vector512<float> c01 = default;
-        Vector512<float> c10 = default; Vector512<float> c11 = default;
-        Vector512<float> c20 = default; Vector512<float> c21 = default;
-        Vector512<float> c30 = default; Vector512<float> c31 = default;
-        Vector512<float> c40 = default; Vector512<float> c41 = default;
-        Vector512<float> c50 = default; Vector512<float> c51 = default;
-        Vector512<float> c60 = default; Vector512<float> c61 = default;
-        Vector512<float> c70 = default; Vector512<float> c71 = default;
-        for (int p = 0; p < kc; p++)
-        {
-            var b0 = Vector512.Load(b + 0);
-            var b1 = Vector512.Load(b + 16);
-            var a0 = Vector512.Create(r0[p]);
-            c00 = Vector512.FusedMultiplyAdd(a0, b0, c00);
-            c01 = Vector512.FusedMultiplyAdd(a0, b1, c01);
-            var a1 = Vector512.Create(r1[p]);
-            c10 = Vector512.FusedMultiplyAdd(a1, b0, c10);
-            c11 = Vector512.FusedMultiplyAdd(a1, b1, c11);
-            var a2 = Vector512.Create(r2[p]);
-            c20 = Vector512.FusedMultiplyAdd(a2, b0, c20);
-            c21 = Vector512.FusedMultiplyAdd(a2, b1, c21);
-            var a3 = Vector512.Create(r3[p]);
-            c30 = Vector512.FusedMultiplyAdd(a3, b0, c30);
-            c31 = Vector512.FusedMultiplyAdd(a3, b1, c31);
-            var a4 = Vector512.Create(r4[p]);
-            c40 = Vector512.FusedMultiplyAdd(a4, b0, c40);
-            c41 = Vector512.FusedMultiplyAdd(a4, b1, c41);
-            var a5 = Vector512.Create(r5[p]);
-            c50 = Vector512.FusedMultiplyAdd(a5, b0, c50);
-            c51 = Vector512.FusedMultiplyAdd(a5, b1, c51);
-            var a6 = Vector512.Create(r6[p]);
-            c60 = Vector512.FusedMultiplyAdd(a6, b0, c60);
-            c61 = Vector512.FusedMultiplyAdd(a6, b1, c61);
-            var a7 = Vector512.Create(r7[p]);
-            c70 = Vector512.FusedMultiplyAdd(a7, b0, c70);
-            c71 = Vector512.FusedMultiplyAdd(a7, b1, c71);
-            b += bStride;
         }
         if (cols == 32) Store8x32(c, ldc, alpha, beta, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
         else Store8x32Columns(c, ldc, alpha, beta, cols, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
@@ -292,4 +249,23 @@ internal static unsafe class MicroKernels
             *q = Blend(acc[r * 4 + s], alpha, beta, *q);
         }
     }
+}
+
+/// <summary>Where row r of an A tile starts, relative to row 0 (see <see cref="MicroKernels.Tile8x32{TRows}"/>).</summary>
+internal interface IRowOffsets
+{
+    /// <summary>The offset of row <paramref name="r"/>, in floats.</summary>
+    static abstract nint Offset(int r, nint rowStride);
+}
+
+/// <summary>Rows side by side, as in a panel: row r at r.</summary>
+internal readonly struct PanelRows : IRowOffsets
+{
+    public static nint Offset(int r, nint rowStride) => r;
+}
+
+/// <summary>Stored rows of an untransposed A: row r at r times the row stride.</summary>
+internal readonly struct StoredRows : IRowOffsets
+{
+    public static nint Offset(int r, nint rowStride) => r * rowStride;
 }
