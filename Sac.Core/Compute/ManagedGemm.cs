@@ -274,13 +274,16 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
                 if (splitN)
                 {
                     for (int jp = bFrom; jp < bTo; jp++)
-                        for (int ip = aFrom; ip < aTo; ip++) Tile(ip, jp, k0, kc, ownA + (long)(ip - aFrom) * mr * kc, ownB + (long)(jp - bFrom) * nr * kc, beta);
+                        for (int ip = aFrom; ip < aTo; ip++) TileAt(ip, jp);
                 }
                 else
                 {
                     for (int ip = aFrom; ip < aTo; ip++)
-                        for (int jp = bFrom; jp < bTo; jp++) Tile(ip, jp, k0, kc, ownA + (long)(ip - aFrom) * mr * kc, ownB + (long)(jp - bFrom) * nr * kc, beta);
+                        for (int jp = bFrom; jp < bTo; jp++) TileAt(ip, jp);
                 }
+
+                void TileAt(int ip, int jp) =>
+                    Tile(ip, jp, k0, kc, ownA + (long)(ip - aFrom) * mr * kc, ownB + (long)(jp - bFrom) * nr * kc, beta);
             }
         }
 

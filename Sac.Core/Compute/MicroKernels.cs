@@ -8,9 +8,9 @@ namespace Sac.Core.Compute;
 // registers: a k step loads one row of the B panel, broadcasts each A value and does MR x NR/W FMAs. The A panel's
 // k steps lie aStride floats apart (MR when packed, A's row stride when a transposed A is read in place, 1 when an
 // untransposed A is read by rows, AVX-512 only), and the B panel's bStride apart (NR when packed, B's row stride when
-// B is read in place). Every kernel accumulates each C
-// element over k in the same order, so where an operand is read from never changes a bit of the result.
-// Every write of C rounds the same way (see Blend), so a C element never depends on the path its tile took.
+// B is read in place). Every kernel accumulates each C element over k in the same order, so where an operand is read
+// from never changes a bit of the result, and every write of C rounds the same way (see Blend), so a C element never
+// depends on the path its tile took.
 // Fully unrolled on purpose: the JIT keeps named vector locals in registers, never arrays of vectors.
 internal static unsafe class MicroKernels
 {
