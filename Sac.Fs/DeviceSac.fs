@@ -272,14 +272,13 @@ module DeviceSac =
     [<Literal>]
     let private ActorInputGradients = 4
     [<Literal>]
-    let private ActorAdamHalves = 5
+    let private PolyakPerCritic = 5
     [<Literal>]
-    let private PolyakPerCritic = 6
+    let private CriticStepsThenPolyak = 6
 
-    // Half i of the actor's parameters.
-    let private actorAdamHalf (ctx: DeviceSacContext) (lane: ISacBackend) (learner: DeviceLearner) (i: int) =
-        let n = learner.Actor.Length
-        if i = 0 then actorAdam ctx lane learner 0 (n / 2) else actorAdam ctx lane learner (n / 2) (n - n / 2)
+    // Polyak step of critic i's target (SAC, target networks).
+    let private polyakOf (ctx: DeviceSacContext) (lane: ISacBackend) (learner: DeviceLearner) (i: int) =
+        lane.Polyak(ctx.Config.Tau, criticSlice ctx learner.Critic i, criticSlice ctx learner.TargetCritic i)
 
     [<Sealed>]
     type private Pairs(ctx: DeviceSacContext) =
@@ -290,14 +289,23 @@ module DeviceSac =
                 | SamplePolicies -> if i = 0 then sampleAtObs ctx lane learner b else sampleAtNext ctx lane learner b
                 | TargetValues -> criticValues ctx lane learner.TargetCritic i b |> ignore
                 | CriticSteps -> criticStepOf ctx lane learner i b
+                | CriticStepsThenPolyak ->
+                    // Nothing later in the update reads the target critics, so each averages on its own lane.
+                    criticStepOf ctx lane learner i b
+                    polyakOf ctx lane learner i
                 | ActorValues -> criticValues ctx lane learner.Critic i b |> ignore
                 | ActorInputGradients -> criticInputGradientOf ctx lane learner i b
-                | ActorAdamHalves -> actorAdamHalf ctx lane learner i
-                | PolyakPerCritic -> lane.Polyak(ctx.Config.Tau, criticSlice ctx learner.Critic i, criticSlice ctx learner.TargetCritic i)
+                | PolyakPerCritic -> polyakOf ctx lane learner i
                 | stage -> invalidOp $"Unknown pair stage {stage}."
 
-    // Runs a stage's two branches through the backend, side by side where it can.
-    let private pair (ctx: DeviceSacContext) (stage: int) (learner: DeviceLearner) (b: int) =
+    // The actor's Adam step over a range of its parameters, on the lane the backward pass gives it.
+    [<Sealed>]
+    type private ActorAdamRanges(ctx: DeviceSacContext) =
+        interface IParameterRangeStep with
+            member _.Step(lane, offset, length) = actorAdam ctx lane (nonNull ctx.PairLearner) offset length
+
+    // A stage's two branches, for the backend to run side by side where it can.
+    let private pairWork (ctx: DeviceSacContext) (stage: int) (learner: DeviceLearner) (b: int) =
         let work =
             match ctx.PairWork with
             | null ->
@@ -308,7 +316,10 @@ module DeviceSac =
         ctx.PairStage <- stage
         ctx.PairLearner <- learner
         ctx.PairRows <- b
-        ctx.Backend.RunPair work
+        work
+
+    let private pair (ctx: DeviceSacContext) (stage: int) (learner: DeviceLearner) (b: int) =
+        ctx.Backend.RunPair(pairWork ctx stage learner b)
 
     // Uploads the batch (and with gSDE draws step learner.Step's exploration matrix); returns the batch rows. The
     // per-row normals are drawn by the two policy samples, each its own half, so they can run side by side.
@@ -402,19 +413,22 @@ module DeviceSac =
         let vNext = DeviceMlp.forward bk ctx.Networks.Value value.Target.All next b (v1 ctx.ValueOnNext)
         bk.SoftTarget(ctx.Config.Gamma, 0.0f, ctx.Rewards.Slice(0, b), ctx.Terminated.Slice(0, b), vNext, vNext, (v1 ctx.Zeros).Slice(0, b), ctx.Targets.Slice(0, b))
 
+    // The critic step as `stage`: CriticSteps, or CriticStepsThenPolyak where each critic's target follows it.
+    let private criticStepAs (stage: int) (ctx: DeviceSacContext) (b: int) (learner: DeviceLearner) =
+        let bk = ctx.Backend
+        let o, a = ctx.Networks.ObservationSize, ctx.Networks.ActionSize
+        bk.ConcatColumns(b, ctx.Observations.Slice(0, b * o), o, ctx.Actions.Slice(0, b * a), a, ctx.CriticInput.Slice(0, b * (o + a)))
+        learner.CriticOptimizerStep <- learner.CriticOptimizerStep + 1L
+        pair ctx stage learner b
+        if not (steppedApart ctx.CriticAdam) then criticAdam ctx bk learner 0 (2 * ctx.Networks.CriticParameters)
+
     /// <summary>
     /// Critic step (SAC v2, eq. 5): one Adam step of both critics on the sum of their mean 0.5 (Q(s, a) - y)^2 against
     /// the context's targets, which are constants. The two critics' passes are independent and run side by side where
     /// the backend can.
     /// </summary>
     [<CompiledName("CriticStep")>]
-    let criticStep (ctx: DeviceSacContext) (b: int) (learner: DeviceLearner) =
-        let bk = ctx.Backend
-        let o, a = ctx.Networks.ObservationSize, ctx.Networks.ActionSize
-        bk.ConcatColumns(b, ctx.Observations.Slice(0, b * o), o, ctx.Actions.Slice(0, b * a), a, ctx.CriticInput.Slice(0, b * (o + a)))
-        learner.CriticOptimizerStep <- learner.CriticOptimizerStep + 1L
-        pair ctx CriticSteps learner b
-        if not (steppedApart ctx.CriticAdam) then criticAdam ctx bk learner 0 (2 * ctx.Networks.CriticParameters)
+    let criticStep (ctx: DeviceSacContext) (b: int) (learner: DeviceLearner) = criticStepAs CriticSteps ctx b learner
 
     /// <summary>
     /// Actor step (SAC v2, eqs. 9-10): one Adam step of the policy on mean(alpha log pi(f(eps; s)|s) - min(Q1, Q2)(s, f(eps; s)))
@@ -438,6 +452,19 @@ module DeviceSac =
         bk.SumColumnBlock(b, w, o, a, ctx.CriticInputGrad1.Slice(0, b * w), ctx.CriticInputGrad2.Slice(0, b * w), da)
         let n = ctx.Networks
         let mlp = actorMlp ctx learner.Actor.All
+        // Without a global gradient norm, the backward pass steps each range of parameters once its gradient is complete.
+        learner.ActorOptimizerStep <- learner.ActorOptimizerStep + 1L
+        let apart = steppedApart ctx.ActorAdam
+        let adam : IParameterRangeStep | null =
+            if not apart then null
+            else
+                ctx.PairLearner <- learner
+                match ctx.ActorAdamRanges with
+                | null ->
+                    let r = ActorAdamRanges ctx :> IParameterRangeStep
+                    ctx.ActorAdamRanges <- r
+                    r
+                | r -> r
         if n.Gsde then
             // gSDE: the mean head's gradient into the MLP (with SB3's learn_features, phi's too, at the last hidden
             // layer); the log-std's straight into its slots after the MLP's.
@@ -448,14 +475,14 @@ module DeviceSac =
                             ctx.GsdeStd.All, policy.Action b, policy.Noise b, policy.Variance b, da, dLogPi, dOut,
                             actorLogStd ctx ctx.ActorGradient.All, dPhi)
             let hidden = if ctx.Config.SdeLearnFeatures then ValueSome dPhi else ValueNone
-            DeviceMlp.backwardAdding bk n.Actor mlp ctx.ActorOnObs b dOut hidden (ValueSome (actorMlp ctx ctx.ActorGradient.All)) ValueNone
+            DeviceMlp.backwardStepping adam bk n.Actor mlp ctx.ActorOnObs b dOut hidden (ValueSome (actorMlp ctx ctx.ActorGradient.All)) ValueNone
+            // The log-std matrix's gradient was complete before the MLP's.
+            if apart then actorAdam ctx bk learner n.Actor.ParameterCount n.LogStdParameters
         else
             let dOut = ctx.ActorOutputGrad.Slice(0, b * 2 * a)
             bk.TanhGaussianBackward(b, a, policy.Action b, policy.Sigma b, ctx.NoiseObs.Slice(0, b * a), policy.LogStdGrad b, da, dLogPi, dOut)
-            DeviceMlp.backward bk n.Actor mlp ctx.ActorOnObs b dOut (ValueSome ctx.ActorGradient.All) ValueNone
-        learner.ActorOptimizerStep <- learner.ActorOptimizerStep + 1L
-        if steppedApart ctx.ActorAdam then pair ctx ActorAdamHalves learner b
-        else actorAdam ctx bk learner 0 learner.Actor.Length
+            DeviceMlp.backwardStepping adam bk n.Actor mlp ctx.ActorOnObs b dOut ValueNone (ValueSome ctx.ActorGradient.All) ValueNone
+        if not apart then actorAdam ctx bk learner 0 learner.Actor.Length
 
     // Temperature step (SAC v2, eq. 18, on log alpha), on the host: one Adam step on -log alpha (log pi + H0) over
     // the batch's log pi at s.
@@ -467,11 +494,15 @@ module DeviceSac =
         learner.LogAlpha <- ctx.HostLogAlpha.[0]
         loss
 
+    // Whether this update's step averages the targets: every TargetUpdateInterval steps.
+    let private targetUpdateDue (ctx: DeviceSacContext) (learner: DeviceLearner) =
+        (learner.Step + 1L) % int64 ctx.Config.TargetUpdateInterval = 0L
+
     /// <summary>Polyak step (SAC, target networks): target &lt;- tau online + (1 - tau) target every TargetUpdateInterval
     /// steps, of the critics (v2) or of V (v1).</summary>
     [<CompiledName("TargetStep")>]
     let targetStep (ctx: DeviceSacContext) (learner: DeviceLearner) =
-        if (learner.Step + 1L) % int64 ctx.Config.TargetUpdateInterval = 0L then
+        if targetUpdateDue ctx learner then
             match ctx.Config.Variant with
             | SacVariant.V1 ->
                 let value = valueOf learner
@@ -509,9 +540,12 @@ module DeviceSac =
             valueStep ctx b alpha learner
             valueTargets ctx b learner
         else targetsFromNextSample ctx b alpha learner
-        criticStep ctx b learner
+        // SAC v2 whose critics step apart: each critic's Polyak step follows its critic step on the same lane.
+        let polyakInCriticLanes = not v1 && steppedApart ctx.CriticAdam
+        if polyakInCriticLanes && targetUpdateDue ctx learner then criticStepAs CriticStepsThenPolyak ctx b learner
+        else criticStep ctx b learner
         actorStep ctx b alpha learner
-        targetStep ctx learner
+        if not polyakInCriticLanes then targetStep ctx learner
         let count = if auto then slots + b else slots
         bk.Download(ctx.Metrics.Slice(0, count), Span(ctx.HostMetrics, 0, count))
         let m = ctx.HostMetrics

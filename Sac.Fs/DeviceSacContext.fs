@@ -165,6 +165,9 @@ type DeviceSacContext(config: SacConfig, observationSize: int, actionSize: int, 
     member val internal PairLearner : DeviceLearner | null = null with get, set
     member val internal PairRows = 0 with get, set
     member val internal PairWork : IPairWork | null = null with get, set
+    /// The actor's Adam step over one range of its parameters, taken by the backward pass as each range's gradient
+    /// is complete; made once per context, like the pair's work object.
+    member val internal ActorAdamRanges : IParameterRangeStep | null = null with get, set
 
     interface IDisposable with
         /// <summary>Releases the workspace's backend arrays (not the backend, which the caller owns).</summary>

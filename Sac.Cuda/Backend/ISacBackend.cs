@@ -283,8 +283,11 @@ public interface ISacBackend : IDisposable
     /// branch 1 on this backend. Returns when both have finished (or, on a device, when both are enqueued in order).
     /// </summary>
     /// <remarks>
-    /// The branches must be independent: neither may read what the other writes. Each issues its operations on the
-    /// lane it is given, never on this backend directly, so the result is the same whichever way they run.
+    /// Neither branch may read what the other writes, with one exception: branch 1 may wait (on the host) for a
+    /// hand-off that branch 0 publishes once a result is written, and then read it, or write what branch 0 has
+    /// finished reading. Branch 0 never waits for branch 1, so running them in order (0 then 1) finds every hand-off
+    /// already made. Each issues its operations on the lane it is given, never on this backend directly, so the
+    /// result is the same whichever way they run.
     /// </remarks>
     /// <param name="work">The two branches.</param>
     void RunPair(IPairWork work);

@@ -3,13 +3,22 @@
 module BackendKit
 
 open System
+open Sac.Core.Compute
 open Sac.Core.Config
 open Sac.Core.Optim
 open Sac.Cuda.Backend
 
-/// Forwards every <see cref="ISacBackend"/> operation to <paramref name="inner"/>; <c>SoftTarget</c> and <c>Polyak</c>
-/// may be overridden. Pairs run in order on this backend.
+/// Forwards every <see cref="ISacBackend"/> operation to <paramref name="inner"/>; <c>Gemm</c>, <c>SoftTarget</c>,
+/// <c>Polyak</c> and <c>RunPair</c> may be overridden. Pairs run in order on this backend unless overridden.
 type ForwardingBackend(inner: ISacBackend, name: string) =
+    /// <summary>The GEMM; forwarded unless overridden.</summary>
+    abstract Gemm: transA: Transpose * transB: Transpose * m: int * n: int * k: int * alpha: float32 * a: DeviceSlice * lda: int * b: DeviceSlice * ldb: int * beta: float32 * c: DeviceSlice * ldc: int -> unit
+    default _.Gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) = inner.Gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    /// <summary>Runs a pair; branch 0 then branch 1 on this backend unless overridden.</summary>
+    abstract RunPair: work: IPairWork -> unit
+    default this.RunPair w =
+        w.Execute(this, 0)
+        w.Execute(this, 1)
     /// <summary>The soft target; forwarded unless overridden.</summary>
     abstract SoftTarget: gamma: float32 * alpha: float32 * reward: DeviceSlice * terminated: DeviceSlice * q1: DeviceSlice * q2: DeviceSlice * logPi: DeviceSlice * target: DeviceSlice -> unit
     default _.SoftTarget(g, a, r, t, q1, q2, lp, y) = inner.SoftTarget(g, a, r, t, q1, q2, lp, y)
@@ -23,7 +32,7 @@ type ForwardingBackend(inner: ISacBackend, name: string) =
         member _.Download(s, d) = inner.Download(s, d)
         member _.Copy(s, d) = inner.Copy(s, d)
         member _.Synchronize() = ()
-        member _.Gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) = inner.Gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        member this.Gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) = this.Gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         member _.BiasActivationForward(z, r, c, b, act) = inner.BiasActivationForward(z, r, c, b, act)
         member _.ActivationBackward(y, dy, act) = inner.ActivationBackward(y, dy, act)
         member _.ColumnSums(x, r, c, d, acc) = inner.ColumnSums(x, r, c, d, acc)
@@ -42,8 +51,6 @@ type ForwardingBackend(inner: ISacBackend, name: string) =
         member _.ActorLoss(a, lp, q1, q2, lg, g1, g2, t) = inner.ActorLoss(a, lp, q1, q2, lg, g1, g2, t)
         member _.Adam(c, s, p, g, m, v, f) = inner.Adam(c, s, p, g, m, v, f)
         member this.Polyak(t, o, g) = this.Polyak(t, o, g)
-        member this.RunPair w =
-            w.Execute(this, 0)
-            w.Execute(this, 1)
+        member this.RunPair w = this.RunPair w
     interface IDisposable with
         member _.Dispose() = ()

@@ -512,6 +512,9 @@ let private learnerArrays (s: LearnerState) =
 let ``SAC updates on two threads, the critics side by side, equal one thread bit for bit: v2, v2 with clipping, v1, gSDE`` = testCase "SAC updates on two threads, the critics side by side, equal one thread bit for bit: v2, v2 with clipping, v1, gSDE" <| fun () ->
     let configs =
         [ SacConfig(HiddenSizes = [| 24; 16 |], BatchSize = 16)
+          // Layers of 64 units or more: the actor's backward pass splits their weight gradients between its branches.
+          SacConfig(HiddenSizes = [| 256; 96; 72 |], BatchSize = 256)
+          SacConfig(HiddenSizes = [| 256; 256 |], BatchSize = 256, UseSde = true)
           SacConfig(HiddenSizes = [| 24; 16 |], BatchSize = 16, MaxGradNorm = Nullable 0.5f, TargetUpdateInterval = 2)
           SacConfig(HiddenSizes = [| 24; 16 |], BatchSize = 16, Variant = SacVariant.V1)
           SacConfig(HiddenSizes = [| 24; 16 |], BatchSize = 16, UseSde = true) ]
@@ -522,12 +525,51 @@ let ``SAC updates on two threads, the critics side by side, equal one thread bit
             let mutable s = Sac.init ctx 4UL
             for i in 1 .. 25 do
                 // Short batches too: the pairs must honour the batch's rows.
-                let struct (next, _) = Sac.update ctx (randomBatch (if i % 5 = 0 then 9 else 16) 5 2 (uint64 i)) s
+                let struct (next, _) = Sac.update ctx (randomBatch (if i % 5 = 0 then 9 else cfg.BatchSize) 5 2 (uint64 i)) s
                 s <- next
             s
         let one, two = run 1, run 2
         for (name, a), (_, b) in List.zip (learnerArrays one) (learnerArrays two) do
             same $"{cfg.Variant} clip={cfg.MaxGradNorm} gSDE={cfg.UseSde}: {name}" a b
+
+/// Pairs side by side on two threads, branch 0 held back a millisecond before each GEMM: where branch 1 changes
+/// something that branch 0 has yet to read, the result differs from running the branches in order.
+type private LaggingBranchZero(lane0: ISacBackend, lane1: ISacBackend) =
+    inherit BackendKit.ForwardingBackend(lane0, "host")
+    let slow =
+        { new BackendKit.ForwardingBackend(lane0, "host") with
+            override _.Gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =
+                Threading.Thread.Sleep 1
+                lane0.Gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) }
+    override _.RunPair work =
+        let failure = ref (null: exn | null)
+        let other = Threading.Thread(fun () -> try work.Execute(lane1, 1) with e -> failure.Value <- e)
+        other.Start()
+        work.Execute(slow, 0)
+        other.Join()
+        match failure.Value with
+        | null -> ()
+        | e -> raise e
+
+let ``however far branch 0 lags, the pairs of an update give the in-order result: the actor's backward steps no weights it still reads`` = testCase "however far branch 0 lags, the pairs of an update give the in-order result: the actor's backward steps no weights it still reads" <| fun () ->
+    // Layers of 64 units or more, whose weight gradients the actor's backward pass splits between its branches.
+    let cfg = SacConfig(HiddenSizes = [| 96; 80; 72 |], BatchSize = 32)
+    let o, a = 5, 2
+    let run (backend: ISacBackend) =
+        use dev = new DeviceSacContext(cfg, o, a, backend)
+        use learner = DeviceSac.upload dev (Sac.init (SacContext(cfg, o, a, ReferenceGemm.Instance)) 5UL)
+        for k in 0 .. 2 do DeviceSac.update dev (randomBatch 32 o a (uint64 k)) learner |> ignore
+        DeviceSac.download dev learner
+    use g = new ManagedGemm(1)
+    use g0 = new ManagedGemm(1)
+    use g1 = new ManagedGemm(1)
+    use host = new HostBackend(g)
+    use lane0 = new HostBackend(g0)
+    use lane1 = new HostBackend(g1)
+    let inOrder = run host
+    let lagging = run (new LaggingBranchZero(lane0, lane1))
+    for (name, e), (_, l) in List.zip (learnerArrays inOrder) (learnerArrays lagging) do
+        same $"lagging branch 0: {name}" e l
 
 let tests = testList "DeviceSac" [
     ``host Upload, Download and Copy move exactly their slices``
@@ -551,4 +593,5 @@ let tests = testList "DeviceSac" [
     ``a DeviceSac update on the host backend allocates nothing once warm``
     ``host RunPair runs the branches on two threads with a two-thread managed GEMM, and in order on the caller otherwise``
     ``SAC updates on two threads, the critics side by side, equal one thread bit for bit: v2, v2 with clipping, v1, gSDE``
+    ``however far branch 0 lags, the pairs of an update give the in-order result: the actor's backward steps no weights it still reads``
 ]
