@@ -105,6 +105,7 @@ type internal HandedDownGradients(outputs: DeviceArray[], grads: DeviceArray[]) 
             let added = if l = last then this.Added else ValueNone
             LayerBackward.below lane spec l batch (this.Dz l) w (this.X l) (this.Dz(l - 1)) added
             Threading.Volatile.Write(&handed, last - l + 2)
+        // dX reads W_0, so it comes before the step that may follow layer 0's gradient.
         match this.InputGrad with
         | ValueSome ig ->
             let fi, fo = spec.FanIn 0, spec.FanOut 0
