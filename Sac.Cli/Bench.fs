@@ -87,6 +87,12 @@ let private randomReplay (obs: int, act: int) =
         replay.Add(ReadOnlySpan o, ReadOnlySpan a, r, ReadOnlySpan o2, (i % 100 = 0), false)
     replay
 
+/// A minibatch out of `replay` as the trainer draws it: shared among the GEMM's threads where it has a team.
+let private sampleFor (g: IGemm) (replay: Sac.Core.Data.ReplayBuffer) (key: PhiloxKey) (draw: uint64) (batch: Sac.Core.Data.Batch) =
+    match Sac.Fs.SamplingTeam.ofGemm g with
+    | null -> replay.Sample(key, draw, batch)
+    | team -> replay.Sample(key, draw, batch, team)
+
 /// One full SAC v2 update as the PyTorch anchor measures it: sample `batch` transitions from a 1M-transition random
 /// replay buffer, then the whole gradient step (hidden 256x2), on the CPU or, with a backend, on the device (the
 /// batch uploaded, the metrics downloaded, once per update).
@@ -102,7 +108,7 @@ let private sacUpdateLine (g: IGemm) seconds (replay: Sac.Core.Data.ReplayBuffer
         | None ->
             let mutable state = Sac.Fs.Sac.init ctx 9UL
             rate seconds (fun () ->
-                replay.Sample(key, draw, batch)
+                sampleFor g replay key draw batch
                 draw <- draw + 1UL
                 let struct (next, _) = Sac.Fs.Sac.update ctx batch state
                 state <- next)
@@ -110,7 +116,7 @@ let private sacUpdateLine (g: IGemm) seconds (replay: Sac.Core.Data.ReplayBuffer
             use dev = new Sac.Fs.DeviceSacContext(cfg, obs, act, bk)
             use learner = Sac.Fs.DeviceSac.upload dev (Sac.Fs.Sac.init ctx 9UL)
             rate seconds (fun () ->
-                replay.Sample(key, draw, batch)
+                sampleFor g replay key draw batch
                 draw <- draw + 1UL
                 Sac.Fs.DeviceSac.update dev batch learner |> ignore)
     let device, provider = match backend with Some _ -> "cuda", "cublas" | None -> "cpu", g.Name
@@ -126,7 +132,7 @@ let private cpuUpdater (g: IGemm) (replay: Sac.Core.Data.ReplayBuffer) (obs: int
     let mutable state = Sac.Fs.Sac.init ctx 9UL
     let mutable draw = 0UL
     ctx, batch, fun () ->
-        replay.Sample(key, draw, batch)
+        sampleFor g replay key draw batch
         draw <- draw + 1UL
         let struct (next, _) = Sac.Fs.Sac.update ctx batch state
         state <- next
@@ -252,7 +258,7 @@ let sacGraphLine (g: IGemm) seconds (replay: Sac.Core.Data.ReplayBuffer) (obs: i
         use dev = new Sac.Fs.DeviceSacContext(cfg, obs, act, bk)
         use learner = Sac.Fs.DeviceSac.upload dev (Sac.Fs.Sac.init ctx 9UL)
         let step () =
-            replay.Sample(key, draw, batch)
+            sampleFor g replay key draw batch
             draw <- draw + 1UL
             Sac.Fs.DeviceSac.update dev batch learner |> ignore
         let plain = rate seconds step

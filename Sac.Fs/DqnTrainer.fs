@@ -56,6 +56,7 @@ type DqnAlgorithm(config: DqnConfig, observationSize: int, actionCount: int, gem
         member _.Name = name
         member _.Schedule = OffPolicySchedule.Of config
         member _.ReplayActionSize = 1
+        member _.SamplingTeam = SamplingTeam.ofGemm gemm
         member _.Actions = struct ("actions", n)
         member _.Init() = Dqn.init ctx config.Seed
         member _.Attach _ = ()

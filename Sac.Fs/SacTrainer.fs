@@ -82,6 +82,7 @@ type SacAlgorithm(config: SacConfig, observationSize: int, actionSize: int, gemm
         member _.Name = "sac"
         member _.Schedule = OffPolicySchedule.Of config
         member _.ReplayActionSize = a
+        member _.SamplingTeam = SamplingTeam.ofGemm gemm
         member _.Actions = struct ("action", a)
         member _.Init() = Sac.init ctx config.Seed
 

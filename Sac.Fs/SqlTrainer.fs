@@ -52,6 +52,7 @@ type SqlAlgorithm(config: SqlConfig, observationSize: int, actionSize: int, gemm
         member _.Name = SqlCheckpoint.AlgorithmName
         member _.Schedule = OffPolicySchedule.Of config
         member _.ReplayActionSize = a
+        member _.SamplingTeam = SamplingTeam.ofGemm gemm
         member _.Actions = struct ("action", a)
         member _.Init() = SoftQLearning.init ctx config.Seed
         member _.Attach _ = ()

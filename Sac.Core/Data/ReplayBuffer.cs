@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.Intrinsics.X86;
+using Sac.Core.Compute;
 using Sac.Core.Random;
 
 namespace Sac.Core.Data;
@@ -173,7 +174,57 @@ public sealed class ReplayBuffer
         if (slotScratch.Length < into.Size) slotScratch = new int[into.Size];
         Span<int> slots = slotScratch.AsSpan(0, into.Size);
         SampleSlots(key, draw, slots);
-        Gather(slots, into);
+        Gather(slots, into, 0, into.Size);
+    }
+
+    /// <summary>
+    /// <see cref="Sample(PhiloxKey, ulong, Batch)"/> with the batch's rows shared among the parts of
+    /// <paramref name="team"/>: each part draws and copies its own run of rows, so the cache misses of a buffer far
+    /// larger than the caches are waited on by every core at once. The batch is the same whatever the team's size.
+    /// </summary>
+    /// <param name="key">The replay sampling key.</param>
+    /// <param name="draw">The draw number.</param>
+    /// <param name="into">The batch to overwrite; its observation and action sizes must match the buffer's.</param>
+    /// <param name="team">The threads to share the rows among; one part samples as the three-argument overload.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="into"/> or <paramref name="team"/> is null.</exception>
+    /// <exception cref="ArgumentException">The batch's observation or action size differs from the buffer's.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><c>draw * into.Size</c> passes the last stream index.</exception>
+    /// <exception cref="InvalidOperationException">The buffer is empty.</exception>
+    public void Sample(PhiloxKey key, ulong draw, Batch into, WorkerTeam team)
+    {
+        ArgumentNullException.ThrowIfNull(team);
+        if (team.Size == 1) { Sample(key, draw, into); return; }
+        ArgumentNullException.ThrowIfNull(into);
+        CheckLength(into.ObservationSize, ObservationSize, "into.ObservationSize", nameof(ObservationSize));
+        CheckLength(into.ActionSize, ActionSize, "into.ActionSize", nameof(ActionSize));
+        if (slotScratch.Length < into.Size) slotScratch = new int[into.Size];
+        // Every check is made here, so no part can fail.
+        sharedDraw ??= new SharedDraw(this);
+        sharedDraw.Set(key, FirstStreamIndex(draw, into.Size), into);
+        try { team.Run(sharedDraw); }
+        finally { sharedDraw.Clear(); }
+    }
+
+    SharedDraw? sharedDraw;
+
+    // One batch drawn by the parts of a team, each its own run of rows.
+    sealed class SharedDraw(ReplayBuffer buffer) : IPartitionedWork
+    {
+        PhiloxKey key;
+        ulong first;
+        Batch? into;
+
+        public void Set(PhiloxKey key, ulong first, Batch into) { this.key = key; this.first = first; this.into = into; }
+        public void Clear() => into = null;
+
+        public void Execute(int part, int parts)
+        {
+            Batch batch = into!;
+            int size = batch.Size, j0 = (int)((long)size * part / parts), j1 = (int)((long)size * (part + 1) / parts);
+            Span<int> slots = buffer.slotScratch.AsSpan(0, size);
+            buffer.DrawSlots(key, first, slots, j0, j1);
+            buffer.Gather(slots, batch, j0, j1);
+        }
     }
 
     // Rows PrefetchDistance ahead are requested while the current row is copied: the slots are random over a buffer
@@ -181,15 +232,16 @@ public sealed class ReplayBuffer
     // buffer against 75 with the misses in flight together).
     const int PrefetchDistance = 16;
 
-    unsafe void Gather(ReadOnlySpan<int> slots, Batch into)
+    // Rows [j0, j1) of the batch from their slots.
+    unsafe void Gather(ReadOnlySpan<int> slots, Batch into, int j0, int j1)
     {
-        int o = ObservationSize, a = ActionSize, size = slots.Length;
+        int o = ObservationSize, a = ActionSize;
         float[] bObs = into.Observations, bAct = into.Actions, bNext = into.NextObservations;
         fixed (float* obs = observations, act = actions, rew = rewards, next = nextObservations, term = terminated, trunc = truncated)
         {
-            for (int j = 0; j < size; j++)
+            for (int j = j0; j < j1; j++)
             {
-                if (Sse.IsSupported && j + PrefetchDistance < size)
+                if (Sse.IsSupported && j + PrefetchDistance < j1)
                 {
                     long ahead = slots[j + PrefetchDistance];
                     Sse.Prefetch0(obs + ahead * o);
@@ -214,7 +266,7 @@ public sealed class ReplayBuffer
     }
 
     /// <summary>
-    /// Writes the slots that <see cref="Sample"/> would gather for a batch of <c>slots.Length</c> rows, without
+    /// Writes the slots that <see cref="Sample(PhiloxKey, ulong, Batch)"/> would gather for a batch of <c>slots.Length</c> rows, without
     /// copying any data: <c>slots[j] = Philox.UniformInt(key, draw * slots.Length + j, Count)</c>. For a backend that
     /// keeps its own copy of the buffer (a GPU gathering on the device) and for diagnostics.
     /// </summary>
@@ -228,8 +280,13 @@ public sealed class ReplayBuffer
     {
         if (slots.Length == 0)
             throw new ArgumentException("slots must have at least one element (the batch size).", nameof(slots));
-        ulong first = FirstStreamIndex(draw, slots.Length);
-        for (int j = 0; j < slots.Length; j++)
+        DrawSlots(key, FirstStreamIndex(draw, slots.Length), slots, 0, slots.Length);
+    }
+
+    // Slots [j0, j1) of a batch whose rows use stream indices from `first`.
+    void DrawSlots(PhiloxKey key, ulong first, Span<int> slots, int j0, int j1)
+    {
+        for (int j = j0; j < j1; j++)
             slots[j] = Philox.UniformInt(key, first + (ulong)j, Count);
     }
 

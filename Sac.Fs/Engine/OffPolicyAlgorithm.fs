@@ -92,6 +92,17 @@ type ResumePoint<'L> =
       /// other network sizes), or None when they can.</summary>
       Mismatch: string option }
 
+/// <summary>The threads a minibatch's copying may share.</summary>
+[<RequireQualifiedAccess>]
+module SamplingTeam =
+    /// <summary>The team of a managed GEMM of two or more threads (idle while the trainer samples), otherwise null.</summary>
+    /// <param name="gemm">An algorithm's GEMM provider.</param>
+    [<CompiledName("Of")>]
+    let ofGemm (gemm: Sac.Core.Compute.IGemm) : Sac.Core.Compute.WorkerTeam | null =
+        match gemm with
+        | :? Sac.Core.Compute.ManagedGemm as m when m.Threads >= 2 -> m.Team
+        | _ -> null
+
 /// <summary>
 /// One off-policy algorithm as <see cref="T:Sac.Fs.OffPolicyTrainer`2"/> drives it: a learner state <c>'L</c> it
 /// acts and updates with, metrics <c>'M</c> per update, and the learner's checkpoint. SAC (v1 and v2, CPU or CUDA),
@@ -105,6 +116,9 @@ type IOffPolicyAlgorithm<'L, 'M> =
     abstract Schedule: OffPolicySchedule
     /// <summary>The action width the replay buffer stores.</summary>
     abstract ReplayActionSize: int
+    /// <summary>Threads that share the copying of each minibatch out of the replay buffer (the managed GEMM's team,
+    /// idle between updates), or null to copy on the calling thread alone; the minibatch is the same either way.</summary>
+    abstract SamplingTeam: Sac.Core.Compute.WorkerTeam | null
     /// <summary>The action size a checkpoint records and how messages name it: ("action", dimension) for continuous
     /// actions, ("actions", count) for discrete ones.</summary>
     abstract Actions: struct (string * int)

@@ -51,6 +51,7 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
     let sampleKey = PhiloxKey.FromSeed(schedule.Seed).FoldIn 0x53414d50u
     let mutable replay = ReplayBuffer(schedule.BufferSize, o, a)
     let batch = Batch(schedule.BatchSize, o, a)
+    let samplingTeam = algorithm.SamplingTeam
     let obs = Array.zeroCreate<float32> o
     let nextObs = Array.zeroCreate<float32> o
     let action = Array.zeroCreate<float32> a
@@ -306,7 +307,9 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
             let rounds = if schedule.GradientSteps = -1 then schedule.TrainFrequency * n else schedule.GradientSteps
             for _ in 1 .. rounds do
                 mark <- timings.Add(TrainingPhase.Updating, mark)
-                replay.Sample(sampleKey, draws, batch)
+                match samplingTeam with
+                | null -> replay.Sample(sampleKey, draws, batch)
+                | team -> replay.Sample(sampleKey, draws, batch, team)
                 match normalizer with
                 | null -> ()
                 | normalization -> normalization.NormalizeBatch batch

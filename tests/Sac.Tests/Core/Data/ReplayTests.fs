@@ -155,6 +155,47 @@ let ``sampled rows are whole stored transitions, drawn only among the stored one
             rowIs batch j (encoded obsSize actSize id)
     testPropertyWithConfig (Properties.ofFsCheck config) "sampled rows are whole stored transitions, drawn only among the stored ones, and match SampleSlots" (Prop.forAll (Arb.fromGen genCase) prop)
 
+let ``a team's parts sample the batch one thread samples, row for row, and refuse what it refuses`` =
+    let genCase =
+        gen {
+            let! capacity = Gen.choose (1, 300)
+            let! added = Gen.choose (1, 700)
+            let! obsSize = Gen.choose (1, 17)
+            let! actSize = Gen.choose (1, 6)
+            // Batches shorter than the team too: a part may have no rows.
+            let! batchSize = Gen.choose (1, 300)
+            let! seed = Gen.choose (0, Int32.MaxValue)
+            let! draw = Gen.choose (0, 100_000)
+            return capacity, added, obsSize, actSize, batchSize, seed, draw
+        }
+    testCase "a team's parts sample the batch one thread samples, row for row, and refuse what it refuses" <| fun () ->
+        use two = new Sac.Core.Compute.WorkerTeam(2)
+        use three = new Sac.Core.Compute.WorkerTeam(3)
+        use one = new Sac.Core.Compute.WorkerTeam(1)
+        let prop (capacity, added, obsSize, actSize, batchSize, seed, draw) =
+            let buf = ReplayBuffer(capacity, obsSize, actSize)
+            for id in 0 .. added - 1 do buf.Add(encoded obsSize actSize id)
+            let key = PhiloxKey.FromSeed(uint64 seed)
+            let alone = Batch(batchSize, obsSize, actSize)
+            buf.Sample(key, uint64 draw, alone)
+            for team in [ one; two; three ] do
+                let shared = Batch(batchSize, obsSize, actSize)
+                buf.Sample(key, uint64 draw, shared, team)
+                Assert.Equal<float32[] list>(batchArrays alone, batchArrays shared)
+        Check.One(config, Prop.forAll (Arb.fromGen genCase) prop)
+        let buf = ReplayBuffer(8, 3, 2)
+        let key = PhiloxKey.FromSeed 1UL
+        Assert.Throws<InvalidOperationException>(fun () -> buf.Sample(key, 0UL, Batch(4, 3, 2), two)) |> ignore
+        buf.Add(encoded 3 2 0)
+        throwsNaming "into.ObservationSize" (fun () -> buf.Sample(key, 0UL, Batch(4, 5, 2), two)) |> ignore
+        throwsNaming "into.ActionSize" (fun () -> buf.Sample(key, 0UL, Batch(4, 3, 1), two)) |> ignore
+        Assert.Throws<ArgumentOutOfRangeException>(fun () -> buf.Sample(key, UInt64.MaxValue, Batch(4, 3, 2), two)) |> ignore
+        throwsNaming "team" (fun () -> buf.Sample(key, 0UL, Batch(4, 3, 2), Unchecked.defaultof<Sac.Core.Compute.WorkerTeam>)) |> ignore
+        // The team is whole after the refusals.
+        let b = Batch(4, 3, 2)
+        buf.Sample(key, 0UL, b, two)
+        rowIs b 3 (encoded 3 2 0)
+
 let ``the same key and draw give the same batch; other draws and other keys give different batches`` = testCase "the same key and draw give the same batch; other draws and other keys give different batches" <| fun () ->
     let buf = ReplayBuffer(2000, 3, 2)
     for id in 0 .. 1499 do buf.Add(encoded 3 2 id)
@@ -355,6 +396,7 @@ let tests = testList "ReplayBuffer" [
     ``a full ring overwrites exactly the oldest transition``
     ``terminated and truncated are stored and sampled separately, in all four combinations``
     ``sampled rows are whole stored transitions, drawn only among the stored ones, and match SampleSlots``
+    ``a team's parts sample the batch one thread samples, row for row, and refuse what it refuses``
     ``the same key and draw give the same batch; other draws and other keys give different batches``
     ``sampling a full buffer is uniform over its slots (chi-square, fixed key)``
     ``Add and Sample allocate nothing after warm-up``

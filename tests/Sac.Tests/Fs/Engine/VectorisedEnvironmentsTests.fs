@@ -35,6 +35,7 @@ type private Recorder(schedule: OffPolicySchedule) =
         member _.Name = "recorder"
         member _.Schedule = schedule
         member _.ReplayActionSize = 1
+        member _.SamplingTeam = null
         member _.Actions = struct ("action", 1)
         member _.Init() = 0
         member _.Attach _ = ()
