@@ -125,18 +125,21 @@ let ``terminated and truncated are stored and sampled separately, in all four co
 
 // ---------- sampling ----------
 
+/// A buffer's capacity, the transitions added, its sizes, a batch size, a key seed and a draw, each at most its bound.
+let private genSampling (capacity: int, added: int, obsSize: int, actSize: int, batchSize: int) =
+    gen {
+        let! c = Gen.choose (1, capacity)
+        let! n = Gen.choose (1, added)
+        let! o = Gen.choose (1, obsSize)
+        let! a = Gen.choose (1, actSize)
+        let! b = Gen.choose (1, batchSize)
+        let! seed = Gen.choose (0, Int32.MaxValue)
+        let! draw = Gen.choose (0, 100_000)
+        return c, n, o, a, b, seed, draw
+    }
+
 let ``sampled rows are whole stored transitions, drawn only among the stored ones, and match SampleSlots`` =
-    let genCase =
-        gen {
-            let! capacity = Gen.choose (1, 60)
-            let! added = Gen.choose (1, 150)
-            let! obsSize = Gen.choose (1, 5)
-            let! actSize = Gen.choose (1, 3)
-            let! batchSize = Gen.choose (1, 40)
-            let! seed = Gen.choose (0, Int32.MaxValue)
-            let! draw = Gen.choose (0, 100_000)
-            return capacity, added, obsSize, actSize, batchSize, seed, draw
-        }
+    let genCase = genSampling (60, 150, 5, 3, 40)
     let prop (capacity, added, obsSize, actSize, batchSize, seed, draw) =
         let buf = ReplayBuffer(capacity, obsSize, actSize)
         for id in 0 .. added - 1 do buf.Add(encoded obsSize actSize id)
@@ -156,18 +159,8 @@ let ``sampled rows are whole stored transitions, drawn only among the stored one
     testPropertyWithConfig (Properties.ofFsCheck config) "sampled rows are whole stored transitions, drawn only among the stored ones, and match SampleSlots" (Prop.forAll (Arb.fromGen genCase) prop)
 
 let ``a team's parts sample the batch one thread samples, row for row, and refuse what it refuses`` =
-    let genCase =
-        gen {
-            let! capacity = Gen.choose (1, 300)
-            let! added = Gen.choose (1, 700)
-            let! obsSize = Gen.choose (1, 17)
-            let! actSize = Gen.choose (1, 6)
-            // Batches shorter than the team too: a part may have no rows.
-            let! batchSize = Gen.choose (1, 300)
-            let! seed = Gen.choose (0, Int32.MaxValue)
-            let! draw = Gen.choose (0, 100_000)
-            return capacity, added, obsSize, actSize, batchSize, seed, draw
-        }
+    // Batches shorter than the team too: a part may have no rows.
+    let genCase = genSampling (300, 700, 17, 6, 300)
     testCase "a team's parts sample the batch one thread samples, row for row, and refuse what it refuses" <| fun () ->
         use two = new Sac.Core.Compute.WorkerTeam(2)
         use three = new Sac.Core.Compute.WorkerTeam(3)
