@@ -264,12 +264,27 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
     let best = if File.Exists(Path.Combine(out, BestFileName)) then $", {BestFileName}" else ""
     say req $"wrote {out} (config.json, metrics.csv, {Checkpoint.FinalFileName}{best}, curve.svg)"
 
+/// The run's GEMM provider, released with the run (the managed one's worker threads).
+let private providerOf (req: TrainRequest) = GemmProvider.Create req.Threads
+
+let private released (gemm: IGemm) =
+    match gemm with
+    | :? IDisposable as d -> d
+    | _ -> { new IDisposable with member _.Dispose() = () }
+
+/// A fresh Soft Q-Learning or DQN-family run on the CPU: its provider, its trainer, config.json recording both.
+let private trainFresh (req: TrainRequest) (out: string) (steps: int64) (configJson: string) (makeRun: IGemm -> OffPolicyTrainer<'L, 'M>) =
+    let gemm = providerOf req
+    use _gemm = released gemm
+    trainRun req out req.Env steps (runJson req steps None "cpu" (Some(GemmProvider.Describe gemm)) configJson) false (makeRun gemm)
+
 /// The SAC run: fresh or resumed, on the CPU or a CUDA backend.
 let private trainSac (req: TrainRequest) (out: string) (resume: (SacConfig * RunInfo) option) (backend: Sac.Cuda.Backend.CudaBackend option) =
     let device = if backend.IsSome then "cuda" else "cpu"
     let config = match resume with Some (config, _) -> config | None -> resolveConfig req
     // The provider is made once the configuration is known to be valid.
-    let gemm = GemmProvider.Create req.Threads
+    let gemm = providerOf req
+    use _gemm = released gemm
     let info =
         match resume with
         | Some (_, info) ->
@@ -317,7 +332,8 @@ let private resumeFromRunJson<'T, 'L, 'M when 'T: not struct and 'T: not null an
     let steps = defaultArg req.Steps (defaultArg extendedTo stored)
     let req = { req with Env = env; Algo = algorithm; Seed = seed }
     let extended = if steps = stored then None else Some steps
-    let gemm = GemmProvider.Create req.Threads
+    let gemm = providerOf req
+    use _gemm = released gemm
     noteGemmChange req startedOn gemm
     trainRun req dir env steps (runJson req stored extended "cpu" startedOn (ConfigJson.Serialize config)) true (makeRun env config gemm)
 
@@ -399,20 +415,15 @@ let train (req: TrainRequest) =
     let out = defaultArg req.Out (Path.Combine("runs", $"{req.Env}_{req.Algo}_s{req.Seed}"))
     let sac = req.Algo = "sac" || req.Algo = "sac-v1"
     // SAC opens its backend after its configuration is resolved (and validated); the others run on the CPU.
-    let device = "cpu"
     if req.Algo = "sql" || isDqn req.Algo then openDevice req req.Algo false false |> ignore
     if req.Algo = "sql" then
         let config = resolveSqlConfig req
         freshDirectory out
-        let gemm = GemmProvider.Create req.Threads
-        let trainer = SqlTrainer(req.Env, config, gemm)
-        trainRun req out req.Env steps (runJson req steps None device (Some(GemmProvider.Describe gemm)) (ConfigJson.Serialize config)) false trainer
+        trainFresh req out steps (ConfigJson.Serialize config) (fun gemm -> SqlTrainer(req.Env, config, gemm))
     elif isDqn req.Algo then
         let config = resolveDqnConfig { req with Steps = Some steps }
         freshDirectory out
-        let gemm = GemmProvider.Create req.Threads
-        let trainer = DqnTrainer(req.Env, config, gemm)
-        trainRun req out req.Env steps (runJson req steps None device (Some(GemmProvider.Describe gemm)) (ConfigJson.Serialize config)) false trainer
+        trainFresh req out steps (ConfigJson.Serialize config) (fun gemm -> DqnTrainer(req.Env, config, gemm))
     else
         let backend = openDevice req req.Algo sac (sac && (resolveConfig req).UseSde)
         freshDirectory out
