@@ -264,9 +264,10 @@ let private trainRun (req: TrainRequest) (out: string) (envId: string) (total: i
     let best = if File.Exists(Path.Combine(out, BestFileName)) then $", {BestFileName}" else ""
     say req $"wrote {out} (config.json, metrics.csv, {Checkpoint.FinalFileName}{best}, curve.svg)"
 
-/// The run's GEMM provider, released with the run (the managed one's worker threads).
+/// The run's GEMM provider, made once its configuration is valid.
 let private providerOf (req: TrainRequest) = GemmProvider.Create req.Threads
 
+/// What frees the provider when the run ends (the managed GEMM's worker threads).
 let private released (gemm: IGemm) =
     match gemm with
     | :? IDisposable as d -> d
