@@ -240,8 +240,9 @@ module DeviceMlp =
         for l in 0 .. spec.LayerCount - 1 do
             let fi, fo = spec.FanIn l, spec.FanOut l
             let z = ws.Outputs.[l].Slice(0, batch * fo)
-            backend.Gemm(Transpose.No, Transpose.Yes, batch, fo, fi, 1.0f, x, fi, parameters.Slice(spec.WeightOffset l, fo * fi), fi, 0.0f, z, fo)   // Z = X W^T
-            backend.BiasActivationForward(z, batch, fo, parameters.Slice(spec.BiasOffset l, fo), spec.LayerActivation l)   // Y = act(Z + b)
+            // Y = act(X W^T + b)
+            backend.GemmBiasActivation(Transpose.No, Transpose.Yes, batch, fo, fi, x, fi, parameters.Slice(spec.WeightOffset l, fo * fi), fi, z,
+                                       parameters.Slice(spec.BiasOffset l, fo), spec.LayerActivation l)
             x <- z
         ws.LastBatch <- batch
         x

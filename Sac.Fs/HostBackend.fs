@@ -101,6 +101,14 @@ type HostBackend(gemm: IGemm) =
         member _.ActivationBackward(y, dy, activation) =
             FusedOps.ActivationBackward(read y, span dy, activation)
 
+        member _.GemmBiasActivation(transA, transB, m, n, k, a, lda, b, ldb, c, bias, activation) =
+            match gemm with
+            | :? ManagedGemm as managed ->
+                managed.SgemmBiasActivation(transA, transB, m, n, k, read a, lda, read b, ldb, span c, read bias, activation)
+            | _ ->
+                gemm.Sgemm(transA, transB, m, n, k, 1.0f, read a, lda, read b, ldb, 0.0f, span c, n)
+                FusedOps.BiasActivationForward(span c, m, n, read bias, activation)
+
         member _.ColumnSums(x, rows, cols, dest, accumulate) =
             FusedOps.ColumnSums(read x, rows, cols, span dest, accumulate)
 

@@ -317,8 +317,16 @@ public static class FusedOps
     // Each activation's two element-wise steps (InPlaceKernel): the forward pass d = act(d + bias), x the bias row,
     // and the backward pass d = dy * act'(.) through the output, x = y.
 
+    // y = z + b, as TensorPrimitives.Add computes it (identity's step, for a GEMM that adds the bias itself).
+    internal readonly struct AddBias : IInPlaceOp
+    {
+        public static Vector512<float> Apply(Vector512<float> b, Vector512<float> z) => z + b;
+        public static Vector256<float> Apply(Vector256<float> b, Vector256<float> z) => z + b;
+        public static float Apply(float b, float z) => z + b;
+    }
+
     // y = max(z + b, 0) written as "zero where negative" so a NaN pre-activation stays NaN and surfaces.
-    readonly struct AddBiasRelu : IInPlaceOp
+    internal readonly struct AddBiasRelu : IInPlaceOp
     {
         public static Vector512<float> Apply(Vector512<float> b, Vector512<float> z) { var v = z + b; return Vector512.AndNot(v, Vector512.LessThan(v, Vector512<float>.Zero)); }
         public static Vector256<float> Apply(Vector256<float> b, Vector256<float> z) { var v = z + b; return Vector256.AndNot(v, Vector256.LessThan(v, Vector256<float>.Zero)); }
@@ -334,7 +342,7 @@ public static class FusedOps
     }
 
     // y = z + b where that is not negative, LeakyReluSlope * (z + b) where it is; NaN fails "< 0" and stays NaN.
-    readonly struct AddBiasLeakyRelu : IInPlaceOp
+    internal readonly struct AddBiasLeakyRelu : IInPlaceOp
     {
         public static Vector512<float> Apply(Vector512<float> b, Vector512<float> z) { var v = z + b; return Vector512.ConditionalSelect(Vector512.LessThan(v, Vector512<float>.Zero), v * LeakyReluSlope, v); }
         public static Vector256<float> Apply(Vector256<float> b, Vector256<float> z) { var v = z + b; return Vector256.ConditionalSelect(Vector256.LessThan(v, Vector256<float>.Zero), v * LeakyReluSlope, v); }
@@ -371,6 +379,14 @@ public static class FusedOps
         if (accumulate) sum = Vector512.LoadUnsafe(ref dest, offset) + sum;
         sum.StoreUnsafe(ref dest, offset);
     }
+
+    /// <summary>
+    /// Whether <see cref="BiasActivationForward"/> under <paramref name="act"/> computes each element alone, with the
+    /// same operations whatever its place in a row (identity, ReLU, LeakyReLU), so that a GEMM may apply it as it
+    /// writes C; tanh and ELU take another path for a row's short tail.
+    /// </summary>
+    internal static bool ForwardIsPerElement(Activation act) =>
+        act is Activation.Identity or Activation.Relu or Activation.LeakyRelu;
 
     static void CheckMatrix(int length, int rows, int cols, string name)
     {

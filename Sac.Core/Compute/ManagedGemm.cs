@@ -107,6 +107,45 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
         }
     }
 
+    /// <summary>
+    /// <c>C = act(op(A) op(B) + bias)</c>, a layer's forward step: <see cref="Sgemm"/> with alpha 1 and beta 0 into a
+    /// dense C, then <see cref="FusedOps.BiasActivationForward"/> on it, bit for bit. For identity, ReLU and LeakyReLU
+    /// the tiles add the bias and apply the activation as they store, so C is written once.
+    /// </summary>
+    /// <param name="transA">Whether A is transposed.</param>
+    /// <param name="transB">Whether B is transposed.</param>
+    /// <param name="m">Rows of C.</param>
+    /// <param name="n">Columns of C (and bias elements).</param>
+    /// <param name="k">Inner dimension.</param>
+    /// <param name="a">A.</param>
+    /// <param name="lda">A's leading dimension.</param>
+    /// <param name="b">B.</param>
+    /// <param name="ldb">B's leading dimension.</param>
+    /// <param name="c">C, <c>m x n</c> dense (leading dimension n); overwritten.</param>
+    /// <param name="bias">n elements.</param>
+    /// <param name="act">The activation.</param>
+    public void SgemmBiasActivation(Transpose transA, Transpose transB, int m, int n, int k, ReadOnlySpan<float> a, int lda,
+        ReadOnlySpan<float> b, int ldb, Span<float> c, ReadOnlySpan<float> bias, Activation act)
+    {
+        GemmChecks.Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, n);
+        if (bias.Length != n) throw new ArgumentException($"bias has {bias.Length} elements, expected n = {n}.", nameof(bias));
+        // The matrix-vector and empty shapes, and activations that are not element-wise, take the two passes.
+        if (m <= 1 || n <= 1 || k == 0 || !FusedOps.ForwardIsPerElement(act))
+        {
+            Sgemm(transA, transB, m, n, k, 1f, a, lda, b, ldb, 0f, c, n);
+            FusedOps.BiasActivationForward(c.Slice(0, m * n), m, n, bias, act);
+            return;
+        }
+        fixed (float* pa = a, pb = b, pc = c, pbias = bias)
+            lock (gate)
+            {
+                packedWork.Set(transA, transB, m, n, k, 1f, pa, lda, pb, ldb, 0f, pc, n);
+                packedWork.SetBias(pbias, act);
+                try { team.Run(packedWork); }
+                finally { packedWork.Clear(); }
+            }
+    }
+
     /// <summary>Frees the worker threads.</summary>
     public void Dispose() => team.Dispose();
 
@@ -239,7 +278,13 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
             }
         }
 
-        public void Clear() { A = B = C = null; }
+        // A layer's bias row and activation, applied to C as its last K block is stored (null: a plain product).
+        float* bias;
+        Activation activation;
+
+        public void SetBias(float* bias, Activation act) { this.bias = bias; activation = act; }
+
+        public void Clear() { A = B = C = null; bias = null; }
 
         // The A and B panel ranges part `part` reads: its own share of the larger panel count, all of the other.
         (int aFrom, int aTo, int bFrom, int bTo) Panels(int part, int parts)
@@ -270,6 +315,7 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
                 for (int jp = bFrom; jp < bTo; jp++)
                     if (!InPlaceB(jp)) PackB(jp * nr, k0, kc, ownB + (long)(jp - bFrom) * nr * kc);
                 float beta = k0 == 0 ? Beta : 1f;
+                float* tileBias = k0 + kc >= K ? bias : null;
                 // A part keeps reusing the panels of its own range: they are the inner loop's constant operand.
                 if (splitN)
                 {
@@ -283,11 +329,13 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
                 }
 
                 void TileAt(int ip, int jp) =>
-                    Tile(ip, jp, k0, kc, ownA + (long)(ip - aFrom) * mr * kc, ownB + (long)(jp - bFrom) * nr * kc, beta);
+                    Tile(ip, jp, k0, kc, ownA + (long)(ip - aFrom) * mr * kc, ownB + (long)(jp - bFrom) * nr * kc, beta, tileBias);
             }
         }
 
-        void Tile(int ip, int jp, int k0, int kc, float* packedA, float* packedB, float beta)
+        // One C tile over one K block; with a bias (the last K block of SgemmBiasActivation), also the layer's bias
+        // and activation, with the operations and rounding of FusedOps.BiasActivationForward.
+        void Tile(int ip, int jp, int k0, int kc, float* packedA, float* packedB, float beta, float* tileBias)
         {
             int mr = g.mr, nr = g.nr;
             int i0 = ip * mr, j0 = jp * nr;
@@ -300,9 +348,21 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
             int sb = directB ? Ldb : nr;
             float* c = C + (long)i0 * Ldc + j0;
             // The AVX-512 kernels write a tile's first columns straight into C with masked stores.
+            if (rows == mr && g.Kernel == GemmKernel.Avx512 && tileBias != null)
+            {
+                float* tb = tileBias + j0;
+                switch (activation)
+                {
+                    case Activation.Relu: MicroWithBias<FusedOps.AddBiasRelu>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, tb); break;
+                    case Activation.LeakyRelu: MicroWithBias<FusedOps.AddBiasLeakyRelu>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, tb); break;
+                    default: MicroWithBias<FusedOps.AddBias>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, tb); break;
+                }
+                return;
+            }
             if (rows == mr && (cols == nr || g.Kernel == GemmKernel.Avx512))
             {
                 Micro(g.Kernel, rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols);
+                if (tileBias != null) FinishTile(c, rows, cols, tileBias + j0);
                 return;
             }
             // Edge tile: compute the full tile into a stack buffer, then merge the valid part.
@@ -314,6 +374,15 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
                 float* ce = c + (long)r * Ldc + s;
                 *ce = MicroKernels.Blend(t[r * nr + s], Alpha, beta, *ce);
             }
+            if (tileBias != null) FinishTile(c, rows, cols, tileBias + j0);
+        }
+
+        // The bias and activation of a tile already stored (the kernels without an output step, and edge tiles).
+        void FinishTile(float* c, int rows, int cols, float* tileBias)
+        {
+            var b = new ReadOnlySpan<float>(tileBias, cols);
+            for (int r = 0; r < rows; r++)
+                FusedOps.BiasActivationForward(new Span<float>(c + (long)r * Ldc, cols), 1, cols, b, activation);
         }
 
         // Operands read in place. Only where op(B) is one panel wide is each A panel read just once, so only then is
@@ -423,13 +492,21 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Micro(GemmKernel kernel, bool rowsA, int kc, float* a, int sa, float* b, int sb, float* c, int ldc, float alpha, float beta, int cols)
     {
-        if (rowsA) { MicroKernels.Tile8x32<StoredRows>(kc, a, sa, 1, b, sb, c, ldc, alpha, beta, cols); return; }
+        if (rowsA) { MicroKernels.Tile8x32<StoredRows, Plain>(kc, a, sa, 1, b, sb, c, ldc, alpha, beta, cols, null); return; }
         switch (kernel)
         {
-            case GemmKernel.Avx512: MicroKernels.Tile8x32<PanelRows>(kc, a, 0, sa, b, sb, c, ldc, alpha, beta, cols); break;
+            case GemmKernel.Avx512: MicroKernels.Tile8x32<PanelRows, Plain>(kc, a, 0, sa, b, sb, c, ldc, alpha, beta, cols, null); break;
             case GemmKernel.Avx2: MicroKernels.Tile6x16(kc, a, sa, b, sb, c, ldc, alpha, beta); break;
             default: MicroKernels.Tile4x4(kc, a, sa, b, sb, c, ldc, alpha, beta); break;
         }
+    }
+
+    // An AVX-512 tile of 8 full rows that adds the bias row and applies the activation as it stores.
+    static void MicroWithBias<TOp>(bool rowsA, int kc, float* a, int sa, float* b, int sb, float* c, int ldc, float alpha, float beta,
+        int cols, float* bias) where TOp : struct, IInPlaceOp
+    {
+        if (rowsA) MicroKernels.Tile8x32<StoredRows, BiasThen<TOp>>(kc, a, sa, 1, b, sb, c, ldc, alpha, beta, cols, bias);
+        else MicroKernels.Tile8x32<PanelRows, BiasThen<TOp>>(kc, a, 0, sa, b, sb, c, ldc, alpha, beta, cols, bias);
     }
 
     static int RoundUp(int x, int m) => (x + m - 1) / m * m;

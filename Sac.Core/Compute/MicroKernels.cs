@@ -28,9 +28,12 @@ internal static unsafe class MicroKernels
     /// <c>a[TRows.Offset(r, rowStride) + p * aStride]</c>: consecutive rows for a panel (packed, or A^T read in place),
     /// stored rows <paramref name="rowStride"/> apart for an untransposed A read in place (aStride 1).
     /// </summary>
+    /// <remarks>With an output step (<typeparamref name="TOut"/>), each written value z becomes
+    /// <c>TOut.Apply(bias[j], z)</c> before it is stored (a layer's bias and activation); <see cref="Plain"/> stores z.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Tile8x32<TRows>(int kc, float* a, nint rowStride, int aStride, float* b, int bStride, float* c, int ldc, float alpha, float beta, int cols)
+    public static void Tile8x32<TRows, TOut>(int kc, float* a, nint rowStride, int aStride, float* b, int bStride, float* c, int ldc, float alpha, float beta, int cols, float* bias)
         where TRows : struct, IRowOffsets
+        where TOut : struct, ITileOutput
     {
         // Constants for a panel (the JIT folds them into the loads); one multiply each, outside the loop, for stored rows.
         nint o1 = TRows.Offset(1, rowStride), o2 = TRows.Offset(2, rowStride), o3 = TRows.Offset(3, rowStride);
@@ -74,74 +77,84 @@ internal static unsafe class MicroKernels
             c71 = Vector512.FusedMultiplyAdd(a7, b1, c71);
             a += aStride; b += bStride;
         }
-        if (cols == 32) Store8x32(c, ldc, alpha, beta, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
-        else Store8x32Columns(c, ldc, alpha, beta, cols, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
+        if (cols == 32)
+        {
+            Vector512<float> v0 = default, v1 = default;
+            if (TOut.HasBias) { v0 = Vector512.Load(bias); v1 = Vector512.Load(bias + 16); }
+            Store8x32<TOut>(c, ldc, alpha, beta, v0, v1, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
+        }
+        else Store8x32Columns<TOut>(c, ldc, alpha, beta, cols, bias, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
     }
 
     // C = alpha * acc + beta * C for an 8x32 tile of accumulators (C is never read when beta is 0).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store8x32(float* c, int ldc, float alpha, float beta,
+    static void Store8x32<TOut>(float* c, int ldc, float alpha, float beta, Vector512<float> v0, Vector512<float> v1,
         Vector512<float> c00, Vector512<float> c01, Vector512<float> c10, Vector512<float> c11,
         Vector512<float> c20, Vector512<float> c21, Vector512<float> c30, Vector512<float> c31,
         Vector512<float> c40, Vector512<float> c41, Vector512<float> c50, Vector512<float> c51,
         Vector512<float> c60, Vector512<float> c61, Vector512<float> c70, Vector512<float> c71)
+        where TOut : struct, ITileOutput
     {
         var va = Vector512.Create(alpha);
         if (beta == 0f)
         {
-            Vector512.Store(c00 * va, c + 0 * ldc + 0);
-            Vector512.Store(c01 * va, c + 0 * ldc + 16);
-            Vector512.Store(c10 * va, c + 1 * ldc + 0);
-            Vector512.Store(c11 * va, c + 1 * ldc + 16);
-            Vector512.Store(c20 * va, c + 2 * ldc + 0);
-            Vector512.Store(c21 * va, c + 2 * ldc + 16);
-            Vector512.Store(c30 * va, c + 3 * ldc + 0);
-            Vector512.Store(c31 * va, c + 3 * ldc + 16);
-            Vector512.Store(c40 * va, c + 4 * ldc + 0);
-            Vector512.Store(c41 * va, c + 4 * ldc + 16);
-            Vector512.Store(c50 * va, c + 5 * ldc + 0);
-            Vector512.Store(c51 * va, c + 5 * ldc + 16);
-            Vector512.Store(c60 * va, c + 6 * ldc + 0);
-            Vector512.Store(c61 * va, c + 6 * ldc + 16);
-            Vector512.Store(c70 * va, c + 7 * ldc + 0);
-            Vector512.Store(c71 * va, c + 7 * ldc + 16);
+            Vector512.Store(TOut.Apply(v0, c00 * va), c + 0 * ldc + 0);
+            Vector512.Store(TOut.Apply(v1, c01 * va), c + 0 * ldc + 16);
+            Vector512.Store(TOut.Apply(v0, c10 * va), c + 1 * ldc + 0);
+            Vector512.Store(TOut.Apply(v1, c11 * va), c + 1 * ldc + 16);
+            Vector512.Store(TOut.Apply(v0, c20 * va), c + 2 * ldc + 0);
+            Vector512.Store(TOut.Apply(v1, c21 * va), c + 2 * ldc + 16);
+            Vector512.Store(TOut.Apply(v0, c30 * va), c + 3 * ldc + 0);
+            Vector512.Store(TOut.Apply(v1, c31 * va), c + 3 * ldc + 16);
+            Vector512.Store(TOut.Apply(v0, c40 * va), c + 4 * ldc + 0);
+            Vector512.Store(TOut.Apply(v1, c41 * va), c + 4 * ldc + 16);
+            Vector512.Store(TOut.Apply(v0, c50 * va), c + 5 * ldc + 0);
+            Vector512.Store(TOut.Apply(v1, c51 * va), c + 5 * ldc + 16);
+            Vector512.Store(TOut.Apply(v0, c60 * va), c + 6 * ldc + 0);
+            Vector512.Store(TOut.Apply(v1, c61 * va), c + 6 * ldc + 16);
+            Vector512.Store(TOut.Apply(v0, c70 * va), c + 7 * ldc + 0);
+            Vector512.Store(TOut.Apply(v1, c71 * va), c + 7 * ldc + 16);
         }
         else
         {
             var vb = Vector512.Create(beta);
-            { float* q = c + 0 * ldc + 0; Vector512.Store(Vector512.FusedMultiplyAdd(c00, va, Vector512.Load(q) * vb), q); }
-            { float* q = c + 0 * ldc + 16; Vector512.Store(Vector512.FusedMultiplyAdd(c01, va, Vector512.Load(q) * vb), q); }
-            { float* q = c + 1 * ldc + 0; Vector512.Store(Vector512.FusedMultiplyAdd(c10, va, Vector512.Load(q) * vb), q); }
-            { float* q = c + 1 * ldc + 16; Vector512.Store(Vector512.FusedMultiplyAdd(c11, va, Vector512.Load(q) * vb), q); }
-            { float* q = c + 2 * ldc + 0; Vector512.Store(Vector512.FusedMultiplyAdd(c20, va, Vector512.Load(q) * vb), q); }
-            { float* q = c + 2 * ldc + 16; Vector512.Store(Vector512.FusedMultiplyAdd(c21, va, Vector512.Load(q) * vb), q); }
-            { float* q = c + 3 * ldc + 0; Vector512.Store(Vector512.FusedMultiplyAdd(c30, va, Vector512.Load(q) * vb), q); }
-            { float* q = c + 3 * ldc + 16; Vector512.Store(Vector512.FusedMultiplyAdd(c31, va, Vector512.Load(q) * vb), q); }
-            { float* q = c + 4 * ldc + 0; Vector512.Store(Vector512.FusedMultiplyAdd(c40, va, Vector512.Load(q) * vb), q); }
-            { float* q = c + 4 * ldc + 16; Vector512.Store(Vector512.FusedMultiplyAdd(c41, va, Vector512.Load(q) * vb), q); }
-            { float* q = c + 5 * ldc + 0; Vector512.Store(Vector512.FusedMultiplyAdd(c50, va, Vector512.Load(q) * vb), q); }
-            { float* q = c + 5 * ldc + 16; Vector512.Store(Vector512.FusedMultiplyAdd(c51, va, Vector512.Load(q) * vb), q); }
-            { float* q = c + 6 * ldc + 0; Vector512.Store(Vector512.FusedMultiplyAdd(c60, va, Vector512.Load(q) * vb), q); }
-            { float* q = c + 6 * ldc + 16; Vector512.Store(Vector512.FusedMultiplyAdd(c61, va, Vector512.Load(q) * vb), q); }
-            { float* q = c + 7 * ldc + 0; Vector512.Store(Vector512.FusedMultiplyAdd(c70, va, Vector512.Load(q) * vb), q); }
-            { float* q = c + 7 * ldc + 16; Vector512.Store(Vector512.FusedMultiplyAdd(c71, va, Vector512.Load(q) * vb), q); }
+            { float* q = c + 0 * ldc + 0; Vector512.Store(TOut.Apply(v0, Vector512.FusedMultiplyAdd(c00, va, Vector512.Load(q) * vb)), q); }
+            { float* q = c + 0 * ldc + 16; Vector512.Store(TOut.Apply(v1, Vector512.FusedMultiplyAdd(c01, va, Vector512.Load(q) * vb)), q); }
+            { float* q = c + 1 * ldc + 0; Vector512.Store(TOut.Apply(v0, Vector512.FusedMultiplyAdd(c10, va, Vector512.Load(q) * vb)), q); }
+            { float* q = c + 1 * ldc + 16; Vector512.Store(TOut.Apply(v1, Vector512.FusedMultiplyAdd(c11, va, Vector512.Load(q) * vb)), q); }
+            { float* q = c + 2 * ldc + 0; Vector512.Store(TOut.Apply(v0, Vector512.FusedMultiplyAdd(c20, va, Vector512.Load(q) * vb)), q); }
+            { float* q = c + 2 * ldc + 16; Vector512.Store(TOut.Apply(v1, Vector512.FusedMultiplyAdd(c21, va, Vector512.Load(q) * vb)), q); }
+            { float* q = c + 3 * ldc + 0; Vector512.Store(TOut.Apply(v0, Vector512.FusedMultiplyAdd(c30, va, Vector512.Load(q) * vb)), q); }
+            { float* q = c + 3 * ldc + 16; Vector512.Store(TOut.Apply(v1, Vector512.FusedMultiplyAdd(c31, va, Vector512.Load(q) * vb)), q); }
+            { float* q = c + 4 * ldc + 0; Vector512.Store(TOut.Apply(v0, Vector512.FusedMultiplyAdd(c40, va, Vector512.Load(q) * vb)), q); }
+            { float* q = c + 4 * ldc + 16; Vector512.Store(TOut.Apply(v1, Vector512.FusedMultiplyAdd(c41, va, Vector512.Load(q) * vb)), q); }
+            { float* q = c + 5 * ldc + 0; Vector512.Store(TOut.Apply(v0, Vector512.FusedMultiplyAdd(c50, va, Vector512.Load(q) * vb)), q); }
+            { float* q = c + 5 * ldc + 16; Vector512.Store(TOut.Apply(v1, Vector512.FusedMultiplyAdd(c51, va, Vector512.Load(q) * vb)), q); }
+            { float* q = c + 6 * ldc + 0; Vector512.Store(TOut.Apply(v0, Vector512.FusedMultiplyAdd(c60, va, Vector512.Load(q) * vb)), q); }
+            { float* q = c + 6 * ldc + 16; Vector512.Store(TOut.Apply(v1, Vector512.FusedMultiplyAdd(c61, va, Vector512.Load(q) * vb)), q); }
+            { float* q = c + 7 * ldc + 0; Vector512.Store(TOut.Apply(v0, Vector512.FusedMultiplyAdd(c70, va, Vector512.Load(q) * vb)), q); }
+            { float* q = c + 7 * ldc + 16; Vector512.Store(TOut.Apply(v1, Vector512.FusedMultiplyAdd(c71, va, Vector512.Load(q) * vb)), q); }
         }
     }
 
     // The first `cols` columns of an 8x32 tile, C = alpha * acc + beta * C, through masked loads and stores (masked-off
     // lanes never fault), rounded as Store8x32 rounds.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store8x32Columns(float* c, int ldc, float alpha, float beta, int cols,
+    static void Store8x32Columns<TOut>(float* c, int ldc, float alpha, float beta, int cols, float* bias,
         Vector512<float> c00, Vector512<float> c01, Vector512<float> c10, Vector512<float> c11,
         Vector512<float> c20, Vector512<float> c21, Vector512<float> c30, Vector512<float> c31,
         Vector512<float> c40, Vector512<float> c41, Vector512<float> c50, Vector512<float> c51,
         Vector512<float> c60, Vector512<float> c61, Vector512<float> c70, Vector512<float> c71)
+        where TOut : struct, ITileOutput
     {
         var lane = Vector512<int>.Indices;
         var m0 = Vector512.LessThan(lane, Vector512.Create(cols)).AsSingle();
         var m1 = Vector512.LessThan(lane, Vector512.Create(cols - 16)).AsSingle();
         var va = Vector512.Create(alpha);
         var vb = Vector512.Create(beta);
+        // Masked bias loads: the bias ends with C's last column.
+        Vector512<float> v0 = default, v1 = default;
+        if (TOut.HasBias) { v0 = Avx512F.MaskLoad(bias, m0, Vector512<float>.Zero); v1 = Avx512F.MaskLoad(bias + 16, m1, Vector512<float>.Zero); }
         StoreRow(c + 0 * ldc, m0, m1, va, vb, beta, c00, c01);
         StoreRow(c + 1 * ldc, m0, m1, va, vb, beta, c10, c11);
         StoreRow(c + 2 * ldc, m0, m1, va, vb, beta, c20, c21);
@@ -151,17 +164,17 @@ internal static unsafe class MicroKernels
         StoreRow(c + 6 * ldc, m0, m1, va, vb, beta, c60, c61);
         StoreRow(c + 7 * ldc, m0, m1, va, vb, beta, c70, c71);
 
-        static void StoreRow(float* q, Vector512<float> m0, Vector512<float> m1, Vector512<float> va, Vector512<float> vb,
+        void StoreRow(float* q, Vector512<float> m0, Vector512<float> m1, Vector512<float> va, Vector512<float> vb,
             float beta, Vector512<float> left, Vector512<float> right)
         {
             if (beta == 0f)
             {
-                Avx512F.MaskStore(q, m0, left * va);
-                Avx512F.MaskStore(q + 16, m1, right * va);
+                Avx512F.MaskStore(q, m0, TOut.Apply(v0, left * va));
+                Avx512F.MaskStore(q + 16, m1, TOut.Apply(v1, right * va));
                 return;
             }
-            Avx512F.MaskStore(q, m0, Vector512.FusedMultiplyAdd(left, va, Avx512F.MaskLoad(q, m0, Vector512<float>.Zero) * vb));
-            Avx512F.MaskStore(q + 16, m1, Vector512.FusedMultiplyAdd(right, va, Avx512F.MaskLoad(q + 16, m1, Vector512<float>.Zero) * vb));
+            Avx512F.MaskStore(q, m0, TOut.Apply(v0, Vector512.FusedMultiplyAdd(left, va, Avx512F.MaskLoad(q, m0, Vector512<float>.Zero) * vb)));
+            Avx512F.MaskStore(q + 16, m1, TOut.Apply(v1, Vector512.FusedMultiplyAdd(right, va, Avx512F.MaskLoad(q + 16, m1, Vector512<float>.Zero) * vb)));
         }
     }
 
@@ -251,7 +264,7 @@ internal static unsafe class MicroKernels
     }
 }
 
-/// <summary>Where row r of an A tile starts, relative to row 0 (see <see cref="MicroKernels.Tile8x32{TRows}"/>).</summary>
+/// <summary>Where row r of an A tile starts, relative to row 0 (see <see cref="MicroKernels.Tile8x32{TRows, TOut}"/>).</summary>
 internal interface IRowOffsets
 {
     /// <summary>The offset of row <paramref name="r"/>, in floats.</summary>
@@ -268,4 +281,28 @@ internal readonly struct PanelRows : IRowOffsets
 internal readonly struct StoredRows : IRowOffsets
 {
     public static nint Offset(int r, nint rowStride) => r * rowStride;
+}
+
+/// <summary>What an AVX-512 tile does to each value before it stores it (see <see cref="MicroKernels.Tile8x32{TRows, TOut}"/>).</summary>
+internal interface ITileOutput
+{
+    /// <summary>Whether the step reads a bias row (false: the bias pointer is never read).</summary>
+    static abstract bool HasBias { get; }
+
+    /// <summary>The stored value for z in columns whose bias values are <paramref name="bias"/>.</summary>
+    static abstract Vector512<float> Apply(Vector512<float> bias, Vector512<float> z);
+}
+
+/// <summary>Stores z: a plain product.</summary>
+internal readonly struct Plain : ITileOutput
+{
+    public static bool HasBias => false;
+    public static Vector512<float> Apply(Vector512<float> bias, Vector512<float> z) => z;
+}
+
+/// <summary>Stores <c>TOp.Apply(bias, z)</c>: a layer's bias and element-wise activation, as FusedOps applies them.</summary>
+internal readonly struct BiasThen<TOp> : ITileOutput where TOp : struct, IInPlaceOp
+{
+    public static bool HasBias => true;
+    public static Vector512<float> Apply(Vector512<float> bias, Vector512<float> z) => TOp.Apply(bias, z);
 }

@@ -69,6 +69,30 @@ public interface ISacBackend : IDisposable
     /// <param name="activation">The nonlinearity.</param>
     void BiasActivationForward(DeviceSlice z, int rows, int cols, DeviceSlice bias, Activation activation);
 
+    /// <summary>
+    /// <c>C = act(op(A) op(B) + bias)</c>, a layer's forward step: <see cref="Gemm"/> with alpha 1 and beta 0 into a
+    /// dense C, then <see cref="BiasActivationForward"/> on it, with the same result. A backend may do both as it
+    /// writes C (the host backend with the managed GEMM does).
+    /// </summary>
+    /// <param name="transA">Whether A is transposed.</param>
+    /// <param name="transB">Whether B is transposed.</param>
+    /// <param name="m">Rows of C.</param>
+    /// <param name="n">Columns of C (and bias elements).</param>
+    /// <param name="k">Inner dimension.</param>
+    /// <param name="a">A.</param>
+    /// <param name="lda">A's leading dimension.</param>
+    /// <param name="b">B.</param>
+    /// <param name="ldb">B's leading dimension.</param>
+    /// <param name="c">C, <c>m x n</c> dense; overwritten.</param>
+    /// <param name="bias">n elements.</param>
+    /// <param name="activation">The nonlinearity.</param>
+    void GemmBiasActivation(Transpose transA, Transpose transB, int m, int n, int k, DeviceSlice a, int lda,
+        DeviceSlice b, int ldb, DeviceSlice c, DeviceSlice bias, Activation activation)
+    {
+        Gemm(transA, transB, m, n, k, 1f, a, lda, b, ldb, 0f, c, n);
+        BiasActivationForward(c, m, n, bias, activation);
+    }
+
     /// <summary><c>dy *= act'(.)</c> taken from the activation's output <paramref name="y"/>, as
     /// <see cref="FusedOps.ActivationBackward"/>. Kernel <c>activation_backward</c>.</summary>
     /// <param name="y">The forward pass's outputs.</param>

@@ -170,6 +170,40 @@ let ``narrow and short products read operands in place and give bitwise the pack
                         let expected = Array.init (t * n) (fun i -> if i / n < m then tall.[i] else c0.[i])
                         Assert.True((bits short = bits expected), sprintf "%s %A%A %dx%dx%d alpha %g beta %g: short differs from tall" (TestProviders.label g) ta tb m n k alpha beta)
 
+let ``a layer's forward step in the GEMM gives bitwise Sgemm then BiasActivationForward`` = testCase "a layer's forward step in the GEMM gives bitwise Sgemm then BiasActivationForward" <| fun () ->
+    // SgemmBiasActivation adds the bias and applies the activation as AVX-512 tiles store (masked stores for partial
+    // columns), after the store on the other kernels and edge tiles, and in a second pass for tanh, ELU and the
+    // matrix-vector shapes; only the last K block may take the step. Every path must give the two-pass result to the
+    // bit, -0 included, on any thread count, and never read the old C.
+    let rnd = Random 23
+    let acts = [ Activation.Identity; Activation.Relu; Activation.LeakyRelu; Activation.Tanh; Activation.Elu ]
+    for kernel in TestProviders.managed |> List.map (fun g -> g.Kernel) |> List.distinct do
+        use three = new ManagedGemm(3, kernel)
+        let providers = (TestProviders.managed |> List.filter (fun g -> g.Kernel = kernel)) @ [ three ]
+        let one = providers.Head
+        for (m, n, k) in [ (256, 256, 256); (256, 23, 17); (23, 256, 256); (9, 40, ManagedGemm.KBlock + 9); (70, 33, 5); (1, 40, 7); (40, 1, 7); (16, 16, 0) ] do
+            for ta in [ Transpose.No; Transpose.Yes ] do
+                for tb in [ Transpose.No; Transpose.Yes ] do
+                    let lda, ldb = (if ta = Transpose.No then k else m), (if tb = Transpose.No then n else k)
+                    let a, b, bias = fill rnd (m * k), fill rnd (k * n), fill rnd n
+                    // A zero row of A with a -0 bias gives z + b = -0 where z = +0: the sign must survive.
+                    if ta = Transpose.No && k > 0 then Array.fill a 0 k 0.0f
+                    bias.[0] <- -0.0f
+                    for act in acts do
+                        let expected = Array.create (m * n) nanf
+                        one.Sgemm(ta, tb, m, n, k, 1.0f, ReadOnlySpan a, lda, ReadOnlySpan b, ldb, 0.0f, Span expected, n)
+                        FusedOps.BiasActivationForward(Span expected, m, n, ReadOnlySpan bias, act)
+                        for g in providers do
+                            // NaN in the old C: the step must not read it.
+                            let fused = Array.create (m * n) nanf
+                            g.SgemmBiasActivation(ta, tb, m, n, k, ReadOnlySpan a, lda, ReadOnlySpan b, ldb, Span fused, ReadOnlySpan bias, act)
+                            Assert.True((bits fused = bits expected), sprintf "%s %A%A %dx%dx%d %A: differs from the two passes" (TestProviders.label g) ta tb m n k act)
+    let g = TestProviders.managed.Head
+    let ex = Assert.Throws<ArgumentException>(fun () ->
+        g.SgemmBiasActivation(Transpose.No, Transpose.No, 2, 3, 2, ReadOnlySpan(Array.zeroCreate 4), 2, ReadOnlySpan(Array.zeroCreate 6), 3,
+                              Span(Array.zeroCreate 6), ReadOnlySpan(Array.zeroCreate 2), Activation.Relu))
+    Assert.Equal("bias", ex.ParamName)
+
 let ``bad shapes are rejected with the operand named`` = testCase "bad shapes are rejected with the operand named" <| fun () ->
     for g in TestProviders.gemms do
         let a, b, c = Array.zeroCreate 6, Array.zeroCreate 6, Array.zeroCreate 4
@@ -214,6 +248,7 @@ let tests = testList "Gemm" [
     ``managed GEMM is bitwise identical on one, two and three threads``
     ``panels read in place give bitwise the packed product, on every kernel``
     ``narrow and short products read operands in place and give bitwise the packed product``
+    ``a layer's forward step in the GEMM gives bitwise Sgemm then BiasActivationForward``
     ``bad shapes are rejected with the operand named``
     ``provider choice honours SAC_GEMM-style names and rejects unknown ones``
     ``one managed GEMM shared by several threads gives every caller its own right answer``
