@@ -86,7 +86,8 @@ internal static unsafe class MicroKernels
         else Store8x32Columns<TOut>(c, ldc, alpha, beta, cols, bias, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
     }
 
-    // C = alpha * acc + beta * C for an 8x32 tile of accumulators (C is never read when beta is 0).
+    // C = alpha * acc + beta * C for an 8x32 tile of accumulators (C is never read when beta is 0), each value through
+    // TOut's step with its column's bias (v0, v1) before the store.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Store8x32<TOut>(float* c, int ldc, float alpha, float beta, Vector512<float> v0, Vector512<float> v1,
         Vector512<float> c00, Vector512<float> c01, Vector512<float> c10, Vector512<float> c11,
@@ -138,7 +139,7 @@ internal static unsafe class MicroKernels
     }
 
     // The first `cols` columns of an 8x32 tile, C = alpha * acc + beta * C, through masked loads and stores (masked-off
-    // lanes never fault), rounded as Store8x32 rounds.
+    // lanes never fault, the bias's included), rounded and stepped as Store8x32 rounds and steps them.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Store8x32Columns<TOut>(float* c, int ldc, float alpha, float beta, int cols, float* bias,
         Vector512<float> c00, Vector512<float> c01, Vector512<float> c10, Vector512<float> c11,
