@@ -36,8 +36,7 @@ module internal LayerBackward =
                 lane.Copy(g, dx)
                 1.0f
             | ValueNone -> 0.0f
-        lane.Gemm(Transpose.No, Transpose.No, batch, fi, fo, 1.0f, dz, fo, w, fi, beta, dx, fi)   // dY_{l-1} = dZ W (+ added)
-        lane.ActivationBackward(x, dx, spec.Hidden)   // dZ_{l-1} = dY_{l-1} * act'(Y_{l-1})
+        lane.GemmActivationBackward(Transpose.No, Transpose.No, batch, fi, fo, dz, fo, w, fi, beta, dx, x, spec.Hidden)
 
 /// <summary>A step over a range of parameters whose gradient is complete (an optimizer's, say), taken by the backward
 /// pass on the lane that completed it.</summary>

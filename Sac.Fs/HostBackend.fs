@@ -109,6 +109,14 @@ type HostBackend(gemm: IGemm) =
                 gemm.Sgemm(transA, transB, m, n, k, 1.0f, read a, lda, read b, ldb, 0.0f, span c, n)
                 FusedOps.BiasActivationForward(span c, m, n, read bias, activation)
 
+        member _.GemmActivationBackward(transA, transB, m, n, k, a, lda, b, ldb, beta, c, y, activation) =
+            match gemm with
+            | :? ManagedGemm as managed ->
+                managed.SgemmActivationBackward(transA, transB, m, n, k, read a, lda, read b, ldb, beta, span c, read y, activation)
+            | _ ->
+                gemm.Sgemm(transA, transB, m, n, k, 1.0f, read a, lda, read b, ldb, beta, span c, n)
+                FusedOps.ActivationBackward(read y, span c, activation)
+
         member _.ColumnSums(x, rows, cols, dest, accumulate) =
             FusedOps.ColumnSums(read x, rows, cols, span dest, accumulate)
 

@@ -334,7 +334,7 @@ public static class FusedOps
     }
 
     // dz = dy * [y > 0]: the mask clears the gradient wherever the unit was off.
-    readonly struct ReluBackward : IInPlaceOp
+    internal readonly struct ReluBackward : IInPlaceOp
     {
         public static Vector512<float> Apply(Vector512<float> y, Vector512<float> d) => d & Vector512.GreaterThan(y, Vector512<float>.Zero);
         public static Vector256<float> Apply(Vector256<float> y, Vector256<float> d) => d & Vector256.GreaterThan(y, Vector256<float>.Zero);
@@ -350,7 +350,7 @@ public static class FusedOps
     }
 
     // dz = dy where y > 0, dy * (y + 1) elsewhere: ELU's derivative exp(z) = y + 1 on its negative piece.
-    readonly struct EluBackward : IInPlaceOp
+    internal readonly struct EluBackward : IInPlaceOp
     {
         public static Vector512<float> Apply(Vector512<float> y, Vector512<float> d) => Vector512.ConditionalSelect(Vector512.GreaterThan(y, Vector512<float>.Zero), d, d * (y + Vector512<float>.One));
         public static Vector256<float> Apply(Vector256<float> y, Vector256<float> d) => Vector256.ConditionalSelect(Vector256.GreaterThan(y, Vector256<float>.Zero), d, d * (y + Vector256<float>.One));
@@ -358,7 +358,7 @@ public static class FusedOps
     }
 
     // dz = dy where y > 0, dy * LeakyReluSlope elsewhere (z = 0 included, as ReLU's mask there).
-    readonly struct LeakyReluBackward : IInPlaceOp
+    internal readonly struct LeakyReluBackward : IInPlaceOp
     {
         public static Vector512<float> Apply(Vector512<float> y, Vector512<float> d) => Vector512.ConditionalSelect(Vector512.GreaterThan(y, Vector512<float>.Zero), d, d * LeakyReluSlope);
         public static Vector256<float> Apply(Vector256<float> y, Vector256<float> d) => Vector256.ConditionalSelect(Vector256.GreaterThan(y, Vector256<float>.Zero), d, d * LeakyReluSlope);
@@ -366,7 +366,7 @@ public static class FusedOps
     }
 
     // dz = dy * (1 - y^2), the tanh derivative through its output.
-    readonly struct TanhBackward : IInPlaceOp
+    internal readonly struct TanhBackward : IInPlaceOp
     {
         public static Vector512<float> Apply(Vector512<float> y, Vector512<float> d) => d * (Vector512<float>.One - y * y);
         public static Vector256<float> Apply(Vector256<float> y, Vector256<float> d) => d * (Vector256<float>.One - y * y);

@@ -146,6 +146,46 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
             }
     }
 
+    /// <summary>
+    /// <c>C = (op(A) op(B) + beta C) * act'(Y)</c>, a layer's gradient handed below its activation: <see cref="Sgemm"/>
+    /// with alpha 1 into a dense C, then <see cref="FusedOps.ActivationBackward"/> with <paramref name="y"/>, bit for
+    /// bit. The AVX-512 tiles apply the derivative as they store the last K block, so C is written once.
+    /// </summary>
+    /// <param name="transA">Whether A is transposed.</param>
+    /// <param name="transB">Whether B is transposed.</param>
+    /// <param name="m">Rows of C.</param>
+    /// <param name="n">Columns of C.</param>
+    /// <param name="k">Inner dimension.</param>
+    /// <param name="a">A.</param>
+    /// <param name="lda">A's leading dimension.</param>
+    /// <param name="b">B.</param>
+    /// <param name="ldb">B's leading dimension.</param>
+    /// <param name="beta">Scale of the old C.</param>
+    /// <param name="c">C, <c>m x n</c> dense (leading dimension n); overwritten.</param>
+    /// <param name="y">The activation's outputs, <c>m x n</c> dense.</param>
+    /// <param name="act">The activation.</param>
+    public void SgemmActivationBackward(Transpose transA, Transpose transB, int m, int n, int k, ReadOnlySpan<float> a, int lda,
+        ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, ReadOnlySpan<float> y, Activation act)
+    {
+        GemmChecks.Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, n);
+        if (y.Length != (long)m * n) throw new ArgumentException($"y has {y.Length} elements, expected m * n = {m} * {n}.", nameof(y));
+        // The matrix-vector and empty shapes take the two passes; identity has no derivative to apply.
+        if (m <= 1 || n <= 1 || k == 0 || act == Activation.Identity)
+        {
+            Sgemm(transA, transB, m, n, k, 1f, a, lda, b, ldb, beta, c, n);
+            FusedOps.ActivationBackward(y, c.Slice(0, m * n), act);
+            return;
+        }
+        fixed (float* pa = a, pb = b, pc = c, py = y)
+            lock (gate)
+            {
+                packedWork.Set(transA, transB, m, n, k, 1f, pa, lda, pb, ldb, beta, pc, n);
+                packedWork.SetDerivative(py, act);
+                try { team.Run(packedWork); }
+                finally { packedWork.Clear(); }
+            }
+    }
+
     /// <summary>Frees the worker threads.</summary>
     public void Dispose() => team.Dispose();
 
@@ -278,13 +318,16 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
             }
         }
 
-        // A layer's bias row and activation, applied to C as its last K block is stored (null: a plain product).
-        float* bias;
+        // The step C takes as its last K block is stored (stepX null: a plain product): a layer's bias row and
+        // activation, or an activation's derivative through its outputs (dense, at C's stride).
+        float* stepX;
+        bool derivative;
         Activation activation;
 
-        public void SetBias(float* bias, Activation act) { this.bias = bias; activation = act; }
+        public void SetBias(float* bias, Activation act) { stepX = bias; derivative = false; activation = act; }
+        public void SetDerivative(float* y, Activation act) { stepX = y; derivative = true; activation = act; }
 
-        public void Clear() { A = B = C = null; bias = null; }
+        public void Clear() { A = B = C = null; stepX = null; }
 
         // The A and B panel ranges part `part` reads: its own share of the larger panel count, all of the other.
         (int aFrom, int aTo, int bFrom, int bTo) Panels(int part, int parts)
@@ -315,7 +358,7 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
                 for (int jp = bFrom; jp < bTo; jp++)
                     if (!InPlaceB(jp)) PackB(jp * nr, k0, kc, ownB + (long)(jp - bFrom) * nr * kc);
                 float beta = k0 == 0 ? Beta : 1f;
-                float* tileBias = k0 + kc >= K ? bias : null;
+                bool stepping = stepX != null && k0 + kc >= K;
                 // A part keeps reusing the panels of its own range: they are the inner loop's constant operand.
                 if (splitN)
                 {
@@ -329,13 +372,13 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
                 }
 
                 void TileAt(int ip, int jp) =>
-                    Tile(ip, jp, k0, kc, ownA + (long)(ip - aFrom) * mr * kc, ownB + (long)(jp - bFrom) * nr * kc, beta, tileBias);
+                    Tile(ip, jp, k0, kc, ownA + (long)(ip - aFrom) * mr * kc, ownB + (long)(jp - bFrom) * nr * kc, beta, stepping);
             }
         }
 
-        // One C tile over one K block; with a bias (the last K block of SgemmBiasActivation), also the layer's bias
-        // and activation, with the operations and rounding of FusedOps.BiasActivationForward.
-        void Tile(int ip, int jp, int k0, int kc, float* packedA, float* packedB, float beta, float* tileBias)
+        // One C tile over one K block; `stepping` (the last K block of a call with a step) also takes the step, with
+        // FusedOps' operations: in the AVX-512 tile's registers where it has 8 full rows, otherwise after the store.
+        void Tile(int ip, int jp, int k0, int kc, float* packedA, float* packedB, float beta, bool stepping)
         {
             int mr = g.mr, nr = g.nr;
             int i0 = ip * mr, j0 = jp * nr;
@@ -348,21 +391,33 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
             int sb = directB ? Ldb : nr;
             float* c = C + (long)i0 * Ldc + j0;
             // The AVX-512 kernels write a tile's first columns straight into C with masked stores.
-            if (rows == mr && g.Kernel == GemmKernel.Avx512 && tileBias != null)
+            if (stepping && rows == mr && g.Kernel == GemmKernel.Avx512)
             {
-                float* tb = tileBias + j0;
+                if (derivative)
+                {
+                    float* y = stepX + (long)i0 * Ldc + j0;
+                    switch (activation)
+                    {
+                        case Activation.Relu: MicroThrough<FusedOps.ReluBackward>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, y, Ldc); break;
+                        case Activation.Tanh: MicroThrough<FusedOps.TanhBackward>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, y, Ldc); break;
+                        case Activation.Elu: MicroThrough<FusedOps.EluBackward>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, y, Ldc); break;
+                        default: MicroThrough<FusedOps.LeakyReluBackward>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, y, Ldc); break;
+                    }
+                    return;
+                }
+                float* bias = stepX + j0;
                 switch (activation)
                 {
-                    case Activation.Relu: MicroWithBias<FusedOps.AddBiasRelu>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, tb); break;
-                    case Activation.LeakyRelu: MicroWithBias<FusedOps.AddBiasLeakyRelu>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, tb); break;
-                    default: MicroWithBias<FusedOps.AddBias>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, tb); break;
+                    case Activation.Relu: MicroThrough<FusedOps.AddBiasRelu>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, bias, 0); break;
+                    case Activation.LeakyRelu: MicroThrough<FusedOps.AddBiasLeakyRelu>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, bias, 0); break;
+                    default: MicroThrough<FusedOps.AddBias>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, bias, 0); break;
                 }
                 return;
             }
             if (rows == mr && (cols == nr || g.Kernel == GemmKernel.Avx512))
             {
                 Micro(g.Kernel, rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols);
-                if (tileBias != null) FinishTile(c, rows, cols, tileBias + j0);
+                if (stepping) FinishTile(c, i0, j0, rows, cols);
                 return;
             }
             // Edge tile: compute the full tile into a stack buffer, then merge the valid part.
@@ -374,15 +429,19 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
                 float* ce = c + (long)r * Ldc + s;
                 *ce = MicroKernels.Blend(t[r * nr + s], Alpha, beta, *ce);
             }
-            if (tileBias != null) FinishTile(c, rows, cols, tileBias + j0);
+            if (stepping) FinishTile(c, i0, j0, rows, cols);
         }
 
-        // The bias and activation of a tile already stored (the kernels without an output step, and edge tiles).
-        void FinishTile(float* c, int rows, int cols, float* tileBias)
+        // The step of a tile already stored at c, rows from i0 and columns from j0 (the kernels without an output
+        // step, and edge tiles), row by row through FusedOps.
+        void FinishTile(float* c, int i0, int j0, int rows, int cols)
         {
-            var b = new ReadOnlySpan<float>(tileBias, cols);
             for (int r = 0; r < rows; r++)
-                FusedOps.BiasActivationForward(new Span<float>(c + (long)r * Ldc, cols), 1, cols, b, activation);
+            {
+                var row = new Span<float>(c + (long)r * Ldc, cols);
+                if (derivative) FusedOps.ActivationBackward(new ReadOnlySpan<float>(stepX + (long)(i0 + r) * Ldc + j0, cols), row, activation);
+                else FusedOps.BiasActivationForward(row, 1, cols, new ReadOnlySpan<float>(stepX + j0, cols), activation);
+            }
         }
 
         // Operands read in place. Only where op(B) is one panel wide is each A panel read just once, so only then is
@@ -492,21 +551,21 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Micro(GemmKernel kernel, bool rowsA, int kc, float* a, int sa, float* b, int sb, float* c, int ldc, float alpha, float beta, int cols)
     {
-        if (rowsA) { MicroKernels.Tile8x32<StoredRows, Plain>(kc, a, sa, 1, b, sb, c, ldc, alpha, beta, cols, null); return; }
+        if (rowsA) { MicroKernels.Tile8x32<StoredRows, Plain>(kc, a, sa, 1, b, sb, c, ldc, alpha, beta, cols, null, 0); return; }
         switch (kernel)
         {
-            case GemmKernel.Avx512: MicroKernels.Tile8x32<PanelRows, Plain>(kc, a, 0, sa, b, sb, c, ldc, alpha, beta, cols, null); break;
+            case GemmKernel.Avx512: MicroKernels.Tile8x32<PanelRows, Plain>(kc, a, 0, sa, b, sb, c, ldc, alpha, beta, cols, null, 0); break;
             case GemmKernel.Avx2: MicroKernels.Tile6x16(kc, a, sa, b, sb, c, ldc, alpha, beta); break;
             default: MicroKernels.Tile4x4(kc, a, sa, b, sb, c, ldc, alpha, beta); break;
         }
     }
 
-    // An AVX-512 tile of 8 full rows that adds the bias row and applies the activation as it stores.
-    static void MicroWithBias<TOp>(bool rowsA, int kc, float* a, int sa, float* b, int sb, float* c, int ldc, float alpha, float beta,
-        int cols, float* bias) where TOp : struct, IInPlaceOp
+    // An AVX-512 tile of 8 full rows that takes TOp's step with its rows of x (stride ldx) as it stores.
+    static void MicroThrough<TOp>(bool rowsA, int kc, float* a, int sa, float* b, int sb, float* c, int ldc, float alpha, float beta,
+        int cols, float* x, nint ldx) where TOp : struct, IInPlaceOp
     {
-        if (rowsA) MicroKernels.Tile8x32<StoredRows, BiasThen<TOp>>(kc, a, sa, 1, b, sb, c, ldc, alpha, beta, cols, bias);
-        else MicroKernels.Tile8x32<PanelRows, BiasThen<TOp>>(kc, a, 0, sa, b, sb, c, ldc, alpha, beta, cols, bias);
+        if (rowsA) MicroKernels.Tile8x32<StoredRows, Through<TOp>>(kc, a, sa, 1, b, sb, c, ldc, alpha, beta, cols, x, ldx);
+        else MicroKernels.Tile8x32<PanelRows, Through<TOp>>(kc, a, 0, sa, b, sb, c, ldc, alpha, beta, cols, x, ldx);
     }
 
     static int RoundUp(int x, int m) => (x + m - 1) / m * m;

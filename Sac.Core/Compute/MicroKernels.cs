@@ -28,10 +28,11 @@ internal static unsafe class MicroKernels
     /// <c>a[TRows.Offset(r, rowStride) + p * aStride]</c>: consecutive rows for a panel (packed, or A^T read in place),
     /// stored rows <paramref name="rowStride"/> apart for an untransposed A read in place (aStride 1).
     /// </summary>
-    /// <remarks>With an output step (<typeparamref name="TOut"/>), each written value z becomes
-    /// <c>TOut.Apply(bias[j], z)</c> before it is stored (a layer's bias and activation); <see cref="Plain"/> stores z.</remarks>
+    /// <remarks>With an output step (<typeparamref name="TOut"/>), each written value z of row r, column j becomes
+    /// <c>TOut.Apply(x[r * ldx + j], z)</c> before it is stored: a layer's bias and activation (x the bias row, ldx 0)
+    /// or an activation's derivative (x the activation's outputs); <see cref="Plain"/> stores z.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Tile8x32<TRows, TOut>(int kc, float* a, nint rowStride, int aStride, float* b, int bStride, float* c, int ldc, float alpha, float beta, int cols, float* bias)
+    public static void Tile8x32<TRows, TOut>(int kc, float* a, nint rowStride, int aStride, float* b, int bStride, float* c, int ldc, float alpha, float beta, int cols, float* x, nint ldx)
         where TRows : struct, IRowOffsets
         where TOut : struct, ITileOutput
     {
@@ -77,19 +78,14 @@ internal static unsafe class MicroKernels
             c71 = Vector512.FusedMultiplyAdd(a7, b1, c71);
             a += aStride; b += bStride;
         }
-        if (cols == 32)
-        {
-            Vector512<float> v0 = default, v1 = default;
-            if (TOut.HasBias) { v0 = Vector512.Load(bias); v1 = Vector512.Load(bias + 16); }
-            Store8x32<TOut>(c, ldc, alpha, beta, v0, v1, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
-        }
-        else Store8x32Columns<TOut>(c, ldc, alpha, beta, cols, bias, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
+        if (cols == 32) Store8x32<TOut>(c, ldc, alpha, beta, x, ldx, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
+        else Store8x32Columns<TOut>(c, ldc, alpha, beta, cols, x, ldx, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71);
     }
 
     // C = alpha * acc + beta * C for an 8x32 tile of accumulators (C is never read when beta is 0), each value through
-    // TOut's step with its column's bias (v0, v1) before the store.
+    // TOut's step with its row of x before the store.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store8x32<TOut>(float* c, int ldc, float alpha, float beta, Vector512<float> v0, Vector512<float> v1,
+    static void Store8x32<TOut>(float* c, int ldc, float alpha, float beta, float* x, nint ldx,
         Vector512<float> c00, Vector512<float> c01, Vector512<float> c10, Vector512<float> c11,
         Vector512<float> c20, Vector512<float> c21, Vector512<float> c30, Vector512<float> c31,
         Vector512<float> c40, Vector512<float> c41, Vector512<float> c50, Vector512<float> c51,
@@ -97,51 +93,38 @@ internal static unsafe class MicroKernels
         where TOut : struct, ITileOutput
     {
         var va = Vector512.Create(alpha);
+        var vb = Vector512.Create(beta);
+        StoreRow32<TOut>(c + 0 * ldc, x + 0 * ldx, va, vb, beta, c00, c01);
+        StoreRow32<TOut>(c + 1 * ldc, x + 1 * ldx, va, vb, beta, c10, c11);
+        StoreRow32<TOut>(c + 2 * ldc, x + 2 * ldx, va, vb, beta, c20, c21);
+        StoreRow32<TOut>(c + 3 * ldc, x + 3 * ldx, va, vb, beta, c30, c31);
+        StoreRow32<TOut>(c + 4 * ldc, x + 4 * ldx, va, vb, beta, c40, c41);
+        StoreRow32<TOut>(c + 5 * ldc, x + 5 * ldx, va, vb, beta, c50, c51);
+        StoreRow32<TOut>(c + 6 * ldc, x + 6 * ldx, va, vb, beta, c60, c61);
+        StoreRow32<TOut>(c + 7 * ldc, x + 7 * ldx, va, vb, beta, c70, c71);
+    }
+
+    // One row of 32: the value alpha * acc (+ beta * C), through TOut's step, stored.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void StoreRow32<TOut>(float* q, float* xr, Vector512<float> va, Vector512<float> vb, float beta,
+        Vector512<float> left, Vector512<float> right) where TOut : struct, ITileOutput
+    {
+        Vector512<float> x0 = default, x1 = default;
+        if (TOut.ReadsX) { x0 = Vector512.Load(xr); x1 = Vector512.Load(xr + 16); }
         if (beta == 0f)
         {
-            Vector512.Store(TOut.Apply(v0, c00 * va), c + 0 * ldc + 0);
-            Vector512.Store(TOut.Apply(v1, c01 * va), c + 0 * ldc + 16);
-            Vector512.Store(TOut.Apply(v0, c10 * va), c + 1 * ldc + 0);
-            Vector512.Store(TOut.Apply(v1, c11 * va), c + 1 * ldc + 16);
-            Vector512.Store(TOut.Apply(v0, c20 * va), c + 2 * ldc + 0);
-            Vector512.Store(TOut.Apply(v1, c21 * va), c + 2 * ldc + 16);
-            Vector512.Store(TOut.Apply(v0, c30 * va), c + 3 * ldc + 0);
-            Vector512.Store(TOut.Apply(v1, c31 * va), c + 3 * ldc + 16);
-            Vector512.Store(TOut.Apply(v0, c40 * va), c + 4 * ldc + 0);
-            Vector512.Store(TOut.Apply(v1, c41 * va), c + 4 * ldc + 16);
-            Vector512.Store(TOut.Apply(v0, c50 * va), c + 5 * ldc + 0);
-            Vector512.Store(TOut.Apply(v1, c51 * va), c + 5 * ldc + 16);
-            Vector512.Store(TOut.Apply(v0, c60 * va), c + 6 * ldc + 0);
-            Vector512.Store(TOut.Apply(v1, c61 * va), c + 6 * ldc + 16);
-            Vector512.Store(TOut.Apply(v0, c70 * va), c + 7 * ldc + 0);
-            Vector512.Store(TOut.Apply(v1, c71 * va), c + 7 * ldc + 16);
+            Vector512.Store(TOut.Apply(x0, left * va), q);
+            Vector512.Store(TOut.Apply(x1, right * va), q + 16);
+            return;
         }
-        else
-        {
-            var vb = Vector512.Create(beta);
-            { float* q = c + 0 * ldc + 0; Vector512.Store(TOut.Apply(v0, Vector512.FusedMultiplyAdd(c00, va, Vector512.Load(q) * vb)), q); }
-            { float* q = c + 0 * ldc + 16; Vector512.Store(TOut.Apply(v1, Vector512.FusedMultiplyAdd(c01, va, Vector512.Load(q) * vb)), q); }
-            { float* q = c + 1 * ldc + 0; Vector512.Store(TOut.Apply(v0, Vector512.FusedMultiplyAdd(c10, va, Vector512.Load(q) * vb)), q); }
-            { float* q = c + 1 * ldc + 16; Vector512.Store(TOut.Apply(v1, Vector512.FusedMultiplyAdd(c11, va, Vector512.Load(q) * vb)), q); }
-            { float* q = c + 2 * ldc + 0; Vector512.Store(TOut.Apply(v0, Vector512.FusedMultiplyAdd(c20, va, Vector512.Load(q) * vb)), q); }
-            { float* q = c + 2 * ldc + 16; Vector512.Store(TOut.Apply(v1, Vector512.FusedMultiplyAdd(c21, va, Vector512.Load(q) * vb)), q); }
-            { float* q = c + 3 * ldc + 0; Vector512.Store(TOut.Apply(v0, Vector512.FusedMultiplyAdd(c30, va, Vector512.Load(q) * vb)), q); }
-            { float* q = c + 3 * ldc + 16; Vector512.Store(TOut.Apply(v1, Vector512.FusedMultiplyAdd(c31, va, Vector512.Load(q) * vb)), q); }
-            { float* q = c + 4 * ldc + 0; Vector512.Store(TOut.Apply(v0, Vector512.FusedMultiplyAdd(c40, va, Vector512.Load(q) * vb)), q); }
-            { float* q = c + 4 * ldc + 16; Vector512.Store(TOut.Apply(v1, Vector512.FusedMultiplyAdd(c41, va, Vector512.Load(q) * vb)), q); }
-            { float* q = c + 5 * ldc + 0; Vector512.Store(TOut.Apply(v0, Vector512.FusedMultiplyAdd(c50, va, Vector512.Load(q) * vb)), q); }
-            { float* q = c + 5 * ldc + 16; Vector512.Store(TOut.Apply(v1, Vector512.FusedMultiplyAdd(c51, va, Vector512.Load(q) * vb)), q); }
-            { float* q = c + 6 * ldc + 0; Vector512.Store(TOut.Apply(v0, Vector512.FusedMultiplyAdd(c60, va, Vector512.Load(q) * vb)), q); }
-            { float* q = c + 6 * ldc + 16; Vector512.Store(TOut.Apply(v1, Vector512.FusedMultiplyAdd(c61, va, Vector512.Load(q) * vb)), q); }
-            { float* q = c + 7 * ldc + 0; Vector512.Store(TOut.Apply(v0, Vector512.FusedMultiplyAdd(c70, va, Vector512.Load(q) * vb)), q); }
-            { float* q = c + 7 * ldc + 16; Vector512.Store(TOut.Apply(v1, Vector512.FusedMultiplyAdd(c71, va, Vector512.Load(q) * vb)), q); }
-        }
+        Vector512.Store(TOut.Apply(x0, Vector512.FusedMultiplyAdd(left, va, Vector512.Load(q) * vb)), q);
+        Vector512.Store(TOut.Apply(x1, Vector512.FusedMultiplyAdd(right, va, Vector512.Load(q + 16) * vb)), q + 16);
     }
 
     // The first `cols` columns of an 8x32 tile, C = alpha * acc + beta * C, through masked loads and stores (masked-off
     // lanes never fault, the bias's included), rounded and stepped as Store8x32 rounds and steps them.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store8x32Columns<TOut>(float* c, int ldc, float alpha, float beta, int cols, float* bias,
+    static void Store8x32Columns<TOut>(float* c, int ldc, float alpha, float beta, int cols, float* x, nint ldx,
         Vector512<float> c00, Vector512<float> c01, Vector512<float> c10, Vector512<float> c11,
         Vector512<float> c20, Vector512<float> c21, Vector512<float> c30, Vector512<float> c31,
         Vector512<float> c40, Vector512<float> c41, Vector512<float> c50, Vector512<float> c51,
@@ -153,29 +136,29 @@ internal static unsafe class MicroKernels
         var m1 = Vector512.LessThan(lane, Vector512.Create(cols - 16)).AsSingle();
         var va = Vector512.Create(alpha);
         var vb = Vector512.Create(beta);
-        // Masked bias loads: the bias ends with C's last column.
-        Vector512<float> v0 = default, v1 = default;
-        if (TOut.HasBias) { v0 = Avx512F.MaskLoad(bias, m0, Vector512<float>.Zero); v1 = Avx512F.MaskLoad(bias + 16, m1, Vector512<float>.Zero); }
-        StoreRow(c + 0 * ldc, m0, m1, va, vb, beta, c00, c01);
-        StoreRow(c + 1 * ldc, m0, m1, va, vb, beta, c10, c11);
-        StoreRow(c + 2 * ldc, m0, m1, va, vb, beta, c20, c21);
-        StoreRow(c + 3 * ldc, m0, m1, va, vb, beta, c30, c31);
-        StoreRow(c + 4 * ldc, m0, m1, va, vb, beta, c40, c41);
-        StoreRow(c + 5 * ldc, m0, m1, va, vb, beta, c50, c51);
-        StoreRow(c + 6 * ldc, m0, m1, va, vb, beta, c60, c61);
-        StoreRow(c + 7 * ldc, m0, m1, va, vb, beta, c70, c71);
+        StoreRow(c + 0 * ldc, x + 0 * ldx, m0, m1, va, vb, beta, c00, c01);
+        StoreRow(c + 1 * ldc, x + 1 * ldx, m0, m1, va, vb, beta, c10, c11);
+        StoreRow(c + 2 * ldc, x + 2 * ldx, m0, m1, va, vb, beta, c20, c21);
+        StoreRow(c + 3 * ldc, x + 3 * ldx, m0, m1, va, vb, beta, c30, c31);
+        StoreRow(c + 4 * ldc, x + 4 * ldx, m0, m1, va, vb, beta, c40, c41);
+        StoreRow(c + 5 * ldc, x + 5 * ldx, m0, m1, va, vb, beta, c50, c51);
+        StoreRow(c + 6 * ldc, x + 6 * ldx, m0, m1, va, vb, beta, c60, c61);
+        StoreRow(c + 7 * ldc, x + 7 * ldx, m0, m1, va, vb, beta, c70, c71);
 
-        void StoreRow(float* q, Vector512<float> m0, Vector512<float> m1, Vector512<float> va, Vector512<float> vb,
+        static void StoreRow(float* q, float* xr, Vector512<float> m0, Vector512<float> m1, Vector512<float> va, Vector512<float> vb,
             float beta, Vector512<float> left, Vector512<float> right)
         {
+            // Masked loads of x too: its row ends with C's last column.
+            Vector512<float> x0 = default, x1 = default;
+            if (TOut.ReadsX) { x0 = Avx512F.MaskLoad(xr, m0, Vector512<float>.Zero); x1 = Avx512F.MaskLoad(xr + 16, m1, Vector512<float>.Zero); }
             if (beta == 0f)
             {
-                Avx512F.MaskStore(q, m0, TOut.Apply(v0, left * va));
-                Avx512F.MaskStore(q + 16, m1, TOut.Apply(v1, right * va));
+                Avx512F.MaskStore(q, m0, TOut.Apply(x0, left * va));
+                Avx512F.MaskStore(q + 16, m1, TOut.Apply(x1, right * va));
                 return;
             }
-            Avx512F.MaskStore(q, m0, TOut.Apply(v0, Vector512.FusedMultiplyAdd(left, va, Avx512F.MaskLoad(q, m0, Vector512<float>.Zero) * vb)));
-            Avx512F.MaskStore(q + 16, m1, TOut.Apply(v1, Vector512.FusedMultiplyAdd(right, va, Avx512F.MaskLoad(q + 16, m1, Vector512<float>.Zero) * vb)));
+            Avx512F.MaskStore(q, m0, TOut.Apply(x0, Vector512.FusedMultiplyAdd(left, va, Avx512F.MaskLoad(q, m0, Vector512<float>.Zero) * vb)));
+            Avx512F.MaskStore(q + 16, m1, TOut.Apply(x1, Vector512.FusedMultiplyAdd(right, va, Avx512F.MaskLoad(q + 16, m1, Vector512<float>.Zero) * vb)));
         }
     }
 
@@ -287,23 +270,24 @@ internal readonly struct StoredRows : IRowOffsets
 /// <summary>What an AVX-512 tile does to each value before it stores it (see <see cref="MicroKernels.Tile8x32{TRows, TOut}"/>).</summary>
 internal interface ITileOutput
 {
-    /// <summary>Whether the step reads a bias row (false: the bias pointer is never read).</summary>
-    static abstract bool HasBias { get; }
+    /// <summary>Whether the step reads a row of x (false: x is never read).</summary>
+    static abstract bool ReadsX { get; }
 
-    /// <summary>The stored value for z in columns whose bias values are <paramref name="bias"/>.</summary>
-    static abstract Vector512<float> Apply(Vector512<float> bias, Vector512<float> z);
+    /// <summary>The stored value for z, with <paramref name="x"/> the same columns of the step's row of operands.</summary>
+    static abstract Vector512<float> Apply(Vector512<float> x, Vector512<float> z);
 }
 
 /// <summary>Stores z: a plain product.</summary>
 internal readonly struct Plain : ITileOutput
 {
-    public static bool HasBias => false;
-    public static Vector512<float> Apply(Vector512<float> bias, Vector512<float> z) => z;
+    public static bool ReadsX => false;
+    public static Vector512<float> Apply(Vector512<float> x, Vector512<float> z) => z;
 }
 
-/// <summary>Stores <c>TOp.Apply(bias, z)</c>: a layer's bias and element-wise activation, as FusedOps applies them.</summary>
-internal readonly struct BiasThen<TOp> : ITileOutput where TOp : struct, IInPlaceOp
+/// <summary>Stores <c>TOp.Apply(x, z)</c>, as FusedOps applies TOp: a layer's bias and element-wise activation (x the
+/// bias row), or an activation's derivative (x the activation's outputs).</summary>
+internal readonly struct Through<TOp> : ITileOutput where TOp : struct, IInPlaceOp
 {
-    public static bool HasBias => true;
-    public static Vector512<float> Apply(Vector512<float> bias, Vector512<float> z) => TOp.Apply(bias, z);
+    public static bool ReadsX => true;
+    public static Vector512<float> Apply(Vector512<float> x, Vector512<float> z) => TOp.Apply(x, z);
 }

@@ -93,6 +93,31 @@ public interface ISacBackend : IDisposable
         BiasActivationForward(c, m, n, bias, activation);
     }
 
+    /// <summary>
+    /// <c>C = (op(A) op(B) + beta C) * act'(Y)</c>, a layer's gradient handed below its activation: <see cref="Gemm"/>
+    /// with alpha 1 into a dense C, then <see cref="ActivationBackward"/> with <paramref name="y"/>, with the same
+    /// result. A backend may do both as it writes C (the host backend with the managed GEMM does).
+    /// </summary>
+    /// <param name="transA">Whether A is transposed.</param>
+    /// <param name="transB">Whether B is transposed.</param>
+    /// <param name="m">Rows of C.</param>
+    /// <param name="n">Columns of C.</param>
+    /// <param name="k">Inner dimension.</param>
+    /// <param name="a">A.</param>
+    /// <param name="lda">A's leading dimension.</param>
+    /// <param name="b">B.</param>
+    /// <param name="ldb">B's leading dimension.</param>
+    /// <param name="beta">Scale of the old C.</param>
+    /// <param name="c">C, <c>m x n</c> dense; overwritten.</param>
+    /// <param name="y">The activation's outputs, <c>m x n</c> dense.</param>
+    /// <param name="activation">The nonlinearity.</param>
+    void GemmActivationBackward(Transpose transA, Transpose transB, int m, int n, int k, DeviceSlice a, int lda,
+        DeviceSlice b, int ldb, float beta, DeviceSlice c, DeviceSlice y, Activation activation)
+    {
+        Gemm(transA, transB, m, n, k, 1f, a, lda, b, ldb, beta, c, n);
+        ActivationBackward(y, c, activation);
+    }
+
     /// <summary><c>dy *= act'(.)</c> taken from the activation's output <paramref name="y"/>, as
     /// <see cref="FusedOps.ActivationBackward"/>. Kernel <c>activation_backward</c>.</summary>
     /// <param name="y">The forward pass's outputs.</param>

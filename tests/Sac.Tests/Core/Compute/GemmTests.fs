@@ -170,39 +170,75 @@ let ``narrow and short products read operands in place and give bitwise the pack
                         let expected = Array.init (t * n) (fun i -> if i / n < m then tall.[i] else c0.[i])
                         Assert.True((bits short = bits expected), sprintf "%s %A%A %dx%dx%d alpha %g beta %g: short differs from tall" (TestProviders.label g) ta tb m n k alpha beta)
 
+let private activations = [ Activation.Identity; Activation.Relu; Activation.LeakyRelu; Activation.Tanh; Activation.Elu ]
+
+/// Each managed kernel's GEMMs on one, two and three threads (one thread first), over every shape and all four
+/// transposes, with dense operands' leading dimensions.
+let private layerCases (shapes: (int * int * int) list) (body: ManagedGemm list -> Transpose -> Transpose -> int -> int -> int -> int -> int -> unit) =
+    for kernel in TestProviders.managed |> List.map (fun g -> g.Kernel) |> List.distinct do
+        use three = new ManagedGemm(3, kernel)
+        let providers = (TestProviders.managed |> List.filter (fun g -> g.Kernel = kernel && g.Threads = 1))
+                        @ (TestProviders.managed |> List.filter (fun g -> g.Kernel = kernel && g.Threads <> 1)) @ [ three ]
+        for (m, n, k) in shapes do
+            for ta in [ Transpose.No; Transpose.Yes ] do
+                for tb in [ Transpose.No; Transpose.Yes ] do
+                    let lda, ldb = (if ta = Transpose.No then k else m), (if tb = Transpose.No then n else k)
+                    body providers ta tb m n k lda ldb
+
 let ``a layer's forward step in the GEMM gives bitwise Sgemm then BiasActivationForward`` = testCase "a layer's forward step in the GEMM gives bitwise Sgemm then BiasActivationForward" <| fun () ->
     // SgemmBiasActivation adds the bias and applies the activation as AVX-512 tiles store (masked stores for partial
     // columns), after the store on the other kernels and edge tiles, and in a second pass for tanh, ELU and the
     // matrix-vector shapes; only the last K block may take the step. Every path must give the two-pass result to the
     // bit, -0 included, on any thread count, and never read the old C.
     let rnd = Random 23
-    let acts = [ Activation.Identity; Activation.Relu; Activation.LeakyRelu; Activation.Tanh; Activation.Elu ]
-    for kernel in TestProviders.managed |> List.map (fun g -> g.Kernel) |> List.distinct do
-        use three = new ManagedGemm(3, kernel)
-        let providers = (TestProviders.managed |> List.filter (fun g -> g.Kernel = kernel)) @ [ three ]
-        let one = providers.Head
-        for (m, n, k) in [ (256, 256, 256); (256, 23, 17); (23, 256, 256); (9, 40, ManagedGemm.KBlock + 9); (70, 33, 5); (1, 40, 7); (40, 1, 7); (16, 16, 0) ] do
-            for ta in [ Transpose.No; Transpose.Yes ] do
-                for tb in [ Transpose.No; Transpose.Yes ] do
-                    let lda, ldb = (if ta = Transpose.No then k else m), (if tb = Transpose.No then n else k)
-                    let a, b, bias = fill rnd (m * k), fill rnd (k * n), fill rnd n
-                    // A zero row of A with a -0 bias gives z + b = -0 where z = +0: the sign must survive.
-                    if ta = Transpose.No && k > 0 then Array.fill a 0 k 0.0f
-                    bias.[0] <- -0.0f
-                    for act in acts do
-                        let expected = Array.create (m * n) nanf
-                        one.Sgemm(ta, tb, m, n, k, 1.0f, ReadOnlySpan a, lda, ReadOnlySpan b, ldb, 0.0f, Span expected, n)
-                        FusedOps.BiasActivationForward(Span expected, m, n, ReadOnlySpan bias, act)
-                        for g in providers do
-                            // NaN in the old C: the step must not read it.
-                            let fused = Array.create (m * n) nanf
-                            g.SgemmBiasActivation(ta, tb, m, n, k, ReadOnlySpan a, lda, ReadOnlySpan b, ldb, Span fused, ReadOnlySpan bias, act)
-                            Assert.True((bits fused = bits expected), sprintf "%s %A%A %dx%dx%d %A: differs from the two passes" (TestProviders.label g) ta tb m n k act)
+    layerCases [ (256, 256, 256); (256, 23, 17); (23, 256, 256); (9, 40, ManagedGemm.KBlock + 9); (70, 33, 5); (1, 40, 7); (40, 1, 7); (16, 16, 0) ]
+        (fun providers ta tb m n k lda ldb ->
+            let a, b, bias = fill rnd (m * k), fill rnd (k * n), fill rnd n
+            // A zero row of A with a -0 bias gives z + b = -0 where z = +0: the sign must survive.
+            if ta = Transpose.No && k > 0 then Array.fill a 0 k 0.0f
+            bias.[0] <- -0.0f
+            for act in activations do
+                let expected = Array.create (m * n) nanf
+                providers.Head.Sgemm(ta, tb, m, n, k, 1.0f, ReadOnlySpan a, lda, ReadOnlySpan b, ldb, 0.0f, Span expected, n)
+                FusedOps.BiasActivationForward(Span expected, m, n, ReadOnlySpan bias, act)
+                for g in providers do
+                    // NaN in the old C: the step must not read it.
+                    let fused = Array.create (m * n) nanf
+                    g.SgemmBiasActivation(ta, tb, m, n, k, ReadOnlySpan a, lda, ReadOnlySpan b, ldb, Span fused, ReadOnlySpan bias, act)
+                    Assert.True((bits fused = bits expected), sprintf "%s %A%A %dx%dx%d %A: differs from the two passes" (TestProviders.label g) ta tb m n k act))
     let g = TestProviders.managed.Head
     let ex = Assert.Throws<ArgumentException>(fun () ->
         g.SgemmBiasActivation(Transpose.No, Transpose.No, 2, 3, 2, ReadOnlySpan(Array.zeroCreate 4), 2, ReadOnlySpan(Array.zeroCreate 6), 3,
                               Span(Array.zeroCreate 6), ReadOnlySpan(Array.zeroCreate 2), Activation.Relu))
     Assert.Equal("bias", ex.ParamName)
+
+let ``a layer's gradient below its activation in the GEMM gives bitwise Sgemm then ActivationBackward`` = testCase "a layer's gradient below its activation in the GEMM gives bitwise Sgemm then ActivationBackward" <| fun () ->
+    // SgemmActivationBackward applies the derivative, read through Y, as AVX-512 tiles store the last K block, after
+    // the store elsewhere, and in a second pass for the matrix-vector shapes. With beta 1 the old C (a further
+    // gradient) joins the product first. Every path must give the two-pass result to the bit on any thread count.
+    let rnd = Random 29
+    layerCases [ (256, 256, 256); (256, 17, 12); (23, 256, 256); (9, 40, ManagedGemm.KBlock + 9); (70, 33, 5); (1, 40, 7); (40, 1, 7); (16, 16, 0) ]
+        (fun providers ta tb m n k lda ldb ->
+            let a, b = fill rnd (m * k), fill rnd (k * n)
+            // Outputs with exact zeros (where ReLU's and LeakyReLU's derivative switch) and negatives.
+            let y = fill rnd (m * n) |> Array.map (fun v -> if v < -0.5f then 0.0f else v)
+            let older = fill rnd (m * n)
+            for act in activations do
+                for beta in [ 0.0f; 1.0f ] do
+                    // beta 0 never reads the old C, so it starts as NaN there.
+                    let start () = if beta = 0.0f then Array.create (m * n) nanf else Array.copy older
+                    let expected = start ()
+                    providers.Head.Sgemm(ta, tb, m, n, k, 1.0f, ReadOnlySpan a, lda, ReadOnlySpan b, ldb, beta, Span expected, n)
+                    FusedOps.ActivationBackward(ReadOnlySpan y, Span expected, act)
+                    for g in providers do
+                        let fused = start ()
+                        g.SgemmActivationBackward(ta, tb, m, n, k, ReadOnlySpan a, lda, ReadOnlySpan b, ldb, beta, Span fused, ReadOnlySpan y, act)
+                        Assert.True((bits fused = bits expected), sprintf "%s %A%A %dx%dx%d %A beta %g: differs from the two passes" (TestProviders.label g) ta tb m n k act beta))
+    let g = TestProviders.managed.Head
+    let ex = Assert.Throws<ArgumentException>(fun () ->
+        g.SgemmActivationBackward(Transpose.No, Transpose.No, 2, 3, 2, ReadOnlySpan(Array.zeroCreate 4), 2, ReadOnlySpan(Array.zeroCreate 6), 3,
+                                  0.0f, Span(Array.zeroCreate 6), ReadOnlySpan(Array.zeroCreate 5), Activation.Relu))
+    Assert.Equal("y", ex.ParamName)
 
 let ``bad shapes are rejected with the operand named`` = testCase "bad shapes are rejected with the operand named" <| fun () ->
     for g in TestProviders.gemms do
@@ -249,6 +285,7 @@ let tests = testList "Gemm" [
     ``panels read in place give bitwise the packed product, on every kernel``
     ``narrow and short products read operands in place and give bitwise the packed product``
     ``a layer's forward step in the GEMM gives bitwise Sgemm then BiasActivationForward``
+    ``a layer's gradient below its activation in the GEMM gives bitwise Sgemm then ActivationBackward``
     ``bad shapes are rejected with the operand named``
     ``provider choice honours SAC_GEMM-style names and rejects unknown ones``
     ``one managed GEMM shared by several threads gives every caller its own right answer``
