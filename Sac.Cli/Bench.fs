@@ -89,9 +89,7 @@ let private randomReplay (obs: int, act: int) =
 
 /// A minibatch out of `replay` as the trainer draws it: shared among the GEMM's threads where it has a team.
 let private sampleFor (g: IGemm) (replay: Sac.Core.Data.ReplayBuffer) (key: PhiloxKey) (draw: uint64) (batch: Sac.Core.Data.Batch) =
-    match Sac.Fs.SamplingTeam.ofGemm g with
-    | null -> replay.Sample(key, draw, batch)
-    | team -> replay.Sample(key, draw, batch, team)
+    Sac.Fs.SamplingTeam.sample (Sac.Fs.SamplingTeam.ofGemm g) replay key draw batch
 
 /// One full SAC v2 update as the PyTorch anchor measures it: sample `batch` transitions from a 1M-transition random
 /// replay buffer, then the whole gradient step (hidden 256x2), on the CPU or, with a backend, on the device (the

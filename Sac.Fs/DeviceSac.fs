@@ -304,8 +304,8 @@ module DeviceSac =
         interface IParameterRangeStep with
             member _.Step(lane, offset, length) = actorAdam ctx lane (nonNull ctx.PairLearner) offset length
 
-    // A stage's two branches, for the backend to run side by side where it can.
-    let private pairWork (ctx: DeviceSacContext) (stage: int) (learner: DeviceLearner) (b: int) =
+    // Runs a stage's two branches through the backend, side by side where it can.
+    let private pair (ctx: DeviceSacContext) (stage: int) (learner: DeviceLearner) (b: int) =
         let work =
             match ctx.PairWork with
             | null ->
@@ -316,10 +316,7 @@ module DeviceSac =
         ctx.PairStage <- stage
         ctx.PairLearner <- learner
         ctx.PairRows <- b
-        work
-
-    let private pair (ctx: DeviceSacContext) (stage: int) (learner: DeviceLearner) (b: int) =
-        ctx.Backend.RunPair(pairWork ctx stage learner b)
+        ctx.Backend.RunPair work
 
     // Uploads the batch (and with gSDE draws step learner.Step's exploration matrix); returns the batch rows. The
     // per-row normals are drawn by the two policy samples, each its own half, so they can run side by side.

@@ -97,15 +97,26 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
             if (k == 0 || alpha == 0f) { ScaleC(m, n, beta, pc, ldc); return; }
             // Matrix-vector shapes (SAC's 256->1 layers) would waste most of a packed tile: take a dot/axpy path.
             if (n == 1 || m == 1) { Gemv(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc); return; }
-            // The pack buffers and the team belong to this instance: one call at a time may use them.
-            lock (gate)
-            {
-                packedWork.Set(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
-                team.Run(packedWork);
-                packedWork.Clear();
-            }
+            RunPacked(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, null, false, Activation.Identity);
         }
     }
+
+    // The packed, tiled product on the team, with the step (if stepX is set) each tile takes as it stores its last K
+    // block. The pack buffers and the team belong to this instance: one call at a time may use them.
+    void RunPacked(Transpose transA, Transpose transB, int m, int n, int k, float alpha, float* a, int lda, float* b, int ldb,
+        float beta, float* c, int ldc, float* stepX, bool derivative, Activation act)
+    {
+        lock (gate)
+        {
+            packedWork.Set(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            packedWork.SetStep(stepX, derivative, act);
+            try { team.Run(packedWork); }
+            finally { packedWork.Clear(); }
+        }
+    }
+
+    // Whether a product of alpha 1 takes the tiled path (not the matrix-vector one, nor a scaling of C).
+    static bool Tiled(int m, int n, int k) => m > 1 && n > 1 && k > 0;
 
     /// <summary>
     /// <c>C = act(op(A) op(B) + bias)</c>, a layer's forward step: <see cref="Sgemm"/> with alpha 1 and beta 0 into a
@@ -130,20 +141,14 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
         GemmChecks.Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, n);
         if (bias.Length != n) throw new ArgumentException($"bias has {bias.Length} elements, expected n = {n}.", nameof(bias));
         // The matrix-vector and empty shapes, and activations that are not element-wise, take the two passes.
-        if (m <= 1 || n <= 1 || k == 0 || !FusedOps.ForwardIsPerElement(act))
+        if (!Tiled(m, n, k) || !FusedOps.ForwardIsPerElement(act))
         {
             Sgemm(transA, transB, m, n, k, 1f, a, lda, b, ldb, 0f, c, n);
             FusedOps.BiasActivationForward(c.Slice(0, m * n), m, n, bias, act);
             return;
         }
         fixed (float* pa = a, pb = b, pc = c, pbias = bias)
-            lock (gate)
-            {
-                packedWork.Set(transA, transB, m, n, k, 1f, pa, lda, pb, ldb, 0f, pc, n);
-                packedWork.SetBias(pbias, act);
-                try { team.Run(packedWork); }
-                finally { packedWork.Clear(); }
-            }
+            RunPacked(transA, transB, m, n, k, 1f, pa, lda, pb, ldb, 0f, pc, n, pbias, false, act);
     }
 
     /// <summary>
@@ -170,20 +175,14 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
         GemmChecks.Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, n);
         if (y.Length != (long)m * n) throw new ArgumentException($"y has {y.Length} elements, expected m * n = {m} * {n}.", nameof(y));
         // The matrix-vector and empty shapes take the two passes; identity has no derivative to apply.
-        if (m <= 1 || n <= 1 || k == 0 || act == Activation.Identity)
+        if (!Tiled(m, n, k) || act == Activation.Identity)
         {
             Sgemm(transA, transB, m, n, k, 1f, a, lda, b, ldb, beta, c, n);
             FusedOps.ActivationBackward(y, c.Slice(0, m * n), act);
             return;
         }
         fixed (float* pa = a, pb = b, pc = c, py = y)
-            lock (gate)
-            {
-                packedWork.Set(transA, transB, m, n, k, 1f, pa, lda, pb, ldb, beta, pc, n);
-                packedWork.SetDerivative(py, act);
-                try { team.Run(packedWork); }
-                finally { packedWork.Clear(); }
-            }
+            RunPacked(transA, transB, m, n, k, 1f, pa, lda, pb, ldb, beta, pc, n, py, true, act);
     }
 
     /// <summary>Frees the worker threads.</summary>
@@ -324,8 +323,7 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
         bool derivative;
         Activation activation;
 
-        public void SetBias(float* bias, Activation act) { stepX = bias; derivative = false; activation = act; }
-        public void SetDerivative(float* y, Activation act) { stepX = y; derivative = true; activation = act; }
+        public void SetStep(float* x, bool derivative, Activation act) { stepX = x; this.derivative = derivative; activation = act; }
 
         public void Clear() { A = B = C = null; stepX = null; }
 
@@ -398,19 +396,19 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
                     float* y = stepX + (long)i0 * Ldc + j0;
                     switch (activation)
                     {
-                        case Activation.Relu: MicroThrough<FusedOps.ReluBackward>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, y, Ldc); break;
-                        case Activation.Tanh: MicroThrough<FusedOps.TanhBackward>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, y, Ldc); break;
-                        case Activation.Elu: MicroThrough<FusedOps.EluBackward>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, y, Ldc); break;
-                        default: MicroThrough<FusedOps.LeakyReluBackward>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, y, Ldc); break;
+                        case Activation.Relu: Tile512<Through<FusedOps.ReluBackward>>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, y, Ldc); break;
+                        case Activation.Tanh: Tile512<Through<FusedOps.TanhBackward>>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, y, Ldc); break;
+                        case Activation.Elu: Tile512<Through<FusedOps.EluBackward>>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, y, Ldc); break;
+                        default: Tile512<Through<FusedOps.LeakyReluBackward>>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, y, Ldc); break;
                     }
                     return;
                 }
                 float* bias = stepX + j0;
                 switch (activation)
                 {
-                    case Activation.Relu: MicroThrough<FusedOps.AddBiasRelu>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, bias, 0); break;
-                    case Activation.LeakyRelu: MicroThrough<FusedOps.AddBiasLeakyRelu>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, bias, 0); break;
-                    default: MicroThrough<FusedOps.AddBias>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, bias, 0); break;
+                    case Activation.Relu: Tile512<Through<FusedOps.AddBiasRelu>>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, bias, 0); break;
+                    case Activation.LeakyRelu: Tile512<Through<FusedOps.AddBiasLeakyRelu>>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, bias, 0); break;
+                    default: Tile512<Through<FusedOps.AddBias>>(rowsA, kc, pa, sa, pb, sb, c, Ldc, Alpha, beta, cols, bias, 0); break;
                 }
                 return;
             }
@@ -551,21 +549,22 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Micro(GemmKernel kernel, bool rowsA, int kc, float* a, int sa, float* b, int sb, float* c, int ldc, float alpha, float beta, int cols)
     {
-        if (rowsA) { MicroKernels.Tile8x32<StoredRows, Plain>(kc, a, sa, 1, b, sb, c, ldc, alpha, beta, cols, null, 0); return; }
         switch (kernel)
         {
-            case GemmKernel.Avx512: MicroKernels.Tile8x32<PanelRows, Plain>(kc, a, 0, sa, b, sb, c, ldc, alpha, beta, cols, null, 0); break;
+            case GemmKernel.Avx512: Tile512<Plain>(rowsA, kc, a, sa, b, sb, c, ldc, alpha, beta, cols, null, 0); break;
             case GemmKernel.Avx2: MicroKernels.Tile6x16(kc, a, sa, b, sb, c, ldc, alpha, beta); break;
             default: MicroKernels.Tile4x4(kc, a, sa, b, sb, c, ldc, alpha, beta); break;
         }
     }
 
-    // An AVX-512 tile of 8 full rows that takes TOp's step with its rows of x (stride ldx) as it stores.
-    static void MicroThrough<TOp>(bool rowsA, int kc, float* a, int sa, float* b, int sb, float* c, int ldc, float alpha, float beta,
-        int cols, float* x, nint ldx) where TOp : struct, IInPlaceOp
+    // An AVX-512 tile of 8 full rows, its A a panel or stored rows read in place, taking TOut's step with its rows of
+    // x (stride ldx) as it stores.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Tile512<TOut>(bool rowsA, int kc, float* a, int sa, float* b, int sb, float* c, int ldc, float alpha, float beta,
+        int cols, float* x, nint ldx) where TOut : struct, ITileOutput
     {
-        if (rowsA) MicroKernels.Tile8x32<StoredRows, Through<TOp>>(kc, a, sa, 1, b, sb, c, ldc, alpha, beta, cols, x, ldx);
-        else MicroKernels.Tile8x32<PanelRows, Through<TOp>>(kc, a, 0, sa, b, sb, c, ldc, alpha, beta, cols, x, ldx);
+        if (rowsA) MicroKernels.Tile8x32<StoredRows, TOut>(kc, a, sa, 1, b, sb, c, ldc, alpha, beta, cols, x, ldx);
+        else MicroKernels.Tile8x32<PanelRows, TOut>(kc, a, 0, sa, b, sb, c, ldc, alpha, beta, cols, x, ldx);
     }
 
     static int RoundUp(int x, int m) => (x + m - 1) / m * m;

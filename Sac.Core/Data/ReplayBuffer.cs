@@ -168,11 +168,7 @@ public sealed class ReplayBuffer
     /// <exception cref="InvalidOperationException">The buffer is empty.</exception>
     public void Sample(PhiloxKey key, ulong draw, Batch into)
     {
-        ArgumentNullException.ThrowIfNull(into);
-        CheckLength(into.ObservationSize, ObservationSize, "into.ObservationSize", nameof(ObservationSize));
-        CheckLength(into.ActionSize, ActionSize, "into.ActionSize", nameof(ActionSize));
-        if (slotScratch.Length < into.Size) slotScratch = new int[into.Size];
-        Span<int> slots = slotScratch.AsSpan(0, into.Size);
+        Span<int> slots = SlotsFor(into);
         SampleSlots(key, draw, slots);
         Gather(slots, into, 0, into.Size);
     }
@@ -194,10 +190,7 @@ public sealed class ReplayBuffer
     {
         ArgumentNullException.ThrowIfNull(team);
         if (team.Size == 1) { Sample(key, draw, into); return; }
-        ArgumentNullException.ThrowIfNull(into);
-        CheckLength(into.ObservationSize, ObservationSize, "into.ObservationSize", nameof(ObservationSize));
-        CheckLength(into.ActionSize, ActionSize, "into.ActionSize", nameof(ActionSize));
-        if (slotScratch.Length < into.Size) slotScratch = new int[into.Size];
+        SlotsFor(into);
         // Every check is made here, so no part can fail.
         sharedDraw ??= new SharedDraw(this);
         sharedDraw.Set(key, FirstStreamIndex(draw, into.Size), into);
@@ -206,6 +199,16 @@ public sealed class ReplayBuffer
     }
 
     SharedDraw? sharedDraw;
+
+    // The slot scratch for a batch of into's size, once into is checked against the buffer's sizes.
+    Span<int> SlotsFor(Batch into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        CheckLength(into.ObservationSize, ObservationSize, "into.ObservationSize", nameof(ObservationSize));
+        CheckLength(into.ActionSize, ActionSize, "into.ActionSize", nameof(ActionSize));
+        if (slotScratch.Length < into.Size) slotScratch = new int[into.Size];
+        return slotScratch.AsSpan(0, into.Size);
+    }
 
     // One batch drawn by the parts of a team, each its own run of rows.
     sealed class SharedDraw(ReplayBuffer buffer) : IPartitionedWork

@@ -103,6 +103,19 @@ module SamplingTeam =
         | :? Sac.Core.Compute.ManagedGemm as m when m.Threads >= 2 -> m.Team
         | _ -> null
 
+    /// <summary>Draw <paramref name="draw"/> of <paramref name="replay"/> into <paramref name="batch"/>, its rows
+    /// shared among <paramref name="team"/>'s threads, or copied on the calling thread where the team is null.</summary>
+    /// <param name="team">A team, or null.</param>
+    /// <param name="replay">The replay buffer.</param>
+    /// <param name="key">The replay sampling key.</param>
+    /// <param name="draw">The draw number.</param>
+    /// <param name="batch">Overwritten with the draw.</param>
+    [<CompiledName("Sample")>]
+    let sample (team: Sac.Core.Compute.WorkerTeam | null) (replay: ReplayBuffer) (key: PhiloxKey) (draw: uint64) (batch: Batch) =
+        match team with
+        | null -> replay.Sample(key, draw, batch)
+        | t -> replay.Sample(key, draw, batch, t)
+
 /// <summary>
 /// One off-policy algorithm as <see cref="T:Sac.Fs.OffPolicyTrainer`2"/> drives it: a learner state <c>'L</c> it
 /// acts and updates with, metrics <c>'M</c> per update, and the learner's checkpoint. SAC (v1 and v2, CPU or CUDA),

@@ -307,9 +307,7 @@ type OffPolicyTrainer<'L, 'M>(environmentId: string, env: IEnvironment, evalEnv:
             let rounds = if schedule.GradientSteps = -1 then schedule.TrainFrequency * n else schedule.GradientSteps
             for _ in 1 .. rounds do
                 mark <- timings.Add(TrainingPhase.Updating, mark)
-                match samplingTeam with
-                | null -> replay.Sample(sampleKey, draws, batch)
-                | team -> replay.Sample(sampleKey, draws, batch, team)
+                SamplingTeam.sample samplingTeam replay sampleKey draws batch
                 match normalizer with
                 | null -> ()
                 | normalization -> normalization.NormalizeBatch batch
