@@ -392,6 +392,19 @@ let private envStepLines seconds (print: string -> unit) =
             print (sprintf """{"name":"env_step","env":"%s","threads":1,"steps_per_sec":%s,"mj_steps_per_sec":%s,"testspeed_mj_steps_per_sec":%s,"nv":%d}"""
                        id (fmt perSec) (fmt (perSec * float frameSkip)) reference inner.Nv)
 
+/// The name of every measurement `run` can print.
+let lineNames =
+    [ "env_step"; "fma_peak"; "gemm"; "mlp_fwd_bwd"; "sac_update"; "train_loop"; "sac_update_stages"; "sac_update_shapes"
+      "sac_update_scaling"; "copy_bandwidth"; "polyak"; "adam"; "sac_update_graph" ]
+
+/// Why `filter` selects no measurement (a typo, not an empty measurement), or None where it selects one.
+let filterProblem (f: string) : string option =
+    if String.Equals(f, "cuda", StringComparison.OrdinalIgnoreCase)
+       || lineNames |> List.exists (fun n -> n.Contains(f, StringComparison.OrdinalIgnoreCase)) then None
+    else
+        let names = String.Join(", ", lineNames)
+        Some $"--filter {f}: no measurement's name contains it (the names: {names}; cuda selects every GPU line)"
+
 /// Runs every measurement whose name contains the filter, printing one JSON line each as it completes; the filter
 /// `cuda` selects every GPU line. Without a usable GPU, one `{"name":"cuda","skipped":…}` line stands for the GPU lines.
 let run (opts: BenchOptions) (print: string -> unit) =

@@ -28,11 +28,9 @@ let export (checkpoint: string) (onnx: string) (stochastic: bool) : int =
         try Agents.Load checkpoint
         with :? CheckpointException as e -> raise (UsageError e.Message)
     let bytes =
-        try OnnxExport.Save(agent, onnx, stochastic)
-        with
-        | :? IOException as e -> raise (UsageError $"--onnx {onnx}: {e.Message}")
-        | :? UnauthorizedAccessException as e -> raise (UsageError $"--onnx {onnx}: {e.Message}")
-        | :? ArgumentException as e -> raise (UsageError $"--onnx {onnx}: {e.Message}")
+        writingTo "--onnx" onnx (fun () ->
+            try OnnxExport.Save(agent, onnx, stochastic)
+            with :? ArgumentException as e -> raise (UsageError $"--onnx {onnx}: {e.Message}"))
     let stochasticModel = if stochastic then "true" else "false"
     let file = JsonSerializer.Serialize(Path.GetFullPath onnx)
     let algorithm = JsonSerializer.Serialize agent.Algorithm

@@ -30,6 +30,16 @@ let loadPlugins (paths: string list) =
         | :? EnvironmentPluginException as e -> raise (UsageError $"--plugin {e.Message}")
         | :? ArgumentException as e -> raise (UsageError $"--plugin {path}: {e.Message}")
 
+/// Runs `write`, which writes the file `path` that option `flag` names; a missing directory or a file that cannot be
+/// written is a usage error naming both, not a stack trace.
+let writingTo (flag: string) (path: string) (write: unit -> 'T) : 'T =
+    try write ()
+    with
+    | :? DirectoryNotFoundException ->
+        raise (UsageError $"{flag} {path}: the directory {Path.GetDirectoryName(Path.GetFullPath path)} does not exist")
+    | :? IOException as e -> raise (UsageError $"{flag} {path}: {e.Message}")
+    | :? UnauthorizedAccessException as e -> raise (UsageError $"{flag} {path}: {e.Message}")
+
 /// Checks that an environment id is registered, naming the known ones otherwise.
 let checkEnvironment (flag: string) (env: string) =
     if not (Seq.contains env EnvironmentRegistry.Ids) then

@@ -110,6 +110,7 @@ let plot (inputs: string list) (column: string) (out: string) (title: string opt
         | dir -> match Path.GetFileName dir with null -> file | name -> name
     mixedEnvironmentsWarning inputs |> Option.iter (eprintfn "sac: warning: %s")
     let title = defaultArg title (if files.Length = 1 then runName files.Head else $"{files.Length} runs")
-    SvgCurve.Write(out, SvgCurveOptions(Title = title, YLabel = column), series files column)
+    let options = SvgCurveOptions(Title = title, YLabel = column)
+    writingTo "--out" out (fun () -> SvgCurve.Write(out, options, series files column))
     eprintfn "sac: wrote %s" out
     0

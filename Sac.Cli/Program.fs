@@ -199,6 +199,9 @@ let main argv =
                 | None -> [ 1; 2 ]
             let seconds = b.GetResult(BenchArgs.Seconds, defaultValue = 2.0)
             if not (seconds > 0.0) then raise (UsageError $"--seconds must be positive, got {seconds}")
+            match b.TryGetResult BenchArgs.Filter |> Option.bind Bench.filterProblem with
+            | Some problem -> raise (UsageError problem)
+            | None -> ()
             Bench.run { Filter = b.TryGetResult BenchArgs.Filter; Threads = threads; Seconds = seconds } (fun l -> Console.Out.WriteLine l; Console.Out.Flush())
             0
         | Check_Device c ->

@@ -342,6 +342,29 @@ let ``solve says when rewards overflow, plot says when there is nothing to plot 
         let e = Assert.Throws<Sac.Cli.Options.UsageError>(fun () -> Sac.Cli.Plot.plot [ csv ] "eval_return" (Path.Combine(root, "c.svg")) None |> ignore)
         Assert.Equal(1, (e.Data0.Split(csv)).Length - 1))
 
+let ``an output file in a missing directory and a bench filter that selects nothing are usage errors that say so`` = testCase "an output file in a missing directory and a bench filter that selects nothing are usage errors that say so" <| fun () ->
+    withDir (fun root ->
+        let run = Path.Combine(root, "run")
+        Assert.Equal(0, sac [ "train"; "--env"; "PointGoal-v0"; "--steps"; "200"; "--out"; run; "--quiet" ])
+        let missing = Path.Combine(root, "no-such-dir")
+        let onnx, svg = Path.Combine(missing, "p.onnx"), Path.Combine(missing, "c.svg")
+        let e = Assert.Throws<Sac.Cli.Options.UsageError>(fun () -> Sac.Cli.Export.export (Path.Combine(run, "final.ckpt")) onnx false |> ignore)
+        Assert.Equal($"--onnx {onnx}: the directory {missing} does not exist", e.Data0)
+        let e = Assert.Throws<Sac.Cli.Options.UsageError>(fun () -> Sac.Cli.Plot.plot [ run ] "episode_return" svg None |> ignore)
+        Assert.Equal($"--out {svg}: the directory {missing} does not exist", e.Data0)
+        Assert.False(Directory.Exists missing)
+        // Where the directory exists, both write.
+        Assert.Equal(0, Sac.Cli.Export.export (Path.Combine(run, "final.ckpt")) (Path.Combine(root, "p.onnx")) false)
+        Assert.Equal(0, Sac.Cli.Plot.plot [ run ] "episode_return" (Path.Combine(root, "c.svg")) None))
+    match Sac.Cli.Bench.filterProblem "gemn" with
+    | Some problem ->
+        Assert.StartsWith("--filter gemn: no measurement's name contains it", problem)
+        for name in Sac.Cli.Bench.lineNames do Assert.Contains(name, problem)
+    | None -> failwith "a filter that selects nothing was taken"
+    for filter in [ "gemm"; "SAC_UPDATE"; "cuda"; "scaling"; "_" ] do
+        Assert.True((Sac.Cli.Bench.filterProblem filter).IsNone, filter)
+    Assert.Equal(2, sac [ "bench"; "--filter"; "gemn" ])
+
 let ``after a resume, wall_seconds goes on from the checkpoint's row instead of restarting at zero`` = testCase "after a resume, wall_seconds goes on from the checkpoint's row instead of restarting at zero" <| fun () ->
     withDir (fun root ->
         let out = Path.Combine(root, "run")
@@ -476,6 +499,7 @@ let tests = testList "Hardening" [
     ``bad output places, sizes and config files exit 2 before anything is written``
     ``unknown keys and wrongly typed values of a config are all reported at once``
     ``solve says when rewards overflow, plot says when there is nothing to plot and names a bad file once``
+    ``an output file in a missing directory and a bench filter that selects nothing are usage errors that say so``
     ``after a resume, wall_seconds goes on from the checkpoint's row instead of restarting at zero``
     ``a resume that extends a run keeps the original steps in config.json and records the extension``
     ``a finite but enormous reward that makes the critic loss infinite is caught with the step named, from the agent and the CLI``
