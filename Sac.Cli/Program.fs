@@ -202,6 +202,7 @@ let main argv =
             match b.TryGetResult BenchArgs.Filter |> Option.bind Bench.filterProblem with
             | Some problem -> raise (UsageError problem)
             | None -> ()
+            for t in threads do threadsWarning t |> Option.iter (eprintfn "sac: %s")
             Bench.run { Filter = b.TryGetResult BenchArgs.Filter; Threads = threads; Seconds = seconds } (fun l -> Console.Out.WriteLine l; Console.Out.Flush())
             0
         | Check_Device c ->

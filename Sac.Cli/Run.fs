@@ -392,6 +392,7 @@ let train (req: TrainRequest) =
         if not (String.IsNullOrEmpty req.Env) then raise (UsageError "--resume continues the run its directory describes; leave out --env")
         if req.Out.IsSome then raise (UsageError "--resume DIR writes into DIR; leave out --out")
         report (optionProblems req)
+        threadsWarning req.Threads |> Option.iter (say req)
         resumeRun req dir
         0
     | None ->
@@ -410,6 +411,7 @@ let train (req: TrainRequest) =
                 | _ -> let c = resolveConfig req in Ok(c.Seed, (if c.Variant = SacVariant.V1 then "sac-v1" else "sac"), None)
             with UsageError m -> Error [ m ]
     report (optionProblems req @ algorithm @ (match resolved with Error ms -> ms | Ok _ -> []))
+    threadsWarning req.Threads |> Option.iter (say req)
     let seed, algo, configuredSteps = match resolved with Ok r -> r | Error _ -> req.Seed, req.Algo, None
     let req = { req with Seed = seed; SeedGiven = true; Algo = algo; AlgoGiven = true }
     let steps = defaultArg req.Steps (defaultArg configuredSteps (defaultSteps req.Env))

@@ -365,6 +365,13 @@ let ``an output file in a missing directory and a bench filter that selects noth
         Assert.True((Sac.Cli.Bench.filterProblem filter).IsNone, filter)
     Assert.Equal(2, sac [ "bench"; "--filter"; "gemn" ])
 
+let ``more threads than processors is a warning naming both, and as many is none`` = testCase "more threads than processors is a warning naming both, and as many is none" <| fun () ->
+    let processors = Environment.ProcessorCount
+    match Sac.Cli.Options.threadsWarning (processors + 1) with
+    | Some w -> Assert.StartsWith($"warning: --threads {processors + 1} is more than the {processors} processors", w)
+    | None -> failwith "no warning for more threads than processors"
+    for t in [ 1; processors ] do Assert.True((Sac.Cli.Options.threadsWarning t).IsNone, $"--threads {t}")
+
 let ``after a resume, wall_seconds goes on from the checkpoint's row instead of restarting at zero`` = testCase "after a resume, wall_seconds goes on from the checkpoint's row instead of restarting at zero" <| fun () ->
     withDir (fun root ->
         let out = Path.Combine(root, "run")
@@ -500,6 +507,7 @@ let tests = testList "Hardening" [
     ``unknown keys and wrongly typed values of a config are all reported at once``
     ``solve says when rewards overflow, plot says when there is nothing to plot and names a bad file once``
     ``an output file in a missing directory and a bench filter that selects nothing are usage errors that say so``
+    ``more threads than processors is a warning naming both, and as many is none``
     ``after a resume, wall_seconds goes on from the checkpoint's row instead of restarting at zero``
     ``a resume that extends a run keeps the original steps in config.json and records the extension``
     ``a finite but enormous reward that makes the critic loss infinite is caught with the step named, from the agent and the CLI``
