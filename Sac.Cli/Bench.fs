@@ -392,7 +392,7 @@ let private envStepLines seconds (print: string -> unit) =
             print (sprintf """{"name":"env_step","env":"%s","threads":1,"steps_per_sec":%s,"mj_steps_per_sec":%s,"testspeed_mj_steps_per_sec":%s,"nv":%d}"""
                        id (fmt perSec) (fmt (perSec * float frameSkip)) reference inner.Nv)
 
-/// The name of every measurement `run` can print.
+/// The name of every measurement `run` can print (each `wanted` name in `run` is one of these).
 let lineNames =
     [ "env_step"; "fma_peak"; "gemm"; "mlp_fwd_bwd"; "sac_update"; "train_loop"; "sac_update_stages"; "sac_update_shapes"
       "sac_update_scaling"; "copy_bandwidth"; "polyak"; "adam"; "sac_update_graph" ]

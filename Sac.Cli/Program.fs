@@ -79,7 +79,7 @@ type BenchArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Filter _ -> "run only measurements whose name contains this (fma_peak, gemm, mlp_fwd_bwd, sac_update, train_loop, env_step)."
+            | Filter _ -> "run only measurements whose name contains this (e.g. fma_peak, gemm, sac_update, sac_update_scaling, train_loop, env_step; cuda: every GPU line)."
             | Threads _ -> "thread count to measure at (default: 1 and 2)."
             | Seconds _ -> "seconds per measurement after warm-up (default 2)."
 
