@@ -23,10 +23,11 @@ public enum GemmKernel
 /// </summary>
 /// <remarks>
 /// Operands are packed into MR-row panels of op(A) and NR-column panels of op(B) (which is how every transpose
-/// case reaches the same micro-kernel), except where packing would cost more than the product: where op(B) is one
-/// panel wide, full A panels are read in place (A^T at A's row stride, as in the weight gradient of a narrow input
-/// layer, 256x23x256 TN; an untransposed A by rows with the AVX-512 kernel, as in 256x23x256 NN), and where op(A)
-/// has at most two panels, full panels of an untransposed B are read in place (12x256x256 TN). K is blocked by
+/// case reaches the same micro-kernel), except where packing would cost more than it saves: where op(B) is one
+/// panel wide, full panels of A^T are read in place at A's row stride (the weight gradient of a narrow input layer,
+/// 256x23x256 TN); with the AVX-512 kernel, full panels of an untransposed A are read by rows in place wherever A's
+/// panels are the outer loop (a layer's forward step, 256x256x256 NT, and its input gradient, 256x23x256 NN); and
+/// where op(A) has at most two panels, full panels of an untransposed B are read in place (12x256x256 TN). K is blocked by
 /// <see cref="KBlock"/>, each C tile is computed by exactly one thread in a fixed order, and every C element
 /// accumulates over k in the same order and is written with the same rounding whatever path its tile takes, so
 /// results are bitwise identical for any thread count, packed or in place. Each thread packs the panels its own
@@ -442,14 +443,17 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
             }
         }
 
-        // Operands read in place. Only where op(B) is one panel wide is each A panel read just once, so only then is
-        // A left unpacked: a full panel of A^T already holds, for each p, mr consecutive values of stored row k0 + p;
-        // a full panel of an untransposed A is mr stored rows, read at their stride (StoredRows). Read again
-        // at a stride of whole rows, an in-place panel meets cache-set conflicts that its packed copy avoids (256^3
-        // TN fell from 166 to 154 GFLOP/s in place, while 256x23x256 TN rose from 53 to 69).
+        // Operands read in place. A full panel of A^T already holds, for each p, mr consecutive values of stored row
+        // k0 + p; it is read in place only where op(B) is one panel wide, so that each A panel is read once: read again
+        // at a stride of whole rows, it meets cache-set conflicts that its packed copy avoids (256^3 TN fell from 166
+        // to 154 GFLOP/s in place, while 256x23x256 TN rose from 53 to 69). A full panel of an untransposed A is mr
+        // stored rows, read at their stride (StoredRows, AVX-512): mr lines at a time, which stay in L1 while the
+        // panel is reused, so it is read in place also wherever the panels of A are the outer loop (not SplitN),
+        // which saves packing A with transposes (on Zen 5, 256^3 NT 187 -> 193 GFLOP/s, 4096x256x256 NN 154 -> 164).
+        // Where B's panels are the outer loop, every pass would stream all of A's rows from L2 again, so A is packed.
         bool InPlaceA(int ip) => TransposedInPlaceA(ip) || RowsInPlaceA(ip);
         bool TransposedInPlaceA(int ip) => TransA == Transpose.Yes && (ip + 1) * g.mr <= M && N <= g.nr;
-        bool RowsInPlaceA(int ip) => TransA == Transpose.No && g.Kernel == GemmKernel.Avx512 && (ip + 1) * g.mr <= M && N <= g.nr;
+        bool RowsInPlaceA(int ip) => TransA == Transpose.No && g.Kernel == GemmKernel.Avx512 && (ip + 1) * g.mr <= M && (N <= g.nr || !SplitN);
 
         // A full panel of an untransposed B is, for each p, nr consecutive values of stored row k0 + p. Where op(A)
         // has at most two panels each B panel is read at most twice, and packing all of B would cost more than the
@@ -502,7 +506,7 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
                 {
                     float* src = B + (long)(k0 + p) * Ldb + j0;
                     float* d = dst + p * nr;
-                    if (cols == nr) Buffer.MemoryCopy(src, d, nr * sizeof(float), nr * sizeof(float));
+                    if (cols == nr) CopyRow(src, d, nr);
                     else
                     {
                         for (int s = 0; s < cols; s++) d[s] = src[s];
@@ -527,6 +531,22 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
                         for (int s = cols; s < nr; s++) dst[p * nr + s] = 0f;
             }
         }
+    }
+
+    // One k step of a full B panel, nr floats: inline vector moves, where a call per 128-byte row cost more than the
+    // copy (a library memmove per row was 2.7% of a one-thread SAC update).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void CopyRow(float* src, float* dst, int nr)
+    {
+        if (nr == 32 && Vector512.IsHardwareAccelerated)
+        {
+            Vector512.Store(Vector512.Load(src), dst);
+            Vector512.Store(Vector512.Load(src + 16), dst + 16);
+        }
+        else if (nr % 8 == 0 && Vector256.IsHardwareAccelerated)
+            for (int s = 0; s < nr; s += 8) Vector256.Store(Vector256.Load(src + s), dst + s);
+        else
+            for (int s = 0; s < nr; s++) dst[s] = src[s];
     }
 
     // A 64-byte aligned float buffer on the pinned heap (so the micro-kernel's vector loads never split cache lines)

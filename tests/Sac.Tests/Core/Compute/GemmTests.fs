@@ -110,13 +110,16 @@ let ``managed GEMM is bitwise identical on one, two and three threads`` = testCa
                         Assert.True((bits (product g) = bits expected), sprintf "%A %A%A %dx%dx%d differs between 1 and %d threads" kernel ta tb m n k g.Threads)
 
 let ``panels read in place give bitwise the packed product, on every kernel`` = testCase "panels read in place give bitwise the packed product, on every kernel" <| fun () ->
-    // TN with op(B) one panel wide reads full A^T panels in place; NT with explicitly transposed copies packs both
-    // operands. The micro-kernel's FMA order is the same either way, so the two must agree to the bit, edge panels
-    // and K blocks included; the shapes put n at or below every kernel's panel width (32, 16, 4) and above it.
+    // TN reads full A^T panels in place where op(B) is one panel wide and packs A otherwise; NT with explicitly
+    // transposed copies packs B and, with AVX-512, reads full panels of A by rows in place wherever A's panels are the
+    // outer loop (packing them otherwise). The micro-kernel's FMA order is the same on every path, so the two must
+    // agree to the bit, edge panels and K blocks included; the shapes put n at or below every kernel's panel width
+    // (32, 16, 4) and above it, and A's panels both outside B's (64x64x64, 100x70 over two K blocks) and inside them.
     let rnd = Random 11
     let transpose (x: float32[]) rows cols = Array.init (rows * cols) (fun i -> x.[(i % rows) * cols + i / rows])
     for g in TestProviders.managed do
-        for (m, n, k) in [ (256, 23, 256); (256, 16, 256); (48, 4, 100); (42, 9, ManagedGemm.KBlock + 9); (64, 64, 64); (13, 37, 5) ] do
+        for (m, n, k) in [ (256, 23, 256); (256, 16, 256); (48, 4, 100); (42, 9, ManagedGemm.KBlock + 9); (64, 64, 64); (13, 37, 5)
+                           (100, 70, ManagedGemm.KBlock + 9); (24, 96, 40) ] do
             for lda, ldb in [ m, n; m + 3, n + 5 ] do
                 let a = fill rnd (k * lda)         // k x m, stored with row stride lda
                 let b = fill rnd (k * ldb)         // k x n, stored with row stride ldb
