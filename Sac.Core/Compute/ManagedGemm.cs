@@ -309,6 +309,7 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
         {
             (TransA, TransB, M, N, K, Alpha, Lda, Ldb, Beta, Ldc) = (ta, tb, m, n, k, alpha, lda, ldb, beta, ldc);
             A = a; B = b; C = c;
+            SplitN = NPanels >= MPanels;
             int kc = Math.Min(KBlock, k), parts = packA.Length;
             for (int part = 0; part < parts; part++)
             {
@@ -339,8 +340,9 @@ public sealed unsafe class ManagedGemm : IGemm, IDisposable
 
         int MPanels => (M + g.mr - 1) / g.mr;
         int NPanels => (N + g.nr - 1) / g.nr;
-        // Splitting the larger panel count keeps the operand every part packs the smaller one.
-        bool SplitN => NPanels >= MPanels;
+        // Splitting the larger panel count keeps the operand every part packs the smaller one. Set once per call: every
+        // tile's in-place test reads it.
+        bool SplitN;
 
         public void Execute(int part, int parts)
         {
