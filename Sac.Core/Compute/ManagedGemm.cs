@@ -27,8 +27,8 @@ public enum GemmKernel
 /// panel wide, full panels of A^T are read in place at A's row stride (the weight gradient of a narrow input layer,
 /// 256x23x256 TN); with the AVX-512 kernel, full panels of an untransposed A are read by rows in place wherever A's
 /// panels are the outer loop (a layer's forward step, 256x256x256 NT, and its input gradient, 256x23x256 NN); and
-/// where op(A) has at most two panels, full panels of an untransposed B are read in place (12x256x256 TN). K is blocked by
-/// <see cref="KBlock"/>, each C tile is computed by exactly one thread in a fixed order, and every C element
+/// where op(A) has at most two panels, full panels of an untransposed B are read in place (12x256x256 TN). K is
+/// blocked by <see cref="KBlock"/>, each C tile is computed by exactly one thread in a fixed order, and every C element
 /// accumulates over k in the same order and is written with the same rounding whatever path its tile takes, so
 /// results are bitwise identical for any thread count, packed or in place. Each thread packs the panels its own
 /// tiles read, so a call is one fork-join on the team.
