@@ -392,7 +392,7 @@ let private envStepLines seconds (print: string -> unit) =
             print (sprintf """{"name":"env_step","env":"%s","threads":1,"steps_per_sec":%s,"mj_steps_per_sec":%s,"testspeed_mj_steps_per_sec":%s,"nv":%d}"""
                        id (fmt perSec) (fmt (perSec * float frameSkip)) reference inner.Nv)
 
-/// The name of every measurement `run` can print (each `wanted` name in `run` is one of these).
+/// The name of every measurement `run` can print (`run` fails on a line whose name is not here).
 let lineNames =
     [ "env_step"; "fma_peak"; "gemm"; "mlp_fwd_bwd"; "sac_update"; "train_loop"; "sac_update_stages"; "sac_update_shapes"
       "sac_update_scaling"; "copy_bandwidth"; "polyak"; "adam"; "sac_update_graph" ]
@@ -410,8 +410,10 @@ let filterProblem (f: string) : string option =
 let run (opts: BenchOptions) (print: string -> unit) =
     let onlyCuda = opts.Filter |> Option.exists (fun f -> String.Equals(f, "cuda", StringComparison.OrdinalIgnoreCase))
     let matches name = opts.Filter |> Option.forall (fun f -> (name: string).Contains(f, StringComparison.OrdinalIgnoreCase))
-    let wanted name = not onlyCuda && matches name
-    let wantedCuda name = onlyCuda || matches name
+    // Every line's name must be in lineNames, which the --filter check reads: a line missing there fails any bench run.
+    let listed name = if not (List.contains name lineNames) then invalidOp $"the bench line {name} is missing from Bench.lineNames"
+    let wanted name = listed name; not onlyCuda && matches name
+    let wantedCuda name = listed name; onlyCuda || matches name
     if wanted "env_step" then envStepLines opts.Seconds print
     let replays = Collections.Generic.Dictionary<int * int, Sac.Core.Data.ReplayBuffer>()
     let replayOf shape =
