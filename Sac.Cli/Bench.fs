@@ -135,23 +135,48 @@ let private cpuUpdater (g: IGemm) (replay: Sac.Core.Data.ReplayBuffer) (obs: int
         let struct (next, _) = Sac.Fs.Sac.update ctx batch state
         state <- next
 
+/// Calls per second of `first` on this thread and of `second` on another, run at the same time for about `seconds`:
+/// what two cores give two independent workloads on this machine now.
+let private sideBySide (seconds: float) (first: unit -> unit) (second: unit -> unit) =
+    let mutable other = 0.0
+    let t = Threading.Thread((fun () -> other <- timedRate seconds second), IsBackground = true)
+    t.Start()
+    let mine = timedRate seconds first
+    t.Join()
+    mine, other
+
 /// The two-thread SAC v2 update against the one-thread update (managed GEMM, batch 256), alternated in `rounds`
 /// rounds in one process so both see the same machine: each rate, and the 2-thread/1-thread ratio's min, median and
-/// max over the rounds.
-let private sacScalingLine seconds (replay: Sac.Core.Data.ReplayBuffer) (obs: int, act: int) =
+/// max over the rounds. Each round also runs two one-thread updates of separate learners side by side on the two
+/// cores (`replays` holds one buffer each, as a buffer samples for one caller at a time): their summed rate over the
+/// one-thread rate is what the machine gives two cores in that round, the ceiling of the ratio, and the two-thread
+/// update over that sum is how much of it the update reaches, whatever the host's load in the round.
+let private sacScalingLine seconds (replays: Sac.Core.Data.ReplayBuffer * Sac.Core.Data.ReplayBuffer) (obs: int, act: int) =
+    let replay, second = replays
     use g1 = new ManagedGemm(1)
     use g2 = new ManagedGemm(2)
+    use gOther = new ManagedGemm(1)
     let _, _, one = cpuUpdater g1 replay (obs, act)
     let _, _, two = cpuUpdater g2 replay (obs, act)
+    let _, _, otherOne = cpuUpdater gOther second (obs, act)
     let rounds = 5
     let slice = max 0.2 (seconds / float rounds)
-    timedRate 0.5 one |> ignore
-    timedRate 0.5 two |> ignore
-    let pairs = [ for _ in 1 .. rounds -> let r1 = timedRate slice one in r1, timedRate slice two ]
-    let ratios = pairs |> List.map (fun (r1, r2) -> r2 / r1) |> List.sort
-    let mean f = pairs |> List.averageBy f
-    sprintf """{"name":"sac_update_scaling","obs":%d,"act":%d,"hidden":256,"batch":256,"rounds":%d,"updates_per_sec_1":%s,"updates_per_sec_2":%s,"ratio_min":%s,"ratio_median":%s,"ratio_max":%s,"provider":"managed"}"""
-        obs act rounds (fmt (mean fst)) (fmt (mean snd)) (fmt ratios.Head) (fmt ratios.[rounds / 2]) (fmt (List.last ratios))
+    for step in [ one; two; otherOne ] do timedRate 0.5 step |> ignore
+    let measured =
+        [ for _ in 1 .. rounds ->
+            let r1 = timedRate slice one
+            let r2 = timedRate slice two
+            let a, b = sideBySide slice one otherOne
+            r1, r2, a + b ]
+    let sorted f = measured |> List.map f |> List.sort
+    let ratios = sorted (fun (r1, r2, _) -> r2 / r1)
+    let ceilings = sorted (fun (r1, _, both) -> both / r1)
+    let reached = sorted (fun (_, r2, both) -> r2 / both)
+    let mean f = measured |> List.averageBy f
+    let median (xs: float list) = xs.[rounds / 2]
+    sprintf """{"name":"sac_update_scaling","obs":%d,"act":%d,"hidden":256,"batch":256,"rounds":%d,"updates_per_sec_1":%s,"updates_per_sec_2":%s,"ratio_min":%s,"ratio_median":%s,"ratio_max":%s,"independent_ratio_median":%s,"of_independent_min":%s,"of_independent_median":%s,"of_independent_max":%s,"provider":"managed"}"""
+        obs act rounds (fmt (mean (fun (r1, _, _) -> r1))) (fmt (mean (fun (_, r2, _) -> r2))) (fmt ratios.Head) (fmt (median ratios))
+        (fmt (List.last ratios)) (fmt (median ceilings)) (fmt reached.Head) (fmt (median reached)) (fmt (List.last reached))
 
 /// Where one SAC v2 update's time goes (batch 256, managed GEMM at `threads`): milliseconds per update in each of
 /// DeviceSac's stages, run one after another as the update runs them.
@@ -451,7 +476,7 @@ let run (opts: BenchOptions) (print: string -> unit) =
     if wanted "sac_update_shapes" then
         for shape in sacShapes do print (sacShapesLine opts.Seconds (replayOf shape) shape)
     if wanted "sac_update_scaling" then
-        for shape in sacShapes do print (sacScalingLine (2.0 * opts.Seconds) (replayOf shape) shape)
+        for shape in sacShapes do print (sacScalingLine (2.0 * opts.Seconds) (replayOf shape, randomReplay shape) shape)
     if List.exists wantedCuda [ "copy_bandwidth"; "polyak"; "adam"; "sac_update"; "sac_update_graph" ] then
         match Sac.Cuda.Backend.CudaBackend.TryCreate 0 with
         | false, _, reason -> print (sprintf """{"name":"cuda","skipped":%s}""" (Text.Json.JsonSerializer.Serialize reason))
