@@ -138,12 +138,16 @@ let private cpuUpdater (g: IGemm) (replay: Sac.Core.Data.ReplayBuffer) (obs: int
 /// Calls per second of `first` on this thread and of `second` on another, run at the same time for about `seconds`:
 /// what two cores give two independent workloads on this machine now.
 let private sideBySide (seconds: float) (first: unit -> unit) (second: unit -> unit) =
-    let mutable other = 0.0
-    let t = Threading.Thread((fun () -> other <- timedRate seconds second), IsBackground = true)
+    let mutable other : Result<float, exn> = Ok 0.0
+    let run () = other <- try Ok (timedRate seconds second) with e -> Error e
+    let t = Threading.Thread(run, IsBackground = true)
     t.Start()
     let mine = timedRate seconds first
     t.Join()
-    mine, other
+    // A failure on the second thread surfaces here, as one on this thread would, not as a crash of the process.
+    match other with
+    | Ok rate -> mine, rate
+    | Error e -> raise (AggregateException("The side-by-side update failed.", e))
 
 /// The two-thread SAC v2 update against the one-thread update (managed GEMM, batch 256), alternated in `rounds`
 /// rounds in one process so both see the same machine: each rate, and the 2-thread/1-thread ratio's min, median and
