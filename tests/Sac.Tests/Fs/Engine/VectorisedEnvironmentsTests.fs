@@ -380,10 +380,9 @@ let ``DQN and SQL act for n environments without allocating per step`` =
             let observations = Array.init (n * o) (fun i -> float32 i * 0.1f)
             let actions = Array.zeroCreate<float32> (n * width)
             act.ActBatch(learner, learningStarts, n, ReadOnlySpan observations, Span actions)
-            let before = GC.GetAllocatedBytesForCurrentThread()
-            for step in 0L .. 50L do
-                act.ActBatch(learner, learningStarts + step * int64 n, n, ReadOnlySpan observations, Span actions)
-            Assert.Equal(0L, GC.GetAllocatedBytesForCurrentThread() - before)
+            Assert.Equal(0L, Allocation.leastAllocated (fun () ->
+                for step in 0L .. 50L do
+                    act.ActBatch(learner, learningStarts + step * int64 n, n, ReadOnlySpan observations, Span actions)))
         noAllocation (new DqnAlgorithm(DqnConfig(HiddenSizes = [| 32; 32 |], LearningStarts = 10), 4, 2, gemm)) 4 1 10L
         noAllocation (new SqlAlgorithm(SqlConfig(HiddenSizes = [| 32 |], SamplerHiddenSizes = [| 32; 32 |], LearningStarts = 10), 3, 2, gemm)) 3 2 10L
 
@@ -399,10 +398,9 @@ let ``acting for n environments allocates nothing per step`` =
         // The first call past warm-up builds the batched workspace.
         act.ActBatch(learner, 0L, n, ReadOnlySpan observations, Span actions)
         act.ActBatch(learner, 100L, n, ReadOnlySpan observations, Span actions)
-        let before = GC.GetAllocatedBytesForCurrentThread()
-        for step in 0L .. 50L do
-            act.ActBatch(learner, step * int64 n, n, ReadOnlySpan observations, Span actions)
-        Assert.Equal(0L, GC.GetAllocatedBytesForCurrentThread() - before)
+        Assert.Equal(0L, Allocation.leastAllocated (fun () ->
+            for step in 0L .. 50L do
+                act.ActBatch(learner, step * int64 n, n, ReadOnlySpan observations, Span actions)))
         Assert.True(actions |> Array.forall (fun x -> x >= -1.0f && x <= 1.0f))
 
 let ``warm-up draws for every environment, keyed by environment step`` =
