@@ -426,10 +426,13 @@ let lineNames =
     [ "env_step"; "fma_peak"; "gemm"; "mlp_fwd_bwd"; "sac_update"; "train_loop"; "sac_update_stages"; "sac_update_shapes"
       "sac_update_scaling"; "copy_bandwidth"; "polyak"; "adam"; "sac_update_graph" ]
 
+// The filter `cuda` selects every GPU line; any other selects the lines whose name contains it, in any case.
+let private isCudaFilter (f: string) = String.Equals(f, "cuda", StringComparison.OrdinalIgnoreCase)
+let private selects (f: string) (name: string) = name.Contains(f, StringComparison.OrdinalIgnoreCase)
+
 /// Why `filter` selects no measurement (a typo, not an empty measurement), or None where it selects one.
 let filterProblem (f: string) : string option =
-    if String.Equals(f, "cuda", StringComparison.OrdinalIgnoreCase)
-       || lineNames |> List.exists (fun n -> n.Contains(f, StringComparison.OrdinalIgnoreCase)) then None
+    if isCudaFilter f || lineNames |> List.exists (selects f) then None
     else
         let names = String.Join(", ", lineNames)
         Some $"--filter {f}: no measurement's name contains it (the names: {names}; cuda selects every GPU line)"
@@ -437,8 +440,8 @@ let filterProblem (f: string) : string option =
 /// Runs every measurement whose name contains the filter, printing one JSON line each as it completes; the filter
 /// `cuda` selects every GPU line. Without a usable GPU, one `{"name":"cuda","skipped":…}` line stands for the GPU lines.
 let run (opts: BenchOptions) (print: string -> unit) =
-    let onlyCuda = opts.Filter |> Option.exists (fun f -> String.Equals(f, "cuda", StringComparison.OrdinalIgnoreCase))
-    let matches name = opts.Filter |> Option.forall (fun f -> (name: string).Contains(f, StringComparison.OrdinalIgnoreCase))
+    let onlyCuda = opts.Filter |> Option.exists isCudaFilter
+    let matches name = opts.Filter |> Option.forall (fun f -> selects f name)
     // Every line's name must be in lineNames, which the --filter check reads: a line missing there fails any bench run.
     let listed name = if not (List.contains name lineNames) then invalidOp $"the bench line {name} is missing from Bench.lineNames"
     let wanted name = listed name; not onlyCuda && matches name
